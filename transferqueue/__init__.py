@@ -1,0 +1,41 @@
+"""transferqueue: many blocking file transfers under one shared concurrency limit.
+
+Jobs of files are queued with an executor that transfers one file; the queue runs them in
+worker threads, never more at once than its limit, tracks every file's and job's progress,
+cancels jobs, and announces changes through the blinker signals ``job_created`` and
+``job_updated``. See README.rst for the contract and examples.
+"""
+
+from ._config import get_max_concurrent_transfers
+from ._enums import TransferFileStatus, TransferStatus, TransferType
+from ._errors import JobNotFoundError, QueueShutdownError, TransferCancelled, TransferQueueError
+from ._job import Executor
+from ._progress import ProgressCallback
+from ._queue import DEFAULT_UPDATE_INTERVAL, TransferQueue
+from ._records import TransferFile, TransferJob, TransferProgress
+from ._signals import job_created, job_updated
+from ._singleton import transfer_queue, update_transfer_queue_concurrency
+
+__all__ = [
+    "DEFAULT_UPDATE_INTERVAL",
+    "Executor",
+    "JobNotFoundError",
+    "ProgressCallback",
+    "QueueShutdownError",
+    "TransferCancelled",
+    "TransferFile",
+    "TransferFileStatus",
+    "TransferJob",
+    "TransferProgress",
+    "TransferQueue",
+    "TransferQueueError",
+    "TransferStatus",
+    "TransferType",
+    "get_max_concurrent_transfers",
+    "job_created",
+    "job_updated",
+    "transfer_queue",
+    "update_transfer_queue_concurrency",
+]
+
+__version__ = "0.1.0"

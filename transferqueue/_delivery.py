@@ -1,0 +1,175 @@
+"""Delivery of job events to blinker receivers, in order, from one thread (contract S8).
+
+Snapshots are built under the queue's state lock, at the moment of the change they
+report, and appended to an outbox; a single delivery thread sends them in that order with
+the lock released. One thread and one outbox give the three guarantees together: events
+of a job arrive in the order they were built, the terminal one (built last, once) arrives
+last and once, and a receiver may call back into the queue, since no lock is held.
+
+File-level changes are coalesced: the job is marked pending and the delivery thread
+builds one snapshot for it when ``update_interval`` has passed since the job's last event.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from blinker import NamedSignal
+
+from ._job import Job
+from ._records import TransferJob
+from ._signals import job_created, job_updated
+
+logger = logging.getLogger("transferqueue")
+
+# How long an idle delivery thread lingers before it ends; the next event starts a new
+# one. Ending it lets an unused queue be garbage-collected and start no thread at import.
+_IDLE_SECONDS = 1.0
+
+_Event = tuple[NamedSignal, TransferJob, "Job | None"]  # (signal, snapshot, job if terminal)
+
+
+class EventDelivery:
+    """The outbox of one queue and the thread that empties it.
+
+    Every method but :meth:`join` is called with the queue's state lock held.
+    """
+
+    def __init__(
+        self,
+        sender: Any,
+        lock: threading.Lock,
+        job_finished: threading.Condition,
+        update_interval: float,
+    ) -> None:
+        self._sender = sender
+        self._job_finished = job_finished
+        self._update_interval = update_interval
+        # Everything below is guarded by the queue's state lock, shared through these
+        # conditions. _wakeup has one waiter, the delivery thread.
+        self._wakeup = threading.Condition(lock)
+        self._outbox: list[_Event] = []
+        self._pending: dict[Job, None] = {}  # jobs with unreported file changes, in order
+        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []  # every thread that may still be alive
+        self._draining = False
+
+    # -- posting (state lock held) ---------------------------------------------------
+
+    def post_created(self, job: Job) -> None:
+        """Queue the ``job-created`` event of a new job."""
+        self._post((job_created, job.snapshot(), None))
+
+    def post_update(self, job: Job) -> None:
+        """Queue a ``job-updated`` event with the job as it stands now."""
+        self._pending.pop(job, None)  # this snapshot reports those changes too
+        job.last_update_sent = time.monotonic()
+        self._post((job_updated, job.snapshot(), job if job.is_finished else None))
+
+    def mark_changed(self, job: Job) -> None:
+        """Note a file-level change; it is reported within ``update_interval``."""
+        if self._update_interval == 0:
+            self.post_update(job)
+        elif job not in self._pending:
+            self._pending[job] = None
+            self._wake()
+
+    def _post(self, event: _Event) -> None:
+        self._outbox.append(event)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._thread is None:
+            thread = threading.Thread(target=self._run, name="transferqueue-events", daemon=True)
+            self._thread = thread
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+            thread.start()
+        else:
+            self._wakeup.notify()
+
+    def is_delivery_thread(self) -> bool:
+        """True when called from a receiver, in the delivery thread."""
+        return threading.current_thread() is self._thread
+
+    # -- shutting down (state lock not held) -------------------------------------------
+
+    def join(self) -> None:
+        """Deliver everything posted, without waiting for the interval, and end the thread."""
+        with self._wakeup:
+            self._draining = True
+            self._wakeup.notify()
+            threads = list(self._threads)
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join()
+
+    # -- the delivery thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._wakeup:
+                batch = self._take_batch()
+                if not batch:
+                    self._thread = None
+                    return
+            self._send(batch)
+            finished = [job for _, _, job in batch if job is not None]
+            if finished:
+                with self._wakeup:
+                    for job in finished:
+                        job.terminal_delivered = True
+                    self._job_finished.notify_all()
+
+    def _take_batch(self) -> list[_Event]:
+        """Wait for events and return them in order; empty when the thread should end."""
+        flush_all = idle = False
+        while True:
+            batch, self._outbox = self._outbox, []
+            next_due = self._flush_due(batch, flush_all=flush_all or self._draining)
+            if batch:
+                return batch
+            if next_due is None:
+                if idle or self._draining:
+                    return batch
+                idle = not self._wakeup.wait(_IDLE_SECONDS)
+                flush_all = False
+            else:
+                # A wait that times out makes every pending update due: under a frozen
+                # clock (freezegun) time.monotonic() stands still, and they must go out.
+                flush_all = not self._wakeup.wait(max(next_due - time.monotonic(), 0.0))
+                idle = False
+
+    def _flush_due(self, batch: list[_Event], *, flush_all: bool) -> float | None:
+        """Append a snapshot of each pending job that is due; return when the next is."""
+        if not self._pending:
+            return None
+        now = time.monotonic()
+        listening = bool(job_updated.receivers)
+        next_due: float | None = None
+        for job in list(self._pending):
+            due = job.last_update_sent + self._update_interval
+            if flush_all or now >= due:
+                del self._pending[job]
+                job.last_update_sent = now
+                if listening:  # nobody to tell: skip building the snapshot
+                    batch.append((job_updated, job.snapshot(), None))
+            elif next_due is None or due < next_due:
+                next_due = due
+        return next_due
+
+    def _send(self, batch: list[_Event]) -> None:
+        sender = self._sender
+        for signal, snapshot, _ in batch:
+            if signal.is_muted:  # receivers_for() ignores muting; Signal.send honours it
+                continue
+            for receiver in signal.receivers_for(sender):
+                try:
+                    receiver(sender, job=snapshot)
+                except BaseException:  # a raising receiver must stop neither delivery nor others
+                    logger.exception(
+                        "%s receiver %r raised on job %s", signal.name, receiver, snapshot.id
+                    )
