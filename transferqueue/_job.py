@@ -34,16 +34,9 @@ _id_counter = itertools.count(1)
 _id_lock = threading.Lock()
 
 
-def _changed(
-    record: TransferFile, loaded: int, status: TransferFileStatus, error: str | None = None
-) -> TransferFile:
-    """Return a new record of the same file with another progress, status and error.
-
-    Positional arguments and no attrs.evolve: this runs on every on_progress call.
-    """
-    return TransferFile(
-        record.source_path, record.destination_path, record.size, loaded, status, error
-    )
+def transferring_record(record: TransferFile) -> TransferFile:
+    """Return the record an executor is given: the file, transferring, nothing loaded yet."""
+    return TransferFile(record.source_path, record.destination_path, record.size, 0, _TRANSFERRING)
 
 
 def new_job_id(created_at: datetime) -> str:
@@ -91,9 +84,7 @@ class Job:
         self.completed_at: datetime | None = None
         self.status = TransferStatus.QUEUED
         self.error: str | None = None
-        # The current record of every file; replaced (never mutated) on each change, so a
-        # snapshot is just tuple(self._files). None once the job is terminal.
-        self._files: list[TransferFile] | None = files
+        self._files: _FileTable | None = _FileTable(files)  # None once terminal
         self._next_index = 0  # files before this index have been started
         self._total_bytes = sum(record.size for record in files)
         self._loaded_bytes = 0
@@ -101,7 +92,7 @@ class Job:
         self._failed_files = 0
         self.executor: Executor | None = executor
         self.cancel_event: threading.Event | None = threading.Event()
-        self._snapshot: TransferJob | None = None
+        self._snapshot: TransferJob | None = None  # None: changed since the last snapshot
         # Event bookkeeping, owned by the event delivery (see _delivery.py).
         self.last_update_sent = float("-inf")
         self.terminal_delivered = False
@@ -118,28 +109,26 @@ class Job:
         """How many files have not started yet (0 once terminal)."""
         if self._files is None:
             return 0
-        return len(self._files) - self._next_index
+        return len(self._files.records) - self._next_index
 
     # -- transitions ----------------------------------------------------------------
 
     def start_next_file(self) -> tuple[int, TransferFile, bool]:
         """Mark the next waiting file transferring.
 
-        Returns its index, its new record (the ``file`` given to the executor) and
-        whether the job became ``active`` with it.
+        Returns its index, a record of the file (to build the executor's ``file`` from
+        with :func:`transferring_record`, outside the lock) and whether the job became
+        ``active`` with it.
         """
         files = self._require_live()
         index = self._next_index
         self._next_index += 1
-        queued = files[index]
-        record = _changed(queued, 0, _TRANSFERRING)
-        files[index] = record
-        self._snapshot = None
+        self._set(files, index, _TRANSFERRING)
         if self.status is TransferStatus.QUEUED:
             self.status = TransferStatus.ACTIVE
             self.started_at = utc_now()
-            return index, record, True
-        return index, record, False
+            return index, files.records[index], True
+        return index, files.records[index], False
 
     def report_progress(self, index: int, loaded: int) -> bool:
         """Record ``loaded`` bytes done of a transferring file (clamped to 0..size, S7).
@@ -148,14 +137,15 @@ class Job:
         call after its executor returned) is left alone.
         """
         files = self._require_live()
-        record = files[index]
-        if record.status is not _TRANSFERRING:
+        if files.statuses[index] is not _TRANSFERRING:
             return False
-        loaded = 0 if loaded < 0 else min(loaded, record.size)
-        if loaded == record.loaded:
+        loaded = 0 if loaded < 0 else min(loaded, files.records[index].size)
+        previous = files.loaded[index]
+        if loaded == previous:
             return False
-        self._loaded_bytes += loaded - record.loaded
-        files[index] = _changed(record, loaded, _TRANSFERRING)
+        self._loaded_bytes += loaded - previous
+        files.loaded[index] = loaded
+        files.dirty.add(index)
         self._snapshot = None
         return True
 
@@ -165,26 +155,24 @@ class Job:
         Returns whether the job became terminal with it (``completed`` or ``failed``).
         """
         files = self._require_live()
-        record = files[index]
         if error is None:
-            self._loaded_bytes += record.size - record.loaded
+            size = files.records[index].size
+            self._loaded_bytes += size - files.loaded[index]
+            files.loaded[index] = size
             self._completed_files += 1
-            files[index] = _changed(record, record.size, _COMPLETED)
+            self._set(files, index, _COMPLETED)
         else:
             self._failed_files += 1
-            files[index] = _changed(record, record.loaded, _ERROR, error)
-        self._snapshot = None
+            self._set(files, index, _ERROR, error)
         return self.finish_if_done()
 
     def finish_if_done(self) -> bool:
         """Enter ``completed`` or ``failed`` if every file finished; True if it did."""
-        files = self._require_live()
-        if self._completed_files + self._failed_files < len(files):
+        total = len(self._require_live().records)
+        if self._completed_files + self._failed_files < total:
             return False
         if self._failed_files:
-            self._terminate(
-                TransferStatus.FAILED, f"{self._failed_files} of {len(files)} files failed"
-            )
+            self._terminate(TransferStatus.FAILED, f"{self._failed_files} of {total} files failed")
         else:
             if self.started_at is None:  # an empty job: it starts and ends at once (S5)
                 self.started_at = self.created_at
@@ -194,14 +182,22 @@ class Job:
     def cancel(self, reason: str) -> None:
         """Enter ``cancelled``: every file not completed becomes ``error`` with ``reason``."""
         files = self._require_live()
-        for index, record in enumerate(files):
-            if record.status is _QUEUED or record.status is _TRANSFERRING:
+        for index, status in enumerate(files.statuses):
+            if status is _QUEUED or status is _TRANSFERRING:
                 self._failed_files += 1
-                files[index] = _changed(record, record.loaded, _ERROR, reason)
+                self._set(files, index, _ERROR, reason)
         assert self.cancel_event is not None
         self.cancel_event.set()
-        self._snapshot = None
         self._terminate(TransferStatus.CANCELLED, reason)
+
+    def _set(
+        self, files: _FileTable, index: int, status: TransferFileStatus, error: str | None = None
+    ) -> None:
+        files.statuses[index] = status
+        if error is not None:
+            files.errors[index] = error
+        files.dirty.add(index)
+        self._snapshot = None
 
     def _terminate(self, status: TransferStatus, error: str | None) -> None:
         self.status = status
@@ -223,13 +219,13 @@ class Job:
         return self._snapshot
 
     def _build_snapshot(self) -> TransferJob:
-        files = self._require_live()
+        records = self._require_live().updated_records()
         return TransferJob(
             id=self.id,
             type=self.type,
             status=self.status,
-            files=tuple(files),
-            progress=self._progress(len(files)),
+            files=tuple(records),
+            progress=self._progress(len(records)),
             created_at=self.created_at,
             started_at=self.started_at,
             completed_at=self.completed_at,
@@ -254,8 +250,43 @@ class Job:
             percentage=percentage,
         )
 
-    def _require_live(self) -> list[TransferFile]:
+    def _require_live(self) -> _FileTable:
         files = self._files
         if files is None:
             raise RuntimeError(f"job {self.id} is terminal and can no longer change")
         return files
+
+
+class _FileTable:
+    """The live state of an unfinished job's files.
+
+    Per file: its last built record, and its current status, bytes done and error.
+    Records are rebuilt only for the files in ``dirty``, when a snapshot is asked for:
+    building an attrs record on every change, under the lock, is what the hot path
+    (every file start and end, every on_progress call) cannot afford.
+    """
+
+    __slots__ = ("dirty", "errors", "loaded", "records", "statuses")
+
+    def __init__(self, records: list[TransferFile]) -> None:
+        self.records = records
+        self.statuses = [_QUEUED] * len(records)
+        self.loaded = [0] * len(records)
+        self.errors: dict[int, str] = {}
+        self.dirty: set[int] = set()
+
+    def updated_records(self) -> list[TransferFile]:
+        """Rebuild the records of the files that changed; return every record."""
+        records = self.records
+        for index in self.dirty:
+            record = records[index]
+            records[index] = TransferFile(
+                record.source_path,
+                record.destination_path,
+                record.size,
+                self.loaded[index],
+                self.statuses[index],
+                self.errors.get(index),
+            )
+        self.dirty.clear()
+        return records

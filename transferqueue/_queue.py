@@ -7,13 +7,13 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._clock import utc_now
 from ._delivery import EventDelivery
 from ._enums import TransferStatus, TransferType
 from ._errors import JobNotFoundError, QueueShutdownError
-from ._job import Executor, Job
+from ._job import Executor, Job, transferring_record
 from ._progress import ProgressCallback
 from ._records import TransferFile, TransferJob
 from ._scheduler import RoundRobin
@@ -224,16 +224,15 @@ class TransferQueue:
             job = self._scheduler.next_job()
             if job is None:
                 return
-            assignment = self._start_file_locked(job)
+            task = self._start_file_locked(job)
             try:
-                self._worker_pool_locked().submit(self._work, *assignment)
+                self._worker_pool_locked().submit(self._work, task)
             except RuntimeError as exc:  # the interpreter is exiting: no new threads
                 self._running -= 1
-                self._finish_file_locked(job, assignment[1], str(exc))
+                self._finish_file_locked(job, task.file_index, str(exc))
 
-    def _start_file_locked(
-        self, job: Job
-    ) -> tuple[Job, int, TransferFile, Executor, threading.Event]:
+    def _start_file_locked(self, job: Job) -> _FileTask:
+        """Take a slot for the job's next file and return what a worker needs to run it."""
         self._running += 1
         index, record, became_active = job.start_next_file()
         if became_active:
@@ -242,7 +241,7 @@ class TransferQueue:
             self._delivery.mark_changed(job)
         assert job.executor is not None
         assert job.cancel_event is not None
-        return job, index, record, job.executor, job.cancel_event
+        return _FileTask(job, index, record, job.executor, job.cancel_event)
 
     def _worker_pool_locked(self) -> ThreadPoolExecutor:
         # The queue, not the pool, enforces the limit; the pool only has to have enough
@@ -280,44 +279,43 @@ class TransferQueue:
 
     # -- the worker threads -----------------------------------------------------------------
 
-    def _work(
-        self,
-        job: Job,
-        index: int,
-        record: TransferFile,
-        executor: Executor,
-        cancel_event: threading.Event,
-    ) -> None:
-        """Run files one after another while the limit allows; one worker per slot."""
+    def _work(self, task: _FileTask) -> None:
+        """Run files one after another while the limit allows: one worker per slot."""
         self._in_worker.active = True
         try:
             while True:
-                error = _run_executor(
-                    executor,
-                    record,
-                    ProgressCallback(self._report_progress, job, index, cancel_event),
-                )
+                error = self._run_executor(task)
                 with self._lock:
                     self._running -= 1
-                    self._finish_file_locked(job, index, error)
+                    self._finish_file_locked(task.job, task.file_index, error)
                     if self._running >= self._limit:
                         return  # the limit was lowered: this slot is gone
                     next_job = self._scheduler.next_job()
                     if next_job is None:
                         return
-                    job, index, record, executor, cancel_event = self._start_file_locked(next_job)
+                    task = self._start_file_locked(next_job)
         finally:
             self._in_worker.active = False
 
+    def _run_executor(self, task: _FileTask) -> str | None:
+        """Run one executor; return None on success, else the file's error text (S16)."""
+        if task.cancel_event.is_set():
+            return _CANCELLED_BY_USER  # cancelled between being picked and starting
+        on_progress = ProgressCallback(
+            self._report_progress, task.job, task.file_index, task.cancel_event
+        )
+        try:
+            task.executor(transferring_record(task.record), on_progress)
+        except BaseException as exc:  # noqa: BLE001 - a failing executor must not harm the worker
+            return str(exc) or type(exc).__name__
+        return None
 
-def _run_executor(
-    executor: Executor, record: TransferFile, on_progress: ProgressCallback
-) -> str | None:
-    """Run one executor; return None on success, else the file's error text (S16)."""
-    if on_progress.cancelled:
-        return _CANCELLED_BY_USER  # cancelled between being picked and starting
-    try:
-        executor(record, on_progress)
-    except BaseException as exc:  # noqa: BLE001 - a failing executor must not harm the worker
-        return str(exc) or type(exc).__name__
-    return None
+
+class _FileTask(NamedTuple):
+    """A file handed to a worker, with everything needed to run it without the lock."""
+
+    job: Job
+    file_index: int
+    record: TransferFile  # a record of the file (paths, size), to build the executor's from
+    executor: Executor
+    cancel_event: threading.Event

@@ -1,0 +1,78 @@
+"""Unit tests of the round-robin scheduler, transferqueue._scheduler.RoundRobin (S3)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import transferqueue as tq
+from tests.conftest import noop_executor
+from transferqueue._job import Job
+from transferqueue._scheduler import RoundRobin
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def make_job(name: str, count: int) -> Job:
+    files = [tq.TransferFile(f"{name}/{i}", f"dst/{name}/{i}", 1) for i in range(count)]
+    return Job(tq.TransferType.S3_UPLOAD, files, noop_executor, NOW)
+
+
+def take(ring: RoundRobin, picks: int) -> list[str]:
+    """Pick ``picks`` times as the queue does (start the picked job's next file); return
+    the source path of each file started, or "-" when nothing was picked."""
+    started = []
+    for _ in range(picks):
+        job = ring.next_job()
+        if job is None:
+            started.append("-")
+        else:
+            started.append(job.start_next_file()[1].source_path)
+    return started
+
+
+def test_round_robin_across_jobs() -> None:
+    """S3: jobs of 3, 1 and 2 files interleave one file each, in order within a job."""
+    ring = RoundRobin()
+    for name, count in [("a", 3), ("b", 1), ("c", 2)]:
+        ring.add(make_job(name, count))
+    assert take(ring, 7) == ["a/0", "b/0", "c/0", "a/1", "c/1", "a/2", "-"]
+    assert len(ring) == 0
+
+
+def test_empty_ring_returns_none() -> None:
+    """S3: with no waiting file, next_job returns None."""
+    ring = RoundRobin()
+    assert ring.next_job() is None
+    assert len(ring) == 0
+
+
+def test_cancelled_job_is_skipped() -> None:
+    """S9/S3: a job cancelled while in the ring never gets another file started."""
+    ring = RoundRobin()
+    a, b, c = make_job("a", 3), make_job("b", 2), make_job("c", 2)
+    for job in (a, b, c):
+        ring.add(job)
+    assert take(ring, 1) == ["a/0"]
+    b.cancel("Cancelled by user")
+    assert take(ring, 5) == ["c/0", "a/1", "c/1", "a/2", "-"]
+
+
+def test_job_cancelled_before_its_first_pick_is_skipped() -> None:
+    """S9/S3: a cancelled job at the front of the ring is dropped, the next one picked."""
+    ring = RoundRobin()
+    a, b = make_job("a", 2), make_job("b", 1)
+    ring.add(a)
+    ring.add(b)
+    a.cancel("Cancelled by user")
+    assert take(ring, 2) == ["b/0", "-"]
+
+
+def test_small_job_behind_a_big_one_starts_within_two_picks() -> None:
+    """S3: a one-file job added behind a 1000-file job (already running) is picked within
+    the next two picks."""
+    ring = RoundRobin()
+    ring.add(make_job("big", 1000))
+    assert take(ring, 10) == [f"big/{i}" for i in range(10)]
+    ring.add(make_job("small", 1))
+    assert sorted(take(ring, 2)) == ["big/10", "small/0"]
+    assert take(ring, 3) == ["big/11", "big/12", "big/13"]
