@@ -29,7 +29,7 @@ logger = logging.getLogger("transferqueue")
 # one. Ending it lets an unused queue be garbage-collected and start no thread at import.
 _IDLE_SECONDS = 1.0
 
-_Event = tuple[NamedSignal, TransferJob, "Job | None"]  # (signal, snapshot, job if terminal)
+_Event = tuple[NamedSignal, TransferJob, Job]
 
 
 class EventDelivery:
@@ -61,13 +61,12 @@ class EventDelivery:
 
     def post_created(self, job: Job) -> None:
         """Queue the ``job-created`` event of a new job."""
-        self._post((job_created, job.snapshot(), None))
+        self._post((job_created, job.snapshot(), job))
 
     def post_update(self, job: Job) -> None:
         """Queue a ``job-updated`` event with the job as it stands now."""
         self._pending.pop(job, None)  # this snapshot reports those changes too
-        job.last_update_sent = time.monotonic()
-        self._post((job_updated, job.snapshot(), job if job.is_finished else None))
+        self._post((job_updated, job.snapshot(), job))
 
     def mark_changed(self, job: Job) -> None:
         """Note a file-level change; it is reported within ``update_interval``."""
@@ -117,7 +116,11 @@ class EventDelivery:
                     self._thread = None
                     return
             self._send(batch)
-            finished = [job for _, _, job in batch if job is not None]
+            finished = [
+                job
+                for signal, snapshot, job in batch
+                if signal is job_updated and snapshot.status.is_terminal
+            ]
             if finished:
                 with self._wakeup:
                     for job in finished:
@@ -128,8 +131,16 @@ class EventDelivery:
         """Wait for events and return them in order; empty when the thread should end."""
         flush_all = idle = False
         while True:
+            # The only clock read of the coalescing, always from this thread: freezegun
+            # returns real or frozen time.monotonic() depending on the caller's stack, so
+            # reads from several threads could not be compared. Every wait is also bounded
+            # by the interval and a wait that times out makes every pending update due, so
+            # a clock that stands still (freezegun) delays updates by one interval at most.
+            now = time.monotonic()
             batch, self._outbox = self._outbox, []
-            next_due = self._flush_due(batch, flush_all=flush_all or self._draining)
+            for _, _, job in batch:
+                job.last_update_sent = now
+            next_due = self._flush_due(batch, now, flush_all=flush_all or self._draining)
             if batch:
                 return batch
             if next_due is None:
@@ -138,16 +149,14 @@ class EventDelivery:
                 idle = not self._wakeup.wait(_IDLE_SECONDS)
                 flush_all = False
             else:
-                # A wait that times out makes every pending update due: under a frozen
-                # clock (freezegun) time.monotonic() stands still, and they must go out.
-                flush_all = not self._wakeup.wait(max(next_due - time.monotonic(), 0.0))
+                timeout = min(next_due - now, self._update_interval)
+                flush_all = not self._wakeup.wait(max(timeout, 0.0))
                 idle = False
 
-    def _flush_due(self, batch: list[_Event], *, flush_all: bool) -> float | None:
+    def _flush_due(self, batch: list[_Event], now: float, *, flush_all: bool) -> float | None:
         """Append a snapshot of each pending job that is due; return when the next is."""
         if not self._pending:
             return None
-        now = time.monotonic()
         listening = bool(job_updated.receivers)
         next_due: float | None = None
         for job in list(self._pending):
@@ -156,7 +165,7 @@ class EventDelivery:
                 del self._pending[job]
                 job.last_update_sent = now
                 if listening:  # nobody to tell: skip building the snapshot
-                    batch.append((job_updated, job.snapshot(), None))
+                    batch.append((job_updated, job.snapshot(), job))
             elif next_due is None or due < next_due:
                 next_due = due
         return next_due

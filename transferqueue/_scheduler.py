@@ -10,29 +10,34 @@ from ._job import Job
 class RoundRobin:
     """A ring of the jobs that have waiting files.
 
-    Called with the queue's state lock held. A job leaves the ring when its last file is
-    taken; a job that became terminal meanwhile (cancelled) is dropped when reached, so
-    taking stays O(1) amortised.
+    Called with the queue's state lock held. The job served last rejoins the ring only at
+    the next pick, behind any job queued meanwhile: a one-file job queued while a
+    thousand-file job holds the slots gets the next free slot. A job that became terminal
+    meanwhile (cancelled) is dropped when reached, so picking stays O(1) amortised.
     """
 
     def __init__(self) -> None:
-        self._jobs: deque[Job] = deque()
+        self._ring: deque[Job] = deque()
+        self._last_served: Job | None = None
 
     def add(self, job: Job) -> None:
         """Put a job with waiting files at the back of the ring."""
-        self._jobs.append(job)
+        self._ring.append(job)
 
     def next_job(self) -> Job | None:
-        """Return the job whose file should start next, or None when no file waits."""
-        jobs = self._jobs
-        while jobs:
-            job = jobs.popleft()
-            waiting = job.waiting_files
-            if waiting:
-                if waiting > 1:
-                    jobs.append(job)  # it has more after this one: back of the ring
+        """Return the job whose next file should start, or None when no file waits."""
+        if self._last_served is not None:
+            if self._last_served.waiting_files:
+                self._ring.append(self._last_served)
+            self._last_served = None
+        while self._ring:
+            job = self._ring.popleft()
+            if job.waiting_files:
+                self._last_served = job
                 return job
         return None
 
     def __len__(self) -> int:
-        return len(self._jobs)
+        """How many jobs may still have waiting files."""
+        last = self._last_served
+        return len(self._ring) + (1 if last is not None and last.waiting_files else 0)
