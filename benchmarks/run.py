@@ -58,7 +58,8 @@ def _time_job(
         elapsed = time.perf_counter() - start
         if receiver is not None:
             tq.job_updated.disconnect(receiver, sender=queue)
-    assert job.status == "completed", job.status
+    if job.status != "completed":
+        raise RuntimeError(f"benchmark job ended {job.status}: {job.error}")
     return elapsed
 
 
@@ -87,7 +88,8 @@ def noop_overhead() -> tuple[float, float, float]:
 
     t_queue = _best(lambda: _time_job(4, files, _noop, receiver))
     t_pool = _best(bare_pool)
-    assert events and events[-1] == 100
+    if not events or events[-1] != 100:
+        raise RuntimeError("the receiver did not see the job reach 100%")
     return t_queue, t_pool, t_queue / t_pool
 
 
@@ -120,7 +122,8 @@ def retained_memory_per_job(jobs: int = 200) -> float:
         after = tracemalloc.take_snapshot()
         tracemalloc.stop()
         retained = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
-        assert len(queue.get_all_jobs()) == jobs + 1
+        if len(queue.get_all_jobs()) != jobs + 1:
+            raise RuntimeError("the queue lost finished jobs")
     return retained / jobs
 
 

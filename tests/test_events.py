@@ -101,7 +101,12 @@ def test_every_status_change_is_sent_in_order(outcome: str) -> None:
     def failing(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
         raise OSError("disk full")
 
-    executor = {"completed": noop_executor, "failed": failing, "cancelled": gate}[outcome]
+    executors: dict[str, tq.Executor] = {
+        "completed": noop_executor,
+        "failed": failing,
+        "cancelled": gate,
+    }
+    executor = executors[outcome]
     q = tq.TransferQueue(2)
     with recording(q) as rec:
         with q:
@@ -120,9 +125,8 @@ def test_every_status_change_is_sent_in_order(outcome: str) -> None:
     assert final.status == outcome
     assert_ordered(events)
     statuses = [job.status for name, job in events if name == "job-updated"]
-    assert "active" in statuses
     assert statuses[-1] == outcome
-    assert statuses.index("active") < len(statuses) - 1
+    assert statuses[0] == "active"
     assert events[-1][1] == final
 
 
@@ -161,16 +165,15 @@ def test_two_workers_finishing_together_keep_every_job_in_order(interval: float)
         on_progress(file.size)
 
     q = tq.TransferQueue(2, update_interval=interval)
-    with recording(q) as rec:
-        with q:
-            # 20 jobs x 4 files: an even number of files, so every file has a partner.
-            ids = [
-                q.queue_job("s3-upload", make_files(4, size=100, prefix=f"j{n}"), paired)
-                for n in range(20)
-            ]
-            finals = [q.wait(job_id, timeout=WAIT) for job_id in ids]
+    with recording(q) as rec, q:
+        # 20 jobs x 4 files: an even number of files, so every file has a partner.
+        ids = [
+            q.queue_job("s3-upload", make_files(4, size=100, prefix=f"j{n}"), paired)
+            for n in range(20)
+        ]
+        finals = [q.wait(job_id, timeout=WAIT) for job_id in ids]
 
-    for job_id, final in zip(ids, finals):
+    for job_id, final in zip(ids, finals, strict=True):
         assert final.status == "completed", final
         events = rec.for_job(job_id)
         assert_ordered(events)
@@ -263,7 +266,7 @@ def test_receiver_can_cancel_the_job_on_its_active_event(
         if job.status == "active" and not results:
             try:
                 results.append(queue.cancel_job(job.id))
-            except BaseException as exc:
+            except Exception as exc:  # noqa: BLE001 - recorded for the test to assert
                 results.append(exc)
 
     def until_cancelled(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
@@ -297,7 +300,7 @@ def test_receiver_can_queue_a_job(queue: tq.TransferQueue, recorder: EventRecord
             queued.append(
                 queue.queue_job("s3-download", make_files(2, prefix="second"), noop_executor)
             )
-        except BaseException as exc:
+        except Exception as exc:  # noqa: BLE001 - recorded for the test to assert
             queued.append(exc)
         finally:
             done.set()
@@ -372,7 +375,7 @@ def test_wait_returns_only_after_the_terminal_event_was_delivered(
             try:
                 result = queue.wait(job_id, timeout=WAIT)
                 outcome.append((result.status, handled.is_set()))
-            except BaseException as exc:
+            except Exception as exc:  # noqa: BLE001 - recorded for the test to assert
                 outcome.append(exc)
             finally:
                 returned.set()
@@ -406,7 +409,7 @@ def test_wait_inside_a_receiver_for_the_same_job_returns(
             return
         try:
             results.append((job.status, queue.wait(job.id, timeout=WAIT).status))
-        except BaseException as exc:
+        except Exception as exc:  # noqa: BLE001 - recorded for the test to assert
             results.append(exc)
 
     with tq.job_updated.connected_to(waiting, sender=queue):
@@ -505,14 +508,6 @@ def test_coalesced_update_is_delivered_while_the_executor_still_runs() -> None:
     assert _coalesced_update_arrives()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: under freezegun the coalescing timer mixes frozen and real time.monotonic() "
-        "values (freezegun returns real time only when a 'threading' frame is within 5 "
-        "frames of the caller), so _flush_due never finds the update due and waits ~1.7e9 s"
-    ),
-)
 def test_coalesced_update_is_delivered_under_a_frozen_clock() -> None:
     """S8/S11: with the clock frozen, a coalesced progress change is still delivered."""
     with freeze_time("2026-01-01"):

@@ -36,8 +36,3 @@ class RoundRobin:
                 self._last_served = job
                 return job
         return None
-
-    def __len__(self) -> int:
-        """How many jobs may still have waiting files."""
-        last = self._last_served
-        return len(self._ring) + (1 if last is not None and last.waiting_files else 0)
