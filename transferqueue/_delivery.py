@@ -81,14 +81,32 @@ class EventDelivery:
         self._wake()
 
     def _wake(self) -> None:
-        if self._thread is None:
-            thread = threading.Thread(target=self._run, name="transferqueue-events", daemon=True)
-            self._thread = thread
-            self._threads = [t for t in self._threads if t.is_alive()]
-            self._threads.append(thread)
-            thread.start()
-        else:
+        if self._thread is not None:
             self._wakeup.notify()
+            return
+        thread = threading.Thread(target=self._run, name="transferqueue-events", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # Python 3.12+ at interpreter exit: no new threads
+            self._drop_undeliverable()
+            return
+        self._thread = thread
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads.append(thread)
+
+    def _drop_undeliverable(self) -> None:
+        """Drop the events no thread can deliver, so that ``wait()`` does not hang on them."""
+        logger.warning(
+            "no thread can be started to deliver %d transfer event(s): the interpreter "
+            "is exiting; they are dropped",
+            len(self._outbox) + len(self._pending),
+        )
+        for event in self._outbox:
+            if job := _finished_job(event):
+                job.terminal_delivered = True
+        self._outbox.clear()
+        self._pending.clear()
+        self._job_finished.notify_all()
 
     def is_delivery_thread(self) -> bool:
         """True when called from a receiver, in the delivery thread."""
@@ -116,11 +134,7 @@ class EventDelivery:
                     self._thread = None
                     return
             self._send(batch)
-            finished = [
-                job
-                for signal, snapshot, job in batch
-                if signal is job_updated and snapshot.status.is_terminal
-            ]
+            finished = [job for event in batch if (job := _finished_job(event))]
             if finished:
                 with self._wakeup:
                     for job in finished:
@@ -182,3 +196,9 @@ class EventDelivery:
                     logger.exception(
                         "%s receiver %r raised on job %s", signal.name, receiver, snapshot.id
                     )
+
+
+def _finished_job(event: _Event) -> Job | None:
+    """The job whose terminal ``job-updated`` this event is, if it is one."""
+    signal, snapshot, job = event
+    return job if signal is job_updated and snapshot.status.is_terminal else None

@@ -7,6 +7,7 @@ a table of the final snapshots ends the run.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any, TextIO
@@ -128,8 +129,6 @@ def run_demo(out: TextIO) -> list[TransferJob]:
 
 def main() -> int:
     """Entry point of ``python -m transferqueue``; returns the exit status."""
-    import sys
-
     final = run_demo(sys.stdout)
     expected = [TransferStatus.COMPLETED, TransferStatus.FAILED, TransferStatus.CANCELLED]
     return 0 if [job.status for job in final] == expected else 1
