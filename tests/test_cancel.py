@@ -149,7 +149,7 @@ def test_running_executor_gets_transfer_cancelled_from_next_on_progress(
                 seen["raise_if_cancelled"] = type(exc)
             try:
                 on_progress(20)
-            except BaseException as exc:  # noqa: BLE001 - recorded for the test
+            except BaseException as exc:
                 seen["on_progress"] = type(exc)
                 raise
         finally:
@@ -183,6 +183,7 @@ def test_executor_finishing_after_cancel_changes_nothing(
     reported = threading.Event()
     cancelled_by_test = threading.Event()
     returned = threading.Event()
+    late: list[str] = []
 
     def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
         try:
@@ -192,7 +193,7 @@ def test_executor_finishing_after_cancel_changes_nothing(
             try:
                 on_progress(file.size)  # it keeps reporting and swallows the refusal
             except tq.TransferCancelled:
-                pass
+                late.append("refused")
             if outcome == "raise":
                 raise ValueError("late failure")
         finally:
@@ -208,6 +209,7 @@ def test_executor_finishing_after_cancel_changes_nothing(
     marker = queue.queue_job("local-upload", make_files(1, prefix="marker"), noop_executor)
     queue.wait(marker, timeout=WAIT)
 
+    assert late == ["refused"]
     assert terminal.status == tq.TransferStatus.CANCELLED
     assert terminal.files[0].status == tq.TransferFileStatus.ERROR
     assert terminal.files[0].error == CANCELLED_BY_USER

@@ -249,14 +249,6 @@ def _record_starts(
     return executor
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (S3): RoundRobin.next_job puts the job whose file it hands out at the back of "
-        "the ring at once, so a job queued while that file runs lands behind it and the "
-        "long job's second file starts before the newcomer's first"
-    ),
-)
 def test_one_file_job_behind_a_thousand_file_job_starts_at_the_next_free_slot() -> None:
     """S3: limit 1; job A (1000 files) holds the slot with its first file; job B (1 file) is
     queued; when A's first file ends, B's file is the next to start (2nd overall)."""
@@ -310,14 +302,6 @@ def test_round_robin_order_across_three_jobs_queued_behind_a_held_slot() -> None
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (S3): same cause as the thousand-file case: job A, whose first file took the "
-        "slot when it was queued, is already behind itself in the ring when B and C join, "
-        "so A's second file starts before B's and C's first"
-    ),
-)
 def test_round_robin_order_when_the_first_job_holds_the_slot() -> None:
     """S3: limit 1; job A (3 files) takes the slot with A0 when queued; jobs B and C (2 files
     each) queued meanwhile: every job gets a turn before A a second one: A0 B0 C0 A1 B1 C1 A2.
