@@ -86,6 +86,14 @@ def test_constructor_accepts_update_interval(interval: float | timedelta) -> Non
 
 # -- queue_job -------------------------------------------------------------------------
 
+
+class _BytesPath:
+    """An os.PathLike whose path is bytes: not a text path."""
+
+    def __fspath__(self) -> bytes:
+        return b"src/a"
+
+
 BAD_JOBS: list[Any] = [
     # (type, files, executor, exception, message fragment)
     pytest.param("s3-sync", [], noop_executor, ValueError, "s3-sync", id="unknown-type"),
@@ -145,7 +153,12 @@ BAD_JOBS: list[Any] = [
             id=f"{key}-{tag}",
         )
         for key in ("source_path", "destination_path")
-        for tag, path in [("int", 5), ("bytes", b"src/a"), ("none", None)]
+        for tag, path in [
+            ("int", 5),
+            ("bytes", b"src/a"),
+            ("none", None),
+            ("bytes-pathlike", _BytesPath()),
+        ]
     ),
     *(
         pytest.param(
