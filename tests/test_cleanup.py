@@ -176,3 +176,13 @@ def test_wait_on_an_unknown_id_raises_job_not_found() -> None:
             q.wait(job_id, timeout=WAIT)
         with pytest.raises(tq.JobNotFoundError):
             q.wait(job_id)
+
+
+def test_cleanup_zero_removes_jobs_even_after_the_clock_went_back() -> None:
+    """S11: 0 removes every terminal job, also one whose completed_at lies ahead of a
+    clock that was set back since."""
+    with freeze_time(T) as frozen, tq.TransferQueue(1) as q:
+        q.wait(q.queue_job("s3-upload", make_files(1), noop_executor), timeout=WAIT)
+        frozen.move_to(T - timedelta(hours=1))
+        assert q.cleanup_old_jobs(0) == 1
+        assert q.get_all_jobs() == []

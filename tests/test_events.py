@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from freezegun import freeze_time
 
 import transferqueue as tq
 from tests.conftest import WAIT, EventRecorder, GatedExecutor, make_files, noop_executor
+from transferqueue._job import Job
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 _RANK = {"queued": 0, "active": 1, "completed": 2, "failed": 2, "cancelled": 2}
@@ -568,3 +570,72 @@ def test_empty_job_sends_created_then_one_completed_update(
     assert updated.status == "completed"
     assert updated.progress.percentage == 100
     assert updated.files == ()
+
+
+def test_each_job_keeps_its_own_coalescing_interval() -> None:
+    """S8: a coalesced update of one job comes at least ``update_interval`` after that
+    job's previous event, even when another job's update falls due first.
+
+    X's update falls due first; Y became active later, so its update is due later. The
+    wait that ends at X's due time must flush X alone, not every pending job.
+    """
+    interval = 0.4
+    times: dict[str, list[tuple[float, str, int]]] = {}
+    updated: dict[str, threading.Event] = {}
+    release = threading.Event()
+
+    def record(sender: Any, *, job: tq.TransferJob, **extra: Any) -> None:
+        seen = times.setdefault(job.id, [])
+        seen.append((time.monotonic(), str(job.status), job.progress.loaded_bytes))
+        if len(seen) == 2:
+            updated.setdefault(job.id, threading.Event()).set()
+
+    def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        on_progress(1)  # a file-level change, coalesced
+        assert release.wait(WAIT)
+
+    with (
+        tq.TransferQueue(2, update_interval=interval) as q,
+        tq.job_updated.connected_to(record, sender=q),
+    ):
+        x = q.queue_job("s3-upload", make_files(1), executor)
+        # A deliberate offset, not a wait for something to happen: Y's events must run
+        # half an interval behind X's for X's due time to come while Y's is still ahead.
+        threading.Event().wait(interval / 2)
+        y = q.queue_job("s3-upload", make_files(1), executor)
+        try:
+            for job_id in (x, y):
+                assert updated.setdefault(job_id, threading.Event()).wait(WAIT)
+        finally:
+            release.set()
+        q.wait(x, timeout=WAIT)
+        q.wait(y, timeout=WAIT)
+
+    for job_id in (x, y):
+        (active_at, active, _), (update_at, status, loaded) = times[job_id][:2]
+        assert (active, status, loaded) == ("active", "active", 1)
+        assert update_at - active_at >= interval * 0.95, (job_id, update_at - active_at)
+
+
+def test_interval_zero_builds_no_snapshot_per_change_when_nobody_listens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """S8 at update_interval=0: a snapshot costs O(files), so one per change is built only
+    for listeners; with none connected, only created, active and terminal are built."""
+    built: list[str] = []
+    real_build = Job._build_snapshot
+
+    def counting_build(self: Job) -> tq.TransferJob:
+        built.append(self.id)
+        return real_build(self)
+
+    monkeypatch.setattr(Job, "_build_snapshot", counting_build)
+
+    def reporting(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        for step in range(1, 11):
+            on_progress(file.size * step // 10)
+
+    with tq.TransferQueue(2, update_interval=0) as q:
+        job_id = q.queue_job("s3-upload", make_files(20), reporting)
+        assert q.wait(job_id, timeout=WAIT).status == tq.TransferStatus.COMPLETED
+    assert len(built) <= 3, len(built)

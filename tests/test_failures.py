@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
 
 import transferqueue as tq
 from tests.conftest import WAIT, make_files, noop_executor
+from transferqueue._job import Job
 
 
 class SilentError(Exception):
@@ -155,3 +157,95 @@ def test_failure_does_not_harm_a_job_running_alongside(queue: tq.TransferQueue) 
     assert b.status == tq.TransferStatus.COMPLETED
     assert b.files[0].error is None
     assert b.progress.loaded_bytes == 100
+
+
+class BrokenStrError(Exception):
+    """An exception whose __str__ itself raises, as some third-party ones do."""
+
+    def __str__(self) -> str:
+        raise AttributeError("no message")
+
+
+def test_exception_with_a_broken_str_fails_its_file_and_frees_the_slot() -> None:
+    """S16, S2: the file fails with the class name; the slot is freed for the next job."""
+    with tq.TransferQueue(1) as q:
+        broken = q.queue_job("s3-upload", make_files(1), _fail_file(0, BrokenStrError()))
+        after = q.queue_job("s3-upload", make_files(1, prefix="after"), noop_executor)
+        job = q.wait(broken, timeout=WAIT)
+        assert job.status == tq.TransferStatus.FAILED
+        assert job.files[0].error == "BrokenStrError"
+        assert q.wait(after, timeout=WAIT).status == tq.TransferStatus.COMPLETED
+
+
+def test_a_worker_that_cannot_start_fails_its_file_and_never_runs_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """S2, S4, S16: when no thread can start for a worker (a process limit), its file fails
+    with the reason. The pool has already queued the task, and a thread that starts later
+    must skip it: the file never runs, counts add up, and the limit still holds."""
+    real_start = threading.Thread.start
+    refused: list[str] = []
+
+    def start_refusing_the_first_worker(thread: threading.Thread) -> None:
+        if thread.name.startswith("transferqueue-worker") and not refused:
+            refused.append(thread.name)
+            raise RuntimeError("can't start new thread")
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_refusing_the_first_worker)
+    ran: list[str] = []
+    lock = threading.Lock()
+
+    def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        with lock:
+            ran.append(file.source_path)
+
+    with tq.TransferQueue(2) as q:
+        job = q.wait(q.queue_job("s3-upload", make_files(4), executor), timeout=WAIT)
+        monkeypatch.undo()
+        later = q.queue_job("s3-upload", make_files(3, prefix="next"), executor)
+        assert q.wait(later, timeout=WAIT).status == tq.TransferStatus.COMPLETED
+
+    assert refused
+    assert job.status == tq.TransferStatus.FAILED
+    assert job.error == "1 of 4 files failed"
+    assert job.files[0].status == tq.TransferFileStatus.ERROR
+    assert job.files[0].error == "no worker thread: can't start new thread"
+    assert [f.status.value for f in job.files[1:]] == ["completed"] * 3
+    assert "src/file-0" not in ran
+    assert sorted(p for p in ran if p.startswith("src/file-")) == [
+        f"src/file-{i}" for i in (1, 2, 3)
+    ]
+    assert q._running == 0  # no slot leaked or given back twice
+
+
+def test_a_worker_crash_of_the_library_itself_is_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in the queue's own bookkeeping must not vanish into a Future nobody reads:
+    the dying worker is logged on the "transferqueue" logger (fault injected here)."""
+
+    def broken_finish_file(self: Job, index: int, error: str | None) -> bool:
+        raise RuntimeError("injected bookkeeping failure")
+
+    monkeypatch.setattr(Job, "finish_file", broken_finish_file)
+    crashed = threading.Event()
+
+    class CrashHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            crashed.set()
+
+    handler = CrashHandler(level=logging.CRITICAL)
+    logging.getLogger("transferqueue").addHandler(handler)
+    try:
+        with caplog.at_level(logging.CRITICAL, logger="transferqueue"):
+            q = tq.TransferQueue(1)
+            q.queue_job("s3-upload", make_files(1), noop_executor)
+            assert crashed.wait(WAIT)
+            q.shutdown(wait=True, cancel_jobs=True)
+    finally:
+        logging.getLogger("transferqueue").removeHandler(handler)
+    [record] = [r for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert "worker thread crashed" in record.getMessage()
+    assert record.exc_info is not None
+    assert "injected bookkeeping failure" in str(record.exc_info[1])

@@ -92,15 +92,18 @@ def test_cancel_active_job(queue: tq.TransferQueue) -> None:
 
     The seed's direct port fails here (its updateJob turned the cancelled job into failed).
     """
+    started = threading.Event()
     returned = threading.Event()
 
     def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        started.set()
         try:
             on_progress.wait_cancelled(WAIT)
         finally:
             returned.set()
 
     job_id = queue.queue_job("s3-download", _one_file(), executor)
+    assert started.wait(WAIT)  # active: its executor runs
 
     assert queue.cancel_job(job_id) is True
     job = queue.get_job(job_id)

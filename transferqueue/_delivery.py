@@ -13,6 +13,7 @@ builds one snapshot for it when ``update_interval`` has passed since the job's l
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from typing import Any
@@ -56,6 +57,7 @@ class EventDelivery:
         self._thread: threading.Thread | None = None
         self._threads: list[threading.Thread] = []  # every thread that may still be alive
         self._draining = False
+        self._cannot_start = False  # the last try to start the thread failed
 
     # -- posting (state lock held) ---------------------------------------------------
 
@@ -71,7 +73,8 @@ class EventDelivery:
     def mark_changed(self, job: Job) -> None:
         """Note a file-level change; it is reported within ``update_interval``."""
         if self._update_interval == 0:
-            self.post_update(job)
+            if job_updated.receivers:  # a snapshot per change is O(files): only for listeners
+                self.post_update(job)
         elif job not in self._pending:
             self._pending[job] = None
             self._wake()
@@ -87,26 +90,22 @@ class EventDelivery:
         thread = threading.Thread(target=self._run, name="transferqueue-events", daemon=True)
         try:
             thread.start()
-        except RuntimeError:  # Python 3.12+ at interpreter exit: no new threads
-            self._drop_undeliverable()
+        except RuntimeError:
+            # Python 3.12+ starts no thread once the interpreter exits (an atexit handler).
+            # The events stay in the outbox, for a later start to deliver in order, and
+            # wait() stops waiting for deliveries that cannot happen (see can_deliver).
+            self._cannot_start = True
+            self._job_finished.notify_all()
             return
+        self._cannot_start = False
         self._thread = thread
         self._threads = [t for t in self._threads if t.is_alive()]
         self._threads.append(thread)
 
-    def _drop_undeliverable(self) -> None:
-        """Drop the events no thread can deliver, so that ``wait()`` does not hang on them."""
-        logger.warning(
-            "no thread can be started to deliver %d transfer event(s): the interpreter "
-            "is exiting; they are dropped",
-            len(self._outbox) + len(self._pending),
-        )
-        for event in self._outbox:
-            if job := _finished_job(event):
-                job.terminal_delivered = True
-        self._outbox.clear()
-        self._pending.clear()
-        self._job_finished.notify_all()
+    @property
+    def can_deliver(self) -> bool:
+        """False while no delivery thread can be started (interpreter exit)."""
+        return not self._cannot_start
 
     def is_delivery_thread(self) -> bool:
         """True when called from a receiver, in the delivery thread."""
@@ -143,31 +142,37 @@ class EventDelivery:
 
     def _take_batch(self) -> list[_Event]:
         """Wait for events and return them in order; empty when the thread should end."""
-        flush_all = idle = False
+        reached: float | None = None  # the due time a wait last timed out for
+        idle = False
         while True:
             # The only clock read of the coalescing, always from this thread: freezegun
             # returns real or frozen time.monotonic() depending on the caller's stack, so
-            # reads from several threads could not be compared. Every wait is also bounded
-            # by the interval and a wait that times out makes every pending update due, so
-            # a clock that stands still (freezegun) delays updates by one interval at most.
+            # reads from several threads could not be compared. A wait that timed out means
+            # its due time has come even if the clock stands still (freezegun).
             now = time.monotonic()
+            if reached is not None:
+                now = max(now, reached)
+            if self._draining:
+                now = math.inf
             batch, self._outbox = self._outbox, []
             for _, _, job in batch:
                 job.last_update_sent = now
-            next_due = self._flush_due(batch, now, flush_all=flush_all or self._draining)
+            next_due = self._flush_due(batch, now)
             if batch:
                 return batch
             if next_due is None:
                 if idle or self._draining:
                     return batch
                 idle = not self._wakeup.wait(_IDLE_SECONDS)
-                flush_all = False
+                reached = None
             else:
+                # Bounded by the interval: with a frozen clock next_due - now can exceed it.
                 timeout = min(next_due - now, self._update_interval)
-                flush_all = not self._wakeup.wait(max(timeout, 0.0))
+                timed_out = not self._wakeup.wait(timeout)
+                reached = next_due if timed_out else None
                 idle = False
 
-    def _flush_due(self, batch: list[_Event], now: float, *, flush_all: bool) -> float | None:
+    def _flush_due(self, batch: list[_Event], now: float) -> float | None:
         """Append a snapshot of each pending job that is due; return when the next is."""
         if not self._pending:
             return None
@@ -175,7 +180,7 @@ class EventDelivery:
         next_due: float | None = None
         for job in list(self._pending):
             due = job.last_update_sent + self._update_interval
-            if flush_all or now >= due:
+            if now >= due:
                 del self._pending[job]
                 job.last_update_sent = now
                 if listening:  # nobody to tell: skip building the snapshot

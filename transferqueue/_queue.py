@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any
 
 from ._clock import utc_now
 from ._delivery import EventDelivery
@@ -22,6 +23,8 @@ from ._validation import check_files, check_limit, check_seconds, check_transfer
 DEFAULT_UPDATE_INTERVAL = 0.1
 """Seconds between two coalesced ``job-updated`` events of one job (status changes
 are never delayed)."""
+
+logger = logging.getLogger("transferqueue")
 
 _CANCELLED_BY_USER = "Cancelled by user"
 _CANCELLED_BY_SHUTDOWN = "Cancelled by queue shutdown"
@@ -139,9 +142,16 @@ class TransferQueue:
             if job is None:
                 raise JobNotFoundError(job_id)
             if self._delivery.is_delivery_thread():
+                # Its terminal event cannot go out before this receiver returns.
                 finished = self._job_finished.wait_for(lambda: job.is_finished, seconds)
             else:
-                finished = self._job_finished.wait_for(lambda: job.terminal_delivered, seconds)
+                finished = self._job_finished.wait_for(
+                    lambda: (
+                        job.terminal_delivered
+                        or (job.is_finished and not self._delivery.can_deliver)
+                    ),
+                    seconds,
+                )
             if not finished:
                 raise TimeoutError(f"transfer job {job_id} did not finish within {seconds} s")
             return job.snapshot()
@@ -152,12 +162,15 @@ class TransferQueue:
         ``max_age`` is in seconds or a ``timedelta``; 0 removes every terminal job.
         Queued and active jobs always stay.
         """
-        cutoff = utc_now() - timedelta(seconds=check_seconds(max_age, "max_age"))
+        seconds = check_seconds(max_age, "max_age")
+        cutoff = utc_now() - timedelta(seconds=seconds)
         with self._lock:
             old = [
                 job_id
                 for job_id, job in self._jobs.items()
-                if job.completed_at is not None and job.completed_at <= cutoff
+                # 0 means every terminal job, even one whose completed_at lies ahead of a
+                # clock that was set back since.
+                if job.completed_at is not None and (seconds == 0 or job.completed_at <= cutoff)
             ]
             for job_id in old:
                 del self._jobs[job_id]
@@ -226,10 +239,15 @@ class TransferQueue:
                 return
             task = self._start_file_locked(job)
             try:
-                self._worker_pool_locked().submit(self._work, task)
-            except RuntimeError as exc:  # the interpreter is exiting: no new threads
+                future = self._worker_pool_locked().submit(self._work, task)
+            except RuntimeError as exc:
+                # Refused at interpreter exit, or no thread could start: in that case the
+                # pool has queued the task already, so the worker must skip it if it runs.
+                task.abandoned = True
                 self._running -= 1
-                self._finish_file_locked(job, task.file_index, str(exc))
+                self._finish_file_locked(job, task.file_index, f"no worker thread: {exc}")
+            else:
+                future.add_done_callback(_log_worker_crash)
 
     def _start_file_locked(self, job: Job) -> _FileTask:
         """Take a slot for the job's next file and return what a worker needs to run it."""
@@ -281,6 +299,9 @@ class TransferQueue:
 
     def _work(self, task: _FileTask) -> None:
         """Run files one after another while the limit allows: one worker per slot."""
+        with self._lock:
+            if task.abandoned:
+                return
         self._in_worker.active = True
         try:
             while True:
@@ -307,15 +328,42 @@ class TransferQueue:
         try:
             task.executor(transferring_record(task.record), on_progress)
         except BaseException as exc:  # noqa: BLE001 - a failing executor must not harm the worker
-            return str(exc) or type(exc).__name__
+            return _error_text(exc)
         return None
 
 
-class _FileTask(NamedTuple):
+class _FileTask:
     """A file handed to a worker, with everything needed to run it without the lock."""
 
-    job: Job
-    file_index: int
-    record: TransferFile  # a record of the file (paths, size), to build the executor's from
-    executor: Executor
-    cancel_event: threading.Event
+    __slots__ = ("abandoned", "cancel_event", "executor", "file_index", "job", "record")
+
+    def __init__(
+        self,
+        job: Job,
+        file_index: int,
+        record: TransferFile,
+        executor: Executor,
+        cancel_event: threading.Event,
+    ) -> None:
+        self.job = job
+        self.file_index = file_index
+        self.record = record  # a record of the file (paths, size), to build the executor's from
+        self.executor = executor
+        self.cancel_event = cancel_event
+        self.abandoned = False  # set under the lock when no worker could take it
+
+
+def _error_text(exc: BaseException) -> str:
+    """A failed file's error: ``str(exc)``, or the class name where that is empty (S16)."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not cost the worker its slot
+        text = ""
+    return text or type(exc).__name__
+
+
+def _log_worker_crash(future: Future[None]) -> None:
+    """Log a worker that died of an error of this library's own, which nothing else reads."""
+    exc = future.exception()
+    if exc is not None:
+        logger.critical("a transferqueue worker thread crashed", exc_info=exc)
