@@ -12,6 +12,7 @@ from typing import Any
 
 from ._clock import utc_now
 from ._delivery import EventDelivery
+from ._eager_lock import EagerLock
 from ._enums import TransferStatus, TransferType
 from ._errors import JobNotFoundError, QueueShutdownError
 from ._job import Executor, Job, transferring_record
@@ -51,6 +52,7 @@ class TransferQueue:
         # count, the pools and the event outbox. Rule: hold it only for bookkeeping; never
         # while an executor or a signal receiver runs (they may call back into the queue).
         self._lock = threading.Lock()
+        self._lock_eagerly = EagerLock(self._lock)  # the same lock, for the hot paths
         self._job_finished = threading.Condition(self._lock)  # notified as jobs finish
         self._jobs: dict[str, Job] = {}  # every registered job, oldest first
         self._unfinished: dict[str, Job] = {}  # queued or active jobs, oldest first
@@ -288,7 +290,7 @@ class TransferQueue:
 
     def _report_progress(self, job: Job, index: int, loaded: int) -> bool:
         """Record an executor's progress; False once the job is cancelled."""
-        with self._lock:
+        with self._lock_eagerly:
             if job.is_finished:
                 return job.status is not TransferStatus.CANCELLED
             if job.report_progress(index, loaded):
@@ -306,7 +308,7 @@ class TransferQueue:
         try:
             while True:
                 error = self._run_executor(task)
-                with self._lock:
+                with self._lock_eagerly:
                     self._running -= 1
                     self._finish_file_locked(task.job, task.file_index, error)
                     if self._running >= self._limit:
