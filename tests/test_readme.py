@@ -1,0 +1,40 @@
+"""README.rst's quick start runs as written."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+README = pathlib.Path(__file__).resolve().parent.parent / "README.rst"
+
+
+def _code_block_after(heading: str) -> str:
+    """The first ``.. code-block:: python`` after ``heading``, dedented."""
+    text = README.read_text(encoding="utf-8")
+    after = text.split(heading, 1)[1].split(".. code-block:: python", 1)[1]
+    lines = []
+    for line in after.splitlines()[1:]:
+        if line and not line.startswith("    "):
+            break
+        lines.append(line[4:])
+    return "\n".join(lines)
+
+
+def test_quick_start_copies_the_file(tmp_path: pathlib.Path) -> None:
+    """The 60-second quick start copies a.bin and prints the terminal snapshot's status."""
+    data = os.urandom(1_048_576)
+    (tmp_path / "a.bin").write_bytes(data)
+    code = _code_block_after("Quick start: a blocking script")
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["completed", "100", "None"]
+    assert (tmp_path / "a-copy.bin").read_bytes() == data
