@@ -16,6 +16,11 @@ import transferqueue as tq
 WAIT = 10.0
 
 
+def queue_threads() -> set[threading.Thread]:
+    """The live threads started by transferqueue (worker and event threads)."""
+    return {t for t in threading.enumerate() if t.name.startswith("transferqueue-")}
+
+
 def make_files(count: int, size: int = 100, prefix: str = "file") -> list[dict[str, Any]]:
     """Return ``count`` file mappings of ``size`` bytes each."""
     return [

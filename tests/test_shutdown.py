@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, EventRecorder, GatedExecutor, make_files, noop_executor
-
-PREFIX = "transferqueue-"
-
-
-def _queue_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name.startswith(PREFIX)}
+from tests.conftest import (
+    WAIT,
+    EventRecorder,
+    GatedExecutor,
+    make_files,
+    noop_executor,
+    queue_threads,
+)
+from transferqueue import _delivery
 
 
 class ThreadLog:
@@ -42,7 +45,7 @@ def own_gate() -> Iterator[GatedExecutor]:
 def test_shutdown_waits_for_queued_and_running_files(own_gate: GatedExecutor) -> None:
     """S15: shutdown(wait=True), called while one file runs and two wait, returns only once
     all three completed and every thread the queue started has ended."""
-    before = _queue_threads()
+    before = queue_threads()
     executor = ThreadLog(own_gate)
     delivery_threads: set[threading.Thread] = set()
 
@@ -70,15 +73,15 @@ def test_shutdown_waits_for_queued_and_running_files(own_gate: GatedExecutor) ->
     assert own_gate.started == ["src/file-0", "src/file-1", "src/file-2"]
     started_by_queue = executor.threads | delivery_threads
     assert started_by_queue, "the queue ran nothing in threads of its own"
-    assert all(t.name.startswith(PREFIX) for t in started_by_queue)
+    assert all(t.name.startswith("transferqueue-") for t in started_by_queue)
     assert not any(t.is_alive() for t in started_by_queue)
-    assert _queue_threads() - before == set()
+    assert queue_threads() - before == set()
 
 
 def test_files_queued_before_shutdown_still_run(own_gate: GatedExecutor) -> None:
     """S15: after shutdown(wait=False) new jobs are refused (QueueShutdownError, nothing
     registered) while the files already queued still run to completion."""
-    before = _queue_threads()
+    before = queue_threads()
     queue = tq.TransferQueue(1)
     try:
         job_id = queue.queue_job("s3-upload", make_files(3), own_gate)
@@ -95,7 +98,7 @@ def test_files_queued_before_shutdown_still_run(own_gate: GatedExecutor) -> None
     finally:
         own_gate.release_all()
         queue.shutdown(wait=True)
-    assert _queue_threads() - before == set()
+    assert queue_threads() - before == set()
 
 
 def test_queue_job_after_shutdown_raises_and_registers_nothing(
@@ -122,7 +125,7 @@ def test_queue_job_after_shutdown_raises_and_registers_nothing(
 def test_shutdown_with_cancel_jobs_cancels_every_unfinished_job() -> None:
     """S15, S9: shutdown(cancel_jobs=True) cancels the running and the queued job, then
     joins; the queued job's file never starts."""
-    before = _queue_threads()
+    before = queue_threads()
     running = threading.Event()
     calls: list[str] = []
 
@@ -145,7 +148,7 @@ def test_shutdown_with_cancel_jobs_cancels_every_unfinished_job() -> None:
     finally:
         queue.shutdown(wait=True, cancel_jobs=True)
 
-    assert _queue_threads() - before == set()
+    assert queue_threads() - before == set()
     assert calls == ["src/a-0"]
     for job_id in (job_a, job_b):
         job = queue.wait(job_id, timeout=WAIT)  # wait() still answers after shutdown
@@ -164,7 +167,7 @@ def test_shutdown_with_cancel_jobs_cancels_every_unfinished_job() -> None:
 def test_shutdown_is_idempotent(first: bool, second: bool) -> None:
     """S15: a second shutdown, with or without wait, is harmless; the queue stays closed
     and, after a final shutdown(wait=True), no thread of it is alive."""
-    before = _queue_threads()
+    before = queue_threads()
     queue = tq.TransferQueue(2)
     job_id = queue.queue_job("s3-upload", make_files(4), noop_executor)
     completed = queue.wait(job_id, timeout=WAIT)
@@ -176,7 +179,7 @@ def test_shutdown_is_idempotent(first: bool, second: bool) -> None:
     with pytest.raises(tq.QueueShutdownError):
         queue.queue_job("s3-upload", make_files(1), noop_executor)
     queue.shutdown(wait=True)
-    assert _queue_threads() - before == set()
+    assert queue_threads() - before == set()
     assert queue.get_job(job_id) == completed
     assert completed.status == tq.TransferStatus.COMPLETED
 
@@ -184,7 +187,7 @@ def test_shutdown_is_idempotent(first: bool, second: bool) -> None:
 def test_context_manager_shuts_down_and_joins_on_exit() -> None:
     """S15: leaving ``with TransferQueue(n) as q`` waits for the running files, delivers the
     terminal events, joins the threads and closes the queue."""
-    before = _queue_threads()
+    before = queue_threads()
     release = threading.Event()
     terminal: list[tq.TransferJob] = []
 
@@ -211,7 +214,7 @@ def test_context_manager_shuts_down_and_joins_on_exit() -> None:
         # Checked before the receiver is disconnected: __exit__ delivered everything.
         assert sorted(j.id for j in terminal) == sorted(job_ids)
 
-    assert _queue_threads() - before == set()
+    assert queue_threads() - before == set()
     for job_id in job_ids:
         job = queue.get_job(job_id)
         assert job is not None
@@ -224,7 +227,7 @@ def test_context_manager_shuts_down_and_joins_on_exit() -> None:
 def test_shutdown_wait_from_inside_an_executor_raises() -> None:
     """S15: shutdown(wait=True) from an executor of the queue would wait for itself: it
     raises RuntimeError; shutdown(wait=False) there closes the queue, and the file succeeds."""
-    before = _queue_threads()
+    before = queue_threads()
     outcome: dict[str, object] = {}
     queue = tq.TransferQueue(1)
 
@@ -248,13 +251,13 @@ def test_shutdown_wait_from_inside_an_executor_raises() -> None:
     assert job.status == tq.TransferStatus.COMPLETED  # queued file 1 still ran after close
     with pytest.raises(tq.QueueShutdownError):
         queue.queue_job("s3-upload", make_files(1), noop_executor)
-    assert _queue_threads() - before == set()
+    assert queue_threads() - before == set()
 
 
 def test_shutdown_wait_from_inside_a_receiver_raises() -> None:
     """S15, S8: shutdown(wait=True) from a job_updated receiver raises RuntimeError instead
     of deadlocking; shutdown(wait=False) there works; delivery and the job carry on."""
-    before = _queue_threads()
+    before = queue_threads()
     outcome: dict[str, object] = {}
     queue = tq.TransferQueue(1, update_interval=0)
 
@@ -297,7 +300,7 @@ def test_shutdown_wait_from_inside_a_receiver_raises() -> None:
     assert terminal == [job]
     with pytest.raises(tq.QueueShutdownError):
         queue.queue_job("s3-upload", make_files(1), noop_executor)
-    assert _queue_threads() - before == set()
+    assert queue_threads() - before == set()
 
 
 def test_limit_raise_after_shutdown_starts_no_thread_but_work_drains(
@@ -305,18 +308,18 @@ def test_limit_raise_after_shutdown_starts_no_thread_but_work_drains(
 ) -> None:
     """S15, S2: after shutdown(wait=False), raising the limit starts neither a file nor a
     thread; the remaining files still run, one at a time, to completion."""
-    before = _queue_threads()
+    before = queue_threads()
     queue = tq.TransferQueue(1)
     try:
         job_id = queue.queue_job("s3-upload", make_files(3), own_gate)
         own_gate.wait_running(1)
         queue.shutdown(wait=False)
-        threads_at_close = _queue_threads()
+        threads_at_close = queue_threads()
 
         queue.update_concurrency_limit(3)
 
         assert queue.concurrency_limit == 3
-        assert _queue_threads() == threads_at_close
+        assert queue_threads() == threads_at_close
         assert own_gate.running == 1
         assert own_gate.started == ["src/file-0"]
         job = queue.get_job(job_id)
@@ -330,4 +333,81 @@ def test_limit_raise_after_shutdown_starts_no_thread_but_work_drains(
     finally:
         own_gate.release_all()
         queue.shutdown(wait=True)
-    assert _queue_threads() - before == set()
+    assert queue_threads() - before == set()
+
+
+def test_shutdown_joins_the_workers_of_a_pool_outgrown_by_the_limit(
+    own_gate: GatedExecutor,
+) -> None:
+    """S15, S2: raising the limit above the pool's size hands new files to a larger pool
+    while the old one still runs its file; shutdown waits for that file too and joins
+    both pools."""
+    before = queue_threads()
+    queue = tq.TransferQueue(1)
+    job_id = queue.queue_job("s3-upload", make_files(3), own_gate)
+    own_gate.wait_running(1)  # file-0, in the first pool
+    queue.update_concurrency_limit(3)  # outgrows that pool while its worker is busy
+    own_gate.wait_running(3)
+    own_gate.release("src/file-1")
+    own_gate.release("src/file-2")
+    own_gate.wait_running(1)  # only the old pool's file-0 is left
+
+    closer = threading.Thread(target=queue.shutdown, kwargs={"wait": True})
+    closer.start()
+    try:
+        closer.join(timeout=0.1)
+        assert closer.is_alive(), "shutdown returned while the old pool ran a file"
+    finally:
+        own_gate.release_all()
+    closer.join(WAIT)
+    assert not closer.is_alive()
+
+    job = queue.get_job(job_id)
+    assert job is not None
+    assert job.status == tq.TransferStatus.COMPLETED
+    assert queue_threads() - before == set()
+
+
+def test_event_thread_ends_when_idle_and_restarts_for_the_next_job(
+    queue: tq.TransferQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event thread lives while jobs are open, ends once idle (so an unused queue holds
+    no thread), and the next job starts a new one."""
+    monkeypatch.setattr(_delivery, "_IDLE_SECONDS", 0.05)
+    threads: list[threading.Thread] = []
+
+    def note_thread(sender: Any, *, job: tq.TransferJob, **extra: Any) -> None:
+        threads.append(threading.current_thread())
+
+    with tq.job_updated.connected_to(note_thread, sender=queue):
+        queue.wait(queue.queue_job("s3-upload", make_files(1), noop_executor), timeout=WAIT)
+        first = threads[-1]
+        first.join(WAIT)  # ends by itself: no shutdown called
+        assert not first.is_alive()
+        queue.wait(queue.queue_job("s3-upload", make_files(1), noop_executor), timeout=WAIT)
+        assert threads[-1] is not first
+        assert threads[-1].name == "transferqueue-events"
+
+
+def test_event_thread_stays_while_a_job_is_open(
+    queue: tq.TransferQueue, gate: GatedExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a job still running the event thread does not end when idle, so the job's
+    later events never wait for a thread to start."""
+    monkeypatch.setattr(_delivery, "_IDLE_SECONDS", 0.01)
+    threads: list[threading.Thread] = []
+
+    def note_thread(sender: Any, *, job: tq.TransferJob, **extra: Any) -> None:
+        threads.append(threading.current_thread())
+
+    with tq.job_updated.connected_to(note_thread, sender=queue):
+        job_id = queue.queue_job("s3-upload", make_files(1), gate)
+        gate.wait_running(1)
+        queue.wait(queue.queue_job("s3-upload", [], noop_executor), timeout=WAIT)
+        event_thread = threads[-1]
+        # Many idle periods pass while the first job is still open.
+        event_thread.join(0.2)
+        assert event_thread.is_alive()
+        gate.release_all()
+        queue.wait(job_id, timeout=WAIT)
+    assert threads[-1] is event_thread

@@ -9,12 +9,11 @@ import attrs
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, EventRecorder
+from tests.conftest import WAIT, EventRecorder, queue_threads
 
 LIMIT = 4
 CLIENTS = 20
 JOBS_PER_CLIENT = 15
-PREFIX = "transferqueue-"
 
 
 @attrs.define
@@ -93,7 +92,7 @@ def test_many_clients_queue_cancel_and_wait_at_once(seed: int, update_interval: 
     """S2, S4, S6, S8, S9, S15: 20 threads queue 300 jobs at once and cancel a third of
     them; the limit holds, every job ends consistently, events are complete and in order,
     and shutdown leaves no thread of the queue alive."""
-    before = {t for t in threading.enumerate() if t.name.startswith(PREFIX)}
+    before = queue_threads()
     queue = tq.TransferQueue(LIMIT, update_interval=update_interval)
     recorder = EventRecorder(queue)
     concurrency = Concurrency(LIMIT)
@@ -155,7 +154,7 @@ def test_many_clients_queue_cancel_and_wait_at_once(seed: int, update_interval: 
     assert concurrency.max_running <= LIMIT
     assert concurrency.running == 0
     assert queue.get_active_job_ids() == []
-    assert {t for t in threading.enumerate() if t.name.startswith(PREFIX)} - before == set()
+    assert queue_threads() - before == set()
     # The run really mixed outcomes; a degenerate schedule would prove little.
     statuses = {job.status for job in finals.values()}
     assert statuses == {

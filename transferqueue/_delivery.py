@@ -26,8 +26,8 @@ from ._signals import job_created, job_updated
 
 logger = logging.getLogger("transferqueue")
 
-# How long an idle delivery thread lingers before it ends; the next event starts a new
-# one. Ending it lets an unused queue be garbage-collected and start no thread at import.
+# How long the delivery thread lingers once no job is open and nothing is left to send;
+# the next job starts a new one. Ending it lets an unused queue be garbage-collected.
 _IDLE_SECONDS = 1.0
 
 _Event = tuple[NamedSignal, TransferJob, Job]
@@ -36,7 +36,10 @@ _Event = tuple[NamedSignal, TransferJob, Job]
 class EventDelivery:
     """The outbox of one queue and the thread that empties it.
 
-    Every method but :meth:`join` is called with the queue's state lock held.
+    The thread is started by :meth:`start` when a job is queued, before the job is
+    registered, and runs while any job is open (queued or active) or any event is unsent:
+    so no event ever waits for a thread that cannot start. The posting methods and
+    :meth:`start` are called with the queue's state lock held.
     """
 
     def __init__(
@@ -56,59 +59,55 @@ class EventDelivery:
         self._pending: dict[Job, None] = {}  # jobs with unreported file changes, in order
         self._thread: threading.Thread | None = None
         self._threads: list[threading.Thread] = []  # every thread that may still be alive
+        self._open_jobs = 0  # jobs created whose terminal event is not posted yet
         self._draining = False
-        self._cannot_start = False  # the last try to start the thread failed
 
     # -- posting (state lock held) ---------------------------------------------------
 
+    def start(self) -> None:
+        """Make sure the delivery thread runs; call it before registering a job.
+
+        Raises ``RuntimeError`` when no thread can be started (Python 3.12 in an atexit
+        handler, or a process limit), so that the caller can refuse the job cleanly.
+        """
+        if self._thread is not None:
+            return
+        thread = threading.Thread(target=self._run, name="transferqueue-events", daemon=True)
+        thread.start()
+        self._thread = thread
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads.append(thread)
+
     def post_created(self, job: Job) -> None:
         """Queue the ``job-created`` event of a new job."""
+        self._open_jobs += 1
         self._post((job_created, job.snapshot(), job))
 
     def post_update(self, job: Job) -> None:
         """Queue a ``job-updated`` event with the job as it stands now."""
         self._pending.pop(job, None)  # this snapshot reports those changes too
+        if job.is_finished:
+            self._open_jobs -= 1
         self._post((job_updated, job.snapshot(), job))
 
     def mark_changed(self, job: Job) -> None:
-        """Note a file-level change; it is reported within ``update_interval``."""
+        """Note a file-level change; it is reported within ``update_interval``.
+
+        At interval 0 every change is posted, as its own snapshot, when anyone listens.
+        """
         if self._update_interval == 0:
             if job_updated.receivers:  # a snapshot per change is O(files): only for listeners
                 self.post_update(job)
         elif job not in self._pending:
             self._pending[job] = None
-            self._wake()
+            self._wakeup.notify()
 
     def _post(self, event: _Event) -> None:
         self._outbox.append(event)
-        self._wake()
-
-    def _wake(self) -> None:
-        if self._thread is not None:
-            self._wakeup.notify()
-            return
-        thread = threading.Thread(target=self._run, name="transferqueue-events", daemon=True)
-        try:
-            thread.start()
-        except RuntimeError:
-            # Python 3.12+ starts no thread once the interpreter exits (an atexit handler).
-            # The events stay in the outbox, for a later start to deliver in order, and
-            # wait() stops waiting for deliveries that cannot happen (see can_deliver).
-            self._cannot_start = True
-            self._job_finished.notify_all()
-            return
-        self._cannot_start = False
-        self._thread = thread
-        self._threads = [t for t in self._threads if t.is_alive()]
-        self._threads.append(thread)
-
-    @property
-    def can_deliver(self) -> bool:
-        """False while no delivery thread can be started (interpreter exit)."""
-        return not self._cannot_start
+        self._wakeup.notify()
 
     def is_delivery_thread(self) -> bool:
-        """True when called from a receiver, in the delivery thread."""
+        """True when called from a receiver, in the delivery thread (no lock needed)."""
         return threading.current_thread() is self._thread
 
     # -- shutting down (state lock not held) -------------------------------------------
@@ -161,7 +160,7 @@ class EventDelivery:
             if batch:
                 return batch
             if next_due is None:
-                if idle or self._draining:
+                if self._draining or (idle and not self._open_jobs):
                     return batch
                 idle = not self._wakeup.wait(_IDLE_SECONDS)
                 reached = None

@@ -6,6 +6,10 @@ import threading
 import time
 from types import TracebackType
 
+# Bound at import: tests of users' code often patch time.sleep, and a patched one would
+# neither release the GIL here nor leave their mock's call count alone.
+_yield_gil = time.sleep
+
 # How often a thread yields the GIL before it blocks on the lock. The lock is only ever
 # held for bookkeeping (microseconds), so a holder finishes within a few yields; the
 # bound keeps a thread from spinning behind a long hold (a snapshot of a huge job).
@@ -35,7 +39,7 @@ class EagerLock:
         if acquire(blocking=False):
             return
         for _ in range(_YIELDS):
-            time.sleep(0)  # releases the GIL, so the holder can run
+            _yield_gil(0)  # releases the GIL, so the holder can run
             if acquire(blocking=False):
                 return
         acquire()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
@@ -15,17 +14,15 @@ from ._delivery import EventDelivery
 from ._eager_lock import EagerLock
 from ._enums import TransferStatus, TransferType
 from ._errors import JobNotFoundError, QueueShutdownError
-from ._job import Executor, Job, transferring_record
-from ._progress import ProgressCallback
-from ._records import TransferFile, TransferJob
+from ._job import Executor, Job
+from ._records import TransferJob
 from ._scheduler import RoundRobin
+from ._task import FileTask, log_worker_crash
 from ._validation import check_files, check_limit, check_seconds, check_transfer_type
 
 DEFAULT_UPDATE_INTERVAL = 0.1
 """Seconds between two coalesced ``job-updated`` events of one job (status changes
 are never delayed)."""
-
-logger = logging.getLogger("transferqueue")
 
 _CANCELLED_BY_USER = "Cancelled by user"
 _CANCELLED_BY_SHUTDOWN = "Cancelled by queue shutdown"
@@ -78,8 +75,10 @@ class TransferQueue:
         ``files`` is an iterable of mappings with the keys ``source_path``,
         ``destination_path`` (str or ``os.PathLike``) and ``size`` (int ≥ 0).
         ``executor(file, on_progress)`` is called once per file in a worker thread.
-        Raises ``TypeError``/``ValueError`` for bad arguments (nothing is registered)
-        and :class:`QueueShutdownError` after :meth:`shutdown`.
+        Raises ``TypeError``/``ValueError`` for bad arguments, :class:`QueueShutdownError`
+        after :meth:`shutdown`, and ``RuntimeError`` when no thread can be started for its
+        events (Python 3.12 in an atexit handler, a process limit); nothing is registered
+        then.
         """
         transfer_type = check_transfer_type(type)
         records = check_files(files)
@@ -88,6 +87,7 @@ class TransferQueue:
         with self._lock:
             if self._closed:
                 raise QueueShutdownError("the transfer queue is shut down")
+            self._delivery.start()
             job = Job(transfer_type, records, executor, utc_now())
             self._jobs[job.id] = job
             self._delivery.post_created(job)
@@ -147,13 +147,7 @@ class TransferQueue:
                 # Its terminal event cannot go out before this receiver returns.
                 finished = self._job_finished.wait_for(lambda: job.is_finished, seconds)
             else:
-                finished = self._job_finished.wait_for(
-                    lambda: (
-                        job.terminal_delivered
-                        or (job.is_finished and not self._delivery.can_deliver)
-                    ),
-                    seconds,
-                )
+                finished = self._job_finished.wait_for(lambda: job.terminal_delivered, seconds)
             if not finished:
                 raise TimeoutError(f"transfer job {job_id} did not finish within {seconds} s")
             return job.snapshot()
@@ -249,9 +243,9 @@ class TransferQueue:
                 self._running -= 1
                 self._finish_file_locked(job, task.file_index, f"no worker thread: {exc}")
             else:
-                future.add_done_callback(_log_worker_crash)
+                future.add_done_callback(log_worker_crash)
 
-    def _start_file_locked(self, job: Job) -> _FileTask:
+    def _start_file_locked(self, job: Job) -> FileTask:
         """Take a slot for the job's next file and return what a worker needs to run it."""
         self._running += 1
         index, record, became_active = job.start_next_file()
@@ -261,7 +255,7 @@ class TransferQueue:
             self._delivery.mark_changed(job)
         assert job.executor is not None
         assert job.cancel_event is not None
-        return _FileTask(job, index, record, job.executor, job.cancel_event)
+        return FileTask(job, index, record, job.executor, job.cancel_event)
 
     def _worker_pool_locked(self) -> ThreadPoolExecutor:
         # The queue, not the pool, enforces the limit; the pool only has to have enough
@@ -299,7 +293,7 @@ class TransferQueue:
 
     # -- the worker threads -----------------------------------------------------------------
 
-    def _work(self, task: _FileTask) -> None:
+    def _work(self, task: FileTask) -> None:
         """Run files one after another while the limit allows: one worker per slot."""
         with self._lock:
             if task.abandoned:
@@ -307,7 +301,7 @@ class TransferQueue:
         self._in_worker.active = True
         try:
             while True:
-                error = self._run_executor(task)
+                error = task.run(self._report_progress)
                 with self._lock_eagerly:
                     self._running -= 1
                     self._finish_file_locked(task.job, task.file_index, error)
@@ -319,53 +313,3 @@ class TransferQueue:
                     task = self._start_file_locked(next_job)
         finally:
             self._in_worker.active = False
-
-    def _run_executor(self, task: _FileTask) -> str | None:
-        """Run one executor; return None on success, else the file's error text (S16)."""
-        if task.cancel_event.is_set():
-            return _CANCELLED_BY_USER  # cancelled between being picked and starting
-        on_progress = ProgressCallback(
-            self._report_progress, task.job, task.file_index, task.cancel_event
-        )
-        try:
-            task.executor(transferring_record(task.record), on_progress)
-        except BaseException as exc:  # noqa: BLE001 - a failing executor must not harm the worker
-            return _error_text(exc)
-        return None
-
-
-class _FileTask:
-    """A file handed to a worker, with everything needed to run it without the lock."""
-
-    __slots__ = ("abandoned", "cancel_event", "executor", "file_index", "job", "record")
-
-    def __init__(
-        self,
-        job: Job,
-        file_index: int,
-        record: TransferFile,
-        executor: Executor,
-        cancel_event: threading.Event,
-    ) -> None:
-        self.job = job
-        self.file_index = file_index
-        self.record = record  # a record of the file (paths, size), to build the executor's from
-        self.executor = executor
-        self.cancel_event = cancel_event
-        self.abandoned = False  # set under the lock when no worker could take it
-
-
-def _error_text(exc: BaseException) -> str:
-    """A failed file's error: ``str(exc)``, or the class name where that is empty (S16)."""
-    try:
-        text = str(exc)
-    except Exception:  # noqa: BLE001 - a broken __str__ must not cost the worker its slot
-        text = ""
-    return text or type(exc).__name__
-
-
-def _log_worker_crash(future: Future[None]) -> None:
-    """Log a worker that died of an error of this library's own, which nothing else reads."""
-    exc = future.exception()
-    if exc is not None:
-        logger.critical("a transferqueue worker thread crashed", exc_info=exc)
