@@ -252,23 +252,33 @@ def _record_starts(
     return executor
 
 
+def _start_order(jobs: list[tuple[str, int]]) -> list[str]:
+    """Limit 1: queue the first job of ``(prefix, files)``, and the others while its first
+    file holds the slot; return the order in which every file started."""
+    order: list[str] = []
+    held = threading.Event()
+    go = threading.Event()
+    (first, count), *others = jobs
+    executor = _record_starts(order, threading.Lock(), f"src/{first}-0", held, go)
+    with tq.TransferQueue(1) as queue:
+        try:
+            job_ids = [queue.queue_job("s3-upload", make_files(count, 1, first), executor)]
+            assert held.wait(WAIT)
+            job_ids += [
+                queue.queue_job("s3-upload", make_files(n, 1, prefix), executor)
+                for prefix, n in others
+            ]
+        finally:
+            go.set()
+        for job_id in job_ids:
+            assert queue.wait(job_id, timeout=WAIT).status == tq.TransferStatus.COMPLETED
+    return order
+
+
 def test_one_file_job_behind_a_thousand_file_job_starts_at_the_next_free_slot() -> None:
     """S3: limit 1; job A (1000 files) holds the slot with its first file; job B (1 file) is
     queued; when A's first file ends, B's file is the next to start (2nd overall)."""
-    order: list[str] = []
-    lock = threading.Lock()
-    held = threading.Event()
-    go = threading.Event()
-    executor = _record_starts(order, lock, "src/a-0", held, go)
-    with tq.TransferQueue(1) as queue:
-        try:
-            job_a = queue.queue_job("s3-upload", make_files(1000, size=1, prefix="a"), executor)
-            assert held.wait(WAIT)
-            job_b = queue.queue_job("s3-upload", make_files(1, size=1, prefix="b"), executor)
-        finally:
-            go.set()
-        assert queue.wait(job_b, timeout=WAIT).status == tq.TransferStatus.COMPLETED
-        assert queue.wait(job_a, timeout=WAIT).status == tq.TransferStatus.COMPLETED
+    order = _start_order([("a", 1000), ("b", 1)])
     assert len(order) == 1001
     assert order[:2] == ["src/a-0", "src/b-0"]
 
@@ -276,31 +286,11 @@ def test_one_file_job_behind_a_thousand_file_job_starts_at_the_next_free_slot() 
 def test_round_robin_order_across_three_jobs_queued_behind_a_held_slot() -> None:
     """S3: limit 1, the slot held by another job's file; jobs of 3, 2 and 2 files queued
     meanwhile start one file per job in turn: A0 B0 C0 A1 B1 C1 A2."""
-    order: list[str] = []
-    lock = threading.Lock()
-    held = threading.Event()
-    go = threading.Event()
-    executor = _record_starts(order, lock, "src/x-0", held, go)
-    with tq.TransferQueue(1) as queue:
-        try:
-            queue.queue_job("s3-upload", make_files(1, size=1, prefix="x"), executor)
-            assert held.wait(WAIT)
-            job_ids = [
-                queue.queue_job("s3-upload", make_files(n, size=1, prefix=p), executor)
-                for p, n in (("a", 3), ("b", 2), ("c", 2))
-            ]
-        finally:
-            go.set()
-        for job_id in job_ids:
-            assert queue.wait(job_id, timeout=WAIT).status == tq.TransferStatus.COMPLETED
+    order = _start_order([("x", 1), ("a", 3), ("b", 2), ("c", 2)])
     assert order == [
         "src/x-0",
-        "src/a-0",
-        "src/b-0",
-        "src/c-0",
-        "src/a-1",
-        "src/b-1",
-        "src/c-1",
+        *("src/a-0", "src/b-0", "src/c-0"),
+        *("src/a-1", "src/b-1", "src/c-1"),
         "src/a-2",
     ]
 
@@ -309,29 +299,9 @@ def test_round_robin_order_when_the_first_job_holds_the_slot() -> None:
     """S3: limit 1; job A (3 files) takes the slot with A0 when queued; jobs B and C (2 files
     each) queued meanwhile: every job gets a turn before A a second one: A0 B0 C0 A1 B1 C1 A2.
     """
-    order: list[str] = []
-    lock = threading.Lock()
-    held = threading.Event()
-    go = threading.Event()
-    executor = _record_starts(order, lock, "src/a-0", held, go)
-    with tq.TransferQueue(1) as queue:
-        try:
-            job_ids = [queue.queue_job("s3-upload", make_files(3, size=1, prefix="a"), executor)]
-            assert held.wait(WAIT)
-            job_ids += [
-                queue.queue_job("s3-upload", make_files(2, size=1, prefix=p), executor)
-                for p in ("b", "c")
-            ]
-        finally:
-            go.set()
-        for job_id in job_ids:
-            assert queue.wait(job_id, timeout=WAIT).status == tq.TransferStatus.COMPLETED
+    order = _start_order([("a", 3), ("b", 2), ("c", 2)])
     assert order == [
-        "src/a-0",
-        "src/b-0",
-        "src/c-0",
-        "src/a-1",
-        "src/b-1",
-        "src/c-1",
+        *("src/a-0", "src/b-0", "src/c-0"),
+        *("src/a-1", "src/b-1", "src/c-1"),
         "src/a-2",
     ]
