@@ -34,6 +34,22 @@ class ThreadLog:
         self._inner(file, on_progress)
 
 
+def _assert_shutdown_waits_until_released(
+    queue: tq.TransferQueue, gate: GatedExecutor, running: str
+) -> None:
+    """shutdown(wait=True), in a thread, still blocks while ``gate`` holds its files (a
+    bounded check of absence), then returns once they are released."""
+    closer = threading.Thread(target=queue.shutdown, kwargs={"wait": True})
+    closer.start()
+    try:
+        closer.join(timeout=0.1)
+        assert closer.is_alive(), f"shutdown returned while {running}"
+    finally:
+        gate.release_all()
+    closer.join(WAIT)
+    assert not closer.is_alive()
+
+
 @pytest.fixture
 def own_gate() -> Iterator[GatedExecutor]:
     """A GatedExecutor for queues the test makes itself; released at the end."""
@@ -56,15 +72,7 @@ def test_shutdown_waits_for_queued_and_running_files(own_gate: GatedExecutor) ->
     with tq.job_updated.connected_to(receiver, sender=queue):
         job_id = queue.queue_job("s3-upload", make_files(3), executor)
         own_gate.wait_running(1)
-        closer = threading.Thread(target=queue.shutdown, kwargs={"wait": True})
-        closer.start()
-        try:
-            closer.join(timeout=0.05)
-            assert closer.is_alive(), "shutdown returned while a file was still running"
-        finally:
-            own_gate.release_all()
-        closer.join(WAIT)
-        assert not closer.is_alive()
+        _assert_shutdown_waits_until_released(queue, own_gate, "a file was still running")
 
     job = queue.get_job(job_id)
     assert job is not None
@@ -352,15 +360,7 @@ def test_shutdown_joins_the_workers_of_a_pool_outgrown_by_the_limit(
     own_gate.release("src/file-2")
     own_gate.wait_running(1)  # only the old pool's file-0 is left
 
-    closer = threading.Thread(target=queue.shutdown, kwargs={"wait": True})
-    closer.start()
-    try:
-        closer.join(timeout=0.1)
-        assert closer.is_alive(), "shutdown returned while the old pool ran a file"
-    finally:
-        own_gate.release_all()
-    closer.join(WAIT)
-    assert not closer.is_alive()
+    _assert_shutdown_waits_until_released(queue, own_gate, "the old pool ran a file")
 
     job = queue.get_job(job_id)
     assert job is not None
