@@ -47,14 +47,14 @@ def test_start_next_file_in_order_and_becomes_active() -> None:
     job = make_job(10, 20)
     assert snap(job).status == tq.TransferStatus.QUEUED
     assert job.waiting_files == 2
-    index, record, became_active = job.start_next_file()
-    assert (index, record.source_path, became_active) == (0, "src/0", True)
+    index, record, attempt, became_active = job.start_next_file()
+    assert (index, record.source_path, attempt, became_active) == (0, "src/0", 1, True)
     snapshot = snap(job)
     assert snapshot.status == tq.TransferStatus.ACTIVE
     assert snapshot.started_at is not None
     assert [record.status for record in snapshot.files] == ["transferring", "queued"]
-    index, record, became_active = job.start_next_file()
-    assert (index, record.source_path, became_active) == (1, "src/1", False)
+    index, record, attempt, became_active = job.start_next_file()
+    assert (index, record.source_path, attempt, became_active) == (1, "src/1", 1, False)
     assert job.waiting_files == 0
     assert [record.status for record in snap(job).files] == ["transferring", "transferring"]
 

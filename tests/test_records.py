@@ -45,7 +45,17 @@ def make_job(files: Any = None) -> tq.TransferJob:
     [
         (
             tq.TransferFile,
-            ("source_path", "destination_path", "size", "loaded", "status", "error"),
+            # The contract's fields, then the retry bookkeeping.
+            (
+                "source_path",
+                "destination_path",
+                "size",
+                "loaded",
+                "status",
+                "error",
+                "attempts",
+                "retry_at",
+            ),
         ),
         (
             tq.TransferProgress,
@@ -56,6 +66,8 @@ def make_job(files: Any = None) -> tq.TransferJob:
                 "total_bytes",
                 "loaded_bytes",
                 "percentage",
+                "bytes_per_second",  # then speed and ETA
+                "eta_seconds",
             ),
         ),
         (

@@ -121,9 +121,10 @@ def test_executor_gets_the_file_transferring(queue: tq.TransferQueue) -> None:
     job_id = queue.queue_job("s3-download", files, keeping)
     queue.wait(job_id, timeout=WAIT)
 
+    transferring = tq.TransferFileStatus.TRANSFERRING
     assert sorted(given, key=lambda f: f.source_path) == [
-        tq.TransferFile("bucket/a.bin", "/data/a.bin", 10, 0, tq.TransferFileStatus.TRANSFERRING),
-        tq.TransferFile("bucket/b.bin", "/data/b.bin", 0, 0, tq.TransferFileStatus.TRANSFERRING),
+        tq.TransferFile("bucket/a.bin", "/data/a.bin", 10, 0, transferring, None, attempts=1),
+        tq.TransferFile("bucket/b.bin", "/data/b.bin", 0, 0, transferring, None, attempts=1),
     ]
     assert all(f.status == "transferring" and f.error is None for f in given)
 

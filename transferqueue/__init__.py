@@ -11,17 +11,24 @@ from ._enums import TransferFileStatus, TransferStatus, TransferType
 from ._errors import JobNotFoundError, QueueShutdownError, TransferCancelled, TransferQueueError
 from ._job import Executor
 from ._progress import ProgressCallback
-from ._queue import DEFAULT_UPDATE_INTERVAL, TransferQueue
+from ._queue import DEFAULT_SPEED_WINDOW, DEFAULT_UPDATE_INTERVAL, TransferQueue
 from ._records import TransferFile, TransferJob, TransferProgress
+from ._retry import DEFAULT_RETRY_ON, NO_RETRY, RetryPolicy
 from ._signals import job_created, job_updated
 from ._singleton import transfer_queue, update_transfer_queue_concurrency
+from ._watch import JobWatch
 
 __all__ = [
+    "DEFAULT_RETRY_ON",
+    "DEFAULT_SPEED_WINDOW",
     "DEFAULT_UPDATE_INTERVAL",
+    "NO_RETRY",
     "Executor",
     "JobNotFoundError",
+    "JobWatch",
     "ProgressCallback",
     "QueueShutdownError",
+    "RetryPolicy",
     "TransferCancelled",
     "TransferFile",
     "TransferFileStatus",

@@ -8,29 +8,34 @@ last and once, and a receiver may call back into the queue, since no lock is hel
 
 File-level changes are coalesced: the job is marked pending and the delivery thread
 builds one snapshot for it when ``update_interval`` has passed since the job's last event.
+
+The same thread feeds each :class:`~transferqueue.JobWatch` of a job after the blinker
+receivers, and logs each job's creation and end, so that the log follows the events.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from blinker import NamedSignal
 
+from ._enums import TransferStatus
 from ._job import Job
+from ._log import logger
 from ._records import TransferJob
 from ._signals import job_created, job_updated
-
-logger = logging.getLogger("transferqueue")
+from ._watch import JobWatch
 
 # How long the delivery thread lingers once no job is open and nothing is left to send;
 # the next job starts a new one. Ending it lets an unused queue be garbage-collected.
 _IDLE_SECONDS = 1.0
 
-_Event = tuple[NamedSignal, TransferJob, Job]
+_Event = tuple[NamedSignal, TransferJob, Job, int]  # signal, snapshot, job, sequence
+_Watch = JobWatch[TransferJob | None]
 
 
 class EventDelivery:
@@ -57,6 +62,7 @@ class EventDelivery:
         self._wakeup = threading.Condition(lock)
         self._outbox: list[_Event] = []
         self._pending: dict[Job, None] = {}  # jobs with unreported file changes, in order
+        self._watches: dict[Job, list[_Watch]] = {}  # unfinished jobs' open watches
         self._thread: threading.Thread | None = None
         self._threads: list[threading.Thread] = []  # every thread that may still be alive
         self._open_jobs = 0  # jobs created whose terminal event is not posted yet
@@ -81,14 +87,14 @@ class EventDelivery:
     def post_created(self, job: Job) -> None:
         """Queue the ``job-created`` event of a new job."""
         self._open_jobs += 1
-        self._post((job_created, job.snapshot(), job))
+        self._post((job_created, job.snapshot(), job, 0))
 
     def post_update(self, job: Job) -> None:
         """Queue a ``job-updated`` event with the job as it stands now."""
         self._pending.pop(job, None)  # this snapshot reports those changes too
         if job.is_finished:
             self._open_jobs -= 1
-        self._post((job_updated, job.snapshot(), job))
+        self._post(_updated(job))
 
     def mark_changed(self, job: Job) -> None:
         """Note a file-level change; it is reported within ``update_interval``.
@@ -96,7 +102,7 @@ class EventDelivery:
         At interval 0 every change is posted, as its own snapshot, when anyone listens.
         """
         if self._update_interval == 0:
-            if job_updated.receivers:  # a snapshot per change is O(files): only for listeners
+            if self._is_listened_to(job):  # a snapshot per change is O(files): only if heard
                 self.post_update(job)
         elif job not in self._pending:
             self._pending[job] = None
@@ -106,9 +112,65 @@ class EventDelivery:
         self._outbox.append(event)
         self._wakeup.notify()
 
+    def _is_listened_to(self, job: Job) -> bool:
+        return bool(job_updated.receivers) or job in self._watches
+
+    # -- watches (state lock held) -----------------------------------------------------
+
+    def watch(
+        self, job: Job, unsubscribe: Callable[[_Watch, bool], None], **options: float | None
+    ) -> _Watch:
+        """Return a watch of the job that starts with its snapshot of now."""
+        if job.is_finished:  # nothing more will come: no need to subscribe
+            return JobWatch(job.id, job.snapshot(), 0, None, **options)
+        watch: _Watch = JobWatch(job.id, job.snapshot(), job.updates_posted, unsubscribe, **options)
+        self._watches.setdefault(job, []).append(watch)
+        return watch
+
+    def forget_watch(self, job: Job, watch: _Watch) -> None:
+        """Remove a closed watch; the job's watches may have gone with the job already."""
+        watches = self._watches.get(job)
+        if watches is not None and watch in watches:
+            watches.remove(watch)
+            if not watches:
+                del self._watches[job]
+
+    def watch_count(self) -> int:
+        """How many watches are subscribed, across jobs (closed ones may linger until
+        their job's next event when they were dropped while the lock was busy)."""
+        return sum(len(watches) for watches in self._watches.values())
+
+    def _watches_of(self, batch: list[_Event]) -> dict[Job, tuple[_Watch, ...]]:
+        """The open watches of the batch's jobs; forget closed ones and finished jobs'."""
+        found: dict[Job, tuple[_Watch, ...]] = {}
+        for _, snapshot, job, _ in batch:
+            watches = self._watches.get(job)
+            if watches is None:
+                continue
+            watches[:] = [watch for watch in watches if not watch.closed]
+            found[job] = tuple(watches)
+            if snapshot.status.is_terminal or not watches:
+                del self._watches[job]
+        return found
+
     def is_delivery_thread(self) -> bool:
         """True when called from a receiver, in the delivery thread (no lock needed)."""
         return threading.current_thread() is self._thread
+
+    def reset_after_fork(self, lock: threading.Lock, job_finished: threading.Condition) -> None:
+        """In a forked child: nothing to send, no thread, and the parent's watches end."""
+        self._wakeup = threading.Condition(lock)
+        self._job_finished = job_finished
+        self._outbox = []
+        self._pending = {}
+        for watches in self._watches.values():
+            for watch in watches:
+                watch.end_after_fork()
+        self._watches = {}
+        self._thread = None
+        self._threads = []
+        self._open_jobs = 0
+        self._draining = False
 
     # -- shutting down (state lock not held) -------------------------------------------
 
@@ -131,7 +193,8 @@ class EventDelivery:
                 if not batch:
                     self._thread = None
                     return
-            self._send(batch)
+                watches = self._watches_of(batch)
+            self._send(batch, watches)
             finished = [job for event in batch if (job := _finished_job(event))]
             if finished:
                 with self._wakeup:
@@ -154,7 +217,7 @@ class EventDelivery:
             if self._draining:
                 now = math.inf
             batch, self._outbox = self._outbox, []
-            for _, _, job in batch:
+            for _, _, job, _ in batch:
                 job.last_update_sent = now
             next_due = self._flush_due(batch, now)
             if batch:
@@ -175,34 +238,61 @@ class EventDelivery:
         """Append a snapshot of each pending job that is due; return when the next is."""
         if not self._pending:
             return None
-        listening = bool(job_updated.receivers)
         next_due: float | None = None
         for job in list(self._pending):
             due = job.last_update_sent + self._update_interval
             if now >= due:
                 del self._pending[job]
                 job.last_update_sent = now
-                if listening:  # nobody to tell: skip building the snapshot
-                    batch.append((job_updated, job.snapshot(), job))
+                if self._is_listened_to(job):  # nobody to tell: skip building the snapshot
+                    batch.append(_updated(job))
             elif next_due is None or due < next_due:
                 next_due = due
         return next_due
 
-    def _send(self, batch: list[_Event]) -> None:
+    def _send(self, batch: list[_Event], watches: dict[Job, tuple[_Watch, ...]]) -> None:
         sender = self._sender
-        for signal, snapshot, _ in batch:
-            if signal.is_muted:  # receivers_for() ignores muting; Signal.send honours it
-                continue
-            for receiver in signal.receivers_for(sender):
-                try:
-                    receiver(sender, job=snapshot)
-                except BaseException:  # a raising receiver must stop neither delivery nor others
-                    logger.exception(
-                        "%s receiver %r raised on job %s", signal.name, receiver, snapshot.id
-                    )
+        for signal, snapshot, job, sequence in batch:
+            _log_event(signal, snapshot)
+            if not signal.is_muted:  # receivers_for() ignores muting; Signal.send honours it
+                for receiver in signal.receivers_for(sender):
+                    try:
+                        receiver(sender, job=snapshot)
+                    except BaseException:  # noqa: BLE001 - it stops neither delivery nor others
+                        logger.exception(
+                            "%s receiver %r raised on job %s", signal.name, receiver, snapshot.id
+                        )
+            if signal is job_updated:
+                for watch in watches.get(job, ()):
+                    watch.offer(snapshot, sequence)
+
+
+def _updated(job: Job) -> _Event:
+    """A ``job-updated`` event with the job as it stands now, numbered in its sequence."""
+    job.updates_posted += 1
+    return (job_updated, job.snapshot(), job, job.updates_posted)
 
 
 def _finished_job(event: _Event) -> Job | None:
     """The job whose terminal ``job-updated`` this event is, if it is one."""
-    signal, snapshot, job = event
+    signal, snapshot, job, _ = event
     return job if signal is job_updated and snapshot.status.is_terminal else None
+
+
+def _log_event(signal: NamedSignal, job: TransferJob) -> None:
+    """Log a job's creation and its end; its other updates are too many to log."""
+    progress = job.progress
+    if signal is job_created:
+        logger.info(
+            "job %s queued: %s, %d files, %d bytes",
+            job.id,
+            job.type,
+            progress.total_files,
+            progress.total_bytes,
+        )
+    elif job.status is TransferStatus.COMPLETED:
+        logger.info("job %s completed: %d files", job.id, progress.completed_files)
+    elif job.status is TransferStatus.FAILED:
+        logger.warning("job %s failed: %s", job.id, job.error)
+    elif job.status is TransferStatus.CANCELLED:
+        logger.info("job %s cancelled: %s", job.id, job.error)

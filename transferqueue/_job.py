@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ._clock import utc_now
@@ -19,6 +20,7 @@ from ._records import TransferFile, TransferJob, TransferProgress
 
 if TYPE_CHECKING:
     from ._progress import ProgressCallback
+    from ._retry import RetryPolicy
 
 Executor = Callable[[TransferFile, "ProgressCallback"], object]
 """``executor(file, on_progress)``: transfers one file, blocking; raises to fail it."""
@@ -31,17 +33,24 @@ _ERROR = TransferFileStatus.ERROR
 # Ids must be unique across every queue of the process (S1), hence one counter here.
 # itertools.count is not documented as thread-safe, so it gets a lock of its own.
 _id_counter = itertools.count(1)
-_id_lock = threading.Lock()
+id_lock = threading.Lock()  # renewed in a forked child (see _process.py)
 
 
-def transferring_record(record: TransferFile) -> TransferFile:
-    """Return the record an executor is given: the file, transferring, nothing loaded yet."""
-    return TransferFile(record.source_path, record.destination_path, record.size, 0, _TRANSFERRING)
+# Speed samples are kept this many per speed window (see Job._sample).
+_SAMPLES_PER_WINDOW = 10
+
+
+def transferring_record(record: TransferFile, attempt: int) -> TransferFile:
+    """Return the record an executor is given: the file, transferring its ``attempt``-th
+    time, nothing loaded yet."""
+    return TransferFile(
+        record.source_path, record.destination_path, record.size, 0, _TRANSFERRING, None, attempt
+    )
 
 
 def new_job_id(created_at: datetime) -> str:
     """Return a process-unique id: ``transfer-<milliseconds since epoch>-<counter>``."""
-    with _id_lock:
+    with id_lock:
         number = next(_id_counter)
     return f"transfer-{int(created_at.timestamp() * 1000)}-{number}"
 
@@ -55,7 +64,11 @@ class Job:
         "_files",
         "_loaded_bytes",
         "_next_index",
+        "_retry_ready",
+        "_sample_spacing",
+        "_samples",
         "_snapshot",
+        "_speed_window",
         "_total_bytes",
         "cancel_event",
         "completed_at",
@@ -64,10 +77,12 @@ class Job:
         "executor",
         "id",
         "last_update_sent",
+        "retry_policy",
         "started_at",
         "status",
         "terminal_delivered",
         "type",
+        "updates_posted",
     )
 
     def __init__(
@@ -76,6 +91,9 @@ class Job:
         files: list[TransferFile],
         executor: Executor,
         created_at: datetime,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        speed_window: timedelta = timedelta(seconds=10),
     ) -> None:
         self.id = new_job_id(created_at)
         self.type = transfer_type
@@ -85,17 +103,25 @@ class Job:
         self.status = TransferStatus.QUEUED
         self.error: str | None = None
         self._files: _FileTable | None = _FileTable(files)  # None once terminal
-        self._next_index = 0  # files before this index have been started
+        self._next_index = 0  # files before this index have been started at least once
+        self._retry_ready: deque[int] | None = deque()  # failed files due for another attempt
         self._total_bytes = sum(record.size for record in files)
         self._loaded_bytes = 0
         self._completed_files = 0
         self._failed_files = 0
         self.executor: Executor | None = executor
         self.cancel_event: threading.Event | None = threading.Event()
+        self.retry_policy = retry_policy  # None: failed files are not retried
         self._snapshot: TransferJob | None = None  # None: changed since the last snapshot
+        # Speed: (time, loaded bytes) samples, at least _sample_spacing apart, the oldest
+        # the last one at or before the window's start; the newest is the latest change.
+        self._speed_window = speed_window
+        self._sample_spacing = speed_window / _SAMPLES_PER_WINDOW
+        self._samples: deque[tuple[datetime, int]] | None = None  # None until active
         # Event bookkeeping, owned by the event delivery (see _delivery.py).
         self.last_update_sent = float("-inf")
         self.terminal_delivered = False
+        self.updates_posted = 0  # job-updated snapshots posted so far: their sequence
 
     # -- state queries -------------------------------------------------------------
 
@@ -109,26 +135,35 @@ class Job:
         """How many files have not started yet (0 once terminal)."""
         if self._files is None:
             return 0
-        return len(self._files.records) - self._next_index
+        assert self._retry_ready is not None
+        return len(self._retry_ready) + len(self._files.records) - self._next_index
 
     # -- transitions ----------------------------------------------------------------
 
-    def start_next_file(self) -> tuple[int, TransferFile, bool]:
-        """Mark the next waiting file transferring.
+    def start_next_file(self) -> tuple[int, TransferFile, int, bool]:
+        """Mark the next waiting file transferring: a file due for a retry first, since
+        it came before the files not started yet.
 
         Returns its index, a record of the file (to build the executor's ``file`` from
-        with :func:`transferring_record`, outside the lock) and whether the job became
-        ``active`` with it.
+        with :func:`transferring_record`, outside the lock), its attempt number and
+        whether the job became ``active`` with it.
         """
         files = self._require_live()
-        index = self._next_index
-        self._next_index += 1
+        assert self._retry_ready is not None
+        if self._retry_ready:
+            index = self._retry_ready.popleft()
+            files.errors.pop(index)  # its last attempt's error: this attempt starts afresh
+        else:
+            index = self._next_index
+            self._next_index += 1
+        attempt = files.attempts[index] = files.attempts[index] + 1
         self._set(files, index, _TRANSFERRING)
         if self.status is TransferStatus.QUEUED:
             self.status = TransferStatus.ACTIVE
             self.started_at = utc_now()
-            return index, files.records[index], True
-        return index, files.records[index], False
+            self._samples = deque([(self.started_at, self._loaded_bytes)])
+            return index, files.records[index], attempt, True
+        return index, files.records[index], attempt, False
 
     def report_progress(self, index: int, loaded: int) -> bool:
         """Record ``loaded`` bytes done of a transferring file (clamped to 0..size, S7).
@@ -143,10 +178,7 @@ class Job:
         previous = files.loaded[index]
         if loaded == previous:
             return False
-        self._loaded_bytes += loaded - previous
-        files.loaded[index] = loaded
-        files.dirty.add(index)
-        self._snapshot = None
+        self._add_loaded(files, index, loaded - previous)
         return True
 
     def finish_file(self, index: int, error: str | None) -> bool:
@@ -156,14 +188,41 @@ class Job:
         """
         files = self._require_live()
         if error is None:
-            size = files.records[index].size
-            self._loaded_bytes += size - files.loaded[index]
-            files.loaded[index] = size
+            self._add_loaded(files, index, files.records[index].size - files.loaded[index])
             self._completed_files += 1
             self._set(files, index, _COMPLETED)
         else:
             self._failed_files += 1
             self._set(files, index, _ERROR, error)
+        return self.finish_if_done()
+
+    def wait_to_retry(self, index: int, error: str, retry_at: datetime) -> None:
+        """Put a failed file back to ``queued`` until :meth:`retry_due`: it keeps its
+        ``error`` and gets its ``retry_at``; its bytes count from 0 again."""
+        files = self._require_live()
+        self._add_loaded(files, index, -files.loaded[index])
+        files.retry_at[index] = retry_at
+        self._set(files, index, _QUEUED, error)
+
+    def retry_due(self, index: int) -> None:
+        """Make a file that waited out its retry delay the next of this job to start."""
+        files = self._require_live()
+        assert self._retry_ready is not None
+        del files.retry_at[index]
+        files.dirty.add(index)
+        self._snapshot = None
+        self._retry_ready.append(index)
+
+    def abandon_retries(self) -> bool:
+        """Fail every file still waiting for its retry delay, with its last error.
+
+        Returns whether the job became terminal with it.
+        """
+        files = self._require_live()
+        for index in list(files.retry_at):
+            del files.retry_at[index]
+            self._failed_files += 1
+            self._set(files, index, _ERROR, files.errors[index])
         return self.finish_if_done()
 
     def finish_if_done(self) -> bool:
@@ -182,6 +241,7 @@ class Job:
     def cancel(self, reason: str) -> None:
         """Enter ``cancelled``: every file not completed becomes ``error`` with ``reason``."""
         files = self._require_live()
+        files.retry_at.clear()
         for index, status in enumerate(files.statuses):
             if status is _QUEUED or status is _TRANSFERRING:
                 self._failed_files += 1
@@ -189,6 +249,29 @@ class Job:
         assert self.cancel_event is not None
         self.cancel_event.set()
         self._terminate(TransferStatus.CANCELLED, reason)
+
+    def _add_loaded(self, files: _FileTable, index: int, delta: int) -> None:
+        files.loaded[index] += delta
+        self._loaded_bytes += delta
+        files.dirty.add(index)
+        self._snapshot = None
+        self._sample()
+
+    def _sample(self) -> None:
+        """Record the job's bytes now for its speed (O(1) amortised, a few samples kept)."""
+        samples = self._samples
+        if samples is None:  # not started: nothing to measure yet
+            return
+        now = utc_now()
+        # The newest sample follows every change; it is kept, and a new newest begun, once
+        # it lies a spacing after the one before it. So the samples stay few at any rate.
+        if len(samples) == 1 or now - samples[-2][0] >= self._sample_spacing:
+            samples.append((now, self._loaded_bytes))
+        else:
+            samples[-1] = (now, self._loaded_bytes)
+        window_start = now - self._speed_window
+        while len(samples) > 2 and samples[1][0] <= window_start:
+            samples.popleft()
 
     def _set(
         self, files: _FileTable, index: int, status: TransferFileStatus, error: str | None = None
@@ -207,8 +290,11 @@ class Job:
         # late executor calls find nothing to change and the job keeps only its record.
         self._snapshot = self._build_snapshot()
         self._files = None
+        self._retry_ready = None
+        self._samples = None
         self.executor = None
         self.cancel_event = None
+        self.retry_policy = None
 
     # -- snapshots ------------------------------------------------------------------
 
@@ -241,6 +327,11 @@ class Job:
             percentage = min(99, self._loaded_bytes * 100 // self._total_bytes)
         else:
             percentage = completed * 100 // total_files
+        speed = eta = None
+        if self.status is TransferStatus.ACTIVE:
+            speed = self._speed()
+            if speed:
+                eta = (self._total_bytes - self._loaded_bytes) / speed
         return TransferProgress(
             total_files=total_files,
             completed_files=completed,
@@ -248,7 +339,21 @@ class Job:
             total_bytes=self._total_bytes,
             loaded_bytes=self._loaded_bytes,
             percentage=percentage,
+            bytes_per_second=speed,
+            eta_seconds=eta,
         )
+
+    def _speed(self) -> float | None:
+        """Bytes per second from the oldest kept sample to the latest change, if measurable."""
+        samples = self._samples
+        if samples is None or len(samples) < 2:
+            return None
+        (first_time, first_bytes), (last_time, last_bytes) = samples[0], samples[-1]
+        seconds = (last_time - first_time).total_seconds()
+        if seconds <= 0:
+            return None
+        # A retry or a restart takes bytes back; the rate then is 0, not negative.
+        return max(0.0, (last_bytes - first_bytes) / seconds)
 
     def _require_live(self) -> _FileTable:
         files = self._files
@@ -266,13 +371,15 @@ class _FileTable:
     (every file start and end, every on_progress call) cannot afford.
     """
 
-    __slots__ = ("dirty", "errors", "loaded", "records", "statuses")
+    __slots__ = ("attempts", "dirty", "errors", "loaded", "records", "retry_at", "statuses")
 
     def __init__(self, records: list[TransferFile]) -> None:
         self.records = records
         self.statuses = [_QUEUED] * len(records)
         self.loaded = [0] * len(records)
+        self.attempts = [0] * len(records)
         self.errors: dict[int, str] = {}
+        self.retry_at: dict[int, datetime] = {}  # files waiting out a retry delay
         self.dirty: set[int] = set()
 
     def updated_records(self) -> list[TransferFile]:
@@ -287,6 +394,8 @@ class _FileTable:
                 self.loaded[index],
                 self.statuses[index],
                 self.errors.get(index),
+                self.attempts[index],
+                self.retry_at.get(index),
             )
         self.dirty.clear()
         return records

@@ -2,39 +2,71 @@
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, overload
 
+from . import _process
 from ._clock import utc_now
 from ._delivery import EventDelivery
 from ._eager_lock import EagerLock
 from ._enums import TransferStatus, TransferType
 from ._errors import JobNotFoundError, QueueShutdownError
 from ._job import Executor, Job
+from ._log import logger
 from ._records import TransferJob
+from ._retry import RetryPolicy
+from ._retry_timer import RetryTimer
 from ._scheduler import RoundRobin
-from ._task import FileTask, log_worker_crash
-from ._validation import check_files, check_limit, check_seconds, check_transfer_type
+from ._task import FileTask, error_text, log_worker_crash
+from ._validation import (
+    check_count,
+    check_files,
+    check_limit,
+    check_positive_seconds,
+    check_retry_policy,
+    check_seconds,
+    check_transfer_type,
+)
+from ._watch import JobWatch
 
 DEFAULT_UPDATE_INTERVAL = 0.1
 """Seconds between two coalesced ``job-updated`` events of one job (status changes
 are never delayed)."""
 
+DEFAULT_SPEED_WINDOW = 10.0
+"""Seconds over which a job's ``bytes_per_second`` is averaged: from the last sample at
+least this old (or the job's start) to the job's latest change. Samples are kept a tenth
+of the window apart, so the span measured lies between the window and 1.1 times it while
+bytes flow steadily."""
+
 _CANCELLED_BY_USER = "Cancelled by user"
 _CANCELLED_BY_SHUTDOWN = "Cancelled by queue shutdown"
+_CANCELLED_AT_EXIT = "Cancelled at interpreter exit"
 
 
 class TransferQueue:
     """Runs the files of many jobs under one concurrency limit, tracks and reports them.
 
     ``concurrency_limit`` (an int ≥ 1) bounds how many executors run at once across all
-    jobs; ``update_interval`` (seconds or a ``timedelta``, default 0.1) bounds how often
-    file-level progress of one job is announced as a ``job-updated`` event (0 announces
-    every change). No thread starts until the first job is queued.
+    jobs. Keyword options (durations in seconds or as a ``timedelta``):
+
+    - ``update_interval`` (default 0.1): how often, at most, file-level progress of one
+      job is announced as a ``job-updated`` event (0 announces every change);
+    - ``retry``: the :class:`RetryPolicy` for failed files (default: no retries), which
+      ``queue_job`` can override per job;
+    - ``speed_window`` (default 10): over how long a job's speed is averaged;
+    - ``max_finished_jobs`` / ``max_finished_age``: retention. Finished jobs beyond the
+      newest ``max_finished_jobs``, or that ended ``max_finished_age`` ago or earlier,
+      are forgotten as new jobs come and go, oldest first (default: kept until
+      :meth:`cleanup_old_jobs`).
+
+    No thread starts until the first job is queued.
     """
 
     def __init__(
@@ -42,9 +74,25 @@ class TransferQueue:
         concurrency_limit: int,
         *,
         update_interval: float | timedelta = DEFAULT_UPDATE_INTERVAL,
+        retry: RetryPolicy | None = None,
+        speed_window: float | timedelta = DEFAULT_SPEED_WINDOW,
+        max_finished_jobs: int | None = None,
+        max_finished_age: float | timedelta | None = None,
     ) -> None:
         self._limit = check_limit(concurrency_limit)
         interval = check_seconds(update_interval, "update_interval")
+        self._retry_policy = check_retry_policy(retry)
+        self._speed_window = timedelta(seconds=check_positive_seconds(speed_window, "speed_window"))
+        self._max_finished_jobs = (
+            None
+            if max_finished_jobs is None
+            else check_count(max_finished_jobs, "max_finished_jobs")
+        )
+        self._max_finished_age = (
+            None
+            if max_finished_age is None
+            else timedelta(seconds=check_seconds(max_finished_age, "max_finished_age"))
+        )
         # The state lock. It guards every Job, the registries, the scheduler, the slot
         # count, the pools and the event outbox. Rule: hold it only for bookkeeping; never
         # while an executor or a signal receiver runs (they may call back into the queue).
@@ -53,6 +101,8 @@ class TransferQueue:
         self._job_finished = threading.Condition(self._lock)  # notified as jobs finish
         self._jobs: dict[str, Job] = {}  # every registered job, oldest first
         self._unfinished: dict[str, Job] = {}  # queued or active jobs, oldest first
+        # The registered terminal jobs in the order they ended: what retention drops from.
+        self._finished: OrderedDict[str, Job] = OrderedDict()
         self._scheduler = RoundRobin()
         self._running = 0  # files whose executor was handed to a worker and not returned
         self._closed = False
@@ -60,7 +110,9 @@ class TransferQueue:
         self._pool_size = 0
         self._retired_pools: list[ThreadPoolExecutor] = []
         self._delivery = EventDelivery(self, self._lock, self._job_finished, interval)
+        self._retry_timer = RetryTimer(self._lock, self._retry_due_locked)
         self._in_worker = threading.local()
+        _process.register(self)
 
     # -- jobs ------------------------------------------------------------------------
 
@@ -69,12 +121,16 @@ class TransferQueue:
         type: TransferType | str,  # noqa: A002 - the contract's name for it
         files: Iterable[Mapping[str, Any]],
         executor: Executor,
+        *,
+        retry: RetryPolicy | None = None,
     ) -> str:
         """Register a job and start its files as slots allow; return its id.
 
         ``files`` is an iterable of mappings with the keys ``source_path``,
         ``destination_path`` (str or ``os.PathLike``) and ``size`` (int ≥ 0).
-        ``executor(file, on_progress)`` is called once per file in a worker thread.
+        ``executor(file, on_progress)`` is called in a worker thread once per file and
+        attempt. ``retry`` overrides the queue's :class:`RetryPolicy` for this job
+        (:data:`NO_RETRY` turns retries off).
         Raises ``TypeError``/``ValueError`` for bad arguments, :class:`QueueShutdownError`
         after :meth:`shutdown`, and ``RuntimeError`` when no thread can be started for its
         events (Python 3.12 in an atexit handler, a process limit); nothing is registered
@@ -84,11 +140,20 @@ class TransferQueue:
         records = check_files(files)
         if not callable(executor):
             raise TypeError(f"executor must be callable, not {executor.__class__.__name__}")
+        retry_policy = check_retry_policy(retry) or self._retry_policy
         with self._lock:
             if self._closed:
                 raise QueueShutdownError("the transfer queue is shut down")
             self._delivery.start()
-            job = Job(transfer_type, records, executor, utc_now())
+            self._drop_expired_locked()
+            job = Job(
+                transfer_type,
+                records,
+                executor,
+                utc_now(),
+                retry_policy=retry_policy,
+                speed_window=self._speed_window,
+            )
             self._jobs[job.id] = job
             self._delivery.post_created(job)
             if job.finish_if_done():  # no files: completed at once (S5)
@@ -102,12 +167,14 @@ class TransferQueue:
     def get_job(self, job_id: str) -> TransferJob | None:
         """Return a snapshot of the job, or None if no such job is registered."""
         with self._lock:
+            self._drop_expired_locked()
             job = self._jobs.get(job_id)
             return None if job is None else job.snapshot()
 
     def get_all_jobs(self) -> list[TransferJob]:
         """Return a snapshot of every registered job, oldest first."""
         with self._lock:
+            self._drop_expired_locked()
             return [job.snapshot() for job in self._jobs.values()]
 
     def get_active_job_ids(self) -> list[str]:
@@ -126,9 +193,9 @@ class TransferQueue:
             job = self._unfinished.get(job_id)
             if job is None:
                 return False
-            job.cancel(_CANCELLED_BY_USER)
-            self._job_ended_locked(job)
-            return True
+            self._cancel_locked(job, _CANCELLED_BY_USER)
+        logger.info("job %s cancel requested", job_id)
+        return True
 
     def wait(self, job_id: str, timeout: float | timedelta | None = None) -> TransferJob:
         """Block until the job is terminal and its terminal event was delivered.
@@ -152,6 +219,57 @@ class TransferQueue:
                 raise TimeoutError(f"transfer job {job_id} did not finish within {seconds} s")
             return job.snapshot()
 
+    @overload
+    def watch(
+        self,
+        job_id: str,
+        *,
+        timeout: float | timedelta | None = None,
+        keepalive: None = None,
+    ) -> JobWatch[TransferJob]: ...
+
+    @overload
+    def watch(
+        self,
+        job_id: str,
+        *,
+        timeout: float | timedelta | None = None,
+        keepalive: float | timedelta,
+    ) -> JobWatch[TransferJob | None]: ...
+
+    def watch(
+        self,
+        job_id: str,
+        *,
+        timeout: float | timedelta | None = None,
+        keepalive: float | timedelta | None = None,
+    ) -> JobWatch[TransferJob] | JobWatch[TransferJob | None]:
+        """Return a blocking iterator over the job's snapshots, ending with the terminal one.
+
+        It yields the job as it stands now at once, then each newer snapshot the job's
+        events carry; a consumer slower than the events skips to the latest one, but
+        always gets the terminal one. With ``keepalive`` it yields ``None`` after that
+        many seconds without a new snapshot (for an SSE comment, say). Iterating raises
+        ``TimeoutError`` once it has waited ``timeout`` seconds in all without the job
+        finishing. Close it (``close()``, ``with``, or drop it) to stop early: it leaves
+        nothing subscribed. Raises :class:`JobNotFoundError` for an unknown id.
+        """
+        seconds = None if timeout is None else check_seconds(timeout, "timeout")
+        quiet = None if keepalive is None else check_positive_seconds(keepalive, "keepalive")
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise JobNotFoundError(job_id)
+            unsubscribe = functools.partial(self._forget_watch, job)
+            return self._delivery.watch(job, unsubscribe, timeout=seconds, keepalive=quiet)
+
+    def _forget_watch(self, job: Job, watch: JobWatch[TransferJob | None], blocking: bool) -> None:
+        if self._lock.acquire(blocking):
+            try:
+                self._delivery.forget_watch(job, watch)
+            finally:
+                self._lock.release()
+
     def cleanup_old_jobs(self, max_age: float | timedelta = 3600) -> int:
         """Forget terminal jobs that completed at least ``max_age`` ago; return how many.
 
@@ -163,13 +281,14 @@ class TransferQueue:
         with self._lock:
             old = [
                 job_id
-                for job_id, job in self._jobs.items()
+                for job_id, job in self._finished.items()
                 # 0 means every terminal job, even one whose completed_at lies ahead of a
                 # clock that was set back since.
-                if job.completed_at is not None and (seconds == 0 or job.completed_at <= cutoff)
+                if seconds == 0 or (job.completed_at is not None and job.completed_at <= cutoff)
             ]
             for job_id in old:
                 del self._jobs[job_id]
+                del self._finished[job_id]
         return len(old)
 
     # -- concurrency -------------------------------------------------------------------
@@ -184,8 +303,10 @@ class TransferQueue:
         interrupts nothing, and no file starts until fewer than the new limit run."""
         limit = check_limit(new_limit)
         with self._lock:
-            self._limit = limit
+            previous, self._limit = self._limit, limit
             self._start_workers_locked()
+        if limit != previous:
+            logger.info("concurrency limit changed from %d to %d", previous, limit)
 
     # -- shutting down -----------------------------------------------------------------
 
@@ -206,13 +327,63 @@ class TransferQueue:
             self._closed = True
             if cancel_jobs:
                 for job in list(self._unfinished.values()):
-                    job.cancel(_CANCELLED_BY_SHUTDOWN)
+                    self._cancel_locked(job, _CANCELLED_BY_SHUTDOWN)
+            # Files waiting to be retried give up now, with their last error.
+            for job in self._retry_timer.clear():
+                if not job.is_finished and job.abandon_retries():
                     self._job_ended_locked(job)
+                elif not job.is_finished:
+                    self._delivery.mark_changed(job)
             pools = [*self._retired_pools, *([self._pool] if self._pool else [])]
+            timer_thread = self._retry_timer.thread()
         for pool in pools:
             pool.shutdown(wait=wait)
         if wait:
+            if timer_thread is not None:
+                timer_thread.join()
             self._delivery.join()
+
+    # -- interpreter exit and fork (called by _process.py) -------------------------------
+
+    def cancel_at_exit(self) -> None:
+        """Cancel every unfinished job, so that exit need not wait for their files."""
+        with self._lock:
+            unfinished = list(self._unfinished.values())
+            for job in unfinished:
+                self._cancel_locked(job, _CANCELLED_AT_EXIT)
+        if unfinished:
+            logger.warning("interpreter exit: cancelled %d unfinished jobs", len(unfinished))
+
+    def before_fork(self) -> None:
+        """Take the lock, so that the child inherits no half-made change."""
+        self._lock.acquire()
+
+    def after_fork_in_parent(self) -> None:
+        """Release the lock taken before the fork."""
+        self._lock.release()
+
+    def after_fork_in_child(self) -> None:
+        """Start afresh in a forked child: new locks, no threads, no parent job running.
+
+        The parent's unfinished jobs go on in the parent; here they are forgotten. Its
+        finished jobs stay, as the history they are.
+        """
+        self._lock = threading.Lock()
+        self._lock_eagerly = EagerLock(self._lock)
+        self._job_finished = threading.Condition(self._lock)
+        for job_id in self._unfinished:
+            del self._jobs[job_id]
+        self._unfinished = {}
+        for job in self._finished.values():
+            job.terminal_delivered = True  # the parent delivers its events, not this child
+        self._scheduler = RoundRobin()
+        self._running = 0
+        self._pool = None
+        self._pool_size = 0
+        self._retired_pools = []
+        self._retry_timer.reset_after_fork(self._lock)
+        self._delivery.reset_after_fork(self._lock, self._job_finished)
+        self._in_worker = threading.local()
 
     def __enter__(self) -> TransferQueue:
         return self
@@ -248,14 +419,16 @@ class TransferQueue:
     def _start_file_locked(self, job: Job) -> FileTask:
         """Take a slot for the job's next file and return what a worker needs to run it."""
         self._running += 1
-        index, record, became_active = job.start_next_file()
+        index, record, attempt, became_active = job.start_next_file()
         if became_active:
             self._delivery.post_update(job)
         else:
             self._delivery.mark_changed(job)
         assert job.executor is not None
         assert job.cancel_event is not None
-        return FileTask(job, index, record, job.executor, job.cancel_event)
+        return FileTask(
+            job, index, record, attempt, job.executor, job.cancel_event, job.retry_policy
+        )
 
     def _worker_pool_locked(self) -> ThreadPoolExecutor:
         # The queue, not the pool, enforces the limit; the pool only has to have enough
@@ -277,10 +450,43 @@ class TransferQueue:
         else:
             self._delivery.mark_changed(job)
 
+    def _cancel_locked(self, job: Job, reason: str) -> None:
+        job.cancel(reason)
+        self._retry_timer.discard(job)
+        self._job_ended_locked(job)
+
     def _job_ended_locked(self, job: Job) -> None:
         self._unfinished.pop(job.id, None)
         self._delivery.post_update(job)
         self._job_finished.notify_all()
+        if job.id in self._jobs:
+            self._finished[job.id] = job
+            self._drop_expired_locked()
+
+    def _drop_expired_locked(self) -> None:
+        """Retention: forget the oldest finished jobs beyond the count or the age."""
+        finished = self._finished
+        if self._max_finished_jobs is not None:
+            while len(finished) > self._max_finished_jobs:
+                job_id, _ = finished.popitem(last=False)
+                del self._jobs[job_id]
+        if self._max_finished_age is not None and finished:
+            cutoff = utc_now() - self._max_finished_age
+            while finished:
+                job_id, job = next(iter(finished.items()))
+                if job.completed_at is None or job.completed_at > cutoff:
+                    break
+                del finished[job_id]
+                del self._jobs[job_id]
+
+    def _retry_due_locked(self, job: Job, index: int) -> None:
+        """A file waited out its retry delay: make it the job's next to start."""
+        if job.is_finished:
+            return
+        job.retry_due(index)
+        self._scheduler.add(job)
+        self._delivery.mark_changed(job)
+        self._start_workers_locked()
 
     def _report_progress(self, job: Job, index: int, loaded: int) -> bool:
         """Record an executor's progress; False once the job is cancelled."""
@@ -300,16 +506,44 @@ class TransferQueue:
                 return
         self._in_worker.active = True
         try:
-            while True:
+            next_task: FileTask | None = task
+            while next_task is not None:
+                task = next_task
                 error = task.run(self._report_progress)
+                # What the policy says is decided here, without the lock.
+                text = retry_delay = None
+                if error is not None:
+                    text = error_text(error)
+                    retry_delay = task.retry_delay(error)
                 with self._lock_eagerly:
                     self._running -= 1
-                    self._finish_file_locked(task.job, task.file_index, error)
-                    if self._running >= self._limit:
-                        return  # the limit was lowered: this slot is gone
-                    next_job = self._scheduler.next_job()
-                    if next_job is None:
-                        return
-                    task = self._start_file_locked(next_job)
+                    retrying = self._end_attempt_locked(task, text, retry_delay)
+                    next_task = None
+                    if self._running < self._limit:  # else the limit was lowered: slot gone
+                        next_job = self._scheduler.next_job()
+                        if next_job is not None:
+                            next_task = self._start_file_locked(next_job)
+                if error is not None:
+                    task.log_failure(error, text or "", retry_delay if retrying else None)
         finally:
             self._in_worker.active = False
+
+    def _end_attempt_locked(
+        self, task: FileTask, error: str | None, retry_delay: float | None
+    ) -> bool:
+        """Record how a file's attempt ended; True if the file now waits to be retried."""
+        job = task.job
+        if job.is_finished:  # cancelled meanwhile: terminal is final (S4)
+            return False
+        if error is not None and retry_delay is not None and not self._closed:
+            try:
+                self._retry_timer.add(job, task.file_index, retry_delay)
+            except RuntimeError:  # no timer thread could start: the file fails instead
+                pass
+            else:
+                retry_at = utc_now() + timedelta(seconds=retry_delay)
+                job.wait_to_retry(task.file_index, error, retry_at)
+                self._delivery.mark_changed(job)
+                return True
+        self._finish_file_locked(job, task.file_index, error)
+        return False

@@ -7,9 +7,11 @@ handed out, never changes: the queue builds a new one for every change.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import attrs
 
+from . import _json
 from ._enums import TransferFileStatus, TransferStatus, TransferType
 
 
@@ -18,7 +20,11 @@ class TransferFile:
     """One file of a job, as it stood when this record was made.
 
     ``loaded`` is the number of bytes of this file transferred so far (its full ``size``
-    once completed); ``error`` is set only when ``status`` is ``error``.
+    once completed). ``error`` is set when ``status`` is ``error``, and on a ``queued``
+    file that waits to be retried, where it is the error of its last attempt.
+    ``attempts`` counts the executor calls started for this file (0 until it first
+    starts; the record an executor is given carries its own attempt's number).
+    ``retry_at`` is set while the file waits to be retried: when it will be tried again.
     """
 
     source_path: str
@@ -27,6 +33,17 @@ class TransferFile:
     loaded: int = 0
     status: TransferFileStatus = TransferFileStatus.QUEUED
     error: str | None = None
+    attempts: int = 0
+    retry_at: datetime | None = None
+
+    def to_dict(self, *, camel_case: bool = False) -> dict[str, Any]:
+        """Return this file as a new JSON-ready dict (see :mod:`transferqueue._json`).
+
+        ``status`` becomes its string value, ``retry_at`` an ISO 8601 string in UTC.
+        ``camel_case=True`` gives the seed's ``TransferFileJob`` JSON (``sourcePath``, …,
+        plus ``attempts`` and ``retryAt``), leaving out fields that are ``None``.
+        """
+        return _json.file_to_dict(self, camel_case=camel_case)
 
 
 @attrs.frozen
@@ -35,6 +52,11 @@ class TransferProgress:
 
     ``percentage`` is an int from 0 to 100 that is 100 exactly when every file completed;
     it is measured in bytes, or in files when the files total 0 bytes.
+
+    ``bytes_per_second`` is the job's recent transfer rate (see
+    :data:`~transferqueue.DEFAULT_SPEED_WINDOW` for how it is averaged) and
+    ``eta_seconds`` the time left at that rate; both are ``None`` while unknown and
+    whenever the job is not ``active``.
     """
 
     total_files: int
@@ -43,6 +65,16 @@ class TransferProgress:
     total_bytes: int
     loaded_bytes: int
     percentage: int
+    bytes_per_second: float | None = None
+    eta_seconds: float | None = None
+
+    def to_dict(self, *, camel_case: bool = False) -> dict[str, Any]:
+        """Return this progress as a new JSON-ready dict (see :mod:`transferqueue._json`).
+
+        ``camel_case=True`` gives the seed's ``TransferProgress`` JSON (``totalFiles``, …,
+        plus ``bytesPerSecond`` and ``etaSeconds``), leaving out fields that are ``None``.
+        """
+        return _json.progress_to_dict(self, camel_case=camel_case)
 
 
 @attrs.frozen
@@ -63,3 +95,15 @@ class TransferJob:
     started_at: datetime | None = None
     completed_at: datetime | None = None
     error: str | None = None
+
+    def to_dict(self, *, camel_case: bool = False) -> dict[str, Any]:
+        """Return this job as a new JSON-ready dict (see :mod:`transferqueue._json`).
+
+        Enums become their string values, datetimes ``isoformat()`` strings in UTC, and
+        ``files`` and ``progress`` nested dicts. ``camel_case=True`` gives the seed's
+        ``TransferJob`` JSON, as ``JSON.stringify`` would write it: its key names
+        (``createdAt``, ``totalFiles``, ``sourcePath``, …), fields that are ``None`` left
+        out, and datetimes like JavaScript's ``Date.toISOString()``
+        (``2026-11-29T17:00:00.123Z``). The result is new on every call.
+        """
+        return _json.job_to_dict(self, camel_case=camel_case)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ._enums import TransferType
 from ._records import TransferFile
+from ._retry import RetryPolicy
 
 _FILE_KEYS = ("source_path", "destination_path", "size")
 _FILE_KEY_SET = frozenset(_FILE_KEYS)
@@ -42,6 +43,30 @@ def check_seconds(value: object, name: str) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"{name} must be a finite duration >= 0, got {value!r}")
     return seconds
+
+
+def check_positive_seconds(value: object, name: str) -> float:
+    """Return a duration in seconds > 0 (see :func:`check_seconds`)."""
+    seconds = check_seconds(value, name)
+    if seconds == 0:
+        raise ValueError(f"{name} must be longer than 0 seconds")
+    return seconds
+
+
+def check_count(value: object, name: str) -> int:
+    """Return a count: an ``int`` ≥ 0 (``bool`` is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def check_retry_policy(value: object, name: str = "retry") -> RetryPolicy | None:
+    """Return a :class:`RetryPolicy`, or None for "no policy"."""
+    if value is not None and not isinstance(value, RetryPolicy):
+        raise TypeError(f"{name} must be a RetryPolicy or None, not {type(value).__name__}")
+    return value
 
 
 def check_transfer_type(value: object) -> TransferType:
