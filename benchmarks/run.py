@@ -1,4 +1,4 @@
-"""Measure transferqueue against its four performance targets (issue #2).
+"""Measure transferqueue against its performance targets (issues #2 and #3).
 
 Run ``python -m benchmarks.run`` from the repository root. Each figure is the best of a
 few rounds, printed beside its target; the exit status is 1 if a target is missed.
@@ -13,6 +13,7 @@ import platform
 import statistics
 import sys
 import time
+import threading
 import tracemalloc
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -132,6 +133,81 @@ def retained_memory_per_job(jobs: int = 200) -> float:
     return retained / jobs
 
 
+def _busy_job_seconds(consumers: int) -> float:
+    """Seconds one busy job takes with ``consumers`` threads iterating ``watch()`` on it.
+
+    The job: 1,000 files of 4 chunks, each chunk 1 ms of sleep and an on_progress call,
+    at limit 10 and update_interval 0.01 s (about 100 snapshots a second). It starts
+    only once every consumer has its first snapshot, so thread start-up is not counted.
+    """
+    go = threading.Event()
+
+    def chunked(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        go.wait()
+        for step in range(1, 5):
+            time.sleep(0.001)
+            on_progress(file.size * step // 4)
+
+    seen: list[int] = []
+    ready = threading.Barrier(consumers + 1)
+
+    def consume(watch: tq.JobWatch[tq.TransferJob]) -> None:
+        count = 0
+        for count, snapshot in enumerate(watch, 1):  # noqa: B007 - the count is the result
+            if count == 1:
+                ready.wait()
+            _ = snapshot.progress.percentage
+        seen.append(count)
+
+    with tq.TransferQueue(10, update_interval=0.01) as queue:
+        job_id = queue.queue_job("local-upload", _files(1_000), chunked)
+        threads = [
+            threading.Thread(target=consume, args=(queue.watch(job_id),))
+            for _ in range(consumers)
+        ]
+        for thread in threads:
+            thread.start()
+        ready.wait()
+        start = time.perf_counter()
+        go.set()
+        job = queue.wait(job_id)
+        elapsed = time.perf_counter() - start
+        for thread in threads:
+            thread.join()
+    if job.status != "completed" or len(seen) != consumers or min(seen, default=2) < 2:
+        raise RuntimeError("a consumer missed the job's end")
+    return elapsed
+
+
+def watch_overhead() -> tuple[float, float, float]:
+    """Seconds for the busy job with no consumer and with 100; the ratio."""
+    alone = _best(lambda: _busy_job_seconds(0), rounds=3)
+    watched = _best(lambda: _busy_job_seconds(100), rounds=3)
+    return alone, watched, watched / alone
+
+
+def retention_memory(jobs: int, keep: int = 1_000) -> int:
+    """Bytes a queue holds (tracemalloc) after running ``jobs`` one-file jobs while
+    keeping at most ``keep`` finished ones, 1,000 jobs in flight at a time."""
+    gc.collect()
+    tracemalloc.start()
+    queue = tq.TransferQueue(4, max_finished_jobs=keep)
+    for first in range(0, jobs, 1_000):
+        batch = [
+            queue.queue_job("local-upload", _files(1), _noop)
+            for _ in range(first, min(jobs, first + 1_000))
+        ]
+        for job_id in batch:
+            queue.wait(job_id)
+    queue.shutdown()
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    if len(queue.get_all_jobs()) != min(jobs, keep):
+        raise RuntimeError("retention kept the wrong number of jobs")
+    return held
+
+
 def main() -> int:
     """Run every benchmark and print each figure beside its target."""
     print(
@@ -174,6 +250,25 @@ def main() -> int:
             f"{per_job:.0f} B",
             "<= 3,072 B",
             per_job <= 3072,
+        )
+    )
+
+    alone, watched, ratio = watch_overhead()
+    rows.append(
+        (
+            "busy job watched by 100 consumers vs none",
+            f"{ratio:.2f}x ({alone * 1000:.0f} ms -> {watched * 1000:.0f} ms)",
+            "<= 1.25x",
+            ratio <= 1.25,
+        )
+    )
+    small, large = retention_memory(1_000), retention_memory(100_000)
+    rows.append(
+        (
+            "memory after 100,000 vs 1,000 one-file jobs (keep 1,000)",
+            f"{large / small:.2f}x ({small / 1024:.0f} KiB -> {large / 1024:.0f} KiB)",
+            "< 2x",
+            large < 2 * small,
         )
     )
 

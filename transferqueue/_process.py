@@ -29,8 +29,8 @@ class _ProcessAware(Protocol):
     def after_fork_in_child(self) -> None: ...
 
 
-# Every queue alive in the process. The lock guards the set; it is taken first, and each
-# queue's own lock after it, by the fork hooks only.
+# Every queue alive in the process. The lock guards the set. The fork hooks take it first,
+# then each queue's lock, then the job-id lock: the order in which queue_job nests them.
 _queues: weakref.WeakSet[_ProcessAware] = weakref.WeakSet()
 _queues_lock = threading.Lock()
 
@@ -58,18 +58,18 @@ _forking: list[_ProcessAware] = []
 def _before_fork() -> None:
     global _forking
     _queues_lock.acquire()
-    _job.id_lock.acquire()
     _forking = list(_queues)
     for queue in _forking:
         queue.before_fork()
+    _job.id_lock.acquire()
 
 
 def _after_fork_in_parent() -> None:
     global _forking
+    _job.id_lock.release()
     for queue in _forking:
         queue.after_fork_in_parent()
     _forking = []
-    _job.id_lock.release()
     _queues_lock.release()
 
 
