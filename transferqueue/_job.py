@@ -265,7 +265,7 @@ class Job:
         now = utc_now()
         # The newest sample follows every change; it is kept, and a new newest begun, once
         # it lies a spacing after the one before it. So the samples stay few at any rate.
-        if len(samples) == 1 or now - samples[-2][0] >= self._sample_spacing:
+        if len(samples) == 1 or samples[-1][0] - samples[-2][0] >= self._sample_spacing:
             samples.append((now, self._loaded_bytes))
         else:
             samples[-1] = (now, self._loaded_bytes)

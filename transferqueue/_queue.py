@@ -201,7 +201,9 @@ class TransferQueue:
         """Block until the job is terminal and its terminal event was delivered.
 
         Returns the terminal snapshot. Raises :class:`JobNotFoundError` for an unknown
-        id and ``TimeoutError`` if the job has not finished within ``timeout`` seconds.
+        id (or one that retention or cleanup has dropped already: with a small
+        ``max_finished_jobs``, a job can end and be dropped before ``wait`` is called)
+        and ``TimeoutError`` if the job has not finished within ``timeout`` seconds.
         Called from a receiver, it returns once the job is terminal, since that job's
         terminal event cannot be delivered before the receiver returns.
         """
@@ -510,31 +512,32 @@ class TransferQueue:
             while next_task is not None:
                 task = next_task
                 error = task.run(self._report_progress)
-                # What the policy says is decided here, without the lock.
+                # What the policy says is decided here, without the lock, and logged
+                # before the job's end can be reported. (A retry can still be refused
+                # under the lock, by a cancel or a shutdown: the job's own log says so.)
                 text = retry_delay = None
                 if error is not None:
                     text = error_text(error)
                     retry_delay = task.retry_delay(error)
+                    task.log_failure(error, text, retry_delay)
                 with self._lock_eagerly:
                     self._running -= 1
-                    retrying = self._end_attempt_locked(task, text, retry_delay)
+                    self._end_attempt_locked(task, text, retry_delay)
                     next_task = None
                     if self._running < self._limit:  # else the limit was lowered: slot gone
                         next_job = self._scheduler.next_job()
                         if next_job is not None:
                             next_task = self._start_file_locked(next_job)
-                if error is not None:
-                    task.log_failure(error, text or "", retry_delay if retrying else None)
         finally:
             self._in_worker.active = False
 
     def _end_attempt_locked(
         self, task: FileTask, error: str | None, retry_delay: float | None
-    ) -> bool:
-        """Record how a file's attempt ended; True if the file now waits to be retried."""
+    ) -> None:
+        """Record how a file's attempt ended: completed, failed or waiting to be retried."""
         job = task.job
         if job.is_finished:  # cancelled meanwhile: terminal is final (S4)
-            return False
+            return
         if error is not None and retry_delay is not None and not self._closed:
             try:
                 self._retry_timer.add(job, task.file_index, retry_delay)
@@ -544,6 +547,5 @@ class TransferQueue:
                 retry_at = utc_now() + timedelta(seconds=retry_delay)
                 job.wait_to_retry(task.file_index, error, retry_at)
                 self._delivery.mark_changed(job)
-                return True
+                return
         self._finish_file_locked(job, task.file_index, error)
-        return False
