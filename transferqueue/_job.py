@@ -138,6 +138,11 @@ class Job:
         assert self._retry_ready is not None
         return len(self._retry_ready) + len(self._files.records) - self._next_index
 
+    @property
+    def waiting_retries(self) -> int:
+        """How many files wait out a retry delay (0 once terminal)."""
+        return 0 if self._files is None else len(self._files.retry_at)
+
     # -- transitions ----------------------------------------------------------------
 
     def start_next_file(self) -> tuple[int, TransferFile, int, bool]:

@@ -331,13 +331,22 @@ class TransferQueue:
                 for job in list(self._unfinished.values()):
                     self._cancel_locked(job, _CANCELLED_BY_SHUTDOWN)
             # Files waiting to be retried give up now, with their last error.
+            given_up = 0
             for job in self._retry_timer.clear():
-                if not job.is_finished and job.abandon_retries():
+                if job.is_finished:
+                    continue
+                given_up += job.waiting_retries
+                if job.abandon_retries():
                     self._job_ended_locked(job)
-                elif not job.is_finished:
+                else:
                     self._delivery.mark_changed(job)
             pools = [*self._retired_pools, *([self._pool] if self._pool else [])]
             timer_thread = self._retry_timer.thread()
+        if given_up:
+            logger.warning(
+                "queue shut down: %d files waiting to be retried failed with their last error",
+                given_up,
+            )
         for pool in pools:
             pool.shutdown(wait=wait)
         if wait:
@@ -512,32 +521,35 @@ class TransferQueue:
             while next_task is not None:
                 task = next_task
                 error = task.run(self._report_progress)
-                # What the policy says is decided here, without the lock, and logged
-                # before the job's end can be reported. (A retry can still be refused
-                # under the lock, by a cancel or a shutdown: the job's own log says so.)
+                # What the policy says is decided here, without the lock. A final failure
+                # is logged before the job's end can be reported; a retry only once it is
+                # certain (a cancel or a shutdown can refuse it under the lock).
                 text = retry_delay = None
                 if error is not None:
                     text = error_text(error)
                     retry_delay = task.retry_delay(error)
-                    task.log_failure(error, text, retry_delay)
+                    if retry_delay is None:
+                        task.log_failure(error, text, None)
                 with self._lock_eagerly:
                     self._running -= 1
-                    self._end_attempt_locked(task, text, retry_delay)
+                    retrying = self._end_attempt_locked(task, text, retry_delay)
                     next_task = None
                     if self._running < self._limit:  # else the limit was lowered: slot gone
                         next_job = self._scheduler.next_job()
                         if next_job is not None:
                             next_task = self._start_file_locked(next_job)
+                if error is not None and retry_delay is not None:
+                    task.log_failure(error, text or "", retry_delay if retrying else None)
         finally:
             self._in_worker.active = False
 
     def _end_attempt_locked(
         self, task: FileTask, error: str | None, retry_delay: float | None
-    ) -> None:
-        """Record how a file's attempt ended: completed, failed or waiting to be retried."""
+    ) -> bool:
+        """Record how a file's attempt ended; True if it now waits to be retried."""
         job = task.job
         if job.is_finished:  # cancelled meanwhile: terminal is final (S4)
-            return
+            return False
         if error is not None and retry_delay is not None and not self._closed:
             try:
                 self._retry_timer.add(job, task.file_index, retry_delay)
@@ -547,5 +559,6 @@ class TransferQueue:
                 retry_at = utc_now() + timedelta(seconds=retry_delay)
                 job.wait_to_retry(task.file_index, error, retry_at)
                 self._delivery.mark_changed(job)
-                return
+                return True
         self._finish_file_locked(job, task.file_index, error)
+        return False

@@ -21,30 +21,31 @@ def _check_attempts(instance: Any, attribute: attrs.Attribute[int], value: int) 
         raise ValueError(f"RetryPolicy.{attribute.name} must be >= 1, got {value}")
 
 
-def _check_seconds(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
+def _check_number(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(
-            f"RetryPolicy.{attribute.name} must be a number of seconds, not {type(value).__name__}"
+            f"RetryPolicy.{attribute.name} must be a number, not {type(value).__name__}"
         )
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"RetryPolicy.{attribute.name} must be finite and >= 0, got {value}")
 
 
 def _check_multiplier(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
-    _check_seconds(instance, attribute, value)
+    _check_number(instance, attribute, value)
     if value < 1:
         raise ValueError(f"RetryPolicy.multiplier must be >= 1, got {value}")
 
 
 def _check_jitter(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
-    _check_seconds(instance, attribute, value)
+    _check_number(instance, attribute, value)
     if value > 1:
         raise ValueError(f"RetryPolicy.jitter must be between 0 and 1, got {value}")
 
 
 def _as_exception_types(value: object) -> tuple[type[BaseException], ...]:
     types = (value,) if isinstance(value, type) else value
-    if not isinstance(types, tuple | list | frozenset | set):
+    # Not a set: its order, and so the policy's equality, would vary from run to run.
+    if not isinstance(types, tuple | list):
         raise TypeError(
             f"RetryPolicy.retry_on must be an exception class or a tuple of them, "
             f"not {type(value).__name__}"
@@ -72,9 +73,9 @@ class RetryPolicy:
     """
 
     max_attempts: int = attrs.field(default=3, validator=_check_attempts)
-    initial_delay: float = attrs.field(default=1.0, validator=_check_seconds)
+    initial_delay: float = attrs.field(default=1.0, validator=_check_number)
     multiplier: float = attrs.field(default=2.0, validator=_check_multiplier)
-    max_delay: float = attrs.field(default=60.0, validator=_check_seconds)
+    max_delay: float = attrs.field(default=60.0, validator=_check_number)
     jitter: float = attrs.field(default=0.5, validator=_check_jitter)
     retry_on: tuple[type[BaseException], ...] = attrs.field(
         default=DEFAULT_RETRY_ON, converter=_as_exception_types
@@ -99,7 +100,8 @@ class RetryPolicy:
         if not 0 <= random_fraction <= 1:
             raise ValueError(f"random_fraction must be between 0 and 1, got {random_fraction}")
         try:
-            backoff = self.initial_delay * self.multiplier ** (failed_attempts - 1)
+            # float: an int multiplier would make an exact big int, at any cost.
+            backoff = self.initial_delay * float(self.multiplier) ** (failed_attempts - 1)
         except OverflowError:  # only an absurd number of attempts gets here: the cap applies
             backoff = math.inf if self.initial_delay else 0.0
         backoff = min(self.max_delay, backoff)
