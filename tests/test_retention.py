@@ -359,7 +359,7 @@ def test_memory_stays_bounded_over_five_thousand_jobs() -> None:
             assert len(q._unfinished) == 0
             assert len(q._scheduler._members) <= 1
             assert len(q._scheduler._ring) <= 1
-            assert len(q._delivery._watches) == 0
+            assert len(q._delivery._feeds) == 0
             assert len(q._delivery._pending) <= 1
             assert len(q._delivery._outbox) <= 1
             assert ids(q) == batch[-100:]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from blinker import NamedSignal
@@ -28,14 +27,13 @@ from ._job import Job
 from ._log import logger
 from ._records import TransferJob
 from ._signals import job_created, job_updated
-from ._watch import JobWatch
+from ._watch import JobWatch, Unsubscribe, WatchFeed
 
 # How long the delivery thread lingers once no job is open and nothing is left to send;
 # the next job starts a new one. Ending it lets an unused queue be garbage-collected.
 _IDLE_SECONDS = 1.0
 
 _Event = tuple[NamedSignal, TransferJob, Job, int]  # signal, snapshot, job, sequence
-_Watch = JobWatch[TransferJob | None]
 
 
 class EventDelivery:
@@ -62,7 +60,7 @@ class EventDelivery:
         self._wakeup = threading.Condition(lock)
         self._outbox: list[_Event] = []
         self._pending: dict[Job, None] = {}  # jobs with unreported file changes, in order
-        self._watches: dict[Job, list[_Watch]] = {}  # unfinished jobs' open watches
+        self._feeds: dict[Job, list[WatchFeed]] = {}  # the feeds of unfinished jobs' watches
         self._thread: threading.Thread | None = None
         self._threads: list[threading.Thread] = []  # every thread that may still be alive
         self._open_jobs = 0  # jobs created whose terminal event is not posted yet
@@ -113,44 +111,44 @@ class EventDelivery:
         self._wakeup.notify()
 
     def _is_listened_to(self, job: Job) -> bool:
-        return bool(job_updated.receivers) or job in self._watches
+        return bool(job_updated.receivers) or job in self._feeds
 
     # -- watches (state lock held) -----------------------------------------------------
 
     def watch(
-        self, job: Job, unsubscribe: Callable[[_Watch, bool], None], **options: float | None
-    ) -> _Watch:
+        self, job: Job, unsubscribe: Unsubscribe, **options: float | None
+    ) -> JobWatch[TransferJob | None]:
         """Return a watch of the job that starts with its snapshot of now."""
-        if job.is_finished:  # nothing more will come: no need to subscribe
-            return JobWatch(job.id, job.snapshot(), 0, None, **options)
-        watch: _Watch = JobWatch(job.id, job.snapshot(), job.updates_posted, unsubscribe, **options)
-        self._watches.setdefault(job, []).append(watch)
-        return watch
+        subscribed = not job.is_finished  # else nothing more will come
+        feed = WatchFeed(job.snapshot(), job.updates_posted, subscribed=subscribed)
+        if subscribed:
+            self._feeds.setdefault(job, []).append(feed)
+        return JobWatch(job.id, feed, unsubscribe if subscribed else None, **options)
 
-    def forget_watch(self, job: Job, watch: _Watch) -> None:
-        """Remove a closed watch; the job's watches may have gone with the job already."""
-        watches = self._watches.get(job)
-        if watches is not None and watch in watches:
-            watches.remove(watch)
-            if not watches:
-                del self._watches[job]
+    def forget_feed(self, job: Job, feed: WatchFeed) -> None:
+        """Unsubscribe a closed watch's feed (it may have gone with its job already)."""
+        feeds = self._feeds.get(job)
+        if feeds is not None and feed in feeds:
+            feeds.remove(feed)
+            if not feeds:
+                del self._feeds[job]
 
     def watch_count(self) -> int:
-        """How many watches are subscribed, across jobs (closed ones may linger until
-        their job's next event when they were dropped while the lock was busy)."""
-        return sum(len(watches) for watches in self._watches.values())
+        """How many watches are subscribed, across jobs (one dropped while the lock was
+        busy stays counted until its job's next event)."""
+        return sum(len(feeds) for feeds in self._feeds.values())
 
-    def _watches_of(self, batch: list[_Event]) -> dict[Job, tuple[_Watch, ...]]:
-        """The open watches of the batch's jobs; forget closed ones and finished jobs'."""
-        found: dict[Job, tuple[_Watch, ...]] = {}
+    def _feeds_of(self, batch: list[_Event]) -> dict[Job, tuple[WatchFeed, ...]]:
+        """The open feeds of the batch's jobs; forget closed ones and finished jobs'."""
+        found: dict[Job, tuple[WatchFeed, ...]] = {}
         for _, snapshot, job, _ in batch:
-            watches = self._watches.get(job)
-            if watches is None:
+            feeds = self._feeds.get(job)
+            if feeds is None:
                 continue
-            watches[:] = [watch for watch in watches if not watch.closed]
-            found[job] = tuple(watches)
-            if snapshot.status.is_terminal or not watches:
-                del self._watches[job]
+            feeds[:] = [feed for feed in feeds if not feed.closed]
+            found[job] = tuple(feeds)
+            if snapshot.status.is_terminal or not feeds:
+                del self._feeds[job]
         return found
 
     def is_delivery_thread(self) -> bool:
@@ -163,10 +161,10 @@ class EventDelivery:
         self._job_finished = job_finished
         self._outbox = []
         self._pending = {}
-        for watches in self._watches.values():
-            for watch in watches:
-                watch.end_after_fork()
-        self._watches = {}
+        for feeds in self._feeds.values():
+            for feed in feeds:
+                feed.end_after_fork()
+        self._feeds = {}
         self._thread = None
         self._threads = []
         self._open_jobs = 0
@@ -193,8 +191,8 @@ class EventDelivery:
                 if not batch:
                     self._thread = None
                     return
-                watches = self._watches_of(batch)
-            self._send(batch, watches)
+                feeds = self._feeds_of(batch)
+            self._send(batch, feeds)
             finished = [job for event in batch if (job := _finished_job(event))]
             if finished:
                 with self._wakeup:
@@ -250,7 +248,7 @@ class EventDelivery:
                 next_due = due
         return next_due
 
-    def _send(self, batch: list[_Event], watches: dict[Job, tuple[_Watch, ...]]) -> None:
+    def _send(self, batch: list[_Event], feeds: dict[Job, tuple[WatchFeed, ...]]) -> None:
         sender = self._sender
         for signal, snapshot, job, sequence in batch:
             _log_event(signal, snapshot)
@@ -263,8 +261,8 @@ class EventDelivery:
                             "%s receiver %r raised on job %s", signal.name, receiver, snapshot.id
                         )
             if signal is job_updated:
-                for watch in watches.get(job, ()):
-                    watch.offer(snapshot, sequence)
+                for feed in feeds.get(job, ()):
+                    feed.offer(snapshot, sequence)
 
 
 def _updated(job: Job) -> _Event:

@@ -33,7 +33,7 @@ from ._validation import (
     check_seconds,
     check_transfer_type,
 )
-from ._watch import JobWatch
+from ._watch import JobWatch, WatchFeed
 
 DEFAULT_UPDATE_INTERVAL = 0.1
 """Seconds between two coalesced ``job-updated`` events of one job (status changes
@@ -262,13 +262,13 @@ class TransferQueue:
             job = self._jobs.get(job_id)
             if job is None:
                 raise JobNotFoundError(job_id)
-            unsubscribe = functools.partial(self._forget_watch, job)
+            unsubscribe = functools.partial(self._forget_feed, job)
             return self._delivery.watch(job, unsubscribe, timeout=seconds, keepalive=quiet)
 
-    def _forget_watch(self, job: Job, watch: JobWatch[TransferJob | None], blocking: bool) -> None:
+    def _forget_feed(self, job: Job, feed: WatchFeed, blocking: bool) -> None:
         if self._lock.acquire(blocking):
             try:
-                self._delivery.forget_watch(job, watch)
+                self._delivery.forget_feed(job, feed)
             finally:
                 self._lock.release()
 

@@ -1,4 +1,11 @@
-"""Watching one job from a blocking caller: an iterator of its snapshots."""
+"""Watching one job from a blocking caller: an iterator of its snapshots.
+
+Two objects per watch: the :class:`WatchFeed`, which the event thread fills and the queue
+keeps subscribed, and the :class:`JobWatch` the caller iterates, which owns the feed. The
+queue never refers to the ``JobWatch``, so a caller that drops it (a WSGI server closing a
+streaming response, a generator left unfinished) lets it be collected, and its finaliser
+unsubscribes the feed.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +20,49 @@ from ._records import TransferJob
 
 SnapshotT = TypeVar("SnapshotT", TransferJob, "TransferJob | None")
 
-# unsubscribe(watch, blocking) -> None: takes the queue's lock (blocking or not) and
-# removes the watch from the job's watchers.
-Unsubscribe = Callable[["JobWatch[TransferJob | None]", bool], None]
+
+class WatchFeed:
+    """The newest snapshot of a job that its watch has not yielded yet."""
+
+    __slots__ = ("_last_offered", "_sequence", "closed", "latest", "ready")
+
+    def __init__(self, first: TransferJob, sequence: int, *, subscribed: bool) -> None:
+        # ready guards the fields below; the event thread offers under it, the consumer
+        # waits on it. Neither holds it while calling anything else. Reentrant: a JobWatch
+        # finaliser closing this feed may run in a thread that holds it already.
+        self.ready = threading.Condition(threading.RLock())
+        self.latest: TransferJob | None = first  # the newest snapshot not yet yielded
+        self.closed = not subscribed  # no more snapshots will come
+        self._last_offered = first
+        self._sequence = sequence  # of the newest job-updated event taken into account
+
+    def offer(self, snapshot: TransferJob, sequence: int) -> None:
+        """Take a snapshot the event thread delivers; ignored if older than one seen."""
+        with self.ready:
+            if self.closed or sequence <= self._sequence or snapshot is self._last_offered:
+                return
+            self._sequence = sequence
+            self.latest = self._last_offered = snapshot
+            if snapshot.status.is_terminal:
+                self.closed = True  # the event thread forgets this feed with the job
+            self.ready.notify()
+
+    def close(self) -> None:
+        """Stop the feed: nothing more is taken, nothing left is yielded."""
+        with self.ready:
+            self.closed = True
+            self.latest = None
+            self.ready.notify_all()
+
+    def end_after_fork(self) -> None:
+        """In a forked child: this job does not exist here; end once what is due is out."""
+        self.ready = threading.Condition(threading.RLock())
+        self.closed = True
+
+
+# unsubscribe(feed, blocking): takes the queue's lock (blocking or not) and removes the
+# feed from its job's feeds.
+Unsubscribe = Callable[[WatchFeed, bool], None]
 
 
 class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
@@ -33,24 +80,17 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
     def __init__(
         self,
         job_id: str,
-        first: TransferJob,
-        sequence: int,
+        feed: WatchFeed,
         unsubscribe: Unsubscribe | None,
         *,
         timeout: float | None,
         keepalive: float | None,
     ) -> None:
         self.job_id = job_id
-        # _ready guards the fields below; the event thread offers under it, the consumer
-        # waits on it. Neither holds it while calling anything else.
-        self._ready = threading.Condition(threading.Lock())
-        self._latest: TransferJob | None = first  # the newest snapshot not yet yielded
-        self._last_offered = first
-        self._sequence = sequence  # of the newest job-updated event taken into account
-        self._closed = unsubscribe is None  # nothing to wait for once terminal
+        self._feed = feed
+        self._unsubscribe = unsubscribe  # None once unsubscribed (or never subscribed)
         self._ended = False  # the terminal snapshot was yielded, or close() was called
-        self._unsubscribe = unsubscribe
-        self._remaining = math.inf if timeout is None else timeout
+        self._remaining = math.inf if timeout is None else timeout  # only the consumer's
         self._keepalive = keepalive
 
     @property
@@ -58,41 +98,20 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
         """True once the watch was closed or has yielded the terminal snapshot."""
         return self._ended
 
-    # -- fed by the event thread ------------------------------------------------------
-
-    def offer(self, snapshot: TransferJob, sequence: int) -> None:
-        """Take a snapshot the event thread delivers; ignored if older than one seen."""
-        with self._ready:
-            if self._closed or sequence <= self._sequence or snapshot is self._last_offered:
-                return
-            self._sequence = sequence
-            self._latest = self._last_offered = snapshot
-            if snapshot.status.is_terminal:
-                self._closed = True  # the event thread forgets this watch with the job
-                self._unsubscribe = None
-            self._ready.notify()
-
-    def end_after_fork(self) -> None:
-        """In a forked child: this job does not exist here; end once what is due is out."""
-        self._ready = threading.Condition(threading.Lock())
-        self._closed = True
-        self._unsubscribe = None
-
-    # -- the consumer side ------------------------------------------------------------
-
     def __iter__(self) -> JobWatch[SnapshotT]:
         return self
 
     def __next__(self) -> SnapshotT:
-        with self._ready:
+        feed = self._feed
+        with feed.ready:
             while True:
-                latest = self._latest
+                latest = feed.latest
                 if latest is not None:
-                    self._latest = None
+                    feed.latest = None
                     if latest.status.is_terminal:
                         self._ended = True
                     return latest
-                if self._closed or self._ended:
+                if feed.closed or self._ended:
                     self._ended = True
                     raise StopIteration
                 if self._remaining <= 0:
@@ -101,7 +120,7 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
                     )
                 wait = min(self._remaining, self._keepalive or math.inf)
                 started = time.monotonic()
-                woken = self._ready.wait(None if wait == math.inf else wait)
+                woken = feed.ready.wait(None if wait == math.inf else wait)
                 # A wait that timed out used up its time even where the clock stands still
                 # (freezegun); an early wake-up used what the clock says.
                 self._remaining -= wait if not woken else max(0.0, time.monotonic() - started)
@@ -113,13 +132,11 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
         self._close(blocking=True)
 
     def _close(self, *, blocking: bool) -> None:
-        with self._ready:
-            unsubscribe, self._unsubscribe = self._unsubscribe, None
-            self._closed = self._ended = True
-            self._latest = None
-            self._ready.notify_all()
+        self._ended = True
+        self._feed.close()
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
         if unsubscribe is not None:
-            unsubscribe(self, blocking)  # type: ignore[arg-type]
+            unsubscribe(self._feed, blocking)
 
     def __enter__(self) -> JobWatch[SnapshotT]:
         return self
@@ -134,6 +151,7 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
 
     def __del__(self) -> None:
         # A finaliser may run in any thread, even one holding the queue's lock: never
-        # block on it here. If the lock is busy, the event thread drops this watch later.
+        # block on it. If the lock is busy, the event thread drops the closed feed with
+        # the job's next event.
         if getattr(self, "_unsubscribe", None) is not None:
             self._close(blocking=False)
