@@ -357,8 +357,11 @@ class TransferQueue:
     # -- interpreter exit and fork (called by _process.py) -------------------------------
 
     def cancel_at_exit(self) -> None:
-        """Cancel every unfinished job, so that exit need not wait for their files."""
+        """Cancel every unfinished job, so that exit need not wait for their files, and
+        refuse new ones: a job queued now (by an executor cleaning up, a receiver) would
+        be run by the workers that are about to be joined."""
         with self._lock:
+            self._closed = True
             unfinished = list(self._unfinished.values())
             for job in unfinished:
                 self._cancel_locked(job, _CANCELLED_AT_EXIT)
