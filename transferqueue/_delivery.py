@@ -123,7 +123,13 @@ class EventDelivery:
         feed = WatchFeed(job.snapshot(), job.updates_posted, subscribed=subscribed)
         if subscribed:
             self._feeds.setdefault(job, []).append(feed)
-        return JobWatch(job.id, feed, unsubscribe if subscribed else None, **options)
+        return JobWatch(
+            job.id,
+            feed,
+            unsubscribe if subscribed else None,
+            in_feeding_thread=self.is_delivery_thread,
+            **options,
+        )
 
     def forget_feed(self, job: Job, feed: WatchFeed) -> None:
         """Unsubscribe a closed watch's feed (it may have gone with its job already)."""

@@ -85,9 +85,11 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
         *,
         timeout: float | None,
         keepalive: float | None,
+        in_feeding_thread: Callable[[], bool] = lambda: False,
     ) -> None:
         self.job_id = job_id
         self._feed = feed
+        self._in_feeding_thread = in_feeding_thread
         self._unsubscribe = unsubscribe  # None once unsubscribed (or never subscribed)
         self._ended = False  # the terminal snapshot was yielded, or close() was called
         self._remaining = math.inf if timeout is None else timeout  # only the consumer's
@@ -117,6 +119,11 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
                 if self._remaining <= 0:
                     raise TimeoutError(
                         f"transfer job {self.job_id} did not finish within the watch's timeout"
+                    )
+                if self._in_feeding_thread():
+                    raise RuntimeError(
+                        "a watch cannot wait in a receiver of its queue: the event thread "
+                        "that would feed it is the one waiting; iterate it in another thread"
                     )
                 wait = min(self._remaining, self._keepalive or math.inf)
                 started = time.monotonic()
