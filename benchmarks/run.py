@@ -12,8 +12,8 @@ import os
 import platform
 import statistics
 import sys
-import time
 import threading
+import time
 import tracemalloc
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -153,7 +153,7 @@ def _busy_job_seconds(consumers: int) -> float:
 
     def consume(watch: tq.JobWatch[tq.TransferJob]) -> None:
         count = 0
-        for count, snapshot in enumerate(watch, 1):  # noqa: B007 - the count is the result
+        for count, snapshot in enumerate(watch, 1):
             if count == 1:
                 ready.wait()
             _ = snapshot.progress.percentage
@@ -162,8 +162,7 @@ def _busy_job_seconds(consumers: int) -> float:
     with tq.TransferQueue(10, update_interval=0.01) as queue:
         job_id = queue.queue_job("local-upload", _files(1_000), chunked)
         threads = [
-            threading.Thread(target=consume, args=(queue.watch(job_id),))
-            for _ in range(consumers)
+            threading.Thread(target=consume, args=(queue.watch(job_id),)) for _ in range(consumers)
         ]
         for thread in threads:
             thread.start()
