@@ -135,7 +135,7 @@ def one_file(size: int) -> list[dict[str, object]]:
 
 
 def test_unknown_until_two_samples_lie_apart() -> None:
-    """Part 4: a queued job, a job just started and a job whose only report came at the
+    """S20: a queued job, a job just started and a job whose only report came at the
     instant it started have no speed and no ETA; the first report a time after the start
     gives bytes over that time."""
     with freeze_time(T) as frozen:
@@ -153,7 +153,7 @@ def test_unknown_until_two_samples_lie_apart() -> None:
 
 
 def test_first_report_after_start() -> None:
-    """Part 4: the speed is measured from the moment the job became active (its first
+    """S20: the speed is measured from the moment the job became active (its first
     file started), not from its creation."""
     with freeze_time(T) as frozen:
         job = new_job([10_000], window=10)
@@ -165,7 +165,7 @@ def test_first_report_after_start() -> None:
 
 
 def test_steady_rate_is_exact_and_keeps_few_samples() -> None:
-    """Part 4: 100 bytes every second read as exactly 100 B/s at every report, before and
+    """S20: 100 bytes every second read as exactly 100 B/s at every report, before and
     after the window fills, with the ETA of the bytes left; a dozen samples at most."""
     with freeze_time(T) as frozen:
         job = new_job([5000], window=10)
@@ -178,7 +178,7 @@ def test_steady_rate_is_exact_and_keeps_few_samples() -> None:
 
 
 def test_window_slides_to_the_recent_rate() -> None:
-    """Part 4: after 20 s at 100 B/s the rate becomes 300 B/s; k seconds later the speed
+    """S20: after 20 s at 100 B/s the rate becomes 300 B/s; k seconds later the speed
     is averaged over the last window only (anchor at 10 + k s): (1000 + 200k) / 10, which
     reaches exactly 300 once the window holds only the new rate (a cumulative average
     would still say 5000 / 30)."""
@@ -199,7 +199,7 @@ def test_window_slides_to_the_recent_rate() -> None:
 
 
 def test_stall_then_progress() -> None:
-    """Part 4: 100 B/s for 5 s, nothing for 15 s, then 100 bytes: the anchor is the last
+    """S20: 100 B/s for 5 s, nothing for 15 s, then 100 bytes: the anchor is the last
     sample before the window (at 5 s), so the speed is 100 / 15; as reports resume every
     second, the stall leaves the window and the speed is 100 B/s again."""
     with freeze_time(T) as frozen:
@@ -222,7 +222,7 @@ def test_stall_then_progress() -> None:
 
 
 def test_retry_reset_gives_zero_speed_not_negative() -> None:
-    """Part 4 with part 3: a file that goes back to wait for a retry takes its bytes back;
+    """S20 with S19: a file that goes back to wait for a retry takes its bytes back;
     the speed is then 0 (not negative) and the ETA unknown, until the new attempt's
     bytes outweigh the anchor again."""
     with freeze_time(T) as frozen:
@@ -249,7 +249,7 @@ def test_retry_reset_gives_zero_speed_not_negative() -> None:
 
 
 def test_restart_with_a_smaller_value_gives_zero_not_negative() -> None:
-    """Part 4 with S7: an executor that restarts its file (reports fewer bytes than
+    """S20 with S7: an executor that restarts its file (reports fewer bytes than
     before) makes the speed 0, never negative, and the ETA unknown."""
     with freeze_time(T) as frozen:
         job = new_job([1000], window=2)
@@ -261,7 +261,7 @@ def test_restart_with_a_smaller_value_gives_zero_not_negative() -> None:
 
 
 def test_speed_spans_files_and_counts_a_completed_file() -> None:
-    """Part 4 with S6: a file completing adds its remaining bytes at that moment, and the
+    """S20 with S6: a file completing adds its remaining bytes at that moment, and the
     next file's start takes no sample: the speed is the job's, across its files."""
     with freeze_time(T) as frozen:
         job = new_job([400, 600], window=10)
@@ -280,7 +280,7 @@ def test_speed_spans_files_and_counts_a_completed_file() -> None:
 
 
 def test_eta_is_zero_when_every_byte_is_loaded_but_the_job_is_active() -> None:
-    """Part 4: the last file reported all its bytes but its executor has not returned:
+    """S20: the last file reported all its bytes but its executor has not returned:
     the job is active, nothing is left, so the ETA is 0 (not None)."""
     with freeze_time(T) as frozen:
         job = new_job([500], window=10)
@@ -293,7 +293,7 @@ def test_eta_is_zero_when_every_byte_is_loaded_but_the_job_is_active() -> None:
 
 @pytest.mark.parametrize("end", ["completed", "failed", "cancelled"])
 def test_terminal_job_has_no_speed(end: str) -> None:
-    """Part 4: once the job is terminal, speed and ETA are None, whatever it measured."""
+    """S20: once the job is terminal, speed and ETA are None, whatever it measured."""
     with freeze_time(T) as frozen:
         job = new_job([1000], window=10)
         job.start_next_file()
@@ -313,7 +313,7 @@ def test_terminal_job_has_no_speed(end: str) -> None:
 
 
 def test_samples_stay_few_after_ten_thousand_reports() -> None:
-    """Part 4 (bounded memory): 10,000 reports 1 ms apart keep at most a dozen samples
+    """S20 (bounded memory): 10,000 reports 1 ms apart keep at most a dozen samples
     (a tenth of the 10 s window apart, plus the anchor and the newest), and the speed is
     exactly the 10 bytes per ms reported."""
     with freeze_time(T) as frozen:
@@ -329,7 +329,7 @@ def test_samples_stay_few_after_ten_thousand_reports() -> None:
 
 
 def test_samples_stay_a_tenth_of_the_window_apart_at_coarse_reports() -> None:
-    """Part 4 (DEFAULT_SPEED_WINDOW: 'Samples are kept a tenth of the window apart'):
+    """S20 (DEFAULT_SPEED_WINDOW: 'Samples are kept a tenth of the window apart'):
     with reports 0.6 s apart and a 10 s window, the kept samples but the newest lie at
     least 1 s apart, so at most a dozen are kept."""
     with freeze_time(T) as frozen:
@@ -351,7 +351,7 @@ def test_samples_stay_a_tenth_of_the_window_apart_at_coarse_reports() -> None:
 
 
 def test_queue_reports_exact_speed_and_eta() -> None:
-    """Part 4: a running queue's get_job() reports the exact speed over a 4 s window
+    """S20: a running queue's get_job() reports the exact speed over a 4 s window
     (given in seconds) and the ETA as the executor reports, moved by frozen ticks; the
     terminal snapshot has neither."""
     stepper = Stepper()
@@ -381,7 +381,7 @@ def test_queue_reports_exact_speed_and_eta() -> None:
 
 
 def test_queue_default_window_is_ten_seconds() -> None:
-    """Part 4: DEFAULT_SPEED_WINDOW is 10 s and a queue without the option averages over
+    """S20: DEFAULT_SPEED_WINDOW is 10 s and a queue without the option averages over
     it: after 10 s at 100 B/s and 2 s at 300 B/s the anchor is the sample at 2 s."""
     assert tq.DEFAULT_SPEED_WINDOW == 10.0
     stepper = Stepper()
@@ -405,7 +405,7 @@ def test_queue_default_window_is_ten_seconds() -> None:
 
 
 def test_queue_window_as_timedelta_and_restart_clamps_to_zero() -> None:
-    """Part 4 with S7: speed_window accepts a timedelta (2 s here); an executor that starts
+    """S20 with S7: speed_window accepts a timedelta (2 s here); an executor that starts
     its file over makes the speed 0 and the ETA None in get_job()."""
     stepper = Stepper()
     with freeze_time(T) as frozen, tq.TransferQueue(1, speed_window=timedelta(seconds=2)) as q:
@@ -426,7 +426,7 @@ def test_queue_window_as_timedelta_and_restart_clamps_to_zero() -> None:
 
 
 def test_queue_speed_across_the_files_of_a_job() -> None:
-    """Part 4: one job, two files run one after the other: the end of the first counts
+    """S20: one job, two files run one after the other: the end of the first counts
     its remaining bytes when it ends, and the speed carries on over the second."""
     stepper = Stepper()
     with freeze_time(T) as frozen, tq.TransferQueue(1) as q:
@@ -452,7 +452,7 @@ def test_queue_speed_across_the_files_of_a_job() -> None:
 
 
 def test_queued_and_failed_jobs_in_a_queue_have_no_speed() -> None:
-    """Part 4: a job still queued behind a full limit, and a job that failed, report
+    """S20: a job still queued behind a full limit, and a job that failed, report
     neither speed nor ETA."""
     gate = GatedExecutor()
 
@@ -494,7 +494,7 @@ def test_queued_and_failed_jobs_in_a_queue_have_no_speed() -> None:
     ],
 )
 def test_speed_window_validation(window: object, error: type[Exception]) -> None:
-    """Part 4 (S12 style): speed_window must be a positive finite duration, in seconds or
+    """S20 (S12 style): speed_window must be a positive finite duration, in seconds or
     a timedelta: TypeError for a wrong type, ValueError for 0, negative or non-finite."""
     with pytest.raises(error, match="speed_window"):
         tq.TransferQueue(1, speed_window=window)  # type: ignore[arg-type]
@@ -502,6 +502,6 @@ def test_speed_window_validation(window: object, error: type[Exception]) -> None
 
 @pytest.mark.parametrize("window", [0.5, 3, timedelta(milliseconds=250)])
 def test_speed_window_accepts_positive_durations(window: float | timedelta) -> None:
-    """Part 4: any positive duration is a valid window."""
+    """S20: any positive duration is a valid window."""
     with tq.TransferQueue(1, speed_window=window) as q:
         assert q.get_all_jobs() == []
