@@ -182,7 +182,7 @@ def test_executor_is_given_its_attempt_number() -> None:
 
 @pytest.mark.parametrize(
     "error",
-    [ConnectionResetError("reset"), TimeoutError("slow"), FileNotFoundError("gone")],
+    [ConnectionResetError("reset"), TimeoutError("slow"), BrokenPipeError("pipe")],
 )
 def test_subclasses_of_oserror_are_retried_by_default(error: BaseException) -> None:
     """S19: the default retry_on (OSError) covers its subclasses."""
@@ -192,6 +192,17 @@ def test_subclasses_of_oserror_are_retried_by_default(error: BaseException) -> N
 
     assert job.status == tq.TransferStatus.COMPLETED
     assert job.files[0].attempts == 2 == len(executor.calls)
+
+
+def test_a_missing_source_is_not_retried_by_default() -> None:
+    """S19: a FileNotFoundError is an OSError, but in DEFAULT_NEVER_RETRY_ON: one attempt."""
+    executor = Flaky(FileNotFoundError("gone"))
+    with retry_queue(retry=tq.RetryPolicy(initial_delay=0)) as queue:
+        job = queue.wait(queue.queue_job("s3-upload", make_files(1), executor), timeout=WAIT)
+
+    assert job.status == tq.TransferStatus.FAILED
+    assert job.files[0].error == "gone"
+    assert job.files[0].attempts == 1 == len(executor.calls)
 
 
 def test_non_transient_error_is_not_retried() -> None:

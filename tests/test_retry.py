@@ -359,12 +359,47 @@ def test_should_retry_only_transient_classes() -> None:
 
 @pytest.mark.parametrize(
     "error",
-    [ConnectionResetError("reset"), TimeoutError("slow"), FileNotFoundError("gone")],
+    [ConnectionResetError("reset"), TimeoutError("slow"), BrokenPipeError("pipe")],
 )
 def test_subclasses_of_transient_classes_count(error: BaseException) -> None:
     """S19: subclasses of a retry_on class are transient (ConnectionResetError is an
     OSError)."""
     assert tq.RetryPolicy().should_retry(error, 1)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        FileNotFoundError("gone"),
+        FileExistsError("there"),
+        IsADirectoryError("folder"),
+        NotADirectoryError("not a folder"),
+        PermissionError("denied"),
+    ],
+)
+def test_permanent_os_errors_are_never_retried_by_default(error: BaseException) -> None:
+    """S19: by default the OSErrors that another attempt would only repeat (missing file,
+    existing destination, folder mix-ups, refused permission) are not transient."""
+    assert error.__class__ in tq.DEFAULT_NEVER_RETRY_ON
+    assert not tq.RetryPolicy().should_retry(error, 1)
+
+
+def test_never_retry_on_can_be_changed() -> None:
+    """S19: never_retry_on is a field like retry_on: emptied, a PermissionError (an
+    OSError) is retried; given ConnectionResetError, that one is not."""
+    assert tq.RetryPolicy(never_retry_on=()).should_retry(PermissionError("denied"), 1)
+    policy = tq.RetryPolicy(never_retry_on=ConnectionResetError)
+    assert policy.never_retry_on == (ConnectionResetError,)
+    assert not policy.should_retry(ConnectionResetError("reset"), 1)
+    assert policy.should_retry(ConnectionAbortedError("aborted"), 1)
+
+
+@pytest.mark.parametrize("value", [{OSError}, "OSError", [OSError, 3]])
+def test_never_retry_on_is_validated(value: object) -> None:
+    """S19, S12: never_retry_on takes an exception class or a tuple/list of them; the
+    message names the field."""
+    with pytest.raises(TypeError, match="never_retry_on"):
+        tq.RetryPolicy(never_retry_on=value)
 
 
 def test_subclasses_of_custom_classes_count_but_parents_do_not() -> None:

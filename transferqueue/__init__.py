@@ -13,12 +13,13 @@ from ._job import Executor
 from ._progress import ProgressCallback
 from ._queue import DEFAULT_SPEED_WINDOW, DEFAULT_UPDATE_INTERVAL, TransferQueue
 from ._records import TransferFile, TransferJob, TransferProgress
-from ._retry import DEFAULT_RETRY_ON, NO_RETRY, RetryPolicy
+from ._retry import DEFAULT_NEVER_RETRY_ON, DEFAULT_RETRY_ON, NO_RETRY, RetryPolicy
 from ._signals import job_created, job_updated
 from ._singleton import transfer_queue, update_transfer_queue_concurrency
 from ._watch import JobWatch
 
 __all__ = [
+    "DEFAULT_NEVER_RETRY_ON",
     "DEFAULT_RETRY_ON",
     "DEFAULT_SPEED_WINDOW",
     "DEFAULT_UPDATE_INTERVAL",

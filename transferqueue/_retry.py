@@ -13,6 +13,16 @@ DEFAULT_RETRY_ON: tuple[type[BaseException], ...] = (OSError,)
 """Transient by default: ``OSError`` and its subclasses (``ConnectionError``,
 ``TimeoutError``, ...), which is what network and disk hiccups raise."""
 
+DEFAULT_NEVER_RETRY_ON: tuple[type[BaseException], ...] = (
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
+"""The ``OSError`` subclasses that another attempt would only repeat: a missing source,
+an existing destination, a folder where a file belongs, a refused permission."""
+
 
 def _check_attempts(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
     if type(value) is not int:
@@ -42,18 +52,27 @@ def _check_jitter(instance: Any, attribute: attrs.Attribute[float], value: float
         raise ValueError(f"RetryPolicy.jitter must be between 0 and 1, got {value}")
 
 
-def _as_exception_types(value: object) -> tuple[type[BaseException], ...]:
+def _exception_types(value: object, name: str) -> tuple[type[BaseException], ...]:
+    """Field ``name`` as a tuple: one exception class, or a tuple/list of them."""
     types = (value,) if isinstance(value, type) else value
     # Not a set: its order, and so the policy's equality, would vary from run to run.
     if not isinstance(types, tuple | list):
         raise TypeError(
-            f"RetryPolicy.retry_on must be an exception class or a tuple of them, "
+            f"RetryPolicy.{name} must be an exception class or a tuple of them, "
             f"not {type(value).__name__}"
         )
     for exc_type in types:
         if not (isinstance(exc_type, type) and issubclass(exc_type, BaseException)):
-            raise TypeError(f"RetryPolicy.retry_on holds {exc_type!r}, not an exception class")
+            raise TypeError(f"RetryPolicy.{name} holds {exc_type!r}, not an exception class")
     return tuple(types)
+
+
+def _retry_on(value: object) -> tuple[type[BaseException], ...]:
+    return _exception_types(value, "retry_on")
+
+
+def _never_retry_on(value: object) -> tuple[type[BaseException], ...]:
+    return _exception_types(value, "never_retry_on")
 
 
 @attrs.frozen
@@ -65,8 +84,10 @@ class RetryPolicy:
     (n - 1))`` seconds, shortened by a random fraction of up to ``jitter`` (0: exactly
     that long; 1: anywhere from 0 up to it, "full jitter"), so that many files failing
     together do not all come back at once. Only exceptions that are instances of
-    ``retry_on`` count as transient; :class:`TransferCancelled` and the failures of a
-    cancelled job never are.
+    ``retry_on`` and not of ``never_retry_on`` count as transient (by default an
+    ``OSError`` that is not a missing file, an existing destination, a folder mix-up or a
+    refused permission); :class:`TransferCancelled` and the failures of a cancelled job
+    never are.
 
     While a file waits it holds no concurrency slot; cancelling its job ends the wait at
     once, and so does shutting the queue down (the file then fails with its last error).
@@ -78,12 +99,19 @@ class RetryPolicy:
     max_delay: float = attrs.field(default=60.0, validator=_check_number)
     jitter: float = attrs.field(default=0.5, validator=_check_jitter)
     retry_on: tuple[type[BaseException], ...] = attrs.field(
-        default=DEFAULT_RETRY_ON, converter=_as_exception_types
+        default=DEFAULT_RETRY_ON, converter=_retry_on
+    )
+    never_retry_on: tuple[type[BaseException], ...] = attrs.field(
+        default=DEFAULT_NEVER_RETRY_ON, converter=_never_retry_on
     )
 
     def is_transient(self, error: BaseException) -> bool:
         """True if ``error`` is worth another attempt under this policy."""
-        return isinstance(error, self.retry_on) and not isinstance(error, TransferCancelled)
+        return (
+            isinstance(error, self.retry_on)
+            and not isinstance(error, self.never_retry_on)
+            and not isinstance(error, TransferCancelled)
+        )
 
     def should_retry(self, error: BaseException, failed_attempts: int) -> bool:
         """True if a file whose ``failed_attempts``-th attempt raised ``error`` goes again."""

@@ -1,0 +1,275 @@
+"""A fake Hugging Face hub on 127.0.0.1, in the hub's URL layout, for the executor tests.
+
+Two servers share one :class:`FakeHub`: the hub itself (``/{[datasets/]}owner/repo/resolve/
+{rev}/{path}`` and ``/api/{models|datasets}/owner/repo/tree/{rev}``) and a "CDN" on another
+port, to which files in ``FakeHub.redirected`` are sent with a 302, as the hub does for LFS
+files. Every request is recorded (server, path, Range and Authorization headers). Test hooks
+break a connection after N bytes once, fail a request once with a given status, ignore Range,
+or stall a reply until an Event is set. The 302 carries ``X-Linked-Etag`` (the file's sha256),
+as the hub's does for LFS files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+WAIT = 10.0
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as a server saw it."""
+
+    server: str  # "hub" or "cdn"
+    path: str
+    range: str | None
+    authorization: str | None
+
+
+@dataclass
+class Stall:
+    """Stall the reply for ``path`` after ``after`` bytes of its body, until ``release``."""
+
+    path: str
+    after: int
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class FakeHub:
+    """The repositories, their access rules, the request log and the test hooks."""
+
+    repos: dict[tuple[str, str], dict[str, bytes]] = field(default_factory=dict)
+    private: dict[str, str] = field(default_factory=dict)  # repo id -> the accepted token
+    redirected: set[str] = field(default_factory=set)  # file paths served by the CDN
+    page_size: int = 1000  # tree API entries per page
+    break_after: dict[str, int] = field(default_factory=dict)  # path -> bytes, once
+    ignore_range: bool = False
+    fail_once: dict[str, int] = field(default_factory=dict)  # path -> HTTP status, once
+    stall: Stall | None = None
+    requests: list[Request] = field(default_factory=list)
+    hub_url: str = ""
+    cdn_url: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def log(self, request: Request) -> None:
+        with self.lock:
+            self.requests.append(request)
+
+    def seen(self, server: str | None = None) -> list[Request]:
+        with self.lock:
+            return [r for r in self.requests if server is None or r.server == server]
+
+    def blob(self, digest: str) -> tuple[str, bytes] | None:
+        for files in self.repos.values():
+            for path, content in files.items():
+                if hashlib.sha256(content).hexdigest() == digest:
+                    return path, content
+        return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, hub: FakeHub, name: str) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.hub = hub
+        self.name = name
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+_RESOLVE = re.compile(r"/(?:(datasets|spaces)/)?([^/]+/[^/]+)/resolve/([^/]+)/(.+)")
+_TREE = re.compile(r"/api/(models|datasets|spaces)/([^/]+/[^/]+)/tree/([^/]+)")
+_BLOB = re.compile(r"/blobs/([0-9a-f]{64})")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _allowed(self, repo: str) -> bool:
+        need = self.server.hub.private.get(repo)
+        if need is None or self.headers.get("Authorization") == f"Bearer {need}":
+            return True
+        self._reply(401, b'{"error":"Invalid credentials"}', {"X-Error-Code": "RepoNotFound"})
+        return False
+
+    def do_GET(self) -> None:
+        hub = self.server.hub
+        hub.log(
+            Request(
+                self.server.name,
+                self.path,
+                self.headers.get("Range"),
+                self.headers.get("Authorization"),
+            )
+        )
+        parts = urllib.parse.urlsplit(self.path)
+        path = urllib.parse.unquote(parts.path)
+        if self.server.name == "cdn":
+            match = _BLOB.fullmatch(path)
+            found = hub.blob(match.group(1)) if match else None
+            if found is None:
+                self._reply(404)
+                return
+            self._serve(*found)
+            return
+        match = _TREE.fullmatch(path)
+        if match:
+            kind, repo, _rev = match.groups()
+            files = hub.repos.get((kind[:-1], repo))
+            if files is None:
+                self._reply(404, b"{}", {"X-Error-Code": "RepoNotFound"})
+                return
+            if not self._allowed(repo):
+                return
+            self._tree(files, urllib.parse.parse_qs(parts.query))
+            return
+        match = _RESOLVE.fullmatch(path)
+        if match:
+            kind, repo, _rev, name = match.groups()
+            files = hub.repos.get(((kind or "models")[:-1], repo))
+            if files is None:
+                self._reply(404, b"", {"X-Error-Code": "RepoNotFound"})
+                return
+            if not self._allowed(repo):
+                return
+            if name not in files:
+                self._reply(404, b"", {"X-Error-Code": "EntryNotFound"})
+                return
+            content = files[name]
+            if name in hub.redirected:
+                digest = hashlib.sha256(content).hexdigest()
+                redirect = {
+                    "Location": f"{hub.cdn_url}/blobs/{digest}",
+                    "X-Linked-Etag": f'"{digest}"',
+                }
+                self._reply(302, b"", redirect)
+                return
+            self._serve(name, content)
+            return
+        self._reply(404)
+        return
+
+    def _tree(self, files: dict[str, bytes], query: dict[str, list[str]]) -> None:
+        hub = self.server.hub
+        entries: list[dict[str, object]] = []
+        folders = sorted(
+            {"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)}
+        )
+        entries += [{"type": "directory", "path": folder, "oid": "0" * 40} for folder in folders]
+        entries += [{"type": "file", "path": p, "size": len(c)} for p, c in sorted(files.items())]
+        start = int(query.get("cursor", ["0"])[0])
+        page = entries[start : start + hub.page_size]
+        headers = {"Content-Type": "application/json"}
+        if start + hub.page_size < len(entries):
+            rest = urllib.parse.urlencode({"recursive": "true", "cursor": start + hub.page_size})
+            headers["Link"] = (
+                f'<{hub.hub_url}{urllib.parse.urlsplit(self.path).path}?{rest}>; rel="next"'
+            )
+        self._reply(200, json.dumps(page).encode(), headers)
+
+    def _serve(self, name: str, content: bytes) -> None:
+        hub = self.server.hub
+        start = 0
+        headers = {"Accept-Ranges": "bytes", "ETag": f'"{hashlib.sha1(content).hexdigest()}"'}
+        rng = self.headers.get("Range")
+        status = 200
+        if rng and not hub.ignore_range:
+            match = re.fullmatch(r"bytes=(\d+)-", rng)
+            assert match is not None, rng
+            start = int(match.group(1))
+            if start >= len(content):
+                self._reply(416, b"", {"Content-Range": f"bytes */{len(content)}"})
+                return
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{len(content) - 1}/{len(content)}"
+        body = content[start:]
+        with hub.lock:
+            cut = hub.break_after.pop(name, None)
+            fail = hub.fail_once.pop(name, None)
+        if fail is not None:
+            self._reply(fail, b"unavailable")
+            return
+        stall = hub.stall if hub.stall is not None and hub.stall.path == name else None
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if cut is not None:  # announce everything, send part, hang up
+            self.wfile.write(body[:cut])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if stall is not None:
+            self.wfile.write(body[: stall.after])
+            self.wfile.flush()
+            stall.reached.set()
+            stall.release.wait(WAIT)
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+
+class RunningHub:
+    """Both servers of a started fake hub; :meth:`stop` ends them within a bounded time."""
+
+    def __init__(self, hub: FakeHub) -> None:
+        self.hub = hub
+        self.servers = [_Server(hub, "hub"), _Server(hub, "cdn")]
+        hub.hub_url = self.servers[0].url
+        hub.cdn_url = self.servers[1].url
+        self.threads = [
+            threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
+            for server in self.servers
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    @property
+    def url(self) -> str:
+        return self.hub.hub_url
+
+    def stop(self) -> None:
+        if self.hub.stall is not None:
+            self.hub.stall.release.set()
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self.threads:
+            thread.join(WAIT)
+            assert not thread.is_alive(), "fake hub server did not stop"
+
+
+def start_hub(hub: FakeHub) -> Iterator[RunningHub]:
+    """Run ``hub`` for the duration of a fixture (use with ``yield from``)."""
+    running = RunningHub(hub)
+    try:
+        yield running
+    finally:
+        running.stop()
