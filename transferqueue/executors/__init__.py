@@ -6,6 +6,8 @@ prefix or a Hugging Face repo into the file list ``queue_job`` takes. S3 needs t
 ``transferqueue[s3]`` (boto3).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._atomic import atomic_destination
 from ._huggingface import (
     HubAuthError,
@@ -19,6 +21,29 @@ from ._huggingface import (
     list_hf_files,
     parse_hf_url,
 )
+from ._listing_local import list_local_files
+from ._local import LocalCopy
+
+if TYPE_CHECKING:
+    from ._s3 import S3Transfer, is_s3_url, list_s3_objects, parse_s3_url
+
+# The S3 names need boto3 (the extra ``transferqueue[s3]``): imported on first use, so
+# that the other executors work without it.
+_S3_NAMES = frozenset({"S3Transfer", "is_s3_url", "list_s3_objects", "parse_s3_url"})
+
+
+def __getattr__(name: str) -> Any:
+    """Import the S3 names on first use (PEP 562), with a clear error without boto3."""
+    if name in _S3_NAMES:
+        try:
+            from . import _s3
+        except ImportError as exc:
+            raise ImportError(
+                f"transferqueue.executors.{name} needs boto3: pip install 'transferqueue[s3]'"
+            ) from exc
+        return getattr(_s3, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "HubAuthError",
@@ -29,7 +54,13 @@ __all__ = [
     "HubUnavailableError",
     "HuggingFaceDownload",
     "HuggingFaceLocation",
+    "LocalCopy",
+    "S3Transfer",
     "atomic_destination",
+    "is_s3_url",
     "list_hf_files",
+    "list_local_files",
+    "list_s3_objects",
     "parse_hf_url",
+    "parse_s3_url",
 ]

@@ -32,6 +32,23 @@ def check_destination(destination: Path, *, overwrite: bool) -> None:
         )
 
 
+def make_parents(destination: Path) -> None:
+    """Create the destination's missing parent folders.
+
+    A file in the way is reported as ``NotADirectoryError`` naming it (``Path.mkdir``
+    would say ``FileExistsError``, as if the destination itself existed).
+    """
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in destination.parents if p.exists() and not p.is_dir()), None)
+        if blocker is None:  # gone meanwhile: nothing better to say than mkdir did
+            raise
+        raise NotADirectoryError(
+            errno.ENOTDIR, "a folder on the destination's path is a file", str(blocker)
+        ) from None
+
+
 def move_into_place(temporary: Path, destination: Path, *, overwrite: bool) -> None:
     """Give ``temporary`` the name ``destination``, atomically.
 
@@ -74,7 +91,7 @@ def atomic_destination(
     """
     target = Path(destination)
     check_destination(target, overwrite=overwrite)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_parents(target)
     temporary = temporary_path(target)
     try:
         with open(temporary, "xb") as stream:
