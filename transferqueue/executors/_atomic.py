@@ -44,9 +44,7 @@ def make_parents(destination: Path) -> None:
         blocker = next((p for p in destination.parents if p.exists() and not p.is_dir()), None)
         if blocker is None:  # gone meanwhile: nothing better to say than mkdir did
             raise
-        raise NotADirectoryError(
-            errno.ENOTDIR, "a folder on the destination's path is a file", str(blocker)
-        ) from None
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(blocker)) from None
 
 
 def move_into_place(temporary: Path, destination: Path, *, overwrite: bool) -> None:

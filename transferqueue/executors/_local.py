@@ -123,7 +123,6 @@ class LocalCopy:
             with open(source, "rb", buffering=0) as reader:
                 info = os.fstat(reader.fileno())
                 reading = False
-                _make_parents(destination)
                 mtime_ns = info.st_mtime_ns if self._preserve_mtime else None
                 with atomic_destination(
                     destination, overwrite=self._overwrite, mtime_ns=mtime_ns
@@ -151,21 +150,6 @@ class LocalCopy:
             if reading:
                 raise _explained(exc, "read source", source) from exc
             raise _explained(exc, "write destination", destination) from exc
-
-
-def _make_parents(destination: str) -> None:
-    """Create the destination's missing parent folders, blaming a file in the way."""
-    parent = os.path.dirname(destination)
-    if not parent:
-        return
-    try:
-        os.makedirs(parent, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        # Something that is not a folder stands where a folder should be: name it.
-        blocker = parent
-        while not os.path.lexists(blocker) and os.path.dirname(blocker) not in ("", blocker):
-            blocker = os.path.dirname(blocker)
-        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), blocker) from None
 
 
 def _explained(exc: OSError, role: str, path: str) -> OSError:

@@ -1,0 +1,570 @@
+"""S3 transfers on boto3 / s3transfer: uploads, downloads and S3-to-S3 copies.
+
+Needs the extra ``transferqueue[s3]`` (boto3). The endpoint, region and credentials come
+from boto3's usual configuration (``AWS_ENDPOINT_URL``, ``AWS_DEFAULT_REGION``,
+``AWS_ACCESS_KEY_ID``, ``AWS_PROFILE``, ``~/.aws/config`` ...), so any S3-compatible store
+works; or pass a ready client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import posixpath
+import threading
+from collections.abc import Callable
+from concurrent.futures import CancelledError
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from s3transfer.manager import TransferManager
+from s3transfer.subscribers import BaseSubscriber
+
+from transferqueue._errors import TransferCancelled
+from transferqueue._progress import ProgressCallback
+from transferqueue._records import TransferFile
+from transferqueue.executors._atomic import check_destination, move_into_place, temporary_path
+
+S3_SCHEME = "s3://"
+
+# How often, at most, the executor's thread looks at the transfer while no bytes move:
+# the longest delay between a cancel and the abort of the transfer.
+_POLL_SECONDS = 0.05
+# Progress is reported when this many more bytes moved (and when the transfer ends).
+_REPORT_STEP = 1 << 20
+
+# Error codes that mean "these credentials may not do this".
+_PERMISSION_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AllAccessDisabled",
+        "ExpiredToken",
+        "InvalidAccessKeyId",
+        "InvalidToken",
+        "SignatureDoesNotMatch",
+        "TokenRefreshRequired",
+        "403",
+        "401",
+    }
+)
+
+
+def is_s3_url(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` is a string starting with ``s3://``."""
+    return isinstance(path, str) and path.startswith(S3_SCHEME)
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """Split ``s3://bucket/key`` into ``(bucket, key)``; the key may be empty (``s3://bucket``
+    or ``s3://bucket/``), meaning the whole bucket.
+
+    Raises ``ValueError`` naming the URL for anything else: another scheme, no bucket, or
+    a bucket name that S3 would refuse (3 to 63 characters of lower-case letters, digits,
+    dots and hyphens, starting and ending with a letter or digit).
+    """
+    if not isinstance(url, str):
+        raise TypeError(f"an S3 URL is a str, not {type(url).__name__}")
+    if not url.startswith(S3_SCHEME):
+        raise ValueError(f"not an S3 URL (expected s3://bucket/key): {url!r}")
+    bucket, _, key = url[len(S3_SCHEME) :].partition("/")
+    if not bucket:
+        raise ValueError(f"S3 URL has no bucket (expected s3://bucket/key): {url!r}")
+    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789.-")
+    if (
+        not 3 <= len(bucket) <= 63
+        or not set(bucket) <= allowed
+        or not bucket[0].isalnum()
+        or not bucket[-1].isalnum()
+    ):
+        raise ValueError(
+            f"S3 URL has an invalid bucket name {bucket!r} (3 to 63 characters: "
+            f"lower-case letters, digits, '.' and '-'): {url!r}"
+        )
+    return bucket, key
+
+
+def _url(bucket: str, key: str) -> str:
+    return f"{S3_SCHEME}{bucket}/{key}"
+
+
+def _error_code(exc: botocore.exceptions.ClientError) -> tuple[str, str, int]:
+    error = exc.response.get("Error", {})
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return str(error.get("Code", "") or status), str(error.get("Message", "") or ""), status
+
+
+def _bucket_exists(client: Any, bucket: str) -> bool | None:
+    """True / False when S3 says so, None when it will not tell (e.g. permissions)."""
+    try:
+        client.head_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError as exc:
+        code, _, status = _error_code(exc)
+        if status == 404 or code in ("404", "NoSuchBucket", "NotFound"):
+            return False
+        return None
+    except botocore.exceptions.BotoCoreError:
+        return None
+    return True
+
+
+def s3_error(exc: BaseException, url: str, action: str, client: Any = None) -> OSError:
+    """Turn a botocore failure of ``action`` ("upload to", "download", ...) on ``url`` into
+    an ``OSError`` subclass whose message names the URL and the problem.
+
+    ``FileNotFoundError`` for a missing bucket or key, ``PermissionError`` for refused or
+    missing credentials, ``ConnectionError`` when the endpoint cannot be reached, and
+    ``OSError`` otherwise; the original exception is kept as ``__cause__`` by the caller's
+    ``raise ... from``. With ``client``, a bare 404 (a HEAD request has no error body) is
+    told apart into "no such bucket" and "no such key".
+    """
+    bucket, key = parse_s3_url(url)
+    if isinstance(exc, botocore.exceptions.ClientError):
+        code, message, status = _error_code(exc)
+        if code.isdigit():  # no error body (a HEAD request): only the HTTP status
+            detail = f"HTTP {code} {message}".rstrip()
+        else:
+            detail = f"{code}: {message}" if message and message != code else code
+        if code == "NoSuchBucket":
+            return FileNotFoundError(f"{url}: cannot {action}: no such bucket {bucket!r}")
+        if code in ("NoSuchKey", "NoSuchUpload"):
+            return FileNotFoundError(f"{url}: cannot {action}: no such key {key!r}")
+        if status == 404 or code in ("404", "NotFound"):
+            exists = _bucket_exists(client, bucket) if client is not None else None
+            what = (
+                f"no such bucket {bucket!r}"
+                if exists is False
+                else f"no such key {key!r}"
+                if exists
+                else "no such bucket or key"
+            )
+            return FileNotFoundError(f"{url}: cannot {action}: {what}")
+        if code in _PERMISSION_CODES or status in (401, 403):
+            return PermissionError(f"{url}: cannot {action}: permission denied ({detail})")
+        return OSError(f"{url}: cannot {action}: {detail}")
+    if isinstance(
+        exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError
+    ):
+        return PermissionError(f"{url}: cannot {action}: {exc}")
+    if isinstance(
+        exc,
+        botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectionClosedError,
+    ):
+        return ConnectionError(f"{url}: cannot {action}: {exc}")
+    return OSError(f"{url}: cannot {action}: {type(exc).__name__}: {exc}")
+
+
+class _Progress(BaseSubscriber):  # type: ignore[misc]
+    """Sums s3transfer's increments (from its worker threads; negative on a retry) and
+    wakes the executor's thread when another :data:`_REPORT_STEP` bytes moved or the
+    transfer ended."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._total = 0
+        self._announced = 0  # the total at the last wake-up
+        self._done = False
+
+    def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
+        with self._changed:
+            self._total += bytes_transferred
+            if abs(self._total - self._announced) >= _REPORT_STEP:
+                self._announced = self._total
+                self._changed.notify_all()
+
+    def on_done(self, future: Any, **kwargs: Any) -> None:
+        with self._changed:
+            self._done = True
+            self._changed.notify_all()
+
+    def wait(self, reported: int, timeout: float) -> int:
+        """Wait until the total differs from ``reported`` by a step, the transfer ended, or
+        ``timeout`` passed; return the total (never below 0)."""
+        with self._changed:
+            if not self._done and abs(self._total - reported) < _REPORT_STEP:
+                self._changed.wait(timeout)
+            return max(self._total, 0)
+
+    @property
+    def total(self) -> int:
+        with self._changed:
+            return max(self._total, 0)
+
+
+class S3Transfer:
+    """An executor for S3: a local file to ``s3://bucket/key`` (s3-upload), ``s3://...``
+    to a local file (s3-download), or ``s3://...`` to ``s3://...`` (a copy).
+
+    The direction follows from the file's ``source_path`` and ``destination_path``.
+    Large files go in parts (multipart) as ``transfer_config`` says (boto3's
+    :class:`~boto3.s3.transfer.TransferConfig`; default: parts of 8 MiB above 8 MiB, 10
+    request threads). Progress is reported in absolute bytes, from the queue worker's
+    thread, after every MiB moved and at the end. Cancelling the job cancels the
+    transfer within about 0.05 s: a multipart upload is aborted (no orphaned parts stay
+    in the bucket), a download leaves no file behind.
+
+    ``client`` is a boto3 S3 client; by default one is made on first use, from a fresh
+    boto3 session (so the usual environment variables and config files apply), with
+    ``max_pool_connections`` raised to fit (see below). ``overwrite=False``
+    refuses an existing destination with ``FileExistsError``: a local file before the
+    download starts (and again, atomically, at the end), an object by a HEAD request
+    before an upload or copy starts (S3 has no atomic check, so an object created
+    meanwhile is replaced). Downloads go to a hidden temporary file beside the
+    destination, renamed into place only when complete; parent folders are created.
+
+    **Threads and connections.** One instance holds one s3transfer ``TransferManager``,
+    whose ``max_concurrency`` request threads (``TransferConfig.max_concurrency``,
+    default 10) are shared by every file this instance transfers at once, beside its
+    ``max_submission_concurrency`` threads (default 5) that make each file's first
+    request (HEAD, CreateMultipartUpload). The queue's limit ``N`` caps how many files are
+    in flight; each in-flight file waits in its queue worker thread (which also makes the
+    HEAD request of ``overwrite=False``) while its parts go through the shared request
+    threads. So the limits do not multiply within one instance: it makes at most about
+    ``max_concurrency + max_submission_concurrency + N`` requests at a time, and its
+    data moves over at most ``max_concurrency`` (use ``max_concurrency >= N`` so that ``N``
+    small files really move together). They multiply across instances: ``K`` instances
+    used side by side make up to ``K x`` that. (boto3's own ``upload_file`` starts a new
+    manager per call instead: ``N`` files at once then mean ``N x max_concurrency``
+    threads and connections.) The client's connection pool
+    (``botocore.config.Config(max_pool_connections=...)``, boto3's default 10) should
+    hold that many connections, or urllib3 logs "Connection pool is full" and reconnects;
+    the default client has ``max_concurrency + max_submission_concurrency + 10``. Pass
+    your own client with a matching ``Config`` when you change ``max_concurrency`` or
+    run more than 10 files at once.
+
+    **Copies.** An S3-to-S3 copy is a server-side copy (``CopyObject`` /
+    ``UploadPartCopy``) made by ``client``: no bytes pass through this process, and
+    progress arrives once per part. When the source lives on another endpoint or account,
+    pass ``source_client``: the copy then streams, reading the source with
+    ``source_client`` and uploading it with ``client`` (parts are held in memory).
+
+    Call :meth:`close` (or use ``with``) to stop the request threads once no transfer is
+    running; an unclosed instance's idle threads end with the interpreter.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: Any = None,
+        transfer_config: TransferConfig | None = None,
+        overwrite: bool = False,
+        source_client: Any = None,
+    ) -> None:
+        config = transfer_config if transfer_config is not None else TransferConfig()
+        if not isinstance(config, TransferConfig):
+            raise TypeError(
+                "transfer_config must be a boto3.s3.transfer.TransferConfig, "
+                f"not {type(config).__name__}"
+            )
+        if not config.use_threads:
+            raise ValueError("S3Transfer needs TransferConfig(use_threads=True) to cancel")
+        self._config = config
+        self._client = client
+        self._source_client = source_client
+        self.overwrite = overwrite
+        self._lock = threading.Lock()  # guards the lazy creation of client and manager
+        self._manager: TransferManager | None = None
+        self._closed = False
+
+    # -- lazily made, once per instance ------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The boto3 S3 client (made on first use unless one was given)."""
+        with self._lock:
+            if self._client is None:
+                pool = (
+                    self._config.max_request_concurrency
+                    + self._config.max_submission_concurrency
+                    + 10
+                )
+                session = boto3.session.Session()
+                self._client = session.client("s3", config=Config(max_pool_connections=pool))
+            return self._client
+
+    def _transfer_manager(self) -> TransferManager:
+        client = self.client
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this S3Transfer is closed")
+            if self._manager is None:
+                # Always the classic (threaded, cancellable) manager, never the CRT one.
+                self._manager = TransferManager(client, self._config)
+            return self._manager
+
+    def close(self) -> None:
+        """Stop the request threads, after the transfers running now have ended."""
+        with self._lock:
+            self._closed = True
+            manager, self._manager = self._manager, None
+        if manager is not None:
+            # Never shutdown(cancel=True): broken in s3transfer (issue #143).
+            manager.shutdown()
+
+    def __enter__(self) -> S3Transfer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the executor ------------------------------------------------------------------
+
+    def __call__(self, file: TransferFile, on_progress: ProgressCallback) -> None:
+        """Transfer ``file`` (see the class docstring for the directions)."""
+        source, destination = file.source_path, file.destination_path
+        if is_s3_url(source) and is_s3_url(destination):
+            self._copy(source, destination, on_progress)
+        elif is_s3_url(source):
+            self._download(source, destination, on_progress)
+        elif is_s3_url(destination):
+            self._upload(source, destination, on_progress)
+        else:
+            raise ValueError(
+                f"S3Transfer needs an s3:// source or destination, got {source!r} -> "
+                f"{destination!r}"
+            )
+
+    def _upload(self, source: str, destination: str, on_progress: ProgressCallback) -> None:
+        bucket, key = _object_url(destination)
+        path = Path(source)
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "source is a folder, not a file", source)
+        if not path.exists():
+            raise FileNotFoundError(errno.ENOENT, "source file does not exist", source)
+        manager = self._transfer_manager()
+        self._refuse_existing_object(bucket, key, "upload to")
+        progress = _Progress()
+        future = manager.upload(source, bucket, key, subscribers=[progress])
+        self._follow(
+            future, progress, on_progress, destination, self._failure(destination, "upload to")
+        )
+
+    def _download(self, source: str, destination: str, on_progress: ProgressCallback) -> None:
+        bucket, key = _object_url(source)
+        target = Path(destination)
+        check_destination(target, overwrite=self.overwrite)
+        manager = self._transfer_manager()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # s3transfer itself writes to "<name>.<random>" and renames that when complete, or
+        # removes it on failure; it renames over anything, so it writes our own temporary
+        # name, which then takes the destination's name by the no-clobber rule.
+        temporary = temporary_path(target)
+        progress = _Progress()
+        future = manager.download(bucket, key, str(temporary), subscribers=[progress])
+        try:
+            self._follow(future, progress, on_progress, source, self._failure(source, "download"))
+            move_into_place(temporary, target, overwrite=self.overwrite)
+        except BaseException:
+            # A failed clean-up must not hide the failure that caused it.
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+
+    def _copy(self, source: str, destination: str, on_progress: ProgressCallback) -> None:
+        source_bucket, source_key = _object_url(source)
+        bucket, key = _object_url(destination)
+        manager = self._transfer_manager()
+        self._refuse_existing_object(bucket, key, "copy to")
+        progress = _Progress()
+        if self._source_client is None:
+            future = manager.copy(
+                {"Bucket": source_bucket, "Key": source_key}, bucket, key, subscribers=[progress]
+            )
+            self._follow(
+                future, progress, on_progress, source, self._copy_failure(source, destination)
+            )
+            return
+        try:
+            body = self._source_client.get_object(Bucket=source_bucket, Key=source_key)["Body"]
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise s3_error(exc, source, "read", self._source_client) from exc
+        try:
+            future = manager.upload(body, bucket, key, subscribers=[progress])
+            self._follow(
+                future, progress, on_progress, destination, self._failure(destination, "copy to")
+            )
+        finally:
+            body.close()
+
+    def _failure(self, url: str, action: str) -> Callable[[BaseException], OSError]:
+        """How a failed transfer of ``url`` is reported."""
+
+        def fail(exc: BaseException) -> OSError:
+            if isinstance(exc, botocore.exceptions.ClientError | botocore.exceptions.BotoCoreError):
+                return s3_error(exc, url, action, self.client)
+            if isinstance(exc, OSError):
+                return type(exc)(f"{url}: cannot {action}: {exc}")
+            return OSError(f"{url}: cannot {action}: {type(exc).__name__}: {exc}")
+
+        return fail
+
+    def _copy_failure(self, source: str, destination: str) -> Callable[[BaseException], OSError]:
+        """How a failed server-side copy is reported: a bare 404 comes from the HEAD of the
+        source (the first request), other errors name the bucket they mention."""
+        source_bucket, _ = parse_s3_url(source)
+        read_source = self._failure(source, "copy")
+        write_destination = self._failure(destination, "copy to")
+
+        def fail(exc: BaseException) -> OSError:
+            if isinstance(exc, botocore.exceptions.ClientError):
+                code, _, _ = _error_code(exc)
+                named = exc.response.get("Error", {}).get("BucketName")
+                if code in ("404", "NotFound") or (
+                    code == "NoSuchBucket" and named == source_bucket
+                ):
+                    return read_source(exc)
+            return write_destination(exc)
+
+        return fail
+
+    def _refuse_existing_object(self, bucket: str, key: str, action: str) -> None:
+        if self.overwrite:
+            return
+        url = _url(bucket, key)
+        client = self.client
+        try:
+            client.head_object(Bucket=bucket, Key=key)
+        except botocore.exceptions.ClientError as exc:
+            error = s3_error(exc, url, action, client)
+            if isinstance(error, FileNotFoundError) and "no such key" in str(error):
+                return  # the free name we hoped for
+            raise error from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise s3_error(exc, url, action, client) from exc
+        raise FileExistsError(
+            errno.EEXIST, "destination object exists (pass overwrite=True to replace it)", url
+        )
+
+    def _follow(
+        self,
+        future: Any,
+        progress: _Progress,
+        on_progress: ProgressCallback,
+        url: str,
+        fail: Callable[[BaseException], OSError],
+    ) -> None:
+        """Report the transfer's progress from this (the queue worker's) thread until it
+        ends; cancel it when the job is cancelled, and raise its failure as an OSError.
+
+        ``on_progress`` is called only here, never from s3transfer's threads, so that its
+        ``TransferCancelled`` reaches the queue.
+        """
+        reported = 0
+        try:
+            on_progress(0)
+            while not future.done():
+                total = progress.wait(reported, _POLL_SECONDS)
+                if on_progress.cancelled:
+                    break
+                if total != reported:
+                    on_progress(total)
+                    reported = total
+        except BaseException:
+            # on_progress raised (a cancel between the check and the report), or this
+            # thread was interrupted: stop the transfer and let it clean up first.
+            future.cancel()
+            _wait_quietly(future.result)
+            raise
+        if on_progress.cancelled and not future.done():
+            future.cancel()
+        try:
+            # After a cancel, result() returns once s3transfer has cleaned up: the multipart
+            # upload aborted, the partial download removed.
+            future.result()
+        except CancelledError:
+            raise TransferCancelled(f"{url}: transfer cancelled") from None
+        except Exception as exc:
+            raise fail(exc) from exc
+        on_progress.raise_if_cancelled()
+        on_progress(progress.total)
+
+
+def _wait_quietly(wait: Callable[[], object]) -> None:
+    with contextlib.suppress(BaseException):  # the caller re-raises its own exception
+        wait()
+
+
+def _object_url(url: str) -> tuple[str, str]:
+    bucket, key = parse_s3_url(url)
+    if not key or key.endswith("/"):
+        raise ValueError(f"S3 URL names no object (expected s3://bucket/key): {url!r}")
+    return bucket, key
+
+
+def _join_destination(destination: str | os.PathLike[str], relative: str) -> str:
+    if is_s3_url(destination):
+        return posixpath.join(str(destination).rstrip("/") + "/", relative)
+    return os.path.join(os.fspath(destination), *relative.split("/"))
+
+
+def _check_relative_key(url: str, relative: str) -> None:
+    parts = relative.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"{url}: cannot map this key to a path below the destination")
+
+
+def list_s3_objects(
+    source: str,
+    destination: str | os.PathLike[str],
+    *,
+    client: Any = None,
+    page_size: int | None = None,
+) -> list[dict[str, Any]]:
+    """List what ``source`` names, as the ``files`` that :meth:`TransferQueue.queue_job`
+    takes: ``[{"source_path": "s3://bucket/key", "destination_path": ..., "size": n}]``.
+
+    ``source`` is ``s3://bucket/key`` or a prefix. A key that exists exactly gives that
+    one object, with ``destination`` as its destination. Otherwise the key is a folder:
+    every object under ``key/`` (the whole bucket for ``s3://bucket`` or
+    ``s3://bucket/``), with the destination ``destination`` joined with the key's part
+    below the prefix (a local path, or an ``s3://`` URL for copies). Zero-byte "folder"
+    markers (keys ending in ``/``) are skipped; a key that would escape the destination
+    (``..``, ``.`` or an empty segment) raises ``ValueError``. A missing bucket raises
+    ``FileNotFoundError``; a prefix with nothing under it gives an empty list.
+
+    ``client`` defaults to a boto3 S3 client from a fresh session; ``page_size`` is
+    the number of keys per ListObjectsV2 request (the server's default, 1,000, if None).
+    """
+    bucket, key = parse_s3_url(source)
+    if client is None:
+        client = boto3.session.Session().client("s3")
+    pages: dict[str, Any] = {}
+    if page_size is not None:
+        pages["PaginationConfig"] = {"PageSize": page_size}
+    paginator = client.get_paginator("list_objects_v2")
+    try:
+        if key and not key.endswith("/"):
+            first = client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+            found = first.get("Contents", [])
+            if found and found[0]["Key"] == key:
+                return [
+                    {
+                        "source_path": source,
+                        "destination_path": os.fspath(destination),
+                        "size": int(found[0]["Size"]),
+                    }
+                ]
+            key += "/"
+        files = []
+        for page in paginator.paginate(Bucket=bucket, Prefix=key, **pages):
+            for entry in page.get("Contents", []):
+                name = entry["Key"]
+                if name.endswith("/"):
+                    continue
+                relative = name[len(key) :]
+                url = _url(bucket, name)
+                _check_relative_key(url, relative)
+                files.append(
+                    {
+                        "source_path": url,
+                        "destination_path": _join_destination(destination, relative),
+                        "size": int(entry["Size"]),
+                    }
+                )
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise s3_error(exc, _url(bucket, key), "list", client) from exc
+    return files
