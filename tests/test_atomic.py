@@ -290,3 +290,14 @@ def test_a_file_in_the_way_of_the_parents_is_named(tmp_path: Path) -> None:
         stream.write(b"never")
     assert raised.value.filename == str(blocker)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]
+
+
+def test_a_destination_name_of_255_bytes_can_be_written(tmp_path: Path) -> None:
+    """Issue 4 Local: the temporary name stays within 255 bytes, so the longest name a
+    filesystem allows (multi-byte characters included) can still be a destination."""
+    for name in ("a" * 255, "é" * 127):
+        destination = tmp_path / name
+        with _atomic.atomic_destination(destination) as stream:
+            stream.write(b"long")
+        assert destination.read_bytes() == b"long"
+        assert len(_atomic.temporary_path(destination).name.encode()) <= 255

@@ -16,10 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+# Most filesystems allow 255 bytes per name; the temporary name adds 15 to the
+# destination's, so a long destination name is shortened in it (the name is only a hint).
+_NAME_MAX = 255
+_TEMPORARY_EXTRA = len(".") + 8 + len("..part")
+
 
 def temporary_path(destination: Path) -> Path:
     """A fresh hidden name beside ``destination``, for the bytes on their way."""
-    return destination.with_name(f".{destination.name}.{secrets.token_hex(4)}.part")
+    name = destination.name.encode()[: _NAME_MAX - _TEMPORARY_EXTRA].decode(errors="ignore")
+    return destination.with_name(f".{name}.{secrets.token_hex(4)}.part")
 
 
 def check_destination(destination: Path, *, overwrite: bool) -> None:
