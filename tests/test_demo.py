@@ -37,8 +37,10 @@ def test_demo_ends_completed_failed_cancelled_and_prints_live_progress() -> None
         assert job.id in text.split("files ok/failed/all")[1]
 
 
-def test_module_entry_point_exits_zero() -> None:
-    """``python -m transferqueue`` runs the demo and exits 0 when it went as designed."""
+def test_module_entry_point_exits_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python -m transferqueue`` (no arguments) runs the demo and exits 0 when it went
+    as designed."""
+    monkeypatch.setattr(sys, "argv", ["transferqueue"])
     with pytest.raises(SystemExit) as exit_info:
         runpy.run_module("transferqueue", run_name="__main__")
     assert exit_info.value.code == 0

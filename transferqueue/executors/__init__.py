@@ -23,6 +23,7 @@ from ._huggingface import (
 )
 from ._listing_local import list_local_files
 from ._local import LocalCopy
+from ._routing import Transfer, list_files, location_kind, transfer_type_for
 
 if TYPE_CHECKING:
     from ._s3 import S3Transfer, is_s3_url, list_s3_objects, parse_s3_url
@@ -56,11 +57,15 @@ __all__ = [
     "HuggingFaceLocation",
     "LocalCopy",
     "S3Transfer",
+    "Transfer",
     "atomic_destination",
     "is_s3_url",
+    "list_files",
     "list_hf_files",
     "list_local_files",
     "list_s3_objects",
+    "location_kind",
     "parse_hf_url",
     "parse_s3_url",
+    "transfer_type_for",
 ]

@@ -1,0 +1,275 @@
+"""Issue 4 ("Command line"): ``transferqueue cp`` and ``transferqueue demo``, in-process
+through ``main()`` and as ``python -m transferqueue`` subprocesses."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import WAIT
+from tests.fake_hub import FakeHub, RunningHub, Stall, start_hub
+from tests.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
+from transferqueue._cli import copy, main, plan
+
+BIG = os.urandom(300_000)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def make_tree(root: Path) -> dict[str, bytes]:
+    """A folder with files at two depths; returns relative path -> bytes."""
+    contents = {"a.bin": BIG, "b.txt": b"bee\n", os.path.join("sub", "c.bin"): os.urandom(5000)}
+    for relative, data in contents.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(data)
+    return contents
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "transferqueue", *args],
+        capture_output=True,
+        text=True,
+        timeout=WAIT * 3,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+
+
+def test_cp_folder_plain_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 4: a folder is copied recursively (checksums equal), one "done" line per file
+    and a summary when stdout is not a terminal; exit 0."""
+    contents = make_tree(tmp_path / "src")
+    assert main(["cp", "-j", "2", str(tmp_path / "src"), str(tmp_path / "out")]) == 0
+    for relative, data in contents.items():
+        assert sha((tmp_path / "out" / relative).read_bytes()) == sha(data)
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert sum(line.startswith("done ") for line in lines) == 3
+    assert lines[-1] == "3 of 3 files copied (297.9 KiB), 0 failed"
+    assert err == ""
+
+
+def test_cp_several_sources_into_folder(tmp_path: Path) -> None:
+    """Issue 4: with several sources DEST is a folder; each lands under its own name."""
+    make_tree(tmp_path / "src")
+    (tmp_path / "one.txt").write_bytes(b"one")
+    args = ["cp", "-q", str(tmp_path / "one.txt"), str(tmp_path / "src"), str(tmp_path / "d")]
+    assert main(args) == 0
+    assert (tmp_path / "d" / "one.txt").read_bytes() == b"one"
+    assert (tmp_path / "d" / "src" / "a.bin").read_bytes() == BIG
+    # An existing folder as the only DEST: the source goes inside it, as cp -r does.
+    assert main(["cp", "-q", str(tmp_path / "one.txt"), str(tmp_path / "d" / "src")]) == 0
+    assert (tmp_path / "d" / "src" / "one.txt").read_bytes() == b"one"
+
+
+def test_quiet_prints_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 4: --quiet prints nothing when all went well."""
+    make_tree(tmp_path / "src")
+    assert main(["cp", "--quiet", str(tmp_path / "src"), str(tmp_path / "out")]) == 0
+    assert capsys.readouterr() == ("", "")
+
+
+def test_dry_run_copies_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 4: --dry-run prints each source -> destination with its size, copies nothing."""
+    make_tree(tmp_path / "src")
+    assert main(["cp", "--dry-run", str(tmp_path / "src"), str(tmp_path / "out")]) == 0
+    assert not (tmp_path / "out").exists()
+    out = capsys.readouterr().out
+    source, target = tmp_path / "src" / "a.bin", tmp_path / "out" / "a.bin"
+    assert f"{source} -> {target} (293.0 KiB)" in out
+    assert "3 files" in out
+
+
+def test_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 4: --json prints one JSON event per line, the last the terminal snapshot."""
+    make_tree(tmp_path / "src")
+    assert main(["cp", "--json", str(tmp_path / "src"), str(tmp_path / "out")]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert events[0]["event"] == "created"
+    assert all(event["event"] == "updated" for event in events[1:])
+    last = events[-1]["job"]
+    assert last["status"] == "completed"
+    assert last["progress"]["loaded_bytes"] == len(BIG) + 4 + 5000
+    assert {file["status"] for file in last["files"]} == {"completed"}
+
+
+def test_existing_destination_fails_then_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 4: an existing destination fails the file (exit 1, reason on stderr, old
+    bytes kept); --overwrite replaces it (exit 0)."""
+    (tmp_path / "a").write_bytes(BIG)
+    (tmp_path / "b").write_bytes(b"old")
+    assert main(["cp", str(tmp_path / "a"), str(tmp_path / "b")]) == 1
+    out, err = capsys.readouterr()
+    assert f"failed {tmp_path / 'a'}:" in err
+    assert "exists" in err
+    assert "0 of 1 files copied" in out
+    assert (tmp_path / "b").read_bytes() == b"old"
+    assert main(["cp", "--overwrite", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b").read_bytes() == BIG
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["cp"],
+        ["cp", "only-one"],
+        ["cp", "-j", "0", "a", "b"],
+        ["cp", "--retries", "-1", "a", "b"],
+        ["cp", "--json", "--quiet", "a", "b"],
+        ["nonsense"],
+    ],
+)
+def test_bad_usage_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 4: argparse errors exit 2 with a message on stderr."""
+    assert main(args) == 2
+    assert capsys.readouterr().err
+
+
+def test_missing_source_and_unsupported_pair_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 4: a missing source and an unsupported pair are usage errors (exit 2)."""
+    assert main(["cp", str(tmp_path / "nope"), str(tmp_path / "out")]) == 2
+    assert "nope" in capsys.readouterr().err
+    (tmp_path / "a").write_bytes(b"a")
+    assert main(["cp", str(tmp_path / "a"), "hf://owner/repo"]) == 2
+    assert "supported" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_subprocess_exit_codes_and_plain_log(tmp_path: Path) -> None:
+    """Issue 4: as a program: exit 0 with plain lines (not a terminal), 1 on a failed
+    file with its reason on stderr, 2 for bad usage."""
+    make_tree(tmp_path / "src")
+    done = run("cp", str(tmp_path / "src"), str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("done ") == 3
+    assert "\x1b[" not in done.stdout  # no terminal escapes
+    assert (tmp_path / "out" / "a.bin").read_bytes() == BIG
+    again = run("cp", str(tmp_path / "src" / "b.txt"), str(tmp_path / "out" / "b.txt"))
+    assert again.returncode == 1
+    assert "exists" in again.stderr
+    usage = run("cp", str(tmp_path / "src"))
+    assert usage.returncode == 2
+    assert "usage" in usage.stderr or "error" in usage.stderr
+
+
+def test_s3_round_trip(s3_env: str, tmp_path: Path) -> None:  # noqa: F811
+    """Issue 4: local -> s3:// -> local through the command line against a moto server
+    (AWS_ENDPOINT_URL), checksums equal."""
+    s3_client().create_bucket(Bucket="bucket")
+    contents = make_tree(tmp_path / "src")
+    up = run("cp", str(tmp_path / "src"), "s3://bucket/data", env=dict(os.environ))
+    assert up.returncode == 0, up.stderr
+    down = run("cp", "s3://bucket/data", str(tmp_path / "back"), env=dict(os.environ))
+    assert down.returncode == 0, down.stderr
+    for relative, data in contents.items():
+        assert sha((tmp_path / "back" / relative).read_bytes()) == sha(data)
+    missing = run("cp", "s3://bucket/nothing", str(tmp_path / "x"), env=dict(os.environ))
+    assert missing.returncode == 2
+    assert "s3://bucket/nothing" in missing.stderr
+
+
+@pytest.fixture
+def hub() -> Iterator[RunningHub]:
+    """A fake hub whose model has a small file and a large one."""
+    fake = FakeHub(repos={("model", "owner/model"): {"a.txt": b"small\n", "big.bin": BIG}})
+    yield from start_hub(fake)
+
+
+def test_ctrl_c_cancels_and_leaves_no_partial_file(hub: RunningHub, tmp_path: Path) -> None:
+    """Issue 4, S9: SIGINT while a file is mid-transfer: exit 130, "cancelled" printed,
+    the finished file kept, no partial or temporary file left."""
+    stall = Stall(path="big.bin", after=64 * 1024)
+    hub.hub.stall = stall
+    env = dict(os.environ, HF_ENDPOINT=hub.url)
+    env.pop("HF_TOKEN", None)
+    dest = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "transferqueue", "cp", "-j", "2", "hf://owner/model", str(dest)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        first = lines.get(timeout=WAIT)
+        assert first.startswith("done hf://owner/model@main/a.txt")
+        assert stall.reached.wait(WAIT)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=WAIT) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(WAIT)
+        stall.release.set()
+    reader.join(WAIT)
+    assert process.stdout is not None
+    process.stdout.close()
+    assert process.stderr is not None
+    assert "cancelled" in process.stderr.read()
+    process.stderr.close()
+    assert sorted(os.listdir(dest)) == ["a.txt"]
+    assert (dest / "a.txt").read_bytes() == b"small\n"
+
+
+def test_demo_command() -> None:
+    """Issue 4: ``transferqueue demo`` copies generated files with nothing to configure,
+    says where they went and cleans up."""
+    result = run("demo")
+    assert result.returncode == 0, result.stderr
+    assert "7 of 7 files copied (127.0 MiB), 0 failed" in result.stdout
+    where = result.stdout.splitlines()[-1]
+    assert where.startswith("copied to ")
+    assert not Path(where.split()[2]).parent.exists()
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal, so the rich progress is used."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_rich_progress_on_a_terminal(tmp_path: Path) -> None:
+    """Issue 4: on a terminal the progress is a rich Progress (a job bar with the file
+    count), and the copy still arrives intact."""
+    contents = make_tree(tmp_path / "src")
+    files = plan([str(tmp_path / "src")], str(tmp_path / "out"))
+    terminal = Terminal()
+    assert copy(files, concurrency=2, retries=0, overwrite=False, out=terminal) == 0
+    text = terminal.getvalue()
+    assert "3/3 files" in text
+    assert "\x1b[" in text  # drawn with terminal escapes, not plain lines
+    assert "done " not in text
+    for relative, data in contents.items():
+        assert sha((tmp_path / "out" / relative).read_bytes()) == sha(data)

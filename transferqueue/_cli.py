@@ -1,0 +1,385 @@
+"""The ``transferqueue`` command line: ``transferqueue cp SRC... DEST`` and ``transferqueue demo``.
+
+Exit status: 0 when every file arrived, 1 when some failed, 2 for bad usage (a bad option,
+an unsupported pair, a missing source), 130 after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import posixpath
+import shutil
+import sys
+import tempfile
+from typing import TYPE_CHECKING, Any, TextIO
+
+from ._config import get_max_concurrent_transfers
+from ._enums import TransferFileStatus, TransferStatus
+from ._queue import TransferQueue
+from ._retry import RetryPolicy
+from .executors._huggingface import HubError
+from .executors._routing import Transfer, list_files, location_kind, transfer_type_for
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ._records import TransferJob
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_KEEPALIVE = 0.5
+_SHUTDOWN_TIMEOUT = 30.0
+_DEMO_SIZES_MIB = (1, 2, 4, 8, 16, 32, 64)
+
+
+class _UsageError(Exception):
+    """Bad usage found after parsing: exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="transferqueue",
+        description="Copy files between local folders, S3 and Hugging Face, several at once.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    cp = commands.add_parser(
+        "cp",
+        help="copy files, folders, S3 prefixes or Hugging Face repositories",
+        description=(
+            "Copy SRC to DEST. Sources are local paths, s3://bucket/key-or-prefix or "
+            "hf://[datasets/]owner/repo[@revision][/path]; folders, prefixes and "
+            "repositories are copied recursively. With several sources DEST is a folder."
+        ),
+    )
+    cp.add_argument("paths", nargs="+", metavar="SRC... DEST")
+    cp.add_argument(
+        "-j",
+        "--concurrency",
+        type=_positive_int,
+        default=None,
+        help="files transferred at once (default: MAX_CONCURRENT_TRANSFERS, or 2)",
+    )
+    cp.add_argument(
+        "--retries",
+        type=_non_negative_int,
+        default=2,
+        help="times a file is tried again after a transient error (default: 2)",
+    )
+    cp.add_argument("--overwrite", action="store_true", help="replace existing destinations")
+    cp.add_argument(
+        "--dry-run", action="store_true", help="print what would be copied, copy nothing"
+    )
+    output = cp.add_mutually_exclusive_group()
+    output.add_argument(
+        "--json", action="store_true", help="print the job's snapshots as JSON lines"
+    )
+    output.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    commands.add_parser("demo", help="copy a few generated files, showing the live progress")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def _is_folder(destination: str) -> bool:
+    if location_kind(destination) == "s3":
+        return destination.endswith("/")
+    return destination.endswith(("/", os.sep)) or os.path.isdir(destination)
+
+
+def _name(source: str) -> str:
+    """The last part of a source's path, as ``cp`` names the copy inside a folder."""
+    if location_kind(source) == "s3":
+        rest = source[len("s3://") :].rstrip("/")
+        return posixpath.basename(rest) or rest
+    return os.path.basename(os.path.normpath(source))
+
+
+def _join(folder: str, name: str) -> str:
+    if location_kind(folder) == "s3":
+        return folder.rstrip("/") + "/" + name
+    return os.path.join(folder, name)
+
+
+def plan(sources: Sequence[str], destination: str) -> list[dict[str, Any]]:
+    """The files that ``cp sources destination`` copies, as ``queue_job`` takes them.
+
+    As ``cp -r``: a source goes into ``destination`` under its own name when there are
+    several sources or ``destination`` is an existing folder (or ends with ``/``); a
+    single source otherwise becomes ``destination``. ``hf://`` sources always go into
+    ``destination`` as a folder. Raises ``_UsageError`` for an unsupported pair, a
+    missing source or an S3 source with nothing under it.
+    """
+    into_folder = len(sources) > 1 or _is_folder(destination)
+    files: list[dict[str, Any]] = []
+    for source in sources:
+        try:
+            transfer_type_for(source, destination)
+        except ValueError as exc:
+            raise _UsageError(str(exc)) from None
+        kind = location_kind(source)
+        target = destination
+        if kind != "hf" and into_folder:
+            target = _join(destination, _name(source))
+        try:
+            found = list_files(source, target)
+        except (OSError, ValueError, HubError) as exc:
+            raise _UsageError(f"cannot read {source}: {exc}") from None
+        if not found and kind == "s3":
+            raise _UsageError(f"no such S3 object or prefix: {source}")
+        files.extend(found)
+    return files
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Plain:
+    """One line per file finished, and a summary; failures go to stderr at the end."""
+
+    def __init__(self, out: TextIO, *, quiet: bool) -> None:
+        self._out = out
+        self._quiet = quiet
+        self._done: set[int] = set()
+
+    def show(self, job: TransferJob) -> None:
+        for index, file in enumerate(job.files):
+            if file.status is TransferFileStatus.COMPLETED and index not in self._done:
+                self._done.add(index)
+                if not self._quiet:
+                    print(
+                        f"done {file.source_path} -> {file.destination_path} ({_size(file.size)})",
+                        file=self._out,
+                        flush=True,
+                    )
+
+    def close(self) -> None:
+        """Nothing to tear down."""
+
+
+class _Json:
+    """One JSON object a line: ``{"event": "created"|"updated", "job": {...}}``."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._first = True
+
+    def show(self, job: TransferJob) -> None:
+        event = "created" if self._first else "updated"
+        self._first = False
+        line = json.dumps({"event": event, "job": job.to_dict()}, sort_keys=True)
+        print(line, file=self._out, flush=True)
+
+    def close(self) -> None:
+        """Nothing to tear down."""
+
+
+class _Rich:
+    """A rich Progress: a bar for the job (bytes, percentage, speed, ETA) and one per
+    file being transferred."""
+
+    def __init__(self, out: TextIO) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=Console(file=out),
+        )
+        self._job_task: Any = None
+        self._file_tasks: dict[int, Any] = {}
+        self._progress.start()
+
+    def show(self, job: TransferJob) -> None:
+        progress = job.progress
+        description = (
+            f"{progress.completed_files + progress.failed_files}/{progress.total_files} files"
+        )
+        if self._job_task is None:
+            self._job_task = self._progress.add_task(description, total=progress.total_bytes)
+        self._progress.update(
+            self._job_task, description=description, completed=progress.loaded_bytes
+        )
+        for index, file in enumerate(job.files):
+            task = self._file_tasks.get(index)
+            if file.status is TransferFileStatus.TRANSFERRING:
+                if task is None:
+                    name = "  " + _name(file.source_path)
+                    task = self._progress.add_task(name, total=file.size)
+                    self._file_tasks[index] = task
+                self._progress.update(task, completed=file.loaded)
+            elif task is not None:
+                self._progress.remove_task(task)
+                del self._file_tasks[index]
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+def _display(out: TextIO, *, as_json: bool, quiet: bool) -> _Plain | _Json | _Rich:
+    if as_json:
+        return _Json(out)
+    if not quiet and out.isatty():
+        try:
+            return _Rich(out)
+        except ImportError:
+            pass  # rich is the "cli" extra: without it, plain lines
+    return _Plain(out, quiet=quiet)
+
+
+def copy(
+    files: list[dict[str, Any]],
+    *,
+    concurrency: int,
+    retries: int,
+    overwrite: bool,
+    as_json: bool = False,
+    quiet: bool = False,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Copy ``files`` (as :func:`plan` lists them) on a queue of ``concurrency`` slots,
+    showing the progress on ``out``; return the exit status."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    policy = RetryPolicy(max_attempts=retries + 1)
+    with TransferQueue(concurrency) as queue:
+        display = _display(out, as_json=as_json, quiet=quiet)
+        job_type = {
+            transfer_type_for(file["source_path"], file["destination_path"]) for file in files
+        }
+        kind = job_type.pop() if len(job_type) == 1 else "cross-storage"
+        job_id = queue.queue_job(kind, files, Transfer(overwrite=overwrite), retry=policy)
+        final: TransferJob | None = None
+        try:
+            with queue.watch(job_id, keepalive=_KEEPALIVE) as snapshots:
+                for job in snapshots:
+                    if job is not None:
+                        display.show(job)
+                        final = job
+        except KeyboardInterrupt:
+            display.close()
+            queue.cancel_job(job_id)
+            # Every executor returns once it sees the cancel, leaving no partial file.
+            queue.shutdown(wait=True)
+            print("cancelled", file=err, flush=True)
+            return EXIT_INTERRUPTED
+        display.close()
+    assert final is not None
+    assert final.status.is_terminal
+    failed = [file for file in final.files if file.status is not TransferFileStatus.COMPLETED]
+    for file in failed:
+        print(f"failed {file.source_path}: {file.error}", file=err, flush=True)
+    if not as_json and not quiet:
+        progress = final.progress
+        print(
+            f"{progress.completed_files} of {progress.total_files} files copied "
+            f"({_size(progress.loaded_bytes)}), {progress.failed_files} failed",
+            file=out,
+            flush=True,
+        )
+    return EXIT_OK if final.status is TransferStatus.COMPLETED and not failed else EXIT_FAILED
+
+
+def _cp(args: argparse.Namespace) -> int:
+    if len(args.paths) < 2:
+        raise _UsageError("cp needs at least one SRC and a DEST")
+    *sources, destination = args.paths
+    files = plan(sources, destination)
+    if args.dry_run:
+        for file in files:
+            print(f"{file['source_path']} -> {file['destination_path']} ({_size(file['size'])})")
+        total = sum(int(file["size"]) for file in files)
+        print(f"{len(files)} files, {_size(total)} (dry run: nothing copied)")
+        return EXIT_OK
+    concurrency = args.concurrency
+    if concurrency is None:
+        try:
+            concurrency = get_max_concurrent_transfers()
+        except ValueError as exc:
+            raise _UsageError(str(exc)) from None
+    return copy(
+        files,
+        concurrency=concurrency,
+        retries=args.retries,
+        overwrite=args.overwrite,
+        as_json=args.json,
+        quiet=args.quiet,
+    )
+
+
+def demo() -> int:
+    """Generate a few files of random bytes (1 to 64 MiB) in a temporary folder, copy
+    them to another with the live progress, say where they went, and clean up."""
+    root = tempfile.mkdtemp(prefix="transferqueue-demo-")
+    try:
+        source = os.path.join(root, "source")
+        destination = os.path.join(root, "copies")
+        os.mkdir(source)
+        for size in _DEMO_SIZES_MIB:
+            with open(os.path.join(source, f"sample-{size}MiB.bin"), "wb") as stream:
+                stream.write(os.urandom(size * 1024 * 1024))
+        print(f"generated {len(_DEMO_SIZES_MIB)} files in {source}", flush=True)
+        files = plan([source], destination)
+        status = copy(files, concurrency=get_max_concurrent_transfers(), retries=0, overwrite=False)
+        print(f"copied to {destination} (now removed again)", flush=True)
+        return status
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or bad usage (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        if args.command == "demo":
+            return demo()
+        return _cp(args)
+    except _UsageError as exc:
+        print(f"transferqueue: error: {exc}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # before the copy started: nothing to clean up
+        print("cancelled", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
