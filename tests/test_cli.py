@@ -273,3 +273,54 @@ def test_rich_progress_on_a_terminal(tmp_path: Path) -> None:
     assert "done " not in text
     for relative, data in contents.items():
         assert sha((tmp_path / "out" / relative).read_bytes()) == sha(data)
+
+
+def test_two_sources_onto_one_destination_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 4 CLI: two sources with the same name into one folder would race for one
+    destination and lose one file: a usage error (exit 2) before anything is copied."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "same.txt").write_bytes(b"A")
+    (tmp_path / "b" / "same.txt").write_bytes(b"B")
+    out = tmp_path / "out"
+    args = [str(tmp_path / "a" / "same.txt"), str(tmp_path / "b" / "same.txt"), str(out)]
+    assert main(["cp", "--overwrite", *args]) == 2
+    assert "would both be copied to" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_folder_into_itself_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 4 CLI: as cp, copying a folder into itself is a usage error, not a copy that
+    nests one level deeper on every run."""
+    source = tmp_path / "src"
+    make_tree(source)
+    before = sorted(p.relative_to(source) for p in source.rglob("*"))
+    assert main(["cp", str(source), str(source) + "/"]) == 2
+    assert "into itself" in capsys.readouterr().err
+    assert sorted(p.relative_to(source) for p in source.rglob("*")) == before
+
+
+def test_a_bucket_without_a_key_is_a_folder(tmp_path: Path) -> None:
+    """Issue 4 CLI: ``s3://bucket`` names no object; a file copied there keeps its name."""
+    source = tmp_path / "x.txt"
+    source.write_bytes(b"x")
+    assert plan([str(source)], "s3://bucket") == [
+        {"source_path": str(source), "destination_path": "s3://bucket/x.txt", "size": 1}
+    ]
+
+
+def test_a_name_that_is_not_utf8_is_copied(tmp_path: Path) -> None:
+    """Issue 4 CLI and Local: a file name that is not valid UTF-8 (bytes on Linux) is
+    copied, its bytes intact, and no temporary file stays."""
+    source = tmp_path / "weird"
+    source.mkdir()
+    name = os.fsdecode(b"\xff-data.bin")
+    (source / name).write_bytes(b"odd name")
+    out = tmp_path / "out"
+    assert main(["cp", "-q", str(source), str(out)]) == 0
+    assert (out / name).read_bytes() == b"odd name"
+    assert os.listdir(out) == [name]

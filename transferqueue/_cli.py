@@ -102,7 +102,8 @@ def _non_negative_int(text: str) -> int:
 
 def _is_folder(destination: str) -> bool:
     if location_kind(destination) == "s3":
-        return destination.endswith("/")
+        # s3://bucket names no object: a bucket is where objects go, like a folder.
+        return destination.endswith("/") or "/" not in destination[len("s3://") :]
     return destination.endswith(("/", os.sep)) or os.path.isdir(destination)
 
 
@@ -140,14 +141,36 @@ def plan(sources: Sequence[str], destination: str) -> list[dict[str, Any]]:
         target = destination
         if kind != "hf" and into_folder:
             target = _join(destination, _name(source))
+        if kind == "local" and location_kind(target) == "local" and _inside(target, source):
+            raise _UsageError(f"cannot copy {source} into itself ({target})")
         try:
             found = list_files(source, target)
+        except ImportError as exc:  # S3 without boto3
+            raise _UsageError(f"{exc}; install it with: pip install 'transferqueue[s3]'") from None
         except (OSError, ValueError, HubError) as exc:
             raise _UsageError(f"cannot read {source}: {exc}") from None
         if not found and kind == "s3":
             raise _UsageError(f"no such S3 object or prefix: {source}")
         files.extend(found)
+    # Two sources landing on one destination would race, and one would be lost.
+    seen: dict[str, str] = {}
+    for file in files:
+        other = seen.setdefault(file["destination_path"], file["source_path"])
+        if other != file["source_path"]:
+            raise _UsageError(
+                f"{other} and {file['source_path']} would both be copied to "
+                f"{file['destination_path']}"
+            )
     return files
+
+
+def _inside(target: str, source: str) -> bool:
+    """Whether the local path ``target`` lies in (or is) the local folder ``source``."""
+    if not os.path.isdir(source):
+        return False
+    folder = os.path.realpath(source)
+    path = os.path.realpath(target)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _size(size: int) -> str:
@@ -302,17 +325,26 @@ def copy(
             queue.shutdown(wait=True)
             print("cancelled", file=err, flush=True)
             return EXIT_INTERRUPTED
+        except BaseException:
+            # Anything else (a closed pipe, a display error): the job must not run on
+            # unseen, as leaving the queue's block would let it.
+            queue.cancel_job(job_id)
+            raise
         display.close()
     assert final is not None
     assert final.status.is_terminal
     failed = [file for file in final.files if file.status is not TransferFileStatus.COMPLETED]
     for file in failed:
-        print(f"failed {file.source_path}: {file.error}", file=err, flush=True)
+        hint = (
+            " (use --overwrite to replace it)" if "destination exists" in (file.error or "") else ""
+        )
+        print(f"failed {file.source_path}: {file.error}{hint}", file=err, flush=True)
     if not as_json and not quiet:
         progress = final.progress
+        copied = sum(file.size for file in final.files if file.status == "completed")
         print(
             f"{progress.completed_files} of {progress.total_files} files copied "
-            f"({_size(progress.loaded_bytes)}), {progress.failed_files} failed",
+            f"({_size(copied)}), {progress.failed_files} failed",
             file=out,
             flush=True,
         )

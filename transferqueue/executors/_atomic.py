@@ -24,7 +24,12 @@ _TEMPORARY_EXTRA = len(".") + 8 + len("..part")
 
 def temporary_path(destination: Path) -> Path:
     """A fresh hidden name beside ``destination``, for the bytes on their way."""
-    name = destination.name.encode()[: _NAME_MAX - _TEMPORARY_EXTRA].decode(errors="ignore")
+    # In bytes, as the file system counts: os.fsencode keeps names that are not UTF-8.
+    raw = os.fsencode(destination.name)
+    limit = _NAME_MAX - _TEMPORARY_EXTRA
+    if len(raw) > limit:  # cut whole characters (the name is only a hint)
+        raw = raw[:limit].decode(errors="ignore").encode()
+    name = os.fsdecode(raw)
     return destination.with_name(f".{name}.{secrets.token_hex(4)}.part")
 
 

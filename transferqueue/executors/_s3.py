@@ -28,7 +28,12 @@ from s3transfer.subscribers import BaseSubscriber
 from transferqueue._errors import TransferCancelled
 from transferqueue._progress import ProgressCallback
 from transferqueue._records import TransferFile
-from transferqueue.executors._atomic import check_destination, move_into_place, temporary_path
+from transferqueue.executors._atomic import (
+    check_destination,
+    make_parents,
+    move_into_place,
+    temporary_path,
+)
 
 S3_SCHEME = "s3://"
 
@@ -348,7 +353,7 @@ class S3Transfer:
         target = Path(destination)
         check_destination(target, overwrite=self.overwrite)
         manager = self._transfer_manager()
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_parents(target)
         # s3transfer itself writes to "<name>.<random>" and renames that when complete, or
         # removes it on failure; it renames over anything, so it writes our own temporary
         # name, which then takes the destination's name by the no-clobber rule.
