@@ -324,3 +324,40 @@ def test_a_name_that_is_not_utf8_is_copied(tmp_path: Path) -> None:
     assert main(["cp", "-q", str(source), str(out)]) == 0
     assert (out / name).read_bytes() == b"odd name"
     assert os.listdir(out) == [name]
+
+
+def test_an_error_while_showing_progress_cancels_the_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 4 CLI, S9: when showing the progress fails (a closed pipe, say), the job is
+    cancelled before the error propagates, instead of running on unseen until every file
+    is copied (which leaving the queue's block would wait for)."""
+    import transferqueue as tq
+    import transferqueue._cli as cli
+
+    started = threading.Event()
+    outcome: list[bool] = []
+
+    class Waiting:
+        """An executor that runs until its job is cancelled (or WAIT passes)."""
+
+        def __init__(self, *, overwrite: bool) -> None:
+            pass
+
+        def __call__(self, file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+            started.set()
+            outcome.append(on_progress.wait_cancelled(WAIT))
+            on_progress.raise_if_cancelled()
+
+    def failing_watch(self: tq.TransferQueue, job_id: str, **options: object) -> Iterator[None]:
+        assert started.wait(WAIT)
+        raise BrokenPipeError("the reader went away")
+
+    monkeypatch.setattr(cli, "Transfer", Waiting)
+    monkeypatch.setattr(tq.TransferQueue, "watch", failing_watch)
+    source = tmp_path / "a.bin"
+    source.write_bytes(b"a")
+    files = plan([str(source)], str(tmp_path / "b.bin"))
+    with pytest.raises(BrokenPipeError):
+        copy(files, concurrency=1, retries=0, overwrite=False)
+    assert outcome == [True]  # the executor saw the cancel; it did not time out
