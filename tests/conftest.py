@@ -3,9 +3,11 @@ that block on Events and count how many run at once."""
 
 from __future__ import annotations
 
+import errno
+import os
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -156,3 +158,23 @@ def gate(queue: tq.TransferQueue) -> Iterator[GatedExecutor]:
 
 
 Receiver = Callable[..., None]
+
+
+class FullDisk:
+    """A file opened for writing that holds only ``room`` bytes, then raises ENOSPC."""
+
+    def __init__(self, real: IO[bytes], room: int) -> None:
+        self.real = real
+        self.room = room
+
+    def write(self, data: bytes) -> int:
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= len(data)
+        return self.real.write(data)
+
+    def __enter__(self) -> FullDisk:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.real.close()

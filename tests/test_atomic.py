@@ -12,11 +12,11 @@ import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 import pytest
 
 import transferqueue as tq
+from tests.conftest import FullDisk
 from transferqueue.executors import _atomic
 from transferqueue.executors._atomic import (
     atomic_destination,
@@ -242,26 +242,6 @@ def test_move_other_link_error_propagates_and_cleans_up(
         _write(destination, b"data")
     assert info.value.errno == errno.ENOSPC
     assert _entries(tmp_path) == []
-
-
-class FullDisk:
-    """A file opened for writing that holds only ``room`` bytes, then raises ENOSPC."""
-
-    def __init__(self, real: IO[bytes], room: int) -> None:
-        self.real = real
-        self.room = room
-
-    def write(self, data: bytes) -> int:
-        if len(data) > self.room:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        self.room -= len(data)
-        return self.real.write(data)
-
-    def __enter__(self) -> FullDisk:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.real.close()
 
 
 def test_write_error_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

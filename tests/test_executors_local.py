@@ -17,6 +17,7 @@ from typing import IO, Any
 import pytest
 
 import transferqueue as tq
+from tests.conftest import FullDisk
 from transferqueue.executors import LocalCopy, _atomic, list_local_files
 
 from .conftest import WAIT
@@ -70,26 +71,6 @@ class Progress:
 
 class Boom(Exception):
     """An unexpected error raised from on_progress."""
-
-
-class FullDisk:
-    """A file opened for writing that holds only ``room`` bytes, then raises ENOSPC."""
-
-    def __init__(self, real: IO[bytes], room: int) -> None:
-        self.real = real
-        self.room = room
-
-    def write(self, data: bytes) -> int:
-        if len(data) > self.room:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        self.room -= len(data)
-        return self.real.write(data)
-
-    def __enter__(self) -> FullDisk:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.real.close()
 
 
 def _small_disk(monkeypatch: pytest.MonkeyPatch, room: int) -> None:
