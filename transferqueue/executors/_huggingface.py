@@ -48,19 +48,6 @@ from transferqueue._records import TransferFile
 
 from ._atomic import check_destination, move_into_place
 
-__all__ = [
-    "HubAuthError",
-    "HubChecksumError",
-    "HubError",
-    "HubNotFoundError",
-    "HubRequestError",
-    "HubUnavailableError",
-    "HuggingFaceDownload",
-    "HuggingFaceLocation",
-    "list_hf_files",
-    "parse_hf_url",
-]
-
 DEFAULT_ENDPOINT = "https://huggingface.co"
 """The hub used when neither ``endpoint=`` nor ``HF_ENDPOINT`` says otherwise."""
 
