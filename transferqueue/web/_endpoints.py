@@ -1,0 +1,238 @@
+"""The five transfer routes without a web framework: what each answers, and its SSE streams.
+
+The Flask blueprint and the Django views are thin adapters around :class:`TransferEndpoints`:
+they hand it their request object and turn its :class:`Reply` (status and JSON body) or its
+stream (an iterator of ``text/event-stream`` chunks) into their own response.
+
+SSE format: ``data: <json>`` per snapshot, ``: keep-alive`` comments after ``keepalive``
+quiet seconds, and on a job's stream after its terminal snapshot ``id: end`` /
+``event: end``. A browser that reconnects after that sends ``Last-Event-ID: end`` and is
+answered 204 No Content, which ends ``EventSource``'s reconnecting for good.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+import transferqueue
+from transferqueue._errors import JobNotFoundError
+from transferqueue._queue import TransferQueue
+from transferqueue._records import TransferJob
+from transferqueue._signals import job_created, job_updated
+from transferqueue._validation import check_positive_seconds
+
+RequestT = TypeVar("RequestT")
+
+AccessHook = Callable[[RequestT, "TransferJob | None", str], bool]
+"""``can_access(request, job, action)``: may this request do ``action`` to ``job``?
+
+``action`` is ``"view"`` or ``"cancel"``. ``job`` is None when the request asks for the
+collection (the list and the all-jobs stream); each job in it is then checked with its
+own ``"view"`` call. ``request`` is the framework's request object.
+"""
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+"""Headers of every stream: no caching, and no buffering in an nginx in front."""
+
+END_EVENT_ID = "end"
+"""The ``id`` of a job stream's last event, which a reconnecting browser sends back."""
+
+_KEEPALIVE = ": keep-alive\n\n"
+
+
+@attrs.frozen
+class Reply:
+    """A JSON answer: the HTTP status and the body to serialise."""
+
+    status: int
+    body: Any
+
+
+def _allow_all(request: object, job: TransferJob | None, action: str) -> bool:
+    return True
+
+
+def sse_message(data: Any, event: str | None = None, event_id: str | None = None) -> str:
+    """One SSE message with ``data`` as compact JSON (on one line, as SSE requires)."""
+    head = "" if event_id is None else f"id: {event_id}\n"
+    if event is not None:
+        head += f"event: {event}\n"
+    return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+class TransferEndpoints(Generic[RequestT]):
+    """What each route answers, given the framework's request object.
+
+    ``queue`` defaults to the process-wide ``transferqueue.transfer_queue``, looked up at
+    each request. ``camel_case`` picks the JSON keys (``to_dict(camel_case=...)``, also
+    for the error bodies' ``jobId``/``job_id``). ``can_access`` defaults to allowing
+    everything. ``keepalive`` is the number of quiet seconds after which a stream sends
+    a comment; a WSGI server notices a dropped client only when it writes, so this also
+    bounds how long a dropped client stays subscribed.
+    """
+
+    def __init__(
+        self,
+        queue: TransferQueue | None = None,
+        *,
+        camel_case: bool = True,
+        can_access: AccessHook[RequestT] | None = None,
+        keepalive: float = 15.0,
+    ) -> None:
+        self.keepalive = check_positive_seconds(keepalive, "keepalive")
+        self.camel_case = camel_case
+        self._queue = queue
+        self._allowed: AccessHook[RequestT] = _allow_all if can_access is None else can_access
+        self._id_key = "jobId" if camel_case else "job_id"
+
+    @property
+    def queue(self) -> TransferQueue:
+        """The queue these endpoints serve."""
+        return transferqueue.transfer_queue if self._queue is None else self._queue
+
+    # -- JSON routes ---------------------------------------------------------------------
+
+    def list_jobs(self, request: RequestT) -> Reply:
+        """``GET /``: every job the request may view; 403 when it may not list."""
+        if not self._allowed(request, None, "view"):
+            return self._error(403, "not allowed to list transfer jobs")
+        return Reply(200, self._viewable_dicts(request, self.queue.get_all_jobs()))
+
+    def get_job(self, request: RequestT, job_id: str) -> Reply:
+        """``GET /<id>``: the job; 404 when unknown or hidden from the request."""
+        job = self._viewable(request, job_id)
+        return self._not_found(job_id) if job is None else Reply(200, self._as_dict(job))
+
+    def cancel_job(self, request: RequestT, job_id: str) -> Reply:
+        """``DELETE /<id>``: cancel; 404 unknown or hidden, 403 denied, 409 finished."""
+        queue = self.queue
+        job = self._viewable(request, job_id)
+        if job is None:
+            return self._not_found(job_id)
+        if not self._allowed(request, job, "cancel"):
+            return self._error(403, f"not allowed to cancel transfer job {job_id}", job_id)
+        if job.status.is_terminal or not queue.cancel_job(job_id):
+            return self._error(409, f"transfer job {job_id} has finished already", job_id)
+        cancelled = queue.get_job(job_id)
+        if cancelled is None:  # dropped by retention in between
+            return self._not_found(job_id)
+        return Reply(200, self._as_dict(cancelled))
+
+    # -- streams -------------------------------------------------------------------------
+
+    def job_events(
+        self, request: RequestT, job_id: str, last_event_id: str | None = None
+    ) -> Reply | Iterator[str]:
+        """``GET /<id>/events``: the job's stream, or a :class:`Reply` (404, or 204).
+
+        The subscription is made here, before the response starts, so that the stream
+        misses nothing between the status line and its first chunk. ``last_event_id`` is
+        the request's ``Last-Event-ID`` header: a browser reconnecting after the end
+        gets 204, which tells ``EventSource`` to stop.
+        """
+        if self._viewable(request, job_id) is None:
+            return self._not_found(job_id)
+        if last_event_id == END_EVENT_ID:
+            return Reply(204, None)
+        try:
+            watch = self.queue.watch(job_id, keepalive=self.keepalive)
+        except JobNotFoundError:  # dropped by retention in between
+            return self._not_found(job_id)
+
+        def stream() -> Iterator[str]:
+            with watch:  # the server closes this generator when the client is gone
+                for job in watch:
+                    if job is None:
+                        yield _KEEPALIVE
+                        continue
+                    yield sse_message(self._as_dict(job))
+                    if job.status.is_terminal:
+                        end = {self._id_key: job.id, "status": job.status.value}
+                        yield sse_message(end, "end", END_EVENT_ID)
+
+        return stream()
+
+    def all_events(self, request: RequestT) -> Reply | Iterator[str]:
+        """``GET /events``: every viewable job's stream (never ends), or a 403 Reply.
+
+        First ``event: jobs`` with the current list, then ``event: created`` and
+        ``event: updated`` with one job each. A client slower than the events skips to
+        each job's latest snapshot, so what waits for it is bounded by the number of
+        jobs; a job's terminal snapshot is never followed by an older one.
+        """
+        if not self._allowed(request, None, "view"):
+            return self._error(403, "not allowed to list transfer jobs")
+        return self._all_events_stream(request, self.queue)
+
+    def _all_events_stream(self, request: RequestT, queue: TransferQueue) -> Iterator[str]:
+        # ready guards pending: blinker receivers (the event thread) add, this generator
+        # takes. Nothing is called while it is held.
+        ready = threading.Condition()
+        pending: OrderedDict[str, tuple[str, TransferJob]] = OrderedDict()
+
+        def on_event(event: str) -> Callable[..., None]:
+            def receive(sender: Any, *, job: TransferJob, **extra: Any) -> None:
+                with ready:
+                    earlier = pending.pop(job.id, None)
+                    # A job created and updated before the client read it is news as "created".
+                    created = earlier is not None and earlier[0] == "created"
+                    pending[job.id] = ("created" if created else event, job)
+                    ready.notify()
+
+            return receive
+
+        on_created, on_updated = on_event("created"), on_event("updated")
+        # Subscribe before listing: a job created in between is then in the list or in
+        # pending (or both; the duplicate is harmless), never in neither.
+        job_created.connect(on_created, sender=queue, weak=False)
+        job_updated.connect(on_updated, sender=queue, weak=False)
+        try:
+            jobs = queue.get_all_jobs()
+            finished = {job.id for job in jobs if job.status.is_terminal}
+            yield sse_message(self._viewable_dicts(request, jobs), "jobs")
+            while True:
+                with ready:
+                    if not pending:
+                        ready.wait(self.keepalive)
+                    news = pending.popitem(last=False)[1] if pending else None
+                if news is None:
+                    yield _KEEPALIVE
+                    continue
+                event, job = news
+                if job.id in finished:  # posted before the list, which showed the job's end
+                    continue
+                if self._allowed(request, job, "view"):
+                    yield sse_message(self._as_dict(job), event)
+        finally:
+            # Without a sender: disconnecting with one would leave blinker holding them.
+            job_created.disconnect(on_created)
+            job_updated.disconnect(on_updated)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _as_dict(self, job: TransferJob) -> dict[str, Any]:
+        return job.to_dict(camel_case=self.camel_case)
+
+    def _viewable_dicts(self, request: RequestT, jobs: list[TransferJob]) -> list[dict[str, Any]]:
+        return [self._as_dict(job) for job in jobs if self._allowed(request, job, "view")]
+
+    def _viewable(self, request: RequestT, job_id: str) -> TransferJob | None:
+        job = self.queue.get_job(job_id)
+        if job is None or not self._allowed(request, job, "view"):
+            return None
+        return job
+
+    def _error(self, status: int, message: str, job_id: str | None = None) -> Reply:
+        body: dict[str, Any] = {"error": message}
+        if job_id is not None:
+            body[self._id_key] = job_id
+        return Reply(status, body)
+
+    def _not_found(self, job_id: str) -> Reply:
+        return self._error(404, f"no transfer job {job_id}", job_id)
