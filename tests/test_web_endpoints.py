@@ -1,0 +1,140 @@
+"""Issue 5: TransferEndpoints, the framework-neutral core under the Flask and Django adapters.
+
+Called directly with a stand-in request object: what no adapter test can pin down
+deterministically (what a slow all-jobs client is sent, events older than its first list,
+the 204 after a job stream's end).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+import transferqueue as tq
+from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from transferqueue.web import END_EVENT_ID, Reply, TransferEndpoints, sse_message
+
+REQUEST = object()  # the hooks below never look at it
+
+
+def events_until_keepalive(stream: Generator[str, None, None]) -> list[tuple[str, dict[str, Any]]]:
+    """``(event, job)`` for each message up to the next keep-alive comment."""
+    events = []
+    while not (chunk := next(stream)).startswith(":"):
+        head, _, data = chunk.rpartition("data: ")
+        assert head.startswith("event: "), chunk
+        events.append((head.removeprefix("event: ").strip(), json.loads(data)))
+    return events
+
+
+def test_sse_message_format() -> None:
+    """Issue 5: one message per chunk: optional id and event lines, compact JSON data."""
+    assert sse_message({"a": [1, 2]}) == 'data: {"a":[1,2]}\n\n'
+    assert sse_message("x", "end", "end") == 'id: end\nevent: end\ndata: "x"\n\n'
+    assert sse_message(None, "jobs") == "event: jobs\ndata: null\n\n"
+
+
+def test_slow_all_jobs_client_gets_each_jobs_latest_news() -> None:
+    """Issue 5: a client that reads nothing while a job sends a hundred updates is then sent
+    that job once, as it stands last: what waits for a slow client is one entry per job."""
+    steps = 100
+
+    def chatty(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        for done in range(1, steps + 1):
+            on_progress(done)
+
+    with tq.TransferQueue(1, update_interval=0) as queue:
+        endpoints = TransferEndpoints[object](queue, keepalive=0.05)
+        stream = endpoints.all_events(REQUEST)
+        assert isinstance(stream, Generator)
+        assert next(stream) == sse_message([], "jobs")
+        chatty_id = queue.queue_job("local-upload", make_files(1, size=steps), chatty)
+        # One slot: the second job starts after the first ended, so its terminal event is
+        # delivered after every event of the first.
+        last_id = queue.queue_job("local-upload", make_files(1), noop_executor)
+        queue.wait(last_id, timeout=WAIT)
+        events = events_until_keepalive(stream)
+        stream.close()
+    assert [(event, job["id"], job["status"]) for event, job in events] == [
+        ("created", chatty_id, "completed"),
+        ("created", last_id, "completed"),
+    ]
+    assert events[0][1]["progress"]["loadedBytes"] == steps
+
+
+def test_all_jobs_stream_drops_events_older_than_its_list(
+    queue: tq.TransferQueue, gate: GatedExecutor
+) -> None:
+    """Issue 5: an update posted before the stream listed a finished job, but delivered after,
+    is not sent: the client never sees a finished job as running again."""
+    job_id = queue.queue_job("local-upload", make_files(1), gate)
+    gate.wait_running(1)
+    running = queue.get_job(job_id)
+    assert running is not None
+    gate.release_all()
+    queue.wait(job_id, timeout=WAIT)
+    endpoints = TransferEndpoints[object](queue, camel_case=False, keepalive=0.05)
+    stream = endpoints.all_events(REQUEST)
+    assert isinstance(stream, Generator)
+    first = next(stream)
+    assert '"status":"completed"' in first
+    # What the event thread does when an older event was still on its way.
+    tq.job_updated.send(queue, job=running)
+    other = queue.queue_job("local-upload", make_files(1), noop_executor)
+    queue.wait(other, timeout=WAIT)
+    events = events_until_keepalive(stream)
+    stream.close()
+    assert [job["id"] for _, job in events] == [other]
+
+
+def test_reconnect_after_the_end_is_204(queue: tq.TransferQueue) -> None:
+    """Issue 5: a job stream's end carries the id a browser sends back when it reconnects,
+    and that reconnect is answered 204 (EventSource then stops); other ids stream again."""
+    job_id = queue.queue_job("local-upload", make_files(1), noop_executor)
+    queue.wait(job_id, timeout=WAIT)
+    endpoints = TransferEndpoints[object](queue)
+    stream = endpoints.job_events(REQUEST, job_id)
+    assert not isinstance(stream, Reply)
+    chunks = list(stream)
+    assert chunks[-1].startswith(f"id: {END_EVENT_ID}\nevent: end\n")
+    assert endpoints.job_events(REQUEST, job_id, END_EVENT_ID) == Reply(204, None)
+    again = endpoints.job_events(REQUEST, job_id, "something-else")
+    assert not isinstance(again, Reply)
+    assert list(again) == chunks
+    # An unknown or hidden job stays a 404, whatever the header says.
+    assert endpoints.job_events(REQUEST, "nope", END_EVENT_ID).status == 404  # type: ignore[union-attr]
+
+
+def test_hook_sees_the_request_object(queue: tq.TransferQueue) -> None:
+    """Issue 5: the access hook is given the adapter's request object and the job."""
+    calls: list[tuple[object, str | None, str]] = []
+
+    def hook(request: object, job: tq.TransferJob | None, action: str) -> bool:
+        calls.append((request, None if job is None else job.id, action))
+        return action == "view"
+
+    job_id = queue.queue_job("local-upload", make_files(1), noop_executor)
+    queue.wait(job_id, timeout=WAIT)
+    endpoints = TransferEndpoints[object](queue, can_access=hook)
+    assert endpoints.cancel_job(REQUEST, job_id).status == 403
+    assert calls == [(REQUEST, job_id, "view"), (REQUEST, job_id, "cancel")]
+
+
+def test_default_queue_is_looked_up_each_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 5: without a queue the endpoints serve the process-wide one of the moment."""
+    endpoints = TransferEndpoints[object]()
+    with tq.TransferQueue(1) as first, tq.TransferQueue(1) as second:
+        monkeypatch.setattr(tq, "transfer_queue", first)
+        assert endpoints.queue is first
+        monkeypatch.setattr(tq, "transfer_queue", second)
+        assert endpoints.queue is second
+
+
+@pytest.mark.parametrize("keepalive", [0, -1, float("nan")])
+def test_keepalive_must_be_positive(keepalive: float) -> None:
+    """Issue 5: a keep-alive interval that is not a positive number is refused by name."""
+    with pytest.raises(ValueError, match="keepalive"):
+        TransferEndpoints[object](keepalive=keepalive)
