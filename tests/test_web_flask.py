@@ -7,6 +7,7 @@ and closed with ``response.close()``; an endless stream's ``data`` is never read
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
@@ -346,7 +347,15 @@ def test_all_events(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
     old jobs, and keep-alives; closing it disconnects its receivers."""
     created_before = len(tq.job_created.receivers)
     updated_before = len(tq.job_updated.receivers)
-    old = queue.queue_job("local-upload", make_files(1, prefix="old"), gate)
+    created = threading.Event()
+
+    def on_created(sender: tq.TransferQueue, **extra: Any) -> None:
+        created.set()
+
+    # The old job's job-created goes out before the stream subscribes, or it would be news.
+    with tq.job_created.connected_to(on_created, sender=queue):
+        old = queue.queue_job("local-upload", make_files(1, prefix="old"), gate)
+        assert created.wait(WAIT)
     gate.wait_running(1)
     client = make_client(queue, keepalive=KEEPALIVE)
     response, chunks = open_stream(client, "/transfers/events")

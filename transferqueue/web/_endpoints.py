@@ -26,6 +26,7 @@ from transferqueue._queue import TransferQueue
 from transferqueue._records import TransferJob
 from transferqueue._signals import job_created, job_updated
 from transferqueue._validation import check_positive_seconds
+from transferqueue._watch import JobWatch
 
 RequestT = TypeVar("RequestT")
 
@@ -64,6 +65,25 @@ def sse_message(data: Any, event: str | None = None, event_id: str | None = None
     if event is not None:
         head += f"event: {event}\n"
     return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+class _JobStream(Iterator[str]):
+    """A job stream's chunks, whose ``close()`` unsubscribes its watch.
+
+    Servers close the response's iterable when the client is gone (PEP 3333); a generator
+    closed before its first chunk would not run its cleanup, this closes the watch anyway.
+    """
+
+    def __init__(self, chunks: Iterator[str], watch: JobWatch[TransferJob | None]) -> None:
+        self._chunks = chunks
+        self._watch = watch
+
+    def __next__(self) -> str:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        """Stop the stream and unsubscribe at once."""
+        self._watch.close()
 
 
 class TransferEndpoints(Generic[RequestT]):
@@ -146,17 +166,16 @@ class TransferEndpoints(Generic[RequestT]):
             return self._not_found(job_id)
 
         def stream() -> Iterator[str]:
-            with watch:  # the server closes this generator when the client is gone
-                for job in watch:
-                    if job is None:
-                        yield _KEEPALIVE
-                        continue
-                    yield sse_message(self._as_dict(job))
-                    if job.status.is_terminal:
-                        end = {self._id_key: job.id, "status": job.status.value}
-                        yield sse_message(end, "end", END_EVENT_ID)
+            for job in watch:
+                if job is None:
+                    yield _KEEPALIVE
+                    continue
+                yield sse_message(self._as_dict(job))
+                if job.status.is_terminal:
+                    end = {self._id_key: job.id, "status": job.status.value}
+                    yield sse_message(end, "end", END_EVENT_ID)
 
-        return stream()
+        return _JobStream(stream(), watch)
 
     def all_events(self, request: RequestT) -> Reply | Iterator[str]:
         """``GET /events``: every viewable job's stream (never ends), or a 403 Reply.

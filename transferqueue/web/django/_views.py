@@ -1,0 +1,94 @@
+"""The views behind :mod:`transferqueue.web.django` (routes, names and statuses: see there).
+
+Each view only converts: the Django request into a :class:`TransferEndpoints` call, and
+its :class:`Reply` or SSE stream into a Django response. They are ``csrf_exempt``, for the
+reason the package's docstring gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotAllowed,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.urls import URLPattern, path
+from django.views.decorators.csrf import csrf_exempt
+
+from transferqueue._queue import TransferQueue
+from transferqueue.web._endpoints import SSE_HEADERS, AccessHook, Reply, TransferEndpoints
+
+_View = Callable[..., HttpResponseBase]
+
+
+def transfer_urls(
+    queue: TransferQueue | None = None,
+    *,
+    camel_case: bool = True,
+    can_access: AccessHook[HttpRequest] | None = None,
+    keepalive: float = 15.0,
+) -> list[URLPattern]:
+    """Return the URL patterns serving ``queue``'s jobs (routes: :mod:`transferqueue.web.django`).
+
+    Include them under a prefix: ``path("transfers/", include(transfer_urls(queue)))``.
+    ``queue`` defaults to the process-wide ``transferqueue.transfer_queue``, looked up at
+    each request. ``camel_case`` picks the JSON keys (``to_dict(camel_case=...)``, also
+    for the error bodies' ``jobId``/``job_id``). ``can_access`` defaults to allowing
+    everything. ``keepalive`` is the number of quiet seconds after which an SSE stream
+    sends a comment, which also bounds how long a dropped client stays subscribed (a
+    server notices a closed connection only when it writes).
+    """
+    endpoints = TransferEndpoints[HttpRequest](
+        queue, camel_case=camel_case, can_access=can_access, keepalive=keepalive
+    )
+
+    def list_jobs(request: HttpRequest) -> HttpResponseBase:
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        return _respond(endpoints.list_jobs(request))
+
+    def job(request: HttpRequest, job_id: str) -> HttpResponseBase:
+        if request.method == "GET":
+            return _respond(endpoints.get_job(request, job_id))
+        if request.method == "DELETE":
+            return _respond(endpoints.cancel_job(request, job_id))
+        return HttpResponseNotAllowed(["GET", "DELETE"])
+
+    def job_events(request: HttpRequest, job_id: str) -> HttpResponseBase:
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        last_event_id = request.headers.get("Last-Event-ID")
+        return _respond(endpoints.job_events(request, job_id, last_event_id))
+
+    def all_events(request: HttpRequest) -> HttpResponseBase:
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        return _respond(endpoints.all_events(request))
+
+    return [
+        path("", _exempt(list_jobs), name="transfers-list"),
+        # Before "<str:job_id>", which would take "events" for a job id.
+        path("events", _exempt(all_events), name="transfers-all-events"),
+        path("<str:job_id>", _exempt(job), name="transfers-detail"),
+        path("<str:job_id>/events", _exempt(job_events), name="transfers-events"),
+    ]
+
+
+def _exempt(view: _View) -> _View:
+    # Called, not applied as a decorator: Django is untyped, and mypy --strict refuses
+    # untyped decorators.
+    exempt: _View = csrf_exempt(view)
+    return exempt
+
+
+def _respond(answer: Reply | Iterator[str]) -> HttpResponseBase:
+    if isinstance(answer, Reply):
+        if answer.body is None:
+            return HttpResponse(status=answer.status)
+        return JsonResponse(answer.body, safe=False, status=answer.status)
+    return StreamingHttpResponse(answer, content_type="text/event-stream", headers=SSE_HEADERS)
