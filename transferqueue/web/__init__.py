@@ -2,7 +2,32 @@
 
 ``transfer_blueprint`` needs Flask (``pip install transferqueue[flask]``); the Django views
 live in ``transferqueue.web.django`` (``pip install transferqueue[django]``). Both are thin
-adapters around :class:`TransferEndpoints`, which a third framework can use the same way.
+adapters around :class:`TransferEndpoints`, which a third framework can use the same way,
+and serve the same routes, relative to the prefix they are mounted under:
+
+``GET /``
+    every job the caller may view, as a JSON list.
+``GET /<job_id>``
+    one job; 404 with a JSON error for an unknown id or one the caller may not view (so
+    that ids do not leak).
+``DELETE /<job_id>``
+    cancel it: 200 with the cancelled snapshot; 404 unknown (or not viewable), 403 when
+    the caller may view but not cancel it, 409 when it has finished already.
+``GET /<job_id>/events``
+    ``text/event-stream``: ``data: <job>`` with the job as it stands at once, then each
+    update, ``: keep-alive`` comments while quiet, and after the terminal snapshot
+    ``id: end`` / ``event: end`` (call ``es.close()`` on it), then the end of the stream.
+    A finished job gets its terminal snapshot and ``end`` at once; a browser reconnecting
+    after the end (``Last-Event-ID: end``) gets 204 No Content, which stops ``EventSource``.
+``GET /events``
+    ``text/event-stream`` for every job the caller may view: first ``event: jobs`` with
+    the list of the current jobs, then ``event: created`` and ``event: updated`` with one
+    job each, and keep-alive comments; it never ends by itself.
+
+The access hook ``can_access(request, job, action)`` is consulted on every route, in the
+request's thread: ``action`` is ``"view"`` or ``"cancel"``; ``job`` is None for the
+collection routes (answered 403 when denied), and then each job is filtered with its own
+``"view"`` call.
 """
 
 from typing import TYPE_CHECKING, Any

@@ -1,30 +1,9 @@
 """A Flask blueprint serving a queue's jobs as JSON and their progress as Server-Sent Events.
 
-Routes, relative to the prefix the app registers the blueprint under:
-
-``GET /``
-    every job the caller may view, as a JSON list.
-``GET /<job_id>``
-    one job; 404 with a JSON error for an unknown id or one the caller may not view (so
-    that ids do not leak).
-``DELETE /<job_id>``
-    cancel it: 200 with the cancelled snapshot; 404 unknown (or not viewable), 403 when
-    the caller may view but not cancel it, 409 when it has finished already.
-``GET /<job_id>/events``
-    ``text/event-stream``: ``data: <job>`` with the job as it stands at once, then each
-    update, ``: keep-alive`` comments while quiet, and after the terminal snapshot an
-    ``event: end`` (call ``es.close()`` on it), then the end of the stream. A finished
-    job gets its terminal snapshot and ``end`` at once; a browser reconnecting after the
-    end gets 204 No Content, which stops ``EventSource``.
-``GET /events``
-    ``text/event-stream`` for every job the caller may view: first ``event: jobs`` with
-    the list of the current jobs, then ``event: created`` and ``event: updated`` with one
-    job each, and keep-alive comments; it never ends by itself.
-
-The access hook ``can_access(request, job, action)`` (the ``flask.Request``) is consulted
-on every route, in the request's thread: ``action`` is ``"view"`` or ``"cancel"``; ``job``
-is None for the collection routes (``GET /`` and ``GET /events``, answered 403 when
-denied), and then each job is filtered with its own ``"view"`` call.
+The routes, statuses and stream format are :mod:`transferqueue.web`'s; relative to the
+prefix the app registers the blueprint under, they are ``/`` (both with and without the
+trailing slash), ``/<job_id>``, ``/<job_id>/events`` and ``/events``. The access hook is
+given the ``flask.Request``.
 """
 
 from __future__ import annotations
