@@ -141,7 +141,7 @@ class EventDelivery:
 
     def watch_count(self) -> int:
         """How many watches are subscribed, across jobs (one dropped while the lock was
-        busy stays counted until its job's next event)."""
+        busy stays counted until its job's next event). Call it with the state lock held."""
         return sum(len(feeds) for feeds in self._feeds.values())
 
     def _feeds_of(self, batch: list[_Event]) -> dict[Job, tuple[WatchFeed, ...]]:
