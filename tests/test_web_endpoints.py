@@ -138,3 +138,31 @@ def test_keepalive_must_be_positive(keepalive: float) -> None:
     """Issue 5: a keep-alive interval that is not a positive number is refused by name."""
     with pytest.raises(ValueError, match="keepalive"):
         TransferEndpoints[object](keepalive=keepalive)
+
+
+def test_job_dropped_between_check_and_watch_is_404(queue: tq.TransferQueue) -> None:
+    """Issue 5: a finished job that cleanup drops while its stream is being set up (here by
+    the access hook itself) is a 404, not an error."""
+    job_id = queue.queue_job("local-upload", make_files(1), noop_executor)
+    queue.wait(job_id, timeout=WAIT)
+
+    def cleaning_hook(request: object, job: tq.TransferJob | None, action: str) -> bool:
+        queue.cleanup_old_jobs(0)
+        return True
+
+    endpoints = TransferEndpoints[object](queue, can_access=cleaning_hook)
+    answer = endpoints.job_events(REQUEST, job_id)
+    assert answer == Reply(404, {"error": f"no transfer job {job_id}", "jobId": job_id})
+
+
+def test_cancelled_job_dropped_by_retention_is_404(gate: GatedExecutor) -> None:
+    """Issue 5: with no finished job kept, a cancelled job is gone by the time its snapshot
+    would be answered: 404 naming it (the cancel itself took effect)."""
+    with tq.TransferQueue(1, max_finished_jobs=0) as queue:
+        job_id = queue.queue_job("local-upload", make_files(1), gate)
+        gate.wait_running(1)
+        endpoints = TransferEndpoints[object](queue)
+        answer = endpoints.cancel_job(REQUEST, job_id)
+        assert answer == Reply(404, {"error": f"no transfer job {job_id}", "jobId": job_id})
+        assert queue.get_job(job_id) is None
+        gate.notify()

@@ -422,3 +422,23 @@ def test_default_queue_is_the_process_wide_one() -> None:
     assert read_until_end(chunks)[-1] == ("end", {"jobId": job_id, "status": "completed"})
     response.close()
     assert tq.transfer_queue._delivery.watch_count() == 0
+
+
+def test_reconnect_after_end_is_204(queue: tq.TransferQueue) -> None:
+    """Issue 5: a browser reconnecting after a job stream's end (Last-Event-ID: end) gets
+    204 No Content with no body, which stops EventSource."""
+    job_id = queue.queue_job("local-upload", make_files(1), noop_executor)
+    queue.wait(job_id, timeout=WAIT)
+    client = make_client(queue)
+    response = client.get(f"/transfers/{job_id}/events", headers={"Last-Event-ID": "end"})
+    assert response.status_code == 204
+    assert response.data == b""
+    assert queue._delivery.watch_count() == 0
+
+
+def test_unknown_attribute_of_the_web_package() -> None:
+    """Issue 5: transferqueue.web's lazy import of Flask answers only for the blueprint."""
+    import transferqueue.web
+
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        transferqueue.web.no_such_thing  # noqa: B018
