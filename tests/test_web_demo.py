@@ -216,6 +216,26 @@ def test_module_help() -> None:
     assert "--host" in result.stdout
 
 
+def test_module_without_flask() -> None:
+    """Issue 5: without Flask the demo says which extra to install (exit 2, no traceback)."""
+    hide_flask = (
+        "import runpy, sys; sys.modules['flask'] = None; "
+        "runpy.run_module('transferqueue.web', run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", hide_flask, "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=WAIT * 3,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "pip install 'transferqueue[flask]'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
 class Server:
     """``python -m transferqueue.web`` in a subprocess, its stdout read line by line."""
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import re
+import sys
 import threading
 import time
 import types
@@ -699,3 +701,12 @@ def test_all_events_filters_denied_jobs(
     seen += read_until_comment(chunks)
     response.close()
     assert {d["id"] for _, d in seen} == {shown}
+
+
+def test_views_without_django(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 5: without Django, importing the views names the extra to install."""
+    monkeypatch.setitem(sys.modules, "django", None)
+    for name in ("transferqueue.web.django", "transferqueue.web.django._views"):
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(ImportError, match=re.escape("pip install 'transferqueue[django]'")):
+        importlib.import_module("transferqueue.web.django")

@@ -7,6 +7,8 @@ and closed with ``response.close()``; an endless stream's ``data`` is never read
 from __future__ import annotations
 
 import json
+import re
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -442,3 +444,13 @@ def test_unknown_attribute_of_the_web_package() -> None:
 
     with pytest.raises(AttributeError, match="no_such_thing"):
         transferqueue.web.no_such_thing  # noqa: B018
+
+
+def test_blueprint_without_flask(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 5: without Flask, asking for the blueprint names the extra to install."""
+    import transferqueue.web
+
+    monkeypatch.setitem(sys.modules, "flask", None)
+    monkeypatch.delitem(sys.modules, "transferqueue.web._flask")
+    with pytest.raises(ImportError, match=re.escape("pip install 'transferqueue[flask]'")):
+        transferqueue.web.transfer_blueprint  # noqa: B018

@@ -50,7 +50,13 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # Flask is optional: import it only when its blueprint is asked for.
     if name == "transfer_blueprint":
-        from ._flask import transfer_blueprint
-
+        try:
+            from ._flask import transfer_blueprint
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] not in ("flask", "werkzeug"):
+                raise
+            raise ImportError(
+                f"transferqueue.web.{name} needs Flask: pip install 'transferqueue[flask]'"
+            ) from exc
         return transfer_blueprint
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

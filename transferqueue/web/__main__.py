@@ -14,11 +14,7 @@ import sys
 import tempfile
 from types import FrameType
 
-from werkzeug.serving import make_server
-
 from transferqueue._queue import TransferQueue
-
-from ._demo import demo_app
 
 _CONCURRENCY = 3
 
@@ -48,6 +44,18 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the demo server until Ctrl-C or SIGTERM; return the exit status."""
     args = _parser().parse_args(argv)
+    try:
+        from werkzeug.serving import make_server
+
+        from ._demo import demo_app
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in ("flask", "werkzeug"):
+            raise
+        print(
+            "python -m transferqueue.web needs Flask: pip install 'transferqueue[flask]'",
+            file=sys.stderr,
+        )
+        return 2
     workdir = tempfile.mkdtemp(prefix="transferqueue-web-demo-")
     queue = TransferQueue(_CONCURRENCY)
     try:

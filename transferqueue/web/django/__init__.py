@@ -32,6 +32,13 @@ chunks back until kilobytes have gathered, so events arrive late, in bursts.
 
 from __future__ import annotations
 
+try:
+    import django  # noqa: F401
+except ModuleNotFoundError as exc:
+    raise ImportError(
+        "transferqueue.web.django needs Django: pip install 'transferqueue[django]'"
+    ) from exc
+
 from ._views import transfer_urls
 
 __all__ = ["transfer_urls"]
