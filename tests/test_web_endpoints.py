@@ -8,19 +8,18 @@ the 204 after a job stream's end).
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
 from typing import Any
 
 import pytest
 
 import transferqueue as tq
 from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
-from transferqueue.web import END_EVENT_ID, Reply, TransferEndpoints, sse_message
+from transferqueue.web import END_EVENT_ID, EventStream, Reply, TransferEndpoints, sse_message
 
 REQUEST = object()  # the hooks below never look at it
 
 
-def events_until_keepalive(stream: Generator[str, None, None]) -> list[tuple[str, dict[str, Any]]]:
+def events_until_keepalive(stream: EventStream) -> list[tuple[str, dict[str, Any]]]:
     """``(event, job)`` for each message up to the next keep-alive comment."""
     events = []
     while not (chunk := next(stream)).startswith(":"):
@@ -49,7 +48,7 @@ def test_slow_all_jobs_client_gets_each_jobs_latest_news() -> None:
     with tq.TransferQueue(1, update_interval=0) as queue:
         endpoints = TransferEndpoints[object](queue, keepalive=0.05)
         stream = endpoints.all_events(REQUEST)
-        assert isinstance(stream, Generator)
+        assert isinstance(stream, EventStream)
         assert next(stream) == sse_message([], "jobs")
         chatty_id = queue.queue_job("local-upload", make_files(1, size=steps), chatty)
         # One slot: the second job starts after the first ended, so its terminal event is
@@ -78,7 +77,7 @@ def test_all_jobs_stream_drops_events_older_than_its_list(
     queue.wait(job_id, timeout=WAIT)
     endpoints = TransferEndpoints[object](queue, camel_case=False, keepalive=0.05)
     stream = endpoints.all_events(REQUEST)
-    assert isinstance(stream, Generator)
+    assert isinstance(stream, EventStream)
     first = next(stream)
     assert '"status":"completed"' in first
     # What the event thread does when an older event was still on its way.
@@ -166,3 +165,56 @@ def test_cancelled_job_dropped_by_retention_is_404(gate: GatedExecutor) -> None:
         assert answer == Reply(404, {"error": f"no transfer job {job_id}", "jobId": job_id})
         assert queue.get_job(job_id) is None
         gate.notify()
+
+
+def subscribed(queue: tq.TransferQueue) -> int:
+    with queue._lock:
+        return queue._delivery.watch_count()
+
+
+def test_closing_a_job_stream_unsubscribes_at_once(
+    queue: tq.TransferQueue, gate: GatedExecutor
+) -> None:
+    """Issue 5: closing a job stream, started or not, unsubscribes its watch then and there
+    (not later, when the stream object is collected)."""
+    job_id = queue.queue_job("local-upload", make_files(1), gate)
+    gate.wait_running(1)
+    endpoints = TransferEndpoints[object](queue, keepalive=0.05)
+    unstarted = endpoints.job_events(REQUEST, job_id)
+    started = endpoints.job_events(REQUEST, job_id)
+    assert isinstance(unstarted, EventStream)
+    assert isinstance(started, EventStream)
+    assert next(started).startswith("data: ")
+    assert subscribed(queue) == 2
+    unstarted.close()
+    assert subscribed(queue) == 1
+    started.close()
+    assert subscribed(queue) == 0
+    with pytest.raises(StopIteration):
+        next(started)
+    gate.release_all()
+
+
+def test_job_created_while_listing_is_not_lost(
+    queue: tq.TransferQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 5: the all-jobs stream subscribes before it lists, so a job created just after
+    the list was taken still comes, as created."""
+    take_list = queue.get_all_jobs
+    made: list[str] = []
+
+    def list_then_create() -> list[tq.TransferJob]:
+        jobs = take_list()
+        made.append(queue.queue_job("local-upload", make_files(1), noop_executor))
+        queue.wait(made[0], timeout=WAIT)  # its events went out after the list was taken
+        return jobs
+
+    monkeypatch.setattr(queue, "get_all_jobs", list_then_create)
+    stream = TransferEndpoints[object](queue, keepalive=0.05).all_events(REQUEST)
+    assert isinstance(stream, EventStream)
+    assert next(stream) == sse_message([], "jobs")
+    events = events_until_keepalive(stream)
+    stream.close()
+    assert [(event, job["id"], job["status"]) for event, job in events] == [
+        ("created", made[0], "completed")
+    ]

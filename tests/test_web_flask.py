@@ -454,3 +454,46 @@ def test_blueprint_without_flask(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "transferqueue.web._flask")
     with pytest.raises(ImportError, match=re.escape("pip install 'transferqueue[flask]'")):
         transferqueue.web.transfer_blueprint  # noqa: B018
+
+
+def test_hook_may_read_the_request_context_in_streams(queue: tq.TransferQueue) -> None:
+    """Issue 5: the all-jobs stream checks each event in the request's context, so a hook
+    may use flask.request (or g, or a login manager's current user) as in a view."""
+
+    def header_hook(request: flask.Request, job: tq.TransferJob | None, action: str) -> bool:
+        return flask.request.headers.get("X-User") == "alice"
+
+    client = make_client(queue, can_access=header_hook, keepalive=KEEPALIVE)
+    response, chunks = open_stream(client, "/transfers/events", headers={"X-User": "alice"})
+    assert read_events(chunks, 1) == [("jobs", [])]
+    job_id = queue.queue_job("local-upload", make_files(1), noop_executor)
+    queue.wait(job_id, timeout=WAIT)
+    seen = read_until_comment(chunks)
+    response.close()
+    assert seen
+    assert {data["id"] for _, data in seen} == {job_id}
+
+
+def test_head_of_a_job_stream_leaves_no_watch(
+    queue: tq.TransferQueue, gate: GatedExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 5: a response closed before its stream's first chunk (a HEAD request, whose body
+    is never sent) unsubscribes when it is closed, not when its watch is collected."""
+    watches: list[object] = []  # keeps every watch alive: only close() can unsubscribe it
+    watch = queue.watch
+
+    def keeping_watch(job_id: str, **options: Any) -> Any:
+        watches.append(watch(job_id, **options))
+        return watches[-1]
+
+    monkeypatch.setattr(queue, "watch", keeping_watch)
+    job_id = queue.queue_job("local-upload", make_files(1), gate)
+    gate.wait_running(1)
+    response = make_client(queue).head(f"/transfers/{job_id}/events")
+    assert response.status_code == 200
+    assert response.data == b""
+    assert len(watches) == 1
+    response.close()  # what a server does once it has sent the (empty) body
+    with queue._lock:
+        assert queue._delivery.watch_count() == 0
+    gate.release_all()

@@ -32,7 +32,14 @@ collection routes (answered 403 when denied), and then each job is filtered with
 
 from typing import TYPE_CHECKING, Any
 
-from ._endpoints import END_EVENT_ID, AccessHook, Reply, TransferEndpoints, sse_message
+from ._endpoints import (
+    END_EVENT_ID,
+    AccessHook,
+    EventStream,
+    Reply,
+    TransferEndpoints,
+    sse_message,
+)
 
 if TYPE_CHECKING:
     from ._flask import transfer_blueprint
@@ -40,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "END_EVENT_ID",
     "AccessHook",
+    "EventStream",
     "Reply",
     "TransferEndpoints",
     "sse_message",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -26,7 +26,6 @@ from transferqueue._queue import TransferQueue
 from transferqueue._records import TransferJob
 from transferqueue._signals import job_created, job_updated
 from transferqueue._validation import check_positive_seconds
-from transferqueue._watch import JobWatch
 
 RequestT = TypeVar("RequestT")
 
@@ -67,23 +66,28 @@ def sse_message(data: Any, event: str | None = None, event_id: str | None = None
     return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-class _JobStream(Iterator[str]):
-    """A job stream's chunks, whose ``close()`` unsubscribes its watch.
+class EventStream(Iterator[str]):
+    """An SSE response body: its chunks as text, and ``close()`` for when the client is gone.
 
-    Servers close the response's iterable when the client is gone (PEP 3333); a generator
-    closed before its first chunk would not run its cleanup, this closes the watch anyway.
+    Servers close a response's iterable when they stop sending it (PEP 3333). Closing this
+    one releases what the stream holds at once, even before its first chunk was taken (a
+    generator closed before it started would not run its cleanup).
     """
 
-    def __init__(self, chunks: Iterator[str], watch: JobWatch[TransferJob | None]) -> None:
+    def __init__(
+        self, chunks: Generator[str, None, None], release: Callable[[], None] | None = None
+    ) -> None:
         self._chunks = chunks
-        self._watch = watch
+        self._release = release
 
     def __next__(self) -> str:
         return next(self._chunks)
 
     def close(self) -> None:
-        """Stop the stream and unsubscribe at once."""
-        self._watch.close()
+        """End the stream and release its subscription."""
+        self._chunks.close()
+        if self._release is not None:
+            self._release()
 
 
 class TransferEndpoints(Generic[RequestT]):
@@ -148,7 +152,7 @@ class TransferEndpoints(Generic[RequestT]):
 
     def job_events(
         self, request: RequestT, job_id: str, last_event_id: str | None = None
-    ) -> Reply | Iterator[str]:
+    ) -> Reply | EventStream:
         """``GET /<id>/events``: the job's stream, or a :class:`Reply` (404, or 204).
 
         The subscription is made here, before the response starts, so that the stream
@@ -165,7 +169,7 @@ class TransferEndpoints(Generic[RequestT]):
         except JobNotFoundError:  # dropped by retention in between
             return self._not_found(job_id)
 
-        def stream() -> Iterator[str]:
+        def stream() -> Generator[str, None, None]:
             for job in watch:
                 if job is None:
                     yield _KEEPALIVE
@@ -175,9 +179,9 @@ class TransferEndpoints(Generic[RequestT]):
                     end = {self._id_key: job.id, "status": job.status.value}
                     yield sse_message(end, "end", END_EVENT_ID)
 
-        return _JobStream(stream(), watch)
+        return EventStream(stream(), watch.close)
 
-    def all_events(self, request: RequestT) -> Reply | Iterator[str]:
+    def all_events(self, request: RequestT) -> Reply | EventStream:
         """``GET /events``: every viewable job's stream (never ends), or a 403 Reply.
 
         First ``event: jobs`` with the current list, then ``event: created`` and
@@ -187,9 +191,12 @@ class TransferEndpoints(Generic[RequestT]):
         """
         if not self._allowed(request, None, "view"):
             return self._error(403, "not allowed to list transfer jobs")
-        return self._all_events_stream(request, self.queue)
+        # Its subscription is made when the first chunk is taken, and released in there.
+        return EventStream(self._all_events_stream(request, self.queue))
 
-    def _all_events_stream(self, request: RequestT, queue: TransferQueue) -> Iterator[str]:
+    def _all_events_stream(
+        self, request: RequestT, queue: TransferQueue
+    ) -> Generator[str, None, None]:
         # ready guards pending: blinker receivers (the event thread) add, this generator
         # takes. Nothing is called while it is held.
         ready = threading.Condition()

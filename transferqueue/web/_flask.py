@@ -8,13 +8,11 @@ given the ``flask.Request``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import flask
 
 from transferqueue._queue import TransferQueue
 
-from ._endpoints import SSE_HEADERS, AccessHook, Reply, TransferEndpoints
+from ._endpoints import SSE_HEADERS, AccessHook, EventStream, Reply, TransferEndpoints
 
 
 def transfer_blueprint(
@@ -43,16 +41,20 @@ def transfer_blueprint(
         # The request object itself, not the context-local proxy: streams use it later.
         return flask.request._get_current_object()  # type: ignore[attr-defined,no-any-return]
 
-    def respond(answer: Reply | Iterator[str]) -> flask.Response:
+    def respond(answer: Reply | EventStream) -> flask.Response:
         if isinstance(answer, Reply):
             if answer.body is None:
                 return flask.Response(status=answer.status)
             response = flask.jsonify(answer.body)
             response.status_code = answer.status
             return response
-        return flask.Response(
+        response = flask.Response(
             flask.stream_with_context(answer), mimetype="text/event-stream", headers=SSE_HEADERS
         )
+        # stream_with_context closes the stream only once its first chunk was taken; a
+        # response closed before that (a HEAD request, a client gone at once) closes it here.
+        response.call_on_close(answer.close)
+        return response
 
     @bp.get("/", strict_slashes=False)
     def list_jobs() -> flask.Response:

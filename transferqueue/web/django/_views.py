@@ -7,7 +7,7 @@ reason the package's docstring gives.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from django.http import (
     HttpRequest,
@@ -21,7 +21,13 @@ from django.urls import URLPattern, path
 from django.views.decorators.csrf import csrf_exempt
 
 from transferqueue._queue import TransferQueue
-from transferqueue.web._endpoints import SSE_HEADERS, AccessHook, Reply, TransferEndpoints
+from transferqueue.web._endpoints import (
+    SSE_HEADERS,
+    AccessHook,
+    EventStream,
+    Reply,
+    TransferEndpoints,
+)
 
 _View = Callable[..., HttpResponseBase]
 
@@ -86,7 +92,7 @@ def _exempt(view: _View) -> _View:
     return exempt
 
 
-def _respond(answer: Reply | Iterator[str]) -> HttpResponseBase:
+def _respond(answer: Reply | EventStream) -> HttpResponseBase:
     if isinstance(answer, Reply):
         if answer.body is None:
             return HttpResponse(status=answer.status)
