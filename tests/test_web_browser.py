@@ -202,6 +202,21 @@ def test_page_loads_with_no_jobs(demo_page: DemoPage) -> None:
     demo_page.check_clean()
 
 
+def test_refused_stream_shows_disconnected(browser: Browser, demo: Demo) -> None:
+    """Issue 5: when the server refuses the event stream (an HTTP error, after which
+    EventSource gives up), the page says "Disconnected" rather than reconnecting for ever."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.route("**/transfers/events", lambda route: route.fulfill(status=403, body="no"))
+        page.goto(demo.url)
+        connection = page.get_by_test_id("connection")
+        expect(connection).to_have_attribute("data-state", "closed", timeout=TIMEOUT_MS)
+        expect(connection).to_have_text("Disconnected")
+    finally:
+        context.close()
+
+
 def test_copy_job_bar_reaches_100(demo_page: DemoPage) -> None:
     """Issue 5: the "Copy sample files" button starts a job whose card, fed by the event
     stream, ends with its bar at 100%, status completed, every file completed, all

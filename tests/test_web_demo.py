@@ -89,7 +89,7 @@ def test_page_has_a_button_per_demo_kind() -> None:
 
 
 def start(client: FlaskClient, kind: str) -> dict[str, object]:
-    response = client.post(f"/demo/{kind}")
+    response = client.post(f"/demo/{kind}", json={})
     assert response.status_code == 201, response.get_data(as_text=True)
     job = response.get_json()
     assert isinstance(job, dict)
@@ -189,10 +189,22 @@ def test_unknown_kind_is_404(queue: tq.TransferQueue, tmp_path: Path) -> None:
     """Issue 5: an unknown sample is a 404 with a JSON error naming the known ones, and
     creates nothing; GET on a sample route is 405."""
     client = make_client(queue, tmp_path)
-    response = client.post("/demo/nope")
+    response = client.post("/demo/nope", json={})
     assert response.status_code == 404
     assert response.get_json() == {"error": "no demo job 'nope'; try ['copy', 'failing', 'slow']"}
     assert client.get("/demo/copy").status_code == 405
+    assert queue.get_all_jobs() == []
+    assert os.listdir(tmp_path) == []
+
+
+def test_start_needs_a_json_body(queue: tq.TransferQueue, tmp_path: Path) -> None:
+    """Issue 5: a start without a JSON body (what a cross-site form sends) is refused with
+    415 and starts nothing."""
+    client = make_client(queue, tmp_path)
+    form = client.post("/demo/copy", data={"x": "1"})
+    assert form.status_code == 415
+    assert "JSON" in form.get_json()["error"]
+    assert client.post("/demo/copy").status_code == 415
     assert queue.get_all_jobs() == []
     assert os.listdir(tmp_path) == []
 
@@ -299,7 +311,12 @@ def test_module_serves_the_page_then_cleans_up(server_tmp: Path, stop_signal: in
         with urllib.request.urlopen(url[1], timeout=WAIT) as page:
             assert page.status == 200
             assert "<title>transferqueue demo</title>" in page.read().decode()
-        request = urllib.request.Request(url[1] + "demo/slow", method="POST")
+        request = urllib.request.Request(
+            url[1] + "demo/slow",
+            data=b"{}",
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
         with urllib.request.urlopen(request, timeout=WAIT) as started:
             assert started.status == 201
             assert json.load(started)["status"] in ("queued", "active")

@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    previous_sigterm = signal.signal(signal.SIGTERM, _stop)
     workdir = tempfile.mkdtemp(prefix="transferqueue-web-demo-")
     queue = TransferQueue(_CONCURRENCY)
     try:
@@ -66,13 +67,19 @@ def main(argv: list[str] | None = None) -> int:
         host = f"[{args.host}]" if ":" in args.host else args.host
         print(f"transferqueue demo at http://{host}:{server.server_port}/", flush=True)
         print(f"work folder {workdir}; press Ctrl-C to stop", flush=True)
-        signal.signal(signal.SIGTERM, _stop)
         server.serve_forever()  # returns after Ctrl-C (werkzeug catches it) or SIGTERM
         print("stopped", flush=True)
     finally:
-        # The copies stop before their folder goes: a running copy would recreate it.
-        queue.shutdown(wait=True, cancel_jobs=True)
-        shutil.rmtree(workdir, ignore_errors=True)
+        # A second Ctrl-C or SIGTERM must not cut the clean-up short.
+        previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            # The copies stop before their folder goes: a running copy would recreate it.
+            queue.shutdown(wait=True, cancel_jobs=True)
+            shutil.rmtree(workdir, ignore_errors=True)
+        finally:
+            signal.signal(signal.SIGINT, previous_sigint)
+            signal.signal(signal.SIGTERM, previous_sigterm)
     return 0
 
 

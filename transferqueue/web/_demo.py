@@ -159,6 +159,12 @@ def demo_app(
 
     @app.post("/demo/<kind>")
     def start_demo(kind: str) -> tuple[flask.Response, int, dict[str, str]] | flask.Response:
+        if not flask.request.is_json:
+            # The page sends JSON, which a cross-site form or no-cors fetch cannot: another
+            # site open in the browser cannot make the demo write files.
+            response = flask.jsonify({"error": "send the request with a JSON body"})
+            response.status_code = 415
+            return response
         sample = DEMO_KINDS.get(kind)
         if sample is None:
             response = flask.jsonify({"error": f"no demo job {kind!r}; try {sorted(DEMO_KINDS)}"})

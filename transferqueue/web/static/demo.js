@@ -148,7 +148,12 @@
     showStartError("");
     // The new job appears through the event stream ("created"), in order with its
     // updates; rendering this response too could show an older state after a newer one.
-    fetch("/demo/" + encodeURIComponent(button.dataset.kind), { method: "POST" })
+    // A JSON body, which no cross-site form can send: the demo refuses other starts.
+    fetch("/demo/" + encodeURIComponent(button.dataset.kind), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+    })
       .then(function (response) {
         if (!response.ok) showStartError("Could not start the job: HTTP " + response.status);
       })
@@ -169,7 +174,11 @@
   // server then sends the whole list again ("jobs").
   const events = new EventSource("/transfers/events");
   events.addEventListener("open", function () { setConnection("live", "Live"); });
-  events.addEventListener("error", function () { setConnection("connecting", "Reconnecting…"); });
+  events.addEventListener("error", function () {
+    // CLOSED: refused (an HTTP error), so EventSource gives up; otherwise it retries.
+    if (events.readyState === EventSource.CLOSED) setConnection("closed", "Disconnected");
+    else setConnection("connecting", "Reconnecting…");
+  });
   events.addEventListener("jobs", function (event) {
     for (const job of JSON.parse(event.data)) render(job);
   });
