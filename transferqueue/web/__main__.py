@@ -31,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=int, default=8000, help="port to listen on; 0 picks a free one (8000)"
     )
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (127.0.0.1: this machine only)"
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (127.0.0.1: this machine only; the demo has no login)",
     )
     return parser
 

@@ -187,7 +187,9 @@ class TransferEndpoints(Generic[RequestT]):
         First ``event: jobs`` with the current list, then ``event: created`` and
         ``event: updated`` with one job each. A client slower than the events skips to
         each job's latest snapshot, so what waits for it is bounded by the number of
-        jobs; a job's terminal snapshot is never followed by an older one.
+        jobs. An update already on its way when the list was taken may follow it, showing
+        that job briefly as it stood a moment before (the next update corrects it); a job
+        the list shows finished is never followed by an older snapshot of it.
         """
         if not self._allowed(request, None, "view"):
             return self._error(403, "not allowed to list transfer jobs")

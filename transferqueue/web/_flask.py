@@ -23,14 +23,10 @@ def transfer_blueprint(
     can_access: AccessHook[flask.Request] | None = None,
     keepalive: float = 15.0,
 ) -> flask.Blueprint:
-    """Return a blueprint serving ``queue``'s jobs (see the module's docstring for routes).
+    """Return a blueprint serving ``queue``'s jobs (routes: :mod:`transferqueue.web`).
 
-    ``queue`` defaults to the process-wide ``transferqueue.transfer_queue``, looked up at
-    each request. ``camel_case`` picks the JSON keys (``to_dict(camel_case=...)``, also
-    for the error bodies' ``jobId``/``job_id``). ``can_access`` defaults to allowing
-    everything. ``keepalive`` is the number of quiet seconds after which an SSE stream
-    sends a comment, which also bounds how long a dropped client stays subscribed (a
-    server notices a closed connection only when it writes).
+    The options are :class:`TransferEndpoints`'s (``queue`` defaults to the process-wide
+    one; ``can_access`` is given the ``flask.Request``); ``name`` is the blueprint's.
     """
     endpoints = TransferEndpoints[flask.Request](
         queue, camel_case=camel_case, can_access=can_access, keepalive=keepalive

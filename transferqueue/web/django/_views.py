@@ -42,12 +42,8 @@ def transfer_urls(
     """Return the URL patterns serving ``queue``'s jobs (routes: :mod:`transferqueue.web.django`).
 
     Include them under a prefix: ``path("transfers/", include(transfer_urls(queue)))``.
-    ``queue`` defaults to the process-wide ``transferqueue.transfer_queue``, looked up at
-    each request. ``camel_case`` picks the JSON keys (``to_dict(camel_case=...)``, also
-    for the error bodies' ``jobId``/``job_id``). ``can_access`` defaults to allowing
-    everything. ``keepalive`` is the number of quiet seconds after which an SSE stream
-    sends a comment, which also bounds how long a dropped client stays subscribed (a
-    server notices a closed connection only when it writes).
+    The options are :class:`TransferEndpoints`'s (``queue`` defaults to the process-wide
+    one; ``can_access`` is given the ``django.http.HttpRequest``).
     """
     endpoints = TransferEndpoints[HttpRequest](
         queue, camel_case=camel_case, can_access=can_access, keepalive=keepalive
