@@ -84,10 +84,14 @@ class EventStream(Iterator[str]):
         return next(self._chunks)
 
     def close(self) -> None:
-        """End the stream and release its subscription."""
-        self._chunks.close()
+        """End the stream and release its subscription.
+
+        Servers call it in the thread that iterates the stream, after the last chunk
+        taken; like a generator's, it cannot stop a ``next()`` running in another thread.
+        """
         if self._release is not None:
             self._release()
+        self._chunks.close()
 
 
 class TransferEndpoints(Generic[RequestT]):
