@@ -30,6 +30,7 @@ from tests.web_clients import (
     DjangoWebClient,
     deny_header,
     django_urlconf,
+    keep_watches,
     read_events,
     read_until_comment,
     read_until_end,
@@ -269,14 +270,7 @@ def test_job_events_close_before_reading(
     """Issue 5: a job stream's response closed before its first chunk (its generator never
     started) unsubscribes at once, by closing its watch (not when the watch is collected),
     and leaves the job running."""
-    watches: list[object] = []  # keeps every watch alive: only close() can unsubscribe it
-    watch = queue.watch
-
-    def keeping_watch(job_id: str, **options: Any) -> Any:
-        watches.append(watch(job_id, **options))
-        return watches[-1]
-
-    monkeypatch.setattr(queue, "watch", keeping_watch)
+    watches = keep_watches(queue, monkeypatch)  # only close() can unsubscribe them
     job_id = queue.queue_job("local-upload", make_files(2), gate)
     gate.wait_running(2)
     stream = serve(queue, keepalive=KEEPALIVE).stream(f"/transfers/{job_id}/events")

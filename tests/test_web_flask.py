@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any
 
 import flask
 import pytest
@@ -20,6 +19,7 @@ from tests.web_clients import (
     KEEPALIVE,
     FlaskWebClient,
     deny_header,
+    keep_watches,
     read_events,
     read_until_comment,
     subscribed_watches,
@@ -80,14 +80,7 @@ def test_head_of_a_job_stream_leaves_no_watch(
 ) -> None:
     """Issue 5: a response closed before its stream's first chunk (a HEAD request, whose body
     is never sent) unsubscribes when it is closed, not when its watch is collected."""
-    watches: list[object] = []  # keeps every watch alive: only close() can unsubscribe it
-    watch = queue.watch
-
-    def keeping_watch(job_id: str, **options: Any) -> Any:
-        watches.append(watch(job_id, **options))
-        return watches[-1]
-
-    monkeypatch.setattr(queue, "watch", keeping_watch)
+    watches = keep_watches(queue, monkeypatch)  # only close() can unsubscribe them
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     gate.wait_running(1)
     response = FlaskWebClient(queue).client.head(f"/transfers/{job_id}/events")

@@ -25,6 +25,7 @@ from tests.web_clients import (
     Event,
     WebClient,
     deny_header,
+    keep_watches,
     read_events,
     read_until_comment,
     read_until_end,
@@ -266,14 +267,7 @@ def test_job_events_close_releases_a_referenced_watch(
 ) -> None:
     """Issue 5: closing a job stream's response unsubscribes at once, by closing its watch,
     not when the watch happens to be collected (a server or middleware may keep it)."""
-    watches: list[object] = []  # keeps every watch alive: only close() can unsubscribe it
-    watch = queue.watch
-
-    def keeping_watch(job_id: str, **options: Any) -> Any:
-        watches.append(watch(job_id, **options))
-        return watches[-1]
-
-    monkeypatch.setattr(queue, "watch", keeping_watch)
+    watches = keep_watches(queue, monkeypatch)  # only close() can unsubscribe them
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     gate.wait_running(1)
     stream = serve(queue, keepalive=KEEPALIVE).stream(f"/transfers/{job_id}/events")

@@ -57,6 +57,20 @@ def subscribed_watches(queue: tq.TransferQueue) -> int:
         return queue._delivery.watch_count()
 
 
+def keep_watches(queue: tq.TransferQueue, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Make ``queue.watch`` keep every watch it returns alive in the list returned, so
+    that a test sees a stream unsubscribe by closing its watch, not by its collection."""
+    watches: list[object] = []
+    watch = queue.watch
+
+    def keeping_watch(job_id: str, **options: Any) -> Any:
+        watches.append(watch(job_id, **options))
+        return watches[-1]
+
+    monkeypatch.setattr(queue, "watch", keeping_watch)
+    return watches
+
+
 def deny_header(request: Any, job: tq.TransferJob | None, action: str) -> bool:
     """Access hook for either framework (both requests have ``headers.get``):
     ``X-Deny: view`` hides every job, ``X-Deny: cancel`` forbids cancels,
