@@ -3,17 +3,20 @@ through ``main()`` and as ``python -m transferqueue`` subprocesses."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -361,3 +364,235 @@ def test_an_error_while_showing_progress_cancels_the_job(
     with pytest.raises(BrokenPipeError):
         copy(files, concurrency=1, retries=0, overwrite=False)
     assert outcome == [True]  # the executor saw the cancel; it did not time out
+
+
+def _refuse(monkeypatch: pytest.MonkeyPatch, *folders: Path) -> None:
+    """Make ``os.scandir`` of ``folders`` fail as an unreadable folder does: the error is
+    injected so that the test runs as root too, where ``chmod 000`` refuses nothing."""
+    real = os.scandir
+    refused = {str(folder) for folder in folders}
+
+    def scandir(path: Any = ".") -> Any:
+        if isinstance(path, (str, os.PathLike)) and os.fspath(path) in refused:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def locked_tree(root: Path) -> tuple[dict[str, bytes], Path]:
+    """``make_tree(root)`` plus ``root/locked/secret.bin``; returns the tree and the
+    folder to refuse."""
+    contents = make_tree(root)
+    (root / "locked").mkdir()
+    (root / "locked" / "secret.bin").write_bytes(b"secret")
+    return contents, root / "locked"
+
+
+SKIPPED_TOTAL = "3 of 3 files copied (297.9 KiB), 0 failed, 1 skipped (unreadable)"
+
+
+def test_unreadable_subfolder_is_skipped_not_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unreadable folders: as ``cp -r``, a folder below the source that cannot be listed
+    is reported on stderr (named, with the reason), everything else is copied, and the
+    exit status is 1; the summary does not count the skipped folder as copied."""
+    contents, locked = locked_tree(tmp_path / "src")
+    _refuse(monkeypatch, locked)
+    out_dir = tmp_path / "out"
+    assert main(["cp", str(tmp_path / "src"), str(out_dir)]) == 1
+    out, err = capsys.readouterr()
+    assert err == f"skipped {locked}: Permission denied\n"
+    assert out.splitlines()[-1] == SKIPPED_TOTAL
+    for relative, data in contents.items():
+        assert sha((out_dir / relative).read_bytes()) == sha(data)
+    assert not (out_dir / "locked").exists()
+
+
+def test_unreadable_subfolder_with_json_and_quiet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unreadable folders: with --json every line carries ``"skipped": [{"path",
+    "error"}]`` and the job counts only the files listed; with -q stdout stays empty and
+    the skipped folder is the only thing said, on stderr. Both exit 1 and copy the rest."""
+    contents, locked = locked_tree(tmp_path / "src")
+    _refuse(monkeypatch, locked)
+    assert main(["cp", "--json", str(tmp_path / "src"), str(tmp_path / "j")]) == 1
+    out, err = capsys.readouterr()
+    assert err == f"skipped {locked}: Permission denied\n"
+    events = [json.loads(line) for line in out.splitlines()]
+    expected = [{"path": str(locked), "error": "Permission denied"}]
+    assert [event["skipped"] for event in events] == [expected] * len(events)
+    last = events[-1]["job"]
+    assert last["status"] == "completed"
+    assert last["progress"]["total_files"] == last["progress"]["completed_files"] == 3
+    assert sorted(os.path.relpath(f["source_path"], tmp_path / "src") for f in last["files"]) == (
+        sorted(contents)
+    )
+    assert main(["cp", "-q", str(tmp_path / "src"), str(tmp_path / "q")]) == 1
+    assert capsys.readouterr() == ("", f"skipped {locked}: Permission denied\n")
+    assert (tmp_path / "q" / "a.bin").read_bytes() == BIG
+    assert not (tmp_path / "q" / "locked").exists()
+
+
+def test_unreadable_source_itself_stays_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unreadable folders: only folders below a source are skipped (exit 1); a source
+    folder that cannot be read itself is still a usage error (exit 2), nothing copied."""
+    _, locked = locked_tree(tmp_path / "src")
+    _refuse(monkeypatch, locked)
+    assert main(["cp", "-q", str(locked.parent), str(tmp_path / "a")]) == 1
+    capsys.readouterr()
+    assert main(["cp", "-q", str(locked), str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"transferqueue: error: cannot read {locked}: ")
+    assert "Permission denied" in err
+    assert not (tmp_path / "b").exists()
+
+
+def test_help_says_unreadable_folders_are_skipped(capsys: pytest.CaptureFixture[str]) -> None:
+    """Unreadable folders: ``cp --help`` says what happens to them and the exit status."""
+    assert main(["cp", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "cannot be read is reported on stderr and skipped" in text
+    assert "the exit status is 1" in text
+
+
+def _without_file_capabilities() -> list[str]:
+    """A command prefix under which permission bits apply: nothing for a normal user; as
+    root, ``setpriv`` without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (root still owns
+    every file of the test, so only the folders chmod'ed shut are refused)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("root ignores permission bits, and setpriv is missing")
+    caps = "-dac_override,-dac_read_search"
+    prefix = [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}", "--"]
+    probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=WAIT, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"root ignores permission bits, and setpriv fails: {probe.stderr!r}")
+    return prefix
+
+
+def test_real_unreadable_folders_as_a_program(tmp_path: Path) -> None:
+    """Unreadable folders, for real (chmod; as root through setpriv without the file
+    capabilities): a folder that cannot be listed (000) and one that can be listed but
+    not entered (400, its files cannot be examined) are each reported and skipped, the
+    rest is copied, exit 1."""
+    prefix = _without_file_capabilities()
+    source = tmp_path / "src"
+    contents = make_tree(source)
+    (source / "shut").mkdir()
+    (source / "shut" / "f.bin").write_bytes(b"f")
+    (source / "listed").mkdir()
+    (source / "listed" / "g.bin").write_bytes(b"g")
+    (source / "shut").chmod(0o000)
+    (source / "listed").chmod(0o400)
+    try:
+        done = subprocess.run(
+            [
+                *prefix,
+                sys.executable,
+                "-m",
+                "transferqueue",
+                "cp",
+                str(source),
+                str(tmp_path / "o"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=WAIT * 3,
+            cwd=ROOT,
+            check=False,
+        )
+    finally:
+        (source / "shut").chmod(0o700)
+        (source / "listed").chmod(0o700)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        f"skipped {source / 'listed' / 'g.bin'}: Permission denied",
+        f"skipped {source / 'shut'}: Permission denied",
+    ]
+    assert done.stdout.splitlines()[-1] == (
+        "3 of 3 files copied (297.9 KiB), 0 failed, 2 skipped (unreadable)"
+    )
+    copied = {str(p.relative_to(tmp_path / "o")) for p in (tmp_path / "o").rglob("*.*")}
+    assert copied == set(contents)
+    for relative, data in contents.items():
+        assert sha((tmp_path / "o" / relative).read_bytes()) == sha(data)
+
+
+def test_dry_run_json_has_the_shape_of_a_job(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--dry-run --json: one JSON object, ``{"event": "dry-run", "files": [{source_path,
+    destination_path, size}], "total_files", "total_bytes", "skipped": []}``, copying
+    nothing; its files and totals equal, key for key, what the real --json run's job
+    then reports (``job.files[i]`` and ``job.progress``)."""
+    make_tree(tmp_path / "src")
+    args = [str(tmp_path / "src"), str(tmp_path / "out")]
+    assert main(["cp", "--dry-run", "--json", *args]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert not (tmp_path / "out").exists()
+    [line] = out.splitlines()
+    planned = json.loads(line)
+    assert sorted(planned) == ["event", "files", "skipped", "total_bytes", "total_files"]
+    assert planned["event"] == "dry-run"
+    assert planned["skipped"] == []
+    assert planned["total_files"] == 3
+    assert planned["total_bytes"] == len(BIG) + 4 + 5000
+    assert planned["files"][0] == {
+        "source_path": str(tmp_path / "src" / "a.bin"),
+        "destination_path": str(tmp_path / "out" / "a.bin"),
+        "size": len(BIG),
+    }
+    assert main(["cp", "--json", *args]) == 0
+    job = json.loads(capsys.readouterr().out.splitlines()[-1])["job"]
+    assert planned["files"] == [
+        {key: file[key] for key in planned["files"][0]} for file in job["files"]
+    ]
+    progress = job["progress"]
+    assert (planned["total_files"], planned["total_bytes"]) == (
+        progress["total_files"],
+        progress["total_bytes"],
+    )
+
+
+def test_dry_run_quiet_prints_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--dry-run -q prints nothing (only errors would be printed) and copies nothing."""
+    make_tree(tmp_path / "src")
+    assert main(["cp", "--dry-run", "-q", str(tmp_path / "src"), str(tmp_path / "out")]) == 0
+    assert capsys.readouterr() == ("", "")
+    assert not (tmp_path / "out").exists()
+
+
+def test_dry_run_reports_unreadable_folders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unreadable folders in a dry run: reported on stderr, left out of the plan, named
+    in the totals line and in the JSON's ``skipped``; exit 1 as the copy would, in every
+    output mode, and nothing copied."""
+    _, locked = locked_tree(tmp_path / "src")
+    _refuse(monkeypatch, locked)
+    args = [str(tmp_path / "src"), str(tmp_path / "out")]
+    said = f"skipped {locked}: Permission denied\n"
+    assert main(["cp", "--dry-run", *args]) == 1
+    out, err = capsys.readouterr()
+    assert err == said
+    assert "secret" not in out
+    assert out.splitlines()[-1] == (
+        "3 files, 297.9 KiB, 1 skipped (unreadable) (dry run: nothing copied)"
+    )
+    assert main(["cp", "--dry-run", "--json", *args]) == 1
+    out, err = capsys.readouterr()
+    assert err == said
+    planned = json.loads(out)
+    assert planned["skipped"] == [{"path": str(locked), "error": "Permission denied"}]
+    assert planned["total_files"] == 3
+    assert main(["cp", "--dry-run", "-q", *args]) == 1
+    assert capsys.readouterr() == ("", said)
+    assert not (tmp_path / "out").exists()

@@ -77,7 +77,8 @@ def test_transfer_type_for_unsupported_pair(source: str, destination: str) -> No
 
 
 def test_list_files_local(tmp_path: Path) -> None:
-    """Issue 4: a local folder is listed by list_local_files; local takes no options."""
+    """Issue 4: a local folder is listed by list_local_files, which takes on_error and no
+    other kind's options."""
     (tmp_path / "src" / "d").mkdir(parents=True)
     (tmp_path / "src" / "d" / "f").write_bytes(b"12345")
     files = list_files(str(tmp_path / "src"), str(tmp_path / "out"))
@@ -88,8 +89,13 @@ def test_list_files_local(tmp_path: Path) -> None:
             "size": 5,
         }
     ]
-    with pytest.raises(TypeError, match="no options"):
+    with pytest.raises(TypeError, match="client"):
         list_files(str(tmp_path / "src"), str(tmp_path / "out"), client=None)
+    skipped: list[OSError] = []
+    assert (
+        list_files(str(tmp_path / "src"), str(tmp_path / "out"), on_error=skipped.append) == files
+    )
+    assert skipped == []
     with pytest.raises(ValueError, match="supported"):
         list_files(str(tmp_path / "src"), "hf://owner/repo")
 

@@ -1,7 +1,8 @@
 """The ``transferqueue`` command line: ``transferqueue cp SRC... DEST`` and ``transferqueue demo``.
 
-Exit status: 0 when every file arrived, 1 when some failed, 2 for bad usage (a bad option,
-an unsupported pair, a missing source), 130 after Ctrl-C.
+Exit status: 0 when every file arrived, 1 when some failed or a folder below a source could
+not be read (it is reported and skipped, the rest copied, as ``cp -r`` does), 2 for bad usage
+(a bad option, an unsupported pair, a missing or unreadable source), 130 after Ctrl-C.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .executors._huggingface import HubError
 from .executors._routing import Transfer, list_files, location_kind, transfer_type_for
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from ._records import TransferJob
 
@@ -53,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Copy SRC to DEST. Sources are local paths, s3://bucket/key-or-prefix or "
             "hf://[datasets/]owner/repo[@revision][/path]; folders, prefixes and "
-            "repositories are copied recursively. With several sources DEST is a folder."
+            "repositories are copied recursively. With several sources DEST is a folder. "
+            "A folder below a source that cannot be read is reported on stderr and "
+            "skipped, the rest is copied, and the exit status is 1."
         ),
     )
     cp.add_argument("paths", nargs="+", metavar="SRC... DEST")
@@ -72,11 +75,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     cp.add_argument("--overwrite", action="store_true", help="replace existing destinations")
     cp.add_argument(
-        "--dry-run", action="store_true", help="print what would be copied, copy nothing"
+        "--dry-run",
+        action="store_true",
+        help="print what would be copied (one JSON object with --json), copy nothing",
     )
     output = cp.add_mutually_exclusive_group()
     output.add_argument(
-        "--json", action="store_true", help="print the job's snapshots as JSON lines"
+        "--json",
+        action="store_true",
+        help="print the job's snapshots as JSON lines, with the skipped folders",
     )
     output.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     commands.add_parser("demo", help="copy a few generated files, showing the live progress")
@@ -121,14 +128,23 @@ def _join(folder: str, name: str) -> str:
     return os.path.join(folder, name)
 
 
-def plan(sources: Sequence[str], destination: str) -> list[dict[str, Any]]:
+def plan(
+    sources: Sequence[str],
+    destination: str,
+    *,
+    on_error: Callable[[OSError], None] | None = None,
+) -> list[dict[str, Any]]:
     """The files that ``cp sources destination`` copies, as ``queue_job`` takes them.
 
     As ``cp -r``: a source goes into ``destination`` under its own name when there are
     several sources or ``destination`` is an existing folder (or ends with ``/``); a
     single source otherwise becomes ``destination``. ``hf://`` sources always go into
     ``destination`` as a folder. Raises ``_UsageError`` for an unsupported pair, a
-    missing source or an S3 source with nothing under it.
+    missing or unreadable source or an S3 source with nothing under it.
+
+    ``on_error`` is given to :func:`~transferqueue.executors.list_local_files` for local
+    sources: with it, a folder below a source that cannot be read is reported to it and
+    left out; without it, that is a ``_UsageError`` too.
     """
     into_folder = len(sources) > 1 or _is_folder(destination)
     files: list[dict[str, Any]] = []
@@ -144,7 +160,8 @@ def plan(sources: Sequence[str], destination: str) -> list[dict[str, Any]]:
         if kind == "local" and location_kind(target) == "local" and _inside(target, source):
             raise _UsageError(f"cannot copy {source} into itself ({target})")
         try:
-            found = list_files(source, target)
+            options = {"on_error": on_error} if kind == "local" else {}
+            found = list_files(source, target, **options)
         except ImportError as exc:  # S3 without boto3
             raise _UsageError(f"{exc}; install it with: pip install 'transferqueue[s3]'") from None
         except (OSError, ValueError, HubError) as exc:
@@ -205,17 +222,30 @@ class _Plain:
         """Nothing to tear down."""
 
 
-class _Json:
-    """One JSON object a line: ``{"event": "created"|"updated", "job": {...}}``."""
+def _skipped(error: OSError) -> dict[str, str]:
+    """A path left out of the copy because it could not be read, and why."""
+    path = str(error.filename) if error.filename is not None else "?"
+    return {"path": path, "error": error.strerror or str(error)}
 
-    def __init__(self, out: TextIO) -> None:
+
+def _skipped_note(skipped: Sequence[dict[str, str]]) -> str:
+    return f", {len(skipped)} skipped (unreadable)" if skipped else ""
+
+
+class _Json:
+    """One JSON object a line: ``{"event": "created"|"updated", "job": {...}, "skipped":
+    [{"path": ..., "error": ...}, ...]}``, ``skipped`` naming what could not be read."""
+
+    def __init__(self, out: TextIO, skipped: Sequence[dict[str, str]]) -> None:
         self._out = out
+        self._skipped = list(skipped)
         self._first = True
 
     def show(self, job: TransferJob) -> None:
         event = "created" if self._first else "updated"
         self._first = False
-        line = json.dumps({"event": event, "job": job.to_dict()}, sort_keys=True)
+        document = {"event": event, "job": job.to_dict(), "skipped": self._skipped}
+        line = json.dumps(document, sort_keys=True)
         print(line, file=self._out, flush=True)
 
     def close(self) -> None:
@@ -277,9 +307,11 @@ class _Rich:
         self._progress.stop()
 
 
-def _display(out: TextIO, *, as_json: bool, quiet: bool) -> _Plain | _Json | _Rich:
+def _display(
+    out: TextIO, *, as_json: bool, quiet: bool, skipped: Sequence[dict[str, str]]
+) -> _Plain | _Json | _Rich:
     if as_json:
-        return _Json(out)
+        return _Json(out, skipped)
     if not quiet and out.isatty():
         try:
             return _Rich(out)
@@ -298,14 +330,20 @@ def copy(
     quiet: bool = False,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    skipped: Sequence[dict[str, str]] = (),
 ) -> int:
     """Copy ``files`` (as :func:`plan` lists them) on a queue of ``concurrency`` slots,
-    showing the progress on ``out``; return the exit status."""
+    showing the progress on ``out``; return the exit status.
+
+    ``skipped`` names what the listing left out (``{"path": ..., "error": ...}`` each,
+    already reported on stderr): it goes into each JSON line and the summary, and makes
+    the exit status 1, though every listed file arrived.
+    """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     policy = RetryPolicy(max_attempts=retries + 1)
     with TransferQueue(concurrency) as queue:
-        display = _display(out, as_json=as_json, quiet=quiet)
+        display = _display(out, as_json=as_json, quiet=quiet, skipped=skipped)
         job_type = {
             transfer_type_for(file["source_path"], file["destination_path"]) for file in files
         }
@@ -344,24 +382,30 @@ def copy(
         copied = sum(file.size for file in final.files if file.status == "completed")
         print(
             f"{progress.completed_files} of {progress.total_files} files copied "
-            f"({_size(copied)}), {progress.failed_files} failed",
+            f"({_size(copied)}), {progress.failed_files} failed{_skipped_note(skipped)}",
             file=out,
             flush=True,
         )
-    return EXIT_OK if final.status is TransferStatus.COMPLETED and not failed else EXIT_FAILED
+    arrived = final.status is TransferStatus.COMPLETED and not failed
+    return EXIT_OK if arrived and not skipped else EXIT_FAILED
 
 
 def _cp(args: argparse.Namespace) -> int:
     if len(args.paths) < 2:
         raise _UsageError("cp needs at least one SRC and a DEST")
     *sources, destination = args.paths
-    files = plan(sources, destination)
+    skipped: list[dict[str, str]] = []
+
+    def report(error: OSError) -> None:
+        # Said at once, as cp -r does; the copy goes on without it.
+        entry = _skipped(error)
+        skipped.append(entry)
+        print(f"skipped {entry['path']}: {entry['error']}", file=sys.stderr, flush=True)
+
+    files = plan(sources, destination, on_error=report)
     if args.dry_run:
-        for file in files:
-            print(f"{file['source_path']} -> {file['destination_path']} ({_size(file['size'])})")
-        total = sum(int(file["size"]) for file in files)
-        print(f"{len(files)} files, {_size(total)} (dry run: nothing copied)")
-        return EXIT_OK
+        _dry_run(files, skipped, as_json=args.json, quiet=args.quiet)
+        return EXIT_FAILED if skipped else EXIT_OK
     concurrency = args.concurrency
     if concurrency is None:
         try:
@@ -375,7 +419,40 @@ def _cp(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         as_json=args.json,
         quiet=args.quiet,
+        skipped=skipped,
     )
+
+
+def _dry_run(
+    files: list[dict[str, Any]],
+    skipped: Sequence[dict[str, str]],
+    *,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Print what ``files`` would copy: a line each and the totals, or one JSON object
+    with the same keys as a job's ``files`` and ``progress`` (``source_path``, ...,
+    ``total_files``, ``total_bytes``), or nothing when ``quiet``."""
+    total = sum(int(file["size"]) for file in files)
+    if as_json:
+        document = {
+            "event": "dry-run",
+            "files": [
+                {key: file[key] for key in ("source_path", "destination_path", "size")}
+                for file in files
+            ],
+            "total_files": len(files),
+            "total_bytes": total,
+            "skipped": list(skipped),
+        }
+        print(json.dumps(document, sort_keys=True), flush=True)
+        return
+    if quiet:
+        return
+    for file in files:
+        print(f"{file['source_path']} -> {file['destination_path']} ({_size(file['size'])})")
+    note = _skipped_note(skipped)
+    print(f"{len(files)} files, {_size(total)}{note} (dry run: nothing copied)", flush=True)
 
 
 def demo() -> int:

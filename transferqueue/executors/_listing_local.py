@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def list_local_files(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str],
+    *,
+    on_error: Callable[[OSError], None] | None = None,
 ) -> list[dict[str, object]]:
     """Return the files to copy from ``source`` to ``destination``, for ``queue_job``.
 
@@ -29,8 +35,16 @@ def list_local_files(
     anything else that is not a regular file (FIFOs, sockets, devices).
 
     Raises ``FileNotFoundError`` if ``source`` does not exist, ``OSError`` (for example
-    ``PermissionError``) for a folder below it that cannot be read, and ``OSError`` if
-    ``source`` is neither a file nor a folder.
+    ``PermissionError``) if ``source`` or a folder below it cannot be read, and ``OSError``
+    if ``source`` is neither a file nor a folder.
+
+    ``on_error`` (like :func:`os.walk`'s ``onerror``) changes what happens below
+    ``source``, as ``cp -r`` does: a folder that cannot be listed, or an entry that cannot
+    be examined (the files of a folder that may be listed but not entered), is passed to
+    ``on_error`` as the ``OSError`` (its ``filename`` names the path) and left out, and
+    the listing goes on. A folder is left out whole, even if part of it was read. To stop
+    the listing, raise from ``on_error``. ``source`` itself is never reported there: if it
+    is missing or cannot be read, the listing raises.
     """
     source_path = os.fspath(source)
     destination_path = os.fspath(destination)
@@ -42,7 +56,8 @@ def list_local_files(
     if not stat.S_ISDIR(info.st_mode):
         raise OSError(f"{source_path} is neither a regular file nor a folder")
     found: list[tuple[str, int]] = []
-    _walk(source_path, "", found)
+    # ``source`` itself unreadable raises, on_error or not: nothing of it could be copied.
+    _add(_read(source_path), "", found, on_error)
     found.sort()
     return [
         {
@@ -54,17 +69,43 @@ def list_local_files(
     ]
 
 
-def _walk(folder: str, prefix: str, found: list[tuple[str, int]]) -> None:
-    """Append ``(relative path, size)`` for each regular file below ``folder``."""
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            relative = prefix + entry.name
-            if entry.is_dir(follow_symlinks=False):
-                _walk(entry.path, relative + os.sep, found)
-                continue
+def _read(folder: str) -> list[os.DirEntry[str]]:
+    """The entries of ``folder`` by name, read whole: a read that fails half-way lists
+    nothing. Sorted so that ``on_error`` hears of problems in the same order every time."""
+    with os.scandir(folder) as listing:
+        return sorted(listing, key=lambda entry: entry.name)
+
+
+def _add(
+    entries: list[os.DirEntry[str]],
+    prefix: str,
+    found: list[tuple[str, int]],
+    on_error: Callable[[OSError], None] | None,
+) -> None:
+    """Append ``(relative path, size)`` for each regular file in ``entries`` and below."""
+    for entry in entries:
+        relative = prefix + entry.name
+        if entry.is_dir(follow_symlinks=False):
             try:
-                info = entry.stat()  # follows a symlink to its file
-            except FileNotFoundError:
-                continue  # a broken symlink, or a file deleted while listing
-            if stat.S_ISREG(info.st_mode):
-                found.append((relative, info.st_size))
+                below = _read(entry.path)
+            except OSError as exc:
+                _skip(exc, on_error)
+                continue
+            _add(below, relative + os.sep, found, on_error)
+            continue
+        try:
+            info = entry.stat()  # follows a symlink to its file
+        except FileNotFoundError:
+            continue  # a broken symlink, or a file deleted while listing
+        except OSError as exc:
+            _skip(exc, on_error)
+            continue
+        if stat.S_ISREG(info.st_mode):
+            found.append((relative, info.st_size))
+
+
+def _skip(error: OSError, on_error: Callable[[OSError], None] | None) -> None:
+    """Hand ``error`` to ``on_error``; without one, raise it (the listing stops)."""
+    if on_error is None:
+        raise error
+    on_error(error)

@@ -70,10 +70,10 @@ def list_files(
 ) -> list[dict[str, Any]]:
     """List what ``source`` names as the files ``queue_job`` takes, with destinations
     below (or at) ``destination``, by the listing helper for the source's kind:
-    :func:`~transferqueue.executors.list_local_files`,
+    :func:`~transferqueue.executors.list_local_files` (``options``: ``on_error``),
     :func:`~transferqueue.executors.list_s3_objects` (``options``: ``client``,
     ``page_size``) or :func:`~transferqueue.executors.list_hf_files` (``options``:
-    ``endpoint``, ``token``, ``timeout``). Local listings take no options.
+    ``endpoint``, ``token``, ``timeout``); another kind's option is a ``TypeError``.
 
     Raises ``ValueError`` for an unsupported pair (see :func:`transfer_type_for`) and
     whatever the helper raises (``FileNotFoundError`` for a missing source, ...).
@@ -86,9 +86,7 @@ def list_files(
         return list_s3_objects(str(source), destination, **options)
     if kind == "hf":
         return list_hf_files(str(source), destination, **options)
-    if options:
-        raise TypeError(f"local listings take no options, got {sorted(options)}")
-    return list_local_files(source, destination)
+    return list_local_files(source, destination, **options)
 
 
 class Transfer:
