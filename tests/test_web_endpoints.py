@@ -8,8 +8,10 @@ the 204 after a job stream's end).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 
 import transferqueue as tq
@@ -218,3 +220,56 @@ def test_job_created_while_listing_is_not_lost(
     assert [(event, job["id"], job["status"]) for event, job in events] == [
         ("created", made[0], "completed")
     ]
+
+
+def test_streams_of_one_job_share_its_encoded_snapshot(
+    queue: tq.TransferQueue, gate: GatedExecutor
+) -> None:
+    """Issue 5: every stream of a job sends the message encoded once for its snapshot (a big
+    job with many viewers is encoded once per update, not once per viewer)."""
+    job_id = queue.queue_job("local-upload", make_files(3), gate)
+    gate.wait_running(2)
+    endpoints = TransferEndpoints[object](queue, keepalive=0.05)
+    first, second = (endpoints.job_events(REQUEST, job_id) for _ in range(2))
+    assert isinstance(first, EventStream)
+    assert isinstance(second, EventStream)
+    assert next(first) is next(second)
+    gate.release_all()
+    queue.wait(job_id, timeout=WAIT)
+    first_chunks, second_chunks = list(first), list(second)
+    # Each ends with its terminal snapshot and end; the terminal message is shared.
+    assert first_chunks[-2] is second_chunks[-2]
+    assert '"status":"completed"' in first_chunks[-2]
+
+
+def test_message_cache_is_by_snapshot_event_and_bounded() -> None:
+    """Issue 5: a cached message is reused only for the very snapshot and event it was
+    made for, and the cache keeps the latest snapshot of its most recent jobs only."""
+    from transferqueue.web._endpoints import _MessageCache
+
+    encoded: list[str] = []
+
+    def encoder(text: str) -> Callable[[], str]:
+        def encode() -> str:
+            encoded.append(text)
+            return text
+
+        return encode
+
+    with tq.TransferQueue(1) as queue:
+        jobs = []
+        for _ in range(3):
+            job_id = queue.queue_job("local-upload", make_files(1), noop_executor)
+            jobs.append(queue.wait(job_id, timeout=WAIT))
+    cache = _MessageCache(size=2)
+    a, b, c = jobs
+    assert cache.message(a, None, encoder("a")) == "a"
+    assert cache.message(a, None, encoder("again")) == "a"  # reused
+    assert cache.message(a, "updated", encoder("a-updated")) == "a-updated"  # other event
+    copy = attrs.evolve(a)  # equal, but another snapshot object
+    assert cache.message(copy, "updated", encoder("copy")) == "copy"
+    cache.message(b, None, encoder("b"))
+    cache.message(c, None, encoder("c"))  # the least recent job, a, goes
+    assert cache.message(copy, "updated", encoder("copy again")) == "copy again"
+    assert cache.message(c, None, encoder("c again")) == "c"
+    assert encoded == ["a", "a-updated", "copy", "b", "c", "copy again"]

@@ -94,6 +94,37 @@ class EventStream(Iterator[str]):
         self._chunks.close()
 
 
+class _MessageCache:
+    """The SSE message of each job's latest snapshot, encoded once for every stream.
+
+    All the streams of a job get the same snapshot object from the event thread; encoding
+    it once instead of once per stream matters for a big job with many viewers (a
+    1,000-file job is ~1 ms and ~100 KB per message). Keyed by job id, compared by
+    identity, and bounded: a job's older snapshots are replaced, the least recent jobs go.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        # _lock guards _messages; encoding happens outside it (two threads may both encode
+        # a snapshot first seen at the same moment; both results are the same text).
+        self._lock = threading.Lock()
+        self._messages: OrderedDict[str, tuple[TransferJob, str | None, str]] = OrderedDict()
+        self._size = size
+
+    def message(self, job: TransferJob, event: str | None, encode: Callable[[], str]) -> str:
+        """The message for ``job`` as ``event``, from ``encode()`` unless made already."""
+        with self._lock:
+            cached = self._messages.get(job.id)
+        if cached is not None and cached[0] is job and cached[1] == event:
+            return cached[2]
+        text = encode()
+        with self._lock:
+            self._messages[job.id] = (job, event, text)
+            self._messages.move_to_end(job.id)
+            if len(self._messages) > self._size:
+                self._messages.popitem(last=False)
+        return text
+
+
 class TransferEndpoints(Generic[RequestT]):
     """What each route answers, given the framework's request object.
 
@@ -118,6 +149,7 @@ class TransferEndpoints(Generic[RequestT]):
         self._queue = queue
         self._allowed: AccessHook[RequestT] = _allow_all if can_access is None else can_access
         self._id_key = "jobId" if camel_case else "job_id"
+        self._messages = _MessageCache()
 
     @property
     def queue(self) -> TransferQueue:
@@ -178,7 +210,7 @@ class TransferEndpoints(Generic[RequestT]):
                 if job is None:
                     yield _KEEPALIVE
                     continue
-                yield sse_message(self._as_dict(job))
+                yield self._message(job)
                 if job.status.is_terminal:
                     end = {self._id_key: job.id, "status": job.status.value}
                     yield sse_message(end, "end", END_EVENT_ID)
@@ -240,13 +272,16 @@ class TransferEndpoints(Generic[RequestT]):
                 if job.id in finished:  # posted before the list, which showed the job's end
                     continue
                 if self._allowed(request, job, "view"):
-                    yield sse_message(self._as_dict(job), event)
+                    yield self._message(job, event)
         finally:
             # Without a sender: disconnecting with one would leave blinker holding them.
             job_created.disconnect(on_created)
             job_updated.disconnect(on_updated)
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _message(self, job: TransferJob, event: str | None = None) -> str:
+        return self._messages.message(job, event, lambda: sse_message(self._as_dict(job), event))
 
     def _as_dict(self, job: TransferJob) -> dict[str, Any]:
         return job.to_dict(camel_case=self.camel_case)
