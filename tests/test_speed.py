@@ -221,6 +221,88 @@ def test_stall_then_progress() -> None:
         assert rate(job) == (100.0, 8400 / 100.0)
 
 
+def test_settle_speed_after_a_whole_window_without_bytes() -> None:
+    """S20: a job whose bytes have not moved for a whole window settles at 0 B/s and no
+    ETA, once (a second look changes nothing); before that it keeps its rate and says
+    how long until the window is up; a job not active has nothing to settle."""
+    with freeze_time(T) as frozen:
+        job = new_job([1000], window=4)
+        assert job.settle_speed() is None  # queued
+        job.start_next_file()
+        frozen.tick(SECOND)
+        job.report_progress(0, 100)
+        assert rate(job) == (100.0, 9.0)
+        frozen.tick(3 * SECOND)
+        assert job.settle_speed() == (False, 1.0)  # 3 of 4 s idle
+        assert rate(job) == (100.0, 9.0)
+        frozen.tick(SECOND)
+        assert job.settle_speed() == (True, 4.0)
+        assert rate(job) == (0.0, None)
+        frozen.tick(10 * SECOND)
+        assert job.settle_speed() == (False, 4.0)  # still 0: nothing new to tell
+        assert rate(job) == (0.0, None)
+        # Bytes again, at 16 s: measured from when it was found stalled (5 s, 100 bytes),
+        # the last sample at or before the window's start.
+        frozen.tick(SECOND)
+        job.report_progress(0, 300)
+        assert rate(job) == (200 / 11.0, 700 / (200 / 11.0))
+        assert job.settle_speed() == (False, 4.0)
+
+
+def test_settle_speed_of_a_job_that_never_moved() -> None:
+    """S20: an active job without a byte for a whole window reads 0 B/s (known: nothing
+    moved), not "unknown"."""
+    with freeze_time(T) as frozen:
+        job = new_job([1000], window=2)
+        job.start_next_file()
+        frozen.tick(2 * SECOND)
+        assert job.settle_speed() == (True, 2.0)
+        assert rate(job) == (0.0, None)
+
+
+def test_queue_tells_watchers_when_a_job_stalls() -> None:
+    """S20: the queue itself settles a stalled job: its watchers get a snapshot with 0 B/s
+    and no ETA once a whole window passed without bytes, and only one while it stays
+    stalled; get_job() agrees. (The window is short so that the queue, which looks at
+    each active job once a window, looks soon; the frozen clock decides what is seen.)"""
+    stepper = Stepper()
+    window = 0.05
+    # update_interval=0: every change is its own event, so none is still on its way when
+    # the clock moves, and the stalled snapshot can only come from the queue's look.
+    with (
+        freeze_time(T) as frozen,
+        tq.TransferQueue(1, speed_window=window, update_interval=0) as q,
+    ):
+        try:
+            job_id = q.queue_job("s3-download", one_file(1000), stepper)
+            stepper.wait_calls(1)
+            with q.watch(job_id, timeout=WAIT, keepalive=window * 20) as watch:
+                started = next(watch)
+                assert started is not None
+                assert started.progress.bytes_per_second is None
+                frozen.tick(timedelta(seconds=0.01))
+                stepper.report(10)
+                moving = next(watch)
+                assert moving is not None
+                assert moving.progress.bytes_per_second == 10 / 0.01
+                frozen.tick(SECOND)  # a window and more without a byte
+                stalled = next(watch)
+                assert stalled is not None
+                assert (stalled.progress.bytes_per_second, stalled.progress.eta_seconds) == (
+                    0.0,
+                    None,
+                )
+                assert queue_rate(q, job_id) == (0.0, None)
+                frozen.tick(SECOND)
+                # Twenty windows of looking: nothing new to tell, so a keep-alive comes.
+                assert next(watch) is None
+            stepper.finish()
+            final = q.wait(job_id, timeout=WAIT)
+        finally:
+            stepper.close()
+    assert final.status == "completed"
+
+
 def test_retry_reset_gives_zero_speed_not_negative() -> None:
     """S20 with S19: a file that goes back to wait for a retry takes its bytes back;
     the speed is then 0 (not negative) and the ETA unknown, until the new attempt's

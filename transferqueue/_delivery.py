@@ -60,6 +60,10 @@ class EventDelivery:
         self._wakeup = threading.Condition(lock)
         self._outbox: list[_Event] = []
         self._pending: dict[Job, None] = {}  # jobs with unreported file changes, in order
+        # Active jobs, and when (this thread's clock) to see whether their speed stalled;
+        # the earliest of those times, so that most wake-ups need not look at each job.
+        self._speed_checks: dict[Job, float] = {}
+        self._next_speed_check = math.inf
         self._feeds: dict[Job, list[WatchFeed]] = {}  # the feeds of unfinished jobs' watches
         self._thread: threading.Thread | None = None
         self._threads: list[threading.Thread] = []  # every thread that may still be alive
@@ -167,6 +171,8 @@ class EventDelivery:
         self._job_finished = job_finished
         self._outbox = []
         self._pending = {}
+        self._speed_checks = {}
+        self._next_speed_check = math.inf
         for feeds in self._feeds.values():
             for feed in feeds:
                 feed.end_after_fork()
@@ -223,19 +229,25 @@ class EventDelivery:
             batch, self._outbox = self._outbox, []
             for _, _, job, _ in batch:
                 job.last_update_sent = now
+                self._follow_speed(job, now)
             next_due = self._flush_due(batch, now)
+            check_due = self._settle_speeds(batch, now)
             if batch:
                 return batch
-            if next_due is None:
+            if next_due is None and check_due is None:
                 if self._draining or (idle and not self._open_jobs):
                     return batch
                 idle = not self._wakeup.wait(_IDLE_SECONDS)
                 reached = None
             else:
-                # Bounded by the interval: with a frozen clock next_due - now can exceed it.
-                timeout = min(next_due - now, self._update_interval)
-                timed_out = not self._wakeup.wait(timeout)
-                reached = next_due if timed_out else None
+                due, timeout = math.inf, math.inf
+                if next_due is not None:
+                    # Bounded by the interval: with a frozen clock next_due - now can exceed it.
+                    due, timeout = next_due, min(next_due - now, self._update_interval)
+                if check_due is not None and check_due - now < timeout:
+                    due, timeout = check_due, check_due - now
+                timed_out = not self._wakeup.wait(min(timeout, threading.TIMEOUT_MAX))
+                reached = due if timed_out else None
                 idle = False
 
     def _flush_due(self, batch: list[_Event], now: float) -> float | None:
@@ -253,6 +265,38 @@ class EventDelivery:
             elif next_due is None or due < next_due:
                 next_due = due
         return next_due
+
+    def _follow_speed(self, job: Job, now: float) -> None:
+        """Look at an active job's speed a window from now; forget a finished job."""
+        if job.is_finished:
+            self._speed_checks.pop(job, None)
+        elif job.status is TransferStatus.ACTIVE and job not in self._speed_checks:
+            due = self._speed_checks[job] = now + job.speed_window_seconds
+            self._next_speed_check = min(self._next_speed_check, due)
+
+    def _settle_speeds(self, batch: list[_Event], now: float) -> float | None:
+        """Let each due job's speed fall to 0 if it stalled (appending its snapshot when
+        heard); return when the next check is due. None while draining: no checks then."""
+        if self._draining or not self._speed_checks:
+            return None
+        if now < self._next_speed_check:
+            return self._next_speed_check
+        next_due = math.inf
+        for job, due in list(self._speed_checks.items()):
+            if now >= due:
+                settled = job.settle_speed()
+                if settled is None:  # no longer active
+                    del self._speed_checks[job]
+                    continue
+                changed, seconds = settled
+                due = self._speed_checks[job] = now + seconds
+                if changed and self._is_listened_to(job):
+                    self._pending.pop(job, None)  # this snapshot reports those changes too
+                    job.last_update_sent = now
+                    batch.append(_updated(job))
+            next_due = min(next_due, due)
+        self._next_speed_check = next_due
+        return None if next_due == math.inf else next_due
 
     def _send(self, batch: list[_Event], feeds: dict[Job, tuple[WatchFeed, ...]]) -> None:
         sender = self._sender

@@ -278,6 +278,35 @@ class Job:
         while len(samples) > 2 and samples[1][0] <= window_start:
             samples.popleft()
 
+    @property
+    def speed_window_seconds(self) -> float:
+        """The window the job's speed is averaged over, in seconds."""
+        return self._speed_window.total_seconds()
+
+    def settle_speed(self) -> tuple[bool, float] | None:
+        """Report 0 B/s once no byte has moved for a whole speed window (S20).
+
+        Speed is measured at changes, so a stalled job would keep its last rate; the
+        event thread calls this now and then. Returns None when the job is not active
+        (nothing to settle), else ``(changed, seconds)``: whether the speed just fell to 0
+        (a new snapshot is due) and how long until it is worth looking again.
+        """
+        samples = self._samples
+        if self.status is not TransferStatus.ACTIVE or samples is None:
+            return None
+        window = self.speed_window_seconds
+        now = utc_now()
+        last_time, last_bytes = samples[-1]
+        idle = (now - last_time).total_seconds()
+        if idle < window:
+            return False, window - idle
+        if len(samples) == 2 and samples[0][1] == last_bytes:
+            return False, window  # it reports 0 already
+        # From the last change to now, no byte: the rate over the window is 0.
+        self._samples = deque([(last_time, last_bytes), (now, last_bytes)])
+        self._snapshot = None
+        return True, window
+
     def _set(
         self, files: _FileTable, index: int, status: TransferFileStatus, error: str | None = None
     ) -> None:

@@ -60,7 +60,8 @@ class TransferQueue:
       job is announced as a ``job-updated`` event (0 announces every change);
     - ``retry``: the :class:`RetryPolicy` for failed files (default: no retries), which
       ``queue_job`` can override per job;
-    - ``speed_window`` (default 10): over how long a job's speed is averaged;
+    - ``speed_window`` (default 10): over how long a job's speed is averaged; a job with
+      no byte moved for that long reads 0 B/s (announced once);
     - ``max_finished_jobs`` / ``max_finished_age``: retention. Finished jobs beyond the
       newest ``max_finished_jobs``, or that ended ``max_finished_age`` ago or earlier,
       are forgotten as new jobs come and go, oldest first (default: kept until
