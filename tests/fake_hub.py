@@ -7,18 +7,28 @@ files. Every request is recorded (server, path, Range and Authorization headers)
 break a connection after N bytes once, fail a request once with a given status, ignore Range,
 or stall a reply until an Event is set. The 302 carries ``X-Linked-Etag`` (the file's sha256),
 as the hub's does for LFS files.
+
+Either server may speak TLS instead of plain HTTP: pass an ``ssl.SSLContext`` holding its
+certificate to :func:`start_hub` (``hub_tls=``, ``cdn_tls=``); its URL then starts with
+``https://``. The handshake runs in the request's own thread, bounded by ``WAIT``, and a
+handshake the client aborts (say, because it does not trust the certificate) is recorded
+in ``FakeHub.tls_failures`` and sets ``FakeHub.tls_failed``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+import socket
+import ssl
 import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 WAIT = 10.0
 
@@ -58,11 +68,18 @@ class FakeHub:
     requests: list[Request] = field(default_factory=list)
     hub_url: str = ""
     cdn_url: str = ""
+    tls_failures: list[tuple[str, str]] = field(default_factory=list)  # (server, error)
+    tls_failed: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def log(self, request: Request) -> None:
         with self.lock:
             self.requests.append(request)
+
+    def tls_failure(self, server: str, error: str) -> None:
+        with self.lock:
+            self.tls_failures.append((server, error))
+        self.tls_failed.set()
 
     def seen(self, server: str | None = None) -> list[Request]:
         with self.lock:
@@ -79,14 +96,38 @@ class FakeHub:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, hub: FakeHub, name: str) -> None:
+    def __init__(self, hub: FakeHub, name: str, tls: ssl.SSLContext | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.hub = hub
         self.name = name
+        self.tls = tls
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.server_address[1]}"
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        # Here, in the request's thread, not in accept(): a client that stalls or aborts
+        # the handshake must not hold up serve_forever().
+        assert isinstance(request, socket.socket)
+        request.settimeout(WAIT)
+        try:
+            wrapped = self.tls.wrap_socket(request, server_side=True)
+        except OSError as exc:  # ssl.SSLError included; wrap_socket closed the socket
+            self.hub.tls_failure(self.name, str(exc))
+            return
+        try:
+            super().finish_request(wrapped, client_address)
+        finally:
+            # The caller's shutdown_request() gets the plain socket, detached by
+            # wrap_socket(): the TLS socket is ours to close, FIN first as it does.
+            with contextlib.suppress(OSError):
+                wrapped.shutdown(socket.SHUT_WR)
+            wrapped.close()
 
 
 _RESOLVE = re.compile(r"/(?:(datasets|spaces)/)?([^/]+/[^/]+)/resolve/([^/]+)/(.+)")
@@ -237,9 +278,15 @@ class _Handler(BaseHTTPRequestHandler):
 class RunningHub:
     """Both servers of a started fake hub; :meth:`stop` ends them within a bounded time."""
 
-    def __init__(self, hub: FakeHub) -> None:
+    def __init__(
+        self,
+        hub: FakeHub,
+        *,
+        hub_tls: ssl.SSLContext | None = None,
+        cdn_tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.hub = hub
-        self.servers = [_Server(hub, "hub"), _Server(hub, "cdn")]
+        self.servers = [_Server(hub, "hub", hub_tls), _Server(hub, "cdn", cdn_tls)]
         hub.hub_url = self.servers[0].url
         hub.cdn_url = self.servers[1].url
         self.threads = [
@@ -266,9 +313,15 @@ class RunningHub:
             assert not thread.is_alive(), "fake hub server did not stop"
 
 
-def start_hub(hub: FakeHub) -> Iterator[RunningHub]:
-    """Run ``hub`` for the duration of a fixture (use with ``yield from``)."""
-    running = RunningHub(hub)
+def start_hub(
+    hub: FakeHub,
+    *,
+    hub_tls: ssl.SSLContext | None = None,
+    cdn_tls: ssl.SSLContext | None = None,
+) -> Iterator[RunningHub]:
+    """Run ``hub`` for the duration of a fixture (use with ``yield from``); a server given
+    a server-side ``ssl.SSLContext`` speaks HTTPS."""
+    running = RunningHub(hub, hub_tls=hub_tls, cdn_tls=cdn_tls)
     try:
         yield running
     finally:

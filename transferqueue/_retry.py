@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import ssl
 from typing import Any
 
 import attrs
@@ -19,9 +20,11 @@ DEFAULT_NEVER_RETRY_ON: tuple[type[BaseException], ...] = (
     IsADirectoryError,
     NotADirectoryError,
     PermissionError,
+    ssl.SSLCertVerificationError,
 )
 """The ``OSError`` subclasses that another attempt would only repeat: a missing source,
-an existing destination, a folder where a file belongs, a refused permission."""
+an existing destination, a folder where a file belongs, a refused permission, a server
+certificate that cannot be verified."""
 
 
 def _check_attempts(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:

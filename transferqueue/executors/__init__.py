@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ._atomic import atomic_destination
 from ._huggingface import (
     HubAuthError,
+    HubCertificateError,
     HubChecksumError,
     HubError,
     HubNotFoundError,
@@ -48,6 +49,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "HubAuthError",
+    "HubCertificateError",
     "HubChecksumError",
     "HubError",
     "HubNotFoundError",

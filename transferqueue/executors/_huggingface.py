@@ -97,6 +97,11 @@ class HubUnavailableError(HubRequestError, ConnectionError):
     """5xx or 429: the hub is failing or busy; a ``ConnectionError``, hence retried."""
 
 
+class HubCertificateError(HubError):
+    """The server's TLS certificate could not be verified. Not retried: another attempt
+    would meet the same certificate. A private CA is trusted with ``SSL_CERT_FILE``."""
+
+
 class HubChecksumError(HubError, ConnectionError):
     """The bytes did not match the sha256 the hub announced (``X-Linked-Etag``, for LFS
     files); the partial file was discarded, so a retry (it is a ``ConnectionError``)
@@ -302,6 +307,12 @@ def _request(
             try:
                 conn.request("GET", target, headers=sent)
                 response = conn.getresponse()
+            except ssl.SSLCertVerificationError as exc:
+                host = urllib.parse.urlsplit(url).netloc
+                raise HubCertificateError(
+                    f"cannot verify the TLS certificate of {host}: {exc.verify_message} "
+                    "(a private CA can be trusted with SSL_CERT_FILE)"
+                ) from exc
             except http.client.HTTPException as exc:
                 raise ConnectionError(f"bad reply from {_public(url)}: {exc!r}") from exc
             linked_etag = response.getheader("X-Linked-Etag") or linked_etag
