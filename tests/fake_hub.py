@@ -49,6 +49,7 @@ class Stall:
 
     path: str
     after: int
+    before_headers: bool = False  # stall before the status line instead (after the request)
     reached: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -255,6 +256,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(fail, b"unavailable")
             return
         stall = hub.stall if hub.stall is not None and hub.stall.path == name else None
+        if stall is not None and stall.before_headers:
+            stall.reached.set()
+            stall.release.wait(WAIT)
+            self.close_connection = True
+            return
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)

@@ -16,6 +16,7 @@ import hashlib
 import ipaddress
 import os
 import ssl
+import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -395,6 +396,42 @@ def test_stalled_tls_server_times_out_and_resumes(
     run(executor, source, dest)
     assert_file(dest, TRAIN)
     assert [r.range for r in https_hub.hub.seen("hub")] == [None, "bytes=20000-"]
+
+
+def test_cancel_while_a_tls_server_says_nothing(
+    https_hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 4, S9: a cancel reaches a download waiting for a TLS server's first byte at
+    once, although TLS records that carry no data (TLS 1.3 session tickets) made the socket
+    readable: the executor returns long before its 30 s timeout, leaving no file."""
+    monkeypatch.setenv("HF_ENDPOINT", https_hub.url)
+    stall = Stall(path="train.csv", after=0, before_headers=True)
+    https_hub.hub.stall = stall
+    returned = threading.Event()
+    download = HuggingFaceDownload(timeout=3 * WAIT)
+
+    def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        try:
+            download(file, on_progress)
+        finally:
+            returned.set()
+
+    dest = tmp_path / "train.csv"
+    files = [
+        {
+            "source_path": "hf://datasets/owner/data/train.csv",
+            "destination_path": str(dest),
+            "size": 0,
+        }
+    ]
+    with tq.TransferQueue(1) as q:
+        job_id = q.queue_job("huggingface", files, executor)
+        assert stall.reached.wait(WAIT)
+        assert q.cancel_job(job_id)
+        assert returned.wait(WAIT / 2), "the cancel waited for the socket's timeout"
+        assert q.wait(job_id, timeout=WAIT).status == "cancelled"
+    stall.release.set()
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- untrusted certificates --------------------------------------------------------------

@@ -221,18 +221,28 @@ class _PollingReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
+        sock = self._sock
         waited = 0.0
         while True:
             self._check_cancelled()
-            if isinstance(self._sock, ssl.SSLSocket) and self._sock.pending():
-                break
-            if self._selector.select(_POLL_INTERVAL):
-                break
+            tls = sock if isinstance(sock, ssl.SSLSocket) else None
+            if (tls is not None and tls.pending()) or self._selector.select(_POLL_INTERVAL):
+                if tls is None:
+                    return sock.recv_into(buffer)  # readable: data or the end, at once
+                # A TLS record without data (a TLS 1.3 session ticket) makes the socket
+                # readable too: read without blocking, and wait again if no data came.
+                blocking = sock.gettimeout()
+                sock.settimeout(0)
+                try:
+                    return sock.recv_into(buffer)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    pass
+                finally:
+                    sock.settimeout(blocking)
             # Counted, not clocked: a frozen test clock must not make this wait forever.
             waited += _POLL_INTERVAL
             if waited >= self._timeout:
                 raise TimeoutError(f"no data from the server for {self._timeout:g} s")
-        return self._sock.recv_into(buffer)
 
     def close(self) -> None:
         if not self.closed:
