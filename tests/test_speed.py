@@ -260,6 +260,25 @@ def test_settle_speed_of_a_job_that_never_moved() -> None:
         assert rate(job) == (0.0, None)
 
 
+def test_settle_speed_of_a_job_reading_zero_already_tells_nothing() -> None:
+    """S20 with S19: a job whose speed reads 0 already (a retry took its bytes back) is
+    settled without a new snapshot: nothing changed for its watchers."""
+    with freeze_time(T) as frozen:
+        job = new_job([1000], window=2)
+        job.start_next_file()
+        frozen.tick(SECOND)
+        job.report_progress(0, 500)
+        frozen.tick(SECOND)
+        job.wait_to_retry(0, "connection reset", T + timedelta(seconds=60))
+        before = job.snapshot()
+        assert rate(job) == (0.0, None)
+        frozen.tick(2 * SECOND)
+        assert job.settle_speed() == (False, 2.0)
+        assert job.snapshot() is before
+        frozen.tick(2 * SECOND)
+        assert job.settle_speed() == (False, 2.0)
+
+
 def test_queue_tells_watchers_when_a_job_stalls() -> None:
     """S20: the queue itself settles a stalled job: its watchers get a snapshot with 0 B/s
     and no ETA once a whole window passed without bytes, and only one while it stays
@@ -301,6 +320,50 @@ def test_queue_tells_watchers_when_a_job_stalls() -> None:
         finally:
             stepper.close()
     assert final.status == "completed"
+
+
+def test_stall_event_carries_the_file_changes_pending_with_it() -> None:
+    """S20 with S8: the snapshot announcing a stall also reports the file changes still
+    waiting for update_interval (a file done, the next begun), so they are not announced
+    a second time when that interval comes."""
+    events: list[tq.TransferJob] = []
+    got = threading.Condition()
+
+    def on_updated(sender: tq.TransferQueue, *, job: tq.TransferJob, **extra: object) -> None:
+        with got:
+            events.append(job)
+            got.notify_all()
+
+    def stalled() -> bool:
+        return any(event.progress.bytes_per_second == 0.0 for event in events)
+
+    stepper = Stepper()
+    files = [one_file(10)[0], {"source_path": "src/b", "destination_path": "dst/b", "size": 10}]
+    with (
+        freeze_time(T) as frozen,
+        tq.TransferQueue(1, speed_window=0.05, update_interval=0.3) as q,
+        tq.job_updated.connected_to(on_updated, sender=q),
+    ):
+        try:
+            job_id = q.queue_job("s3-download", files, stepper)
+            stepper.wait_calls(1)
+            frozen.tick(timedelta(seconds=0.01))
+            stepper.report(10)
+            stepper.finish()
+            stepper.wait_calls(2)  # the second file has begun, without a byte yet
+            frozen.tick(SECOND)
+            with got:
+                assert got.wait_for(stalled, WAIT)
+                seen = len(events)
+                # Longer than update_interval: the pending changes came with the stall.
+                assert not got.wait_for(lambda: len(events) > seen, 1.0), events[seen:]
+            last = events[-1]
+            assert last.progress.completed_files == 1
+            assert last.files[1].status == tq.TransferFileStatus.TRANSFERRING
+            stepper.finish()
+            assert q.wait(job_id, timeout=WAIT).status == "completed"
+        finally:
+            stepper.close()
 
 
 def test_retry_reset_gives_zero_speed_not_negative() -> None:
@@ -570,20 +633,27 @@ def test_queued_and_failed_jobs_in_a_queue_have_no_speed() -> None:
         (timedelta(seconds=-5), ValueError),
         (math.inf, ValueError),
         (math.nan, ValueError),
+        (1e-7, ValueError),  # rounds to a 0 timedelta
+        (0.000999, ValueError),
+        (86_400.001, ValueError),
+        (1e15, ValueError),  # would overflow a timedelta
         ("10", TypeError),
         (True, TypeError),
         (None, TypeError),
     ],
 )
 def test_speed_window_validation(window: object, error: type[Exception]) -> None:
-    """S20 (S12 style): speed_window must be a positive finite duration, in seconds or
-    a timedelta: TypeError for a wrong type, ValueError for 0, negative or non-finite."""
+    """S20 (S12 style): speed_window must be a duration from 1 ms to a day, in seconds or
+    a timedelta: TypeError for a wrong type, ValueError for 0, negative, non-finite or out
+    of that range (a shorter one would have the queue look at its jobs without pause)."""
     with pytest.raises(error, match="speed_window"):
         tq.TransferQueue(1, speed_window=window)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("window", [0.5, 3, timedelta(milliseconds=250)])
+@pytest.mark.parametrize(
+    "window", [0.001, 0.5, 3, timedelta(milliseconds=250), 86_400, timedelta(days=1)]
+)
 def test_speed_window_accepts_positive_durations(window: float | timedelta) -> None:
-    """S20: any positive duration is a valid window."""
+    """S20: any duration from 1 ms to a day is a valid window."""
     with tq.TransferQueue(1, speed_window=window) as q:
         assert q.get_all_jobs() == []

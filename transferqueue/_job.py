@@ -301,11 +301,14 @@ class Job:
         if idle < window:
             return False, window - idle
         if len(samples) == 2 and samples[0][1] == last_bytes:
-            return False, window  # it reports 0 already
-        # From the last change to now, no byte: the rate over the window is 0.
+            return False, window  # settled already
+        # From the last change to now, no byte: the rate over the window is 0. A speed that
+        # read 0 already (a retry took bytes back) needs no new snapshot.
+        changed = self._speed() != 0.0
         self._samples = deque([(last_time, last_bytes), (now, last_bytes)])
-        self._snapshot = None
-        return True, window
+        if changed:
+            self._snapshot = None
+        return changed, window
 
     def _set(
         self, files: _FileTable, index: int, status: TransferFileStatus, error: str | None = None

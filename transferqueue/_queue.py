@@ -50,6 +50,23 @@ _CANCELLED_BY_SHUTDOWN = "Cancelled by queue shutdown"
 _CANCELLED_AT_EXIT = "Cancelled at interpreter exit"
 
 
+_MIN_SPEED_WINDOW = 0.001
+"""The shortest ``speed_window`` (seconds): the queue looks at each active job once a window."""
+
+_MAX_SPEED_WINDOW = 86_400.0
+"""The longest ``speed_window`` (seconds, a day): speeds averaged over longer say little."""
+
+
+def _check_speed_window(value: object) -> float:
+    seconds = check_positive_seconds(value, "speed_window")
+    if not _MIN_SPEED_WINDOW <= seconds <= _MAX_SPEED_WINDOW:
+        raise ValueError(
+            f"speed_window must be between {_MIN_SPEED_WINDOW:g} and {_MAX_SPEED_WINDOW:g} "
+            f"seconds, got {seconds:g}"
+        )
+    return seconds
+
+
 class TransferQueue:
     """Runs the files of many jobs under one concurrency limit, tracks and reports them.
 
@@ -60,8 +77,8 @@ class TransferQueue:
       job is announced as a ``job-updated`` event (0 announces every change);
     - ``retry``: the :class:`RetryPolicy` for failed files (default: no retries), which
       ``queue_job`` can override per job;
-    - ``speed_window`` (default 10): over how long a job's speed is averaged; a job with
-      no byte moved for that long reads 0 B/s (announced once);
+    - ``speed_window`` (default 10, from 0.001 to 86,400): over how long a job's speed is
+      averaged; a job with no byte moved for that long reads 0 B/s (announced once);
     - ``max_finished_jobs`` / ``max_finished_age``: retention. Finished jobs beyond the
       newest ``max_finished_jobs``, or that ended ``max_finished_age`` ago or earlier,
       are forgotten as new jobs come and go, oldest first (default: kept until
@@ -83,7 +100,7 @@ class TransferQueue:
         self._limit = check_limit(concurrency_limit)
         interval = check_seconds(update_interval, "update_interval")
         self._retry_policy = check_retry_policy(retry)
-        self._speed_window = timedelta(seconds=check_positive_seconds(speed_window, "speed_window"))
+        self._speed_window = timedelta(seconds=_check_speed_window(speed_window))
         self._max_finished_jobs = (
             None
             if max_finished_jobs is None
