@@ -242,9 +242,10 @@ def test_streams_of_one_job_share_its_encoded_snapshot(
     assert '"status":"completed"' in first_chunks[-2]
 
 
-def test_message_cache_is_by_snapshot_event_and_bounded() -> None:
-    """Issue 5: a cached message is reused only for the very snapshot and event it was
-    made for, and the cache keeps the latest snapshot of its most recent jobs only."""
+def test_message_cache_is_by_snapshot_weak_and_bounded() -> None:
+    """Issue 5: a snapshot's data line is encoded once, whatever the event it goes out as;
+    another snapshot object is encoded afresh; the cache does not keep a snapshot alive
+    (its line goes once the snapshot does) and keeps its most recent jobs only."""
     from transferqueue.web._endpoints import _MessageCache
 
     encoded: list[str] = []
@@ -252,7 +253,7 @@ def test_message_cache_is_by_snapshot_event_and_bounded() -> None:
     def encoder(text: str) -> Callable[[], str]:
         def encode() -> str:
             encoded.append(text)
-            return text
+            return f"data: {text}\n\n"
 
         return encode
 
@@ -263,13 +264,17 @@ def test_message_cache_is_by_snapshot_event_and_bounded() -> None:
             jobs.append(queue.wait(job_id, timeout=WAIT))
     cache = _MessageCache(size=2)
     a, b, c = jobs
-    assert cache.message(a, None, encoder("a")) == "a"
-    assert cache.message(a, None, encoder("again")) == "a"  # reused
-    assert cache.message(a, "updated", encoder("a-updated")) == "a-updated"  # other event
+    line = cache.message(a, None, encoder("a"))
+    assert line == "data: a\n\n"
+    assert cache.message(a, None, encoder("again")) is line
+    assert cache.message(a, "updated", encoder("again")) == "event: updated\ndata: a\n\n"
     copy = attrs.evolve(a)  # equal, but another snapshot object
-    assert cache.message(copy, "updated", encoder("copy")) == "copy"
+    assert cache.message(copy, None, encoder("copy")) == "data: copy\n\n"
+    assert list(cache._lines) == [a.id]
+    del copy  # the only reference: its line goes with the next entry
     cache.message(b, None, encoder("b"))
-    cache.message(c, None, encoder("c"))  # the least recent job, a, goes
-    assert cache.message(copy, "updated", encoder("copy again")) == "copy again"
-    assert cache.message(c, None, encoder("c again")) == "c"
-    assert encoded == ["a", "a-updated", "copy", "b", "c", "copy again"]
+    assert list(cache._lines) == [b.id]
+    cache.message(a, None, encoder("a again"))
+    cache.message(c, None, encoder("c"))  # the least recent job, b, goes
+    assert list(cache._lines) == [a.id, c.id]
+    assert encoded == ["a", "copy", "b", "a again", "c"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, Generic, TypeVar
@@ -95,34 +96,41 @@ class EventStream(Iterator[str]):
 
 
 class _MessageCache:
-    """The SSE message of each job's latest snapshot, encoded once for every stream.
+    """The SSE ``data`` line of each job's latest snapshot, encoded once for every stream.
 
     All the streams of a job get the same snapshot object from the event thread; encoding
     it once instead of once per stream matters for a big job with many viewers (a
-    1,000-file job is ~1 ms and ~100 KB per message). Keyed by job id, compared by
-    identity, and bounded: a job's older snapshots are replaced, the least recent jobs go.
+    1,000-file job is ~1 ms and ~100 KB per message). Entries are keyed by job id and
+    compared by identity; they hold the snapshot weakly, so a job the queue has dropped
+    does not live on here, and are bounded: the least recent jobs go first.
     """
 
-    def __init__(self, size: int = 256) -> None:
-        # _lock guards _messages; encoding happens outside it (two threads may both encode
+    def __init__(self, size: int = 64) -> None:
+        # _lock guards _lines; encoding happens outside it (two threads may both encode
         # a snapshot first seen at the same moment; both results are the same text).
         self._lock = threading.Lock()
-        self._messages: OrderedDict[str, tuple[TransferJob, str | None, str]] = OrderedDict()
+        self._lines: OrderedDict[str, tuple[weakref.ref[TransferJob], str]] = OrderedDict()
         self._size = size
 
     def message(self, job: TransferJob, event: str | None, encode: Callable[[], str]) -> str:
-        """The message for ``job`` as ``event``, from ``encode()`` unless made already."""
+        """The message for ``job`` as ``event``; its data line from ``encode()`` unless
+        made already for this very snapshot."""
         with self._lock:
-            cached = self._messages.get(job.id)
-        if cached is not None and cached[0] is job and cached[1] == event:
-            return cached[2]
-        text = encode()
-        with self._lock:
-            self._messages[job.id] = (job, event, text)
-            self._messages.move_to_end(job.id)
-            if len(self._messages) > self._size:
-                self._messages.popitem(last=False)
-        return text
+            cached = self._lines.get(job.id)
+        if cached is not None and cached[0]() is job:
+            line = cached[1]
+        else:
+            line = encode()
+            with self._lock:
+                self._lines[job.id] = (weakref.ref(job), line)
+                self._lines.move_to_end(job.id)
+                # Snapshots gone (their jobs dropped, or replaced by newer ones) free their
+                # text now; then the least recent jobs go beyond the bound.
+                for job_id in [key for key, (ref, _) in self._lines.items() if ref() is None]:
+                    del self._lines[job_id]
+                while len(self._lines) > self._size:
+                    self._lines.popitem(last=False)
+        return line if event is None else f"event: {event}\n{line}"
 
 
 class TransferEndpoints(Generic[RequestT]):
@@ -281,7 +289,7 @@ class TransferEndpoints(Generic[RequestT]):
     # -- helpers -------------------------------------------------------------------------
 
     def _message(self, job: TransferJob, event: str | None = None) -> str:
-        return self._messages.message(job, event, lambda: sse_message(self._as_dict(job), event))
+        return self._messages.message(job, event, lambda: sse_message(self._as_dict(job)))
 
     def _as_dict(self, job: TransferJob) -> dict[str, Any]:
         return job.to_dict(camel_case=self.camel_case)
