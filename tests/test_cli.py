@@ -452,6 +452,38 @@ def test_unreadable_source_itself_stays_a_usage_error(
     assert not (tmp_path / "b").exists()
 
 
+def test_a_missing_or_unreadable_source_among_several_is_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unreadable folders: as ``cp -r``, among several sources one that is missing or
+    cannot be read (and a folder below another) is reported on stderr and skipped; the
+    rest is copied, exit 1. The same source alone is a usage error whose message says the
+    reason once, without an errno."""
+    contents, locked = locked_tree(tmp_path / "src")
+    _refuse(monkeypatch, locked)
+    (tmp_path / "one.txt").write_bytes(b"one")
+    missing = tmp_path / "missing"
+    out_dir = tmp_path / "out"
+    args = ["cp", str(missing), str(tmp_path / "src"), str(locked), str(tmp_path / "one.txt")]
+    assert main([*args, str(out_dir)]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1].endswith(", 3 skipped (unreadable)"), out
+    assert err.splitlines() == [
+        f"skipped {missing}: No such file or directory",
+        f"skipped {locked}: Permission denied",  # below src
+        f"skipped {locked}: Permission denied",  # as a source of its own
+    ]
+    assert (out_dir / "one.txt").read_bytes() == b"one"
+    for relative, data in contents.items():
+        assert sha((out_dir / "src" / relative).read_bytes()) == sha(data)
+    assert not (out_dir / "missing").exists()
+    assert not (out_dir / "locked").exists()
+    assert main(["cp", str(missing), str(tmp_path / "alone")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"transferqueue: error: cannot read {missing}: No such file")
+    assert "Errno" not in err
+
+
 def test_help_says_unreadable_folders_are_skipped(capsys: pytest.CaptureFixture[str]) -> None:
     """Unreadable folders: ``cp --help`` says what happens to them and the exit status."""
     assert main(["cp", "--help"]) == 0

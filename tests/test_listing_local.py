@@ -213,3 +213,54 @@ def test_an_entry_that_cannot_be_examined_is_reported(
     assert [error.filename for error in errors] == [refused]
     with pytest.raises(PermissionError):
         list_local_files(root, tmp_path / "copy")
+
+
+def test_an_entry_whose_type_cannot_be_read_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a folder's listing gives no file types, telling a folder from a file takes an
+    lstat, which a folder that may be listed but not entered refuses: that entry, too, is
+    reported to ``on_error`` and left out (and raises without it)."""
+    root = tmp_path / "root"
+    _tree(root)
+    refused = str(root / "ok")
+    real = os.scandir
+
+    class Untyped:
+        """A DirEntry whose is_dir() fails as an lstat refused would."""
+
+        def __init__(self, entry: os.DirEntry[str]) -> None:
+            self._entry = entry
+            self.name = entry.name
+            self.path = entry.path
+
+        def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+            if self.path == refused:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), self.path)
+            return self._entry.is_dir(follow_symlinks=follow_symlinks)
+
+        def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
+            return self._entry.stat(follow_symlinks=follow_symlinks)
+
+    class Listing:
+        def __init__(self, path: Any) -> None:
+            self._listing = real(path)
+
+        def __enter__(self) -> Iterator[Untyped]:
+            return (Untyped(entry) for entry in self._listing.__enter__())
+
+        def __exit__(self, *exc: object) -> None:
+            self._listing.__exit__(None, None, None)
+
+    monkeypatch.setattr(os, "scandir", Listing)
+    errors: list[OSError] = []
+    files = list_local_files(root, tmp_path / "out", on_error=errors.append)
+    assert _relative(files, root) == [
+        "a.txt",
+        os.path.join("locked", "deeper", "x.txt"),
+        os.path.join("locked", "hidden.txt"),
+        "z.txt",
+    ]
+    assert [(type(e), e.filename) for e in errors] == [(PermissionError, refused)]
+    with pytest.raises(PermissionError):
+        list_local_files(root, tmp_path / "out")

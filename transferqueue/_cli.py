@@ -1,8 +1,9 @@
 """The ``transferqueue`` command line: ``transferqueue cp SRC... DEST`` and ``transferqueue demo``.
 
-Exit status: 0 when every file arrived, 1 when some failed or a folder below a source could
-not be read (it is reported and skipped, the rest copied, as ``cp -r`` does), 2 for bad usage
-(a bad option, an unsupported pair, a missing or unreadable source), 130 after Ctrl-C.
+Exit status: 0 when every file arrived, 1 when some failed or something could not be read
+(a folder below a source, or one of several sources: reported and skipped, the rest copied,
+as ``cp -r`` does), 2 for bad usage (a bad option, an unsupported pair, a single source
+missing or unreadable), 130 after Ctrl-C.
 """
 
 from __future__ import annotations
@@ -144,7 +145,8 @@ def plan(
 
     ``on_error`` is given to :func:`~transferqueue.executors.list_local_files` for local
     sources: with it, a folder below a source that cannot be read is reported to it and
-    left out; without it, that is a ``_UsageError`` too.
+    left out, and so is a local source that is missing or cannot be read when there are
+    several (one alone is a ``_UsageError``); without it, all of that is a ``_UsageError``.
     """
     into_folder = len(sources) > 1 or _is_folder(destination)
     files: list[dict[str, Any]] = []
@@ -164,7 +166,12 @@ def plan(
             found = list_files(source, target, **options)
         except ImportError as exc:  # S3 without boto3
             raise _UsageError(f"{exc}; install it with: pip install 'transferqueue[s3]'") from None
-        except (OSError, ValueError, HubError) as exc:
+        except OSError as exc:
+            if on_error is not None and kind == "local" and len(sources) > 1:
+                on_error(exc)  # as cp -r: the other sources are still copied
+                continue
+            raise _UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
+        except (ValueError, HubError) as exc:
             raise _UsageError(f"cannot read {source}: {exc}") from None
         if not found and kind == "s3":
             raise _UsageError(f"no such S3 object or prefix: {source}")

@@ -85,22 +85,22 @@ def _add(
     """Append ``(relative path, size)`` for each regular file in ``entries`` and below."""
     for entry in entries:
         relative = prefix + entry.name
-        if entry.is_dir(follow_symlinks=False):
-            try:
-                below = _read(entry.path)
-            except OSError as exc:
-                _skip(exc, on_error)
-                continue
-            _add(below, relative + os.sep, found, on_error)
-            continue
         try:
-            info = entry.stat()  # follows a symlink to its file
+            # Where the folder's listing gives no file types, is_dir() needs an lstat,
+            # which a folder that may be listed but not entered refuses.
+            if entry.is_dir(follow_symlinks=False):
+                below = _read(entry.path)
+            else:
+                below = None
+                info = entry.stat()  # follows a symlink to its file
         except FileNotFoundError:
-            continue  # a broken symlink, or a file deleted while listing
+            continue  # a broken symlink, or an entry deleted while listing
         except OSError as exc:
             _skip(exc, on_error)
             continue
-        if stat.S_ISREG(info.st_mode):
+        if below is not None:
+            _add(below, relative + os.sep, found, on_error)
+        elif stat.S_ISREG(info.st_mode):
             found.append((relative, info.st_size))
 
 
