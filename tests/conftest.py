@@ -7,6 +7,7 @@ import errno
 import os
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO, Any
 
 import pytest
@@ -178,3 +179,17 @@ class FullDisk:
 
     def __exit__(self, *exc_info: object) -> None:
         self.real.close()
+
+
+def refuse_scandir(monkeypatch: pytest.MonkeyPatch, *folders: Path) -> None:
+    """Make ``os.scandir`` of ``folders`` fail as an unreadable folder does. Injected, so
+    that a test runs as root too, where ``chmod 000`` refuses nothing."""
+    real = os.scandir
+    refused = {str(folder) for folder in folders}
+
+    def scandir(path: Any = ".") -> Any:
+        if isinstance(path, (str, os.PathLike)) and os.fspath(path) in refused:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)

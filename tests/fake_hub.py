@@ -28,7 +28,11 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
+
+import transferqueue as tq
+from transferqueue.executors import HuggingFaceDownload
 
 WAIT = 10.0
 
@@ -332,3 +336,59 @@ def start_hub(
         yield running
     finally:
         running.stop()
+
+
+# --- helpers of the hub tests ---------------------------------------------------------
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def assert_file(path: Path, expected: bytes) -> None:
+    """The bytes that arrived: size and sha256."""
+    data = path.read_bytes()
+    assert len(data) == len(expected)
+    assert sha(data) == sha(expected)
+
+
+class FakeProgress:
+    """Stands in for ``on_progress`` in direct executor calls: records the values and
+    raises TransferCancelled once ``cancel`` is set."""
+
+    def __init__(self) -> None:
+        self.values: list[int] = []
+        self.cancel = threading.Event()
+        self._cond = threading.Condition()
+
+    def __call__(self, loaded: int) -> None:
+        with self._cond:
+            self.values.append(loaded)
+            self._cond.notify_all()
+        self.raise_if_cancelled()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancel.is_set():
+            raise tq.TransferCancelled("cancelled by the test")
+
+    def wait_cancelled(self, timeout: float | None = None) -> bool:
+        return self.cancel.wait(timeout)
+
+    def wait_for(self, loaded: int) -> None:
+        with self._cond:
+            assert self._cond.wait_for(
+                lambda: bool(self.values) and self.values[-1] >= loaded, WAIT
+            ), f"progress never reached {loaded}: {self.values[-3:]}"
+
+
+def run(
+    executor: HuggingFaceDownload, source: str, destination: Path, size: int = 0
+) -> FakeProgress:
+    progress = FakeProgress()
+    file = tq.TransferFile(source_path=source, destination_path=str(destination), size=size)
+    executor(file, cast(tq.ProgressCallback, progress))
+    return progress

@@ -3,7 +3,6 @@ through ``main()`` and as ``python -m transferqueue`` subprocesses."""
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import json
@@ -16,11 +15,10 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import WAIT
+from tests.conftest import WAIT, refuse_scandir
 from tests.fake_hub import FakeHub, RunningHub, Stall, start_hub
 from tests.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
 from transferqueue._cli import copy, main, plan
@@ -366,20 +364,6 @@ def test_an_error_while_showing_progress_cancels_the_job(
     assert outcome == [True]  # the executor saw the cancel; it did not time out
 
 
-def _refuse(monkeypatch: pytest.MonkeyPatch, *folders: Path) -> None:
-    """Make ``os.scandir`` of ``folders`` fail as an unreadable folder does: the error is
-    injected so that the test runs as root too, where ``chmod 000`` refuses nothing."""
-    real = os.scandir
-    refused = {str(folder) for folder in folders}
-
-    def scandir(path: Any = ".") -> Any:
-        if isinstance(path, (str, os.PathLike)) and os.fspath(path) in refused:
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
-
-
 def locked_tree(root: Path) -> tuple[dict[str, bytes], Path]:
     """``make_tree(root)`` plus ``root/locked/secret.bin``; returns the tree and the
     folder to refuse."""
@@ -399,7 +383,7 @@ def test_unreadable_subfolder_is_skipped_not_a_usage_error(
     is reported on stderr (named, with the reason), everything else is copied, and the
     exit status is 1; the summary does not count the skipped folder as copied."""
     contents, locked = locked_tree(tmp_path / "src")
-    _refuse(monkeypatch, locked)
+    refuse_scandir(monkeypatch, locked)
     out_dir = tmp_path / "out"
     assert main(["cp", str(tmp_path / "src"), str(out_dir)]) == 1
     out, err = capsys.readouterr()
@@ -417,7 +401,7 @@ def test_unreadable_subfolder_with_json_and_quiet(
     "error"}]`` and the job counts only the files listed; with -q stdout stays empty and
     the skipped folder is the only thing said, on stderr. Both exit 1 and copy the rest."""
     contents, locked = locked_tree(tmp_path / "src")
-    _refuse(monkeypatch, locked)
+    refuse_scandir(monkeypatch, locked)
     assert main(["cp", "--json", str(tmp_path / "src"), str(tmp_path / "j")]) == 1
     out, err = capsys.readouterr()
     assert err == f"skipped {locked}: Permission denied\n"
@@ -442,7 +426,7 @@ def test_unreadable_source_itself_stays_a_usage_error(
     """Unreadable folders: only folders below a source are skipped (exit 1); a source
     folder that cannot be read itself is still a usage error (exit 2), nothing copied."""
     _, locked = locked_tree(tmp_path / "src")
-    _refuse(monkeypatch, locked)
+    refuse_scandir(monkeypatch, locked)
     assert main(["cp", "-q", str(locked.parent), str(tmp_path / "a")]) == 1
     capsys.readouterr()
     assert main(["cp", "-q", str(locked), str(tmp_path / "b")]) == 2
@@ -460,7 +444,7 @@ def test_a_missing_or_unreadable_source_among_several_is_skipped(
     rest is copied, exit 1. The same source alone is a usage error whose message says the
     reason once, without an errno."""
     contents, locked = locked_tree(tmp_path / "src")
-    _refuse(monkeypatch, locked)
+    refuse_scandir(monkeypatch, locked)
     (tmp_path / "one.txt").write_bytes(b"one")
     missing = tmp_path / "missing"
     out_dir = tmp_path / "out"
@@ -609,7 +593,7 @@ def test_dry_run_reports_unreadable_folders(
     in the totals line and in the JSON's ``skipped``; exit 1 as the copy would, in every
     output mode, and nothing copied."""
     _, locked = locked_tree(tmp_path / "src")
-    _refuse(monkeypatch, locked)
+    refuse_scandir(monkeypatch, locked)
     args = [str(tmp_path / "src"), str(tmp_path / "out")]
     said = f"skipped {locked}: Permission denied\n"
     assert main(["cp", "--dry-run", *args]) == 1

@@ -8,7 +8,6 @@ environment. Every download test checks the bytes that arrived (size and sha256)
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Iterator
@@ -19,7 +18,16 @@ import pytest
 
 import transferqueue as tq
 from tests.conftest import WAIT
-from tests.fake_hub import FakeHub, RunningHub, Stall, start_hub
+from tests.fake_hub import (
+    FakeHub,
+    FakeProgress,
+    RunningHub,
+    Stall,
+    assert_file,
+    run,
+    sha,
+    start_hub,
+)
 from transferqueue.executors import (
     HubAuthError,
     HubChecksumError,
@@ -39,17 +47,6 @@ TRAIN = b"x,y\n" + b"".join(b"%d,%d\n" % (i, i * i) for i in range(5000))
 SECRET = os.urandom(70_000)
 SUB_A = b"alpha\n" * 100
 SUB_B = b"beta\n" * 200
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def assert_file(path: Path, expected: bytes) -> None:
-    """The bytes that arrived: size and sha256."""
-    data = path.read_bytes()
-    assert len(data) == len(expected)
-    assert sha(data) == sha(expected)
 
 
 def partials(folder: Path) -> list[Path]:
@@ -74,48 +71,6 @@ def hub() -> Iterator[RunningHub]:
         redirected={"weights.bin"},
     )
     yield from start_hub(fake)
-
-
-class FakeProgress:
-    """Stands in for ``on_progress`` in direct executor calls: records the values and
-    raises TransferCancelled once ``cancel`` is set."""
-
-    def __init__(self) -> None:
-        self.values: list[int] = []
-        self.cancel = threading.Event()
-        self._cond = threading.Condition()
-
-    def __call__(self, loaded: int) -> None:
-        with self._cond:
-            self.values.append(loaded)
-            self._cond.notify_all()
-        self.raise_if_cancelled()
-
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel.is_set()
-
-    def raise_if_cancelled(self) -> None:
-        if self.cancel.is_set():
-            raise tq.TransferCancelled("cancelled by the test")
-
-    def wait_cancelled(self, timeout: float | None = None) -> bool:
-        return self.cancel.wait(timeout)
-
-    def wait_for(self, loaded: int) -> None:
-        with self._cond:
-            assert self._cond.wait_for(
-                lambda: bool(self.values) and self.values[-1] >= loaded, WAIT
-            ), f"progress never reached {loaded}: {self.values[-3:]}"
-
-
-def run(
-    executor: HuggingFaceDownload, source: str, destination: Path, size: int = 0
-) -> FakeProgress:
-    progress = FakeProgress()
-    file = tq.TransferFile(source_path=source, destination_path=str(destination), size=size)
-    executor(file, cast(tq.ProgressCallback, progress))
-    return progress
 
 
 def queue_one(

@@ -12,7 +12,6 @@ tests do the same with ``monkeypatch``.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import ipaddress
 import os
 import ssl
@@ -21,7 +20,6 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 import pytest
 from cryptography import x509
@@ -31,7 +29,15 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import transferqueue as tq
 from tests.conftest import WAIT
-from tests.fake_hub import FakeHub, RunningHub, Stall, start_hub
+from tests.fake_hub import (
+    FakeHub,
+    RunningHub,
+    Stall,
+    assert_file,
+    run,
+    sha,
+    start_hub,
+)
 from transferqueue.executors import (
     HubCertificateError,
     HubChecksumError,
@@ -211,44 +217,6 @@ def trust(pki: Pki, monkeypatch: pytest.MonkeyPatch) -> Pki:
 def https_hub(trust: Pki) -> Iterator[RunningHub]:
     """Hub and CDN both on HTTPS, with certificates the trusted CA signed."""
     yield from start_hub(_fake(), hub_tls=trust.good, cdn_tls=trust.good)
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def assert_file(path: Path, expected: bytes) -> None:
-    """The bytes that arrived: size and sha256."""
-    data = path.read_bytes()
-    assert len(data) == len(expected)
-    assert sha(data) == sha(expected)
-
-
-class _Progress:
-    """``on_progress`` for direct executor calls: records the values, never cancels."""
-
-    def __init__(self) -> None:
-        self.values: list[int] = []
-
-    def __call__(self, loaded: int) -> None:
-        self.values.append(loaded)
-
-    @property
-    def cancelled(self) -> bool:
-        return False
-
-    def raise_if_cancelled(self) -> None:
-        pass
-
-    def wait_cancelled(self, timeout: float | None = None) -> bool:
-        return False
-
-
-def run(executor: HuggingFaceDownload, source: str, destination: Path) -> _Progress:
-    progress = _Progress()
-    file = tq.TransferFile(source_path=source, destination_path=str(destination), size=0)
-    executor(file, cast(tq.ProgressCallback, progress))
-    return progress
 
 
 def queue_one(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import refuse_scandir
 from transferqueue.executors import list_local_files
 
 
@@ -31,19 +32,6 @@ def _tree(root: Path) -> None:
         (root / relative).write_bytes(relative.encode())
 
 
-def _refuse(monkeypatch: pytest.MonkeyPatch, *folders: Path) -> None:
-    """Make ``os.scandir`` of ``folders`` fail as an unreadable folder does."""
-    real = os.scandir
-    refused = {str(folder) for folder in folders}
-
-    def scandir(path: Any = ".") -> Any:
-        if isinstance(path, (str, os.PathLike)) and os.fspath(path) in refused:
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
-
-
 def _relative(files: list[dict[str, object]], root: Path) -> list[str]:
     return [os.path.relpath(str(file["source_path"]), root) for file in files]
 
@@ -56,7 +44,7 @@ def test_unlistable_subfolders_are_reported_and_skipped(
     (siblings, files after it, deeper folders elsewhere) still listed with destinations."""
     root = tmp_path / "root"
     _tree(root)
-    _refuse(monkeypatch, root / "locked", root / "ok" / "locked2")
+    refuse_scandir(monkeypatch, root / "locked", root / "ok" / "locked2")
     errors: list[OSError] = []
     files = list_local_files(root, tmp_path / "copy", on_error=errors.append)
     assert _relative(files, root) == ["a.txt", os.path.join("ok", "b.txt"), "z.txt"]
@@ -80,7 +68,7 @@ def test_without_on_error_the_listing_still_raises(
     documented behaviour: an unlistable folder below the source raises, naming it."""
     root = tmp_path / "root"
     _tree(root)
-    _refuse(monkeypatch, root / "ok" / "locked2")
+    refuse_scandir(monkeypatch, root / "ok" / "locked2")
     with pytest.raises(PermissionError) as info:
         list_local_files(root, tmp_path / "copy", on_error=None)
     assert info.value.filename == str(root / "ok" / "locked2")
@@ -94,7 +82,7 @@ def test_the_source_itself_unreadable_raises_even_with_on_error(
     called."""
     root = tmp_path / "root"
     _tree(root)
-    _refuse(monkeypatch, root)
+    refuse_scandir(monkeypatch, root)
     errors: list[OSError] = []
     with pytest.raises(PermissionError) as info:
         list_local_files(root, tmp_path / "copy", on_error=errors.append)
@@ -109,7 +97,7 @@ def test_raising_from_on_error_stops_the_listing(
     reaches the caller as it is, once (it is not reported to ``on_error`` again)."""
     root = tmp_path / "root"
     _tree(root)
-    _refuse(monkeypatch, root / "locked", root / "ok" / "locked2")
+    refuse_scandir(monkeypatch, root / "locked", root / "ok" / "locked2")
     calls: list[OSError] = []
 
     class Stop(Exception):
