@@ -10,7 +10,9 @@ File-level changes are coalesced: the job is marked pending and the delivery thr
 builds one snapshot for it when ``update_interval`` has passed since the job's last event.
 
 The same thread feeds each :class:`~transferqueue.JobWatch` of a job after the blinker
-receivers, and logs each job's creation and end, so that the log follows the events.
+receivers, and logs each job's creation and end, so that the log follows the events. It
+also looks at each active job once per speed window, so that a stalled job's speed falls
+to 0 with an event of its own (S20).
 """
 
 from __future__ import annotations
