@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import socket
 import ssl
@@ -35,6 +36,15 @@ import transferqueue as tq
 from transferqueue.executors import HuggingFaceDownload
 
 WAIT = 10.0
+
+# --- the sample repositories' files, shared by the hub tests -------------------------------
+
+WEIGHTS = os.urandom(300_000)  # served through the CDN redirect, sha256-checked
+CONFIG = b'{"hidden_size": 8}\n'
+TRAIN = b"x,y\n" + b"".join(b"%d,%d\n" % (i, i * i) for i in range(5000))
+SECRET = os.urandom(70_000)
+SUB_A = b"alpha\n" * 100
+SUB_B = b"beta\n" * 200
 
 
 @dataclass(frozen=True)

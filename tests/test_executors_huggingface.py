@@ -8,7 +8,6 @@ environment. Every download test checks the bytes that arrived (size and sha256)
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,12 @@ import pytest
 import transferqueue as tq
 from tests.conftest import WAIT
 from tests.fake_hub import (
+    CONFIG,
+    SECRET,
+    SUB_A,
+    SUB_B,
+    TRAIN,
+    WEIGHTS,
     FakeHub,
     FakeProgress,
     RunningHub,
@@ -41,12 +46,6 @@ from transferqueue.executors import (
 )
 
 TOKEN = "hf_SeCrEt-token-1234"
-WEIGHTS = os.urandom(300_000)  # served through the CDN redirect
-CONFIG = b'{"hidden_size": 8}\n'
-TRAIN = b"x,y\n" + b"".join(b"%d,%d\n" % (i, i * i) for i in range(5000))
-SECRET = os.urandom(70_000)
-SUB_A = b"alpha\n" * 100
-SUB_B = b"beta\n" * 200
 
 
 def partials(folder: Path) -> list[Path]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import ssl
 import threading
 import urllib.parse
@@ -30,6 +29,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 import transferqueue as tq
 from tests.conftest import WAIT
 from tests.fake_hub import (
+    CONFIG,
+    SECRET,
+    SUB_A,
+    TRAIN,
+    WEIGHTS,
     FakeHub,
     RunningHub,
     Stall,
@@ -46,11 +50,6 @@ from transferqueue.executors import (
 )
 
 TOKEN = "hf_TlS-SeCrEt-5678"
-WEIGHTS = os.urandom(300_000)  # behind the CDN redirect, sha256-checked
-CONFIG = b'{"hidden_size": 8}\n'
-SUB_A = b"alpha\n" * 100
-TRAIN = b"x,y\n" + b"".join(b"%d,%d\n" % (i, i * i) for i in range(5000))
-SECRET = os.urandom(70_000)  # private, behind the CDN redirect
 
 
 # --- a throwaway PKI ---------------------------------------------------------------------

@@ -32,6 +32,15 @@ def _tree(root: Path) -> None:
         (root / relative).write_bytes(relative.encode())
 
 
+WITHOUT_OK = [
+    "a.txt",
+    os.path.join("locked", "deeper", "x.txt"),
+    os.path.join("locked", "hidden.txt"),
+    "z.txt",
+]
+"""What ``_tree`` lists when its folder ``ok`` (and all below it) is left out."""
+
+
 def _relative(files: list[dict[str, object]], root: Path) -> list[str]:
     return [os.path.relpath(str(file["source_path"]), root) for file in files]
 
@@ -146,12 +155,7 @@ def test_a_folder_failing_half_way_is_left_out_whole(
     monkeypatch.setattr(os, "scandir", scandir)
     errors: list[OSError] = []
     files = list_local_files(root, tmp_path / "copy", on_error=errors.append)
-    assert _relative(files, root) == [
-        "a.txt",
-        os.path.join("locked", "deeper", "x.txt"),
-        os.path.join("locked", "hidden.txt"),
-        "z.txt",
-    ]
+    assert _relative(files, root) == WITHOUT_OK
     assert [(error.errno, error.filename) for error in errors] == [(errno.EIO, broken)]
 
 
@@ -243,12 +247,7 @@ def test_an_entry_whose_type_cannot_be_read_is_reported(
     monkeypatch.setattr(os, "scandir", Listing)
     errors: list[OSError] = []
     files = list_local_files(root, tmp_path / "out", on_error=errors.append)
-    assert _relative(files, root) == [
-        "a.txt",
-        os.path.join("locked", "deeper", "x.txt"),
-        os.path.join("locked", "hidden.txt"),
-        "z.txt",
-    ]
+    assert _relative(files, root) == WITHOUT_OK
     assert [(type(e), e.filename) for e in errors] == [(PermissionError, refused)]
     with pytest.raises(PermissionError):
         list_local_files(root, tmp_path / "out")

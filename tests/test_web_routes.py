@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,11 +21,11 @@ from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
 from tests.web_clients import (
     FRAMEWORKS,
     KEEPALIVE,
-    Event,
     WebClient,
     deny_header,
     keep_watches,
     read_events,
+    read_until,
     read_until_comment,
     read_until_end,
     serve_routes,
@@ -360,13 +359,12 @@ def test_all_events(queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve) 
     queue.wait(new, timeout=WAIT)
     gate.release_all()
     queue.wait(old, timeout=WAIT)
-    seen: list[Event] = []
-    deadline = time.monotonic() + WAIT
-    while not any(
-        e == "updated" and d["id"] == old and d["status"] == "completed" for e, d in seen
-    ):
-        assert time.monotonic() < deadline, seen
-        seen += read_events(stream, 1)
+    seen = read_until(
+        stream,
+        lambda seen: any(
+            e == "updated" and d["id"] == old and d["status"] == "completed" for e, d in seen
+        ),
+    )
     stream.close()
     assert len(tq.job_created.receivers) == created_before
     assert len(tq.job_updated.receivers) == updated_before
@@ -392,11 +390,9 @@ def test_all_events_filters_denied_jobs(
     queue.wait(hidden, timeout=WAIT)
     # The shown job's completion was delivered first (it was waited for before the hidden
     # job was released) ...
-    seen: list[Event] = []
-    deadline = time.monotonic() + WAIT
-    while not any(d["id"] == shown and d["status"] == "completed" for _, d in seen):
-        assert time.monotonic() < deadline, seen
-        seen += read_events(stream, 1)
+    seen = read_until(
+        stream, lambda seen: any(d["id"] == shown and d["status"] == "completed" for _, d in seen)
+    )
     # ... and the hidden job's events came after it, all delivered by now (wait() returns
     # after the terminal one), so before the next keep-alive: they are filtered out.
     seen += read_until_comment(stream)

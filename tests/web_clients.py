@@ -127,15 +127,22 @@ def read_until_comment(chunks: Iterator[bytes]) -> list[Event]:
     return events
 
 
-def read_until_end(chunks: Iterator[bytes]) -> list[Event]:
-    """Every event up to ``end``; asserts that the stream then ends."""
+def read_until(chunks: Iterator[bytes], done: Callable[[list[Event]], bool]) -> list[Event]:
+    """The events (keep-alive comments skipped) up to the first point where ``done`` of
+    all read so far is true."""
     deadline = time.monotonic() + WAIT
     events: list[Event] = []
-    while not events or events[-1][0] != "end":
-        assert time.monotonic() < deadline, f"no end within {WAIT} s: {events}"
+    while not done(events):
+        assert time.monotonic() < deadline, f"not done within {WAIT} s: {events}"
         event = parse(next(chunks))
         if event[0] != "comment":
             events.append(event)
+    return events
+
+
+def read_until_end(chunks: Iterator[bytes]) -> list[Event]:
+    """Every event up to ``end``; asserts that the stream then ends."""
+    events = read_until(chunks, lambda events: bool(events) and events[-1][0] == "end")
     with pytest.raises(StopIteration):
         next(chunks)
     return events
