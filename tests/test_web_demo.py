@@ -271,13 +271,16 @@ def test_own_names_are_accepted(queue: tq.TransferQueue, tmp_path: Path, host: s
 
 
 def test_hosts_option(queue: tq.TransferQueue, tmp_path: Path) -> None:
-    """Issue 10: ``hosts`` replaces the names the demo answers to (IPv6 ones bracketed)."""
-    client = make_client(queue, tmp_path, hosts=["demo.internal", "fe80::1"])
+    """Issue 10: ``hosts`` replaces the names the demo answers to (IPv6 ones bracketed;
+    an empty one, as ``--host ""`` gives, names nothing)."""
+    client = make_client(queue, tmp_path, hosts=["demo.internal", "fe80::1", ""])
     for host, status in (
         ("demo.internal:80", 200),
         ("[fe80::1]:80", 200),
         ("fe80::1:80", 400),
         ("localhost", 400),
+        ("", 400),
+        (":80", 400),
     ):
         with client.get("/", headers={"Host": host}) as response:
             assert response.status_code == status, host
