@@ -15,9 +15,10 @@ other machines out but not other web pages open in the same browser:
   scripts) pass; starting a sample also needs a JSON body, which no cross-site form
   can send.
 
-The port is the one the request came in on (the WSGI ``SERVER_PORT``, set by the server
-from its socket, not from a header), so the app can be made before the server picks a
-free port.
+The port is the one the request came in on, the WSGI ``SERVER_PORT``, so the app can be
+made before the server picks a free port. werkzeug's server, which
+``python -m transferqueue.web`` runs, sets it from its socket; a server that took it from
+the ``Host`` header instead would leave the port unchecked, but not the name.
 """
 
 from __future__ import annotations
