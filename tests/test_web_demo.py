@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import queue as queue_module
@@ -15,6 +16,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -28,7 +30,7 @@ STATIC = ROOT / "transferqueue" / "web" / "static"
 NEVER = 3600.0  # a pause that only a cancel ends
 
 
-def make_client(queue: tq.TransferQueue, workdir: Path, **options: float) -> FlaskClient:
+def make_client(queue: tq.TransferQueue, workdir: Path, **options: Any) -> FlaskClient:
     return demo_app(queue, workdir, **options).test_client()
 
 
@@ -209,6 +211,121 @@ def test_start_needs_a_json_body(queue: tq.TransferQueue, tmp_path: Path) -> Non
     assert os.listdir(tmp_path) == []
 
 
+# --- other sites kept out -----------------------------------------------------------------
+
+# Flask's test client sends its requests to http://localhost/ (port 80 in SERVER_PORT).
+FOREIGN_HOSTS = [
+    "evil.example",  # DNS rebinding: a name of the attacker's that resolves to 127.0.0.1
+    "evil.example:80",
+    "localhost.evil.example",
+    "127.0.0.1.evil.example:80",
+    "localhost:8080",  # the right name with another port
+    "127.0.0.1:80:80",
+    "user@localhost",
+    "",
+]
+
+
+@pytest.mark.parametrize("host", FOREIGN_HOSTS)
+def test_foreign_host_is_refused_everywhere(
+    queue: tq.TransferQueue, tmp_path: Path, host: str
+) -> None:
+    """Issue 10: a request whose Host header does not name the demo (what a page on
+    another domain resolving to 127.0.0.1 sends) is answered 400 on every route: the page,
+    its files, the streams, the JSON routes, starts and cancels; nothing starts or stops."""
+    client = make_client(queue, tmp_path, slow_pause=NEVER)
+    job_id = str(start(client, "slow")["id"])
+    foreign = {"Host": host}
+    for response in (
+        client.get("/", headers=foreign),
+        client.get("/static/demo.js", headers=foreign),
+        client.get("/transfers/", headers=foreign),
+        client.get("/transfers/events", headers=foreign),
+        client.get(f"/transfers/{job_id}", headers=foreign),
+        client.get(f"/transfers/{job_id}/events", headers=foreign),
+        client.get("/no-such-page", headers=foreign),
+        client.post("/demo/copy", json={}, headers=foreign),
+        client.delete(f"/transfers/{job_id}", headers=foreign),
+    ):
+        assert response.status_code == 400, response.request.path
+        assert response.get_json() == {
+            "error": "this demo answers only to its own names in Host (127.0.0.1, localhost)"
+        }
+    assert [job.id for job in queue.get_all_jobs()] == [job_id]
+    job = queue.get_job(job_id)
+    assert job is not None
+    assert job.status in (tq.TransferStatus.QUEUED, tq.TransferStatus.ACTIVE)
+    assert os.listdir(tmp_path) == ["slow-1"]
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "localhost:80", "LocalHost:80", "127.0.0.1", "127.0.0.1:80", "[::1]:80"]
+)
+def test_own_names_are_accepted(queue: tq.TransferQueue, tmp_path: Path, host: str) -> None:
+    """Issue 10: the demo's own names pass, in any case, with its port or (on port 80,
+    which browsers leave out) without."""
+    client = make_client(queue, tmp_path)
+    for path in ("/", "/transfers/"):
+        with client.get(path, headers={"Host": host}) as response:
+            assert response.status_code == 200, path
+
+
+def test_hosts_option(queue: tq.TransferQueue, tmp_path: Path) -> None:
+    """Issue 10: ``hosts`` replaces the names the demo answers to (IPv6 ones bracketed;
+    an empty one, as ``--host ""`` gives, names nothing)."""
+    client = make_client(queue, tmp_path, hosts=["demo.internal", "fe80::1", ""])
+    for host, status in (
+        ("demo.internal:80", 200),
+        ("[fe80::1]:80", 200),
+        ("fe80::1:80", 400),
+        ("localhost", 400),
+        ("", 400),
+        (":80", 400),
+    ):
+        with client.get("/", headers={"Host": host}) as response:
+            assert response.status_code == status, host
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://evil.example", "http://localhost:8080", "https://localhost", "null", ""]
+)
+def test_cross_site_start_and_cancel_are_refused(
+    queue: tq.TransferQueue, tmp_path: Path, origin: str
+) -> None:
+    """Issue 10: a POST or DELETE whose Origin is not the demo's own (a page of another
+    site, a sandboxed frame's "null") is answered 403 and changes nothing; a GET from
+    elsewhere is not refused (it cannot read the answer without CORS)."""
+    client = make_client(queue, tmp_path, slow_pause=NEVER)
+    job_id = str(start(client, "slow")["id"])
+    other = {"Origin": origin}
+    for response in (
+        client.post("/demo/copy", json={}, headers=other),
+        client.delete(f"/transfers/{job_id}", headers=other),
+    ):
+        assert response.status_code == 403
+        assert response.get_json() == {"error": "requests from other sites are refused"}
+    assert [job.id for job in queue.get_all_jobs()] == [job_id]
+    job = queue.get_job(job_id)
+    assert job is not None
+    assert not job.status.is_terminal
+    assert client.get(f"/transfers/{job_id}", headers=other).status_code == 200
+
+
+@pytest.mark.parametrize("origin", ["http://localhost", "http://LOCALHOST:80", None])
+def test_own_origin_may_start_and_cancel(
+    queue: tq.TransferQueue, tmp_path: Path, origin: str | None
+) -> None:
+    """Issue 10: the demo's own page (its Origin) and clients that send no Origin (curl,
+    scripts) start and cancel jobs."""
+    client = make_client(queue, tmp_path, slow_pause=NEVER)
+    headers = {} if origin is None else {"Origin": origin}
+    started = client.post("/demo/slow", json={}, headers=headers)
+    assert started.status_code == 201
+    cancelled = client.delete(f"/transfers/{started.get_json()['id']}", headers=headers)
+    assert cancelled.status_code == 200
+    assert cancelled.get_json()["status"] == "cancelled"
+
+
 # --- python -m transferqueue.web ------------------------------------------------------------
 
 
@@ -347,3 +464,76 @@ def test_module_reports_a_busy_port(server_tmp: Path) -> None:
     assert f"Port {port} is in use" in errors  # werkzeug's own words
     assert "Traceback" not in errors
     assert os.listdir(server_tmp) == []
+
+
+def _raw_request(
+    address: tuple[str, int],
+    method: str,
+    path: str,
+    host: str,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """One request to ``address`` with ``host`` as its Host header: (status, JSON or None
+    for any other body)."""
+    conn = http.client.HTTPConnection(*address, timeout=WAIT)
+    try:
+        body = b"{}" if method == "POST" else None
+        sent = {"Host": host, **({"Content-Type": "application/json"} if body else {})}
+        conn.request(method, path, body=body, headers={**sent, **(headers or {})})
+        response = conn.getresponse()
+        data = response.read()
+    finally:
+        conn.close()
+    is_json = response.getheader("Content-Type", "").startswith("application/json")
+    return response.status, json.loads(data) if is_json else None
+
+
+@pytest.mark.parametrize(
+    "listen",
+    [
+        "127.0.0.1",
+        pytest.param(
+            "127.0.0.2",
+            marks=pytest.mark.skipif(
+                sys.platform != "linux", reason="all of 127/8 is this machine on Linux only"
+            ),
+        ),
+    ],
+)
+def test_module_checks_host_and_origin(server_tmp: Path, listen: str) -> None:
+    """Issue 10: ``python -m transferqueue.web`` refuses a request naming another host
+    (DNS rebinding: ``Host: evil.example:PORT``) with 400, on the page, a stream and a
+    start alike, and a start from another site's page with 403; it serves requests naming
+    it 127.0.0.1, localhost, [::1] or its ``--host``, with its port."""
+    server = Server("--port", "0", "--host", listen, tmpdir=server_tmp)
+    try:
+        found = re.fullmatch(
+            rf"transferqueue demo at http://{re.escape(listen)}:(\d+)/\n", server.line()
+        )
+        assert found is not None
+        port = int(found[1])
+        address = (listen, port)
+        where = re.fullmatch(r"work folder (\S+); press Ctrl-C to stop\n", server.line())
+        assert where is not None
+        workdir = Path(where[1])
+        for method, path in (("GET", "/"), ("GET", "/transfers/events"), ("POST", "/demo/copy")):
+            for host in (f"evil.example:{port}", "evil.example", f"localhost:{port + 1}"):
+                status, body = _raw_request(address, method, path, host)
+                assert status == 400, (method, path, host)
+                assert "own names" in body["error"]
+        assert os.listdir(workdir) == []
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", f"{listen}:{port}"):
+            assert _raw_request(address, "GET", "/", host)[0] == 200, host
+        own = f"localhost:{port}"
+        cross_site = {"Origin": "http://evil.example"}
+        assert _raw_request(address, "POST", "/demo/copy", own, cross_site)[0] == 403
+        assert os.listdir(workdir) == []
+        status, job = _raw_request(address, "POST", "/demo/copy", own, {"Origin": f"http://{own}"})
+        assert status == 201
+        assert job["type"] == "local-upload"
+        server.process.send_signal(signal.SIGINT)
+        assert server.process.wait(WAIT) == 0
+    finally:
+        code, errors = server.stop()
+    assert code == 0, errors
+    assert "Traceback" not in errors

@@ -37,6 +37,7 @@ from tests.web_clients import (
     serve_routes,
     subscribed_watches,
 )
+from transferqueue.web._endpoints import NOT_CONFIGURED
 from transferqueue.web.django import transfer_urls
 
 configure()
@@ -89,7 +90,7 @@ def test_wrong_method(
     """Issue 5: a method a route does not serve is a 405 naming the allowed ones, and
     changes nothing (a DELETE of the job's events does not cancel it)."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
-    response = getattr(serve(queue).client, method)(url.format(job_id=job_id))
+    response = getattr(serve(queue, public=True).client, method)(url.format(job_id=job_id))
     assert response.status_code == 405
     assert response["Allow"] == allow
     job = queue.get_job(job_id)
@@ -110,7 +111,7 @@ def test_delete_needs_no_csrf_token(
         return HttpResponse("changed")
 
     patterns = django_urlconf(
-        path("transfers/", include(transfer_urls(queue))), path("ordinary", ordinary)
+        path("transfers/", include(transfer_urls(queue, public=True))), path("ordinary", ordinary)
     )
     csrf = ["django.middleware.csrf.CsrfViewMiddleware"]
     with override_settings(ROOT_URLCONF=patterns, MIDDLEWARE=csrf):
@@ -135,8 +136,8 @@ def test_url_names(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
     try:
         other_id = other.queue_job("local-upload", make_files(1), noop_executor)
         patterns = django_urlconf(
-            path("transfers/", include(transfer_urls(queue))),
-            path("other/", include((transfer_urls(other), "other"))),
+            path("transfers/", include(transfer_urls(queue, public=True))),
+            path("other/", include((transfer_urls(other, public=True), "other"))),
         )
         with override_settings(ROOT_URLCONF=patterns):
             assert reverse("transfers-list") == "/transfers/"
@@ -156,13 +157,30 @@ def test_url_names(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
         other.shutdown(wait=True, cancel_jobs=True)
 
 
+@contextlib.contextmanager
+def urls_built_with(setting: object) -> Iterator[None]:
+    """urls.py's patterns built under ``TRANSFERQUEUE_WEB=setting`` for the block, then
+    again under the default settings (which have no TRANSFERQUEUE_WEB)."""
+    try:
+        with override_settings(TRANSFERQUEUE_WEB=setting):
+            importlib.reload(urls_module)
+        yield
+    finally:
+        importlib.reload(urls_module)
+
+
 def test_include_urls_module() -> None:
     """Issue 5: include("transferqueue.web.django.urls") serves the process-wide queue
-    under the project's prefix, with the documented names."""
+    under the project's prefix, with the documented names; issue 10: without
+    TRANSFERQUEUE_WEB it refuses every request, with "public": True it serves them."""
     job_id = tq.transfer_queue.queue_job("local-upload", make_files(1), noop_executor)
     done = tq.transfer_queue.wait(job_id, timeout=WAIT)
     patterns = django_urlconf(path("api/transfers/", include("transferqueue.web.django.urls")))
     with override_settings(ROOT_URLCONF=patterns):
+        closed = Client().get(f"/api/transfers/{job_id}")
+        assert (closed.status_code, closed.json()) == (403, {"error": NOT_CONFIGURED})
+    patterns = django_urlconf(path("api/transfers/", include("transferqueue.web.django.urls")))
+    with urls_built_with({"public": True}), override_settings(ROOT_URLCONF=patterns):
         client = Client()
         url = reverse("transfers-detail", args=[job_id])
         assert url == f"/api/transfers/{job_id}"
@@ -181,19 +199,16 @@ def test_urls_module_reads_setting_at_import() -> None:
     job_id = tq.transfer_queue.queue_job("local-upload", make_files(1), noop_executor)
     tq.transfer_queue.wait(job_id, timeout=WAIT)
 
-    def progress_keys() -> set[str]:
+    def answer() -> Any:
         # A new URLconf each time: Django caches the patterns it resolved per URLconf.
         patterns = django_urlconf(path("transfers/", include("transferqueue.web.django.urls")))
-        with override_settings(ROOT_URLCONF=patterns, TRANSFERQUEUE_WEB={"camel_case": True}):
-            return set(Client().get(f"/transfers/{job_id}").json()["progress"])
+        with override_settings(ROOT_URLCONF=patterns, TRANSFERQUEUE_WEB={"public": True}):
+            return Client().get(f"/transfers/{job_id}").json()
 
-    try:
-        with override_settings(TRANSFERQUEUE_WEB={"camel_case": False}):
-            importlib.reload(urls_module)
-        assert "total_files" in progress_keys()
-    finally:
-        importlib.reload(urls_module)  # back to the default settings' patterns
-    assert "totalFiles" in progress_keys()
+    with urls_built_with({"camel_case": False, "public": True}):
+        assert "total_files" in answer()["progress"]
+    # Built again without the setting: closed, whatever the setting says now.
+    assert answer() == {"error": NOT_CONFIGURED}
 
 
 def test_settings_absent() -> None:
@@ -226,6 +241,27 @@ def test_settings_dotted_path(queue: tq.TransferQueue, gate: GatedExecutor, serv
     stream.close()
 
 
+def test_settings_public_and_hide_paths(
+    queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve
+) -> None:
+    """Issue 10: TRANSFERQUEUE_WEB's "public" and "hide_paths" reach the routes: the job
+    is served to anyone, its files named without their folders."""
+    with override_settings(TRANSFERQUEUE_WEB={"public": True, "hide_paths": True}):
+        options = _options_from_settings()
+    assert options == {"public": True, "hide_paths": True}
+    job_id = queue.queue_job("local-upload", make_files(1), gate)
+    status, job = serve(queue, **options).get(f"/transfers/{job_id}")
+    assert status == 200
+    assert (job["files"][0]["sourcePath"], job["files"][0]["destinationPath"]) == (
+        "file-0",
+        "file-0",
+    )
+    with override_settings(TRANSFERQUEUE_WEB={"public": True, "can_access": None}):
+        assert _options_from_settings() == {"public": True, "can_access": None}
+    with override_settings(TRANSFERQUEUE_WEB={"public": False, "can_access": deny_header}):
+        assert _options_from_settings() == {"public": False, "can_access": deny_header}
+
+
 def test_settings_callable() -> None:
     """Issue 5: TRANSFERQUEUE_WEB's can_access may be the callable itself, or None."""
     with override_settings(TRANSFERQUEUE_WEB={"can_access": deny_header}):
@@ -246,6 +282,14 @@ def test_settings_callable() -> None:
         ({"camel_case": "yes"}, r"\['camel_case'\] must be True or False"),
         ({"keepalive": 0}, r"\['keepalive'\]: keepalive must be longer than 0"),
         ({"keepalive": "15"}, r"\['keepalive'\]: keepalive must be a number"),
+        ({"public": "yes"}, r"\['public'\] must be True or False, not 'yes'"),
+        ({"public": 1}, r"\['public'\] must be True or False, not 1"),
+        ({"hide_paths": None}, r"\['hide_paths'\] must be True or False, not None"),
+        (
+            {"public": True, "can_access": "tests.web_clients.deny_header"},
+            "both 'can_access' and 'public': True",
+        ),
+        ({"public": True, "can_access": deny_header}, "both 'can_access' and 'public': True"),
     ],
 )
 def test_settings_invalid(setting: object, message: str) -> None:
@@ -273,7 +317,7 @@ def test_job_events_close_before_reading(
     watches = keep_watches(queue, monkeypatch)  # only close() can unsubscribe them
     job_id = queue.queue_job("local-upload", make_files(2), gate)
     gate.wait_running(2)
-    stream = serve(queue, keepalive=KEEPALIVE).stream(f"/transfers/{job_id}/events")
+    stream = serve(queue, public=True, keepalive=KEEPALIVE).stream(f"/transfers/{job_id}/events")
     assert subscribed_watches(queue) == 1
     stream.close()
     assert len(watches) == 1
@@ -288,7 +332,7 @@ def test_all_events_close_before_reading(queue: tq.TransferQueue, serve: Serve) 
     before its first chunk leaves no receiver either."""
     created_before = len(tq.job_created.receivers)
     updated_before = len(tq.job_updated.receivers)
-    serve(queue, keepalive=KEEPALIVE).stream("/transfers/events").close()
+    serve(queue, public=True, keepalive=KEEPALIVE).stream("/transfers/events").close()
     assert len(tq.job_created.receivers) == created_before
     assert len(tq.job_updated.receivers) == updated_before
 
@@ -299,7 +343,7 @@ def test_job_events_after_end_sends_no_body(
     """Issue 5: the view answering a reconnect after the end (``Last-Event-ID: end``) sends
     a 204 without a body itself (the test client strips a 204's body, as servers should)."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
-    serve(queue)
+    serve(queue, public=True)
     url = f"/transfers/{job_id}/events"
     match = resolve(url)
     request = RequestFactory().get(url, headers={"Last-Event-ID": "end"})

@@ -17,6 +17,7 @@ import pytest
 import transferqueue as tq
 from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
 from transferqueue.web import END_EVENT_ID, EventStream, Reply, TransferEndpoints, sse_message
+from transferqueue.web._hidden_paths import file_name, folders, hidden_error
 
 REQUEST = object()  # the hooks below never look at it
 
@@ -48,7 +49,7 @@ def test_slow_all_jobs_client_gets_each_jobs_latest_news() -> None:
             on_progress(done)
 
     with tq.TransferQueue(1, update_interval=0) as queue:
-        endpoints = TransferEndpoints[object](queue, keepalive=0.05)
+        endpoints = TransferEndpoints[object](queue, public=True, keepalive=0.05)
         stream = endpoints.all_events(REQUEST)
         assert isinstance(stream, EventStream)
         assert next(stream) == sse_message([], "jobs")
@@ -77,7 +78,7 @@ def test_all_jobs_stream_drops_events_older_than_its_list(
     assert running is not None
     gate.release_all()
     queue.wait(job_id, timeout=WAIT)
-    endpoints = TransferEndpoints[object](queue, camel_case=False, keepalive=0.05)
+    endpoints = TransferEndpoints[object](queue, public=True, camel_case=False, keepalive=0.05)
     stream = endpoints.all_events(REQUEST)
     assert isinstance(stream, EventStream)
     first = next(stream)
@@ -96,7 +97,7 @@ def test_reconnect_after_the_end_is_204(queue: tq.TransferQueue) -> None:
     and that reconnect is answered 204 (EventSource then stops); other ids stream again."""
     job_id = queue.queue_job("local-upload", make_files(1), noop_executor)
     queue.wait(job_id, timeout=WAIT)
-    endpoints = TransferEndpoints[object](queue)
+    endpoints = TransferEndpoints[object](queue, public=True)
     stream = endpoints.job_events(REQUEST, job_id)
     assert not isinstance(stream, Reply)
     chunks = list(stream)
@@ -126,7 +127,7 @@ def test_hook_sees_the_request_object(queue: tq.TransferQueue) -> None:
 
 def test_default_queue_is_looked_up_each_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 5: without a queue the endpoints serve the process-wide one of the moment."""
-    endpoints = TransferEndpoints[object]()
+    endpoints = TransferEndpoints[object](public=True)
     with tq.TransferQueue(1) as first, tq.TransferQueue(1) as second:
         monkeypatch.setattr(tq, "transfer_queue", first)
         assert endpoints.queue is first
@@ -138,7 +139,7 @@ def test_default_queue_is_looked_up_each_time(monkeypatch: pytest.MonkeyPatch) -
 def test_keepalive_must_be_positive(keepalive: float) -> None:
     """Issue 5: a keep-alive interval that is not a positive number is refused by name."""
     with pytest.raises(ValueError, match="keepalive"):
-        TransferEndpoints[object](keepalive=keepalive)
+        TransferEndpoints[object](public=True, keepalive=keepalive)
 
 
 def test_job_dropped_between_check_and_watch_is_404(queue: tq.TransferQueue) -> None:
@@ -162,7 +163,7 @@ def test_cancelled_job_dropped_by_retention_is_404(gate: GatedExecutor) -> None:
     with tq.TransferQueue(1, max_finished_jobs=0) as queue:
         job_id = queue.queue_job("local-upload", make_files(1), gate)
         gate.wait_running(1)
-        endpoints = TransferEndpoints[object](queue)
+        endpoints = TransferEndpoints[object](queue, public=True)
         answer = endpoints.cancel_job(REQUEST, job_id)
         assert answer == Reply(404, {"error": f"no transfer job {job_id}", "jobId": job_id})
         assert queue.get_job(job_id) is None
@@ -181,7 +182,7 @@ def test_closing_a_job_stream_unsubscribes_at_once(
     (not later, when the stream object is collected)."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     gate.wait_running(1)
-    endpoints = TransferEndpoints[object](queue, keepalive=0.05)
+    endpoints = TransferEndpoints[object](queue, public=True, keepalive=0.05)
     unstarted = endpoints.job_events(REQUEST, job_id)
     started = endpoints.job_events(REQUEST, job_id)
     assert isinstance(unstarted, EventStream)
@@ -212,7 +213,7 @@ def test_job_created_while_listing_is_not_lost(
         return jobs
 
     monkeypatch.setattr(queue, "get_all_jobs", list_then_create)
-    stream = TransferEndpoints[object](queue, keepalive=0.05).all_events(REQUEST)
+    stream = TransferEndpoints[object](queue, public=True, keepalive=0.05).all_events(REQUEST)
     assert isinstance(stream, EventStream)
     assert next(stream) == sse_message([], "jobs")
     events = events_until_keepalive(stream)
@@ -229,7 +230,7 @@ def test_streams_of_one_job_share_its_encoded_snapshot(
     job with many viewers is encoded once per update, not once per viewer)."""
     job_id = queue.queue_job("local-upload", make_files(3), gate)
     gate.wait_running(2)
-    endpoints = TransferEndpoints[object](queue, keepalive=0.05)
+    endpoints = TransferEndpoints[object](queue, public=True, keepalive=0.05)
     first, second = (endpoints.job_events(REQUEST, job_id) for _ in range(2))
     assert isinstance(first, EventStream)
     assert isinstance(second, EventStream)
@@ -278,3 +279,104 @@ def test_message_cache_is_by_snapshot_weak_and_bounded() -> None:
     cache.message(c, None, encoder("c"))  # the least recent job, b, goes
     assert list(cache._lines) == [a.id, c.id]
     assert encoded == ["a", "copy", "b", "a again", "c"]
+
+
+# --- closed by default, hidden paths ---------------------------------------------------------
+
+
+def test_closed_endpoints_hook_denies_too(queue: tq.TransferQueue) -> None:
+    """Issue 10: endpoints given neither a hook nor public=True answer 403 on every route,
+    and the hook they keep inside denies everything too, so a route that forgot to check
+    first would still refuse."""
+    job_id = queue.queue_job("local-upload", make_files(1), noop_executor)
+    job = queue.wait(job_id, timeout=WAIT)
+    endpoints = TransferEndpoints[object](queue)
+    assert endpoints.get_job(REQUEST, job_id).status == 403
+    assert endpoints._allowed(REQUEST, None, "view") is False
+    assert endpoints._allowed(REQUEST, job, "view") is False
+    assert endpoints._allowed(REQUEST, job, "cancel") is False
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/srv/in/a.bin", "a.bin"),
+        ("s3://bucket/key/a.bin", "a.bin"),
+        ("hf://owner/repo/data/train.csv", "train.csv"),
+        ("C:\\data\\a.bin", "a.bin"),
+        ("relative/a.bin", "a.bin"),
+        ("a.bin", "a.bin"),
+        ("/srv/folder/", "folder"),
+    ],
+)
+def test_file_name(path: str, name: str) -> None:
+    """Issue 10: a hidden path is shown as its last component, after / or \\."""
+    assert file_name(path) == name
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/srv/in/a.bin", ["/srv/in", "/srv"]),
+        ("s3://bucket/key/a.bin", ["s3://bucket/key", "s3://bucket"]),
+        ("dst/a.bin", []),
+        ("/a.bin", []),
+        ("a.bin", []),
+        ("C:\\data\\in\\a.bin", ["C:\\data\\in", "C:\\data"]),
+    ],
+)
+def test_folders(path: str, expected: list[str]) -> None:
+    """Issue 10: the folders above a path that name a place (never the root, an URL's
+    scheme or a single relative component), deepest first."""
+    assert list(folders(path)) == expected
+
+
+def test_hidden_error() -> None:
+    """Issue 10: in an error, a file's paths become their names and the folders above them
+    "…", a deeper folder whole (not its parent followed by the rest); other text stays,
+    except that a longer name starting with a folder's path loses that part too (hiding
+    errs on the side of hiding)."""
+    file = tq.TransferFile("/srv/in/a.bin", "/data/out/sub/b.bin", 1)
+    error = (
+        "cannot write destination /data/out/sub/b.bin: Not a directory, at /data/out/sub "
+        "(read from /srv/in/a.bin, below /srv and /srv/in; see /data/outside)"
+    )
+    assert hidden_error(file, error) == (
+        "cannot write destination b.bin: Not a directory, at … "
+        "(read from a.bin, below … and …; see …side)"
+    )
+
+
+def test_hiding_and_plain_endpoints_never_share_a_message(
+    queue: tq.TransferQueue, gate: GatedExecutor
+) -> None:
+    """Issue 10: endpoints that hide paths and endpoints that do not, streaming the same
+    snapshots at once, each send their own encoding (each has its own message cache):
+    the paths never reach the hiding streams, and the plain ones keep them."""
+    job_id = queue.queue_job("local-upload", make_files(2, prefix="secret"), gate)
+    gate.wait_running(2)
+    plain = TransferEndpoints[object](queue, public=True, keepalive=0.05)
+    hiding = TransferEndpoints[object](queue, public=True, hide_paths=True, keepalive=0.05)
+    streams = {
+        name: (endpoints.job_events(REQUEST, job_id), endpoints.all_events(REQUEST))
+        for name, endpoints in (("plain", plain), ("hiding", hiding))
+    }
+    sent: dict[str, list[str]] = {"plain": [], "hiding": []}
+    for name, (job_stream, all_stream) in streams.items():
+        assert isinstance(job_stream, EventStream)
+        assert isinstance(all_stream, EventStream)
+        sent[name] += [next(job_stream), next(all_stream)]
+    gate.release_all()
+    queue.wait(job_id, timeout=WAIT)
+    for name, (job_stream, all_stream) in streams.items():
+        assert isinstance(job_stream, EventStream)
+        assert isinstance(all_stream, EventStream)
+        sent[name] += list(job_stream)
+        while not (chunk := next(all_stream)).startswith(":"):
+            sent[name].append(chunk)
+        all_stream.close()
+    assert all("src/secret-" in chunk for chunk in sent["plain"] if 'data: {"id"' in chunk)
+    assert not any("src/" in chunk or "dst/" in chunk for chunk in sent["hiding"])
+    assert any('"sourcePath":"secret-0"' in chunk for chunk in sent["hiding"])
+    for name in sent:  # both job streams went to their end
+        assert any(chunk.startswith("id: end\nevent: end\n") for chunk in sent[name])

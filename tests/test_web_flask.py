@@ -15,6 +15,7 @@ import pytest
 
 import transferqueue as tq
 from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.test_readme import _code_block_after
 from tests.web_clients import (
     KEEPALIVE,
     FlaskWebClient,
@@ -24,6 +25,7 @@ from tests.web_clients import (
     read_until_comment,
     subscribed_watches,
 )
+from transferqueue.web._endpoints import NOT_CONFIGURED
 
 
 def test_list_without_trailing_slash(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
@@ -37,6 +39,8 @@ def test_list_without_trailing_slash(queue: tq.TransferQueue, gate: GatedExecuto
     assert client.get("/transfers/") == (200, body)
     assert client.get("/transfers", headers={"X-Deny": job_id}) == (200, [])
     assert client.get("/transfers", headers={"X-Deny": "list"})[0] == 403
+    closed = FlaskWebClient(queue)
+    assert closed.get("/transfers") == (403, {"error": NOT_CONFIGURED})
 
 
 def test_unknown_attribute_of_the_web_package() -> None:
@@ -83,10 +87,25 @@ def test_head_of_a_job_stream_leaves_no_watch(
     watches = keep_watches(queue, monkeypatch)  # only close() can unsubscribe them
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     gate.wait_running(1)
-    response = FlaskWebClient(queue).client.head(f"/transfers/{job_id}/events")
+    response = FlaskWebClient(queue, public=True).client.head(f"/transfers/{job_id}/events")
     assert response.status_code == 200
     assert response.data == b""
     assert len(watches) == 1
     response.close()  # what a server does once it has sent the (empty) body
     assert subscribed_watches(queue) == 0
     gate.release_all()
+
+
+def test_readme_flask_sketch_serves_through_its_hook() -> None:
+    """Issue 10: README's Flask sketch, run as written in an app, gives the routes its
+    access hook: the jobs are served to a user it lets in, refused to anyone else (it
+    would be 403 for everyone, whoever asked, had it passed neither hook nor public)."""
+    job_id = tq.transfer_queue.queue_job("local-upload", make_files(1), noop_executor)
+    tq.transfer_queue.wait(job_id, timeout=WAIT)
+    app = flask.Flask(__name__)
+    exec(_code_block_after("\nThe web front\n"), {"app": app})
+    client = app.test_client()
+    assert client.get(f"/transfers/{job_id}", headers={"X-User": "alice"}).status_code == 200
+    assert client.get(f"/transfers/{job_id}").status_code == 404
+    assert client.get("/transfers/", headers={"X-User": "alice"}).status_code == 200
+    assert client.delete(f"/transfers/{job_id}", headers={"X-User": "alice"}).status_code == 403

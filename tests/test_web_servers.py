@@ -26,7 +26,8 @@ import pytest
 from werkzeug.serving import make_server
 
 import transferqueue as tq
-from tests.web_apps import KEEPALIVE, JobControl, WSGIApp, django_app, flask_app
+from tests.web_apps import KEEPALIVE, SERVER_FOLDER, JobControl, WSGIApp, django_app, flask_app
+from transferqueue.web._endpoints import NOT_CONFIGURED
 
 WAIT = 10.0  # bound of every read and wait
 STARTUP = 20.0  # bound for gunicorn to listen and answer
@@ -414,3 +415,52 @@ def test_json_routes_and_cancel(server: Server, jobs: list[str]) -> None:
     assert last[1]["status"] == "cancelled"
     assert end == ("end", {"jobId": job_id, "status": "cancelled"})
     assert server.json("DELETE", f"/transfers/{job_id}", status=409)["jobId"] == job_id
+
+
+def test_closed_routes_refuse_everything(server: Server, jobs: list[str]) -> None:
+    """Issue 10: routes given neither an access hook nor public=True answer every request
+    403 through a real server, the streams too, and cancel nothing."""
+    job_id = server.create_job()
+    jobs.append(job_id)
+    refused = (403, {"error": NOT_CONFIGURED})
+    for path in ("/closed/", f"/closed/{job_id}", f"/closed/{job_id}/events", "/closed/events"):
+        assert server.request("GET", path) == refused, path
+    assert server.request("DELETE", f"/closed/{job_id}") == refused
+    assert server.json("GET", f"/transfers/{job_id}")["status"] == "active"
+
+
+def test_hidden_paths_through_a_real_server(server: Server, jobs: list[str]) -> None:
+    """Issue 10: with hide_paths=True neither the JSON routes nor any stream message (a
+    job's and the all-jobs stream's) carry a server path, while a stream of the same job
+    without it, open at the same time and fed the same snapshots, carries the paths."""
+    job_id = server.create_job(files=2)
+    jobs.append(job_id)
+    hidden_all = server.stream("/hidden/events")
+    hidden_job = server.stream(f"/hidden/{job_id}/events")
+    plain_job = server.stream(f"/transfers/{job_id}/events")
+    try:
+        listed, job_events, plain = [hidden_all.first()], [hidden_job.first()], [plain_job.first()]
+        server.release(job_id, file=0)
+        server.release(job_id, file=1)
+        job_events += hidden_job.to_end()
+        plain += plain_job.to_end()
+        listed += hidden_all.events(
+            lambda e: e[1]["id"] == job_id and e[1]["status"] == "completed"
+        )
+    finally:
+        for stream in (hidden_all, hidden_job, plain_job):
+            stream.close()
+    answers = [server.json("GET", "/hidden/"), server.json("GET", f"/hidden/{job_id}")]
+    assert SERVER_FOLDER not in json.dumps([listed, job_events, answers])
+    assert SERVER_FOLDER in json.dumps(plain)
+    shown = answers[1]
+    assert shown["status"] == "completed"
+    assert [(f["sourcePath"], f["destinationPath"]) for f in shown["files"]] == [
+        ("0", "0"),
+        ("1", "1"),
+    ]
+    assert listed[0][0] == "jobs"
+    assert job_id in [job["id"] for job in listed[0][1]]
+    # "created" if the job's created event reached the stream after its list (merged).
+    assert listed[-1] in [("updated", shown), ("created", shown)]
+    assert job_events[-2:] == [(None, shown), ("end", {"jobId": job_id, "status": "completed"})]

@@ -1,13 +1,16 @@
 """WSGI apps for the real-server tests (tests/test_web_servers.py), in Flask and in Django.
 
-Both serve the transfer routes under ``/transfers/`` (a keep-alive every ``KEEPALIVE``
-seconds) and the same test-only routes, through which a test drives the app's queue even
-when that queue lives in a gunicorn worker:
+Both serve the transfer routes of one queue three times (a keep-alive every ``KEEPALIVE``
+seconds): public under ``/transfers/``, public with ``hide_paths=True`` under ``/hidden/``,
+and with neither an access hook nor ``public`` under ``/closed/``; and the same test-only
+routes, through which a test drives the app's queue even when that queue lives in a
+gunicorn worker:
 
 ``POST /test/jobs?files=N``
     queue a job of N files whose executors block until released (or the job is
     cancelled); answers ``{"id": ...}`` once all N executors are running, so the job
-    stands still (``active``, nothing loaded) until the test moves it.
+    stands still (``active``, nothing loaded) until the test moves it. File I is copied
+    from ``SERVER_FOLDER/in/I`` to ``SERVER_FOLDER/out/I``.
 ``POST /test/jobs/<id>/release[?file=I]``
     let file I (every file without ``file``) finish; 404 for a job not made here.
 ``GET /test/counts``
@@ -37,6 +40,10 @@ KEEPALIVE = 0.2
 
 WAIT = 10.0
 """Bound of every wait in here; an unreleased executor fails its file after it."""
+
+SERVER_FOLDER = "/srv/transferqueue-server-folder"
+"""Where the test jobs' paths point (nothing is read or written there): a server path
+that ``hide_paths=True`` must keep out of every answer."""
 
 WSGIApp = Callable[..., Any]
 
@@ -69,12 +76,16 @@ class JobControl:
 
         def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
             running.release()
-            if not gates[int(file.source_path)].wait(WAIT):
+            if not gates[int(file.source_path.rpartition("/")[2])].wait(WAIT):
                 raise TimeoutError(f"file {file.source_path} was never released")
             on_progress(file.size)  # raises TransferCancelled once the job is cancelled
 
         mappings = [
-            {"source_path": str(i), "destination_path": f"out-{i}", "size": 10}
+            {
+                "source_path": f"{SERVER_FOLDER}/in/{i}",
+                "destination_path": f"{SERVER_FOLDER}/out/{i}",
+                "size": 10,
+            }
             for i in range(files)
         ]
         job_id = self.queue.queue_job("local-upload", mappings, executor)
@@ -112,15 +123,25 @@ class JobControl:
                 self._gates.pop(job.id, None)
 
 
+_MOUNTS: list[tuple[str, str, dict[str, Any]]] = [
+    ("transfers", "/transfers", {"public": True}),
+    ("hidden", "/hidden", {"public": True, "hide_paths": True}),
+    ("closed", "/closed", {}),
+]
+"""The transfer routes of both apps: (name, URL prefix, options)."""
+
+
 # -- Flask ------------------------------------------------------------------------------
 
 
 def flask_app(control: JobControl) -> flask.Flask:
     """A Flask app serving ``control``'s queue and the test routes."""
     app = flask.Flask(__name__)
-    app.register_blueprint(
-        transfer_blueprint(control.queue, keepalive=KEEPALIVE), url_prefix="/transfers"
-    )
+    for name, prefix, options in _MOUNTS:
+        app.register_blueprint(
+            transfer_blueprint(control.queue, name=name, keepalive=KEEPALIVE, **options),
+            url_prefix=prefix,
+        )
 
     @app.post("/test/jobs")
     def create_job() -> dict[str, str]:
@@ -165,7 +186,13 @@ def django_app(control: JobControl) -> WSGIApp:
         return JsonResponse(control.counts())
 
     urls: list[URLPattern | URLResolver] = [
-        path("transfers/", include(transfer_urls(control.queue, keepalive=KEEPALIVE))),
+        path(
+            f"{prefix.strip('/')}/",
+            include((transfer_urls(control.queue, keepalive=KEEPALIVE, **options), name)),
+        )
+        for name, prefix, options in _MOUNTS
+    ]
+    urls += [
         path("test/jobs", create_job),
         path("test/jobs/<str:job_id>/release", release),
         path("test/counts", counts),

@@ -284,7 +284,7 @@ def serve_routes(
 def _checking_request_type(options: dict[str, Any], request_type: type) -> dict[str, Any]:
     # The adapters document which request the hook gets; the shared hooks do not care.
     hook: _Hook | None = options.get("can_access")
-    if hook is None:
+    if not callable(hook):  # None, or a wrong value the routes must refuse as it is
         return options
 
     def checked(request: Any, job: tq.TransferJob | None, action: str) -> bool:

@@ -24,10 +24,12 @@ and serve the same routes, relative to the prefix they are mounted under:
     the list of the current jobs, then ``event: created`` and ``event: updated`` with one
     job each, and keep-alive comments; it never ends by itself.
 
-The access hook ``can_access(request, job, action)`` is consulted on every route, in the
-request's thread: ``action`` is ``"view"`` or ``"cancel"``; ``job`` is None for the
-collection routes (answered 403 when denied), and then each job is filtered with its own
-``"view"`` call.
+The routes refuse every request (403) until the application says who may do what: an
+access hook ``can_access(request, job, action)``, consulted on every route in the
+request's thread (``action`` is ``"view"`` or ``"cancel"``; ``job`` is None for the
+collection routes, answered 403 when denied, and then each job is filtered with its own
+``"view"`` call), or ``public=True`` for routes every caller may use. ``hide_paths=True``
+sends file names instead of server paths. See :class:`TransferEndpoints`.
 """
 
 from typing import TYPE_CHECKING, Any

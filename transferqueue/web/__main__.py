@@ -33,7 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to listen on (127.0.0.1: this machine only; the demo has no login)",
+        help=(
+            "address to listen on (127.0.0.1: this machine only; the demo has no login). "
+            "Requests must name the demo by it, 127.0.0.1, localhost or [::1] in their "
+            "Host header"
+        ),
     )
     return parser
 
@@ -50,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         from werkzeug.serving import make_server
 
         from ._demo import demo_app
+        from ._local_only import LOCAL_NAMES
     except ModuleNotFoundError as exc:
         if (exc.name or "").partition(".")[0] not in ("flask", "werkzeug"):
             raise
@@ -62,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = tempfile.mkdtemp(prefix="transferqueue-web-demo-")
     queue = TransferQueue(_CONCURRENCY)
     try:
-        app = demo_app(queue, workdir)
+        app = demo_app(queue, workdir, hosts=(*LOCAL_NAMES, args.host))
         # threaded: every open event stream holds a thread of its own. A port in use is
         # reported by werkzeug, which exits with status 1 (the finally still cleans up).
         server = make_server(args.host, args.port, app, threaded=True)

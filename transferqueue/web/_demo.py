@@ -6,6 +6,10 @@ per sample job (see :data:`DEMO_KINDS`). Each sample job gets a fresh folder in
 ``workdir`` with generated source files, copied by :class:`LocalCopy` slowed down on
 purpose so that a person can watch the bars move and press Cancel in time.
 ``python -m transferqueue.web`` runs it (see ``__main__.py``).
+
+The demo has no login: its transfer routes are public, for the one person at this
+machine, and the app answers only requests that name it by a local name (see
+:mod:`transferqueue.web._local_only`), which keeps other sites' pages out.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +31,7 @@ from transferqueue._records import TransferFile
 from transferqueue.executors import LocalCopy
 
 from ._flask import transfer_blueprint
+from ._local_only import LOCAL_NAMES, guard_local_only
 
 _KiB = 1024
 _MiB = 1024 * _KiB
@@ -140,17 +146,25 @@ def demo_app(
     pause: float = 0.1,
     slow_pause: float = 0.5,
     keepalive: float = 5.0,
+    hosts: Iterable[str] = LOCAL_NAMES,
 ) -> flask.Flask:
     """Return the demo's Flask app, running its sample jobs on ``queue`` in ``workdir``.
 
     ``pause`` is the wait in seconds after each 256 KiB of a sample copy (about 2.5 MiB/s
     per file by default), ``slow_pause`` the same for the slow job (0.5 MiB/s per file,
     so that its 24 MiB take about 24 s: time to press Cancel).
-    ``keepalive`` is the SSE keep-alive interval of the transfer routes. The caller owns
-    ``queue`` and ``workdir``: it shuts the one down and removes the other.
+    ``keepalive`` is the SSE keep-alive interval of the transfer routes. ``hosts`` are the
+    names a request may give in its ``Host`` header (with the port it came in on); any
+    other is answered 400, as is a ``POST`` or ``DELETE`` sent from another site's page
+    (403). The caller owns ``queue`` and ``workdir``: it shuts the one down and removes
+    the other.
     """
     app = flask.Flask(__name__)  # serves transferqueue/web/static/ at /static/
-    app.register_blueprint(transfer_blueprint(queue, keepalive=keepalive), url_prefix="/transfers")
+    guard_local_only(app, hosts)
+    # Public: no login, for whoever sits at this machine; the guard keeps other sites out.
+    app.register_blueprint(
+        transfer_blueprint(queue, public=True, keepalive=keepalive), url_prefix="/transfers"
+    )
     samples = _Samples(queue, Path(workdir), pause, slow_pause)
 
     @app.get("/")

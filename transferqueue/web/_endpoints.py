@@ -23,10 +23,13 @@ import attrs
 
 import transferqueue
 from transferqueue._errors import JobNotFoundError
+from transferqueue._log import logger
 from transferqueue._queue import TransferQueue
 from transferqueue._records import TransferJob
 from transferqueue._signals import job_created, job_updated
 from transferqueue._validation import check_positive_seconds
+
+from ._hidden_paths import hide_paths
 
 RequestT = TypeVar("RequestT")
 
@@ -55,8 +58,24 @@ class Reply:
     body: Any
 
 
+NOT_CONFIGURED = (
+    "the transfer routes refuse every request until the application passes them "
+    "can_access (an access hook) or public=True"
+)
+"""The error of every route that was given neither an access hook nor ``public=True``."""
+
+
+def _not_configured() -> Reply:
+    # The same answer whatever was asked: it tells nothing about the jobs.
+    return Reply(403, {"error": NOT_CONFIGURED})
+
+
 def _allow_all(request: object, job: TransferJob | None, action: str) -> bool:
     return True
+
+
+def _deny_all(request: object, job: TransferJob | None, action: str) -> bool:
+    return False
 
 
 def sse_message(data: Any, event: str | None = None, event_id: str | None = None) -> str:
@@ -103,6 +122,10 @@ class _MessageCache:
     1,000-file job is ~1 ms and ~100 KB per message). Entries are keyed by job id and
     compared by identity; they hold the snapshot weakly, so a job the queue has dropped
     does not live on here, and are bounded: the least recent jobs go first.
+
+    Each :class:`TransferEndpoints` has a cache of its own: a line is encoded with its
+    options (``camel_case``, ``hide_paths``), so endpoints with other options (one that
+    hides paths beside one that does not) never share a line.
     """
 
     def __init__(self, size: int = 64) -> None:
@@ -136,12 +159,22 @@ class _MessageCache:
 class TransferEndpoints(Generic[RequestT]):
     """What each route answers, given the framework's request object.
 
+    Who may do what is the application's decision, and the routes refuse everything until
+    it is made: without ``can_access`` and without ``public=True`` every route answers 403
+    (with :data:`NOT_CONFIGURED` as its error, and a warning logged when the endpoints are
+    made). ``can_access(request, job, action)`` (see :data:`AccessHook`) decides each
+    request; ``public=True`` lets every caller that reaches the routes view and cancel every
+    job, for apps whose every visitor may (an intranet tool, a service behind an
+    authenticating proxy, a demo on this machine). Passing both is a ``ValueError``.
+
+    ``hide_paths=True`` sends each file's name (the last component of its path) instead of
+    its source and destination paths, in the JSON routes and in both streams; in a file's
+    ``error`` its two paths become their names and the folders above them ``…``.
     ``queue`` defaults to the process-wide ``transferqueue.transfer_queue``, looked up at
     each request. ``camel_case`` picks the JSON keys (``to_dict(camel_case=...)``, also
-    for the error bodies' ``jobId``/``job_id``). ``can_access`` defaults to allowing
-    everything. ``keepalive`` is the number of quiet seconds after which a stream sends
-    a comment; a WSGI server notices a dropped client only when it writes, so this also
-    bounds how long a dropped client stays subscribed.
+    for the error bodies' ``jobId``/``job_id``). ``keepalive`` is the number of quiet
+    seconds after which a stream sends a comment; a WSGI server notices a dropped client
+    only when it writes, so this also bounds how long a dropped client stays subscribed.
     """
 
     def __init__(
@@ -150,12 +183,33 @@ class TransferEndpoints(Generic[RequestT]):
         *,
         camel_case: bool = True,
         can_access: AccessHook[RequestT] | None = None,
+        public: bool = False,
+        hide_paths: bool = False,
         keepalive: float = 15.0,
     ) -> None:
         self.keepalive = check_positive_seconds(keepalive, "keepalive")
+        for name, flag in (("public", public), ("hide_paths", hide_paths)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, not {flag!r}")
+        if can_access is not None and not callable(can_access):
+            raise TypeError(f"can_access must be callable, not {type(can_access).__name__}")
+        if can_access is not None and public:
+            raise ValueError(
+                "pass either can_access (who may do what) or public=True (everyone may do "
+                "everything), not both"
+            )
         self.camel_case = camel_case
+        self.hide_paths = hide_paths
         self._queue = queue
-        self._allowed: AccessHook[RequestT] = _allow_all if can_access is None else can_access
+        # Closed: the application said nothing, and every route answers 403 before it
+        # looks at anything (an unknown and a hidden job are refused alike); the hook
+        # then denies too, should a route ever ask it.
+        self._closed = can_access is None and not public
+        self._allowed: AccessHook[RequestT] = (
+            _allow_all if public else _deny_all if can_access is None else can_access
+        )
+        if self._closed:
+            logger.warning("transferqueue.web: %s", NOT_CONFIGURED)
         self._id_key = "jobId" if camel_case else "job_id"
         self._messages = _MessageCache()
 
@@ -168,17 +222,23 @@ class TransferEndpoints(Generic[RequestT]):
 
     def list_jobs(self, request: RequestT) -> Reply:
         """``GET /``: every job the request may view; 403 when it may not list."""
+        if self._closed:
+            return _not_configured()
         if not self._allowed(request, None, "view"):
             return self._error(403, "not allowed to list transfer jobs")
         return Reply(200, self._viewable_dicts(request, self.queue.get_all_jobs()))
 
     def get_job(self, request: RequestT, job_id: str) -> Reply:
         """``GET /<id>``: the job; 404 when unknown or hidden from the request."""
+        if self._closed:
+            return _not_configured()
         job = self._viewable(request, job_id)
         return self._not_found(job_id) if job is None else Reply(200, self._as_dict(job))
 
     def cancel_job(self, request: RequestT, job_id: str) -> Reply:
         """``DELETE /<id>``: cancel; 404 unknown or hidden, 403 denied, 409 finished."""
+        if self._closed:
+            return _not_configured()
         queue = self.queue
         job = self._viewable(request, job_id)
         if job is None:
@@ -204,6 +264,8 @@ class TransferEndpoints(Generic[RequestT]):
         the request's ``Last-Event-ID`` header: a browser reconnecting after the end
         gets 204, which tells ``EventSource`` to stop.
         """
+        if self._closed:
+            return _not_configured()
         if self._viewable(request, job_id) is None:
             return self._not_found(job_id)
         if last_event_id == END_EVENT_ID:
@@ -235,6 +297,8 @@ class TransferEndpoints(Generic[RequestT]):
         that job briefly as it stood a moment before (the next update corrects it); a job
         the list shows finished is never followed by an older snapshot of it.
         """
+        if self._closed:
+            return _not_configured()
         if not self._allowed(request, None, "view"):
             return self._error(403, "not allowed to list transfer jobs")
         # Its subscription is made when the first chunk is taken, and released in there.
@@ -292,7 +356,10 @@ class TransferEndpoints(Generic[RequestT]):
         return self._messages.message(job, event, lambda: sse_message(self._as_dict(job)))
 
     def _as_dict(self, job: TransferJob) -> dict[str, Any]:
-        return job.to_dict(camel_case=self.camel_case)
+        data = job.to_dict(camel_case=self.camel_case)
+        if self.hide_paths:
+            hide_paths(job, data, camel_case=self.camel_case)
+        return data
 
     def _viewable_dicts(self, request: RequestT, jobs: list[TransferJob]) -> list[dict[str, Any]]:
         return [self._as_dict(job) for job in jobs if self._allowed(request, job, "view")]

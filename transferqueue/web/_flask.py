@@ -21,15 +21,23 @@ def transfer_blueprint(
     name: str = "transfers",
     camel_case: bool = True,
     can_access: AccessHook[flask.Request] | None = None,
+    public: bool = False,
+    hide_paths: bool = False,
     keepalive: float = 15.0,
 ) -> flask.Blueprint:
     """Return a blueprint serving ``queue``'s jobs (routes: :mod:`transferqueue.web`).
 
     The options are :class:`TransferEndpoints`'s (``queue`` defaults to the process-wide
     one; ``can_access`` is given the ``flask.Request``); ``name`` is the blueprint's.
+    Without ``can_access`` or ``public=True`` every route answers 403.
     """
     endpoints = TransferEndpoints[flask.Request](
-        queue, camel_case=camel_case, can_access=can_access, keepalive=keepalive
+        queue,
+        camel_case=camel_case,
+        can_access=can_access,
+        public=public,
+        hide_paths=hide_paths,
+        keepalive=keepalive,
     )
     bp = flask.Blueprint(name, __name__)
 

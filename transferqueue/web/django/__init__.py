@@ -8,6 +8,9 @@ Needs Django (``pip install transferqueue[django]``). Two ways to mount them:
 - ``path("transfers/", include(transfer_urls(queue, can_access=...)))`` serves any queue
   with options given in code.
 
+Either way the routes answer 403 to everything until they are given an access hook
+(``can_access``) or ``public=True``.
+
 The routes, statuses and stream format are :mod:`transferqueue.web`'s. Relative to the
 prefix, with their URL names for ``reverse()``: ``""`` (``transfers-list``; with the
 trailing slash of the prefix only), ``"<job_id>"`` (``transfers-detail``, GET and DELETE),

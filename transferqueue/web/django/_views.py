@@ -37,16 +37,24 @@ def transfer_urls(
     *,
     camel_case: bool = True,
     can_access: AccessHook[HttpRequest] | None = None,
+    public: bool = False,
+    hide_paths: bool = False,
     keepalive: float = 15.0,
 ) -> list[URLPattern]:
     """Return the URL patterns serving ``queue``'s jobs (routes: :mod:`transferqueue.web.django`).
 
     Include them under a prefix: ``path("transfers/", include(transfer_urls(queue)))``.
     The options are :class:`TransferEndpoints`'s (``queue`` defaults to the process-wide
-    one; ``can_access`` is given the ``django.http.HttpRequest``).
+    one; ``can_access`` is given the ``django.http.HttpRequest``). Without ``can_access``
+    or ``public=True`` every route answers 403.
     """
     endpoints = TransferEndpoints[HttpRequest](
-        queue, camel_case=camel_case, can_access=can_access, keepalive=keepalive
+        queue,
+        camel_case=camel_case,
+        can_access=can_access,
+        public=public,
+        hide_paths=hide_paths,
+        keepalive=keepalive,
     )
 
     def list_jobs(request: HttpRequest) -> HttpResponseBase:

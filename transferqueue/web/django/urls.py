@@ -4,16 +4,19 @@ It serves the process-wide ``transferqueue.transfer_queue`` (routes and URL name
 :mod:`transferqueue.web.django`), with options from the optional setting::
 
     TRANSFERQUEUE_WEB = {
+        "can_access": "myapp.access.can_access", # dotted path or callable, or:
+        # "public": True,                        # every visitor may view and cancel all
+        "hide_paths": False,                     # True: file names instead of paths
         "camel_case": True,                      # False for snake_case JSON keys
-        "can_access": "myapp.access.can_access", # dotted path or callable; default: allow all
         "keepalive": 15.0,                       # quiet seconds before an SSE comment
     }
 
-The setting is read once, when Django first imports this module (at the first request or
-the first ``reverse()``); changing it later has no effect on these patterns. A wrong key,
-type or value, or a ``can_access`` path that does not import, raises
-``ImproperlyConfigured`` naming the problem. To serve another queue, include
-``transfer_urls(queue, ...)`` instead.
+Without ``can_access`` or ``"public": True`` every route answers 403 (and a warning is
+logged when this module is imported). The setting is read once, when Django first imports
+this module (at the first request or the first ``reverse()``); changing it later has no
+effect on these patterns. A wrong key, type or value, a ``can_access`` path that does not
+import, or both ``can_access`` and ``"public": True`` raise ``ImproperlyConfigured``
+naming the problem. To serve another queue, include ``transfer_urls(queue, ...)`` instead.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ _SETTING = "TRANSFERQUEUE_WEB"
 class _Options(TypedDict, total=False):
     camel_case: bool
     can_access: AccessHook[HttpRequest] | None
+    public: bool
+    hide_paths: bool
     keepalive: float
 
 
@@ -53,15 +58,21 @@ def _options_from_settings() -> _Options:
         known = ", ".join(_Options.__annotations__)
         raise ImproperlyConfigured(f"{_SETTING} has unknown keys {unknown} (known: {known})")
     options = _Options()
-    if "camel_case" in raw:
-        camel_case = raw["camel_case"]
-        if not isinstance(camel_case, bool):
-            raise ImproperlyConfigured(
-                f"{_SETTING}['camel_case'] must be True or False, not {camel_case!r}"
-            )
-        options["camel_case"] = camel_case
+    for flag in ("camel_case", "public", "hide_paths"):
+        if flag in raw:
+            value = raw[flag]
+            if not isinstance(value, bool):
+                raise ImproperlyConfigured(
+                    f"{_SETTING}[{flag!r}] must be True or False, not {value!r}"
+                )
+            options[flag] = value
     if "can_access" in raw:
         options["can_access"] = _access_hook(raw["can_access"])
+    if options.get("can_access") is not None and options.get("public"):
+        raise ImproperlyConfigured(
+            f"{_SETTING} has both 'can_access' and 'public': True; give the hook (who may "
+            "do what) or 'public' (everyone may do everything), not both"
+        )
     if "keepalive" in raw:
         try:
             options["keepalive"] = check_positive_seconds(raw["keepalive"], "keepalive")
