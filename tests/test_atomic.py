@@ -7,23 +7,27 @@ complete, so a failure or a cancellation (S9) never leaves a partial file behind
 
 from __future__ import annotations
 
+import collections
 import errno
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import transferqueue as tq
-from tests.conftest import FullDisk
-from transferqueue.executors import _atomic
+from tests.conftest import FullDisk, refuse_scandir
+from transferqueue.executors import _atomic, _temporaries
 from transferqueue.executors._atomic import (
     atomic_destination,
     check_destination,
     move_into_place,
     temporary_path,
 )
+from transferqueue.executors._file_lock import FileBusyError, open_locked
 
 
 def _sha(data: bytes) -> str:
@@ -247,8 +251,8 @@ def test_move_other_link_error_propagates_and_cleans_up(
 def test_write_error_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 4 Local: a write that fails (full disk) leaves neither temp nor destination."""
 
-    def small_disk(path: str, mode: str) -> FullDisk:
-        return FullDisk(open(path, mode), room=10)
+    def small_disk(fd: int, mode: str, **options: Any) -> FullDisk:
+        return FullDisk(open(fd, mode, **options), room=10)
 
     monkeypatch.setattr(_atomic, "open", small_disk, raising=False)
     destination = tmp_path / "out.bin"
@@ -281,3 +285,175 @@ def test_a_destination_name_of_255_bytes_can_be_written(tmp_path: Path) -> None:
             stream.write(b"long")
         assert destination.read_bytes() == b"long"
         assert len(_atomic.temporary_path(destination).name.encode()) <= 255
+
+
+# -- the temporary's lock, and stale temporaries (issue 10) ------------------------------
+
+STALE = 3600.0  # seconds: far beyond the age guard
+
+
+def _age(path: Path, seconds: float) -> None:
+    """Make ``path`` look last modified ``seconds`` ago."""
+    then = time.time() - seconds
+    os.utime(path, (then, then), follow_symlinks=False)
+
+
+def _temporary(folder: Path, name: str, *, age: float = STALE) -> Path:
+    path = folder / name
+    path.write_bytes(b"left behind")
+    _age(path, age)
+    return path
+
+
+def test_the_temporary_is_locked_for_its_whole_life(tmp_path: Path) -> None:
+    """Issue 10: while the bytes are written, and up to the move into place, the
+    temporary holds an exclusive flock, which is how a later run tells it from one a
+    killed writer left."""
+    destination = tmp_path / "out.bin"
+    with atomic_destination(destination) as stream:
+        stream.write(b"x")
+        (name,) = _entries(tmp_path)
+        with pytest.raises(FileBusyError):
+            os.close(open_locked(tmp_path / name, os.O_RDONLY))
+    assert _entries(tmp_path) == ["out.bin"]
+
+
+def test_a_file_already_at_the_temporary_name_is_neither_used_nor_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: the temporary is created exclusively, without following a link: a file
+    or a link already at its name (planted) makes the write fail, and stays as it was;
+    the link's target is untouched."""
+    target = tmp_path / "precious"
+    target.write_bytes(b"precious")
+    planted = tmp_path / ".out.bin.0123abcd.part"
+    planted.symlink_to(target)
+    monkeypatch.setattr(_atomic, "temporary_path", lambda destination: planted)
+    with pytest.raises(FileExistsError):
+        _write(tmp_path / "out.bin", b"ours")
+    assert planted.is_symlink()
+    assert target.read_bytes() == b"precious"
+    assert _entries(tmp_path) == [".out.bin.0123abcd.part", "precious"]
+
+
+def test_stale_temporaries_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    """Issue 10: the first write into a folder removes the temporaries a killed writer
+    left there (the name of atomic_destination's temporaries, a regular file, nobody
+    holding its lock, not modified for longer than the age guard), for any destination
+    name; it keeps a young one, a locked one, a link so named (and its target), a folder
+    so named, a Hugging Face partial (resumed later) and names of other forms."""
+    stale = [
+        _temporary(tmp_path, ".out.bin.0123abcd.part"),
+        _temporary(tmp_path, ".other.csv.89abcdef.part"),
+        _temporary(tmp_path, ".with\nnewline.00000000.part"),
+    ]
+    kept = [
+        _temporary(tmp_path, ".young.bin.01234567.part", age=0),
+        _temporary(tmp_path, ".x.0123abc.part"),  # 7 hex digits
+        _temporary(tmp_path, ".x.0123ABCD.part"),  # upper case
+        _temporary(tmp_path, "x.0123abcd.part"),  # not hidden
+        _temporary(tmp_path, ".x.0123abcd.part.s3tmp"),
+        _temporary(tmp_path, ".model.bin.0123456789ab.hfpart"),
+    ]
+    target = tmp_path / "target"
+    target.write_bytes(b"target")
+    _age(target, STALE)
+    link = tmp_path / ".link.0123abcd.part"
+    link.symlink_to(target)
+    _age(link, STALE)
+    folder = tmp_path / ".folder.0123abcd.part"
+    folder.mkdir()
+    _age(folder, STALE)
+    held = _temporary(tmp_path, ".held.bin.fedcba98.part")
+    lock = open_locked(held, os.O_RDONLY)
+    try:
+        _write(tmp_path / "out.bin", b"new")
+    finally:
+        os.close(lock)
+    assert _entries(tmp_path) == sorted(
+        [path.name for path in kept] + ["out.bin", "target", link.name, folder.name, held.name]
+    )
+    assert not any(path.exists() for path in stale)
+    assert target.read_bytes() == b"target"
+
+
+def test_a_folder_is_swept_once_in_a_while_not_per_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: a folder is scanned for stale temporaries by the first write into it,
+    not by every write (a 100,000-file copy into one folder scans it once); it is scanned
+    again only after the resweep period, so a long-running process still clears what
+    other processes leave later."""
+    scanned: list[str] = []
+    real = os.scandir
+
+    def counting(path: Any) -> Any:
+        scanned.append(os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", counting)
+    for index in range(5):
+        _write(tmp_path / f"f{index}", b"x")
+    assert scanned == [str(tmp_path)]
+    late = _temporary(tmp_path, ".late.bin.0123abcd.part")
+    _write(tmp_path / "f5", b"x")
+    assert late.exists()
+    monkeypatch.setattr(_temporaries, "_RESWEEP_SECONDS", 0.0)
+    _write(tmp_path / "f6", b"x")
+    assert not late.exists()
+    assert scanned == [str(tmp_path)] * 2
+
+
+def test_the_swept_folders_remembered_are_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: a process writing into ever new folders remembers only the latest few
+    thousand as swept (bounded memory); a forgotten folder is swept again."""
+    monkeypatch.setattr(_temporaries, "_swept", collections.OrderedDict())
+    monkeypatch.setattr(_temporaries, "_REMEMBERED_FOLDERS", 2)
+    for name in ("a", "b", "c"):
+        _write(tmp_path / name / "f", b"x")
+    assert list(_temporaries._swept) == [str(tmp_path / "b"), str(tmp_path / "c")]
+    stale = _temporary(tmp_path / "a", ".g.0123abcd.part")
+    _write(tmp_path / "a" / "g", b"x")
+    assert not stale.exists()
+
+
+def test_a_sweep_is_best_effort(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10: a folder that cannot be listed, or a temporary that cannot be removed,
+    does not fail the write: the leftovers stay, the destination arrives."""
+    stale = _temporary(tmp_path, ".out.bin.0123abcd.part")
+    refuse_scandir(monkeypatch, tmp_path)
+    _write(tmp_path / "out.bin", b"new")
+    monkeypatch.undo()
+    assert stale.exists()
+    monkeypatch.setattr(_temporaries, "_RESWEEP_SECONDS", 0.0)
+
+    real_unlink = os.unlink
+
+    def refused(path: Any) -> None:
+        if os.fspath(path) == str(stale):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+        real_unlink(path)
+
+    monkeypatch.setattr(os, "unlink", refused)
+    _write(tmp_path / "second.bin", b"new")
+    assert stale.exists()
+    assert (tmp_path / "out.bin").read_bytes() == (tmp_path / "second.bin").read_bytes() == b"new"
+
+
+def test_a_temporary_locked_by_a_sweep_while_created_is_given_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: should a sweep (of a process whose clock runs far ahead) lock a new
+    temporary before its writer does, the writer fails with FileBusyError and removes
+    the file it created, leaving nothing."""
+
+    def busy(path: Any, flags: int, mode: int = 0o666) -> int:
+        os.close(os.open(path, flags, mode))
+        raise FileBusyError(errno.EBUSY, "in use by another transfer", os.fspath(path))
+
+    monkeypatch.setattr(_atomic, "open_locked", busy)
+    with pytest.raises(FileBusyError):
+        _write(tmp_path / "out.bin", b"x")
+    assert _entries(tmp_path) == []

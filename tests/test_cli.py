@@ -8,12 +8,15 @@ import io
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -21,7 +24,17 @@ import pytest
 from tests.conftest import WAIT, refuse_scandir
 from tests.fake_hub import FakeHub, RunningHub, Stall, start_hub
 from tests.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
-from transferqueue._cli import copy, main, plan
+from tests.stall_proxy import stalling_proxy
+from transferqueue._cli import (
+    _cancelling_signals,
+    _interrupted_status,
+    _Signalled,
+    _skipped,
+    _UsageError,
+    copy,
+    main,
+    plan,
+)
 
 BIG = os.urandom(300_000)
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,16 +210,19 @@ def hub() -> Iterator[RunningHub]:
     yield from start_hub(fake)
 
 
-def test_ctrl_c_cancels_and_leaves_no_partial_file(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4, S9: SIGINT while a file is mid-transfer: exit 130, "cancelled" printed,
-    the finished file kept, no partial or temporary file left."""
+def _interrupted_copy(
+    hub: RunningHub, dest: Path, signals: Sequence[signal.Signals], *, prefix: Sequence[str] = ()
+) -> tuple[int, str]:
+    """Run ``cp -j 2 hf://owner/model DEST`` as a program, send it ``signals`` (in order)
+    once its small file is done and the big one is held mid-body by the hub; return its
+    exit status and stderr."""
     stall = Stall(path="big.bin", after=64 * 1024)
     hub.hub.stall = stall
     env = dict(os.environ, HF_ENDPOINT=hub.url)
     env.pop("HF_TOKEN", None)
-    dest = tmp_path / "out"
+    command = [sys.executable, "-m", "transferqueue", "cp", "-j", "2", "hf://owner/model"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "transferqueue", "cp", "-j", "2", "hf://owner/model", str(dest)],
+        [*prefix, *command, str(dest)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -226,8 +242,9 @@ def test_ctrl_c_cancels_and_leaves_no_partial_file(hub: RunningHub, tmp_path: Pa
         first = lines.get(timeout=WAIT)
         assert first.startswith("done hf://owner/model@main/a.txt")
         assert stall.reached.wait(WAIT)
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=WAIT) == 130
+        for number in signals:
+            process.send_signal(number)
+        status = process.wait(timeout=WAIT)
     finally:
         if process.poll() is None:
             process.kill()
@@ -237,10 +254,70 @@ def test_ctrl_c_cancels_and_leaves_no_partial_file(hub: RunningHub, tmp_path: Pa
     assert process.stdout is not None
     process.stdout.close()
     assert process.stderr is not None
-    assert "cancelled" in process.stderr.read()
+    err = process.stderr.read()
     process.stderr.close()
+    return status, err
+
+
+@pytest.mark.parametrize(
+    ("number", "status"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+)
+def test_ctrl_c_sigterm_and_sighup_cancel_and_leave_no_partial_file(
+    hub: RunningHub, tmp_path: Path, number: signal.Signals, status: int
+) -> None:
+    """Issue 4, S9; issue 10 (SIGTERM and SIGHUP): the signal while a file is
+    mid-transfer cancels the copy as Ctrl-C does: "cancelled" printed, exit 128 + the
+    signal's number (130, 143, 129), the finished file kept, no partial or temporary
+    file left."""
+    dest = tmp_path / "out"
+    assert _interrupted_copy(hub, dest, [number]) == (status, "cancelled\n")
     assert sorted(os.listdir(dest)) == ["a.txt"]
     assert (dest / "a.txt").read_bytes() == b"small\n"
+
+
+def test_an_ignored_sighup_stays_ignored(hub: RunningHub, tmp_path: Path) -> None:
+    """Issue 10: under ``nohup`` (SIGHUP ignored when cp starts) a hang-up does not stop
+    the copy: SIGHUP then SIGTERM end it with SIGTERM's status, 143 (a SIGHUP handled
+    would have come first, 129)."""
+    nohup = shutil.which("nohup")
+    if nohup is None:
+        pytest.skip("nohup is missing")
+    dest = tmp_path / "out"
+    assert _interrupted_copy(hub, dest, [signal.SIGHUP, signal.SIGTERM], prefix=[nohup]) == (
+        143,
+        "cancelled\n",
+    )
+    assert sorted(os.listdir(dest)) == ["a.txt"]
+
+
+def test_signal_handlers_are_restored_and_only_set_in_the_main_thread(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10: main() puts back the SIGTERM and SIGHUP handlers it found, and run from
+    another thread (where Python refuses to set handlers) it copies all the same."""
+
+    def mine(signum: int, frame: object) -> None:
+        """A handler of the embedding program."""
+
+    (tmp_path / "a").write_bytes(b"a")
+    previous = {number: signal.signal(number, mine) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        assert main(["cp", "-q", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+        assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGHUP) is mine
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    statuses: list[int] = []
+    thread = threading.Thread(
+        target=lambda: statuses.append(main(["cp", "-q", str(tmp_path / "a"), str(tmp_path / "c")]))
+    )
+    thread.start()
+    thread.join(WAIT)
+    assert statuses == [0]
+    assert (tmp_path / "c").read_bytes() == b"a"
+    assert capsys.readouterr() == ("", "")
 
 
 def test_demo_command() -> None:
@@ -612,3 +689,265 @@ def test_dry_run_reports_unreadable_folders(
     assert main(["cp", "--dry-run", "-q", *args]) == 1
     assert capsys.readouterr() == ("", said)
     assert not (tmp_path / "out").exists()
+
+
+# -- remote names, sources that lead out of DEST, duplicates, unreadable sources --------
+
+
+def test_cp_reports_and_skips_unsafe_s3_keys(
+    s3_env: str,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 10: keys that cannot safely become paths below DEST (an empty, '.' or '..'
+    segment, a leading '/', a backslash, a NUL; a key ending in '/' that holds data) are
+    each reported on stderr as ``skipped NAME: REASON (from PREFIX)`` and left out, the
+    rest is copied, nothing lands outside DEST, and the exit status is 1; the dry run says
+    the same and lists them under "skipped"."""
+    client = s3_client()
+    client.create_bucket(Bucket="bucket")
+    for key in ["p/a//b", "p/../x", "p/a/../../x", "p//abs", "p/a\\b", "p/nul\x00x", "p/d/"]:
+        client.put_object(Bucket="bucket", Key=key, Body=b"evil")
+    client.put_object(Bucket="bucket", Key="p/good.txt", Body=b"good")
+    where = "(from s3://bucket/p/)"
+    said = [
+        f"skipped ../x: has a '.' or '..' segment {where}",
+        f"skipped /abs: absolute {where}",
+        f"skipped a/../../x: has a '.' or '..' segment {where}",
+        f"skipped a//b: has an empty segment {where}",
+        f"skipped a\\b: contains a backslash {where}",
+        f"skipped d/: ends with '/' but holds 4 bytes, so it cannot become a file {where}",
+        f"skipped 'nul\\x00x': contains a NUL character {where}",
+    ]
+    out = tmp_path / "deep" / "out"
+    assert main(["cp", "--dry-run", "--json", "s3://bucket/p", str(out)]) == 1
+    printed, err = capsys.readouterr()
+    assert err.splitlines() == said
+    planned = json.loads(printed)
+    assert [file["destination_path"] for file in planned["files"]] == [str(out / "good.txt")]
+    assert [entry["path"] for entry in planned["skipped"]][:2] == ["../x", "/abs"]
+    assert main(["cp", "-q", "s3://bucket/p", str(out)]) == 1
+    assert capsys.readouterr() == ("", "\n".join(said) + "\n")
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == [
+        Path("deep"),
+        Path("deep", "out"),
+        Path("deep", "out", "good.txt"),
+    ]
+
+
+@pytest.mark.parametrize("source", ["s3://bucket/..", "s3://bucket/x/..", "s3://bucket/x/."])
+def test_an_s3_source_whose_name_leads_out_of_dest_is_refused(
+    s3_env: str,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    source: str,
+) -> None:
+    """Issue 10: copied into a folder, a source is named by its last segment; for
+    ``s3://bucket/..`` or ``s3://bucket/x/..`` that is '..', which would put the copy in
+    DEST's parent: a usage error (exit 2) naming the source, before anything is listed
+    or copied."""
+    client = s3_client()
+    client.create_bucket(Bucket="bucket")
+    for key in ("../evil", "x/../evil", "x/./evil"):
+        client.put_object(Bucket="bucket", Key=key, Body=b"evil")
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["cp", source, str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"transferqueue: error: cannot copy {source} into {out}: its name ")
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+    assert os.listdir(out) == []
+
+
+def test_a_local_source_named_dotdot_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: ``cp .. DEST/`` would copy into DEST's parent (the copy's name is '..'):
+    a usage error; ``cp . DEST/`` still copies the folder's contents into DEST, as
+    ``cp -r`` does."""
+    here = tmp_path / "a" / "b"
+    here.mkdir(parents=True)
+    (here / "f.txt").write_bytes(b"f")
+    monkeypatch.chdir(here)
+    out = tmp_path / "out"
+    assert main(["cp", "-q", "..", str(out) + "/"]) == 2
+    assert "its name '..' leads out of it" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["a"]
+    assert main(["cp", "-q", ".", str(out) + "/"]) == 0
+    assert os.listdir(out) == ["f.txt"]
+
+
+def test_a_planned_destination_outside_dest_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: whatever a listing returns, ``plan`` refuses a destination that does
+    not lie in DEST, naming the source (here a hub tree entry '/abs/x', which the hub
+    listing joined as an absolute path)."""
+    fake = FakeHub(repos={("model", "owner/evil"): {"/abs/x": b"x", "fine.txt": b"ok"}})
+    for running in start_hub(fake):
+        monkeypatch.setenv("HF_ENDPOINT", running.url)
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+        with pytest.raises(_UsageError, match="hf://owner/evil") as raised:
+            plan(["hf://owner/evil"], str(tmp_path / "out"))
+        assert "/abs/x" in str(raised.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_same_source_twice_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10: ``cp a a DEST/`` would copy one file twice onto one destination (two
+    writers racing): a usage error (exit 2) naming both sources and the destination, as
+    for two different sources with one name; nothing is copied."""
+    source = tmp_path / "a"
+    source.write_bytes(b"a")
+    out = tmp_path / "out"
+    assert main(["cp", str(source), str(source), str(out) + "/"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"transferqueue: error: {source} and {source} would both be copied to {out / 'a'}\n"
+    )
+    assert not out.exists()
+
+
+def test_a_single_unreadable_file_is_a_usage_error(tmp_path: Path) -> None:
+    """Issue 10: as README says, a single source that cannot be read is bad usage (exit
+    2, the reason said once), a file as much as a folder; one of several is reported,
+    skipped, and the rest copied (exit 1). For real: chmod 000 (as root through setpriv
+    without the file capabilities)."""
+    prefix = _without_file_capabilities()
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"secret")
+    secret.chmod(0o000)
+    (tmp_path / "ok.txt").write_bytes(b"ok")
+    command = [*prefix, sys.executable, "-m", "transferqueue", "cp"]
+
+    def cp(*args: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=WAIT * 3,
+            cwd=ROOT,
+            check=False,
+        )
+
+    alone = cp(secret, tmp_path / "copy.bin")
+    assert (alone.returncode, alone.stdout) == (2, "")
+    assert alone.stderr == f"transferqueue: error: cannot read {secret}: Permission denied\n"
+    assert not (tmp_path / "copy.bin").exists()
+    several = cp(secret, tmp_path / "ok.txt", tmp_path / "out")
+    assert several.returncode == 1
+    assert several.stderr == f"skipped {secret}: Permission denied\n"
+    assert os.listdir(tmp_path / "out") == ["ok.txt"]
+
+
+# -- temporaries a killed cp leaves -------------------------------------------------------
+
+HOLDER = textwrap.dedent(
+    """
+    import fcntl, os, sys
+
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    print("locked", flush=True)
+    sys.stdin.read()  # held until the test closes our stdin
+    """
+)
+
+
+def test_a_killed_copy_leaves_a_temporary_that_is_skipped_then_removed(
+    s3_env: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Issue 10: ``cp`` killed with SIGKILL in the middle of a download (held half-way by
+    a proxy in front of the S3 server) leaves its one hidden ``.NAME.<8 hex>.part`` (not
+    a file of s3transfer's own). A ``cp`` of that folder does not copy it (nor another
+    process's live temporary); the next ``cp`` into the folder removes it once it is
+    older than the age guard (aged here with utime), and keeps the live one (its lock
+    held by another process) and a young one."""
+    client = s3_client()
+    client.create_bucket(Bucket="bucket")
+    client.put_object(Bucket="bucket", Key="big.bin", Body=os.urandom(2 * 1024 * 1024))
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "keep.txt").write_bytes(b"keep")
+    command = [sys.executable, "-m", "transferqueue", "cp", "-q"]
+    for proxy in stalling_proxy(s3_env, after=256 * 1024):
+        killed = subprocess.Popen(
+            [*command, "s3://bucket/big.bin", f"{dest}/"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=dict(os.environ, AWS_ENDPOINT_URL=proxy.url),
+        )
+        try:
+            assert proxy.reached.wait(WAIT)
+        finally:
+            killed.kill()
+            killed.wait(WAIT)
+    assert killed.returncode == -signal.SIGKILL
+    (left,) = set(os.listdir(dest)) - {"keep.txt"}
+    assert re.fullmatch(r"\.big\.bin\.[0-9a-f]{8}\.part", left), left
+    young = dest / ".young.bin.0123abcd.part"
+    young.write_bytes(b"young")
+    live = dest / ".live.bin.89abcdef.part"
+    live.write_bytes(b"live")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(live)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "locked\n"
+        copied = run("cp", "-q", str(dest), str(tmp_path / "elsewhere"))
+        assert copied.returncode == 0, copied.stderr
+        assert os.listdir(tmp_path / "elsewhere") == ["keep.txt"]
+        then = time.time() - 3600
+        for path in (dest / left, live):
+            os.utime(path, (then, then))
+        (tmp_path / "new.txt").write_bytes(b"new")
+        again = run("cp", "-q", str(tmp_path / "new.txt"), f"{dest}/")
+        assert again.returncode == 0, again.stderr
+        assert sorted(os.listdir(dest)) == sorted(["keep.txt", "new.txt", young.name, live.name])
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(WAIT)
+        assert holder.stdout is not None
+        holder.stdout.close()
+    assert holder.returncode == 0
+
+
+def test_only_the_first_cancelling_signal_interrupts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10: inside main(), the first SIGTERM or SIGHUP raises (as Ctrl-C does) and
+    later ones are ignored, so that they cannot cut the clean-up short; a handler not
+    set from Python (getsignal() gives None: it could not be put back) is left alone."""
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGHUP)}
+    with _cancelling_signals():
+        handler = signal.getsignal(signal.SIGTERM)
+        assert callable(handler)
+        assert signal.getsignal(signal.SIGHUP) is handler
+        with pytest.raises(_Signalled) as raised:
+            handler(signal.SIGTERM, None)
+        assert _interrupted_status(raised.value) == 143
+        handler(signal.SIGHUP, None)  # ignored: the clean-up runs on
+        handler(signal.SIGTERM, None)
+    assert {number: signal.getsignal(number) for number in handlers} == handlers
+    assert _interrupted_status(KeyboardInterrupt()) == 130
+    real = signal.getsignal
+    monkeypatch.setattr(
+        signal, "getsignal", lambda number: None if number == signal.SIGHUP else real(number)
+    )
+    with _cancelling_signals():
+        assert real(signal.SIGHUP) is handlers[signal.SIGHUP]
+        assert real(signal.SIGTERM) is not handlers[signal.SIGTERM]
+
+
+def test_what_else_a_listing_leaves_out_is_reported_by_its_text() -> None:
+    """Issue 10: an error of another kind handed to cp's on_error (a listing may report
+    more than unreadable paths and unsafe names) is still said, by its text."""
+    assert _skipped(ValueError("odd size")) == {"path": "?", "error": "odd size"}
+    assert _skipped(ValueError()) == {"path": "?", "error": "ValueError"}

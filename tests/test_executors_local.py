@@ -12,7 +12,7 @@ import hashlib
 import os
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
@@ -76,8 +76,8 @@ class Boom(Exception):
 def _small_disk(monkeypatch: pytest.MonkeyPatch, room: int) -> None:
     """Make every atomic destination file hold only ``room`` bytes."""
 
-    def small_disk(path: str, mode: str) -> FullDisk:
-        return FullDisk(open(path, mode), room)
+    def small_disk(fd: int, mode: str, **options: Any) -> FullDisk:
+        return FullDisk(open(fd, mode, **options), room)
 
     monkeypatch.setattr(_atomic, "open", small_disk, raising=False)
 
@@ -509,10 +509,10 @@ def test_permission_error_keeps_type_and_names_path(
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
     _random_file(source, 1000)
 
-    def refused(path: str, mode: str) -> IO[bytes]:
+    def refused(path: str, flags: int, mode: int) -> int:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
 
-    monkeypatch.setattr(_atomic, "open", refused, raising=False)
+    monkeypatch.setattr(_atomic, "open_locked", refused)
     with pytest.raises(PermissionError) as info:
         LocalCopy()(_file(source, destination), Progress())
     assert info.value.errno == errno.EACCES
@@ -706,10 +706,10 @@ def test_error_with_unusual_constructor_becomes_oserror(
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     _random_file(source, 10)
 
-    def picky(path: str, mode: str) -> IO[bytes]:
+    def picky(path: str, flags: int, mode: int) -> int:
         raise PickyError(errno.EIO, path)
 
-    monkeypatch.setattr(_atomic, "open", picky, raising=False)
+    monkeypatch.setattr(_atomic, "open_locked", picky)
     with pytest.raises(OSError, match="Input/output error") as info:
         LocalCopy()(_file(source, destination), Progress())
     assert type(info.value) is OSError

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from tests import s3_server
 from tests.conftest import WAIT
 from tests.s3_server import MotoServer, free_port, s3_client
 from transferqueue.executors import S3Transfer, list_s3_objects, parse_s3_url
+from transferqueue.executors._file_lock import FileBusyError, open_locked
+from transferqueue.executors._remote_names import UnsafeRemoteNameError
 from transferqueue.executors._s3 import s3_error
 
 # The moto server's fixtures, made visible to pytest in this module.
@@ -562,6 +565,50 @@ def test_cancel_mid_download_leaves_no_file(client: Any, tmp_path: Path) -> None
     assert file_sha256(out / "big") == sha256(data)
 
 
+def test_a_download_writes_into_one_locked_temporary(client: Any, tmp_path: Path) -> None:
+    """issue 10: s3transfer writes straight into atomic_destination's temporary (given a
+    file name, it would write a ``NAME.<random>`` of its own, which a process killed
+    mid-download leaves behind under a name nothing recognises): while the download
+    runs, the folder holds that one ``.NAME.<8 hex>.part``, locked; then the file."""
+    data = payload(12 * MiB, seed=21)
+    client.put_object(Bucket=BUCKET, Key="big", Body=data)
+    release, held = threading.Event(), threading.Event()
+
+    def second_part(params: dict[str, Any]) -> bool:
+        if str(params.get("Range", "bytes=0-")).startswith("bytes=0-"):
+            return False
+        held.set()
+        return True
+
+    hold_requests(client, "GetObject", second_part, release)
+    out = tmp_path / "out"
+    failures: list[BaseException] = []
+    config = TransferConfig(max_concurrency=1, **MULTIPART)
+    with S3Transfer(client=client, transfer_config=config) as executor:
+
+        def run() -> None:
+            try:
+                file = transfer_file(f"s3://{BUCKET}/big", out / "big", len(data))
+                executor(file, FakeProgress().as_callback())
+            except BaseException as exc:  # noqa: BLE001 - inspected below
+                failures.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        try:
+            assert held.wait(WAIT)
+            (name,) = os.listdir(out)
+            assert re.fullmatch(r"\.big\.[0-9a-f]{8}\.part", name), name
+            with pytest.raises(FileBusyError):
+                os.close(open_locked(out / name, os.O_RDONLY))
+        finally:
+            release.set()
+            thread.join(WAIT)
+    assert failures == []
+    assert os.listdir(out) == ["big"]
+    assert file_sha256(out / "big") == sha256(data)
+
+
 def test_direct_cancel_raises_transfer_cancelled(client: Any, tmp_path: Path) -> None:
     """S9: an executor called directly raises TransferCancelled (naming the URL) once its
     on_progress says cancelled, and the aborted upload leaves nothing behind."""
@@ -771,11 +818,86 @@ def test_list_s3_objects_exact_key_bucket_and_errors(client: Any) -> None:
         list_s3_objects("s3://no-bucket/p", "/tmp/x", client=client)
 
 
-def test_list_s3_objects_refuses_keys_escaping_the_destination(client: Any) -> None:
-    """issue #4: a key that would land outside the destination folder is refused."""
-    client.put_object(Bucket=BUCKET, Key="p/../../etc/passwd", Body=b"x")
-    with pytest.raises(ValueError, match="cannot map this key"):
-        list_s3_objects(f"s3://{BUCKET}/p", "/tmp/x", client=client)
+# Keys that moto stores as they are, and that no local path below a folder may come from.
+HOSTILE_KEYS = {
+    "p/a//b": "has an empty segment",
+    "p/../x": "has a '.' or '..' segment",
+    "p/a/../../x": "has a '.' or '..' segment",
+    "p/./y": "has a '.' or '..' segment",
+    "p//abs": "absolute",
+    "p/a\\b": "contains a backslash",
+    "p/nul\x00x": "contains a NUL character",
+}
+
+
+def test_list_s3_objects_refuses_unsafe_keys(client: Any, tmp_path: Path) -> None:
+    """issue 10: every key below the prefix passes the one check of remote names before
+    it becomes a path: a key with an empty, '.' or '..' segment, a leading '/', a
+    backslash or a NUL raises UnsafeRemoteNameError naming it and where it came from
+    (for a local and for an S3 destination alike); with on_error each is reported there
+    and left out, and the safe keys are still listed, below the destination."""
+    for key in [*HOSTILE_KEYS, "p/good.txt", "p/sub/ok.bin"]:
+        client.put_object(Bucket=BUCKET, Key=key, Body=b"data")
+    out = tmp_path / "out"
+    for destination in (out, "s3://other/copy/"):
+        with pytest.raises(UnsafeRemoteNameError) as raised:
+            list_s3_objects(f"s3://{BUCKET}/p", destination, client=client)
+        assert raised.value.name == "../x"  # the first in the listing's (byte) order
+        assert raised.value.where == f"s3://{BUCKET}/p/"
+        assert isinstance(raised.value, ValueError)
+        refused: list[UnsafeRemoteNameError] = []
+        files = list_s3_objects(
+            f"s3://{BUCKET}/p", destination, client=client, on_error=refused.append
+        )
+        assert {error.name: error.reason for error in refused} == {
+            key[len("p/") :]: reason for key, reason in HOSTILE_KEYS.items()
+        }
+        assert [file["source_path"] for file in files] == [
+            f"s3://{BUCKET}/p/good.txt",
+            f"s3://{BUCKET}/p/sub/ok.bin",
+        ]
+        if destination == out:
+            expected = [str(out / "good.txt"), str(out / "sub" / "ok.bin")]
+        else:
+            expected = ["s3://other/copy/good.txt", "s3://other/copy/sub/ok.bin"]
+        assert [file["destination_path"] for file in files] == expected
+    assert not out.exists()
+
+
+def test_list_s3_objects_checks_keys_of_a_whole_bucket(client: Any, tmp_path: Path) -> None:
+    """issue 10: listing a whole bucket, a key is the name: '/abs' and '../top' are
+    refused there too."""
+    for key in ("/abs", "../top", "fine"):
+        client.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+    refused: list[UnsafeRemoteNameError] = []
+    files = list_s3_objects(f"s3://{BUCKET}", tmp_path, client=client, on_error=refused.append)
+    assert [file["destination_path"] for file in files] == [str(tmp_path / "fine")]
+    assert sorted((error.name, error.where) for error in refused) == [
+        ("../top", f"s3://{BUCKET}/"),
+        ("/abs", f"s3://{BUCKET}/"),
+    ]
+
+
+def test_list_s3_objects_keys_ending_in_a_slash(client: Any, tmp_path: Path) -> None:
+    """issue 10: a zero-byte key ending in '/' is a folder marker and is skipped; one
+    that holds data cannot become a file name, so it is refused as an unsafe name
+    (raised, or reported to on_error), not silently dropped."""
+    client.put_object(Bucket=BUCKET, Key="p/marker/", Body=b"")
+    client.put_object(Bucket=BUCKET, Key="p/data/", Body=b"12345")
+    client.put_object(Bucket=BUCKET, Key="p/marker/f", Body=b"f")
+    with pytest.raises(UnsafeRemoteNameError, match="holds 5 bytes") as raised:
+        list_s3_objects(f"s3://{BUCKET}/p", tmp_path, client=client)
+    assert raised.value.name == "data/"
+    refused: list[UnsafeRemoteNameError] = []
+    files = list_s3_objects(f"s3://{BUCKET}/p/", tmp_path, client=client, on_error=refused.append)
+    assert [error.name for error in refused] == ["data/"]
+    assert files == [
+        {
+            "source_path": f"s3://{BUCKET}/p/marker/f",
+            "destination_path": str(tmp_path / "marker" / "f"),
+            "size": 1,
+        }
+    ]
 
 
 # -- more failures --------------------------------------------------------------------------

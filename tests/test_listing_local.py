@@ -251,3 +251,59 @@ def test_an_entry_whose_type_cannot_be_read_is_reported(
     assert [(type(e), e.filename) for e in errors] == [(PermissionError, refused)]
     with pytest.raises(PermissionError):
         list_local_files(root, tmp_path / "out")
+
+
+def test_temporaries_below_a_folder_are_left_out(tmp_path: Path) -> None:
+    """Issue 10: below a source folder, files named as a transfer's temporary
+    (``.NAME.<8 hex>.part``) or a Hugging Face partial (``.NAME.<12 hex>.hfpart``) are
+    left out, so that copying a folder a transfer writes to (or a killed one wrote to)
+    does not copy unfinished files; names of other forms and folders so named are
+    listed, and so is such a file named as the source itself."""
+    root = tmp_path / "root"
+    skipped = [
+        ".a.bin.0123abcd.part",
+        "sub/.b.bin.89abcdef.part",
+        ".c.safetensors.0123456789ab.hfpart",
+        ".with\nnewline.00000000.part",
+    ]
+    listed = [
+        ".x.part",
+        ".x.0123abc.part",  # 7 hex digits
+        ".x.0123ABCD.part",  # upper case
+        "x.0123abcd.part",  # not hidden
+        ".x.0123abcd.part.bak",
+        ".x.0123abcd.hfpart",  # 8 hex digits with the partial's suffix
+        ".folder.0123abcd.part/inside.txt",
+        "sub/kept.txt",
+    ]
+    for relative in skipped + listed:
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(b"x")
+    files = list_local_files(root, tmp_path / "copy")
+    assert _relative(files, root) == sorted(os.path.join(*p.split("/")) for p in listed)
+    single = root / skipped[0]
+    assert list_local_files(single, tmp_path / "one") == [
+        {"source_path": str(single), "destination_path": str(tmp_path / "one"), "size": 1}
+    ]
+
+
+def test_a_source_file_that_cannot_be_read_raises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: a source that is a file is opened once while listing, so that one that
+    cannot be read raises there (PermissionError naming it), as a source folder that
+    cannot be read does, instead of being listed and failing later. Injected at
+    ``os.open`` so that it runs as root too."""
+    source = tmp_path / "secret.bin"
+    source.write_bytes(b"secret")
+    real = os.open
+
+    def refusing(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if os.fspath(path) == str(source):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+        return real(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refusing)
+    with pytest.raises(PermissionError) as raised:
+        list_local_files(source, tmp_path / "copy", on_error=lambda error: None)
+    assert raised.value.filename == str(source)

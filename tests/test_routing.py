@@ -16,6 +16,7 @@ import transferqueue as tq
 from tests.conftest import WAIT
 from tests.fake_hub import FakeHub, RunningHub, start_hub
 from tests.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
+from transferqueue.executors._remote_names import UnsafeRemoteNameError
 from transferqueue.executors._routing import (
     Transfer,
     list_files,
@@ -91,7 +92,7 @@ def test_list_files_local(tmp_path: Path) -> None:
     ]
     with pytest.raises(TypeError, match="client"):
         list_files(str(tmp_path / "src"), str(tmp_path / "out"), client=None)
-    skipped: list[OSError] = []
+    skipped: list[Exception] = []
     assert (
         list_files(str(tmp_path / "src"), str(tmp_path / "out"), on_error=skipped.append) == files
     )
@@ -119,6 +120,33 @@ def test_list_files_and_transfer_s3_round_trip(s3_env: str, tmp_path: Path) -> N
             job = queue.wait(queue.queue_job(kind, files, transfer), timeout=WAIT)
             assert job.status is tq.TransferStatus.COMPLETED, job.files
     assert sha(tmp_path / "back" / "w.bin") == DIGEST
+
+
+def test_list_files_gives_on_error_to_the_s3_listing(
+    s3_env: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Issue 10: ``on_error`` reaches the S3 listing too: a key that cannot become a path
+    below the destination is reported there and left out; without it, it raises."""
+    client = s3_client()
+    client.create_bucket(Bucket="bucket")
+    client.put_object(Bucket="bucket", Key="p/../x", Body=b"x")
+    client.put_object(Bucket="bucket", Key="p/ok", Body=b"ok")
+    refused: list[Exception] = []
+    files = list_files("s3://bucket/p", str(tmp_path), on_error=refused.append)
+    assert [file["destination_path"] for file in files] == [str(tmp_path / "ok")]
+    assert [(type(error), str(error)) for error in refused] == [
+        (
+            UnsafeRemoteNameError,
+            "refusing the name '../x' from s3://bucket/p/: has a '.' or '..' segment",
+        )
+    ]
+    with pytest.raises(UnsafeRemoteNameError):
+        list_files("s3://bucket/p", str(tmp_path))
+
+
+# list_hf_files takes on_error once the Hugging Face listing checks its names (issue 10,
+# another branch): list_files passes it on the same way; its test belongs there.
 
 
 def test_list_files_and_transfer_hf(

@@ -1,20 +1,26 @@
 """The ``transferqueue`` command line: ``transferqueue cp SRC... DEST`` and ``transferqueue demo``.
 
-Exit status: 0 when every file arrived, 1 when some failed or something could not be read
-(a folder below a source, or one of several sources: reported and skipped, the rest copied,
-as ``cp -r`` does), 2 for bad usage (a bad option, an unsupported pair, a single source
-missing or unreadable), 130 after Ctrl-C.
+Exit status: 0 when every file arrived, 1 when some failed or something was left out (a
+folder below a source that could not be read, one of several sources missing or unreadable,
+a remote name that cannot safely become a local path: each reported on stderr and skipped,
+the rest copied, as ``cp -r`` does), 2 for bad usage (a bad option, an unsupported pair, a
+single source missing or unreadable, two sources onto one destination, a source whose name
+would lead out of DEST), 130 after Ctrl-C, 143 after SIGTERM and 129 after SIGHUP (each
+cancels the copy, waits for the transfers to stop and leaves no partial file).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import posixpath
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._config import get_max_concurrent_transfers
@@ -22,17 +28,19 @@ from ._enums import TransferFileStatus, TransferStatus
 from ._queue import TransferQueue
 from ._retry import RetryPolicy
 from .executors._huggingface import HubError
+from .executors._remote_names import UnsafeRemoteNameError, relative_parts
 from .executors._routing import Transfer, list_files, location_kind, transfer_type_for
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
+    from types import FrameType
 
     from ._records import TransferJob
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a process Ctrl-C ended
 
 _KEEPALIVE = 0.5
 _SHUTDOWN_TIMEOUT = 30.0
@@ -41,6 +49,60 @@ _DEMO_SIZES_MIB = (1, 2, 4, 8, 16, 32, 64)
 
 class _UsageError(Exception):
     """Bad usage found after parsing: exit status 2."""
+
+
+class _Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread so that it takes Ctrl-C's path (the
+    job cancelled, the transfers waited for, no partial file); the exit status is
+    128 + ``signum``, as for a process the signal killed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+# Handled like Ctrl-C: a service manager's stop (SIGTERM), a closed terminal (SIGHUP).
+_CANCELLING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def _cancelling_signals() -> Iterator[None]:
+    """Turn the first SIGTERM or SIGHUP into :class:`_Signalled` in the main thread, for
+    the duration of the block; later ones are ignored, so that they cannot cut the
+    clean-up short. The previous handlers come back afterwards. A signal that was
+    ignored when the block began (``nohup`` ignores SIGHUP) stays ignored, and one whose
+    handler was not set from Python (which could not be put back) is left alone; off the
+    main thread, where Python cannot set handlers, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = False
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise _Signalled(signum)
+
+    previous = {}
+    for number in _CANCELLING_SIGNALS:
+        old = signal.getsignal(number)
+        if old is not None and old is not signal.SIG_IGN:
+            previous[number] = old
+    try:
+        for number in previous:
+            signal.signal(number, handler)
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def _interrupted_status(interrupt: KeyboardInterrupt) -> int:
+    """The exit status after Ctrl-C (130) or a cancelling signal (128 + its number)."""
+    if isinstance(interrupt, _Signalled):
+        return 128 + interrupt.signum
+    return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,7 +119,9 @@ def _parser() -> argparse.ArgumentParser:
             "hf://[datasets/]owner/repo[@revision][/path]; folders, prefixes and "
             "repositories are copied recursively. With several sources DEST is a folder. "
             "A folder below a source that cannot be read is reported on stderr and "
-            "skipped, the rest is copied, and the exit status is 1."
+            "skipped, the rest is copied, and the exit status is 1; so is an S3 key "
+            "that cannot safely become a path below DEST. Ctrl-C, SIGTERM and SIGHUP "
+            "cancel the copy, leaving no partial file (exit 130, 143, 129)."
         ),
     )
     cp.add_argument("paths", nargs="+", metavar="SRC... DEST")
@@ -123,6 +187,38 @@ def _name(source: str) -> str:
     return os.path.basename(os.path.normpath(source))
 
 
+def _folder_name(source: str, destination: str) -> str:
+    """:func:`_name` of ``source``, which must name something inside the folder
+    ``destination``: never ``..``, and for S3 a single safe segment (a key is taken
+    literally, so ``.`` would not mean "the prefix itself"); a ``_UsageError`` naming
+    the source otherwise."""
+    name = _name(source)
+    if location_kind(source) == "s3":
+        try:
+            relative_parts(name, where=source)
+        except UnsafeRemoteNameError as exc:
+            raise _UsageError(
+                f"cannot copy {source} into {destination}: its name {name!r} {exc.reason}"
+            ) from None
+    elif name == os.pardir:  # "." or "" (the root) copy the contents, as cp -r does
+        raise _UsageError(
+            f"cannot copy {source} into {destination}: its name {name!r} leads out of it"
+        )
+    return name
+
+
+def _within(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it, lexically (as planned, before
+    anything exists)."""
+    if location_kind(folder) == "s3":
+        inner, outer = posixpath.normpath(path[5:]), posixpath.normpath(folder[5:])
+        separator = "/"
+    else:
+        inner, outer = os.path.abspath(path), os.path.abspath(folder)
+        separator = os.sep
+    return inner == outer or inner.startswith(outer.rstrip(separator) + separator)
+
+
 def _join(folder: str, name: str) -> str:
     if location_kind(folder) == "s3":
         return folder.rstrip("/") + "/" + name
@@ -133,7 +229,7 @@ def plan(
     sources: Sequence[str],
     destination: str,
     *,
-    on_error: Callable[[OSError], None] | None = None,
+    on_error: Callable[[Exception], None] | None = None,
 ) -> list[dict[str, Any]]:
     """The files that ``cp sources destination`` copies, as ``queue_job`` takes them.
 
@@ -141,12 +237,17 @@ def plan(
     several sources or ``destination`` is an existing folder (or ends with ``/``); a
     single source otherwise becomes ``destination``. ``hf://`` sources always go into
     ``destination`` as a folder. Raises ``_UsageError`` for an unsupported pair, a
-    missing or unreadable source or an S3 source with nothing under it.
+    missing or unreadable source, an S3 source with nothing under it, two files planned
+    onto one destination (the same source given twice included), and a destination that
+    would not lie in (or be) ``destination``, such as ``s3://bucket/..`` copied into a
+    folder.
 
-    ``on_error`` is given to :func:`~transferqueue.executors.list_local_files` for local
-    sources: with it, a folder below a source that cannot be read is reported to it and
-    left out, and so is a local source that is missing or cannot be read when there are
-    several (one alone is a ``_UsageError``); without it, all of that is a ``_UsageError``.
+    ``on_error`` is given to the listing of local and S3 sources (see
+    :func:`~transferqueue.executors.list_files`): with it, a folder below a source that
+    cannot be read, and an S3 key that cannot safely become a path below the
+    destination, are reported to it and left out, and so is a local source that is
+    missing or cannot be read when there are several (one alone is a ``_UsageError``);
+    without it, all of that is a ``_UsageError``.
     """
     into_folder = len(sources) > 1 or _is_folder(destination)
     files: list[dict[str, Any]] = []
@@ -158,12 +259,13 @@ def plan(
         kind = location_kind(source)
         target = destination
         if kind != "hf" and into_folder:
-            target = _join(destination, _name(source))
+            target = _join(destination, _folder_name(source, destination))
         if kind == "local" and location_kind(target) == "local" and _inside(target, source):
             raise _UsageError(f"cannot copy {source} into itself ({target})")
         try:
-            options = {"on_error": on_error} if kind == "local" else {}
-            found = list_files(source, target, **options)
+            # hf: list_hf_files takes on_error once the Hugging Face listing validates
+            # its names (issue 10); until then its unsafe names are a _UsageError.
+            found = list_files(source, target, on_error=on_error if kind != "hf" else None)
         except ImportError as exc:  # S3 without boto3
             raise _UsageError(f"{exc}; install it with: pip install 'transferqueue[s3]'") from None
         except OSError as exc:
@@ -175,16 +277,23 @@ def plan(
             raise _UsageError(f"cannot read {source}: {exc}") from None
         if not found and kind == "s3":
             raise _UsageError(f"no such S3 object or prefix: {source}")
+        for file in found:
+            if not _within(file["destination_path"], destination):
+                raise _UsageError(
+                    f"cannot copy {source}: {file['source_path']} would be copied to "
+                    f"{file['destination_path']}, outside {destination}"
+                )
         files.extend(found)
-    # Two sources landing on one destination would race, and one would be lost.
+    # Two files landing on one destination (the same source twice, too) would race,
+    # and one would be lost.
     seen: dict[str, str] = {}
     for file in files:
-        other = seen.setdefault(file["destination_path"], file["source_path"])
-        if other != file["source_path"]:
+        target = file["destination_path"]
+        if target in seen:
             raise _UsageError(
-                f"{other} and {file['source_path']} would both be copied to "
-                f"{file['destination_path']}"
+                f"{seen[target]} and {file['source_path']} would both be copied to {target}"
             )
+        seen[target] = file["source_path"]
     return files
 
 
@@ -229,10 +338,19 @@ class _Plain:
         """Nothing to tear down."""
 
 
-def _skipped(error: OSError) -> dict[str, str]:
-    """A path left out of the copy because it could not be read, and why."""
-    path = str(error.filename) if error.filename is not None else "?"
-    return {"path": path, "error": error.strerror or str(error)}
+def _skipped(error: Exception) -> dict[str, str]:
+    """What the listing left out, and why: a path that could not be read (an
+    ``OSError``), or a remote name that cannot safely become a local path."""
+    if isinstance(error, UnsafeRemoteNameError):
+        name = error.name if isinstance(error.name, str) and error.name.isprintable() else None
+        return {
+            "path": name if name is not None else repr(error.name),
+            "error": f"{error.reason} (from {error.where})",
+        }
+    if isinstance(error, OSError):
+        path = str(error.filename) if error.filename is not None else "?"
+        return {"path": path, "error": error.strerror or str(error)}
+    return {"path": "?", "error": str(error) or type(error).__name__}
 
 
 def _skipped_note(skipped: Sequence[dict[str, str]]) -> str:
@@ -363,13 +481,13 @@ def copy(
                     if job is not None:
                         display.show(job)
                         final = job
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM / SIGHUP (_Signalled)
             display.close()
             queue.cancel_job(job_id)
             # Every executor returns once it sees the cancel, leaving no partial file.
             queue.shutdown(wait=True)
             print("cancelled", file=err, flush=True)
-            return EXIT_INTERRUPTED
+            return _interrupted_status(interrupt)
         except BaseException:
             # Anything else (a closed pipe, a display error): the job must not run on
             # unseen, as leaving the queue's block would let it.
@@ -403,7 +521,7 @@ def _cp(args: argparse.Namespace) -> int:
     *sources, destination = args.paths
     skipped: list[dict[str, str]] = []
 
-    def report(error: OSError) -> None:
+    def report(error: Exception) -> None:
         # Said at once, as cp -r does; the copy goes on without it.
         entry = _skipped(error)
         skipped.append(entry)
@@ -490,12 +608,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help (0) or bad usage (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        if args.command == "demo":
-            return demo()
-        return _cp(args)
+        with _cancelling_signals():
+            if args.command == "demo":
+                return demo()
+            return _cp(args)
     except _UsageError as exc:
         print(f"transferqueue: error: {exc}", file=sys.stderr, flush=True)
         return EXIT_USAGE
-    except KeyboardInterrupt:  # before the copy started: nothing to clean up
+    except KeyboardInterrupt as interrupt:  # before the copy started: nothing to clean up
         print("cancelled", file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED
+        return _interrupted_status(interrupt)

@@ -24,6 +24,7 @@ from ._huggingface import (
 )
 from ._listing_local import list_local_files
 from ._local import LocalCopy
+from ._remote_names import UnsafeRemoteNameError
 from ._routing import Transfer, list_files, location_kind, transfer_type_for
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ __all__ = [
     "LocalCopy",
     "S3Transfer",
     "Transfer",
+    "UnsafeRemoteNameError",
     "atomic_destination",
     "is_s3_url",
     "list_files",

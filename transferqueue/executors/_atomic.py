@@ -4,6 +4,10 @@ Every executor that writes a local file writes it through :func:`atomic_destinat
 bytes go to a hidden temporary file beside the destination, which is moved into place only
 once complete. A failed or cancelled transfer removes the temporary file, so no partial
 destination is ever left, and an existing destination is never clobbered unless asked.
+
+The temporary file is created exclusively, without following a link, and locked for its
+whole life (``_file_lock``), so that a later run can tell a file that a killed process
+left from one being written, and remove it (``_temporaries``).
 """
 
 from __future__ import annotations
@@ -11,26 +15,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-# Most filesystems allow 255 bytes per name; the temporary name adds 15 to the
-# destination's, so a long destination name is shortened in it (the name is only a hint).
-_NAME_MAX = 255
-_TEMPORARY_EXTRA = len(".") + 8 + len("..part")
+from ._file_lock import FileBusyError, open_locked
+from ._temporaries import sweep_stale_temporaries, temporary_path
 
-
-def temporary_path(destination: Path) -> Path:
-    """A fresh hidden name beside ``destination``, for the bytes on their way."""
-    # In bytes, as the file system counts: os.fsencode keeps names that are not UTF-8.
-    raw = os.fsencode(destination.name)
-    limit = _NAME_MAX - _TEMPORARY_EXTRA
-    if len(raw) > limit:  # cut whole characters (the name is only a hint)
-        raw = raw[:limit].decode(errors="ignore").encode()
-    name = os.fsdecode(raw)
-    return destination.with_name(f".{name}.{secrets.token_hex(4)}.part")
+__all__ = [
+    "atomic_destination",
+    "check_destination",
+    "make_parents",
+    "move_into_place",
+    "temporary_path",
+]
 
 
 def check_destination(destination: Path, *, overwrite: bool) -> None:
@@ -97,18 +95,41 @@ def atomic_destination(
     Parent folders are created. Raises ``FileExistsError`` if the destination exists and
     ``overwrite`` is false (checked before anything is written, and again at the end), and
     ``IsADirectoryError`` if it is a folder.
+
+    The temporary file, ``.NAME.<8 hex>.part``, is created exclusively (``O_EXCL``, no
+    link followed) and holds an exclusive ``flock`` until its name is gone. The first call
+    for a folder in a while (see ``_temporaries``) first removes from it the temporaries
+    that writers killed before they could clean up left behind.
     """
     target = Path(destination)
     check_destination(target, overwrite=overwrite)
     make_parents(target)
+    sweep_stale_temporaries(target.parent)
     temporary = temporary_path(target)
+    fd = _create_locked(temporary)
     try:
-        with open(temporary, "xb") as stream:
+        # closefd=False: the descriptor, and with it the lock, outlives the stream until
+        # the temporary name is gone.
+        with open(fd, "wb", closefd=False) as stream:
             yield stream
         if mtime_ns is not None:
-            os.utime(temporary, ns=(mtime_ns, mtime_ns))
+            os.utime(fd, ns=(mtime_ns, mtime_ns))
         move_into_place(temporary, target, overwrite=overwrite)
     except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    finally:
+        os.close(fd)
+
+
+def _create_locked(temporary: Path) -> int:
+    """Create ``temporary`` and lock it; its descriptor, open for writing."""
+    try:
+        return open_locked(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileBusyError:
+        # Created by this call (O_EXCL), then locked by someone else before our lock: a
+        # sweep of a process whose clock runs far ahead. Ours to remove all the same.
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise

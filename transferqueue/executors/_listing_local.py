@@ -6,6 +6,8 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
+from ._temporaries import is_temporary_name
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -14,7 +16,7 @@ def list_local_files(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str],
     *,
-    on_error: Callable[[OSError], None] | None = None,
+    on_error: Callable[[OSError], object] | None = None,
 ) -> list[dict[str, object]]:
     """Return the files to copy from ``source`` to ``destination``, for ``queue_job``.
 
@@ -23,7 +25,8 @@ def list_local_files(
     ``queue.queue_job("local-upload", files, LocalCopy())``.
 
     - ``source`` a file (or a symlink to one): one mapping, whose destination is
-      ``destination`` itself (the file's new path, not a folder to put it in).
+      ``destination`` itself (the file's new path, not a folder to put it in). It is
+      opened once to prove it can be read.
     - ``source`` a folder (or a symlink to one): every regular file below it, at any
       depth, sorted by relative path; each lands at the same relative path under
       ``destination``, as ``cp -r source destination`` does when ``destination`` does not
@@ -33,6 +36,14 @@ def list_local_files(
     listed, under the link's name); symlinks to folders are not descended into (this
     keeps a link cycle from listing forever) and are left out, as are broken symlinks and
     anything else that is not a regular file (FIFOs, sockets, devices).
+
+    Below a source folder, files whose names have the form of a transfer's hidden
+    temporary (``.NAME.<8 hex digits>.part``, lower-case hex, from
+    :func:`~transferqueue.executors.atomic_destination`) or of a Hugging Face partial
+    download (``.NAME.<12 hex digits>.hfpart``) are left out too, so that copying a
+    folder that a transfer writes to (or a killed one wrote to) does not copy its
+    unfinished files. A file of one's own named that way is left out as well; a folder so
+    named is not.
 
     Raises ``FileNotFoundError`` if ``source`` does not exist, ``OSError`` (for example
     ``PermissionError``) if ``source`` or a folder below it cannot be read, and ``OSError``
@@ -50,6 +61,7 @@ def list_local_files(
     destination_path = os.fspath(destination)
     info = os.stat(source_path)  # FileNotFoundError names the missing path
     if stat.S_ISREG(info.st_mode):
+        _check_readable(source_path)
         return [
             {"source_path": source_path, "destination_path": destination_path, "size": info.st_size}
         ]
@@ -69,6 +81,13 @@ def list_local_files(
     ]
 
 
+def _check_readable(path: str) -> None:
+    """Raise the ``OSError`` (``PermissionError``, ...) that reading the file ``path``
+    would meet, so that a source that cannot be read is found before anything starts."""
+    # O_NONBLOCK: should the file have become a FIFO since its stat, do not wait.
+    os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+
+
 def _read(folder: str) -> list[os.DirEntry[str]]:
     """The entries of ``folder`` by name, read whole: a read that fails half-way lists
     nothing. Sorted so that ``on_error`` hears of problems in the same order every time."""
@@ -80,7 +99,7 @@ def _add(
     entries: list[os.DirEntry[str]],
     prefix: str,
     found: list[tuple[str, int]],
-    on_error: Callable[[OSError], None] | None,
+    on_error: Callable[[OSError], object] | None,
 ) -> None:
     """Append ``(relative path, size)`` for each regular file in ``entries`` and below."""
     for entry in entries:
@@ -100,11 +119,11 @@ def _add(
             continue
         if below is not None:
             _add(below, relative + os.sep, found, on_error)
-        elif stat.S_ISREG(info.st_mode):
+        elif stat.S_ISREG(info.st_mode) and not is_temporary_name(entry.name):
             found.append((relative, info.st_size))
 
 
-def _skip(error: OSError, on_error: Callable[[OSError], None] | None) -> None:
+def _skip(error: OSError, on_error: Callable[[OSError], object] | None) -> None:
     """Hand ``error`` to ``on_error``; without one, raise it (the listing stops)."""
     if on_error is None:
         raise error

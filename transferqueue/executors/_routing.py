@@ -14,6 +14,8 @@ from ._listing_local import list_local_files
 from ._local import LocalCopy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from transferqueue._job import Executor
     from transferqueue._progress import ProgressCallback
     from transferqueue._records import TransferFile
@@ -66,19 +68,29 @@ def transfer_type_for(
 def list_files(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str],
+    *,
+    on_error: Callable[[Exception], object] | None = None,
     **options: Any,
 ) -> list[dict[str, Any]]:
     """List what ``source`` names as the files ``queue_job`` takes, with destinations
     below (or at) ``destination``, by the listing helper for the source's kind:
-    :func:`~transferqueue.executors.list_local_files` (``options``: ``on_error``),
+    :func:`~transferqueue.executors.list_local_files`,
     :func:`~transferqueue.executors.list_s3_objects` (``options``: ``client``,
     ``page_size``) or :func:`~transferqueue.executors.list_hf_files` (``options``:
     ``endpoint``, ``token``, ``timeout``); another kind's option is a ``TypeError``.
+
+    ``on_error``, given to every kind's helper, is called with what each leaves out
+    instead of raising: an ``OSError`` for a local folder or entry below ``source`` that
+    cannot be read, an :class:`~transferqueue.executors.UnsafeRemoteNameError` for an
+    S3 key or a Hugging Face path that cannot safely become a path below
+    ``destination``.
 
     Raises ``ValueError`` for an unsupported pair (see :func:`transfer_type_for`) and
     whatever the helper raises (``FileNotFoundError`` for a missing source, ...).
     """
     transfer_type_for(source, destination)
+    if on_error is not None:
+        options["on_error"] = on_error
     kind = location_kind(source)
     if kind == "s3":
         from ._s3 import list_s3_objects

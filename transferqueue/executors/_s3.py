@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import posixpath
 import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError
@@ -28,11 +27,11 @@ from s3transfer.subscribers import BaseSubscriber
 from transferqueue._errors import TransferCancelled
 from transferqueue._progress import ProgressCallback
 from transferqueue._records import TransferFile
-from transferqueue.executors._atomic import (
-    check_destination,
-    make_parents,
-    move_into_place,
-    temporary_path,
+from transferqueue.executors._atomic import atomic_destination, check_destination
+from transferqueue.executors._remote_names import (
+    UnsafeRemoteNameError,
+    join_below,
+    relative_parts,
 )
 
 S3_SCHEME = "s3://"
@@ -219,7 +218,8 @@ class S3Transfer:
     download starts (and again, atomically, at the end), an object by a HEAD request
     before an upload or copy starts (S3 has no atomic check, so an object created
     meanwhile is replaced). Downloads go to a hidden temporary file beside the
-    destination, renamed into place only when complete; parent folders are created.
+    destination (:func:`~transferqueue.executors.atomic_destination`), moved into place
+    only when complete; parent folders are created.
 
     **Threads and connections.** One instance holds one s3transfer ``TransferManager``,
     whose ``max_concurrency`` request threads (``TransferConfig.max_concurrency``,
@@ -353,21 +353,22 @@ class S3Transfer:
         target = Path(destination)
         check_destination(target, overwrite=self.overwrite)
         manager = self._transfer_manager()
-        make_parents(target)
-        # s3transfer itself writes to "<name>.<random>" and renames that when complete, or
-        # removes it on failure; it renames over anything, so it writes our own temporary
-        # name, which then takes the destination's name by the no-clobber rule.
-        temporary = temporary_path(target)
+        fail = self._failure(source, "download")
         progress = _Progress()
-        future = manager.download(bucket, key, str(temporary), subscribers=[progress])
+        # Handed an open file rather than a name, s3transfer writes into our locked
+        # temporary itself; given a name, it would write "<name>.<random>" of its own,
+        # which a process killed mid-download would leave behind for good.
+        local = True  # whether an OSError comes from our side of the file (not s3transfer)
         try:
-            self._follow(future, progress, on_progress, source, self._failure(source, "download"))
-            move_into_place(temporary, target, overwrite=self.overwrite)
-        except BaseException:
-            # A failed clean-up must not hide the failure that caused it.
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+            with atomic_destination(target, overwrite=self.overwrite) as stream:
+                local = False
+                future = manager.download(bucket, key, stream, subscribers=[progress])
+                self._follow(future, progress, on_progress, source, fail)
+                local = True
+        except OSError as exc:
+            if not local:
+                raise  # raised by _follow, already naming the URL
+            raise fail(exc) from exc
 
     def _copy(self, source: str, destination: str, on_progress: ProgressCallback) -> None:
         source_bucket, source_key = _object_url(source)
@@ -500,24 +501,13 @@ def _object_url(url: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _join_destination(destination: str | os.PathLike[str], relative: str) -> str:
-    if is_s3_url(destination):
-        return posixpath.join(str(destination).rstrip("/") + "/", relative)
-    return os.path.join(os.fspath(destination), *relative.split("/"))
-
-
-def _check_relative_key(url: str, relative: str) -> None:
-    parts = relative.split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        raise ValueError(f"{url}: cannot map this key to a path below the destination")
-
-
 def list_s3_objects(
     source: str,
     destination: str | os.PathLike[str],
     *,
     client: Any = None,
     page_size: int | None = None,
+    on_error: Callable[[UnsafeRemoteNameError], object] | None = None,
 ) -> list[dict[str, Any]]:
     """List what ``source`` names, as the ``files`` that :meth:`TransferQueue.queue_job`
     takes: ``[{"source_path": "s3://bucket/key", "destination_path": ..., "size": n}]``.
@@ -527,9 +517,16 @@ def list_s3_objects(
     every object under ``key/`` (the whole bucket for ``s3://bucket`` or
     ``s3://bucket/``), with the destination ``destination`` joined with the key's part
     below the prefix (a local path, or an ``s3://`` URL for copies). Zero-byte "folder"
-    markers (keys ending in ``/``) are skipped; a key that would escape the destination
-    (``..``, ``.`` or an empty segment) raises ``ValueError``. A missing bucket raises
+    markers (keys ending in ``/``) are skipped. A missing bucket raises
     ``FileNotFoundError``; a prefix with nothing under it gives an empty list.
+
+    Keys are chosen by whoever writes to the bucket, so the part below the prefix must be
+    a safe relative name (see ``_remote_names``): no leading ``/``, no empty, ``.`` or
+    ``..`` segment, no NUL, no backslash; and a key ending in ``/`` that holds data
+    cannot become a file. Such a key raises
+    :class:`~transferqueue.executors.UnsafeRemoteNameError` (a ``ValueError``) naming
+    it; with ``on_error``, it is passed to ``on_error`` instead and left out, and the
+    listing goes on (raise from ``on_error`` to stop it).
 
     ``client`` defaults to a boto3 S3 client from a fresh session; ``page_size`` is
     the number of keys per ListObjectsV2 request (the server's default, 1,000, if None).
@@ -555,21 +552,36 @@ def list_s3_objects(
                 ]
             key += "/"
         files = []
+        where = _url(bucket, key)
         for page in paginator.paginate(Bucket=bucket, Prefix=key, **pages):
             for entry in page.get("Contents", []):
-                name = entry["Key"]
-                if name.endswith("/"):
+                name, size = entry["Key"], int(entry["Size"])
+                if name.endswith("/") and size == 0:
+                    continue  # a folder marker
+                try:
+                    target = _destination_below(destination, name[len(key) :], size, where)
+                except UnsafeRemoteNameError as exc:
+                    if on_error is None:
+                        raise
+                    on_error(exc)
                     continue
-                relative = name[len(key) :]
-                url = _url(bucket, name)
-                _check_relative_key(url, relative)
                 files.append(
-                    {
-                        "source_path": url,
-                        "destination_path": _join_destination(destination, relative),
-                        "size": int(entry["Size"]),
-                    }
+                    {"source_path": _url(bucket, name), "destination_path": target, "size": size}
                 )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         raise s3_error(exc, _url(bucket, key), "list", client) from exc
     return files
+
+
+def _destination_below(
+    destination: str | os.PathLike[str], relative: str, size: int, where: str
+) -> str:
+    """Where the key named ``relative`` (below the listed prefix) goes: ``destination``
+    joined with it, once it is proven a safe relative name."""
+    if relative.endswith("/"):
+        reason = f"ends with '/' but holds {size} bytes, so it cannot become a file"
+        raise UnsafeRemoteNameError(relative, reason, where=where)
+    if is_s3_url(destination):
+        parts = relative_parts(relative, where=where)
+        return str(destination).rstrip("/") + "/" + "/".join(parts)
+    return join_below(destination, relative, where=where)
