@@ -6,6 +6,8 @@ cancels jobs, and announces changes through the blinker signals ``job_created`` 
 ``job_updated``. See README.rst for the contract and examples.
 """
 
+from typing import TYPE_CHECKING
+
 from ._config import get_max_concurrent_transfers
 from ._enums import TransferFileStatus, TransferStatus, TransferType
 from ._errors import JobNotFoundError, QueueShutdownError, TransferCancelled, TransferQueueError
@@ -15,8 +17,26 @@ from ._queue import DEFAULT_SPEED_WINDOW, DEFAULT_UPDATE_INTERVAL, TransferQueue
 from ._records import TransferFile, TransferJob, TransferProgress
 from ._retry import DEFAULT_NEVER_RETRY_ON, DEFAULT_RETRY_ON, NO_RETRY, RetryPolicy
 from ._signals import job_created, job_updated
-from ._singleton import transfer_queue, update_transfer_queue_concurrency
+from ._singleton import shared_queue, update_transfer_queue_concurrency
 from ._watch import JobWatch
+
+transfer_queue: TransferQueue
+"""The queue shared by the whole process, limited by ``MAX_CONCURRENT_TRANSFERS``.
+
+Made on first use, not at import (PEP 562): the first lookup reads the variable and
+raises its ``ValueError`` if the value is bad. It starts no thread until its first job.
+"""
+
+if not TYPE_CHECKING:  # hidden from type checkers, which would type every name by it
+
+    def __getattr__(name: str) -> object:
+        if name == "transfer_queue":
+            return shared_queue()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), "transfer_queue"})
+
 
 __all__ = [
     "DEFAULT_NEVER_RETRY_ON",
