@@ -132,7 +132,8 @@ def run_cli(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess[str]:
 
 def test_a_bad_variable_leaves_the_command_line_working(tmp_path: pathlib.Path) -> None:
     """S13, CLI: a bad MAX_CONCURRENT_TRANSFERS crashes no command: --help and a copy
-    given -j work, and a copy that needs the variable gets the CLI's own usage error."""
+    given -j work, and a copy or the demo, which need the variable, get the CLI's own
+    usage error (exit 2, no traceback) before doing anything."""
     (tmp_path / "src.txt").write_bytes(b"payload")
 
     helped = run_cli("cp", "--help", cwd=tmp_path)
@@ -143,12 +144,12 @@ def test_a_bad_variable_leaves_the_command_line_working(tmp_path: pathlib.Path) 
     assert (copied.returncode, copied.stderr) == (0, "")
     assert (tmp_path / "dest.txt").read_bytes() == b"payload"
 
+    message = f"transferqueue: error: {ENV} must be a whole number from 1 to 1000, got 'banana'\n"
     refused = run_cli("cp", "-q", "src.txt", "other.txt", cwd=tmp_path)
-    assert refused.returncode == 2
-    assert refused.stderr == (
-        f"transferqueue: error: {ENV} must be a whole number from 1 to 1000, got 'banana'\n"
-    )
+    assert (refused.returncode, refused.stderr) == (2, message)
     assert not (tmp_path / "other.txt").exists()
+    demo = run_cli("demo", cwd=tmp_path)
+    assert (demo.returncode, demo.stdout, demo.stderr) == (2, "", message)
 
 
 class ObservedLock:
@@ -266,8 +267,14 @@ def test_singleton_runs_a_job_and_then_has_threads() -> None:
 
 
 def test_singleton_is_a_transfer_queue() -> None:
-    """S14: transfer_queue is a TransferQueue."""
+    """S14: transfer_queue is a TransferQueue, the same at every lookup, listed by dir()
+    although it is made on first use; other missing names still raise AttributeError."""
     assert isinstance(tq.transfer_queue, tq.TransferQueue)
+    assert tq.transfer_queue is tq.transfer_queue
+    assert "transfer_queue" in dir(tq)
+    assert set(tq.__all__) <= set(dir(tq))
+    with pytest.raises(AttributeError, match="has no attribute 'transfer_queues'"):
+        tq.transfer_queues  # type: ignore[attr-defined]  # noqa: B018
 
 
 def test_update_transfer_queue_concurrency() -> None:
