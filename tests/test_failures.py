@@ -8,7 +8,8 @@ import threading
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files, noop_executor
+from tests.conftest import WAIT, EventRecorder, make_files, noop_executor
+from transferqueue._failure import Failure
 from transferqueue._job import Job
 
 
@@ -166,15 +167,148 @@ class BrokenStrError(Exception):
         raise AttributeError("no message")
 
 
-def test_exception_with_a_broken_str_fails_its_file_and_frees_the_slot() -> None:
-    """S16, S2: the file fails with the class name; the slot is freed for the next job."""
+class ExitingStrError(Exception):
+    """An exception whose __str__ raises SystemExit, which ``except Exception`` lets by."""
+
+    def __str__(self) -> str:
+        raise SystemExit("from __str__")
+
+
+class InterruptWithExitingStr(KeyboardInterrupt):
+    """A BaseException from the executor whose __str__ raises SystemExit too."""
+
+    def __str__(self) -> str:
+        raise SystemExit("from __str__")
+
+
+class HostileClassError(OSError):
+    """An error whose ``__class__`` raises: isinstance() against any class it is not an
+    instance of by its type (a retry policy's checks, a cancellation check) raises too."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        raise SystemExit("from __class__")
+
+
+def _run_limit_one(exc: BaseException, queue: tq.TransferQueue) -> tq.TransferJob:
+    """On ``queue`` (limit 1), run a job whose first file raises ``exc``, and a job after
+    it: return the first job's terminal snapshot once the second completed too."""
+    broken = queue.queue_job("s3-upload", make_files(2), _fail_file(0, exc))
+    after = queue.queue_job("s3-upload", make_files(1, prefix="after"), noop_executor)
+    job = queue.wait(broken, timeout=WAIT)
+    assert queue.wait(after, timeout=WAIT).status == tq.TransferStatus.COMPLETED
+    assert queue._running == 0  # every slot came back
+    return job
+
+
+@pytest.mark.parametrize("exc", [BrokenStrError(), ExitingStrError(), InterruptWithExitingStr()])
+def test_exception_whose_str_raises_fails_its_file_and_frees_the_slot(
+    exc: BaseException,
+) -> None:
+    """S16, S2: whatever str() of the error raises (SystemExit too), the file fails with
+    its class name and a note, records its kind, and the slot of a limit-1 queue comes
+    back: the job's next file and the next job run, wait() returns."""
+    name = type(exc).__name__
     with tq.TransferQueue(1) as q:
-        broken = q.queue_job("s3-upload", make_files(1), _fail_file(0, BrokenStrError()))
-        after = q.queue_job("s3-upload", make_files(1, prefix="after"), noop_executor)
-        job = q.wait(broken, timeout=WAIT)
-        assert job.status == tq.TransferStatus.FAILED
-        assert job.files[0].error == "BrokenStrError"
-        assert q.wait(after, timeout=WAIT).status == tq.TransferStatus.COMPLETED
+        job = _run_limit_one(exc, q)
+    assert job.status == tq.TransferStatus.FAILED
+    assert [f.status.value for f in job.files] == ["error", "completed"]
+    assert job.files[0].error == f"{name} (its message could not be read)"
+    assert job.files[0].error_type == f"tests.test_failures.{name}"
+
+
+def test_an_error_that_breaks_isinstance_fails_its_file_and_frees_the_slot() -> None:
+    """S16, S19: an error whose type checks raise (SystemExit from ``__class__``) cannot be
+    judged by the retry policy: it fails its file without a retry, and the slot comes back."""
+    policy = tq.RetryPolicy(max_attempts=3, initial_delay=0, jitter=0)
+    with tq.TransferQueue(1, retry=policy) as q:
+        job = _run_limit_one(HostileClassError("flaky"), q)
+    assert [f.status.value for f in job.files] == ["error", "completed"]
+    assert job.files[0].error == "flaky"
+    assert job.files[0].error_type == "tests.test_failures.HostileClassError"
+    assert job.files[0].attempts == 1
+
+
+class RaisingFilter(logging.Filter):
+    """A filter that raises ``raised`` for every record it sees, and keeps their messages."""
+
+    def __init__(self, raised: type[BaseException]) -> None:
+        super().__init__()
+        self.raised = raised
+        self.seen: list[str] = []
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            self.seen.append(record.getMessage())
+        raise self.raised("the filter broke")
+
+
+@pytest.mark.parametrize("raised", [RuntimeError, SystemExit])
+def test_logging_that_raises_costs_no_slot_and_no_event(
+    caplog: pytest.LogCaptureFixture, raised: type[BaseException]
+) -> None:
+    """S16, S24: a filter on the library's logger that raises on every record, even
+    SystemExit. On a limit-1 queue, file 0 fails once (logged, retried: the worker holds
+    file 1's slot by then), then for good (logged), file 1 and the next job still run, the
+    event thread (which logs each job's start and end) delivers, and wait() returns."""
+    caplog.set_level(logging.INFO, logger="transferqueue")  # INFO records reach the filter
+    breaking = RaisingFilter(raised)
+    logging.getLogger("transferqueue").addFilter(breaking)
+
+    def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        if file.source_path == "src/file-0":
+            raise ConnectionResetError("dropped") if file.attempts == 1 else FileExistsError()
+
+    policy = tq.RetryPolicy(max_attempts=2, initial_delay=0, jitter=0)
+    try:
+        with tq.TransferQueue(1, retry=policy) as q:
+            failed = q.queue_job("s3-upload", make_files(2), executor)
+            later = q.queue_job("s3-upload", make_files(1, prefix="later"), noop_executor)
+            job = q.wait(failed, timeout=WAIT)
+            assert q.wait(later, timeout=WAIT).status == tq.TransferStatus.COMPLETED
+            assert q._running == 0
+    finally:
+        logging.getLogger("transferqueue").removeFilter(breaking)
+    assert job.status == tq.TransferStatus.FAILED
+    assert [f.status.value for f in job.files] == ["error", "completed"]
+    assert (job.files[0].error, job.files[0].error_type) == ("FileExistsError", "FileExistsError")
+    assert job.files[0].attempts == 2
+    seen = "\n".join(breaking.seen)
+    for logged in ("queued", "failed on attempt 1, retrying", "src/file-0 of job", "completed"):
+        assert logged in seen
+
+
+def test_logging_that_raises_in_the_callers_thread_reaches_the_caller_after_the_work(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """S24: what a filter raises on a record logged in the caller's own thread is the
+    caller's: update_concurrency_limit and shutdown raise it, but only once their work is
+    done (the limit changed; the file waiting to retry failed with its last error and its
+    job's terminal event was delivered)."""
+    caplog.set_level(logging.INFO, logger="transferqueue")
+    retry_later = tq.RetryPolicy(max_attempts=2, initial_delay=3600, jitter=0)
+    queue = tq.TransferQueue(1, retry=retry_later)
+    recorder = EventRecorder(queue)
+    breaking = RaisingFilter(RuntimeError)
+    try:
+        with tq.job_updated.connected_to(recorder.updated, sender=queue):
+            waiting = queue.queue_job("s3-upload", make_files(1), _fail_file(0, OSError("down")))
+            after = queue.queue_job("s3-upload", make_files(1, prefix="b"), noop_executor)
+            # Limit 1: the second job ran once the first one's file went to wait.
+            assert queue.wait(after, timeout=WAIT).status == tq.TransferStatus.COMPLETED
+            logging.getLogger("transferqueue").addFilter(breaking)
+            with pytest.raises(RuntimeError, match="the filter broke"):
+                queue.update_concurrency_limit(2)
+            assert queue.concurrency_limit == 2
+            with pytest.raises(RuntimeError, match="the filter broke"):
+                queue.shutdown(wait=True)
+            [(_, job)] = [e for e in recorder.for_job(waiting) if e[1].status.is_terminal]
+    finally:
+        logging.getLogger("transferqueue").removeFilter(breaking)
+        queue.shutdown(wait=True)
+    assert (job.status, job.files[0].error) == (tq.TransferStatus.FAILED, "down")
+    assert any("files waiting to be retried failed" in seen for seen in breaking.seen)
 
 
 def test_a_worker_that_cannot_start_fails_its_file_and_never_runs_it(
@@ -211,6 +345,7 @@ def test_a_worker_that_cannot_start_fails_its_file_and_never_runs_it(
     assert job.error == "1 of 4 files failed"
     assert job.files[0].status == tq.TransferFileStatus.ERROR
     assert job.files[0].error == "no worker thread: can't start new thread"
+    assert job.files[0].error_type == "RuntimeError"
     assert [f.status.value for f in job.files[1:]] == ["completed"] * 3
     assert "src/file-0" not in ran
     assert sorted(p for p in ran if p.startswith("src/file-")) == [
@@ -225,7 +360,7 @@ def test_a_worker_crash_of_the_library_itself_is_logged(
     """A bug in the queue's own bookkeeping must not vanish into a Future nobody reads:
     the dying worker is logged on the "transferqueue" logger (fault injected here)."""
 
-    def broken_finish_file(self: Job, index: int, error: str | None) -> bool:
+    def broken_finish_file(self: Job, index: int, error: Failure | None) -> bool:
         raise RuntimeError("injected bookkeeping failure")
 
     monkeypatch.setattr(Job, "finish_file", broken_finish_file)

@@ -11,6 +11,7 @@ from freezegun import freeze_time
 
 import transferqueue as tq
 from tests.conftest import noop_executor
+from transferqueue._failure import Failure
 from transferqueue._job import Job, new_job_id
 
 COMPLETED = tq.TransferFileStatus.COMPLETED
@@ -63,8 +64,8 @@ def test_progress_is_accounted() -> None:
     """S6: loaded_bytes sums the files' loaded as progress is reported."""
     job = make_job(100, 200)
     start(job, 2)
-    assert job.report_progress(0, 40) is True
-    assert job.report_progress(1, 110) is True
+    assert job.report_progress(0, 1, 40) is True
+    assert job.report_progress(1, 1, 110) is True
     snapshot = snap(job)
     assert [record.loaded for record in snapshot.files] == [40, 110]
     assert snapshot.progress.loaded_bytes == 150
@@ -78,8 +79,8 @@ def test_progress_is_clamped(reported: int, loaded: int) -> None:
     """S7: values below 0 count as 0, values above the size count as the size."""
     job = make_job(100, 50)
     start(job, 1)
-    job.report_progress(0, 30)
-    job.report_progress(0, reported)
+    job.report_progress(0, 1, 30)
+    job.report_progress(0, 1, reported)
     snapshot = snap(job)
     assert snapshot.files[0].loaded == loaded
     assert snapshot.progress.loaded_bytes == loaded
@@ -89,9 +90,9 @@ def test_smaller_value_is_a_restart() -> None:
     """S7: a smaller value than before is accepted and loaded_bytes follows it."""
     job = make_job(100, 100)
     start(job, 2)
-    job.report_progress(1, 10)
-    job.report_progress(0, 80)
-    assert job.report_progress(0, 30) is True
+    job.report_progress(1, 1, 10)
+    job.report_progress(0, 1, 80)
+    assert job.report_progress(0, 1, 30) is True
     snapshot = snap(job)
     assert snapshot.files[0].loaded == 30
     assert snapshot.progress.loaded_bytes == 40
@@ -101,14 +102,14 @@ def test_report_for_a_file_not_transferring_changes_nothing() -> None:
     """S4/S6: a late report after the file finished, or one for a queued file, is ignored."""
     job = make_job(100, 100, 100)
     start(job, 2)
-    job.report_progress(0, 10)
+    job.report_progress(0, 1, 10)
     job.finish_file(0, None)
-    job.report_progress(1, 20)
-    job.finish_file(1, "boom")
+    job.report_progress(1, 1, 20)
+    job.finish_file(1, Failure("boom", "ValueError"))
     before = snap(job)
-    assert job.report_progress(0, 5) is False
-    assert job.report_progress(1, 90) is False
-    assert job.report_progress(2, 50) is False  # never started
+    assert job.report_progress(0, 1, 5) is False
+    assert job.report_progress(1, 1, 90) is False
+    assert job.report_progress(2, 1, 50) is False  # never started
     assert job.snapshot() is before
     assert [record.loaded for record in before.files] == [100, 20, 0]
 
@@ -117,7 +118,7 @@ def test_completed_file_counts_its_full_size() -> None:
     """S6: a file that completes counts its size, whatever it reported before."""
     job = make_job(100, 100)
     start(job, 1)
-    job.report_progress(0, 10)
+    job.report_progress(0, 1, 10)
     assert job.finish_file(0, None) is False
     snapshot = snap(job)
     assert snapshot.files[0].loaded == 100
@@ -133,7 +134,7 @@ def test_percentage_floors_and_reaches_100_only_when_all_completed() -> None:
     start(job, 1)
     percentages = []
     for loaded in (1, 2, 3):
-        job.report_progress(0, loaded)
+        job.report_progress(0, 1, loaded)
         percentages.append(snap(job).progress.percentage)
     assert percentages == [33, 66, 99]  # every byte reported, but not finished: 99
     job.finish_file(0, None)
@@ -145,7 +146,7 @@ def test_percentage_stays_below_100_with_a_file_left() -> None:
     job = make_job(999, 1)
     start(job, 2)
     job.finish_file(0, None)
-    job.report_progress(1, 1)
+    job.report_progress(1, 1, 1)
     assert snap(job).progress.percentage == 99
 
 
@@ -188,9 +189,9 @@ def test_failed_job_summarises_the_failures() -> None:
     """S4: every file finished and one failed: the job is failed, "1 of 3 files failed"."""
     job = make_job(10, 10, 10)
     start(job, 3)
-    job.report_progress(1, 4)
+    job.report_progress(1, 1, 4)
     assert job.finish_file(0, None) is False
-    assert job.finish_file(1, "disk full") is False
+    assert job.finish_file(1, Failure("disk full", "OSError")) is False
     assert job.finish_file(2, None) is True
     snapshot = snap(job)
     assert snapshot.status == tq.TransferStatus.FAILED
@@ -209,7 +210,7 @@ def test_cancel_marks_unfinished_files_and_keeps_completed_ones() -> None:
     job = make_job(10, 10, 10)
     start(job, 2)
     job.finish_file(0, None)
-    job.report_progress(1, 6)
+    job.report_progress(1, 1, 6)
     cancel_event = job.cancel_event
     assert cancel_event is not None
     job.cancel("Cancelled by user")
@@ -237,14 +238,14 @@ def test_terminal_job_is_final(ending: str) -> None:
     else:
         job.start_next_file()
         job.finish_file(0, None)
-        job.finish_file(1, None if ending == "completed" else "boom")
+        job.finish_file(1, None if ending == "completed" else Failure("boom", "ValueError"))
     final = snap(job)
     assert final.status == ending
     assert job.is_finished
     assert job.waiting_files == 0
     changes: list[Callable[[], object]] = [
         job.start_next_file,
-        lambda: job.report_progress(0, 5),
+        lambda: job.report_progress(0, 1, 5),
         lambda: job.finish_file(1, None),
         job.finish_if_done,
         lambda: job.cancel("again"),
@@ -265,10 +266,10 @@ def test_snapshot_is_reused_until_something_changes() -> None:
     second = job.snapshot()
     assert second is not first
     assert first.status == tq.TransferStatus.QUEUED  # the old snapshot did not change
-    job.report_progress(0, 5)
+    job.report_progress(0, 1, 5)
     third = job.snapshot()
     assert third is not second
-    assert job.report_progress(0, 5) is False  # the same value: no change
+    assert job.report_progress(0, 1, 5) is False  # the same value: no change
     assert job.snapshot() is third
     assert second.files[0].loaded == 0
 

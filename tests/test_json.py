@@ -64,7 +64,11 @@ SEED_TRANSFER_JOB: dict[str, tuple[str, bool]] = {
 }
 
 # This library's fields beyond the seed's, under the same naming rules.
-EXTRA_FILE: dict[str, tuple[str, bool]] = {"attempts": ("number", False), "retryAt": ("Date", True)}
+EXTRA_FILE: dict[str, tuple[str, bool]] = {
+    "attempts": ("number", False),
+    "retryAt": ("Date", True),
+    "errorType": ("string", True),
+}
 EXTRA_PROGRESS: dict[str, tuple[str, bool]] = {
     "bytesPerSecond": ("number", True),
     "etaSeconds": ("number", True),
@@ -114,9 +118,18 @@ def full_job() -> tq.TransferJob:
             "timed out",
             2,
             T0 + timedelta(seconds=5),
+            "TimeoutError",
         ),
         tq.TransferFile(
-            "src/b", "dst/b", 50, 50, tq.TransferFileStatus.ERROR, "disk full", 3, None
+            "src/b",
+            "dst/b",
+            50,
+            50,
+            tq.TransferFileStatus.ERROR,
+            "disk full",
+            3,
+            None,
+            "botocore.exceptions.ClientError",
         ),
     )
     progress = tq.TransferProgress(2, 0, 1, 150, 90, 60, 1536.5, 39.0)
@@ -468,6 +481,7 @@ def test_real_queue_job_converts_in_both_modes(queue: tq.TransferQueue) -> None:
     check_snake(snake, job)
     assert snake["status"] == "failed"
     assert [f["error"] for f in snake["files"]] == [None, "disk full", None]
+    assert [f["error_type"] for f in snake["files"]] == [None, "OSError", None]
     assert json.loads(json.dumps(snake)) == snake
 
     camel_data = job.to_dict(camel_case=True)
@@ -478,7 +492,9 @@ def test_real_queue_job_converts_in_both_modes(queue: tq.TransferQueue) -> None:
     assert camel_data["status"] == "failed"
     assert camel_data["error"] == job.error
     assert [f.get("error") for f in camel_data["files"]] == [None, "disk full", None]
+    assert [f.get("errorType") for f in camel_data["files"]] == [None, "OSError", None]
     assert "error" not in camel_data["files"][0]
+    assert "errorType" not in camel_data["files"][0]
     assert camel_data["progress"]["failedFiles"] == 1
     assert camel_data["progress"]["completedFiles"] == 2
     assert parse_js_iso(camel_data["completedAt"]) == js_time(job.completed_at)

@@ -45,7 +45,7 @@ def make_job(files: Any = None) -> tq.TransferJob:
     [
         (
             tq.TransferFile,
-            # The contract's fields, then the retry bookkeeping.
+            # The contract's fields, then the retry bookkeeping, then the error's kind.
             (
                 "source_path",
                 "destination_path",
@@ -55,6 +55,7 @@ def make_job(files: Any = None) -> tq.TransferJob:
                 "error",
                 "attempts",
                 "retry_at",
+                "error_type",
             ),
         ),
         (
@@ -97,6 +98,7 @@ def test_transfer_file_defaults() -> None:
     assert record.loaded == 0
     assert record.status == tq.TransferFileStatus.QUEUED
     assert record.error is None
+    assert record.error_type is None
 
 
 @pytest.mark.parametrize(

@@ -492,6 +492,7 @@ def test_cancel_wakes_a_file_waiting_to_retry() -> None:
         (file,) = job.files
         assert file.status == tq.TransferFileStatus.ERROR
         assert file.error == "Cancelled by user"
+        assert file.error_type == "transferqueue.TransferCancelled"
         assert file.retry_at is None
         assert file.attempts == 1
         join_all(started)  # no file waits any more: the thread ends, before any shutdown
@@ -544,6 +545,7 @@ def test_shutdown_wakes_a_file_waiting_to_retry() -> None:
     (file,) = job.files
     assert file.status == tq.TransferFileStatus.ERROR
     assert file.error == "second"
+    assert file.error_type == "OSError"
     assert file.attempts == 2 == len(executor.calls)
     assert file.retry_at is None
     terminal = [snapshot for _, snapshot in events if snapshot.status.is_terminal]
@@ -589,7 +591,99 @@ def test_shutdown_with_cancel_jobs_cancels_a_waiting_file() -> None:
 
     assert job.status == tq.TransferStatus.CANCELLED
     assert job.files[0].error == "Cancelled by queue shutdown"
+    assert job.files[0].error_type == "transferqueue.TransferCancelled"
     assert job.files[0].retry_at is None
+
+
+def test_a_waiting_file_keeps_its_errors_kind_and_its_next_attempt_clears_it() -> None:
+    """S19: a file waiting for its retry shows its last attempt's error and kind; once the
+    next attempt starts both are cleared, and a success leaves them unset."""
+    attempt_two, finish = threading.Event(), threading.Event()
+
+    def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        if file.attempts == 1:
+            raise ConnectionResetError("reset by peer")
+        attempt_two.set()
+        assert finish.wait(WAIT)
+
+    policy = tq.RetryPolicy(max_attempts=2, initial_delay=0.001, jitter=0)
+    with retry_queue(retry=policy, update_interval=0) as queue:
+        job_id = queue.queue_job("s3-upload", make_files(1), executor)
+        with recording(queue) as recorder:
+            try:
+                waiting = wait_for_job(queue, job_id, waiting_to_retry)
+                assert attempt_two.wait(WAIT)
+                running = queue.get_job(job_id)
+            finally:
+                finish.set()
+            job = queue.wait(job_id, timeout=WAIT)
+            events = recorder.for_job(job_id)
+    (file,) = waiting.files
+    assert (file.status, file.error, file.error_type) == (
+        tq.TransferFileStatus.QUEUED,
+        "reset by peer",
+        "ConnectionResetError",
+    )
+    assert running is not None
+    (file,) = running.files
+    assert (file.status, file.attempts, file.error, file.error_type) == (
+        tq.TransferFileStatus.TRANSFERRING,
+        2,
+        None,
+        None,
+    )
+    # Every snapshot carries the kind exactly when it carries the error.
+    assert all((f.error is None) == (f.error_type is None) for _, j in events for f in j.files)
+    assert job.status == tq.TransferStatus.COMPLETED
+    assert (job.files[0].error, job.files[0].error_type) == (None, None)
+
+
+def test_a_stale_on_progress_from_a_leaked_thread_leaves_the_next_attempt_alone() -> None:
+    """S7, S19: attempt 1 leaves a thread behind that calls its ``on_progress`` while
+    attempt 2 runs. The call belongs to an ended attempt: it changes nothing (attempt 2's
+    bytes stay its own) and raises nothing, as the callback's docstring says."""
+    attempt_two_running, stale_called, finish = (threading.Event() for _ in range(3))
+    outcome: list[object] = []
+    leaked: list[threading.Thread] = []
+
+    def keep_reporting(on_progress: tq.ProgressCallback) -> None:
+        assert attempt_two_running.wait(WAIT)
+        try:
+            on_progress(90)
+            outcome.append("returned")
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+            outcome.append(exc)
+        finally:
+            stale_called.set()
+
+    def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        if file.attempts == 1:
+            on_progress(30)
+            thread = threading.Thread(target=keep_reporting, args=(on_progress,))
+            leaked.append(thread)
+            thread.start()
+            raise ConnectionResetError("dropped")
+        on_progress(10)
+        attempt_two_running.set()
+        assert finish.wait(WAIT)
+        on_progress(file.size)
+
+    with retry_queue(limit=1, retry=AT_ONCE) as queue:
+        job_id = queue.queue_job("s3-download", make_files(1, size=100), executor)
+        try:
+            assert stale_called.wait(WAIT)
+            during = queue.get_job(job_id)
+        finally:
+            finish.set()
+        job = queue.wait(job_id, timeout=WAIT)
+    for thread in leaked:
+        thread.join(WAIT)
+    assert outcome == ["returned"]
+    assert during is not None
+    assert (during.files[0].attempts, during.files[0].loaded) == (2, 10)
+    assert during.progress.loaded_bytes == 10
+    assert job.status == tq.TransferStatus.COMPLETED
+    assert job.files[0].loaded == 100
 
 
 # -- exact delays, under a frozen clock ------------------------------------------------------

@@ -26,10 +26,12 @@ from freezegun import freeze_time
 
 import transferqueue as tq
 from tests.conftest import WAIT, GatedExecutor, make_files
+from transferqueue._failure import Failure
 from transferqueue._job import Job
 
 T = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 SECOND = timedelta(seconds=1)
+RESET = Failure("connection reset", "ConnectionResetError")
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -145,10 +147,10 @@ def test_unknown_until_two_samples_lie_apart() -> None:
         job.start_next_file()
         assert job.snapshot().status == "active"
         assert rate(job) == (None, None)  # one sample: nothing measured yet
-        job.report_progress(0, 100)
+        job.report_progress(0, 1, 100)
         assert rate(job) == (None, None)  # two samples at one instant: no time span
         frozen.tick(2 * SECOND)
-        job.report_progress(0, 300)
+        job.report_progress(0, 1, 300)
         assert rate(job) == (150.0, 700 / 150.0)
 
 
@@ -160,7 +162,7 @@ def test_first_report_after_start() -> None:
         frozen.tick(60 * SECOND)  # queued for a minute: not part of the measure
         job.start_next_file()
         frozen.tick(4 * SECOND)
-        job.report_progress(0, 1000)
+        job.report_progress(0, 1, 1000)
         assert rate(job) == (250.0, 36.0)
 
 
@@ -172,7 +174,7 @@ def test_steady_rate_is_exact_and_keeps_few_samples() -> None:
         job.start_next_file()
         for second in range(1, 31):
             frozen.tick(SECOND)
-            job.report_progress(0, 100 * second)
+            job.report_progress(0, 1, 100 * second)
             assert rate(job) == (100.0, (5000 - 100 * second) / 100.0)
             assert kept_samples(job) <= 12
 
@@ -187,12 +189,12 @@ def test_window_slides_to_the_recent_rate() -> None:
         job.start_next_file()
         for second in range(1, 21):
             frozen.tick(SECOND)
-            job.report_progress(0, 100 * second)
+            job.report_progress(0, 1, 100 * second)
         assert rate(job) == (100.0, 18_000 / 100.0)
         for k in range(1, 16):
             frozen.tick(SECOND)
             loaded = 2000 + 300 * k
-            job.report_progress(0, loaded)
+            job.report_progress(0, 1, loaded)
             speed = (1000 + 200 * min(k, 10)) / 10.0
             assert rate(job) == (speed, (20_000 - loaded) / speed), f"{k} s after the change"
         assert rate(job)[0] == 300.0
@@ -207,16 +209,16 @@ def test_stall_then_progress() -> None:
         job.start_next_file()
         for second in range(1, 6):
             frozen.tick(SECOND)
-            job.report_progress(0, 100 * second)
+            job.report_progress(0, 1, 100 * second)
         frozen.tick(15 * SECOND)
-        job.report_progress(0, 600)
+        job.report_progress(0, 1, 600)
         assert rate(job) == (100 / 15.0, 9400 / (100 / 15.0))
         frozen.tick(SECOND)
-        job.report_progress(0, 700)
+        job.report_progress(0, 1, 700)
         assert rate(job) == (200 / 16.0, 9300 / (200 / 16.0))
         for second in range(22, 31):
             frozen.tick(SECOND)
-            job.report_progress(0, 700 + 100 * (second - 21))
+            job.report_progress(0, 1, 700 + 100 * (second - 21))
         # At 30 s the anchor is the sample at 20 s (600 bytes); 1600 bytes now.
         assert rate(job) == (100.0, 8400 / 100.0)
 
@@ -230,7 +232,7 @@ def test_settle_speed_after_a_whole_window_without_bytes() -> None:
         assert job.settle_speed() is None  # queued
         job.start_next_file()
         frozen.tick(SECOND)
-        job.report_progress(0, 100)
+        job.report_progress(0, 1, 100)
         assert rate(job) == (100.0, 9.0)
         frozen.tick(3 * SECOND)
         assert job.settle_speed() == (False, 1.0)  # 3 of 4 s idle
@@ -244,7 +246,7 @@ def test_settle_speed_after_a_whole_window_without_bytes() -> None:
         # Bytes again, at 16 s: measured from when it was found stalled (5 s, 100 bytes),
         # the last sample at or before the window's start.
         frozen.tick(SECOND)
-        job.report_progress(0, 300)
+        job.report_progress(0, 1, 300)
         assert rate(job) == (200 / 11.0, 700 / (200 / 11.0))
         assert job.settle_speed() == (False, 4.0)
 
@@ -267,9 +269,9 @@ def test_settle_speed_of_a_job_reading_zero_already_tells_nothing() -> None:
         job = new_job([1000], window=2)
         job.start_next_file()
         frozen.tick(SECOND)
-        job.report_progress(0, 500)
+        job.report_progress(0, 1, 500)
         frozen.tick(SECOND)
-        job.wait_to_retry(0, "connection reset", T + timedelta(seconds=60))
+        job.wait_to_retry(0, RESET, T + timedelta(seconds=60))
         before = job.snapshot()
         assert rate(job) == (0.0, None)
         frozen.tick(2 * SECOND)
@@ -375,10 +377,10 @@ def test_retry_reset_gives_zero_speed_not_negative() -> None:
         job.start_next_file()
         for loaded in (500, 800, 900):
             frozen.tick(SECOND)
-            job.report_progress(0, loaded)
+            job.report_progress(0, 1, loaded)
         assert rate(job) == (200.0, 100 / 200.0)  # over 2 s: anchor 500 at 1 s
         frozen.tick(SECOND)
-        job.wait_to_retry(0, "connection reset", T + timedelta(seconds=10))
+        job.wait_to_retry(0, RESET, T + timedelta(seconds=10))
         snapshot = job.snapshot()
         assert snapshot.status == "active"
         assert snapshot.progress.loaded_bytes == 0
@@ -386,10 +388,10 @@ def test_retry_reset_gives_zero_speed_not_negative() -> None:
         job.retry_due(0)
         job.start_next_file()  # the second attempt: no new sample, the job stays active
         frozen.tick(SECOND)
-        job.report_progress(0, 200)
+        job.report_progress(0, 2, 200)
         assert rate(job) == (0.0, None)  # anchor 900 at 3 s: still below
         frozen.tick(SECOND)
-        job.report_progress(0, 600)
+        job.report_progress(0, 2, 600)
         assert rate(job) == (300.0, 400 / 300.0)  # anchor 0 at 4 s
 
 
@@ -401,7 +403,7 @@ def test_restart_with_a_smaller_value_gives_zero_not_negative() -> None:
         job.start_next_file()
         for loaded in (500, 800, 900, 100):
             frozen.tick(SECOND)
-            job.report_progress(0, loaded)
+            job.report_progress(0, 1, loaded)
         assert rate(job) == (0.0, None)
 
 
@@ -412,7 +414,7 @@ def test_speed_spans_files_and_counts_a_completed_file() -> None:
         job = new_job([400, 600], window=10)
         job.start_next_file()
         frozen.tick(SECOND)
-        job.report_progress(0, 200)
+        job.report_progress(0, 1, 200)
         frozen.tick(SECOND)
         assert job.finish_file(0, None) is False  # +200 bytes at 2 s
         assert rate(job) == (200.0, 600 / 200.0)
@@ -420,7 +422,7 @@ def test_speed_spans_files_and_counts_a_completed_file() -> None:
         job.start_next_file()
         assert rate(job) == (200.0, 600 / 200.0)  # a start is no change of bytes
         frozen.tick(SECOND)
-        job.report_progress(1, 400)
+        job.report_progress(1, 1, 400)
         assert rate(job) == (800 / 8.0, 200 / (800 / 8.0))
 
 
@@ -431,7 +433,7 @@ def test_eta_is_zero_when_every_byte_is_loaded_but_the_job_is_active() -> None:
         job = new_job([500], window=10)
         job.start_next_file()
         frozen.tick(2 * SECOND)
-        job.report_progress(0, 500)
+        job.report_progress(0, 1, 500)
         assert job.snapshot().status == "active"
         assert rate(job) == (250.0, 0.0)
 
@@ -443,13 +445,13 @@ def test_terminal_job_has_no_speed(end: str) -> None:
         job = new_job([1000], window=10)
         job.start_next_file()
         frozen.tick(SECOND)
-        job.report_progress(0, 400)
+        job.report_progress(0, 1, 400)
         assert rate(job) == (400.0, 1.5)
         frozen.tick(SECOND)
         if end == "completed":
             job.finish_file(0, None)
         elif end == "failed":
-            job.finish_file(0, "disk full")
+            job.finish_file(0, Failure("disk full", "OSError"))
         else:
             job.cancel("Cancelled by user")
         snapshot = job.snapshot()
@@ -467,7 +469,7 @@ def test_samples_stay_few_after_ten_thousand_reports() -> None:
         most = 0
         for n in range(1, 10_001):
             frozen.tick(timedelta(milliseconds=1))
-            job.report_progress(0, 10 * n)
+            job.report_progress(0, 1, 10 * n)
             most = max(most, kept_samples(job))
         assert most <= 12
         assert rate(job) == (10_000.0, (10**9 - 100_000) / 10_000.0)
@@ -482,7 +484,7 @@ def test_samples_stay_a_tenth_of_the_window_apart_at_coarse_reports() -> None:
         job.start_next_file()
         for n in range(1, 201):
             frozen.tick(timedelta(milliseconds=600))
-            job.report_progress(0, 60 * n)
+            job.report_progress(0, 1, 60 * n)
         assert rate(job)[0] == pytest.approx(100.0)
         samples = job._samples
         assert samples is not None

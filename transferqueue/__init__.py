@@ -6,6 +6,9 @@ cancels jobs, and announces changes through the blinker signals ``job_created`` 
 ``job_updated``. See README.rst for the contract and examples.
 """
 
+from typing import TYPE_CHECKING
+
+from . import _singleton
 from ._config import get_max_concurrent_transfers
 from ._enums import TransferFileStatus, TransferStatus, TransferType
 from ._errors import JobNotFoundError, QueueShutdownError, TransferCancelled, TransferQueueError
@@ -15,8 +18,29 @@ from ._queue import DEFAULT_SPEED_WINDOW, DEFAULT_UPDATE_INTERVAL, TransferQueue
 from ._records import TransferFile, TransferJob, TransferProgress
 from ._retry import DEFAULT_NEVER_RETRY_ON, DEFAULT_RETRY_ON, NO_RETRY, RetryPolicy
 from ._signals import job_created, job_updated
-from ._singleton import transfer_queue, update_transfer_queue_concurrency
+from ._singleton import update_transfer_queue_concurrency
 from ._watch import JobWatch
+
+transfer_queue: TransferQueue
+"""The queue shared by the whole process, limited by ``MAX_CONCURRENT_TRANSFERS``.
+
+Made on first use, not at import (PEP 562): the first lookup reads the variable and
+raises its ``ValueError`` if the value is bad. It starts no thread until its first job.
+"""
+
+# Hidden from type checkers, which would type every missing name by __getattr__.
+if not TYPE_CHECKING:  # pragma: no branch
+
+    def __getattr__(name: str) -> object:
+        """Look up ``transfer_queue``, making it on the first lookup (PEP 562)."""
+        if name == "transfer_queue":
+            return _singleton.shared_queue()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        """The module's names, ``transfer_queue`` included before it is made."""
+        return sorted({*globals(), "transfer_queue"})
+
 
 __all__ = [
     "DEFAULT_NEVER_RETRY_ON",

@@ -583,6 +583,10 @@ def _dry_run(
 def demo() -> int:
     """Generate a few files of random bytes (1 to 64 MiB) in a temporary folder, copy
     them to another with the live progress, say where they went, and clean up."""
+    try:
+        concurrency = get_max_concurrent_transfers()
+    except ValueError as exc:  # before any file is made
+        raise _UsageError(str(exc)) from None
     root = tempfile.mkdtemp(prefix="transferqueue-demo-")
     try:
         source = os.path.join(root, "source")
@@ -593,7 +597,7 @@ def demo() -> int:
                 stream.write(os.urandom(size * 1024 * 1024))
         print(f"generated {len(_DEMO_SIZES_MIB)} files in {source}", flush=True)
         files = plan([source], destination)
-        status = copy(files, concurrency=get_max_concurrent_transfers(), retries=0, overwrite=False)
+        status = copy(files, concurrency=concurrency, retries=0, overwrite=False)
         print(f"copied to {destination} (now removed again)", flush=True)
         return status
     finally:

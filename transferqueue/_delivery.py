@@ -17,6 +17,7 @@ to 0 with an event of its own (S20).
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -26,7 +27,7 @@ from blinker import NamedSignal
 
 from ._enums import TransferStatus
 from ._job import Job
-from ._log import logger
+from ._log import log_in_queue_thread
 from ._records import TransferJob
 from ._signals import job_created, job_updated
 from ._watch import JobWatch, Unsubscribe, WatchFeed
@@ -308,9 +309,14 @@ class EventDelivery:
                 for receiver in signal.receivers_for(sender):
                     try:
                         receiver(sender, job=snapshot)
-                    except BaseException:  # noqa: BLE001 - it stops neither delivery nor others
-                        logger.exception(
-                            "%s receiver %r raised on job %s", signal.name, receiver, snapshot.id
+                    except BaseException as exc:  # noqa: BLE001 - it stops neither delivery nor others
+                        log_in_queue_thread(
+                            logging.ERROR,
+                            "%s receiver %r raised on job %s",
+                            signal.name,
+                            receiver,
+                            snapshot.id,
+                            exc_info=exc,
                         )
             if signal is job_updated:
                 for feed in feeds.get(job, ()):
@@ -333,7 +339,8 @@ def _log_event(signal: NamedSignal, job: TransferJob) -> None:
     """Log a job's creation and its end; its other updates are too many to log."""
     progress = job.progress
     if signal is job_created:
-        logger.info(
+        log_in_queue_thread(
+            logging.INFO,
             "job %s queued: %s, %d files, %d bytes",
             job.id,
             job.type,
@@ -341,8 +348,10 @@ def _log_event(signal: NamedSignal, job: TransferJob) -> None:
             progress.total_bytes,
         )
     elif job.status is TransferStatus.COMPLETED:
-        logger.info("job %s completed: %d files", job.id, progress.completed_files)
+        log_in_queue_thread(
+            logging.INFO, "job %s completed: %d files", job.id, progress.completed_files
+        )
     elif job.status is TransferStatus.FAILED:
-        logger.warning("job %s failed: %s", job.id, job.error)
+        log_in_queue_thread(logging.WARNING, "job %s failed: %s", job.id, job.error)
     elif job.status is TransferStatus.CANCELLED:
-        logger.info("job %s cancelled: %s", job.id, job.error)
+        log_in_queue_thread(logging.INFO, "job %s cancelled: %s", job.id, job.error)

@@ -1,10 +1,16 @@
-"""The library's exceptions."""
+"""The library's exceptions.
+
+Each names the package as its module: ``transferqueue.TransferCancelled`` is where users
+find it, and the name a failed file's ``error_type`` records, whatever module defines it.
+"""
 
 from __future__ import annotations
 
 
 class TransferQueueError(Exception):
     """Base class of every exception this library defines."""
+
+    __module__ = "transferqueue"
 
 
 class TransferCancelled(TransferQueueError):
@@ -13,9 +19,13 @@ class TransferCancelled(TransferQueueError):
     Let it propagate (or raise it yourself after cleaning up): the queue expects it.
     """
 
+    __module__ = "transferqueue"
+
 
 class JobNotFoundError(TransferQueueError, KeyError):
     """No job with this id is registered (never queued, or removed by cleanup)."""
+
+    __module__ = "transferqueue"
 
     def __init__(self, job_id: str) -> None:
         super().__init__(job_id)
@@ -28,3 +38,5 @@ class JobNotFoundError(TransferQueueError, KeyError):
 
 class QueueShutdownError(TransferQueueError, RuntimeError):
     """The queue was shut down and accepts no new jobs."""
+
+    __module__ = "transferqueue"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ._clock import utc_now
 from ._enums import TransferFileStatus, TransferStatus, TransferType
+from ._failure import CANCELLED_TYPE, Failure
 from ._records import TransferFile, TransferJob, TransferProgress
 
 if TYPE_CHECKING:
@@ -170,14 +171,16 @@ class Job:
             return index, files.records[index], attempt, True
         return index, files.records[index], attempt, False
 
-    def report_progress(self, index: int, loaded: int) -> bool:
-        """Record ``loaded`` bytes done of a transferring file (clamped to 0..size, S7).
+    def report_progress(self, index: int, attempt: int, loaded: int) -> bool:
+        """Record ``loaded`` bytes done of a file's transferring ``attempt`` (clamped to
+        0..size, S7).
 
-        Returns whether anything changed; a file that is no longer transferring (a late
-        call after its executor returned) is left alone.
+        Returns whether anything changed. A report for an attempt that has ended (a late
+        call after its executor returned, from a thread it left behind, even while a
+        later attempt of the file runs) is left alone.
         """
         files = self._require_live()
-        if files.statuses[index] is not _TRANSFERRING:
+        if files.statuses[index] is not _TRANSFERRING or files.attempts[index] != attempt:
             return False
         loaded = 0 if loaded < 0 else min(loaded, files.records[index].size)
         previous = files.loaded[index]
@@ -186,7 +189,7 @@ class Job:
         self._add_loaded(files, index, loaded - previous)
         return True
 
-    def finish_file(self, index: int, error: str | None) -> bool:
+    def finish_file(self, index: int, error: Failure | None) -> bool:
         """Record the end of a file's executor; ``error`` None means success.
 
         Returns whether the job became terminal with it (``completed`` or ``failed``).
@@ -201,7 +204,7 @@ class Job:
             self._set(files, index, _ERROR, error)
         return self.finish_if_done()
 
-    def wait_to_retry(self, index: int, error: str, retry_at: datetime) -> None:
+    def wait_to_retry(self, index: int, error: Failure, retry_at: datetime) -> None:
         """Put a failed file back to ``queued`` until :meth:`retry_due`: it keeps its
         ``error`` and gets its ``retry_at``; its bytes count from 0 again."""
         files = self._require_live()
@@ -244,13 +247,15 @@ class Job:
         return True
 
     def cancel(self, reason: str) -> None:
-        """Enter ``cancelled``: every file not completed becomes ``error`` with ``reason``."""
+        """Enter ``cancelled``: every file not completed becomes ``error`` with ``reason``
+        (of the kind :class:`TransferCancelled`)."""
         files = self._require_live()
         files.retry_at.clear()
+        failure = Failure(reason, CANCELLED_TYPE)  # one, shared by every file it ends
         for index, status in enumerate(files.statuses):
             if status is _QUEUED or status is _TRANSFERRING:
                 self._failed_files += 1
-                self._set(files, index, _ERROR, reason)
+                self._set(files, index, _ERROR, failure)
         assert self.cancel_event is not None
         self.cancel_event.set()
         self._terminate(TransferStatus.CANCELLED, reason)
@@ -311,7 +316,11 @@ class Job:
         return changed, window
 
     def _set(
-        self, files: _FileTable, index: int, status: TransferFileStatus, error: str | None = None
+        self,
+        files: _FileTable,
+        index: int,
+        status: TransferFileStatus,
+        error: Failure | None = None,
     ) -> None:
         files.statuses[index] = status
         if error is not None:
@@ -402,7 +411,8 @@ class Job:
 class _FileTable:
     """The live state of an unfinished job's files.
 
-    Per file: its last built record, and its current status, bytes done and error.
+    Per file: its last built record, and its current status, bytes done, attempts and
+    error (message and kind).
     Records are rebuilt only for the files in ``dirty``, when a snapshot is asked for:
     building an attrs record on every change, under the lock, is what the hot path
     (every file start and end, every on_progress call) cannot afford.
@@ -415,7 +425,7 @@ class _FileTable:
         self.statuses = [_QUEUED] * len(records)
         self.loaded = [0] * len(records)
         self.attempts = [0] * len(records)
-        self.errors: dict[int, str] = {}
+        self.errors: dict[int, Failure] = {}
         self.retry_at: dict[int, datetime] = {}  # files waiting out a retry delay
         self.dirty: set[int] = set()
 
@@ -424,15 +434,17 @@ class _FileTable:
         records = self.records
         for index in self.dirty:
             record = records[index]
+            error = self.errors.get(index)
             records[index] = TransferFile(
                 record.source_path,
                 record.destination_path,
                 record.size,
                 self.loaded[index],
                 self.statuses[index],
-                self.errors.get(index),
+                None if error is None else error.message,
                 self.attempts[index],
                 self.retry_at.get(index),
+                None if error is None else error.error_type,
             )
         self.dirty.clear()
         return records

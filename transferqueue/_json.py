@@ -88,6 +88,7 @@ def _file_snake(file: TransferFile) -> dict[str, Any]:
         "error": file.error,
         "attempts": file.attempts,
         "retry_at": _python_iso(file.retry_at, "TransferFile.retry_at"),
+        "error_type": file.error_type,
     }
 
 
@@ -150,6 +151,8 @@ def _file_camel(file: TransferFile) -> dict[str, Any]:
     result["attempts"] = file.attempts
     if file.retry_at is not None:
         result["retryAt"] = _js_iso(file.retry_at, "TransferFile.retry_at")
+    if file.error_type is not None:
+        result["errorType"] = file.error_type
     return result
 
 

@@ -14,26 +14,34 @@ if TYPE_CHECKING:
 
 
 class ProgressCallback:
-    """Passed to an executor as ``on_progress``; one per running file.
+    """Passed to an executor as ``on_progress``; one per attempt of a file.
 
     Call it with the absolute number of bytes of this file done so far. Once the job is
     cancelled, the call raises :class:`TransferCancelled`. To check for cancellation
     without reporting progress, read :attr:`cancelled`, call :meth:`raise_if_cancelled`,
     or sleep with :meth:`wait_cancelled`, which returns early when the job is cancelled.
+
+    It belongs to its attempt: once the executor it was given to has returned, a call
+    (from a thread the executor left running, say) changes nothing and raises nothing,
+    even while a later attempt of the same file runs with a callback of its own; only a
+    cancelled job still makes it raise :class:`TransferCancelled`, which tells such a
+    thread to stop.
     """
 
-    __slots__ = ("_cancel_event", "_index", "_job", "_report")
+    __slots__ = ("_attempt", "_cancel_event", "_index", "_job", "_report")
 
     def __init__(
         self,
-        report: Callable[[Job, int, int], bool],
+        report: Callable[[Job, int, int, int], bool],
         job: Job,
         index: int,
+        attempt: int,
         cancel_event: threading.Event,
     ) -> None:
         self._report = report
         self._job = job
         self._index = index
+        self._attempt = attempt
         self._cancel_event = cancel_event
 
     def __call__(self, loaded: int) -> None:
@@ -43,7 +51,7 @@ class ProgressCallback:
         """
         if type(loaded) is not int:  # the fast path: an int, as documented
             loaded = _as_int(loaded)
-        if not self._report(self._job, self._index, loaded):
+        if not self._report(self._job, self._index, self._attempt, loaded):
             raise TransferCancelled(f"transfer job {self._job.id} was cancelled")
 
     @property

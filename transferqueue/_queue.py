@@ -17,13 +17,14 @@ from ._delivery import EventDelivery
 from ._eager_lock import EagerLock
 from ._enums import TransferStatus, TransferType
 from ._errors import JobNotFoundError, QueueShutdownError
+from ._failure import Failure, error_type_name
 from ._job import Executor, Job
 from ._log import logger
 from ._records import TransferJob
 from ._retry import RetryPolicy
 from ._retry_timer import RetryTimer
 from ._scheduler import RoundRobin
-from ._task import FileTask, error_text, log_worker_crash
+from ._task import FileTask, log_worker_crash
 from ._validation import (
     check_count,
     check_files,
@@ -360,17 +361,17 @@ class TransferQueue:
                     self._delivery.mark_changed(job)
             pools = [*self._retired_pools, *([self._pool] if self._pool else [])]
             timer_thread = self._retry_timer.thread()
-        if given_up:
-            logger.warning(
-                "queue shut down: %d files waiting to be retried failed with their last error",
-                given_up,
-            )
         for pool in pools:
             pool.shutdown(wait=wait)
         if wait:
             if timer_thread is not None:
                 timer_thread.join()
             self._delivery.join()
+        if given_up:  # last: a logging filter that raises here leaves nothing half-done
+            logger.warning(
+                "queue shut down: %d files waiting to be retried failed with their last error",
+                given_up,
+            )
 
     # -- interpreter exit and fork (called by _process.py) -------------------------------
 
@@ -444,7 +445,8 @@ class TransferQueue:
                 # pool has queued the task already, so the worker must skip it if it runs.
                 task.abandoned = True
                 self._running -= 1
-                self._finish_file_locked(job, task.file_index, f"no worker thread: {exc}")
+                failure = Failure(f"no worker thread: {exc}", error_type_name(type(exc)))
+                self._finish_file_locked(job, task.file_index, failure)
             else:
                 future.add_done_callback(log_worker_crash)
 
@@ -474,7 +476,7 @@ class TransferQueue:
             self._pool_size = self._limit
         return self._pool
 
-    def _finish_file_locked(self, job: Job, index: int, error: str | None) -> None:
+    def _finish_file_locked(self, job: Job, index: int, error: Failure | None) -> None:
         if job.is_finished:  # cancelled meanwhile: terminal is final (S4)
             return
         if job.finish_file(index, error):
@@ -520,12 +522,12 @@ class TransferQueue:
         self._delivery.mark_changed(job)
         self._start_workers_locked()
 
-    def _report_progress(self, job: Job, index: int, loaded: int) -> bool:
+    def _report_progress(self, job: Job, index: int, attempt: int, loaded: int) -> bool:
         """Record an executor's progress; False once the job is cancelled."""
         with self._lock_eagerly:
             if job.is_finished:
                 return job.status is not TransferStatus.CANCELLED
-            if job.report_progress(index, loaded):
+            if job.report_progress(index, attempt, loaded):
                 self._delivery.mark_changed(job)
             return True
 
@@ -542,30 +544,32 @@ class TransferQueue:
             while next_task is not None:
                 task = next_task
                 error = task.run(self._report_progress)
-                # What the policy says is decided here, without the lock. A final failure
-                # is logged before the job's end can be reported; a retry only once it is
-                # certain (a cancel or a shutdown can refuse it under the lock).
-                text = retry_delay = None
+                # From here to the slot's release no call may raise, or the slot and the
+                # file would be lost for ever: run() and judge_failure() catch whatever the
+                # executor's error, the retry policy or logging raise. What the policy says
+                # is decided here, without the lock. A final failure is logged before the
+                # job's end can be reported; a retry only once it is certain (a cancel or a
+                # shutdown can refuse it under the lock).
+                failure = retry_delay = None
                 if error is not None:
-                    text = error_text(error)
-                    retry_delay = task.retry_delay(error)
-                    if retry_delay is None:
-                        task.log_failure(error, text, None)
+                    failure, retry_delay = task.judge_failure(error)
                 with self._lock_eagerly:
                     self._running -= 1
-                    retrying = self._end_attempt_locked(task, text, retry_delay)
+                    retrying = self._end_attempt_locked(task, failure, retry_delay)
                     next_task = None
                     if self._running < self._limit:  # else the limit was lowered: slot gone
                         next_job = self._scheduler.next_job()
                         if next_job is not None:
                             next_task = self._start_file_locked(next_job)
-                if error is not None and retry_delay is not None:
-                    task.log_failure(error, text or "", retry_delay if retrying else None)
+                if failure is not None and retry_delay is not None:
+                    # Never raises either: next_task holds a slot already.
+                    assert error is not None
+                    task.log_failure(error, failure.message, retry_delay if retrying else None)
         finally:
             self._in_worker.active = False
 
     def _end_attempt_locked(
-        self, task: FileTask, error: str | None, retry_delay: float | None
+        self, task: FileTask, error: Failure | None, retry_delay: float | None
     ) -> bool:
         """Record how a file's attempt ended; True if it now waits to be retried."""
         job = task.job

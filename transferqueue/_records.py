@@ -22,6 +22,11 @@ class TransferFile:
     ``loaded`` is the number of bytes of this file transferred so far (its full ``size``
     once completed). ``error`` is set when ``status`` is ``error``, and on a ``queued``
     file that waits to be retried, where it is the error of its last attempt.
+    ``error_type`` is set with it: the kind of that error, for code to test instead of
+    the message. It is the exception's class, a built-in one named bare
+    (``"FileExistsError"``), any other by module and qualified name
+    (``"botocore.exceptions.ClientError"``); the files a cancelled job ended have
+    ``"transferqueue.TransferCancelled"``.
     ``attempts`` counts the executor calls started for this file (0 until it first
     starts; the record an executor is given carries its own attempt's number).
     ``retry_at`` is set while the file waits to be retried: when it will be tried again.
@@ -35,13 +40,16 @@ class TransferFile:
     error: str | None = None
     attempts: int = 0
     retry_at: datetime | None = None
+    # Last, so that records built by position before it existed still mean the same.
+    error_type: str | None = None
 
     def to_dict(self, *, camel_case: bool = False) -> dict[str, Any]:
         """Return this file as a new JSON-ready dict (see :mod:`transferqueue._json`).
 
         ``status`` becomes its string value, ``retry_at`` an ISO 8601 string in UTC.
         ``camel_case=True`` gives the seed's ``TransferFileJob`` JSON (``sourcePath``, …,
-        plus ``attempts`` and ``retryAt``), leaving out fields that are ``None``.
+        plus ``attempts``, ``retryAt`` and ``errorType``), leaving out fields that are
+        ``None``.
         """
         return _json.file_to_dict(self, camel_case=camel_case)
 

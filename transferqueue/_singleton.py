@@ -1,17 +1,58 @@
-"""The process-wide queue (contract S14)."""
+"""The process-wide queue (contract S14), made on first use.
+
+Importing the package has no side effect: neither the environment is read nor a queue
+made until ``transferqueue.transfer_queue`` is first looked up (through the package's
+module ``__getattr__``). So a bad ``MAX_CONCURRENT_TRANSFERS`` fails only the code that
+uses the shared queue, with that code's own handling, not every import.
+"""
 
 from __future__ import annotations
+
+import os
+import threading
 
 from ._config import get_max_concurrent_transfers
 from ._queue import TransferQueue
 
-transfer_queue = TransferQueue(get_max_concurrent_transfers())
-"""The queue shared by the whole process, limited by ``MAX_CONCURRENT_TRANSFERS``.
+_shared: TransferQueue | None = None
+# Guards the making of _shared, so that threads that look it up at once get one queue.
+# Held only while the queue is made (which takes the process registry's lock inside, see
+# _process.py, never the other way round). Renewed in a forked child (see below).
+_shared_lock = threading.Lock()
 
-Made at import; it starts no thread until its first job is queued.
-"""
+
+def shared_queue() -> TransferQueue:
+    """Return the queue shared by the whole process, making it on the first call.
+
+    The first call reads ``MAX_CONCURRENT_TRANSFERS`` for its limit, and raises the
+    ``ValueError`` of :func:`get_max_concurrent_transfers` if the value is bad (a later
+    call tries again). The queue starts no thread until its first job is queued.
+    """
+    queue = _shared
+    if queue is None:
+        queue = _make_shared()
+    return queue
+
+
+def _make_shared() -> TransferQueue:
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = TransferQueue(get_max_concurrent_transfers())
+        return _shared
 
 
 def update_transfer_queue_concurrency(new_limit: int) -> None:
-    """Change the concurrency limit of :data:`transfer_queue`."""
-    transfer_queue.update_concurrency_limit(new_limit)
+    """Change the concurrency limit of :data:`transfer_queue` (making it if need be)."""
+    shared_queue().update_concurrency_limit(new_limit)
+
+
+def _renew_lock_in_child() -> None:
+    # A thread of the parent may have held the lock at the fork; it does not exist in the
+    # child, so the lock would stay held. Nothing is half-made: _shared is only set to a
+    # whole queue (one the parent was still making stays unset and unused in the child).
+    global _shared_lock
+    _shared_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_renew_lock_in_child)
