@@ -14,11 +14,14 @@ tests check facts from every process, not from the parent's view:
     ``done`` at the end.
 ``hammer URL NAMESPACE LIMIT NAME``
     print ``ready``, then take and release a slot again and again, as fast as it can,
-    appending NAME to the list ``test:order`` while holding, until ``test:stop`` exists.
+    until ``test:stop`` exists. While holding it appends ``NAME PID HEAD`` to the list
+    ``test:order``: HEAD is the process id of the first waiter in the queue then (``-``
+    if none), the one that must come next.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -84,15 +87,18 @@ def contend(url: str, namespace: str, limit: int, threads: int, rounds: int, hol
 
 
 def hammer(url: str, namespace: str, limit: int, name: str) -> None:
-    client = redis.Redis.from_url(url)
+    client = redis.Redis.from_url(url, decode_responses=True)
     order, stop = f"{namespace}:test:order", f"{namespace}:test:stop"
+    queue = f"{namespace}:semaphore:queue"
     with RedisSemaphore(url, limit, namespace=namespace) as semaphore:
         print("ready", flush=True)
         while not client.exists(stop):
             slot = semaphore.acquire(timeout=60)
             assert slot is not None, "no slot within 60 s"
             with slot:
-                client.rpush(order, name)
+                head = client.zrange(queue, 0, 0)
+                head_pid = head[0].split(":")[-2] if head else "-"
+                client.rpush(order, f"{name} {os.getpid()} {head_pid}")
 
 
 def main(argv: list[str]) -> None:
