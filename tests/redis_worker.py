@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 import time
+from typing import cast
 
 import redis
 
@@ -87,7 +88,7 @@ def contend(url: str, namespace: str, limit: int, threads: int, rounds: int, hol
 
 
 def hammer(url: str, namespace: str, limit: int, name: str) -> None:
-    client = redis.Redis.from_url(url, decode_responses=True)
+    client = redis.Redis.from_url(url)
     order, stop = f"{namespace}:test:order", f"{namespace}:test:stop"
     queue = f"{namespace}:semaphore:queue"
     with RedisSemaphore(url, limit, namespace=namespace) as semaphore:
@@ -96,8 +97,8 @@ def hammer(url: str, namespace: str, limit: int, name: str) -> None:
             slot = semaphore.acquire(timeout=60)
             assert slot is not None, "no slot within 60 s"
             with slot:
-                head = client.zrange(queue, 0, 0)
-                head_pid = head[0].split(":")[-2] if head else "-"
+                head = cast(list[bytes], client.zrange(queue, 0, 0))
+                head_pid = head[0].decode().split(":")[-2] if head else "-"
                 client.rpush(order, f"{name} {os.getpid()} {head_pid}")
 
 
