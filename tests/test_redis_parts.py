@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
         ("unix://:pw@/run/redis.sock?db=1", "unix://:***@/run/redis.sock?db=1"),
         ("unix:///run/redis.sock?password=pw", "unix:///run/redis.sock?password=***"),
         ("redis://u:pw@[::1", "<a Redis URL that cannot be parsed>"),
+        ("redis://:pw@h/0#part", "redis://:***@h/0#part"),
+        ("/run/redis.sock", "/run/redis.sock"),
     ],
 )
 def test_urls_are_shown_without_passwords(url: str, shown: str) -> None:
@@ -42,6 +44,7 @@ def test_urls_are_shown_without_passwords(url: str, shown: str) -> None:
 def test_secrets_are_found_as_written_and_decoded() -> None:
     assert url_secrets("redis://u:p%40ss@h?password=a+b") == ("p%40ss", "p@ss", "a b", "a+b")
     assert url_secrets("redis://h/0") == ()
+    assert url_secrets("redis://user@h/0") == ()
     assert url_secrets("redis://u:pw@[::1") == ("redis://u:pw@[::1",)
     assert url_secrets("") == ()
     assert scrub("refused p@ss and p%40ss", url_secrets("redis://u:p%40ss@h")) == (

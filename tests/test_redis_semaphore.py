@@ -7,9 +7,12 @@ pool and holder ids); tests/test_redis_processes.py runs real processes.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -513,6 +516,41 @@ def test_namespaces_are_separate_semaphores(
     assert exports.lease == 10.0
 
 
+def test_close_ends_a_wait_in_another_thread(
+    semaphores: Callable[..., RedisSemaphore],
+) -> None:
+    """A wait going on when its semaphore is closed raises at its next try, and leaves
+    nothing behind in Redis, whether that try was refused or admitted."""
+    holder, observer = semaphores(), semaphores()
+    assert holder.acquire() is not None
+    waiting = semaphores()
+    closing = threading.Event()
+
+    def close_refused() -> bool:
+        if not closing.is_set():
+            closing.set()
+            waiting.close()
+        return False
+
+    with pytest.raises(RuntimeError, match="was closed while waiting"):
+        waiting.acquire(cancel=close_refused)
+    assert observer.state() == SemaphoreState(limit=1, holders=1, waiting=0)
+
+    # Closing releases the object's own slot, which the wait then gets: it is given back.
+    both = semaphores(namespace="both")
+    assert both.acquire() is not None
+
+    def close_admitted() -> bool:
+        if closing.is_set():
+            closing.clear()
+            both.close()
+        return False
+
+    with pytest.raises(RuntimeError, match="was closed while waiting"):
+        both.acquire(cancel=close_admitted)
+    assert semaphores(namespace="both").state() == SemaphoreState(limit=1, holders=0, waiting=0)
+
+
 def test_close_releases_every_slot_and_ends_the_object(
     semaphores: Callable[..., RedisSemaphore],
     redis_url: str,  # noqa: F811
@@ -526,3 +564,25 @@ def test_close_releases_every_slot_and_ends_the_object(
     semaphore.close()  # again: nothing happens
     with pytest.raises(RuntimeError, match="this RedisSemaphore is closed"):
         semaphore.acquire()
+
+
+def test_the_readme_example_runs(redis_url: str) -> None:  # noqa: F811
+    """README.rst's semaphore example runs as written (on the test's server)."""
+    readme = Path(__file__).resolve().parent.parent / "README.rst"
+    after = readme.read_text(encoding="utf-8").split("Scaling out on Redis (in progress)")[1]
+    lines = []
+    for line in after.split(".. code-block:: python", 1)[1].splitlines()[1:]:
+        if line and not line.startswith("    "):
+            break
+        lines.append(line[4:])
+    code = "\n".join(lines)
+    assert "redis://localhost:6379/0" in code
+    done = subprocess.run(
+        [sys.executable, "-c", code.replace("redis://localhost:6379/0", redis_url)],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "SemaphoreState(limit=4, holders=0, waiting=0)"

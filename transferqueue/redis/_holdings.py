@@ -40,10 +40,11 @@ class Holdings:
         self._name = name
         self._on_lost = on_lost
         self._pid = os.getpid()
-        # Guards _held, _renew_error and the state of every Slot handed out. No Redis call
-        # and no callback runs under it.
+        # Guards _held, _closed, _renew_error and the state of every Slot handed out. No
+        # Redis call and no callback runs under it.
         self.lock = threading.Lock()
         self._held: dict[str, Slot] = {}
+        self._closed = False
         self._renew_error: str | None = None  # why the last renewal failed, until one works
         self._keeper = LeaseKeeper(
             f"transferqueue-leases-{name}", lease / 3, self._renew_all, self._holds_any
@@ -57,10 +58,25 @@ class Holdings:
                 "create a new semaphore after fork"
             )
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        with self.lock:
+            return self._closed
+
+    def check_open(self) -> None:
+        """Refuse use once closed, and from a child process."""
+        self.check_process()
+        if self.closed:
+            raise RuntimeError("this RedisSemaphore is closed")
+
     def add(self, holder_id: str, sent_at: float) -> Slot:
-        """A new held slot, whose lease was granted after ``sent_at``."""
+        """A new held slot, whose lease was granted after ``sent_at``; RuntimeError if
+        closed meanwhile (the caller gives the slot back)."""
         slot = Slot(self, holder_id, sent_at)
         with self.lock:
+            if self._closed:
+                raise RuntimeError("this RedisSemaphore was closed while waiting")
             self._held[holder_id] = slot
         self._keeper.wake()
         return slot
@@ -110,8 +126,12 @@ class Holdings:
         return self._commands.drop(slot.holder_id)
 
     def close(self) -> None:
-        """Stop the keeper and release every slot still held; the first Redis error is
-        raised after trying them all."""
+        """Stop the keeper and release every slot still held (once). The first Redis error
+        is raised after trying every slot."""
+        with self.lock:
+            if self._closed:
+                return
+            self._closed = True
         self._keeper.stop()
         error: RedisBackendError | None = None
         for slot in self.held():

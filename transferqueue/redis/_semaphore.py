@@ -94,7 +94,6 @@ class RedisSemaphore:
             initial_limit,
         )
         self._holdings = Holdings(self._commands, self._lease, self.namespace, on_lost)
-        self._closed = threading.Event()
         self._commands.store_limit_if_missing()
 
     @property
@@ -123,7 +122,7 @@ class RedisSemaphore:
         """
         seconds = check_timeout(timeout)
         cancelled = _cancel_test(cancel)
-        self._check_usable()
+        self._holdings.check_open()
         holder_id = new_holder_id()
         join = seconds != 0
         started: int | None = None
@@ -133,6 +132,8 @@ class RedisSemaphore:
                 admitted, now, until_first = self._commands.attempt(holder_id, join)
                 if admitted:
                     return self._holdings.add(holder_id, sent_at)
+                if self._holdings.closed:
+                    raise RuntimeError("this RedisSemaphore was closed while waiting")
                 started = now if started is None else started
                 waited = (now - started) / 1000
                 if (seconds is not None and waited >= seconds) or (cancelled and cancelled()):
@@ -181,10 +182,8 @@ class RedisSemaphore:
 
     def close(self) -> None:
         """Release every slot still held, stop the keeper thread and close the
-        connections. Idempotent; the semaphore cannot acquire afterwards."""
-        if self._closed.is_set():
-            return
-        self._closed.set()
+        connections. Idempotent; the semaphore cannot acquire afterwards, and a wait going
+        on in another thread raises RuntimeError at its next try."""
         try:
             self._holdings.close()
         finally:
@@ -203,11 +202,6 @@ class RedisSemaphore:
 
     def __repr__(self) -> str:
         return f"<RedisSemaphore {self.namespace!r} at {self.url}>"
-
-    def _check_usable(self) -> None:
-        self._holdings.check_process()
-        if self._closed.is_set():
-            raise RuntimeError("this RedisSemaphore is closed")
 
     def _block(self, holder_id: str, budget: float, cancelled: Callable[[], bool] | None) -> bool:
         """Wait up to ``budget`` seconds for a wake-up; False if cancelled meanwhile."""
