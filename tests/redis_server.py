@@ -129,7 +129,8 @@ class RedisServer:
         raise RuntimeError(f"redis-server on port {self.port} did not answer in time")
 
     def stop(self) -> None:
-        """Terminate the server and wait for it (killing it if it will not go)."""
+        """Terminate the server and wait for it (killing it if it will not go), then
+        remove its folder and log."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -138,6 +139,7 @@ class RedisServer:
                 self.process.kill()
                 self.process.wait(timeout=10)
         self._log.close()
+        shutil.rmtree(self.log_path.parent, ignore_errors=True)
 
     def flush(self) -> None:
         """Forget every key."""
