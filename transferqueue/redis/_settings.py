@@ -1,0 +1,58 @@
+"""The semaphore's settings and their checks (importable without redis-py)."""
+
+from __future__ import annotations
+
+from transferqueue._validation import check_limit, check_positive_seconds, check_seconds
+
+DEFAULT_NAMESPACE = "transferqueue"
+DEFAULT_LEASE = 10.0
+"""Seconds a slot stays held without being renewed; a keeper thread renews it every third."""
+
+MIN_LEASE = 0.1
+# A lease that ends further ahead than the longest one was not written by this library:
+# such holders and waiters are dropped instead of blocking their slot for ever.
+MAX_LEASE = 3600.0
+
+MAX_LIMIT = 999_999_999
+"""The largest limit (9 digits: what the scripts accept when they read it back)."""
+
+MAX_NAMESPACE_LENGTH = 200
+
+
+def check_namespace(value: object) -> str:
+    """Return a namespace: a non-empty ``str`` of at most 200 characters without
+    whitespace or control characters (it starts every key name)."""
+    if not isinstance(value, str):
+        raise TypeError(f"namespace must be a str, not {type(value).__name__}")
+    if not value or len(value) > MAX_NAMESPACE_LENGTH:
+        raise ValueError(
+            f"namespace must have 1 to {MAX_NAMESPACE_LENGTH} characters, got {len(value)}"
+        )
+    if not value.isprintable() or any(char.isspace() for char in value):
+        raise ValueError(f"namespace must not contain whitespace or control characters: {value!r}")
+    return value
+
+
+def check_lease(value: object) -> float:
+    """Return a lease in seconds, from 0.1 s to an hour (a number or ``timedelta``)."""
+    seconds = check_positive_seconds(value, "lease")
+    if not MIN_LEASE <= seconds <= MAX_LEASE:
+        raise ValueError(
+            f"lease must lie between {MIN_LEASE} and {MAX_LEASE:g} seconds, got {value!r}"
+        )
+    return seconds
+
+
+def check_cluster_limit(value: object) -> int:
+    """Return a cluster-wide limit: an ``int`` from 1 to 999,999,999."""
+    limit = check_limit(value)
+    if limit > MAX_LIMIT:
+        raise ValueError(f"concurrency limit must be at most {MAX_LIMIT}, got {limit}")
+    return limit
+
+
+def check_timeout(value: object) -> float | None:
+    """Return a wait's timeout in seconds (``None``: no timeout; 0: one try only)."""
+    if value is None:
+        return None
+    return check_seconds(value, "timeout")
