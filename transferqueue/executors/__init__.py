@@ -9,13 +9,16 @@ prefix or a Hugging Face repo into the file list ``queue_job`` takes. S3 needs t
 from typing import TYPE_CHECKING, Any
 
 from ._atomic import atomic_destination
+from ._file_lock import FileBusyError
 from ._huggingface import (
     HubAuthError,
     HubCertificateError,
     HubChecksumError,
+    HubEntryError,
     HubError,
     HubNotFoundError,
     HubRequestError,
+    HubSizeError,
     HubUnavailableError,
     HuggingFaceDownload,
     HuggingFaceLocation,
@@ -24,6 +27,7 @@ from ._huggingface import (
 )
 from ._listing_local import list_local_files
 from ._local import LocalCopy
+from ._remote_names import UnsafeRemoteNameError
 from ._routing import Transfer, list_files, location_kind, transfer_type_for
 
 if TYPE_CHECKING:
@@ -48,18 +52,22 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "FileBusyError",
     "HubAuthError",
     "HubCertificateError",
     "HubChecksumError",
+    "HubEntryError",
     "HubError",
     "HubNotFoundError",
     "HubRequestError",
+    "HubSizeError",
     "HubUnavailableError",
     "HuggingFaceDownload",
     "HuggingFaceLocation",
     "LocalCopy",
     "S3Transfer",
     "Transfer",
+    "UnsafeRemoteNameError",
     "atomic_destination",
     "is_s3_url",
     "list_files",
