@@ -22,14 +22,16 @@ from tests.fake_hub import (
     SECRET,
     SUB_A,
     SUB_B,
+    TOKEN,
     TRAIN,
     WEIGHTS,
-    FakeHub,
     FakeProgress,
     RunningHub,
     Stall,
     assert_file,
+    partials,
     run,
+    sample_hub,
     sha,
     start_hub,
 )
@@ -45,31 +47,11 @@ from transferqueue.executors import (
     parse_hf_url,
 )
 
-TOKEN = "hf_SeCrEt-token-1234"
-
-
-def partials(folder: Path) -> list[Path]:
-    return sorted(folder.rglob("*.hfpart"))
-
 
 @pytest.fixture
 def hub() -> Iterator[RunningHub]:
     """A fake hub with a public model, a dataset and a private model."""
-    fake = FakeHub(
-        repos={
-            ("model", "owner/model"): {
-                "config.json": CONFIG,
-                "weights.bin": WEIGHTS,
-                "sub/a.txt": SUB_A,
-                "sub/deeper/b.txt": SUB_B,
-            },
-            ("dataset", "owner/data"): {"train.csv": TRAIN},
-            ("model", "owner/private"): {"secret.bin": SECRET},
-        },
-        private={"owner/private": TOKEN},
-        redirected={"weights.bin"},
-    )
-    yield from start_hub(fake)
+    yield from start_hub(sample_hub())
 
 
 def queue_one(

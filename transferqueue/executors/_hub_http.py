@@ -89,38 +89,30 @@ class _Watch:
 class _PatientSocket(socket.socket):
     """A TCP socket whose reads wait in short steps (see the module's documentation)."""
 
-    watch: _Watch | None = None  # set once connected
+    watch: _Watch  # set by _watched() as soon as connected, before any read or write
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         read = super().recv_into
-        if self.watch is None:
-            return read(buffer, nbytes, flags)
         return self.watch.recv(lambda: read(buffer, nbytes, flags))
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         send = super().sendall
-        if self.watch is None:
-            send(data, flags)
-            return
         self.watch.send(self, lambda: send(data, flags))
 
 
 class _PatientTLSSocket(ssl.SSLSocket):
     """A TLS socket whose reads wait in short steps (see the module's documentation)."""
 
-    watch: _Watch | None = None  # set once connected
+    # Set by _watched() as soon as the handshake (which reads and writes below this
+    # class) is done, before any read or write of ours.
+    watch: _Watch
 
     def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
         read = super().recv_into
-        if self.watch is None:
-            return read(buffer, nbytes, flags)
         return self.watch.recv(lambda: read(buffer, nbytes, flags))
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         send = super().sendall
-        if self.watch is None:
-            send(data, flags)
-            return
         self.watch.send(self, lambda: send(data, flags))
 
 

@@ -191,7 +191,8 @@ class HuggingFaceDownload:
             part.move_into_place(destination, overwrite=self.overwrite)
             keep = True  # moved: nothing left to remove
         except (ConnectionError, TimeoutError) as exc:
-            keep = part.size() > 0  # transient: the next attempt resumes from here
+            # Transient: the next attempt resumes from here, if anything proves it may.
+            keep = part.size() > 0 and part.record() is not None
             if isinstance(exc, HubUnavailableError | HubChecksumError):
                 raise
             kind = TimeoutError if isinstance(exc, TimeoutError) else ConnectionError
