@@ -17,7 +17,8 @@ it). Files carry the validators ``FakeHub.validators`` names, and a Range reques
 
 Hostile behaviours: a file body that goes on past the file (``endless``), a tree whose body the test
 chooses (``tree_body``), whose ``next`` links loop or never end (``tree_links``),
-or whose page never ends (``endless_tree``). Each is bounded here (``ENDLESS_BYTES``,
+or whose page never ends (``endless_tree``), and a chunked body that breaks
+(``break_chunks``). Each is bounded here (``ENDLESS_BYTES``,
 ``ENDLESS_PAGES``), so that a client without limits ends too, in failure.
 
 Either server may speak TLS instead of plain HTTP: pass an ``ssl.SSLContext`` holding its
@@ -111,6 +112,7 @@ class FakeHub:
     tree_body: bytes | None = None  # served as the tree's only page instead of the files'
     tree_links: TreeLinks | None = None  # next links that loop or never end
     endless_tree: bool = False  # a tree page whose body never ends
+    break_chunks: bool = False  # a chunked body's first chunk header is garbage
     requests: list[Request] = field(default_factory=list)
     hub_url: str = ""
     cdn_url: str = ""
@@ -359,7 +361,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not piece:
             return
         if chunked:
-            self.wfile.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
+            size = b"zz" if self.server.hub.break_chunks else b"%x" % len(piece)
+            self.wfile.write(size + b"\r\n" + piece + b"\r\n")
         else:
             self.wfile.write(piece)
         self.wfile.flush()
@@ -420,13 +423,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self._head(status, headers, len(body), self.server.hub.framing)
+        chunked = hub.framing == "chunked"
         if cut is not None:  # announce everything, send part, hang up
-            self.wfile.write(body[:cut])
-            self.wfile.flush()
+            self._write(body[:cut], chunked=chunked)
             self.close_connection = True
             return
         assert stall is not None  # the reply is cut or stalled: a plain one was sent above
-        chunked = hub.framing == "chunked"
         with contextlib.suppress(OSError):  # the client may have given up meanwhile
             self._write(body[: stall.after], chunked=chunked)
             stall.reached.set()

@@ -35,10 +35,11 @@ from tests.fake_hub import (
     sample_hub,
     start_hub,
 )
-from transferqueue.executors import HubError, HuggingFaceDownload, list_hf_files
+from transferqueue.executors import HubError, HubSizeError, HuggingFaceDownload, list_hf_files
 from transferqueue.executors._hub_http import POLL_INTERVAL
 
 FRAMINGS: list[Framing] = ["length", "close", "http10", "chunked"]
+TRAIN_URL = "hf://datasets/owner/data/train.csv"
 PAUSE = 3 * POLL_INTERVAL  # between the writes of a body: the client waits through each
 
 
@@ -150,3 +151,55 @@ def test_a_link_to_another_scheme_is_refused(hub: RunningHub, tmp_path: Path) ->
     hub.hub.hub_url = "ftp://127.0.0.1:9"  # the fake writes its next-page links with it
     with pytest.raises(HubError, match="not an http"):
         list_hf_files("hf://owner/model", tmp_path, endpoint=endpoint)
+
+
+# --- hostile bodies ------------------------------------------------------------------------
+
+
+def test_a_body_longer_than_the_listed_size_fails_at_once(hub: RunningHub, tmp_path: Path) -> None:
+    """A chunked body that goes on past the size the listing gave the file fails with
+    HubSizeError as soon as it passes it (not retried), and no partial file is left."""
+    hub.hub.endless = {"train.csv"}
+    dest = tmp_path / "train.csv"
+    with pytest.raises(HubSizeError, match="more than the") as caught:
+        run(HuggingFaceDownload(endpoint=hub.url), TRAIN_URL, dest, len(TRAIN))
+    assert not tq.RetryPolicy().is_transient(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_resumed_body_longer_than_its_content_range_fails(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    """A 206 whose chunked body goes on past the size its Content-Range announced fails
+    with HubSizeError, even for a file queued with size 0 (unknown)."""
+    hub.hub.break_after["train.csv"] = 5000
+    dest = tmp_path / "train.csv"
+    executor = HuggingFaceDownload(endpoint=hub.url)
+    with pytest.raises(ConnectionError):
+        run(executor, TRAIN_URL, dest)
+    hub.hub.endless = {"train.csv"}
+    with pytest.raises(HubSizeError, match=f"more than the {len(TRAIN)} bytes"):
+        run(executor, TRAIN_URL, dest)
+    assert list(tmp_path.iterdir()) == []
+    assert [r.range for r in hub.hub.seen()] == [None, "bytes=5000-"]
+
+
+def test_a_reply_announcing_more_than_the_listed_size_is_refused_unread(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    """A reply whose Content-Length passes the listed size (the file changed since it was
+    listed, or the server lies) is refused before its body is read."""
+    dest = tmp_path / "train.csv"
+    with pytest.raises(HubSizeError, match="list it again") as caught:
+        run(HuggingFaceDownload(endpoint=hub.url), TRAIN_URL, dest, len(TRAIN) - 1)
+    assert f"announces {len(TRAIN)} bytes" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_broken_chunked_body_is_a_connection_error(hub: RunningHub, tmp_path: Path) -> None:
+    """A chunked body whose chunk header is garbage: ConnectionError (retried), as a
+    connection cut would be."""
+    hub.hub.framing = "chunked"
+    hub.hub.break_chunks = True
+    with pytest.raises(ConnectionError, match="broken reply"):
+        run(HuggingFaceDownload(endpoint=hub.url), TRAIN_URL, tmp_path / "train.csv")
