@@ -18,7 +18,9 @@ it). Files carry the validators ``FakeHub.validators`` names, and a Range reques
 Hostile behaviours: a file body that goes on past the file (``endless``), a tree whose body the test
 chooses (``tree_body``), whose ``next`` links loop or never end (``tree_links``),
 or whose page never ends (``endless_tree``), and a chunked body that breaks
-(``break_chunks``). Each is bounded here (``ENDLESS_BYTES``,
+(``break_chunks``), a reply that is no HTTP (``garbage``), a Content-Range for other bytes
+(``shift_range``) and a redirect to itself
+(``redirect_loop``). Each is bounded here (``ENDLESS_BYTES``,
 ``ENDLESS_PAGES``), so that a client without limits ends too, in failure.
 
 Either server may speak TLS instead of plain HTTP: pass an ``ssl.SSLContext`` holding its
@@ -113,6 +115,9 @@ class FakeHub:
     tree_links: TreeLinks | None = None  # next links that loop or never end
     endless_tree: bool = False  # a tree page whose body never ends
     break_chunks: bool = False  # a chunked body's first chunk header is garbage
+    garbage: set[str] = field(default_factory=set)  # file paths answered with no HTTP at all
+    redirect_loop: set[str] = field(default_factory=set)  # file paths redirected to themselves
+    shift_range: int = 0  # added to the first byte a 206's Content-Range names
     requests: list[Request] = field(default_factory=list)
     hub_url: str = ""
     cdn_url: str = ""
@@ -250,6 +255,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(404, b"", {"X-Error-Code": "EntryNotFound"})
                 return
             content = files[name]
+            if name in hub.garbage:
+                self.wfile.write(b"NOT HTTP AT ALL\r\n\r\n")
+                self.close_connection = True
+                return
+            if name in hub.redirect_loop:
+                self._reply(302, b"", {"Location": self.path})
+                return
             if name in hub.redirected:
                 digest = hashlib.sha256(content).hexdigest()
                 redirect = {
@@ -405,7 +417,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(416, b"", {"Content-Range": f"bytes */{len(content)}"})
                 return
             status = 206
-            headers["Content-Range"] = f"bytes {start}-{len(content) - 1}/{len(content)}"
+            first = start + hub.shift_range
+            headers["Content-Range"] = f"bytes {first}-{len(content) - 1}/{len(content)}"
         body = content[start:]
         with hub.lock:
             cut = hub.break_after.pop(name, None)

@@ -477,6 +477,7 @@ def test_parse_hf_url_valid(url: str, expected: HuggingFaceLocation) -> None:
         "hf://owner/repo/a//b",
         "hf://owner/repo/../etc/passwd",
         "hf://-owner/repo",
+        "hf://owner/repo@a\\b/x",
     ],
 )
 def test_parse_hf_url_invalid(url: str) -> None:
@@ -493,6 +494,10 @@ def test_executor_rejects_a_repo_url_and_bad_options(tmp_path: Path) -> None:
         HuggingFaceDownload(endpoint="ftp://example")
     with pytest.raises(ValueError, match="chunk_size"):
         HuggingFaceDownload(chunk_size=0)
+    with pytest.raises(ValueError, match="timeout"):
+        HuggingFaceDownload(timeout=0)
+    with pytest.raises(TypeError, match="str"):
+        parse_hf_url(5)  # type: ignore[arg-type]
     assert issubclass(HubAuthError, HubError)
     assert issubclass(HubError, tq.TransferQueueError)
     assert TOKEN not in repr(HuggingFaceDownload(token=TOKEN))

@@ -35,8 +35,14 @@ from tests.fake_hub import (
     sample_hub,
     start_hub,
 )
-from transferqueue.executors import HubError, HubSizeError, HuggingFaceDownload, list_hf_files
-from transferqueue.executors._hub_http import POLL_INTERVAL
+from transferqueue.executors import (
+    HubError,
+    HubRequestError,
+    HubSizeError,
+    HuggingFaceDownload,
+    list_hf_files,
+)
+from transferqueue.executors._hub_http import MAX_REDIRECTS, POLL_INTERVAL
 
 FRAMINGS: list[Framing] = ["length", "close", "http10", "chunked"]
 TRAIN_URL = "hf://datasets/owner/data/train.csv"
@@ -203,3 +209,65 @@ def test_a_broken_chunked_body_is_a_connection_error(hub: RunningHub, tmp_path: 
     hub.hub.break_chunks = True
     with pytest.raises(ConnectionError, match="broken reply"):
         run(HuggingFaceDownload(endpoint=hub.url), TRAIN_URL, tmp_path / "train.csv")
+
+
+@pytest.mark.parametrize("framing", ["http10", "close"])
+def test_a_body_without_length_cut_short_is_caught_by_the_listed_size(
+    hub: RunningHub, tmp_path: Path, framing: Framing
+) -> None:
+    """A body that ends with the connection (no length) looks complete when the connection
+    breaks: the listed size tells, the part is kept, and the next attempt resumes it."""
+    hub.hub.framing = framing
+    hub.hub.break_after["train.csv"] = 5000
+    dest = tmp_path / "train.csv"
+    executor = HuggingFaceDownload(endpoint=hub.url)
+    with pytest.raises(ConnectionError, match=f"after 5000 of {len(TRAIN)} bytes"):
+        run(executor, TRAIN_URL, dest, len(TRAIN))
+    assert not dest.exists()
+    run(executor, TRAIN_URL, dest, len(TRAIN))
+    assert_file(dest, TRAIN)
+    assert [r.range for r in hub.hub.seen()] == [None, "bytes=5000-"]
+
+
+def test_a_reply_that_is_not_http_is_a_connection_error(hub: RunningHub, tmp_path: Path) -> None:
+    hub.hub.garbage = {"train.csv"}
+    with pytest.raises(ConnectionError, match="bad reply"):
+        run(HuggingFaceDownload(endpoint=hub.url), TRAIN_URL, tmp_path / "train.csv")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_redirect_loop_is_cut_off(hub: RunningHub, tmp_path: Path) -> None:
+    hub.hub.redirect_loop = {"train.csv"}
+    with pytest.raises(HubError, match=f"more than {MAX_REDIRECTS} redirects"):
+        run(HuggingFaceDownload(endpoint=hub.url), TRAIN_URL, tmp_path / "train.csv")
+    assert len(hub.hub.seen()) == MAX_REDIRECTS + 1
+
+
+@pytest.mark.parametrize("status", [400, 204])
+def test_another_status_is_a_permanent_request_error(
+    hub: RunningHub, tmp_path: Path, status: int
+) -> None:
+    """A 4xx other than 401/403/404, or a success other than 200/206, fails the file with
+    HubRequestError (no OSError: not retried) naming the status."""
+    hub.hub.fail_once["train.csv"] = status
+    with pytest.raises(HubRequestError, match=f"HTTP {status}") as caught:
+        run(HuggingFaceDownload(endpoint=hub.url), TRAIN_URL, tmp_path / "train.csv")
+    assert caught.value.status == status
+    assert not isinstance(caught.value, OSError)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_content_range_for_other_bytes_is_refused(hub: RunningHub, tmp_path: Path) -> None:
+    """A 206 whose Content-Range does not start where the part ends is not appended: a
+    ConnectionError, the part kept for the next attempt."""
+    hub.hub.break_after["train.csv"] = 5000
+    dest = tmp_path / "train.csv"
+    executor = HuggingFaceDownload(endpoint=hub.url)
+    with pytest.raises(ConnectionError):
+        run(executor, TRAIN_URL, dest)
+    hub.hub.shift_range = 1
+    with pytest.raises(ConnectionError, match="unexpected Content-Range 'bytes 5001-"):
+        run(executor, TRAIN_URL, dest)
+    hub.hub.shift_range = 0
+    run(executor, TRAIN_URL, dest)
+    assert_file(dest, TRAIN)

@@ -18,6 +18,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -27,6 +28,7 @@ from tests.fake_hub import (
     CONFIG,
     TRAIN,
     WEIGHTS,
+    FakeProgress,
     RunningHub,
     Stall,
     Validators,
@@ -42,6 +44,7 @@ from transferqueue.executors import (
     HuggingFaceDownload,
     _hub_partial,
 )
+from transferqueue.executors._file_lock import open_locked
 from transferqueue.executors._hub_partial import (
     PARTIAL_SUFFIX,
     RECORD_SUFFIX,
@@ -167,7 +170,7 @@ def test_a_partial_taken_over_between_open_and_lock_is_busy(
     not write into the file it opened (now the destination)."""
     path = tmp_path / f".x.abc{PARTIAL_SUFFIX}"
     path.write_bytes(b"finished")
-    real = _hub_partial.open_locked
+    real = open_locked
 
     def open_while_the_owner_finishes(target: Path, flags: int, mode: int = 0o666) -> int:
         fd = real(target, flags, mode)
@@ -186,7 +189,7 @@ def test_a_partial_created_by_another_meanwhile_is_busy(
     """A partial file found missing, then made by another download before this one could
     create it, is that download's: busy."""
     path = tmp_path / f".x.abc{PARTIAL_SUFFIX}"
-    real = _hub_partial.open_locked
+    real = open_locked
 
     def open_while_another_creates(target: Path, flags: int, mode: int = 0o666) -> int:
         if not flags & os.O_CREAT:
@@ -488,14 +491,18 @@ def test_a_header_value_unfit_for_if_range_is_not_remembered() -> None:
 def stalled_download(
     hub: RunningHub, tmp_path: Path, name: str, source: str
 ) -> tuple[Stall, threading.Thread, list[BaseException], Path]:
-    """A download of ``source`` stalled by the server after 100,000 bytes (20,000 for
-    train.csv), resumed when the test releases it; and its partial file."""
-    stall = Stall(path=name, after=20_000 if name == "train.csv" else 100_000, resume=True)
+    """A download of ``source`` stalled by the server after 20,000 bytes, resumed when the
+    test releases it, once at least 12,000 bytes are in the partial file (progress counts
+    bytes written to it, every 4 KiB); and its partial file."""
+    stall = Stall(path=name, after=20_000, resume=True)
     hub.hub.stall = stall
-    executor = HuggingFaceDownload(endpoint=hub.url, timeout=WAIT)
+    executor = HuggingFaceDownload(endpoint=hub.url, chunk_size=4096, timeout=WAIT)
     dest = tmp_path / name
-    thread, errors = in_thread(lambda: run(executor, source, dest))
+    progress = FakeProgress()
+    file = tq.TransferFile(source, str(dest), 0)
+    thread, errors = in_thread(lambda: executor(file, cast(tq.ProgressCallback, progress)))
     assert stall.reached.wait(WAIT)
+    progress.wait_for(12_000)
     return stall, thread, errors, executor.partial_path(dest, source)
 
 
@@ -505,7 +512,7 @@ def test_an_lfs_file_is_checked_as_it_is_on_disk(hub: RunningHub, tmp_path: Path
     left."""
     stall, thread, errors, part = stalled_download(hub, tmp_path, "weights.bin", WEIGHTS_URL)
     with open(part, "r+b") as spoil:
-        spoil.write(bytes(16))
+        spoil.write(bytes(16))  # bytes the download wrote already, and will not write again
     stall.release.set()
     thread.join(WAIT)
     assert [type(e) for e in errors] == [HubChecksumError]
@@ -514,10 +521,10 @@ def test_an_lfs_file_is_checked_as_it_is_on_disk(hub: RunningHub, tmp_path: Path
 
 def test_a_partial_grown_on_disk_fails_the_download(hub: RunningHub, tmp_path: Path) -> None:
     """A file without sha256 is checked by its size on disk at the end: a partial file
-    another writer (not a download: it would find the file busy) grew is discarded."""
+    another writer (not a download: it would find the file busy) made longer is
+    discarded."""
     stall, thread, errors, part = stalled_download(hub, tmp_path, "train.csv", TRAIN_URL)
-    with open(part, "ab") as grow:
-        grow.write(b"#" * len(TRAIN))
+    os.truncate(part, 2 * len(TRAIN))  # longer than the file, whatever was written yet
     stall.release.set()
     thread.join(WAIT)
     assert [type(e) for e in errors] == [ConnectionError]

@@ -110,8 +110,8 @@ class HuggingFaceDownload:
     :class:`HubSizeError`. A cancel or a refusal by the hub removes the partial file. An
     existing destination is refused (``FileExistsError``) unless ``overwrite`` is true.
 
-    Progress is reported after every ``chunk_size`` bytes (absolute, counting a resumed
-    part), and cancellation is noticed within a few hundredths of a second even while the
+    Progress is reported after every ``chunk_size`` bytes written to the partial file
+    (absolute, counting a resumed part), and cancellation is noticed within a few hundredths of a second even while the
     server sends nothing. ``timeout`` bounds every wait for the server: connecting, and
     each stretch without data.
     """
@@ -258,9 +258,12 @@ class HuggingFaceDownload:
                         )
                     )
                 offset = self._copy(response, part, offset, limit, what, on_progress)
-            if total is not None and offset != total:
+            # A body without a length that ends early looks complete: only the listed
+            # size (or an LFS file's sha256) tells.
+            end = total if total is not None else listed or None
+            if end is not None and offset != end:
                 raise ConnectionError(
-                    f"connection closed after {offset} of {total} bytes from "
+                    f"connection closed after {offset} of {end} bytes from "
                     f"{public_url(reply.url)}"
                 )
             self._verify(part, offset, digest, what, on_progress)
@@ -305,6 +308,7 @@ class HuggingFaceDownload:
             part.stream.write(data)
             offset += len(data)
             if offset - reported >= self.chunk_size:
+                part.stream.flush()  # what is reported is in the file
                 on_progress(offset)
                 reported = offset
 
