@@ -13,7 +13,8 @@ file into the same destination, in this process or another, finds it busy and fa
 with ``FileBusyError`` instead of writing into it. Once locked, the name is checked to
 still lead to the file held (its owner may have moved it into place or removed it
 between the open and the lock). A symbolic link, FIFO or other non-regular file found
-at the partial's name is not ours: it is removed (never followed) and a new partial made.
+at the partial's name is not ours: it is removed (never followed) and a new partial made;
+a folder there fails the download.
 
 Resume. A partial is resumed only when its :class:`ResumeRecord`, a small JSON file
 ``DEST/.NAME.TAG.hfmeta`` written before the first byte of the body, holds what proves

@@ -111,9 +111,9 @@ class HuggingFaceDownload:
     existing destination is refused (``FileExistsError``) unless ``overwrite`` is true.
 
     Progress is reported after every ``chunk_size`` bytes written to the partial file
-    (absolute, counting a resumed part), and cancellation is noticed within a few hundredths of a second even while the
-    server sends nothing. ``timeout`` bounds every wait for the server: connecting, and
-    each stretch without data.
+    (absolute, counting a resumed part), and cancellation is noticed within a few
+    hundredths of a second even while the server sends nothing. ``timeout`` bounds every
+    wait for the server: connecting, and each stretch without data.
     """
 
     def __init__(
