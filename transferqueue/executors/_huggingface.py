@@ -263,8 +263,7 @@ class HuggingFaceDownload:
             end = total if total is not None else listed or None
             if end is not None and offset != end:
                 raise ConnectionError(
-                    f"connection closed after {offset} of {end} bytes from "
-                    f"{public_url(reply.url)}"
+                    f"connection closed after {offset} of {end} bytes from {public_url(reply.url)}"
                 )
             self._verify(part, offset, digest, what, on_progress)
             on_progress(offset)
