@@ -8,6 +8,21 @@ break a connection after N bytes once, fail a request once with a given status, 
 or stall a reply until an Event is set. The 302 carries ``X-Linked-Etag`` (the file's sha256),
 as the hub's does for LFS files.
 
+Framings and validators: replies to file and tree requests are framed as ``FakeHub.framing``
+says (a ``Content-Length`` on a kept-alive connection, the same with ``Connection: close``, an
+HTTP/1.0 body that ends with the connection, or chunked), optionally in ``pieces`` writes
+spaced by ``pause`` seconds (pacing, so that a body arrives in several reads: no test waits on
+it). Files carry the validators ``FakeHub.validators`` names, and a Range request with an
+``If-Range`` that does not match them is answered 200 with the whole file, as RFC 9110 says.
+
+Hostile behaviours: a file body that goes on past the file (``endless``), a tree whose body the test
+chooses (``tree_body``), whose ``next`` links loop or never end (``tree_links``),
+or whose page never ends (``endless_tree``), and a chunked body that breaks
+(``break_chunks``), a reply that is no HTTP (``garbage``), a Content-Range for other bytes
+(``shift_range``) and a redirect to itself
+(``redirect_loop``). Each is bounded here (``ENDLESS_BYTES``,
+``ENDLESS_PAGES``), so that a client without limits ends too, in failure.
+
 Either server may speak TLS instead of plain HTTP: pass an ``ssl.SSLContext`` holding its
 certificate to :func:`start_hub` (``hub_tls=``, ``cdn_tls=``); its URL then starts with
 ``https://``. The handshake runs in the request's own thread, bounded by ``WAIT``, and a
@@ -18,6 +33,7 @@ in ``FakeHub.tls_failures`` and sets ``FakeHub.tls_failed``.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import hashlib
 import json
 import os
@@ -25,17 +41,24 @@ import re
 import socket
 import ssl
 import threading
+import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import transferqueue as tq
 from transferqueue.executors import HuggingFaceDownload
 
 WAIT = 10.0
+ENDLESS_BYTES = 64 << 20  # where an "endless" body or tree page stops after all
+ENDLESS_PAGES = 200  # where an endless chain of tree pages stops after all
+
+Framing = Literal["length", "close", "http10", "chunked"]
+Validators = Literal["etag", "weak-etag", "last-modified", "none"]
+TreeLinks = Literal["self", "cycle", "endless"]
 
 # --- the sample repositories' files, shared by the hub tests -------------------------------
 
@@ -45,6 +68,7 @@ TRAIN = b"x,y\n" + b"".join(b"%d,%d\n" % (i, i * i) for i in range(5000))
 SECRET = os.urandom(70_000)
 SUB_A = b"alpha\n" * 100
 SUB_B = b"beta\n" * 200
+TOKEN = "hf_SeCrEt-token-1234"  # the private model's token in sample_hub()
 
 
 @dataclass(frozen=True)
@@ -55,6 +79,7 @@ class Request:
     path: str
     range: str | None
     authorization: str | None
+    if_range: str | None = None
 
 
 @dataclass
@@ -64,6 +89,7 @@ class Stall:
     path: str
     after: int
     before_headers: bool = False  # stall before the status line instead (after the request)
+    resume: bool = False  # once released, send the rest (else hang up)
     reached: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -80,6 +106,18 @@ class FakeHub:
     ignore_range: bool = False
     fail_once: dict[str, int] = field(default_factory=dict)  # path -> HTTP status, once
     stall: Stall | None = None
+    framing: Framing = "length"
+    pieces: int = 1  # writes per body (file or tree page)
+    pause: float = 0.0  # seconds between those writes: pacing only
+    validators: Validators = "etag"
+    endless: set[str] = field(default_factory=set)  # file paths whose body never ends
+    tree_body: bytes | None = None  # served as the tree's only page instead of the files'
+    tree_links: TreeLinks | None = None  # next links that loop or never end
+    endless_tree: bool = False  # a tree page whose body never ends
+    break_chunks: bool = False  # a chunked body's first chunk header is garbage
+    garbage: set[str] = field(default_factory=set)  # file paths answered with no HTTP at all
+    redirect_loop: set[str] = field(default_factory=set)  # file paths redirected to themselves
+    shift_range: int = 0  # added to the first byte a 206's Content-Range names
     requests: list[Request] = field(default_factory=list)
     hub_url: str = ""
     cdn_url: str = ""
@@ -180,6 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.path,
                 self.headers.get("Range"),
                 self.headers.get("Authorization"),
+                self.headers.get("If-Range"),
             )
         )
         parts = urllib.parse.urlsplit(self.path)
@@ -216,6 +255,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(404, b"", {"X-Error-Code": "EntryNotFound"})
                 return
             content = files[name]
+            if name in hub.garbage:
+                self.wfile.write(b"NOT HTTP AT ALL\r\n\r\n")
+                self.close_connection = True
+                return
+            if name in hub.redirect_loop:
+                self._reply(302, b"", {"Location": self.path})
+                return
             if name in hub.redirected:
                 digest = hashlib.sha256(content).hexdigest()
                 redirect = {
@@ -231,29 +277,139 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _tree(self, files: dict[str, bytes], query: dict[str, list[str]]) -> None:
         hub = self.server.hub
-        entries: list[dict[str, object]] = []
-        folders = sorted(
-            {"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)}
-        )
-        entries += [{"type": "directory", "path": folder, "oid": "0" * 40} for folder in folders]
-        entries += [{"type": "file", "path": p, "size": len(c)} for p, c in sorted(files.items())]
+        headers = {"Content-Type": "application/json"}
+        if hub.endless_tree:
+            self._send(200, headers, b"[", _endless_entries())
+            return
+        if hub.tree_links is not None:
+            self._hostile_pages(files, query, headers)
+            return
+        if hub.tree_body is not None:
+            self._send(200, headers, hub.tree_body)
+            return
+        entries = _tree_entries(files)
         start = int(query.get("cursor", ["0"])[0])
         page = entries[start : start + hub.page_size]
-        headers = {"Content-Type": "application/json"}
         if start + hub.page_size < len(entries):
             rest = urllib.parse.urlencode({"recursive": "true", "cursor": start + hub.page_size})
             headers["Link"] = (
                 f'<{hub.hub_url}{urllib.parse.urlsplit(self.path).path}?{rest}>; rel="next"'
             )
-        self._reply(200, json.dumps(page).encode(), headers)
+        self._send(200, headers, json.dumps(page).encode())
+
+    def _hostile_pages(
+        self, files: dict[str, bytes], query: dict[str, list[str]], headers: dict[str, str]
+    ) -> None:
+        """The repository's entries on the first page, then empty pages whose ``next``
+        links point back to the page itself ("self"), go round two pages ("cycle") or on
+        to a new page every time ("endless", up to ``ENDLESS_PAGES``)."""
+        hub = self.server.hub
+        cursor = query.get("cursor", [""])[0]
+        base = f"{hub.hub_url}{urllib.parse.urlsplit(self.path).path}?recursive=true&cursor="
+        following: str | None
+        if len([r for r in hub.seen("hub") if "/tree/" in r.path]) >= ENDLESS_PAGES:
+            following = None  # the end after all, for a client that would never stop
+        elif hub.tree_links == "self":
+            following = f"{hub.hub_url}{self.path}"
+        elif hub.tree_links == "cycle":
+            following = base + ("c" if cursor == "b" else "b")
+        else:
+            following = base + str(int(cursor or "0") + 1)
+        if following is not None:
+            headers["Link"] = f'<{following}>; rel="next"'
+        page = _tree_entries(files) if not cursor else []
+        self._send(200, headers, json.dumps(page).encode())
+
+    def _send(
+        self,
+        status: int,
+        headers: dict[str, str],
+        body: bytes,
+        endless: Iterable[bytes] | None = None,
+    ) -> None:
+        """A reply framed as ``FakeHub.framing`` says, its body in ``pieces`` writes;
+        ``endless`` (chunked, whatever the framing) goes on after ``body`` until the
+        client hangs up or ``ENDLESS_BYTES`` were sent."""
+        hub = self.server.hub
+        framing = "chunked" if endless is not None else hub.framing
+        self._head(status, headers, len(body), framing)
+        size = max(1, -(-len(body) // hub.pieces))
+        pieces = [body[i : i + size] for i in range(0, len(body), size)]
+        try:
+            for number, piece in enumerate(pieces):
+                if number and hub.pause:
+                    time.sleep(hub.pause)  # pacing: the body comes in several reads
+                self._write(piece, chunked=framing == "chunked")
+            if endless is not None:
+                sent = len(body)
+                for piece in endless:
+                    self._write(piece, chunked=True)
+                    sent += len(piece)
+                    if sent >= ENDLESS_BYTES:
+                        break
+            if framing == "chunked":
+                self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:  # the client hung up (as it should on an endless body)
+            self.close_connection = True
+
+    def _head(self, status: int, headers: dict[str, str], length: int, framing: Framing) -> None:
+        """The status line and headers of a reply framed as ``framing`` says."""
+        if framing == "http10":
+            self.protocol_version = "HTTP/1.0"  # this reply only: the instance's own
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        if framing == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+        elif framing != "http10":
+            self.send_header("Content-Length", str(length))
+        if framing in ("close", "http10"):
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+
+    def _write(self, piece: bytes, *, chunked: bool) -> None:
+        if not piece:
+            return
+        if chunked:
+            size = b"zz" if self.server.hub.break_chunks else b"%x" % len(piece)
+            self.wfile.write(size + b"\r\n" + piece + b"\r\n")
+        else:
+            self.wfile.write(piece)
+        self.wfile.flush()
+
+    def _validators(self, content: bytes) -> dict[str, str]:
+        digest = hashlib.sha1(content).hexdigest()
+        kind = self.server.hub.validators
+        if kind == "etag":
+            return {"ETag": f'"{digest}"'}
+        if kind == "weak-etag":
+            return {"ETag": f'W/"{digest}"'}
+        if kind == "last-modified":
+            stamp = 1_600_000_000 + int(digest[:6], 16)  # a date that changes with the bytes
+            return {"Last-Modified": email.utils.formatdate(stamp, usegmt=True)}
+        return {}
+
+    def _range_applies(self, validators: dict[str, str]) -> bool:
+        """RFC 9110 13.1.5: a Range with If-Range applies only if the validator matches
+        the file's strong ETag or its Last-Modified date."""
+        condition = self.headers.get("If-Range")
+        if condition is None:
+            return True
+        etag = validators.get("ETag", "")
+        if condition.startswith("W/") or etag.startswith("W/"):
+            return False
+        return condition in (etag, validators.get("Last-Modified"))
 
     def _serve(self, name: str, content: bytes) -> None:
         hub = self.server.hub
         start = 0
-        headers = {"Accept-Ranges": "bytes", "ETag": f'"{hashlib.sha1(content).hexdigest()}"'}
+        validators = self._validators(content)
+        headers = {"Accept-Ranges": "bytes", **validators}
         rng = self.headers.get("Range")
         status = 200
-        if rng and not hub.ignore_range:
+        if rng and not hub.ignore_range and self._range_applies(validators):
             match = re.fullmatch(r"bytes=(\d+)-", rng)
             assert match is not None, rng
             start = int(match.group(1))
@@ -261,7 +417,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(416, b"", {"Content-Range": f"bytes */{len(content)}"})
                 return
             status = 206
-            headers["Content-Range"] = f"bytes {start}-{len(content) - 1}/{len(content)}"
+            first = start + hub.shift_range
+            headers["Content-Range"] = f"bytes {first}-{len(content) - 1}/{len(content)}"
         body = content[start:]
         with hub.lock:
             cut = hub.break_after.pop(name, None)
@@ -270,29 +427,75 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(fail, b"unavailable")
             return
         stall = hub.stall if hub.stall is not None and hub.stall.path == name else None
+        if cut is None and stall is None:
+            self._serve_framed(status, headers, name, body)
+            return
         if stall is not None and stall.before_headers:
             stall.reached.set()
             stall.release.wait(WAIT)
             self.close_connection = True
             return
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
+        self._head(status, headers, len(body), self.server.hub.framing)
+        chunked = hub.framing == "chunked"
         if cut is not None:  # announce everything, send part, hang up
-            self.wfile.write(body[:cut])
-            self.wfile.flush()
+            self._write(body[:cut], chunked=chunked)
             self.close_connection = True
             return
-        if stall is not None:
-            self.wfile.write(body[: stall.after])
-            self.wfile.flush()
+        assert stall is not None  # the reply is cut or stalled: a plain one was sent above
+        with contextlib.suppress(OSError):  # the client may have given up meanwhile
+            self._write(body[: stall.after], chunked=chunked)
             stall.reached.set()
             stall.release.wait(WAIT)
-            self.close_connection = True
-            return
-        self.wfile.write(body)
+            if stall.resume:
+                self._write(body[stall.after :], chunked=chunked)
+                if chunked:
+                    self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+        self.close_connection = True
+
+    def _serve_framed(self, status: int, headers: dict[str, str], name: str, body: bytes) -> None:
+        zeros = iter(lambda: bytes(1 << 16), b"") if name in self.server.hub.endless else None
+        self._send(status, headers, body, zeros)
+
+
+def _tree_entries(files: dict[str, bytes]) -> list[object]:
+    """The tree API's entries for ``files``: their folders, then the files, by path."""
+    folders = sorted(
+        {"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)}
+    )
+    entries: list[object] = [
+        {"type": "directory", "path": folder, "oid": "0" * 40} for folder in folders
+    ]
+    entries += [{"type": "file", "path": p, "size": len(c)} for p, c in sorted(files.items())]
+    return entries
+
+
+def _endless_entries() -> Iterator[bytes]:
+    """A JSON list's items after its ``[``, without end (its ``]`` never comes)."""
+    entry = b'{"type": "directory", "path": "d", "oid": "0"}'
+    yield entry
+    batch = b"," + b",".join([entry] * 1000)
+    while True:
+        yield batch
+
+
+def sample_hub() -> FakeHub:
+    """The hub tests' repositories: a public model (``weights.bin`` behind the CDN, an LFS
+    file), a dataset, and a private model that ``TOKEN`` opens."""
+    return FakeHub(
+        repos={
+            ("model", "owner/model"): {
+                "config.json": CONFIG,
+                "weights.bin": WEIGHTS,
+                "sub/a.txt": SUB_A,
+                "sub/deeper/b.txt": SUB_B,
+            },
+            ("dataset", "owner/data"): {"train.csv": TRAIN},
+            ("model", "owner/private"): {"secret.bin": SECRET},
+        },
+        private={"owner/private": TOKEN},
+        redirected={"weights.bin"},
+    )
 
 
 class RunningHub:
@@ -353,6 +556,11 @@ def start_hub(
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def partials(folder: Path) -> list[Path]:
+    """The Hugging Face executor's partial files below ``folder``."""
+    return sorted(folder.rglob("*.hfpart"))
 
 
 def assert_file(path: Path, expected: bytes) -> None:

@@ -22,14 +22,16 @@ from tests.fake_hub import (
     SECRET,
     SUB_A,
     SUB_B,
+    TOKEN,
     TRAIN,
     WEIGHTS,
-    FakeHub,
     FakeProgress,
     RunningHub,
     Stall,
     assert_file,
+    partials,
     run,
+    sample_hub,
     sha,
     start_hub,
 )
@@ -45,31 +47,11 @@ from transferqueue.executors import (
     parse_hf_url,
 )
 
-TOKEN = "hf_SeCrEt-token-1234"
-
-
-def partials(folder: Path) -> list[Path]:
-    return sorted(folder.rglob("*.hfpart"))
-
 
 @pytest.fixture
 def hub() -> Iterator[RunningHub]:
     """A fake hub with a public model, a dataset and a private model."""
-    fake = FakeHub(
-        repos={
-            ("model", "owner/model"): {
-                "config.json": CONFIG,
-                "weights.bin": WEIGHTS,
-                "sub/a.txt": SUB_A,
-                "sub/deeper/b.txt": SUB_B,
-            },
-            ("dataset", "owner/data"): {"train.csv": TRAIN},
-            ("model", "owner/private"): {"secret.bin": SECRET},
-        },
-        private={"owner/private": TOKEN},
-        redirected={"weights.bin"},
-    )
-    yield from start_hub(fake)
+    yield from start_hub(sample_hub())
 
 
 def queue_one(
@@ -138,8 +120,9 @@ def test_private_repo_with_the_right_token(hub: RunningHub, tmp_path: Path) -> N
 def test_bad_or_missing_token_is_a_clear_permanent_error(
     hub: RunningHub, tmp_path: Path, token: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 4, S16: a bad or missing token fails with a clear message that never shows the
-    token, is not retried (not an OSError) and leaves no file."""
+    """Issue 4, S16, issue 10: a bad or missing token fails with a clear message that never
+    shows the token, is a PermissionError (as a refused S3 or local access is), so not
+    retried, and leaves no file."""
     monkeypatch.delenv("HF_TOKEN", raising=False)
     dest = tmp_path / "secret.bin"
     executor = HuggingFaceDownload(endpoint=hub.url, token=token)
@@ -147,7 +130,8 @@ def test_bad_or_missing_token_is_a_clear_permanent_error(
         run(executor, "hf://owner/private/secret.bin", dest)
     message = str(caught.value)
     assert caught.value.status == 401
-    assert not isinstance(caught.value, OSError)
+    assert isinstance(caught.value, PermissionError)
+    assert not tq.RetryPolicy().is_transient(caught.value)
     assert "owner/private" in message
     assert ("rejected" if token else "no token") in message
     assert "wrong-token" not in message
@@ -166,7 +150,8 @@ def test_bad_or_missing_token_is_a_clear_permanent_error(
 
 
 def test_missing_file_is_a_clear_error(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4, S16: a 404 names the repository, revision and path; nothing is left."""
+    """Issue 4, S16, issue 10: a 404 names the repository, revision and path, is a
+    FileNotFoundError (as a missing S3 key or local file is), not retried; nothing is left."""
     dest = tmp_path / "nope.txt"
     with pytest.raises(HubNotFoundError) as caught:
         run(HuggingFaceDownload(endpoint=hub.url), "hf://owner/model@v2/dir/nope.txt", dest)
@@ -174,7 +159,8 @@ def test_missing_file_is_a_clear_error(hub: RunningHub, tmp_path: Path) -> None:
     assert "owner/model@v2" in message
     assert "dir/nope.txt" in message
     assert "file not found" in message
-    assert not isinstance(caught.value, OSError)
+    assert isinstance(caught.value, FileNotFoundError)
+    assert not tq.RetryPolicy().is_transient(caught.value)
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(HubNotFoundError, match="repository not found"):
         run(HuggingFaceDownload(endpoint=hub.url), "hf://owner/gone/x.bin", dest)
@@ -491,6 +477,7 @@ def test_parse_hf_url_valid(url: str, expected: HuggingFaceLocation) -> None:
         "hf://owner/repo/a//b",
         "hf://owner/repo/../etc/passwd",
         "hf://-owner/repo",
+        "hf://owner/repo@a\\b/x",
     ],
 )
 def test_parse_hf_url_invalid(url: str) -> None:
@@ -507,6 +494,10 @@ def test_executor_rejects_a_repo_url_and_bad_options(tmp_path: Path) -> None:
         HuggingFaceDownload(endpoint="ftp://example")
     with pytest.raises(ValueError, match="chunk_size"):
         HuggingFaceDownload(chunk_size=0)
+    with pytest.raises(ValueError, match="timeout"):
+        HuggingFaceDownload(timeout=0)
+    with pytest.raises(TypeError, match="str"):
+        parse_hf_url(5)  # type: ignore[arg-type]
     assert issubclass(HubAuthError, HubError)
     assert issubclass(HubError, tq.TransferQueueError)
     assert TOKEN not in repr(HuggingFaceDownload(token=TOKEN))

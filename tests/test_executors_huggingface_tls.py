@@ -35,6 +35,7 @@ from tests.fake_hub import (
     TRAIN,
     WEIGHTS,
     FakeHub,
+    Framing,
     RunningHub,
     Stall,
     assert_file,
@@ -48,6 +49,7 @@ from transferqueue.executors import (
     HuggingFaceDownload,
     list_hf_files,
 )
+from transferqueue.executors._hub_http import POLL_INTERVAL
 
 TOKEN = "hf_TlS-SeCrEt-5678"
 
@@ -399,6 +401,32 @@ def test_cancel_while_a_tls_server_says_nothing(
         assert q.wait(job_id, timeout=WAIT).status == "cancelled"
     stall.release.set()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("framing", ["length", "close", "http10", "chunked"])
+def test_every_framing_over_tls(
+    https_hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, framing: Framing
+) -> None:
+    """Issue 10: over TLS too, a file from the hub, one from the CDN and a paginated
+    listing arrive whole whether their bodies have a length on a kept-alive connection,
+    end with the connection (Connection: close, HTTP/1.0) or are chunked, written in
+    pieces with pauses longer than the client's poll interval."""
+    monkeypatch.setenv("HF_ENDPOINT", https_hub.url)
+    https_hub.hub.framing = framing
+    https_hub.hub.pieces = 3
+    https_hub.hub.pause = 3 * POLL_INTERVAL
+    https_hub.hub.page_size = 2
+    mappings = list_hf_files("hf://owner/model", tmp_path / "listed", timeout=WAIT)
+    assert [m["size"] for m in mappings] == [len(CONFIG), len(SUB_A), len(WEIGHTS)]
+    executor = HuggingFaceDownload(chunk_size=4096, timeout=WAIT)
+    for source, content in (
+        ("hf://datasets/owner/data/train.csv", TRAIN),
+        ("hf://owner/model/weights.bin", WEIGHTS),
+    ):
+        dest = tmp_path / source.rsplit("/", 1)[1]
+        run(executor, source, dest)
+        assert_file(dest, content)
+    assert https_hub.hub.tls_failures == []
 
 
 # --- untrusted certificates --------------------------------------------------------------

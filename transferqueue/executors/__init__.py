@@ -9,13 +9,16 @@ prefix or a Hugging Face repo into the file list ``queue_job`` takes. S3 needs t
 from typing import TYPE_CHECKING, Any
 
 from ._atomic import atomic_destination
+from ._file_lock import FileBusyError
 from ._huggingface import (
     HubAuthError,
     HubCertificateError,
     HubChecksumError,
+    HubEntryError,
     HubError,
     HubNotFoundError,
     HubRequestError,
+    HubSizeError,
     HubUnavailableError,
     HuggingFaceDownload,
     HuggingFaceLocation,
@@ -49,12 +52,15 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "FileBusyError",
     "HubAuthError",
     "HubCertificateError",
     "HubChecksumError",
+    "HubEntryError",
     "HubError",
     "HubNotFoundError",
     "HubRequestError",
+    "HubSizeError",
     "HubUnavailableError",
     "HuggingFaceDownload",
     "HuggingFaceLocation",

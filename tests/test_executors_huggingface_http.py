@@ -1,0 +1,273 @@
+"""The Hugging Face executor's HTTP client against every way a server may frame a reply.
+
+Issue 10 ("Hugging Face downloads fail against servers that close the connection"): with an
+HTTP/1.0 reply, ``Connection: close`` or a body without a length, ``http.client`` lets go of
+the socket when it hands the reply over, and a reader of its own on that socket waited on a
+dead descriptor. Every test here runs against the fake hub on 127.0.0.1, its bodies (files
+and tree pages) in several writes spaced by pauses longer than the client's poll interval,
+so that each reply is read across several waits.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+import transferqueue as tq
+from tests.conftest import WAIT
+from tests.fake_hub import (
+    CONFIG,
+    SUB_A,
+    SUB_B,
+    TRAIN,
+    WEIGHTS,
+    FakeProgress,
+    Framing,
+    RunningHub,
+    Stall,
+    assert_file,
+    partials,
+    run,
+    sample_hub,
+    start_hub,
+)
+from transferqueue.executors import (
+    HubError,
+    HubRequestError,
+    HubSizeError,
+    HuggingFaceDownload,
+    list_hf_files,
+)
+from transferqueue.executors._hub_http import MAX_REDIRECTS, POLL_INTERVAL
+
+FRAMINGS: list[Framing] = ["length", "close", "http10", "chunked"]
+TRAIN_URL = "hf://datasets/owner/data/train.csv"
+PAUSE = 3 * POLL_INTERVAL  # between the writes of a body: the client waits through each
+
+
+@pytest.fixture
+def hub() -> Iterator[RunningHub]:
+    yield from start_hub(sample_hub())
+
+
+def paced(hub: RunningHub, framing: Framing, pieces: int) -> None:
+    hub.hub.framing = framing
+    hub.hub.pieces = pieces
+    hub.hub.pause = PAUSE
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
+def test_download_in_every_framing(hub: RunningHub, tmp_path: Path, framing: Framing) -> None:
+    """A file from the hub, and an LFS file from the CDN (sha256-checked), arrive whole
+    whatever the framing of their bodies, written in pieces with pauses between them."""
+    paced(hub, framing, pieces=4)
+    executor = HuggingFaceDownload(endpoint=hub.url, chunk_size=4096, timeout=WAIT)
+    train = tmp_path / "train.csv"
+    progress = run(executor, "hf://datasets/owner/data/train.csv", train, len(TRAIN))
+    assert_file(train, TRAIN)
+    assert progress.values[-1] == len(TRAIN)
+    weights = tmp_path / "weights.bin"
+    run(executor, "hf://owner/model/weights.bin", weights, len(WEIGHTS))
+    assert_file(weights, WEIGHTS)
+    assert partials(tmp_path) == []
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
+def test_listing_in_every_framing(hub: RunningHub, tmp_path: Path, framing: Framing) -> None:
+    """Every page of a paginated tree arrives whole whatever its framing, its JSON in
+    several writes with pauses, and its Link header is followed."""
+    paced(hub, framing, pieces=3)
+    hub.hub.page_size = 2
+    mappings = list_hf_files("hf://owner/model", tmp_path, endpoint=hub.url, timeout=WAIT)
+    assert [(m["source_path"], m["size"]) for m in mappings] == [
+        ("hf://owner/model@main/config.json", len(CONFIG)),
+        ("hf://owner/model@main/sub/a.txt", len(SUB_A)),
+        ("hf://owner/model@main/sub/deeper/b.txt", len(SUB_B)),
+        ("hf://owner/model@main/weights.bin", len(WEIGHTS)),
+    ]
+    assert len([r for r in hub.hub.seen() if "/tree/" in r.path]) == 3  # 6 entries, 2 a page
+
+
+@pytest.mark.parametrize("framing", ["http10", "chunked"])
+def test_cancel_while_a_server_without_length_says_nothing(
+    hub: RunningHub, tmp_path: Path, framing: Framing
+) -> None:
+    """A cancel reaches a download whose server (a body ending with the connection, or
+    chunked) stopped sending mid-file, long before the timeout; nothing is left."""
+    hub.hub.framing = framing
+    stall = Stall(path="train.csv", after=20_000)
+    hub.hub.stall = stall
+    dest = tmp_path / "train.csv"
+    progress = FakeProgress()
+    file = tq.TransferFile("hf://datasets/owner/data/train.csv", str(dest), len(TRAIN))
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            HuggingFaceDownload(endpoint=hub.url, chunk_size=4096, timeout=3 * WAIT)(
+                file, cast(tq.ProgressCallback, progress)
+            )
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    progress.wait_for(12_000)  # bytes after those that came with the headers arrived
+    assert stall.reached.wait(WAIT)
+    progress.cancel.set()
+    thread.join(WAIT)
+    assert not thread.is_alive(), "the cancel waited for the timeout"
+    assert [type(e) for e in errors] == [tq.TransferCancelled]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("framing", ["close", "http10"])
+def test_silent_closing_server_times_out_and_the_part_resumes(
+    hub: RunningHub, tmp_path: Path, framing: Framing
+) -> None:
+    """A server that stops sending a body that would end with the connection cannot hang
+    the download: TimeoutError after ``timeout`` (a stretch without data), the part kept,
+    and the next call resumes it, with If-Range."""
+    hub.hub.framing = framing
+    stall = Stall(path="train.csv", after=20_000)
+    hub.hub.stall = stall
+    dest = tmp_path / "train.csv"
+    executor = HuggingFaceDownload(endpoint=hub.url, timeout=0.3)
+    with pytest.raises(TimeoutError, match=r"train\.csv"):
+        run(executor, "hf://datasets/owner/data/train.csv", dest)
+    (part,) = partials(tmp_path)
+    assert part.read_bytes() == TRAIN[:20_000]
+    hub.hub.stall = None
+    stall.release.set()
+    run(executor, "hf://datasets/owner/data/train.csv", dest)
+    assert_file(dest, TRAIN)
+    first, second = hub.hub.seen()
+    assert (first.range, second.range) == (None, "bytes=20000-")
+    assert second.if_range is not None
+
+
+def test_a_link_to_another_scheme_is_refused(hub: RunningHub, tmp_path: Path) -> None:
+    """A next-page link (as a redirect) to anything but http(s) is not followed."""
+    endpoint = hub.url
+    hub.hub.page_size = 1
+    hub.hub.hub_url = "ftp://127.0.0.1:9"  # the fake writes its next-page links with it
+    with pytest.raises(HubError, match="not an http"):
+        list_hf_files("hf://owner/model", tmp_path, endpoint=endpoint)
+
+
+# --- hostile bodies ------------------------------------------------------------------------
+
+
+def test_a_body_longer_than_the_listed_size_fails_at_once(hub: RunningHub, tmp_path: Path) -> None:
+    """A chunked body that goes on past the size the listing gave the file fails with
+    HubSizeError as soon as it passes it (not retried), and no partial file is left."""
+    hub.hub.endless = {"train.csv"}
+    dest = tmp_path / "train.csv"
+    with pytest.raises(HubSizeError, match="more than the") as caught:
+        run(HuggingFaceDownload(endpoint=hub.url), TRAIN_URL, dest, len(TRAIN))
+    assert not tq.RetryPolicy().is_transient(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_resumed_body_longer_than_its_content_range_fails(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    """A 206 whose chunked body goes on past the size its Content-Range announced fails
+    with HubSizeError, even for a file queued with size 0 (unknown)."""
+    hub.hub.break_after["train.csv"] = 5000
+    dest = tmp_path / "train.csv"
+    executor = HuggingFaceDownload(endpoint=hub.url)
+    with pytest.raises(ConnectionError):
+        run(executor, TRAIN_URL, dest)
+    hub.hub.endless = {"train.csv"}
+    with pytest.raises(HubSizeError, match=f"more than the {len(TRAIN)} bytes"):
+        run(executor, TRAIN_URL, dest)
+    assert list(tmp_path.iterdir()) == []
+    assert [r.range for r in hub.hub.seen()] == [None, "bytes=5000-"]
+
+
+def test_a_reply_announcing_more_than_the_listed_size_is_refused_unread(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    """A reply whose Content-Length passes the listed size (the file changed since it was
+    listed, or the server lies) is refused before its body is read."""
+    dest = tmp_path / "train.csv"
+    with pytest.raises(HubSizeError, match="list it again") as caught:
+        run(HuggingFaceDownload(endpoint=hub.url), TRAIN_URL, dest, len(TRAIN) - 1)
+    assert f"announces {len(TRAIN)} bytes" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_broken_chunked_body_is_a_connection_error(hub: RunningHub, tmp_path: Path) -> None:
+    """A chunked body whose chunk header is garbage: ConnectionError (retried), as a
+    connection cut would be."""
+    hub.hub.framing = "chunked"
+    hub.hub.break_chunks = True
+    with pytest.raises(ConnectionError, match="broken reply"):
+        run(HuggingFaceDownload(endpoint=hub.url), TRAIN_URL, tmp_path / "train.csv")
+
+
+@pytest.mark.parametrize("framing", ["http10", "close"])
+def test_a_body_without_length_cut_short_is_caught_by_the_listed_size(
+    hub: RunningHub, tmp_path: Path, framing: Framing
+) -> None:
+    """A body that ends with the connection (no length) looks complete when the connection
+    breaks: the listed size tells, the part is kept, and the next attempt resumes it."""
+    hub.hub.framing = framing
+    hub.hub.break_after["train.csv"] = 5000
+    dest = tmp_path / "train.csv"
+    executor = HuggingFaceDownload(endpoint=hub.url)
+    with pytest.raises(ConnectionError, match=f"after 5000 of {len(TRAIN)} bytes"):
+        run(executor, TRAIN_URL, dest, len(TRAIN))
+    assert not dest.exists()
+    run(executor, TRAIN_URL, dest, len(TRAIN))
+    assert_file(dest, TRAIN)
+    assert [r.range for r in hub.hub.seen()] == [None, "bytes=5000-"]
+
+
+def test_a_reply_that_is_not_http_is_a_connection_error(hub: RunningHub, tmp_path: Path) -> None:
+    hub.hub.garbage = {"train.csv"}
+    with pytest.raises(ConnectionError, match="bad reply"):
+        run(HuggingFaceDownload(endpoint=hub.url), TRAIN_URL, tmp_path / "train.csv")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_redirect_loop_is_cut_off(hub: RunningHub, tmp_path: Path) -> None:
+    hub.hub.redirect_loop = {"train.csv"}
+    with pytest.raises(HubError, match=f"more than {MAX_REDIRECTS} redirects"):
+        run(HuggingFaceDownload(endpoint=hub.url), TRAIN_URL, tmp_path / "train.csv")
+    assert len(hub.hub.seen()) == MAX_REDIRECTS + 1
+
+
+@pytest.mark.parametrize("status", [400, 204])
+def test_another_status_is_a_permanent_request_error(
+    hub: RunningHub, tmp_path: Path, status: int
+) -> None:
+    """A 4xx other than 401/403/404, or a success other than 200/206, fails the file with
+    HubRequestError (no OSError: not retried) naming the status."""
+    hub.hub.fail_once["train.csv"] = status
+    with pytest.raises(HubRequestError, match=f"HTTP {status}") as caught:
+        run(HuggingFaceDownload(endpoint=hub.url), TRAIN_URL, tmp_path / "train.csv")
+    assert caught.value.status == status
+    assert not isinstance(caught.value, OSError)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_content_range_for_other_bytes_is_refused(hub: RunningHub, tmp_path: Path) -> None:
+    """A 206 whose Content-Range does not start where the part ends is not appended: a
+    ConnectionError, the part kept for the next attempt."""
+    hub.hub.break_after["train.csv"] = 5000
+    dest = tmp_path / "train.csv"
+    executor = HuggingFaceDownload(endpoint=hub.url)
+    with pytest.raises(ConnectionError):
+        run(executor, TRAIN_URL, dest)
+    hub.hub.shift_range = 1
+    with pytest.raises(ConnectionError, match="unexpected Content-Range 'bytes 5001-"):
+        run(executor, TRAIN_URL, dest)
+    hub.hub.shift_range = 0
+    run(executor, TRAIN_URL, dest)
+    assert_file(dest, TRAIN)
