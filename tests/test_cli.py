@@ -793,6 +793,33 @@ def test_a_planned_destination_outside_dest_is_refused(
     assert os.listdir(tmp_path) == []
 
 
+def test_unusable_hub_entries_are_reported_and_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10: a hub tree entry whose path would leave DEST, or whose size is not a
+    size, is reported on stderr as ``skipped NAME: REASON (from REPO)`` and left out, the
+    rest copied, exit 1, as for unsafe S3 keys."""
+    fake = FakeHub(repos={("model", "owner/evil"): {"fine.txt": b"ok"}})
+    tree = [
+        {"type": "file", "path": "fine.txt", "size": 2},
+        {"type": "file", "path": "/abs/x", "size": 1},
+        {"type": "file", "path": "odd.txt", "size": True},
+    ]
+    fake.tree_body = json.dumps(tree).encode()
+    out = tmp_path / "out"
+    for running in start_hub(fake):
+        monkeypatch.setenv("HF_ENDPOINT", running.url)
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+        assert main(["cp", "-q", "hf://owner/evil", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "skipped /abs/x: absolute (from hf://owner/evil@main)",
+        "skipped odd.txt: no valid size (from hf://owner/evil@main)",
+    ]
+    assert os.listdir(out) == ["fine.txt"]
+    assert (out / "fine.txt").read_bytes() == b"ok"
+
+
 def test_the_same_source_twice_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -68,6 +68,25 @@ def test_error_type_names(cls: type[BaseException], expected: str) -> None:
     assert error_type_name(cls) == expected
 
 
+def test_the_executors_and_redis_errors_are_named_where_they_are_exported() -> None:
+    """Each public exception of ``transferqueue.executors`` and ``transferqueue.redis``
+    is named by that package, not by the private module that defines it, so that an
+    ``error_type`` stays the same when the modules move; and each is found there under
+    that name (pickle finds it the same way)."""
+    import transferqueue.executors
+    import transferqueue.redis
+
+    for package in (transferqueue.executors, transferqueue.redis):
+        errors = [
+            getattr(package, name)
+            for name in package.__all__
+            if name.endswith("Error") and name in vars(package)
+        ]
+        assert errors
+        for cls in errors:
+            assert error_type_name(cls) == f"{package.__name__}.{cls.__name__}"
+
+
 def test_error_type_names_are_shared() -> None:
     """Files failing with one kind share one string, not a copy each (memory)."""
     for cls in (OSError, Outer.InnerError):

@@ -255,7 +255,8 @@ def test_an_entry_whose_type_cannot_be_read_is_reported(
 
 def test_temporaries_below_a_folder_are_left_out(tmp_path: Path) -> None:
     """Issue 10: below a source folder, files named as a transfer's temporary
-    (``.NAME.<8 hex>.part``) or a Hugging Face partial (``.NAME.<12 hex>.hfpart``) are
+    (``.NAME.<8 hex>.part``) or a Hugging Face partial (``.NAME.<12 hex>.hfpart``, and
+    its record ``.hfmeta``) are
     left out, so that copying a folder a transfer writes to (or a killed one wrote to)
     does not copy unfinished files; names of other forms and folders so named are
     listed, and so is such a file named as the source itself."""
@@ -264,6 +265,7 @@ def test_temporaries_below_a_folder_are_left_out(tmp_path: Path) -> None:
         ".a.bin.0123abcd.part",
         "sub/.b.bin.89abcdef.part",
         ".c.safetensors.0123456789ab.hfpart",
+        ".c.safetensors.0123456789ab.hfmeta",  # the partial's validator record
         ".with\nnewline.00000000.part",
     ]
     listed = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,19 @@ def test_a_name_that_is_no_string_is_refused(name: object) -> None:
 def test_the_error_is_a_value_error_of_the_library() -> None:
     assert issubclass(UnsafeRemoteNameError, ValueError)
     assert issubclass(UnsafeRemoteNameError, TransferQueueError)
+
+
+def test_the_error_survives_pickling() -> None:
+    """As it crosses a process boundary (a multiprocessing pool, a task queue)."""
+    error = UnsafeRemoteNameError("../x", "has a '.' or '..' segment", where="s3://b/p/")
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is UnsafeRemoteNameError
+    assert (copy.name, copy.reason, copy.where, str(copy)) == (
+        error.name,
+        error.reason,
+        error.where,
+        str(error),
+    )
 
 
 @pytest.mark.parametrize(

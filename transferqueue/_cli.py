@@ -27,7 +27,7 @@ from ._config import get_max_concurrent_transfers
 from ._enums import TransferFileStatus, TransferStatus
 from ._queue import TransferQueue
 from ._retry import RetryPolicy
-from .executors._huggingface import HubError
+from .executors._hub_errors import HubEntryError, HubError
 from .executors._remote_names import UnsafeRemoteNameError, relative_parts
 from .executors._routing import Transfer, list_files, location_kind, transfer_type_for
 
@@ -242,10 +242,11 @@ def plan(
     would not lie in (or be) ``destination``, such as ``s3://bucket/..`` copied into a
     folder.
 
-    ``on_error`` is given to the listing of local and S3 sources (see
+    ``on_error`` is given to the listing of every source (see
     :func:`~transferqueue.executors.list_files`): with it, a folder below a source that
-    cannot be read, and an S3 key that cannot safely become a path below the
-    destination, are reported to it and left out, and so is a local source that is
+    cannot be read, an S3 key or a hub path that cannot safely become a path below the
+    destination, and a hub entry that is not a usable file, are reported to it and left
+    out, and so is a local source that is
     missing or cannot be read when there are several (one alone is a ``_UsageError``);
     without it, all of that is a ``_UsageError``.
     """
@@ -263,9 +264,7 @@ def plan(
         if kind == "local" and location_kind(target) == "local" and _inside(target, source):
             raise _UsageError(f"cannot copy {source} into itself ({target})")
         try:
-            # hf: list_hf_files takes on_error once the Hugging Face listing validates
-            # its names (issue 10); until then its unsafe names are a _UsageError.
-            found = list_files(source, target, on_error=on_error if kind != "hf" else None)
+            found = list_files(source, target, on_error=on_error)
         except ImportError as exc:  # S3 without boto3
             raise _UsageError(f"{exc}; install it with: pip install 'transferqueue[s3]'") from None
         except OSError as exc:
@@ -345,6 +344,12 @@ def _skipped(error: Exception) -> dict[str, str]:
         name = error.name if isinstance(error.name, str) and error.name.isprintable() else None
         return {
             "path": name if name is not None else repr(error.name),
+            "error": f"{error.reason} (from {error.where})",
+        }
+    if isinstance(error, HubEntryError):
+        path = error.entry.get("path") if isinstance(error.entry, dict) else None
+        return {
+            "path": path if isinstance(path, str) and path.isprintable() else "?",
             "error": f"{error.reason} (from {error.where})",
         }
     if isinstance(error, OSError):

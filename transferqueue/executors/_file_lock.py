@@ -23,6 +23,8 @@ from transferqueue._errors import TransferQueueError
 class FileBusyError(TransferQueueError, OSError):
     """The file is locked by another transfer (in this process or another one)."""
 
+    __module__ = "transferqueue.executors"  # where users import it: a stable error_type
+
 
 def open_regular(path: str | os.PathLike[str], flags: int, mode: int = 0o666) -> int:
     """``os.open(path, flags)`` without following a symbolic link in the last segment,

@@ -19,6 +19,8 @@ from transferqueue._errors import TransferQueueError
 class HubError(TransferQueueError):
     """Base class of the Hugging Face errors this module raises."""
 
+    __module__ = "transferqueue.executors"  # where users import it: a stable error_type
+
 
 class HubRequestError(HubError):
     """The hub answered a request with an HTTP error ``status`` for ``url`` (without its
@@ -28,6 +30,8 @@ class HubRequestError(HubError):
     :class:`HubNotFoundError` a ``FileNotFoundError``, and any other refusal no
     ``OSError``; :class:`HubUnavailableError` (5xx and 429) is the exception.
     """
+
+    __module__ = "transferqueue.executors"  # where users import it: a stable error_type
 
     def __init__(self, message: str, *, status: int, url: str) -> None:
         super().__init__(message)
@@ -50,6 +54,8 @@ class HubAuthError(HubRequestError, PermissionError):
     retry policy.
     """
 
+    __module__ = "transferqueue.executors"  # where users import it: a stable error_type
+
 
 class HubNotFoundError(HubRequestError, FileNotFoundError):
     """404: no such repository, revision or file.
@@ -58,14 +64,20 @@ class HubNotFoundError(HubRequestError, FileNotFoundError):
     default retry policy.
     """
 
+    __module__ = "transferqueue.executors"  # where users import it: a stable error_type
+
 
 class HubUnavailableError(HubRequestError, ConnectionError):
     """5xx or 429: the hub is failing or busy; a ``ConnectionError``, hence retried."""
+
+    __module__ = "transferqueue.executors"  # where users import it: a stable error_type
 
 
 class HubCertificateError(HubError):
     """The server's TLS certificate could not be verified. Not retried: another attempt
     would meet the same certificate. A private CA is trusted with ``SSL_CERT_FILE``."""
+
+    __module__ = "transferqueue.executors"  # where users import it: a stable error_type
 
 
 class HubChecksumError(HubError, ConnectionError):
@@ -73,17 +85,23 @@ class HubChecksumError(HubError, ConnectionError):
     for LFS files); the partial file was discarded, so a retry (it is a
     ``ConnectionError``) downloads afresh."""
 
+    __module__ = "transferqueue.executors"  # where users import it: a stable error_type
+
 
 class HubSizeError(HubError):
     """The server sent, or announced, more bytes than the file has: more than its listed
     ``size``, its ``Content-Length`` or its ``Content-Range``. The partial file was
     removed. Not retried: a stale listing or a broken server would only do it again."""
 
+    __module__ = "transferqueue.executors"  # where users import it: a stable error_type
+
 
 class HubEntryError(HubError, ValueError):
     """An entry of the hub's file list that cannot be used: not an object, without a
     type, a path or a size of the right kind, or a path listed twice. ``entry`` is the
     entry (or the field) at fault, ``reason`` what is wrong, ``where`` the repository."""
+
+    __module__ = "transferqueue.executors"  # where users import it: a stable error_type
 
     def __init__(self, entry: object, reason: str, *, where: str) -> None:
         super().__init__(entry, reason, where)

@@ -10,7 +10,9 @@ checks that the result still lies below that folder.
 
 from __future__ import annotations
 
+import functools
 import os
+from typing import Any
 
 from transferqueue._errors import TransferQueueError
 
@@ -20,11 +22,17 @@ class UnsafeRemoteNameError(TransferQueueError, ValueError):
     below the destination: absolute, with an empty, ``.`` or ``..`` segment, a NUL or a
     backslash. ``name`` is the offending name, ``where`` the remote it came from."""
 
+    __module__ = "transferqueue.executors"  # where users import it: a stable error_type
+
     def __init__(self, name: object, reason: str, *, where: str) -> None:
         super().__init__(name, reason, where)
         self.name = name
         self.reason = reason
         self.where = where
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # where is keyword-only, which the default reduction of exceptions cannot pass.
+        return (functools.partial(type(self), where=self.where), (self.name, self.reason))
 
     def __str__(self) -> str:
         return f"refusing the name {self.name!r} from {self.where}: {self.reason}"

@@ -7,8 +7,9 @@ created exclusively and held under an exclusive ``flock`` from creation to remov
 so a temporary nobody holds a lock on was left behind. :func:`sweep_stale_temporaries`
 removes such files from a folder, at most once per folder every :data:`_RESWEEP_SECONDS`
 in a process: one scan of the folder, not one per file written into it. The Hugging Face
-executor's partial files, ``.NAME.<12 hex>.hfpart``, are recognised (listings leave them
-out) but never removed here: a later download resumes them.
+executor's partial files, ``.NAME.<12 hex>.hfpart``, and their records, ``.hfmeta``, are
+recognised (listings leave them out) but never removed here: a later download resumes
+them.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ _TEMPORARY_EXTRA = len(".") + 2 * _TOKEN_BYTES + len("..part")
 
 # DOTALL: a file name may hold a newline. Lower-case hex, as secrets.token_hex writes it.
 _TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}\.part", re.DOTALL)
-_HF_PARTIAL = re.compile(r"\..+\.[0-9a-f]{12}\.hfpart", re.DOTALL)
+_HF_PARTIAL = re.compile(r"\..+\.[0-9a-f]{12}\.hf(?:part|meta)", re.DOTALL)
 
 # A temporary is removed only when nothing modified it for this long, besides being
 # unlocked. The lock is taken two system calls after the file is created (open, fstat,
@@ -69,7 +70,8 @@ def temporary_path(destination: Path) -> Path:
 def is_temporary_name(name: str) -> bool:
     """Whether ``name`` (a file name, no folder) has the form of a file on its way:
     ``.NAME.<8 hex>.part`` (:func:`temporary_path`) or the Hugging Face executor's
-    ``.NAME.<12 hex>.hfpart``. A user's own file named so matches too."""
+    ``.NAME.<12 hex>.hfpart`` and its record ``.hfmeta``. A user's own file named so
+    matches too."""
     return bool(_TEMPORARY.fullmatch(name) or _HF_PARTIAL.fullmatch(name))
 
 

@@ -12,6 +12,8 @@ class RedisBackendError(TransferQueueError):
     errors contains the password.
     """
 
+    __module__ = "transferqueue.redis"  # where users import it: a stable error_type
+
     def __init__(self, message: str, url: str) -> None:
         super().__init__(message)
         self.url = url
@@ -21,15 +23,21 @@ class RedisUnavailableError(RedisBackendError, ConnectionError):
     """Redis could not be reached (refused, timed out, authentication failed) or the
     connection broke during a command."""
 
+    __module__ = "transferqueue.redis"  # where users import it: a stable error_type
+
 
 class RedisDataError(RedisBackendError, ValueError):
     """A key of the namespace holds something this library did not write there (a limit
     that is not an integer, a key of the wrong type): the data is refused, not guessed at."""
 
+    __module__ = "transferqueue.redis"  # where users import it: a stable error_type
+
 
 class SlotLostError(TransferQueueError):
     """The slot is not held any more: its lease ran out before it was renewed (the process
     was paused, or Redis could not be reached for a whole lease), or it was released."""
+
+    __module__ = "transferqueue.redis"  # where users import it: a stable error_type
 
     def __init__(self, holder_id: str, reason: str) -> None:
         super().__init__(f"slot {holder_id} is lost: {reason}")
