@@ -25,6 +25,7 @@ from tests.conftest import WAIT, refuse_scandir
 from tests.fake_hub import FakeHub, RunningHub, Stall, start_hub
 from tests.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
 from tests.stall_proxy import stalling_proxy
+from tests.test_cli_output import rebuild
 from transferqueue._cli import (
     _cancelling_signals,
     _interrupted_status,
@@ -111,13 +112,17 @@ def test_dry_run_copies_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Issue 4: --json prints one JSON event per line, the last the terminal snapshot."""
+    """Issue 4, issue 10: --json prints one JSON event per line: "created" with the
+    whole job, "updated" lines, and last "ended" with the whole terminal job, which is
+    what the lines rebuild."""
     make_tree(tmp_path / "src")
     assert main(["cp", "--json", str(tmp_path / "src"), str(tmp_path / "out")]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert events[0]["event"] == "created"
-    assert all(event["event"] == "updated" for event in events[1:])
+    assert all(event["event"] == "updated" for event in events[1:-1])
+    assert events[-1]["event"] == "ended"
     last = events[-1]["job"]
+    assert rebuild(events) == last
     assert last["status"] == "completed"
     assert last["progress"]["loaded_bytes"] == len(BIG) + 4 + 5000
     assert {file["status"] for file in last["files"]} == {"completed"}
@@ -474,9 +479,10 @@ def test_unreadable_subfolder_is_skipped_not_a_usage_error(
 def test_unreadable_subfolder_with_json_and_quiet(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Unreadable folders: with --json every line carries ``"skipped": [{"path",
-    "error"}]`` and the job counts only the files listed; with -q stdout stays empty and
-    the skipped folder is the only thing said, on stderr. Both exit 1 and copy the rest."""
+    """Unreadable folders: with --json the first and the last line carry ``"skipped":
+    [{"path", "error"}]`` and the job counts only the files listed; with -q stdout stays
+    empty and the skipped folder is the only thing said, on stderr. Both exit 1 and copy
+    the rest."""
     contents, locked = locked_tree(tmp_path / "src")
     refuse_scandir(monkeypatch, locked)
     assert main(["cp", "--json", str(tmp_path / "src"), str(tmp_path / "j")]) == 1
@@ -484,7 +490,11 @@ def test_unreadable_subfolder_with_json_and_quiet(
     assert err == f"skipped {locked}: Permission denied\n"
     events = [json.loads(line) for line in out.splitlines()]
     expected = [{"path": str(locked), "error": "Permission denied"}]
-    assert [event["skipped"] for event in events] == [expected] * len(events)
+    assert [event.get("skipped") for event in events] == [
+        expected,
+        *[None] * (len(events) - 2),
+        expected,
+    ]
     last = events[-1]["job"]
     assert last["status"] == "completed"
     assert last["progress"]["total_files"] == last["progress"]["completed_files"] == 3

@@ -518,6 +518,36 @@ def test_cancel_of_one_job_leaves_the_others_waiting() -> None:
         assert b_job.files[0].error == "b down"
 
 
+def test_cancelling_many_waiting_jobs_keeps_the_retry_heap_small() -> None:
+    """S19, S9, issue 10: 300 jobs whose file waits an hour, all but one cancelled one
+    by one: the cancelled waits never run and what the timer keeps stays within twice
+    the waiting files plus 64; the last job still waits, and shutdown(cancel_jobs=True)
+    cancels it too and empties the timer."""
+    executor = Flaky(OSError("down"))
+    with retry_queue(retry=AN_HOUR_LATER) as queue:
+        job_ids = [
+            queue.queue_job("s3-upload", make_files(1, prefix=f"job{n}"), executor)
+            for n in range(300)
+        ]
+        for job_id in job_ids:
+            wait_for_job(queue, job_id, waiting_to_retry)
+        for job_id in job_ids[:-1]:
+            assert queue.cancel_job(job_id)
+            with queue._lock:
+                timer = queue._retry_timer
+                assert timer.stored <= 2 * len(timer) + 64
+        with queue._lock:
+            assert len(queue._retry_timer) == 1
+        last = queue.get_job(job_ids[-1])
+        assert last is not None
+        assert last.files[0].retry_at is not None
+        queue.shutdown(wait=True, cancel_jobs=True)
+        with queue._lock:
+            assert queue._retry_timer.stored == 0
+        assert queue.wait(job_ids[-1]).status == tq.TransferStatus.CANCELLED
+    assert len(executor.calls) == 300  # one attempt each: no cancelled wait ran
+
+
 def test_shutdown_wakes_a_file_waiting_to_retry() -> None:
     """S19, S15: shutdown(wait=True) while a file waits an hour returns at once; the
     file fails with its last error (not a cancel reason), the job fails, its terminal

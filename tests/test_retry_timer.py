@@ -6,9 +6,11 @@ hour: nothing here sleeps, and nothing waits for the hour.
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -288,3 +290,107 @@ def test_due_entries_fire_while_the_clock_stands_still(
 
     assert fired.wait_calls(3) == [(first, 0), (second, 0), (third, 0)]
     _join(thread)
+
+
+# -- cancelling many jobs (issue 10, item 9): lazy discards -----------------------------
+
+
+def test_a_discarded_wait_never_fires_and_a_new_wait_of_the_job_does(
+    timer: RetryTimer, lock: threading.Lock, fired: Fired
+) -> None:
+    """Issue 10: a discarded entry stays in the heap, marked, and is skipped when due;
+    the same job's wait added afterwards (the same file, even) is a new entry and fires.
+    Due at once, the discarded ones would fire first had they not been skipped."""
+    job, other = _job(), _job()
+    with lock:
+        timer.add(job, 0, 0)
+        timer.add(job, 1, 0)
+        timer.add(other, 0, HOUR)  # keeps the discarded entries stored (no sweep)
+        timer.discard(job)
+        assert len(timer) == 1
+        assert timer.stored == 3
+        timer.add(job, 0, 0.001)
+        assert len(timer) == 2
+
+    assert fired.wait_calls(1) == [(job, 0)]
+    with lock:
+        assert fired.calls == [(job, 0)]
+        assert len(timer) == 1
+        assert timer.stored == 1  # the discarded entries went as they came to the top
+        assert timer.clear() == [other]
+
+
+def test_discarding_the_same_job_twice_or_after_its_wait_fired_changes_nothing(
+    timer: RetryTimer, lock: threading.Lock, fired: Fired
+) -> None:
+    """Issue 10: once a job's waits fired or were discarded, discarding it again
+    forgets nothing else."""
+    job, kept = _job(), _job()
+    with lock:
+        timer.add(job, 0, 0)
+        timer.add(kept, 0, HOUR)
+    fired.wait_calls(1)
+    with lock:
+        timer.discard(job)
+        timer.discard(job)
+        assert (len(timer), timer.stored) == (1, 1)
+        assert timer.clear() == [kept]
+
+
+def test_the_heap_stays_bounded_while_many_jobs_are_cancelled(
+    timer: RetryTimer, lock: threading.Lock, fired: Fired
+) -> None:
+    """Issue 10: discarded entries are swept out once they outnumber the live ones (and
+    64): what is stored stays within twice the waiting files plus 64 after every discard,
+    and the last discard empties it."""
+    jobs = [_job() for _ in range(2000)]
+    marker = _job()
+    with lock:
+        for number, job in enumerate(jobs):
+            timer.add(job, 0, HOUR)
+            timer.add(job, 1, HOUR + number)
+        timer.add(marker, 0, 0)
+    fired.wait_calls(1)  # the thread has taken them all into its heap
+    with lock:
+        for job in jobs[:-1]:
+            timer.discard(job)
+            assert timer.stored <= 2 * len(timer) + 64
+        assert len(timer) == 2
+        timer.discard(jobs[-1])
+        assert (len(timer), timer.stored) == (0, 0)
+        thread = timer.thread()
+    _join(thread)
+    assert fired.calls == [(marker, 0)]
+
+
+def test_a_cancel_costs_its_own_entries_not_the_whole_heap(
+    timer: RetryTimer, lock: threading.Lock, fired: Fired, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: cancelling 2,000 jobs one by one, each with a file waiting, rebuilds
+    the heap only now and then: the entries heapified in all stay linear in the number
+    of entries (rebuilding on every cancel, as before, heapified about 2,000,000)."""
+    heapified: list[int] = []
+
+    def counting_heapify(heap: list[Any]) -> None:
+        heapified.append(len(heap))
+        heapq.heapify(heap)
+
+    monkeypatch.setattr(
+        _retry_timer,
+        "heapq",
+        SimpleNamespace(heappush=heapq.heappush, heappop=heapq.heappop, heapify=counting_heapify),
+    )
+    jobs = [_job() for _ in range(2000)]
+    marker, kept = _job(), _job()
+    with lock:
+        for job in jobs:
+            timer.add(job, 0, HOUR)
+        timer.add(kept, 0, HOUR)
+        timer.add(marker, 0, 0)
+    fired.wait_calls(1)
+    with lock:
+        for job in jobs:
+            timer.discard(job)
+        assert len(timer) == 1
+        assert timer.clear() == [kept]
+    assert sum(heapified) <= 3 * len(jobs)

@@ -91,6 +91,11 @@ def make_watch(
     return watch, feed
 
 
+def changes_of(watch: JobWatch[Any]) -> tuple[int, ...] | None:
+    """``watch.changed_files``, read afresh (mypy would keep an earlier check's answer)."""
+    return watch.changed_files
+
+
 def in_thread(target: Callable[[], object]) -> list[object]:
     """Run ``target`` in a thread, bounded by WAIT; return [its result or exception].
 
@@ -218,6 +223,39 @@ def test_slow_consumer_skips_to_the_latest() -> None:
     assert next(watch) is offered[-1]
     with pytest.raises(TimeoutError):
         next(watch)
+
+
+def test_changed_files_follow_the_snapshots_yielded() -> None:
+    """Issue 10: ``changed_files`` is None for the first snapshot (even one replaced by a
+    newer before the consumer looked), then the offered event's own tuple (the same
+    object) when nothing was skipped, and the sorted union of the skipped events' and
+    the yielded one's when the consumer skipped; older or repeated offers add nothing."""
+    watch, feed = make_watch(snapshot(0), sequence=0, timeout=0)
+    assert changes_of(watch) is None
+    newer = snapshot(1)
+    feed.offer(newer, 1, (4,))
+    assert next(watch) is newer
+    assert changes_of(watch) is None  # the first the consumer sees: every file is new
+
+    own = (2, 7)
+    feed.offer(snapshot(2), 2, own)
+    next(watch)
+    assert changes_of(watch) is own
+
+    latest = snapshot(5)
+    feed.offer(snapshot(3), 3, (9, 3))
+    feed.offer(snapshot(3), 1, (100,))  # older than one seen: ignored with its changes
+    feed.offer(snapshot(4), 4, (1, 3))
+    feed.offer(latest, 5, (8,))
+    feed.offer(latest, 6, (50,))  # the same snapshot again: ignored
+    assert next(watch) is latest
+    assert changes_of(watch) == (1, 3, 8, 9)
+
+    feed.offer(snapshot(6), 7, (1,))
+    feed.offer(snapshot(7), 8)  # changes unknown: every file
+    feed.offer(snapshot(8), 9, (2,))
+    next(watch)
+    assert changes_of(watch) is None
 
 
 def test_terminal_snapshot_is_yielded_then_the_iterator_stops() -> None:

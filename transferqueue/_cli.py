@@ -23,6 +23,8 @@ import tempfile
 import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
+import attrs
+
 from ._config import get_max_concurrent_transfers
 from ._enums import TransferFileStatus, TransferStatus
 from ._queue import TransferQueue
@@ -148,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     output.add_argument(
         "--json",
         action="store_true",
-        help="print the job's snapshots as JSON lines, with the skipped folders",
+        help="print the job as JSON lines: whole first and last, its changes in between",
     )
     output.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     commands.add_parser("demo", help="copy a few generated files, showing the live progress")
@@ -314,6 +316,40 @@ def _size(size: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _printable(text: str, stream: TextIO) -> str:
+    """``text`` as ``stream`` can write it, as GNU tools print odd names: each byte of a
+    file name that is not valid UTF-8 (which Python holds as a lone surrogate) as
+    ``\\xNN``, each other character the stream's encoding cannot take as ``\\uNNNN`` (or
+    ``\\UNNNNNNNN``); the rest as it is. A stream without an encoding counts as UTF-8."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return "".join(_escaped(char, encoding) for char in text)
+    return text
+
+
+def _escaped(char: str, encoding: str) -> str:
+    try:
+        char.encode(encoding)
+    except UnicodeEncodeError:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the undecodable byte code - 0xDC00
+            return f"\\x{code - 0xDC00:02x}"
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return char
+
+
+def _say(line: str, stream: TextIO) -> None:
+    """Print a line holding paths: never a UnicodeEncodeError (see _printable)."""
+    print(_printable(line, stream), file=stream, flush=True)
+
+
+def _indexes(job: TransferJob, changed: Sequence[int] | None) -> Sequence[int]:
+    """The files to look at in ``job``: those that changed (every one when unknown)."""
+    return range(len(job.files)) if changed is None else changed
+
+
 class _Plain:
     """One line per file finished, and a summary; failures go to stderr at the end."""
 
@@ -322,16 +358,19 @@ class _Plain:
         self._quiet = quiet
         self._done: set[int] = set()
 
-    def show(self, job: TransferJob) -> None:
-        for index, file in enumerate(job.files):
+    def show(self, job: TransferJob, changed: Sequence[int] | None) -> None:
+        """Print the files completed among ``changed`` (indexes; None: every file)."""
+        if self._quiet:
+            return
+        files = job.files
+        for index in _indexes(job, changed):
+            file = files[index]
             if file.status is TransferFileStatus.COMPLETED and index not in self._done:
                 self._done.add(index)
-                if not self._quiet:
-                    print(
-                        f"done {file.source_path} -> {file.destination_path} ({_size(file.size)})",
-                        file=self._out,
-                        flush=True,
-                    )
+                _say(
+                    f"done {file.source_path} -> {file.destination_path} ({_size(file.size)})",
+                    self._out,
+                )
 
     def close(self) -> None:
         """Nothing to tear down."""
@@ -363,20 +402,52 @@ def _skipped_note(skipped: Sequence[dict[str, str]]) -> str:
 
 
 class _Json:
-    """One JSON object a line: ``{"event": "created"|"updated", "job": {...}, "skipped":
-    [{"path": ..., "error": ...}, ...]}``, ``skipped`` naming what could not be read."""
+    """JSON lines, linear in the job's size: the whole job first and last, and in between
+    only what changed (README.rst, "The command line", describes the format)::
+
+        {"event": "created", "job": JOB, "skipped": [...]}
+        {"event": "updated", "job": JOB_WITHOUT_FILES, "changed_files": CHANGED}
+        {"event": "ended", "job": JOB, "changed_files": CHANGED, "skipped": [...]}
+
+    JOB is ``job.to_dict()``; CHANGED lists ``{"index": i, "file": file.to_dict()}`` for
+    each file changed since the line before, by index in ``job["files"]``.
+    """
 
     def __init__(self, out: TextIO, skipped: Sequence[dict[str, str]]) -> None:
         self._out = out
         self._skipped = list(skipped)
         self._first = True
 
-    def show(self, job: TransferJob) -> None:
-        event = "created" if self._first else "updated"
-        self._first = False
-        document = {"event": event, "job": job.to_dict(), "skipped": self._skipped}
-        line = json.dumps(document, sort_keys=True)
-        print(line, file=self._out, flush=True)
+    def show(self, job: TransferJob, changed: Sequence[int] | None) -> None:
+        """Print ``job``: whole the first time and once terminal, else its totals and the
+        files among ``changed`` (indexes; None: every file)."""
+        if self._first:
+            self._first = False
+            self._write({"event": "created", "job": job.to_dict(), "skipped": self._skipped})
+            if not job.status.is_terminal:
+                return
+            changed = ()  # nothing since the line just written
+        files = job.files
+        listed = [
+            {"index": index, "file": files[index].to_dict()} for index in _indexes(job, changed)
+        ]
+        if job.status.is_terminal:
+            document = {
+                "event": "ended",
+                "job": job.to_dict(),
+                "changed_files": listed,
+                "skipped": self._skipped,
+            }
+        else:
+            totals = attrs.evolve(job, files=()).to_dict()
+            del totals["files"]
+            document = {"event": "updated", "job": totals, "changed_files": listed}
+        self._write(document)
+
+    def _write(self, document: dict[str, Any]) -> None:
+        # ensure_ascii (the default) escapes every non-ASCII character, an undecodable
+        # byte of a name included (as "\\udcNN", which json.loads and os.fsencode undo).
+        print(json.dumps(document, sort_keys=True), file=self._out, flush=True)
 
     def close(self) -> None:
         """Nothing to tear down."""
@@ -407,11 +478,14 @@ class _Rich:
             TimeRemainingColumn(),
             console=Console(file=out),
         )
+        self._out = out
         self._job_task: Any = None
         self._file_tasks: dict[int, Any] = {}
         self._progress.start()
 
-    def show(self, job: TransferJob) -> None:
+    def show(self, job: TransferJob, changed: Sequence[int] | None) -> None:
+        """Update the job's bar, and the bars of the files among ``changed`` (indexes;
+        None: every file): one for each file transferring."""
         progress = job.progress
         description = (
             f"{progress.completed_files + progress.failed_files}/{progress.total_files} files"
@@ -421,11 +495,13 @@ class _Rich:
         self._progress.update(
             self._job_task, description=description, completed=progress.loaded_bytes
         )
-        for index, file in enumerate(job.files):
+        files = job.files
+        for index in _indexes(job, changed):
+            file = files[index]
             task = self._file_tasks.get(index)
             if file.status is TransferFileStatus.TRANSFERRING:
                 if task is None:
-                    name = "  " + _name(file.source_path)
+                    name = "  " + _printable(_name(file.source_path), self._out)
                     task = self._progress.add_task(name, total=file.size)
                     self._file_tasks[index] = task
                 self._progress.update(task, completed=file.loaded)
@@ -484,7 +560,7 @@ def copy(
             with queue.watch(job_id, keepalive=_KEEPALIVE) as snapshots:
                 for job in snapshots:
                     if job is not None:
-                        display.show(job)
+                        display.show(job, snapshots.changed_files)
                         final = job
         except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM / SIGHUP (_Signalled)
             display.close()
@@ -506,15 +582,14 @@ def copy(
         hint = (
             " (use --overwrite to replace it)" if "destination exists" in (file.error or "") else ""
         )
-        print(f"failed {file.source_path}: {file.error}{hint}", file=err, flush=True)
+        _say(f"failed {file.source_path}: {file.error}{hint}", err)
     if not as_json and not quiet:
         progress = final.progress
         copied = sum(file.size for file in final.files if file.status == "completed")
-        print(
+        _say(
             f"{progress.completed_files} of {progress.total_files} files copied "
             f"({_size(copied)}), {progress.failed_files} failed{_skipped_note(skipped)}",
-            file=out,
-            flush=True,
+            out,
         )
     arrived = final.status is TransferStatus.COMPLETED and not failed
     return EXIT_OK if arrived and not skipped else EXIT_FAILED
@@ -530,7 +605,7 @@ def _cp(args: argparse.Namespace) -> int:
         # Said at once, as cp -r does; the copy goes on without it.
         entry = _skipped(error)
         skipped.append(entry)
-        print(f"skipped {entry['path']}: {entry['error']}", file=sys.stderr, flush=True)
+        _say(f"skipped {entry['path']}: {entry['error']}", sys.stderr)
 
     files = plan(sources, destination, on_error=report)
     if args.dry_run:
@@ -580,7 +655,8 @@ def _dry_run(
     if quiet:
         return
     for file in files:
-        print(f"{file['source_path']} -> {file['destination_path']} ({_size(file['size'])})")
+        line = f"{file['source_path']} -> {file['destination_path']} ({_size(file['size'])})"
+        print(_printable(line, sys.stdout))
     note = _skipped_note(skipped)
     print(f"{len(files)} files, {_size(total)}{note} (dry run: nothing copied)", flush=True)
 

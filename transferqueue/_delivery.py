@@ -9,6 +9,10 @@ last and once, and a receiver may call back into the queue, since no lock is hel
 File-level changes are coalesced: the job is marked pending and the delivery thread
 builds one snapshot for it when ``update_interval`` has passed since the job's last event.
 
+Each ``job-updated`` event also says which files changed since the job's previous one
+(``changed_files``, taken from the job as its snapshot is built), so that a receiver or a
+watch can follow a job of many files by its changes rather than rescanning every file.
+
 The same thread feeds each :class:`~transferqueue.JobWatch` of a job after the blinker
 receivers, and logs each job's creation and end, so that the log follows the events. It
 also looks at each active job once per speed window, so that a stalled job's speed falls
@@ -21,6 +25,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Set
 from typing import Any
 
 from blinker import NamedSignal
@@ -36,7 +41,9 @@ from ._watch import JobWatch, Unsubscribe, WatchFeed
 # the next job starts a new one. Ending it lets an unused queue be garbage-collected.
 _IDLE_SECONDS = 1.0
 
-_Event = tuple[NamedSignal, TransferJob, Job, int]  # signal, snapshot, job, sequence
+# signal, snapshot, job, sequence, files changed since the job's previous job-updated
+_Event = tuple[NamedSignal, TransferJob, Job, int, Set[int]]
+_NO_CHANGES: frozenset[int] = frozenset()
 
 
 class EventDelivery:
@@ -92,7 +99,7 @@ class EventDelivery:
     def post_created(self, job: Job) -> None:
         """Queue the ``job-created`` event of a new job."""
         self._open_jobs += 1
-        self._post((job_created, job.snapshot(), job, 0))
+        self._post((job_created, job.snapshot(), job, 0, _NO_CHANGES))
 
     def post_update(self, job: Job) -> None:
         """Queue a ``job-updated`` event with the job as it stands now."""
@@ -154,7 +161,7 @@ class EventDelivery:
     def _feeds_of(self, batch: list[_Event]) -> dict[Job, tuple[WatchFeed, ...]]:
         """The open feeds of the batch's jobs; forget closed ones and finished jobs'."""
         found: dict[Job, tuple[WatchFeed, ...]] = {}
-        for _, snapshot, job, _ in batch:
+        for _, snapshot, job, _, _ in batch:
             feeds = self._feeds.get(job)
             if feeds is None:
                 continue
@@ -230,7 +237,7 @@ class EventDelivery:
             if self._draining:
                 now = math.inf
             batch, self._outbox = self._outbox, []
-            for _, _, job, _ in batch:
+            for _, _, job, _, _ in batch:
                 job.last_update_sent = now
                 self._follow_speed(job, now)
             next_due = self._flush_due(batch, now)
@@ -303,12 +310,17 @@ class EventDelivery:
 
     def _send(self, batch: list[_Event], feeds: dict[Job, tuple[WatchFeed, ...]]) -> None:
         sender = self._sender
-        for signal, snapshot, job, sequence in batch:
+        for signal, snapshot, job, sequence, changes in batch:
             _log_event(signal, snapshot)
+            job_feeds = feeds.get(job, ())
+            extra: dict[str, tuple[int, ...]] = {}
+            if signal is job_updated and (job_feeds or signal.receivers):
+                # Sorted here, once per event and without the lock; one tuple for all.
+                extra["changed_files"] = tuple(sorted(changes))
             if not signal.is_muted:  # receivers_for() ignores muting; Signal.send honours it
                 for receiver in signal.receivers_for(sender):
                     try:
-                        receiver(sender, job=snapshot)
+                        receiver(sender, job=snapshot, **extra)
                     except BaseException as exc:  # noqa: BLE001 - it stops neither delivery nor others
                         log_in_queue_thread(
                             logging.ERROR,
@@ -319,19 +331,21 @@ class EventDelivery:
                             exc_info=exc,
                         )
             if signal is job_updated:
-                for feed in feeds.get(job, ()):
-                    feed.offer(snapshot, sequence)
+                for feed in job_feeds:
+                    feed.offer(snapshot, sequence, extra["changed_files"])
 
 
 def _updated(job: Job) -> _Event:
-    """A ``job-updated`` event with the job as it stands now, numbered in its sequence."""
+    """A ``job-updated`` event with the job as it stands now, numbered in its sequence,
+    with the files changed since the job's previous ``job-updated``."""
     job.updates_posted += 1
-    return (job_updated, job.snapshot(), job, job.updates_posted)
+    snapshot = job.snapshot()
+    return (job_updated, snapshot, job, job.updates_posted, job.take_changed_files())
 
 
 def _finished_job(event: _Event) -> Job | None:
     """The job whose terminal ``job-updated`` this event is, if it is one."""
-    signal, snapshot, job, _ = event
+    signal, snapshot, job, _, _ = event
     return job if signal is job_updated and snapshot.status.is_terminal else None
 
 

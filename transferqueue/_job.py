@@ -37,6 +37,9 @@ _id_counter = itertools.count(1)
 id_lock = threading.Lock()  # renewed in a forked child (see _process.py)
 
 
+# What take_changed_files returns when no file changed: shared, never mutated.
+_NOTHING_CHANGED: frozenset[int] = frozenset()
+
 # Speed samples are kept this many per speed window (see Job._sample).
 _SAMPLES_PER_WINDOW = 10
 
@@ -71,6 +74,7 @@ class Job:
         "_snapshot",
         "_speed_window",
         "_total_bytes",
+        "_unreported",
         "cancel_event",
         "completed_at",
         "created_at",
@@ -114,6 +118,11 @@ class Job:
         self.cancel_event: threading.Event | None = threading.Event()
         self.retry_policy = retry_policy  # None: failed files are not retried
         self._snapshot: TransferJob | None = None  # None: changed since the last snapshot
+        # The files changed since the job's last job-updated event: each snapshot built
+        # adds the files it rebuilt (so a snapshot between two events, for get_job, loses
+        # none), and the next event takes them (see take_changed_files). None once taken
+        # for the terminal event.
+        self._unreported: set[int] | None = set()
         # Speed: (time, loaded bytes) samples, at least _sample_spacing apart, the oldest
         # the last one at or before the window's start; the newest is the latest change.
         self._speed_window = speed_window
@@ -350,8 +359,27 @@ class Job:
             self._snapshot = self._build_snapshot()
         return self._snapshot
 
+    def take_changed_files(self) -> set[int] | frozenset[int]:
+        """Return the indexes of the files changed since the last call (or since the job
+        was created), as of the last snapshot built, and start afresh.
+
+        The event delivery calls it with each ``job-updated`` snapshot it builds, right
+        after building it: so every file of the job not among them has the same record in
+        that snapshot as in the previous event's. Nothing is sorted here, under the lock.
+        """
+        changed = self._unreported
+        if not changed:
+            if self._files is None:
+                self._unreported = None  # a terminal job keeps only its record
+            return _NOTHING_CHANGED
+        self._unreported = set() if self._files is not None else None
+        return changed
+
     def _build_snapshot(self) -> TransferJob:
-        records = self._require_live().updated_records()
+        files = self._require_live()
+        assert self._unreported is not None
+        self._unreported.update(files.dirty)  # before updated_records() clears it
+        records = files.updated_records()
         return TransferJob(
             id=self.id,
             type=self.type,

@@ -1,8 +1,9 @@
 """The blinker signals the queue sends.
 
-Both are sent with ``sender`` = the :class:`~transferqueue.TransferQueue` and one keyword
-argument, ``job``: a :class:`~transferqueue.TransferJob` snapshot. Write receivers as
-``def receiver(sender, *, job, **extra)``. Receivers run in the queue's event-delivery
+Both are sent with ``sender`` = the :class:`~transferqueue.TransferQueue` and the keyword
+argument ``job``: a :class:`~transferqueue.TransferJob` snapshot; ``job-updated`` also with
+``changed_files``. Write receivers as ``def receiver(sender, *, job, **extra)``, so that
+keyword arguments added later do not break them. Receivers run in the queue's event-delivery
 thread, one event at a time; see README.rst, "Receiving events".
 """
 
@@ -20,6 +21,9 @@ job_updated = _signals.signal(
     "job-updated",
     doc=(
         "Sent after every status change of a job and, coalesced, after changes of its "
-        "files; the terminal snapshot comes exactly once and last. Kwargs: ``job``."
+        "files; the terminal snapshot comes exactly once and last. Kwargs: ``job``, and "
+        "``changed_files``: the indexes (a tuple, ascending) of the files that changed "
+        "since the job's previous ``job-updated``; every other file has the same record "
+        "as in that event's snapshot."
     ),
 )

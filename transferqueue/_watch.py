@@ -22,9 +22,10 @@ SnapshotT = TypeVar("SnapshotT", TransferJob, "TransferJob | None")
 
 
 class WatchFeed:
-    """The newest snapshot of a job that its watch has not yielded yet."""
+    """The newest snapshot of a job that its watch has not yielded yet, and which files
+    changed since the snapshot it yielded before."""
 
-    __slots__ = ("_last_offered", "_sequence", "closed", "latest", "ready")
+    __slots__ = ("_last_offered", "_sequence", "changes", "closed", "latest", "ready")
 
     def __init__(self, first: TransferJob, sequence: int, *, subscribed: bool) -> None:
         # ready guards the fields below; the event thread offers under it, the consumer
@@ -32,16 +33,41 @@ class WatchFeed:
         # finaliser closing this feed may run in a thread that holds it already.
         self.ready = threading.Condition(threading.RLock())
         self.latest: TransferJob | None = first  # the newest snapshot not yet yielded
+        # The indexes of the files whose records in ``latest`` may differ from those of the
+        # snapshot yielded before it: an event's own tuple, the union of several events'
+        # once the consumer skipped some, or None for "every file" (the first snapshot).
+        self.changes: tuple[int, ...] | set[int] | None = None
         self.closed = not subscribed  # no more snapshots will come
         self._last_offered = first
         self._sequence = sequence  # of the newest job-updated event taken into account
 
-    def offer(self, snapshot: TransferJob, sequence: int) -> None:
-        """Take a snapshot the event thread delivers; ignored if older than one seen."""
+    def offer(
+        self,
+        snapshot: TransferJob,
+        sequence: int,
+        changed_files: tuple[int, ...] | None = None,
+    ) -> None:
+        """Take a snapshot the event thread delivers; ignored if older than one seen.
+
+        ``changed_files`` are the files its event says changed since the job's previous
+        event (None: unknown, every file). Events are offered in order and each after the
+        ones before it, so when the consumer skips a snapshot its changes join the next
+        one's: what the consumer is told changed covers everything since it last looked.
+        """
         with self.ready:
             if self.closed or sequence <= self._sequence or snapshot is self._last_offered:
                 return
             self._sequence = sequence
+            pending = self.changes
+            if self.latest is None:  # the consumer took the one before: this event's news
+                self.changes = changed_files
+            elif pending is not None:  # the one before is skipped: its changes stay due
+                if changed_files is None:
+                    self.changes = None
+                else:
+                    merged = pending if isinstance(pending, set) else set(pending)
+                    merged.update(changed_files)
+                    self.changes = merged
             self.latest = self._last_offered = snapshot
             if snapshot.status.is_terminal:
                 self.closed = True  # the event thread forgets this feed with the job
@@ -71,7 +97,8 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
     It yields the job as it stands at once, then every newer snapshot as the queue's
     events report it; when the consumer is slower than the events, it skips to the
     latest, never past the terminal snapshot, after which it stops. With a ``keepalive``
-    it yields ``None`` whenever that many seconds passed without a new snapshot.
+    it yields ``None`` whenever that many seconds passed without a new snapshot. After
+    each snapshot, :attr:`changed_files` says which files changed since the one before.
 
     Close it (``close()``, a ``with`` block, or simply dropping it) to stop early: it
     then unsubscribes at once, and leaves no receiver, thread or reference behind.
@@ -94,6 +121,7 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
         self._ended = False  # the terminal snapshot was yielded, or close() was called
         self._remaining = math.inf if timeout is None else timeout  # only the consumer's
         self._keepalive = keepalive
+        self._changed_files: tuple[int, ...] | None = None  # see changed_files
 
     @property
     def closed(self) -> bool:
@@ -103,6 +131,19 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
     def __iter__(self) -> JobWatch[SnapshotT]:
         return self
 
+    @property
+    def changed_files(self) -> tuple[int, ...] | None:
+        """Which files changed between the snapshot last yielded and the one yielded
+        before it: their indexes in ``job.files``, ascending.
+
+        Every file not listed has the very same record (``is``) in both snapshots, so a
+        consumer of a job of many files can follow it by these alone, even when it skipped
+        snapshots (the changes of those it skipped are included). A listed file may have
+        changed and changed back. ``None`` for the first snapshot (and before it): every
+        file is new to the consumer. ``()`` after a keep-alive ``None``.
+        """
+        return self._changed_files
+
     def __next__(self) -> SnapshotT:
         feed = self._feed
         with feed.ready:
@@ -110,9 +151,10 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
                 latest = feed.latest
                 if latest is not None:
                     feed.latest = None
+                    changes, feed.changes = feed.changes, ()
                     if latest.status.is_terminal:
                         self._ended = True
-                    return latest
+                    break
                 if feed.closed or self._ended:
                     self._ended = True
                     raise StopIteration
@@ -132,7 +174,11 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
                 # (freezegun); an early wake-up used what the clock says.
                 self._remaining -= wait if not woken else max(0.0, time.monotonic() - started)
                 if not woken and self._keepalive is not None and self._remaining > 0:
+                    self._changed_files = ()
                     return None  # type: ignore[return-value]
+        # Sorted here, in the consumer's thread, only when snapshots were skipped.
+        self._changed_files = tuple(sorted(changes)) if isinstance(changes, set) else changes
+        return latest
 
     def close(self) -> None:
         """Stop watching; the iterator ends. Idempotent, and safe from any thread."""
