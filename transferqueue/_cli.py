@@ -579,10 +579,11 @@ def copy(
     assert final.status.is_terminal
     failed = [file for file in final.files if file.status is not TransferFileStatus.COMPLETED]
     for file in failed:
-        hint = (
-            " (use --overwrite to replace it)" if "destination exists" in (file.error or "") else ""
-        )
-        _say(f"failed {file.source_path}: {file.error}{hint}", err)
+        if file.error_type == "FileExistsError":  # the executor's message names its option
+            reason = f"{file.destination_path} exists (use --overwrite to replace it)"
+        else:
+            reason = file.error or ""
+        _say(f"failed {file.source_path}: {reason}", err)
     if not as_json and not quiet:
         progress = final.progress
         copied = sum(file.size for file in final.files if file.status == "completed")

@@ -435,10 +435,12 @@ class S3Transfer:
         try:
             client.head_object(Bucket=bucket, Key=key)
         except botocore.exceptions.ClientError as exc:
-            error = s3_error(exc, url, action, client)
-            if isinstance(error, FileNotFoundError) and "no such key" in str(error):
-                return  # the free name we hoped for
-            raise error from exc
+            code, _, status = _error_code(exc)
+            if status == 404 or code in ("404", "NoSuchKey", "NotFound"):
+                # The free name we hoped for, or no bucket at all, which the transfer
+                # itself then reports (no HEAD of the bucket to tell them apart here).
+                return
+            raise s3_error(exc, url, action, client) from exc
         except botocore.exceptions.BotoCoreError as exc:
             raise s3_error(exc, url, action, client) from exc
         raise FileExistsError(
