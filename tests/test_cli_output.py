@@ -252,8 +252,8 @@ def test_odd_names_are_printed_escaped(
     """Issue 10 item 6: ``cp`` of a real file whose name holds the byte 0xff (and one
     named with an accent) prints every line with such names escaped as GNU tools do (the
     byte as ``\\xff``, a character the output cannot take as ``\\u00e9``): the plain
-    lines, the summary, --dry-run, and the failures on stderr; the copy completes and
-    nothing is cancelled."""
+    lines, the summary, --dry-run, the failures and usage errors on stderr; the copy
+    completes and nothing is cancelled."""
     source = odd_tree(tmp_path)
     out = tmp_path / "out"
     environ = environment(**env)
@@ -281,6 +281,11 @@ def test_odd_names_are_printed_escaped(
     assert f"failed {source}/{accented}: " in stderr
     assert "Traceback" not in stderr
     assert again.stdout.decode(encoding).splitlines()[-1] == "0 of 2 files copied (0 B), 2 failed"
+
+    missing = cp(str(tmp_path / f"gone-{ODD}"), str(out / "x"), env=environ)  # a usage error
+    assert missing.returncode == 2
+    assert f"gone-\\xff-data.bin".encode(encoding) in missing.stderr
+    missing.stderr.decode(encoding)
 
 
 def test_odd_names_with_json_and_quiet(tmp_path: Path) -> None:

@@ -398,7 +398,7 @@ def _skipped(error: Exception) -> dict[str, str]:
 
 
 def _skipped_note(skipped: Sequence[dict[str, str]]) -> str:
-    return f", {len(skipped)} skipped (unreadable)" if skipped else ""
+    return f", {len(skipped)} skipped" if skipped else ""
 
 
 class _Json:
@@ -699,7 +699,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return demo()
             return _cp(args)
     except _UsageError as exc:
-        print(f"transferqueue: error: {exc}", file=sys.stderr, flush=True)
+        _say(f"transferqueue: error: {exc}", sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as interrupt:  # before the copy started: nothing to clean up
         print("cancelled", file=sys.stderr, flush=True)
