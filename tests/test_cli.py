@@ -620,9 +620,7 @@ def test_real_unreadable_folders_as_a_program(tmp_path: Path) -> None:
         f"skipped {source / 'listed' / 'g.bin'}: Permission denied",
         f"skipped {source / 'shut'}: Permission denied",
     ]
-    assert done.stdout.splitlines()[-1] == (
-        "3 of 3 files copied (297.9 KiB), 0 failed, 2 skipped"
-    )
+    assert done.stdout.splitlines()[-1] == ("3 of 3 files copied (297.9 KiB), 0 failed, 2 skipped")
     copied = {str(p.relative_to(tmp_path / "o")) for p in (tmp_path / "o").rglob("*.*")}
     assert copied == set(contents)
     for relative, data in contents.items():
@@ -688,9 +686,7 @@ def test_dry_run_reports_unreadable_folders(
     out, err = capsys.readouterr()
     assert err == said
     assert "secret" not in out
-    assert out.splitlines()[-1] == (
-        "3 files, 297.9 KiB, 1 skipped (dry run: nothing copied)"
-    )
+    assert out.splitlines()[-1] == ("3 files, 297.9 KiB, 1 skipped (dry run: nothing copied)")
     assert main(["cp", "--dry-run", "--json", *args]) == 1
     out, err = capsys.readouterr()
     assert err == said

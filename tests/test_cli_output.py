@@ -284,7 +284,7 @@ def test_odd_names_are_printed_escaped(
 
     missing = cp(str(tmp_path / f"gone-{ODD}"), str(out / "x"), env=environ)  # a usage error
     assert missing.returncode == 2
-    assert f"gone-\\xff-data.bin".encode(encoding) in missing.stderr
+    assert "gone-\\xff-data.bin".encode(encoding) in missing.stderr
     missing.stderr.decode(encoding)
 
 
