@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._atomic import atomic_destination
 from ._file_lock import FileBusyError
-from ._huggingface import (
+from ._hub_errors import (
     HubAuthError,
     HubCertificateError,
     HubChecksumError,
@@ -20,11 +20,10 @@ from ._huggingface import (
     HubRequestError,
     HubSizeError,
     HubUnavailableError,
-    HuggingFaceDownload,
-    HuggingFaceLocation,
-    list_hf_files,
-    parse_hf_url,
 )
+from ._hub_listing import list_hf_files
+from ._hub_location import HuggingFaceLocation, parse_hf_url
+from ._huggingface import HuggingFaceDownload
 from ._listing_local import list_local_files
 from ._local import LocalCopy
 from ._remote_names import UnsafeRemoteNameError

@@ -40,50 +40,19 @@ from transferqueue._records import TransferFile
 from ._atomic import check_destination, make_parents
 from ._file_lock import FileBusyError
 from ._hub_errors import (
-    HubAuthError,
-    HubCertificateError,
     HubChecksumError,
-    HubEntryError,
-    HubError,
-    HubNotFoundError,
     HubRequestError,
     HubSizeError,
     HubUnavailableError,
 )
-from ._hub_http import MAX_REDIRECTS, POLL_INTERVAL, public_url, raise_for_status, request
-from ._hub_listing import MAX_FILE_SIZE, MAX_TREE_PAGE_BYTES, MAX_TREE_PAGES, list_hf_files
+from ._hub_http import public_url, raise_for_status, request
 from ._hub_location import (
-    DEFAULT_ENDPOINT,
     HuggingFaceLocation,
-    RepoType,
     endpoint_url,
     parse_hf_url,
     token_value,
 )
 from ._hub_partial import OwnedPartial, ResumeRecord, partial_path
-
-__all__ = [
-    "DEFAULT_ENDPOINT",
-    "MAX_FILE_SIZE",
-    "MAX_REDIRECTS",
-    "MAX_TREE_PAGES",
-    "MAX_TREE_PAGE_BYTES",
-    "POLL_INTERVAL",
-    "HubAuthError",
-    "HubCertificateError",
-    "HubChecksumError",
-    "HubEntryError",
-    "HubError",
-    "HubNotFoundError",
-    "HubRequestError",
-    "HubSizeError",
-    "HubUnavailableError",
-    "HuggingFaceDownload",
-    "HuggingFaceLocation",
-    "RepoType",
-    "list_hf_files",
-    "parse_hf_url",
-]
 
 _CONTENT_RANGE = re.compile(r"bytes\s+([0-9]+)-([0-9]+)/([0-9]+|\*)")
 _SHA256 = re.compile(r'(?:W/)?"?([0-9a-f]{64})"?')

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from transferqueue._enums import TransferType
 
-from ._huggingface import HuggingFaceDownload, list_hf_files
+from ._hub_listing import list_hf_files
+from ._huggingface import HuggingFaceDownload
 from ._listing_local import list_local_files
 from ._local import LocalCopy
 
