@@ -369,6 +369,12 @@ def test_a_skipped_folder_with_an_odd_name_is_reported_escaped(
         (ACCENTED, "latin-1", ACCENTED),
         ("\u20ac \U0001f600", "latin-1", "\\u20ac \\U0001f600"),
         ("\ud800", "utf-8", "\\ud800"),  # a surrogate no file name decodes to
+        # Control characters, whatever the encoding: C0 and DEL as bytes, C1 as characters
+        # (\\x85 would be the undecodable byte 0x85).
+        ("a\x1b[31mb\nc\td", "utf-8", "a\\x1b[31mb\\x0ac\\x09d"),
+        ("\x00\x07\x7f", "ascii", "\\x00\\x07\\x7f"),
+        (f"\x85\x9b{ODD}", "utf-8", "\\u0085\\u009b\\xff-data.bin"),
+        (f"\r{ACCENTED}", "ascii", "\\x0dcaf\\u00e9.txt"),
     ],
 )
 def test_printable(text: str, encoding: str, shown: str) -> None:
@@ -378,3 +384,80 @@ def test_printable(text: str, encoding: str, shown: str) -> None:
     assert _cli._printable(text, stream) == shown
     if encoding == "utf-8":
         assert _cli._printable(text, io.StringIO()) == shown
+
+
+# A name that would move the cursor, recolour the terminal, set its title and print a
+# line of its own, had it been written raw.
+HOSTILE = "evil\x1b[2J\x1b]0;pwned\x07\ndone forged -> line (1 B)\x9b.bin"
+HOSTILE_SHOWN = "evil\\x1b[2J\\x1b]0;pwned\\x07\\x0adone forged -> line (1 B)\\u009b.bin"
+
+
+def test_control_characters_in_names_are_printed_escaped(tmp_path: Path) -> None:
+    """Issue 10 item 6 (review): a name holding control characters (a remote's choice,
+    or a local file's) is printed escaped in every line that shows it, the plain display,
+    --dry-run, the failures and a usage error: no escape sequence reaches the terminal
+    and no line is forged. Before, only what the encoding could not take was escaped."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / HOSTILE).write_bytes(b"hostile")
+    out = tmp_path / "out"
+    environ = environment(PYTHONIOENCODING="utf-8")
+
+    def shown(result: subprocess.CompletedProcess[bytes]) -> list[str]:
+        lines = (result.stdout + result.stderr).decode("utf-8").splitlines()
+        assert not any(_cli._CONTROL.search(line) for line in lines), lines
+        assert not any(line.startswith("done forged") for line in lines), lines
+        return lines
+
+    copied = cp(str(source), str(out), env=environ)
+    assert copied.returncode == 0, copied.stderr
+    assert f"done {source}/{HOSTILE_SHOWN} -> {out}/{HOSTILE_SHOWN} (7 B)" in shown(copied)
+    assert (out / HOSTILE).read_bytes() == b"hostile"
+
+    dry = cp("--dry-run", str(source), str(tmp_path / "dry"), env=environ)
+    assert dry.returncode == 0, dry.stderr
+    assert f"{source}/{HOSTILE_SHOWN} -> {tmp_path}/dry/{HOSTILE_SHOWN} (7 B)" in shown(dry)
+
+    again = cp(str(source / HOSTILE), str(out / HOSTILE), env=environ)  # it exists now
+    assert again.returncode == 1
+    assert (
+        f"failed {source}/{HOSTILE_SHOWN}: {out}/{HOSTILE_SHOWN} exists (use --overwrite "
+        "to replace it)" in shown(again)
+    )
+
+    missing = cp(str(tmp_path / HOSTILE), str(out), env=environ)
+    assert missing.returncode == 2
+    (line,) = shown(missing)
+    assert line.startswith(f"transferqueue: error: cannot read {tmp_path}/{HOSTILE_SHOWN}: ")
+
+
+def test_the_rich_display_shows_names_as_they_are_not_as_markup() -> None:
+    """Review of issue 10: rich reads "[...]" in a text as markup; a file's name on the
+    rich display is shown as it is (before, "[blink]" in a name made the rest blink and
+    vanished from the line, and "[link=URL]" would have made it a hyperlink)."""
+    terminal = StrictTerminal("utf-8")
+    name = "[blink][link=mailto:x@evil.example]report.pdf"
+    job = tq.TransferJob(
+        id="transfer-1-1",
+        type=tq.TransferType.LOCAL_UPLOAD,
+        status=tq.TransferStatus.ACTIVE,
+        files=(
+            tq.TransferFile(f"/src/{name}", "/out/x", 10, 5, tq.TransferFileStatus.TRANSFERRING),
+        ),
+        progress=tq.TransferProgress(
+            total_files=1,
+            completed_files=0,
+            failed_files=0,
+            total_bytes=10,
+            loaded_bytes=5,
+            percentage=50,
+        ),
+        created_at=utc_now(),
+    )
+    display = _cli._Rich(terminal)
+    display.show(job, None)
+    display.close()
+    written = terminal.written()
+    assert name in written
+    assert "\x1b[5m" not in written  # no blinking
+    assert "\x1b]8;" not in written  # no hyperlink

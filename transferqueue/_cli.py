@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import posixpath
+import re
 import shutil
 import signal
 import sys
@@ -316,24 +317,38 @@ def _size(size: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+# Control characters: C0 (newline, escape, ...), DEL and C1. A remote name or a server's
+# message may hold them; written raw, they would move the cursor, recolour or retitle the
+# terminal, or print a fake line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _printable(text: str, stream: TextIO) -> str:
-    """``text`` as ``stream`` can write it, as GNU tools print odd names: each byte of a
-    file name that is not valid UTF-8 (which Python holds as a lone surrogate) as
-    ``\\xNN``, each other character the stream's encoding cannot take as ``\\uNNNN`` (or
-    ``\\UNNNNNNNN``); the rest as it is. A stream without an encoding counts as UTF-8."""
+    """``text`` as ``stream`` can write it and a terminal shows it, as GNU tools print odd
+    names: each byte of a file name that is not valid UTF-8 (which Python holds as a lone
+    surrogate) and each C0 control character or DEL as ``\\xNN``, each C1 control
+    character and each other character the stream's encoding cannot take as ``\\uNNNN``
+    (or ``\\UNNNNNNNN``); the rest as it is. A stream without an encoding counts as UTF-8."""
     encoding = getattr(stream, "encoding", None) or "utf-8"
     try:
         text.encode(encoding)
     except UnicodeEncodeError:
-        return "".join(_escaped(char, encoding) for char in text)
-    return text
+        pass
+    else:
+        if _CONTROL.search(text) is None:
+            return text
+    return "".join(_escaped(char, encoding) for char in text)
 
 
 def _escaped(char: str, encoding: str) -> str:
+    code = ord(char)
+    if code < 0x20 or code == 0x7F:
+        return f"\\x{code:02x}"
+    if 0x80 <= code <= 0x9F:  # C1: "\\x85" would read as the undecodable byte 0x85
+        return f"\\u{code:04x}"
     try:
         char.encode(encoding)
     except UnicodeEncodeError:
-        code = ord(char)
         if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the undecodable byte code - 0xDC00
             return f"\\x{code - 0xDC00:02x}"
         return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
@@ -341,7 +356,8 @@ def _escaped(char: str, encoding: str) -> str:
 
 
 def _say(line: str, stream: TextIO) -> None:
-    """Print a line holding paths: never a UnicodeEncodeError (see _printable)."""
+    """Print a line holding paths: never a UnicodeEncodeError, nor a control character
+    (see _printable)."""
     print(_printable(line, stream), file=stream, flush=True)
 
 
@@ -470,7 +486,9 @@ class _Rich:
         )
 
         self._progress = Progress(
-            TextColumn("{task.description}"),
+            # markup=False: a file's name is shown as it is, never read as rich markup
+            # ("[blink]", "[link=...]" in a name).
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             TaskProgressColumn(),
             DownloadColumn(),
@@ -698,8 +716,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "demo":
                 return demo()
             return _cp(args)
-    except _UsageError as exc:
-        print(f"transferqueue: error: {exc}", file=sys.stderr, flush=True)
+    except _UsageError as exc:  # it may name a source, or quote a listing's entry
+        _say(f"transferqueue: error: {exc}", sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as interrupt:  # before the copy started: nothing to clean up
         print("cancelled", file=sys.stderr, flush=True)
