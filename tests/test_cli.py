@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -445,6 +446,47 @@ def test_an_error_while_showing_progress_cancels_the_job(
     with pytest.raises(BrokenPipeError):
         copy(files, concurrency=1, retries=0, overwrite=False)
     assert outcome == [True]  # the executor saw the cancel; it did not time out
+
+
+def test_ctrl_c_while_the_job_is_being_queued_cancels_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review of issue 10: a Ctrl-C (or SIGTERM, SIGHUP) that lands after the job was
+    queued but before the copy watches it, as ``queue_job`` of a big job returns, cancels
+    the job too: "cancelled", exit 130, the executor told to stop. Before, leaving the
+    queue's block waited for the whole copy to run to its end, unseen."""
+    import transferqueue as tq
+    import transferqueue._cli as cli
+
+    started = threading.Event()
+    outcome: list[bool] = []
+
+    class Waiting:
+        """An executor that runs until its job is cancelled (or WAIT passes)."""
+
+        def __init__(self, *, overwrite: bool) -> None:
+            pass
+
+        def __call__(self, file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+            started.set()
+            outcome.append(on_progress.wait_cancelled(WAIT))
+            on_progress.raise_if_cancelled()
+
+    queue_job = tq.TransferQueue.queue_job
+
+    def interrupted(self: tq.TransferQueue, *args: Any, **kwargs: Any) -> str:
+        queue_job(self, *args, **kwargs)
+        assert started.wait(WAIT)
+        raise KeyboardInterrupt  # as the job id was about to be returned
+
+    monkeypatch.setattr(cli, "Transfer", Waiting)
+    monkeypatch.setattr(tq.TransferQueue, "queue_job", interrupted)
+    source = tmp_path / "a.bin"
+    source.write_bytes(b"a")
+    assert main(["cp", str(source), str(tmp_path / "b.bin")]) == 130
+    assert capsys.readouterr().err == "cancelled\n"
+    assert outcome == [True]  # the executor saw the cancel; it did not time out
+    assert not (tmp_path / "b.bin").exists()
 
 
 def locked_tree(root: Path) -> tuple[dict[str, bytes], Path]:

@@ -544,6 +544,24 @@ def _display(
     return _Plain(out, quiet=quiet)
 
 
+@contextlib.contextmanager
+def _copy_queue(concurrency: int) -> Iterator[TransferQueue]:
+    """A queue of ``concurrency`` slots for one copy, shut down when the block ends.
+
+    When the block ends with an exception, wherever it was raised (a Ctrl-C or a
+    cancelling signal while the job is being queued included), the queue's jobs are
+    cancelled before it waits for them: a copy the command no longer watches must not
+    run on to its end, as a plain shutdown would let it.
+    """
+    queue = TransferQueue(concurrency)
+    try:
+        yield queue
+    except BaseException:
+        queue.shutdown(wait=True, cancel_jobs=True)
+        raise
+    queue.shutdown(wait=True)
+
+
 def copy(
     files: list[dict[str, Any]],
     *,
@@ -566,7 +584,7 @@ def copy(
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     policy = RetryPolicy(max_attempts=retries + 1)
-    with TransferQueue(concurrency) as queue:
+    with _copy_queue(concurrency) as queue:
         display = _display(out, as_json=as_json, quiet=quiet, skipped=skipped)
         job_type = {
             transfer_type_for(file["source_path"], file["destination_path"]) for file in files
@@ -587,11 +605,8 @@ def copy(
             queue.shutdown(wait=True)
             print("cancelled", file=err, flush=True)
             return _interrupted_status(interrupt)
-        except BaseException:
-            # Anything else (a closed pipe, a display error): the job must not run on
-            # unseen, as leaving the queue's block would let it.
-            queue.cancel_job(job_id)
-            raise
+        # Anything else (a closed pipe, a display error) leaves the queue's block, which
+        # cancels the job: it must not run on unseen.
         display.close()
     assert final is not None
     assert final.status.is_terminal
