@@ -212,7 +212,7 @@ def request(
                 conn.request("GET", target, headers=sent)
                 response = conn.getresponse()
             except ssl.SSLCertVerificationError as exc:
-                host = urllib.parse.urlsplit(url).netloc
+                host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
                 raise HubCertificateError(
                     f"cannot verify the TLS certificate of {host}: {exc.verify_message} "
                     "(a private CA can be trusted with SSL_CERT_FILE)"
@@ -234,9 +234,15 @@ def request(
 
 
 def public_url(url: str) -> str:
-    """``url`` without its query (signed CDN links carry credentials there)."""
+    """``url`` as a message may show it: without its query (signed CDN links carry
+    credentials there) and with ``***`` for a user name and password before the host
+    (``https://user:secret@mirror/`` in ``HF_ENDPOINT``, or in a redirect's
+    ``Location``)."""
     parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def raise_for_status(

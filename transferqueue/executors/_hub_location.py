@@ -101,7 +101,12 @@ def endpoint_url(endpoint: str | None) -> str:
     value = value.strip().rstrip("/")
     parsed = urllib.parse.urlsplit(value)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ValueError(f"Hugging Face endpoint must be an http(s) URL, not {value!r}")
+        # Shown without the user name and password it may hold: whatever comes before
+        # its last "@", but its scheme.
+        head, separator, host = value.rpartition("@")
+        scheme, has_scheme, _ = head.partition("://")
+        shown = value if not separator else f"{scheme + has_scheme if has_scheme else ''}***@{host}"
+        raise ValueError(f"Hugging Face endpoint must be an http(s) URL, not {shown!r}")
     return value
 
 
