@@ -174,7 +174,9 @@ def _origin(url: str) -> tuple[str, str | None, int | None]:
 @attrs.frozen
 class Reply:
     """The final response of a request, where it came from, and the hub's
-    ``X-Linked-Etag`` seen on the way (the sha256 of an LFS file, on its redirect)."""
+    ``X-Linked-Etag`` seen on the way (the sha256 of an LFS file, on its redirect): only
+    from a reply of ``auth_origin``, the hub, never from the CDN it sends the client to,
+    whose bytes the sha256 is there to check."""
 
     response: http.client.HTTPResponse
     url: str
@@ -219,7 +221,8 @@ def request(
                 ) from exc
             except http.client.HTTPException as exc:
                 raise ConnectionError(f"bad reply from {public_url(url)}: {exc!r}") from exc
-            linked_etag = response.getheader("X-Linked-Etag") or linked_etag
+            if _origin(url) == origin:  # the hub's word; a CDN's would vouch for itself
+                linked_etag = response.getheader("X-Linked-Etag") or linked_etag
             if response.status in _REDIRECTS and response.getheader("Location"):
                 url = urllib.parse.urljoin(url, response.getheader("Location", ""))
                 continue
