@@ -225,7 +225,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
         )
         parts = urllib.parse.urlsplit(self.path)
-        path = urllib.parse.unquote(parts.path)
+        # Matched as sent, then each part decoded: a revision may hold a "%2F".
+        path = parts.path
         if self.server.name == "cdn":
             match = _BLOB.fullmatch(path)
             found = hub.blob(match.group(1)) if match else None
@@ -251,7 +252,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         match = _RESOLVE.fullmatch(path)
         if match:
-            kind, repo, _rev, name = match.groups()
+            kind, repo, _rev, quoted_name = match.groups()
+            name = urllib.parse.unquote(quoted_name)
             files = hub.repos.get(((kind or "models")[:-1], repo))
             if files is None:
                 self._reply(404, b"", {"X-Error-Code": "RepoNotFound"})
