@@ -22,7 +22,7 @@ import pytest
 
 import transferqueue as tq
 from tests.conftest import WAIT, make_files, refuse_scandir
-from transferqueue import _cli
+from transferqueue import _cli, _cli_output
 from transferqueue._clock import utc_now
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,13 +194,13 @@ def test_the_displays_read_only_the_changed_files(display: str) -> None:
     snapshots = every_snapshot(count)
     assert len(snapshots) == 1 + 4 * count  # a rescan per snapshot reads 360,000+ records
     out = Terminal()
-    shown: _cli._Plain | _cli._Json | _cli._Rich
+    shown: _cli_output._Plain | _cli_output._Json | _cli_output._Rich
     if display == "plain":
-        shown = _cli._Plain(out, quiet=False)
+        shown = _cli_output._Plain(out, quiet=False)
     elif display == "json":
-        shown = _cli._Json(out, [])
+        shown = _cli_output._Json(out, [])
     else:
-        shown = _cli._Rich(out)
+        shown = _cli_output._Rich(out)
     reads = [0]
     changed_in_all = 0
     for job, changed in snapshots:
@@ -336,7 +336,7 @@ def test_the_rich_display_escapes_odd_names() -> None:
         ),
         created_at=utc_now(),
     )
-    display = _cli._Rich(terminal)
+    display = _cli_output._Rich(terminal)
     display.show(job, None)
     display.close()
     assert "\\xff-data.bin" in terminal.written()
@@ -381,9 +381,9 @@ def test_printable(text: str, encoding: str, shown: str) -> None:
     """Issue 10 item 6: what the output's encoding cannot take is escaped, the rest
     kept; a stream without an encoding counts as UTF-8."""
     stream = io.TextIOWrapper(io.BytesIO(), encoding=encoding)
-    assert _cli._printable(text, stream) == shown
+    assert _cli_output._printable(text, stream) == shown
     if encoding == "utf-8":
-        assert _cli._printable(text, io.StringIO()) == shown
+        assert _cli_output._printable(text, io.StringIO()) == shown
 
 
 # A name that would move the cursor, recolour the terminal, set its title and print a
@@ -405,7 +405,7 @@ def test_control_characters_in_names_are_printed_escaped(tmp_path: Path) -> None
 
     def shown(result: subprocess.CompletedProcess[bytes]) -> list[str]:
         lines = (result.stdout + result.stderr).decode("utf-8").splitlines()
-        assert not any(_cli._CONTROL.search(line) for line in lines), lines
+        assert not any(_cli_output._CONTROL.search(line) for line in lines), lines
         assert not any(line.startswith("done forged") for line in lines), lines
         return lines
 
@@ -454,7 +454,7 @@ def test_the_rich_display_shows_names_as_they_are_not_as_markup() -> None:
         ),
         created_at=utc_now(),
     )
-    display = _cli._Rich(terminal)
+    display = _cli_output._Rich(terminal)
     display.show(job, None)
     display.close()
     written = terminal.written()
