@@ -4,7 +4,6 @@ through ``main()`` and as ``python -m transferqueue`` subprocesses."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import queue
@@ -26,7 +25,7 @@ from tests.conftest import WAIT, refuse_scandir
 from tests.fake_hub import FakeHub, RunningHub, Stall, start_hub
 from tests.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
 from tests.stall_proxy import stalling_proxy
-from tests.test_cli_output import rebuild
+from tests.test_cli_output import Terminal, rebuild
 from transferqueue._cli import _cancelling_signals, _interrupted_status, _Signalled, copy, main
 from transferqueue._cli_output import _skipped
 from transferqueue._cli_plan import _UsageError, plan
@@ -329,13 +328,6 @@ def test_demo_command() -> None:
     where = result.stdout.splitlines()[-1]
     assert where.startswith("copied to ")
     assert not Path(where.split()[2]).parent.exists()
-
-
-class Terminal(io.StringIO):
-    """A stream that says it is a terminal, so the rich progress is used."""
-
-    def isatty(self) -> bool:
-        return True
 
 
 def test_rich_progress_on_a_terminal(tmp_path: Path) -> None:

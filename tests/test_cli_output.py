@@ -180,6 +180,8 @@ def every_snapshot(count: int) -> list[tuple[tq.TransferJob, tuple[int, ...] | N
 
 
 class Terminal(io.StringIO):
+    """A stream that says it is a terminal, so the rich progress is used."""
+
     def isatty(self) -> bool:
         return True
 
