@@ -19,8 +19,8 @@ Hostile behaviours: a file body that goes on past the file (``endless``), a tree
 chooses (``tree_body``), whose ``next`` links loop or never end (``tree_links``),
 or whose page never ends (``endless_tree``), and a chunked body that breaks
 (``break_chunks``), a reply that is no HTTP (``garbage``), a Content-Range for other bytes
-(``shift_range``) and a redirect to itself
-(``redirect_loop``). Each is bounded here (``ENDLESS_BYTES``,
+(``shift_range``), a redirect to itself (``redirect_loop``) and a CDN that serves bytes
+of its own with their sha256 (``cdn_swap``). Each is bounded here (``ENDLESS_BYTES``,
 ``ENDLESS_PAGES``), so that a client without limits ends too, in failure.
 
 Either server may speak TLS instead of plain HTTP: pass an ``ssl.SSLContext`` holding its
@@ -118,6 +118,9 @@ class FakeHub:
     garbage: set[str] = field(default_factory=set)  # file paths answered with no HTTP at all
     redirect_loop: set[str] = field(default_factory=set)  # file paths redirected to themselves
     shift_range: int = 0  # added to the first byte a 206's Content-Range names
+    # Served by the CDN for every blob, with an X-Linked-Etag naming its own sha256: a
+    # CDN that vouches for bytes of its choosing.
+    cdn_swap: bytes | None = None
     requests: list[Request] = field(default_factory=list)
     hub_url: str = ""
     cdn_url: str = ""
@@ -222,12 +225,17 @@ class _Handler(BaseHTTPRequestHandler):
             )
         )
         parts = urllib.parse.urlsplit(self.path)
-        path = urllib.parse.unquote(parts.path)
+        # Matched as sent, then each part decoded: a revision may hold a "%2F".
+        path = parts.path
         if self.server.name == "cdn":
             match = _BLOB.fullmatch(path)
             found = hub.blob(match.group(1)) if match else None
             if found is None:
                 self._reply(404)
+                return
+            if hub.cdn_swap is not None:
+                own = {"X-Linked-Etag": f'"{hashlib.sha256(hub.cdn_swap).hexdigest()}"'}
+                self._reply(200, hub.cdn_swap, own)
                 return
             self._serve(*found)
             return
@@ -244,7 +252,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         match = _RESOLVE.fullmatch(path)
         if match:
-            kind, repo, _rev, name = match.groups()
+            kind, repo, _rev, quoted_name = match.groups()
+            name = urllib.parse.unquote(quoted_name)
             files = hub.repos.get(((kind or "models")[:-1], repo))
             if files is None:
                 self._reply(404, b"", {"X-Error-Code": "RepoNotFound"})

@@ -4,7 +4,6 @@ through ``main()`` and as ``python -m transferqueue`` subprocesses."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import queue
@@ -18,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,17 +25,10 @@ from tests.conftest import WAIT, refuse_scandir
 from tests.fake_hub import FakeHub, RunningHub, Stall, start_hub
 from tests.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
 from tests.stall_proxy import stalling_proxy
-from tests.test_cli_output import rebuild
-from transferqueue._cli import (
-    _cancelling_signals,
-    _interrupted_status,
-    _Signalled,
-    _skipped,
-    _UsageError,
-    copy,
-    main,
-    plan,
-)
+from tests.test_cli_output import Terminal, rebuild
+from transferqueue._cli import _cancelling_signals, _interrupted_status, _Signalled, copy, main
+from transferqueue._cli_output import _skipped
+from transferqueue._cli_plan import _UsageError, plan
 
 BIG = os.urandom(300_000)
 ROOT = Path(__file__).resolve().parent.parent
@@ -337,13 +330,6 @@ def test_demo_command() -> None:
     assert not Path(where.split()[2]).parent.exists()
 
 
-class Terminal(io.StringIO):
-    """A stream that says it is a terminal, so the rich progress is used."""
-
-    def isatty(self) -> bool:
-        return True
-
-
 def test_rich_progress_on_a_terminal(tmp_path: Path) -> None:
     """Issue 4: on a terminal the progress is a rich Progress (a job bar with the file
     count), and the copy still arrives intact."""
@@ -445,6 +431,47 @@ def test_an_error_while_showing_progress_cancels_the_job(
     with pytest.raises(BrokenPipeError):
         copy(files, concurrency=1, retries=0, overwrite=False)
     assert outcome == [True]  # the executor saw the cancel; it did not time out
+
+
+def test_ctrl_c_while_the_job_is_being_queued_cancels_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review of issue 10: a Ctrl-C (or SIGTERM, SIGHUP) that lands after the job was
+    queued but before the copy watches it, as ``queue_job`` of a big job returns, cancels
+    the job too: "cancelled", exit 130, the executor told to stop. Before, leaving the
+    queue's block waited for the whole copy to run to its end, unseen."""
+    import transferqueue as tq
+    import transferqueue._cli as cli
+
+    started = threading.Event()
+    outcome: list[bool] = []
+
+    class Waiting:
+        """An executor that runs until its job is cancelled (or WAIT passes)."""
+
+        def __init__(self, *, overwrite: bool) -> None:
+            pass
+
+        def __call__(self, file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+            started.set()
+            outcome.append(on_progress.wait_cancelled(WAIT))
+            on_progress.raise_if_cancelled()
+
+    queue_job = tq.TransferQueue.queue_job
+
+    def interrupted(self: tq.TransferQueue, *args: Any, **kwargs: Any) -> str:
+        queue_job(self, *args, **kwargs)
+        assert started.wait(WAIT)
+        raise KeyboardInterrupt  # as the job id was about to be returned
+
+    monkeypatch.setattr(cli, "Transfer", Waiting)
+    monkeypatch.setattr(tq.TransferQueue, "queue_job", interrupted)
+    source = tmp_path / "a.bin"
+    source.write_bytes(b"a")
+    assert main(["cp", str(source), str(tmp_path / "b.bin")]) == 130
+    assert capsys.readouterr().err == "cancelled\n"
+    assert outcome == [True]  # the executor saw the cancel; it did not time out
+    assert not (tmp_path / "b.bin").exists()
 
 
 def locked_tree(root: Path) -> tuple[dict[str, bytes], Path]:

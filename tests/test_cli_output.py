@@ -22,7 +22,7 @@ import pytest
 
 import transferqueue as tq
 from tests.conftest import WAIT, make_files, refuse_scandir
-from transferqueue import _cli
+from transferqueue import _cli, _cli_output
 from transferqueue._clock import utc_now
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,6 +180,8 @@ def every_snapshot(count: int) -> list[tuple[tq.TransferJob, tuple[int, ...] | N
 
 
 class Terminal(io.StringIO):
+    """A stream that says it is a terminal, so the rich progress is used."""
+
     def isatty(self) -> bool:
         return True
 
@@ -194,13 +196,13 @@ def test_the_displays_read_only_the_changed_files(display: str) -> None:
     snapshots = every_snapshot(count)
     assert len(snapshots) == 1 + 4 * count  # a rescan per snapshot reads 360,000+ records
     out = Terminal()
-    shown: _cli._Plain | _cli._Json | _cli._Rich
+    shown: _cli_output._Plain | _cli_output._Json | _cli_output._Rich
     if display == "plain":
-        shown = _cli._Plain(out, quiet=False)
+        shown = _cli_output._Plain(out, quiet=False)
     elif display == "json":
-        shown = _cli._Json(out, [])
+        shown = _cli_output._Json(out, [])
     else:
-        shown = _cli._Rich(out)
+        shown = _cli_output._Rich(out)
     reads = [0]
     changed_in_all = 0
     for job, changed in snapshots:
@@ -341,7 +343,7 @@ def test_the_rich_display_escapes_odd_names() -> None:
         ),
         created_at=utc_now(),
     )
-    display = _cli._Rich(terminal)
+    display = _cli_output._Rich(terminal)
     display.show(job, None)
     display.close()
     assert "\\xff-data.bin" in terminal.written()
@@ -374,12 +376,95 @@ def test_a_skipped_folder_with_an_odd_name_is_reported_escaped(
         (ACCENTED, "latin-1", ACCENTED),
         ("\u20ac \U0001f600", "latin-1", "\\u20ac \\U0001f600"),
         ("\ud800", "utf-8", "\\ud800"),  # a surrogate no file name decodes to
+        # Control characters, whatever the encoding: C0 and DEL as bytes, C1 as characters
+        # (\\x85 would be the undecodable byte 0x85).
+        ("a\x1b[31mb\nc\td", "utf-8", "a\\x1b[31mb\\x0ac\\x09d"),
+        ("\x00\x07\x7f", "ascii", "\\x00\\x07\\x7f"),
+        (f"\x85\x9b{ODD}", "utf-8", "\\u0085\\u009b\\xff-data.bin"),
+        (f"\r{ACCENTED}", "ascii", "\\x0dcaf\\u00e9.txt"),
     ],
 )
 def test_printable(text: str, encoding: str, shown: str) -> None:
     """Issue 10 item 6: what the output's encoding cannot take is escaped, the rest
     kept; a stream without an encoding counts as UTF-8."""
     stream = io.TextIOWrapper(io.BytesIO(), encoding=encoding)
-    assert _cli._printable(text, stream) == shown
+    assert _cli_output._printable(text, stream) == shown
     if encoding == "utf-8":
-        assert _cli._printable(text, io.StringIO()) == shown
+        assert _cli_output._printable(text, io.StringIO()) == shown
+
+
+# A name that would move the cursor, recolour the terminal, set its title and print a
+# line of its own, had it been written raw.
+HOSTILE = "evil\x1b[2J\x1b]0;pwned\x07\ndone forged -> line (1 B)\x9b.bin"
+HOSTILE_SHOWN = "evil\\x1b[2J\\x1b]0;pwned\\x07\\x0adone forged -> line (1 B)\\u009b.bin"
+
+
+def test_control_characters_in_names_are_printed_escaped(tmp_path: Path) -> None:
+    """Issue 10 item 6 (review): a name holding control characters (a remote's choice,
+    or a local file's) is printed escaped in every line that shows it, the plain display,
+    --dry-run, the failures and a usage error: no escape sequence reaches the terminal
+    and no line is forged. Before, only what the encoding could not take was escaped."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / HOSTILE).write_bytes(b"hostile")
+    out = tmp_path / "out"
+    environ = environment(PYTHONIOENCODING="utf-8")
+
+    def shown(result: subprocess.CompletedProcess[bytes]) -> list[str]:
+        lines = (result.stdout + result.stderr).decode("utf-8").splitlines()
+        assert not any(_cli_output._CONTROL.search(line) for line in lines), lines
+        assert not any(line.startswith("done forged") for line in lines), lines
+        return lines
+
+    copied = cp(str(source), str(out), env=environ)
+    assert copied.returncode == 0, copied.stderr
+    assert f"done {source}/{HOSTILE_SHOWN} -> {out}/{HOSTILE_SHOWN} (7 B)" in shown(copied)
+    assert (out / HOSTILE).read_bytes() == b"hostile"
+
+    dry = cp("--dry-run", str(source), str(tmp_path / "dry"), env=environ)
+    assert dry.returncode == 0, dry.stderr
+    assert f"{source}/{HOSTILE_SHOWN} -> {tmp_path}/dry/{HOSTILE_SHOWN} (7 B)" in shown(dry)
+
+    again = cp(str(source / HOSTILE), str(out / HOSTILE), env=environ)  # it exists now
+    assert again.returncode == 1
+    assert (
+        f"failed {source}/{HOSTILE_SHOWN}: {out}/{HOSTILE_SHOWN} exists (use --overwrite "
+        "to replace it)" in shown(again)
+    )
+
+    missing = cp(str(tmp_path / HOSTILE), str(out), env=environ)
+    assert missing.returncode == 2
+    (line,) = shown(missing)
+    assert line.startswith(f"transferqueue: error: cannot read {tmp_path}/{HOSTILE_SHOWN}: ")
+
+
+def test_the_rich_display_shows_names_as_they_are_not_as_markup() -> None:
+    """Review of issue 10: rich reads "[...]" in a text as markup; a file's name on the
+    rich display is shown as it is (before, "[blink]" in a name made the rest blink and
+    vanished from the line, and "[link=URL]" would have made it a hyperlink)."""
+    terminal = StrictTerminal("utf-8")
+    name = "[blink][link=mailto:x@evil.example]report.pdf"
+    job = tq.TransferJob(
+        id="transfer-1-1",
+        type=tq.TransferType.LOCAL_UPLOAD,
+        status=tq.TransferStatus.ACTIVE,
+        files=(
+            tq.TransferFile(f"/src/{name}", "/out/x", 10, 5, tq.TransferFileStatus.TRANSFERRING),
+        ),
+        progress=tq.TransferProgress(
+            total_files=1,
+            completed_files=0,
+            failed_files=0,
+            total_bytes=10,
+            loaded_bytes=5,
+            percentage=50,
+        ),
+        created_at=utc_now(),
+    )
+    display = _cli_output._Rich(terminal)
+    display.show(job, None)
+    display.close()
+    written = terminal.written()
+    assert name in written
+    assert "\x1b[5m" not in written  # no blinking
+    assert "\x1b]8;" not in written  # no hyperlink

@@ -455,6 +455,10 @@ def test_list_sub_path_and_single_file(hub: RunningHub, tmp_path: Path) -> None:
         ("hf://spaces/o/s", HuggingFaceLocation("space", "o/s", "main", "")),
         ("hf://o/r@refs/pr/3/w.bin", HuggingFaceLocation("model", "o/r", "refs/pr/3", "w.bin")),
         ("hf://o/r@refs%2Fpr%2F3/w.bin", HuggingFaceLocation("model", "o/r", "refs/pr/3", "w.bin")),
+        # A branch with a slash (review of issue 10: its canonical URL, which a listing
+        # gives each file, read back as branch "feature" and path "x/w.bin").
+        ("hf://o/r@feature%2Fx/w.bin", HuggingFaceLocation("model", "o/r", "feature/x", "w.bin")),
+        ("hf://o/r@a%252Fb/w.bin", HuggingFaceLocation("model", "o/r", "a%2Fb", "w.bin")),
     ],
 )
 def test_parse_hf_url_valid(url: str, expected: HuggingFaceLocation) -> None:
@@ -462,6 +466,19 @@ def test_parse_hf_url_valid(url: str, expected: HuggingFaceLocation) -> None:
     location = parse_hf_url(url)
     assert location == expected
     assert parse_hf_url(location.url()) == location
+
+
+def test_a_branch_with_a_slash_is_listed_and_downloaded(hub: RunningHub, tmp_path: Path) -> None:
+    """Review of issue 10: the files of branch ``feature/x`` (given as ``feature%2Fx``) are
+    listed with URLs that name that branch, and downloaded from it: the hub is asked for
+    ``resolve/feature%2Fx/config.json``, not for ``x/config.json`` of branch ``feature``."""
+    (mapping,) = list_hf_files(
+        "hf://owner/model@feature%2Fx/config.json", tmp_path, endpoint=hub.url
+    )
+    assert mapping["source_path"] == "hf://owner/model@feature%2Fx/config.json"
+    run(HuggingFaceDownload(endpoint=hub.url), mapping["source_path"], tmp_path / "c.json")
+    assert_file(tmp_path / "c.json", CONFIG)
+    assert hub.hub.seen()[-1].path == "/owner/model/resolve/feature%2Fx/config.json"
 
 
 @pytest.mark.parametrize(

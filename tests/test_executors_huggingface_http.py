@@ -159,6 +159,34 @@ def test_a_link_to_another_scheme_is_refused(hub: RunningHub, tmp_path: Path) ->
         list_hf_files("hf://owner/model", tmp_path, endpoint=endpoint)
 
 
+def test_a_password_in_a_url_is_never_shown(hub: RunningHub, tmp_path: Path) -> None:
+    """Review of issue 10: a user name and password in ``HF_ENDPOINT`` (which the client
+    never sends: the token goes in a header) or in a link the server gives are shown as
+    ``***`` in every message and field: a refusal's, a link's that is not followed, a bad
+    endpoint's, and the executor's repr. The endpoint still works."""
+    secret = "s3cret-pw"
+    endpoint = hub.url.replace("http://", f"http://user:{secret}@")
+    executor = HuggingFaceDownload(endpoint=endpoint)
+    run(executor, "hf://owner/model/config.json", tmp_path / "config.json", len(CONFIG))
+    assert_file(tmp_path / "config.json", CONFIG)
+    with pytest.raises(HubRequestError) as missing:
+        run(executor, "hf://owner/model/missing.bin", tmp_path / "missing.bin")
+    assert secret not in str(missing.value)
+    assert secret not in missing.value.url
+    assert "***@127.0.0.1" in missing.value.url
+    assert secret not in repr(executor)
+    plain = hub.url
+    hub.hub.page_size = 1
+    hub.hub.hub_url = f"ftp://user:{secret}@127.0.0.1:9"  # the next-page links
+    with pytest.raises(HubError, match="not an http") as link:
+        list_hf_files("hf://owner/model", tmp_path / "listed", endpoint=plain)
+    assert secret not in str(link.value)
+    for bad in (f"ftp://user:{secret}@mirror.example", f"user:{secret}@mirror.example"):
+        with pytest.raises(ValueError, match="must be an http") as refused:
+            HuggingFaceDownload(endpoint=bad)
+        assert secret not in str(refused.value)
+
+
 # --- hostile bodies ------------------------------------------------------------------------
 
 

@@ -519,6 +519,18 @@ def test_an_lfs_file_is_checked_as_it_is_on_disk(hub: RunningHub, tmp_path: Path
     assert list(tmp_path.iterdir()) == []
 
 
+def test_only_the_hub_vouches_for_an_lfs_files_sha256(hub: RunningHub, tmp_path: Path) -> None:
+    """Review of issue 10: the sha256 an LFS file is checked against is the one the hub
+    announced (``X-Linked-Etag`` on its redirect), not one the CDN it redirects to sends
+    with its reply: a CDN serving bytes of its own, with their sha256, fails the check
+    and leaves nothing. Before, the CDN's header replaced the hub's."""
+    hub.hub.cdn_swap = b"not the weights" * 1000
+    dest = tmp_path / "weights.bin"
+    with pytest.raises(HubChecksumError, match=hashlib.sha256(WEIGHTS).hexdigest()):
+        run(HuggingFaceDownload(endpoint=hub.url), WEIGHTS_URL, dest, len(hub.hub.cdn_swap))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_partial_grown_on_disk_fails_the_download(hub: RunningHub, tmp_path: Path) -> None:
     """A file without sha256 is checked by its size on disk at the end: a partial file
     another writer (not a download: it would find the file busy) made longer is

@@ -174,7 +174,9 @@ def _origin(url: str) -> tuple[str, str | None, int | None]:
 @attrs.frozen
 class Reply:
     """The final response of a request, where it came from, and the hub's
-    ``X-Linked-Etag`` seen on the way (the sha256 of an LFS file, on its redirect)."""
+    ``X-Linked-Etag`` seen on the way (the sha256 of an LFS file, on its redirect): only
+    from a reply of ``auth_origin``, the hub, never from the CDN it sends the client to,
+    whose bytes the sha256 is there to check."""
 
     response: http.client.HTTPResponse
     url: str
@@ -212,14 +214,15 @@ def request(
                 conn.request("GET", target, headers=sent)
                 response = conn.getresponse()
             except ssl.SSLCertVerificationError as exc:
-                host = urllib.parse.urlsplit(url).netloc
+                host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
                 raise HubCertificateError(
                     f"cannot verify the TLS certificate of {host}: {exc.verify_message} "
                     "(a private CA can be trusted with SSL_CERT_FILE)"
                 ) from exc
             except http.client.HTTPException as exc:
                 raise ConnectionError(f"bad reply from {public_url(url)}: {exc!r}") from exc
-            linked_etag = response.getheader("X-Linked-Etag") or linked_etag
+            if _origin(url) == origin:  # the hub's word; a CDN's would vouch for itself
+                linked_etag = response.getheader("X-Linked-Etag") or linked_etag
             if response.status in _REDIRECTS and response.getheader("Location"):
                 url = urllib.parse.urljoin(url, response.getheader("Location", ""))
                 continue
@@ -234,9 +237,15 @@ def request(
 
 
 def public_url(url: str) -> str:
-    """``url`` without its query (signed CDN links carry credentials there)."""
+    """``url`` as a message may show it: without its query (signed CDN links carry
+    credentials there) and with ``***`` for a user name and password before the host
+    (``https://user:secret@mirror/`` in ``HF_ENDPOINT``, or in a redirect's
+    ``Location``)."""
     parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def raise_for_status(

@@ -32,9 +32,11 @@ class HuggingFaceLocation:
     path: str = ""
 
     def url(self) -> str:
-        """The canonical ``hf://`` URL, revision included."""
+        """The canonical ``hf://`` URL, revision included, which :func:`parse_hf_url`
+        reads back as this location."""
         tail = f"/{self.path}" if self.path else ""
-        return f"hf://{URL_PREFIX[self.repo_type]}{self.repo_id}@{self.revision}{tail}"
+        revision = _revision_in_url(self.revision)
+        return f"hf://{URL_PREFIX[self.repo_type]}{self.repo_id}@{revision}{tail}"
 
     def resolve_url(self, endpoint: str) -> str:
         """The hub URL that serves this file's bytes: ``{endpoint}/…/resolve/{rev}/{path}``."""
@@ -47,6 +49,17 @@ class HuggingFaceLocation:
         """``model owner/repo@main: path`` for error messages."""
         where = f"{self.repo_type} {self.repo_id}@{self.revision}"
         return f"{where}: {self.path}" if self.path else where
+
+
+def _revision_in_url(revision: str) -> str:
+    """``revision`` as an ``hf://`` URL holds it: ``refs/pr/N`` and ``refs/convert/NAME``
+    as they are (:func:`parse_hf_url` knows them), any other ``/`` (a branch such as
+    ``feature/x``) and ``%`` percent-encoded, so that the slash is not read as the start
+    of the path."""
+    parts = revision.split("/")
+    if len(parts) == 3 and parts[0] == "refs" and parts[1] in ("pr", "convert"):
+        return revision
+    return revision.replace("%", "%25").replace("/", "%2F")
 
 
 def parse_hf_url(url: str) -> HuggingFaceLocation:
@@ -101,7 +114,12 @@ def endpoint_url(endpoint: str | None) -> str:
     value = value.strip().rstrip("/")
     parsed = urllib.parse.urlsplit(value)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ValueError(f"Hugging Face endpoint must be an http(s) URL, not {value!r}")
+        # Shown without the user name and password it may hold: whatever comes before
+        # its last "@", but its scheme.
+        head, separator, host = value.rpartition("@")
+        scheme, has_scheme, _ = head.partition("://")
+        shown = value if not separator else f"{scheme + has_scheme if has_scheme else ''}***@{host}"
+        raise ValueError(f"Hugging Face endpoint must be an http(s) URL, not {shown!r}")
     return value
 
 

@@ -108,7 +108,8 @@ class HuggingFaceDownload:
 
     def __repr__(self) -> str:
         return (
-            f"HuggingFaceDownload(endpoint={self.endpoint!r}, "
+            "HuggingFaceDownload(endpoint="
+            f"{None if self.endpoint is None else public_url(self.endpoint)!r}, "
             f"token={'***' if self.token else None}, overwrite={self.overwrite!r})"
         )
 

@@ -84,7 +84,8 @@ def list_files(
     instead of raising: an ``OSError`` for a local folder or entry below ``source`` that
     cannot be read, an :class:`~transferqueue.executors.UnsafeRemoteNameError` for an
     S3 key or a Hugging Face path that cannot safely become a path below
-    ``destination``.
+    ``destination``, a :class:`~transferqueue.executors.HubEntryError` for a Hugging
+    Face entry that is no usable file (a bad field, a path listed twice).
 
     Raises ``ValueError`` for an unsupported pair (see :func:`transfer_type_for`) and
     whatever the helper raises (``FileNotFoundError`` for a missing source, ...).
