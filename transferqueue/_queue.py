@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from . import _process
 from ._clock import utc_now
 from ._delivery import EventDelivery
 from ._eager_lock import EagerLock
 from ._enums import TransferStatus, TransferType
-from ._errors import JobNotFoundError, QueueShutdownError
+from ._errors import JobNotFoundError, QueueShutdownError, TransferQueueError
 from ._failure import Failure, error_type_name
 from ._job import Executor, Job
-from ._log import logger
+from ._log import log_in_queue_thread, logger
 from ._records import TransferJob
 from ._retry import RetryPolicy
 from ._retry_timer import RetryTimer
 from ._scheduler import RoundRobin
-from ._task import FileTask, log_worker_crash
+from ._task import FileTask, Reservation, log_worker_crash
 from ._validation import (
     check_count,
     check_files,
@@ -35,6 +36,9 @@ from ._validation import (
     check_transfer_type,
 )
 from ._watch import JobWatch, WatchFeed
+
+if TYPE_CHECKING:
+    from ._backend import Backend
 
 DEFAULT_UPDATE_INTERVAL = 0.1
 """Seconds between two coalesced ``job-updated`` events of one job (status changes
@@ -56,6 +60,11 @@ _MIN_SPEED_WINDOW = 0.001
 
 _MAX_SPEED_WINDOW = 86_400.0
 """The longest ``speed_window`` (seconds, a day): speeds averaged over longer say little."""
+
+# A file whose cluster-wide slot cannot be had (the backend's server unreachable) waits
+# this long before it asks again, doubling up to the cap.
+_SLOT_RETRY_FIRST = 0.1
+_SLOT_RETRY_CAP = 5.0
 
 
 def _check_speed_window(value: object) -> float:
@@ -83,7 +92,11 @@ class TransferQueue:
     - ``max_finished_jobs`` / ``max_finished_age``: retention. Finished jobs beyond the
       newest ``max_finished_jobs``, or that ended ``max_finished_age`` ago or earlier,
       are forgotten as new jobs come and go, oldest first (default: kept until
-      :meth:`cleanup_old_jobs`).
+      :meth:`cleanup_old_jobs`);
+    - ``backend``: shared state for a queue that is one of several processes, such as a
+      :class:`transferqueue.redis.RedisBackend` (see README.rst, "Scaling out on
+      Redis"). The limit is then cluster-wide. Without it (the default) the queue lives
+      in this process alone.
 
     No thread starts until the first job is queued.
     """
@@ -97,8 +110,9 @@ class TransferQueue:
         speed_window: float | timedelta = DEFAULT_SPEED_WINDOW,
         max_finished_jobs: int | None = None,
         max_finished_age: float | timedelta | None = None,
+        backend: Backend | None = None,
     ) -> None:
-        self._limit = check_limit(concurrency_limit)
+        limit = check_limit(concurrency_limit)
         interval = check_seconds(update_interval, "update_interval")
         self._retry_policy = check_retry_policy(retry)
         self._speed_window = timedelta(seconds=_check_speed_window(speed_window))
@@ -123,7 +137,10 @@ class TransferQueue:
         # The registered terminal jobs in the order they ended: what retention drops from.
         self._finished: OrderedDict[str, Job] = OrderedDict()
         self._scheduler = RoundRobin()
-        self._running = 0  # files whose executor was handed to a worker and not returned
+        # Files handed to a worker and not returned: running, or (with a backend) waiting
+        # for their cluster-wide slot. At most _limit: the limit, or with a backend the
+        # most this process runs at once.
+        self._running = 0
         self._closed = False
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
@@ -131,6 +148,11 @@ class TransferQueue:
         self._delivery = EventDelivery(self, self._lock, self._job_finished, interval)
         self._retry_timer = RetryTimer(self._lock, self._retry_due_locked)
         self._in_worker = threading.local()
+        self._backend = backend
+        self._limit = limit
+        if backend is not None:
+            backend.attach(limit)  # may raise: before the queue is known to anyone
+            self._limit = backend.local_limit or limit
         _process.register(self)
 
     # -- jobs ------------------------------------------------------------------------
@@ -316,17 +338,29 @@ class TransferQueue:
 
     @property
     def concurrency_limit(self) -> int:
-        """The most executors that may run at once, across all jobs."""
+        """The most executors that may run at once, across all jobs (with a backend,
+        across the cluster: the limit its server stores now)."""
+        if self._backend is not None:
+            return self._backend.read_limit()
         return self._limit
 
     def update_concurrency_limit(self, new_limit: int) -> None:
         """Change the limit (S2): raising it starts waiting files at once; lowering it
-        interrupts nothing, and no file starts until fewer than the new limit run."""
+        interrupts nothing, and no file starts until fewer than the new limit run.
+
+        With a backend it changes the cluster's limit, for every process (and this
+        process's own cap, unless the backend has a ``local_limit``).
+        """
         limit = check_limit(new_limit)
+        backend = self._backend
+        if backend is not None:
+            backend.set_limit(limit)  # a round trip: never under the lock
+            if backend.local_limit is not None:
+                return
         with self._lock:
             previous, self._limit = self._limit, limit
             self._start_workers_locked()
-        if limit != previous:
+        if limit != previous and backend is None:
             logger.info("concurrency limit changed from %d to %d", previous, limit)
 
     # -- shutting down -----------------------------------------------------------------
@@ -367,6 +401,8 @@ class TransferQueue:
             if timer_thread is not None:
                 timer_thread.join()
             self._delivery.join()
+            if self._backend is not None:
+                self._backend.shutdown()
         if given_up:  # last: a logging filter that raises here leaves nothing half-done
             logger.warning(
                 "queue shut down: %d files waiting to be retried failed with their last error",
@@ -437,6 +473,9 @@ class TransferQueue:
             job = self._scheduler.next_job()
             if job is None:
                 return
+            if self._backend is not None:
+                self._start_clustered_worker_locked(job)
+                continue
             task = self._start_file_locked(job)
             try:
                 future = self._worker_pool_locked().submit(self._work, task)
@@ -449,6 +488,27 @@ class TransferQueue:
                 self._finish_file_locked(job, task.file_index, failure)
             else:
                 future.add_done_callback(log_worker_crash)
+
+    def _start_clustered_worker_locked(self, job: Job) -> None:
+        """With a backend: reserve the job's next file for a new worker, which gets its
+        cluster-wide slot before starting it."""
+        reservation = self._reserve_file_locked(job)
+        try:
+            future = self._worker_pool_locked().submit(self._work_clustered, reservation)
+        except RuntimeError as exc:
+            reservation.abandoned = True  # as in _start_workers_locked
+            self._running -= 1
+            self._start_reserved_locked(reservation)
+            failure = Failure(f"no worker thread: {exc}", error_type_name(type(exc)))
+            self._finish_file_locked(job, reservation.file_index, failure)
+        else:
+            future.add_done_callback(log_worker_crash)
+
+    def _reserve_file_locked(self, job: Job) -> Reservation:
+        """Take a local seat for the job's next file; it starts once it has its slot."""
+        self._running += 1
+        assert job.cancel_event is not None
+        return Reservation(job, job.reserve_next_file(), job.cancel_event)
 
     def _start_file_locked(self, job: Job) -> FileTask:
         """Take a slot for the job's next file and return what a worker needs to run it."""
@@ -475,6 +535,14 @@ class TransferQueue:
             self._pool = ThreadPoolExecutor(self._limit, thread_name_prefix="transferqueue-worker")
             self._pool_size = self._limit
         return self._pool
+
+    def _next_reservation_locked(self) -> Reservation | None:
+        """The next file for a worker that just gave its seat back, if the limit allows."""
+        if self._running < self._limit:  # else the limit was lowered: the seat is gone
+            job = self._scheduler.next_job()
+            if job is not None:
+                return self._reserve_file_locked(job)
+        return None
 
     def _finish_file_locked(self, job: Job, index: int, error: Failure | None) -> None:
         if job.is_finished:  # cancelled meanwhile: terminal is final (S4)
@@ -567,6 +635,99 @@ class TransferQueue:
                     task.log_failure(error, failure.message, retry_delay if retrying else None)
         finally:
             self._in_worker.active = False
+
+    def _work_clustered(self, reservation: Reservation) -> None:
+        """With a backend: run reserved files one after another, each under a
+        cluster-wide slot taken (and given back) without the lock."""
+        backend = self._backend
+        assert backend is not None
+        with self._lock:
+            if reservation.abandoned:
+                return
+        self._in_worker.active = True
+        try:
+            next_reservation: Reservation | None = reservation
+            while next_reservation is not None:
+                reservation = next_reservation
+                job = reservation.job
+                slot = self._acquire_slot(backend, reservation)
+                task: FileTask | None = None
+                with self._lock_eagerly:
+                    if job.is_finished:  # cancelled while waiting: the file is ended
+                        self._running -= 1
+                        next_reservation = self._next_reservation_locked()
+                    else:
+                        assert slot is not None  # only a cancel ends the wait without one
+                        task = self._start_reserved_locked(reservation)
+                if task is None:
+                    if slot is not None:
+                        backend.release_slot(slot)
+                    continue
+                error = task.run(self._report_progress)
+                # As in _work: nothing from here to the seat's release may raise.
+                failure = retry_delay = None
+                if error is not None:
+                    failure, retry_delay = task.judge_failure(error)
+                backend.release_slot(slot)  # before this worker asks for its next one
+                with self._lock_eagerly:
+                    self._running -= 1
+                    retrying = self._end_attempt_locked(task, failure, retry_delay)
+                    next_reservation = self._next_reservation_locked()
+                if failure is not None and retry_delay is not None:
+                    assert error is not None
+                    task.log_failure(error, failure.message, retry_delay if retrying else None)
+        finally:
+            self._in_worker.active = False
+
+    def _acquire_slot(self, backend: Backend, reservation: Reservation) -> object | None:
+        """The reserved file's cluster-wide slot; None once its job is cancelled.
+
+        While the backend cannot give one (its server unreachable), the file stays
+        ``queued`` and this worker asks again, waiting 0.1 s, then twice as long each
+        time up to 5 s. Never raises.
+        """
+        cancel = reservation.cancel_event
+        delay = _SLOT_RETRY_FIRST
+        failed = False
+        while True:
+            try:
+                slot = backend.acquire_slot(cancel.is_set)
+            except Exception as exc:  # noqa: BLE001 - the seat must not be lost
+                if not failed:
+                    log_in_queue_thread(
+                        logging.WARNING,
+                        "file %d of job %s waits for a cluster-wide slot: %s",
+                        reservation.file_index,
+                        reservation.job.id,
+                        exc,
+                        exc_info=None if isinstance(exc, TransferQueueError) else exc,
+                    )
+                failed = True
+                if cancel.wait(delay):
+                    return None
+                delay = min(delay * 2, _SLOT_RETRY_CAP)
+                continue
+            if failed:
+                log_in_queue_thread(
+                    logging.INFO,
+                    "file %d of job %s got its cluster-wide slot again",
+                    reservation.file_index,
+                    reservation.job.id,
+                )
+            return slot
+
+    def _start_reserved_locked(self, reservation: Reservation) -> FileTask:
+        job = reservation.job
+        index = reservation.file_index
+        record, attempt, became_active = job.start_reserved_file(index)
+        if became_active:
+            self._delivery.post_update(job)
+        else:
+            self._delivery.mark_changed(job)
+        assert job.executor is not None
+        return FileTask(
+            job, index, record, attempt, job.executor, reservation.cancel_event, job.retry_policy
+        )
 
     def _end_attempt_locked(
         self, task: FileTask, error: Failure | None, retry_delay: float | None

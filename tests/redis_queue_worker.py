@@ -1,0 +1,91 @@
+"""Processes that run a Redis-backed TransferQueue: ``python -m tests.redis_queue_worker``.
+
+Each command makes its own queue with its own :class:`RedisBackend`, and its executors
+record what they saw in Redis themselves (keys under ``<namespace>:test:``), so that the
+tests check facts gathered in every process:
+
+``count URL NAMESPACE LIMIT LOCAL_LIMIT JOBS``
+    queue JOBS one-file jobs at the cluster limit LIMIT, at most LOCAL_LIMIT at once in
+    this process. Each executor counts itself in ``test:running`` while it runs (keeping
+    the highest count of the cluster in ``test:max`` and of this process in
+    ``test:max:<pid>``) and adds one to ``test:ran``. The executors that start before the
+    cluster's count first reached LIMIT wait for that moment, so that the limit is
+    reached by executors of several processes at once. Prints ``done`` once every job
+    completed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import redis
+
+import transferqueue as tq
+from transferqueue.redis import RedisBackend
+
+# Counts an executor in (KEYS[1]), keeping the highest count of the cluster (KEYS[2]) and
+# of the process (KEYS[3]) seen, atomically; KEYS[4] counts this process's running ones.
+COUNT_IN = """
+local running = redis.call('INCR', KEYS[1])
+if running > tonumber(redis.call('GET', KEYS[2]) or '0') then
+  redis.call('SET', KEYS[2], running)
+end
+local mine = redis.call('INCR', KEYS[4])
+if mine > tonumber(redis.call('GET', KEYS[3]) or '0') then
+  redis.call('SET', KEYS[3], mine)
+end
+return running
+"""
+
+DEADLINE = 30.0  # seconds any executor waits for the other processes at most
+
+
+def count(url: str, namespace: str, limit: int, local_limit: int, jobs: int) -> None:
+    client = redis.Redis.from_url(url)
+    count_in = client.register_script(COUNT_IN)
+    test = f"{namespace}:test:"
+    pid = os.getpid()
+    keys = [test + "running", test + "max", f"{test}max:{pid}", f"{test}running:{pid}"]
+
+    def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        count_in(keys=keys)
+        try:
+            deadline = time.monotonic() + DEADLINE
+            # Until the cluster first ran LIMIT at once, hold on: polled, since the other
+            # processes' executors can signal this one only through Redis.
+            while int(client.get(test + "max") or 0) < limit:
+                assert time.monotonic() < deadline, "the cluster never reached its limit"
+                time.sleep(0.005)
+            client.incr(test + "ran")
+        finally:
+            client.decr(keys[3])
+            client.decr(keys[0])
+
+    backend = RedisBackend(url, namespace=namespace, local_limit=local_limit)
+    with tq.TransferQueue(limit, backend=backend) as queue:
+        ids = [
+            queue.queue_job(
+                "s3-upload",
+                [{"source_path": f"{pid}-{n}", "destination_path": "d", "size": 1}],
+                executor,
+            )
+            for n in range(jobs)
+        ]
+        for job_id in ids:
+            assert queue.wait(job_id, timeout=DEADLINE).status is tq.TransferStatus.COMPLETED
+    print("done", flush=True)
+
+
+def main(argv: list[str]) -> None:
+    command, url, namespace, *rest = argv
+    if command == "count":
+        limit, local_limit, jobs = map(int, rest)
+        count(url, namespace, limit, local_limit, jobs)
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
