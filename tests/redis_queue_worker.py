@@ -12,10 +12,16 @@ tests check facts gathered in every process:
     cluster's count first reached LIMIT wait for that moment, so that the limit is
     reached by executors of several processes at once. Prints ``done`` once every job
     completed.
+``own URL NAMESPACE JOBS FILES``
+    queue JOBS jobs of FILES files of 10 bytes (at the queue's limit of 2), printing
+    ``job <id>`` for each. Each executor reports 5 bytes, then waits until the key
+    ``test:go`` exists (or its job is cancelled), reports 10 and returns. Then prints
+    ``ended <to_dict() JSON>`` for each job as it ends, in the order queued, and exits.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -78,11 +84,40 @@ def count(url: str, namespace: str, limit: int, local_limit: int, jobs: int) -> 
     print("done", flush=True)
 
 
+def own(url: str, namespace: str, jobs: int, files: int) -> None:
+    client = redis.Redis.from_url(url)
+    go = f"{namespace}:test:go"
+
+    def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        on_progress(5)
+        deadline = time.monotonic() + DEADLINE
+        # Polled: the test starts the files' end from its own process, through Redis.
+        while not client.exists(go):
+            assert time.monotonic() < deadline, "never told to go on"
+            if on_progress.wait_cancelled(0.005):
+                on_progress.raise_if_cancelled()
+        on_progress(10)
+
+    listed = [
+        {"source_path": f"src/{n}", "destination_path": f"dst/{n}", "size": 10}
+        for n in range(files)
+    ]
+    with tq.TransferQueue(2, backend=RedisBackend(url, namespace=namespace)) as queue:
+        ids = [queue.queue_job("s3-upload", listed, executor) for _ in range(jobs)]
+        for job_id in ids:
+            print("job", job_id, flush=True)
+        for job_id in ids:
+            print("ended", json.dumps(queue.wait(job_id, timeout=DEADLINE).to_dict()), flush=True)
+
+
 def main(argv: list[str]) -> None:
     command, url, namespace, *rest = argv
     if command == "count":
         limit, local_limit, jobs = map(int, rest)
         count(url, namespace, limit, local_limit, jobs)
+    elif command == "own":
+        jobs, files = map(int, rest)
+        own(url, namespace, jobs, files)
     else:
         raise SystemExit(f"unknown command {command!r}")
 

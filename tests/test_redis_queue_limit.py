@@ -496,3 +496,50 @@ def test_a_forked_child_runs_its_files_under_slots_of_its_own(
     assert done.stdout.splitlines() == ["parent completed", "child completed [1]"]
     with RedisSemaphore(redis_url, 1, namespace="fork") as observer:
         assert observer.state() == SemaphoreState(1, 0, 0)
+
+
+FORK_SHUTDOWN_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, threading
+    import transferqueue as tq
+    from transferqueue.redis import RedisBackend, RedisSemaphore
+
+    FILES = [{"source_path": "a", "destination_path": "b", "size": 1}]
+    started, release = threading.Event(), threading.Event()
+
+    def executor(file, on_progress):
+        started.set()
+        release.wait(20)
+
+    queue = tq.TransferQueue(1, backend=RedisBackend(sys.argv[1], namespace="fork"))
+    job_id = queue.queue_job("s3-upload", FILES, executor)
+    started.wait(20)
+    pid = os.fork()
+    if pid == 0:
+        queue.shutdown()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    with RedisSemaphore(sys.argv[1], 1, namespace="fork") as observer:
+        print(observer.state().holders)
+        release.set()
+        print(queue.wait(job_id, timeout=20).status, flush=True)
+        queue.shutdown()
+        print(observer.state().holders)
+    """
+)
+
+
+def test_shutting_down_in_a_forked_child_leaves_the_parents_slots_alone(
+    redis_url: str,  # noqa: F811
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_SHUTDOWN_SCRIPT, redis_url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["1", "completed", "0"]

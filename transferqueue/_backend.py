@@ -9,8 +9,12 @@ below may be a round trip to another server.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ._records import TransferJob
 
 
 class SlotBackend(Protocol):
@@ -20,10 +24,16 @@ class SlotBackend(Protocol):
     def local_limit(self) -> int | None:
         """The most files this process runs at once, or None for the queue's limit."""
 
-    def attach(self, limit: int) -> None:
+    def attach(
+        self, limit: int, max_finished_jobs: int | None, max_finished_age: float | None
+    ) -> None:
         """Bind the backend to the queue being made, whose ``limit`` is stored as the
-        cluster's limit unless one is stored already. Raises if the backend serves a
-        queue already or cannot reach its server."""
+        cluster's limit unless one is stored already, and whose retention (seconds for
+        the age) applies to the shared registry. Raises if the backend serves a queue
+        already or cannot reach its server."""
+
+    def job_id_suffix(self) -> str:
+        """What this process appends to its job ids to keep them unique in the cluster."""
 
     def acquire_slot(self, cancelled: Callable[[], bool]) -> object | None:
         """Wait for a slot and return it (to pass to :meth:`release_slot`), or None
@@ -46,5 +56,32 @@ class SlotBackend(Protocol):
         close idle connections (reads may reconnect)."""
 
 
-Backend = SlotBackend
-"""Everything a backend provides."""
+class RegistryBackend(Protocol):
+    """The shared registry: every job's snapshot, written by its owner, read by all."""
+
+    def publish(self, events: Sequence[tuple[TransferJob, int, Collection[int] | None]]) -> None:
+        """Write this process's events, in order: each job's snapshot, the event's number
+        in the job's sequence (0 for its creation) and the files it changed since the
+        job's previous event (None: every file). Called from the event thread. Never
+        raises (what fails is written again later)."""
+
+    def read_job(self, job_id: str) -> TransferJob | None:
+        """Any process's job, or None if the registry has none by that id."""
+
+    def read_jobs(self, skip: Collection[str]) -> list[TransferJob]:
+        """Every job of the registry but those in ``skip``, oldest first."""
+
+    def read_active(self) -> list[tuple[str, int]]:
+        """The registry's unfinished jobs as (id, creation in ms), oldest first."""
+
+    def wait(self, job_id: str, seconds: float | None) -> TransferJob:
+        """Block until another process's job is terminal; return it. Raises
+        :class:`~transferqueue.JobNotFoundError` or ``TimeoutError``."""
+
+    def forget_ended_before(self, cutoff: datetime | None) -> list[str]:
+        """Forget the registry's finished jobs that ended at or before ``cutoff`` (None:
+        every finished job); return their ids."""
+
+
+class Backend(SlotBackend, RegistryBackend, Protocol):
+    """Everything a backend provides."""

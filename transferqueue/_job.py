@@ -99,8 +99,9 @@ class Job:
         *,
         retry_policy: RetryPolicy | None = None,
         speed_window: timedelta = timedelta(seconds=10),
+        id_suffix: str = "",
     ) -> None:
-        self.id = new_job_id(created_at)
+        self.id = new_job_id(created_at) + id_suffix
         self.type = transfer_type
         self.created_at = created_at
         self.started_at: datetime | None = None

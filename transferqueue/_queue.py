@@ -8,7 +8,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
@@ -65,6 +65,14 @@ _MAX_SPEED_WINDOW = 86_400.0
 # this long before it asks again, doubling up to the cap.
 _SLOT_RETRY_FIRST = 0.1
 _SLOT_RETRY_CAP = 5.0
+
+
+def _created_at(job: TransferJob) -> datetime:
+    return job.created_at
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _check_speed_window(value: object) -> float:
@@ -145,13 +153,15 @@ class TransferQueue:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
         self._retired_pools: list[ThreadPoolExecutor] = []
-        self._delivery = EventDelivery(self, self._lock, self._job_finished, interval)
+        self._delivery = EventDelivery(self, self._lock, self._job_finished, interval, backend)
         self._retry_timer = RetryTimer(self._lock, self._retry_due_locked)
         self._in_worker = threading.local()
         self._backend = backend
         self._limit = limit
         if backend is not None:
-            backend.attach(limit)  # may raise: before the queue is known to anyone
+            age = None if self._max_finished_age is None else self._max_finished_age.total_seconds()
+            # May raise: before the queue is known to anyone.
+            backend.attach(limit, self._max_finished_jobs, age)
             self._limit = backend.local_limit or limit
         _process.register(self)
 
@@ -182,6 +192,7 @@ class TransferQueue:
         if not callable(executor):
             raise TypeError(f"executor must be callable, not {executor.__class__.__name__}")
         retry_policy = check_retry_policy(retry) or self._retry_policy
+        id_suffix = "" if self._backend is None else self._backend.job_id_suffix()
         with self._lock:
             if self._closed:
                 raise QueueShutdownError("the transfer queue is shut down")
@@ -194,34 +205,63 @@ class TransferQueue:
                 utc_now(),
                 retry_policy=retry_policy,
                 speed_window=self._speed_window,
+                id_suffix=id_suffix,
             )
             self._jobs[job.id] = job
-            self._delivery.post_created(job)
+            created = self._delivery.post_created(job)
             if job.finish_if_done():  # no files: completed at once (S5)
                 self._job_ended_locked(job)
             else:
                 self._unfinished[job.id] = job
                 self._scheduler.add(job)
                 self._start_workers_locked()
+        if self._backend is not None:
+            # Written before the id is handed out, so that any process can look it up at
+            # once; the event thread writes the job's later events.
+            self._backend.publish([(created, 0, None)])
         return job.id
 
     def get_job(self, job_id: str) -> TransferJob | None:
-        """Return a snapshot of the job, or None if no such job is registered."""
+        """Return a snapshot of the job, or None if no such job is registered.
+
+        With a backend, a job of another process is read from the shared registry (as
+        its owner last wrote it: at most ``update_interval`` behind).
+        """
         with self._lock:
             self._drop_expired_locked()
             job = self._jobs.get(job_id)
-            return None if job is None else job.snapshot()
+            if job is not None:
+                return job.snapshot()
+        return None if self._backend is None else self._backend.read_job(job_id)
 
     def get_all_jobs(self) -> list[TransferJob]:
-        """Return a snapshot of every registered job, oldest first."""
+        """Return a snapshot of every registered job, oldest first (with a backend, every
+        job of the cluster: this process's as they stand, the others' from the registry)."""
         with self._lock:
             self._drop_expired_locked()
-            return [job.snapshot() for job in self._jobs.values()]
+            local = [job.snapshot() for job in self._jobs.values()]
+        if self._backend is None:
+            return local
+        jobs = local + self._backend.read_jobs({job.id for job in local})
+        jobs.sort(key=_created_at)  # stable: each source's order among equals stays
+        return jobs
 
     def get_active_job_ids(self) -> list[str]:
-        """Return the ids of the queued and active jobs, oldest first."""
+        """Return the ids of the queued and active jobs, oldest first (with a backend,
+        of the cluster)."""
         with self._lock:
-            return list(self._unfinished)
+            active = list(self._unfinished)
+            if self._backend is None:
+                return active
+            local = {job_id: _ms(job.created_at) for job_id, job in self._jobs.items()}
+        ordered = [(local[job_id], job_id) for job_id in active]
+        ordered += [
+            (created, job_id)
+            for job_id, created in self._backend.read_active()
+            if job_id not in local
+        ]
+        ordered.sort(key=lambda pair: pair[0])
+        return [job_id for _, job_id in ordered]
 
     def cancel_job(self, job_id: str) -> bool:
         """Cancel a queued or active job (S9); False if unknown or already terminal.
@@ -247,20 +287,26 @@ class TransferQueue:
         and ``TimeoutError`` if the job has not finished within ``timeout`` seconds.
         Called from a receiver, it returns once the job is terminal, since that job's
         terminal event cannot be delivered before the receiver returns.
+
+        With a backend, a job of another process is waited for in the shared registry:
+        blocking on its event stream in Redis, never more than a second without looking
+        at the job itself.
         """
         seconds = None if timeout is None else check_seconds(timeout, "timeout")
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None:
+            if job is not None:
+                if self._delivery.is_delivery_thread():
+                    # Its terminal event cannot go out before this receiver returns.
+                    finished = self._job_finished.wait_for(lambda: job.is_finished, seconds)
+                else:
+                    finished = self._job_finished.wait_for(lambda: job.terminal_delivered, seconds)
+                if not finished:
+                    raise TimeoutError(f"transfer job {job_id} did not finish within {seconds} s")
+                return job.snapshot()
+            if self._backend is None:
                 raise JobNotFoundError(job_id)
-            if self._delivery.is_delivery_thread():
-                # Its terminal event cannot go out before this receiver returns.
-                finished = self._job_finished.wait_for(lambda: job.is_finished, seconds)
-            else:
-                finished = self._job_finished.wait_for(lambda: job.terminal_delivered, seconds)
-            if not finished:
-                raise TimeoutError(f"transfer job {job_id} did not finish within {seconds} s")
-            return job.snapshot()
+        return self._backend.wait(job_id, seconds)  # another process's job
 
     @overload
     def watch(
@@ -332,7 +378,10 @@ class TransferQueue:
             for job_id in old:
                 del self._jobs[job_id]
                 del self._finished[job_id]
-        return len(old)
+        if self._backend is None:
+            return len(old)
+        forgotten = self._backend.forget_ended_before(None if seconds == 0 else cutoff)
+        return len(set(old).union(forgotten))
 
     # -- concurrency -------------------------------------------------------------------
 

@@ -4,14 +4,20 @@ share through one Redis server and namespace."""
 from __future__ import annotations
 
 import os
+import secrets
 import threading
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime, timedelta
+
+import attrs
 
 from transferqueue._log import logger
+from transferqueue._records import TransferJob
 
 from ._connection import RedisConnection
 from ._errors import RedisBackendError
+from ._keys import HOST as _HOST
+from ._registry import NO_RETENTION, JobRegistry, Published, Retention
 from ._semaphore import RedisSemaphore
 from ._settings import (
     DEFAULT_LEASE,
@@ -21,6 +27,10 @@ from ._settings import (
     check_namespace,
 )
 from ._slot import Slot
+
+# A job's stream keeps about this many events, and lives this long after the job ended.
+STREAM_LENGTH = 1000
+STREAM_TTL = 300.0
 
 
 class RedisBackend:
@@ -37,8 +47,12 @@ class RedisBackend:
     bounds how many files this process runs at once (default: the queue's limit, so that
     one process alone may use the whole cluster's limit).
 
+    Every job's snapshot is written to Redis by the process that owns it, as its events
+    are delivered, and ``get_job``, ``get_all_jobs``, ``get_active_job_ids`` and ``wait``
+    of any queue of the cluster see every job of the cluster.
+
     One backend serves one queue. It belongs to the process that made it: in a forked
-    child it starts afresh with connections and slots of the child's own.
+    child it starts afresh with connections, slots and a process identity of its own.
     """
 
     def __init__(
@@ -55,12 +69,15 @@ class RedisBackend:
         self._local_limit = None if local_limit is None else _check_local_limit(local_limit)
         self._url = url  # may hold a password: shown only through RedisConnection.url
         self._connection = RedisConnection(url)  # checks the URL; connects on first use
-        # Guards _semaphore, _pid, _limit and _attached. No Redis call is made under it but
-        # the one that makes a forked child's semaphore.
+        self._registry = JobRegistry(self._connection, self.namespace, STREAM_LENGTH, STREAM_TTL)
+        # Guards _semaphore, _pid, _owner, _limit, _retention and _attached. No Redis
+        # call is made under it but the one that makes a forked child's semaphore.
         self._lock = threading.Lock()
         self._semaphore: RedisSemaphore | None = None
         self._pid = os.getpid()
+        self._owner = ProcessIdentity.new()
         self._limit = 0  # the limit this process last stored or was made with
+        self._retention = NO_RETENTION
         self._attached = False
 
     @property
@@ -78,14 +95,24 @@ class RedisBackend:
         """The most files this process runs at once; None: the queue's limit."""
         return self._local_limit
 
+    @property
+    def owner_id(self) -> str:
+        """This process as the owner of its jobs: ``host:pid:token``."""
+        self._in_this_process()
+        with self._lock:
+            return self._owner.name
+
     def __repr__(self) -> str:
         return f"<RedisBackend {self.namespace!r} at {self.url}>"
 
     # -- called by the queue (never with its state lock held) ---------------------------
 
-    def attach(self, limit: int) -> None:
+    def attach(
+        self, limit: int, max_finished_jobs: int | None, max_finished_age: float | None
+    ) -> None:
         """Serve the queue being made: store ``limit`` as the cluster's limit unless one
-        is stored. Raises RuntimeError if this backend serves a queue already, and
+        is stored; apply the queue's retention to the registry. Raises RuntimeError if
+        this backend serves a queue already, and
         :class:`~transferqueue.redis.RedisUnavailableError` if Redis cannot be reached."""
         limit = check_cluster_limit(limit)
         with self._lock:
@@ -100,10 +127,19 @@ class RedisBackend:
             raise
         with self._lock:
             self._semaphore, self._limit = semaphore, limit
+            self._retention = Retention(max_finished_jobs, max_finished_age)
+
+    def job_id_suffix(self) -> str:
+        """What makes this process's job ids unique in the cluster: ``-<token>``."""
+        self._in_this_process()
+        with self._lock:
+            return "-" + self._owner.token
+
+    # -- slots -----------------------------------------------------------------------------
 
     def acquire_slot(self, cancelled: Callable[[], bool]) -> Slot | None:
         """Wait for a cluster-wide slot; None once ``cancelled()``."""
-        return self._current_semaphore().acquire(cancel=cancelled)
+        return self._in_this_process().acquire(cancel=cancelled)
 
     def release_slot(self, slot: object) -> None:
         """Give ``slot`` back; a failure is logged (the slot runs out within its lease)."""
@@ -122,16 +158,50 @@ class RedisBackend:
     def set_limit(self, limit: int) -> None:
         """Store ``limit`` as the cluster's limit (for every process)."""
         limit = check_cluster_limit(limit)
-        self._current_semaphore().set_limit(limit)
+        self._in_this_process().set_limit(limit)
         with self._lock:
             self._limit = limit
 
     def read_limit(self) -> int:
         """The cluster's limit as Redis has it now."""
-        return self._current_semaphore().limit
+        return self._in_this_process().limit
+
+    # -- the registry ----------------------------------------------------------------------
+
+    def publish(self, events: Sequence[tuple[TransferJob, int, Collection[int] | None]]) -> None:
+        """Write this process's job events to the registry (from its event thread, in
+        order, one round trip). Never raises."""
+        self._in_this_process()
+        with self._lock:
+            owner, retention = self._owner.name, self._retention
+        published = [Published(job, seq, changed) for job, seq, changed in events]
+        self._registry.publish(published, owner, retention)
+
+    def read_job(self, job_id: str) -> TransferJob | None:
+        """Any process's job as the registry has it, or None."""
+        return self._registry.read_job(job_id, self._current_retention())
+
+    def read_jobs(self, skip: Collection[str]) -> list[TransferJob]:
+        """Every job of the registry but those in ``skip``, oldest first."""
+        return self._registry.read_jobs(skip, self._current_retention())
+
+    def read_active(self) -> list[tuple[str, int]]:
+        """The registry's unfinished jobs: (id, creation in ms), oldest first."""
+        return self._registry.read_active()
+
+    def wait(self, job_id: str, seconds: float | None) -> TransferJob:
+        """Block until another process's job is terminal; see :meth:`JobRegistry.wait`."""
+        return self._registry.wait(job_id, seconds)
+
+    def forget_ended_before(self, cutoff: datetime | None) -> list[str]:
+        """Forget the registry's jobs that ended at or before ``cutoff`` (None: all)."""
+        return self._registry.forget_ended_before(
+            None if cutoff is None else int(cutoff.timestamp() * 1000)
+        )
 
     def shutdown(self) -> None:
-        """Release what is still held, stop the lease thread, close idle connections."""
+        """Release what is still held, stop the lease thread, close idle connections
+        (reads reconnect)."""
         with self._lock:
             semaphore = self._semaphore if self._pid == os.getpid() else None
         if semaphore is not None:
@@ -142,14 +212,19 @@ class RedisBackend:
 
     # -- internals -----------------------------------------------------------------------
 
+    def _current_retention(self) -> Retention:
+        with self._lock:
+            return self._retention
+
     def _new_semaphore(self, limit: int) -> RedisSemaphore:
         # A lost slot is logged by the semaphore; its executor runs on (nothing can stop
         # it from here), and every later file takes a slot of its own first.
         return RedisSemaphore(self._url, limit, namespace=self.namespace, lease=self._lease)
 
-    def _current_semaphore(self) -> RedisSemaphore:
-        """This process's semaphore: after a fork, the child makes one of its own (the
-        parent's slots stay the parent's)."""
+    def _in_this_process(self) -> RedisSemaphore:
+        """This process's semaphore. After a fork the child makes one of its own (the
+        parent's slots stay the parent's), takes an identity of its own and forgets the
+        parent's unwritten events."""
         with self._lock:
             semaphore = self._semaphore
             assert semaphore is not None, "attach() comes first"
@@ -158,7 +233,23 @@ class RedisBackend:
                 # should it be missing): the queue's state lock is not held here.
                 semaphore = self._semaphore = self._new_semaphore(self._limit)
                 self._pid = os.getpid()
+                self._owner = ProcessIdentity.new()
+                self._registry.reset_after_fork()
             return semaphore
+
+
+@attrs.frozen
+class ProcessIdentity:
+    """Who owns a job: ``host:pid:token``; the token also ends the process's job ids."""
+
+    name: str
+    token: str
+
+    @classmethod
+    def new(cls) -> ProcessIdentity:
+        """This process's identity, with a new random token."""
+        token = secrets.token_hex(6)
+        return cls(f"{_HOST}:{os.getpid()}:{token}", token)
 
 
 def _check_local_limit(value: object) -> int:

@@ -8,13 +8,14 @@ import socket
 
 import attrs
 
-_HOST = socket.gethostname() or "localhost"
+HOST = socket.gethostname() or "localhost"
+"""This host's name, as holder and owner ids give it."""
 
 
 def new_holder_id() -> str:
     """A name for one slot (held or waited for) unique across hosts, processes and time:
     ``host:pid:random``; the random part also tells apart the slots of one process."""
-    return f"{_HOST}:{os.getpid()}:{secrets.token_hex(8)}"
+    return f"{HOST}:{os.getpid()}:{secrets.token_hex(8)}"
 
 
 @attrs.frozen
