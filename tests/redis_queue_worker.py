@@ -15,13 +15,17 @@ tests check facts gathered in every process:
 ``own URL NAMESPACE JOBS FILES``
     queue JOBS jobs of FILES files of 10 bytes (at the queue's limit of 2), printing
     ``job <id>`` for each. Each executor reports 5 bytes, then waits until the key
-    ``test:go`` exists (or its job is cancelled), reports 10 and returns. Then prints
-    ``ended <to_dict() JSON>`` for each job as it ends, in the order queued, and exits.
+    ``test:go`` exists, reports 10 and returns; should its job be cancelled first, its
+    next report raises TransferCancelled, which it notes in the list ``test:cancelled``
+    (``<source path> <time.time()>``) before it lets it go. Then prints ``ended
+    <to_dict() JSON>`` for each job as it ends, in the order queued, and exits. The
+    queue's log goes to stderr from INFO up.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -95,7 +99,11 @@ def own(url: str, namespace: str, jobs: int, files: int) -> None:
         while not client.exists(go):
             assert time.monotonic() < deadline, "never told to go on"
             if on_progress.wait_cancelled(0.005):
-                on_progress.raise_if_cancelled()
+                try:
+                    on_progress(5)
+                except tq.TransferCancelled:
+                    client.rpush(f"{namespace}:test:cancelled", f"{file.source_path} {time.time()}")
+                    raise
         on_progress(10)
 
     listed = [
@@ -117,6 +125,7 @@ def main(argv: list[str]) -> None:
         count(url, namespace, limit, local_limit, jobs)
     elif command == "own":
         jobs, files = map(int, rest)
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
         own(url, namespace, jobs, files)
     else:
         raise SystemExit(f"unknown command {command!r}")

@@ -25,12 +25,20 @@ class SlotBackend(Protocol):
         """The most files this process runs at once, or None for the queue's limit."""
 
     def attach(
-        self, limit: int, max_finished_jobs: int | None, max_finished_age: float | None
+        self,
+        limit: int,
+        max_finished_jobs: int | None,
+        max_finished_age: float | None,
+        *,
+        on_cancel_request: Callable[[str, str], None],
+        has_unfinished_jobs: Callable[[], bool],
     ) -> None:
         """Bind the backend to the queue being made, whose ``limit`` is stored as the
         cluster's limit unless one is stored already, and whose retention (seconds for
-        the age) applies to the shared registry. Raises if the backend serves a queue
-        already or cannot reach its server."""
+        the age) applies to the shared registry. Other processes' requests to cancel
+        this process's jobs go to ``on_cancel_request(job_id, requester)`` (called
+        without any lock held) while ``has_unfinished_jobs()``. Raises if the backend
+        serves a queue already or cannot reach its server."""
 
     def job_id_suffix(self) -> str:
         """What this process appends to its job ids to keep them unique in the cluster."""
@@ -50,6 +58,10 @@ class SlotBackend(Protocol):
 
     def read_limit(self) -> int:
         """The cluster's limit as stored now."""
+
+    def after_fork_in_child(self) -> None:
+        """In a child made by ``fork`` (from the queue's fork hook, so without any
+        network call): start afresh, the parent's slots, threads and events left to it."""
 
     def shutdown(self) -> None:
         """The queue has shut down and its workers ended: give back what is held and
@@ -83,5 +95,18 @@ class RegistryBackend(Protocol):
         every finished job); return their ids."""
 
 
-class Backend(SlotBackend, RegistryBackend, Protocol):
+class CancelBackend(Protocol):
+    """Cancel requests between processes."""
+
+    def listen_for_cancels(self) -> None:
+        """Make sure the requests of other processes to cancel this process's jobs are
+        read (call it after queueing a job)."""
+
+    def request_cancel(self, job_id: str) -> bool:
+        """Ask the process that owns ``job_id`` to cancel it; True once it is
+        ``cancelled``, False if there is no such unfinished job. Raises ``TimeoutError``
+        when the owner does not confirm in time."""
+
+
+class Backend(SlotBackend, RegistryBackend, CancelBackend, Protocol):
     """Everything a backend provides."""

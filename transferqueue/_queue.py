@@ -161,7 +161,13 @@ class TransferQueue:
         if backend is not None:
             age = None if self._max_finished_age is None else self._max_finished_age.total_seconds()
             # May raise: before the queue is known to anyone.
-            backend.attach(limit, self._max_finished_jobs, age)
+            backend.attach(
+                limit,
+                self._max_finished_jobs,
+                age,
+                on_cancel_request=self._cancel_requested,
+                has_unfinished_jobs=self._has_unfinished_jobs,
+            )
             self._limit = backend.local_limit or limit
         _process.register(self)
 
@@ -219,6 +225,7 @@ class TransferQueue:
             # Written before the id is handed out, so that any process can look it up at
             # once; the event thread writes the job's later events.
             self._backend.publish([(created, 0, None)])
+            self._backend.listen_for_cancels()
         return job.id
 
     def get_job(self, job_id: str) -> TransferJob | None:
@@ -269,14 +276,44 @@ class TransferQueue:
         The job is ``cancelled`` at once and its unfinished files become ``error``. Its
         waiting files never start; its running executors get ``TransferCancelled`` from
         their next ``on_progress`` call, and keep their slot until they return.
+
+        With a backend, a job of another process is cancelled by that process, which
+        this call asks through the backend and waits for (a few seconds at most): True
+        once the job is ``cancelled``; ``TimeoutError`` if its owner does not confirm.
         """
         with self._lock:
             job = self._unfinished.get(job_id)
-            if job is None:
-                return False
-            self._cancel_locked(job, _CANCELLED_BY_USER)
-        logger.info("job %s cancel requested", job_id)
-        return True
+            known = job is not None or job_id in self._jobs
+            if job is not None:
+                self._cancel_locked(job, _CANCELLED_BY_USER)
+        if job is not None:
+            logger.info("job %s cancel requested", job_id)
+            return True
+        if known or self._backend is None:
+            return False
+        return self._backend.request_cancel(job_id)  # another process's job
+
+    def _cancel_requested(self, job_id: str, requester: str) -> None:
+        """Another process asked to cancel a job of this one (from the backend's thread)."""
+        with self._lock:
+            job = self._unfinished.get(job_id)
+            if job is not None:
+                self._cancel_locked(job, _CANCELLED_BY_USER)
+        if job is not None:
+            log_in_queue_thread(
+                logging.INFO, "job %s cancel requested by %s (another process)", job_id, requester
+            )
+        else:  # ended meanwhile: the requester reads its end in the registry
+            log_in_queue_thread(
+                logging.INFO,
+                "job %s: cancel requested by %s, but it is not running here",
+                job_id,
+                requester,
+            )
+
+    def _has_unfinished_jobs(self) -> bool:
+        with self._lock:
+            return bool(self._unfinished)
 
     def wait(self, job_id: str, timeout: float | timedelta | None = None) -> TransferJob:
         """Block until the job is terminal and its terminal event was delivered.
@@ -502,6 +539,8 @@ class TransferQueue:
         self._retry_timer.reset_after_fork(self._lock)
         self._delivery.reset_after_fork(self._lock, self._job_finished)
         self._in_worker = threading.local()
+        if self._backend is not None:
+            self._backend.after_fork_in_child()
 
     def __enter__(self) -> TransferQueue:
         return self

@@ -11,13 +11,16 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from transferqueue._enums import TransferStatus
+from transferqueue._errors import JobNotFoundError
 from transferqueue._log import logger
 from transferqueue._records import TransferJob
 
+from ._cancels import CancelListener, CancelRequests, requester
 from ._connection import RedisConnection
 from ._errors import RedisBackendError
 from ._keys import HOST as _HOST
-from ._registry import NO_RETENTION, JobRegistry, Published, Retention
+from ._registry import NO_RETENTION, TERMINAL_STATUSES, JobRegistry, Published, Retention
 from ._semaphore import RedisSemaphore
 from ._settings import (
     DEFAULT_LEASE,
@@ -31,6 +34,8 @@ from ._slot import Slot
 # A job's stream keeps about this many events, and lives this long after the job ended.
 STREAM_LENGTH = 1000
 STREAM_TTL = 300.0
+# How long cancel_job waits for another process to confirm it cancelled its job.
+CANCEL_TIMEOUT = 5.0
 
 
 class RedisBackend:
@@ -49,10 +54,12 @@ class RedisBackend:
 
     Every job's snapshot is written to Redis by the process that owns it, as its events
     are delivered, and ``get_job``, ``get_all_jobs``, ``get_active_job_ids`` and ``wait``
-    of any queue of the cluster see every job of the cluster.
+    of any queue of the cluster see every job of the cluster. ``cancel_job`` of another
+    process's job asks its owner, whose listener thread cancels it at once.
 
-    One backend serves one queue. It belongs to the process that made it: in a forked
-    child it starts afresh with connections, slots and a process identity of its own.
+    One backend serves one queue. In a child made by ``fork`` it starts afresh with
+    connections, slots and a process identity of its own (the queue's fork hooks call
+    :meth:`after_fork_in_child`).
     """
 
     def __init__(
@@ -70,6 +77,8 @@ class RedisBackend:
         self._url = url  # may hold a password: shown only through RedisConnection.url
         self._connection = RedisConnection(url)  # checks the URL; connects on first use
         self._registry = JobRegistry(self._connection, self.namespace, STREAM_LENGTH, STREAM_TTL)
+        self._cancels = CancelRequests(self._connection, self.namespace)
+        self._listener: CancelListener | None = None  # made by attach()
         # Guards _semaphore, _pid, _owner, _limit, _retention and _attached. No Redis
         # call is made under it but the one that makes a forked child's semaphore.
         self._lock = threading.Lock()
@@ -98,7 +107,6 @@ class RedisBackend:
     @property
     def owner_id(self) -> str:
         """This process as the owner of its jobs: ``host:pid:token``."""
-        self._in_this_process()
         with self._lock:
             return self._owner.name
 
@@ -108,12 +116,20 @@ class RedisBackend:
     # -- called by the queue (never with its state lock held) ---------------------------
 
     def attach(
-        self, limit: int, max_finished_jobs: int | None, max_finished_age: float | None
+        self,
+        limit: int,
+        max_finished_jobs: int | None,
+        max_finished_age: float | None,
+        *,
+        on_cancel_request: Callable[[str, str], None],
+        has_unfinished_jobs: Callable[[], bool],
     ) -> None:
         """Serve the queue being made: store ``limit`` as the cluster's limit unless one
-        is stored; apply the queue's retention to the registry. Raises RuntimeError if
-        this backend serves a queue already, and
-        :class:`~transferqueue.redis.RedisUnavailableError` if Redis cannot be reached."""
+        is stored; apply the queue's retention to the registry; pass the cancel requests
+        of other processes to ``on_cancel_request(job_id, requester)`` while
+        ``has_unfinished_jobs()``. Raises RuntimeError if this backend serves a queue
+        already, and :class:`~transferqueue.redis.RedisUnavailableError` if Redis cannot
+        be reached."""
         limit = check_cluster_limit(limit)
         with self._lock:
             if self._attached:
@@ -128,10 +144,12 @@ class RedisBackend:
         with self._lock:
             self._semaphore, self._limit = semaphore, limit
             self._retention = Retention(max_finished_jobs, max_finished_age)
+            self._listener = CancelListener(
+                self._cancels, lambda: self.owner_id, on_cancel_request, has_unfinished_jobs
+            )
 
     def job_id_suffix(self) -> str:
         """What makes this process's job ids unique in the cluster: ``-<token>``."""
-        self._in_this_process()
         with self._lock:
             return "-" + self._owner.token
 
@@ -171,7 +189,6 @@ class RedisBackend:
     def publish(self, events: Sequence[tuple[TransferJob, int, Collection[int] | None]]) -> None:
         """Write this process's job events to the registry (from its event thread, in
         order, one round trip). Never raises."""
-        self._in_this_process()
         with self._lock:
             owner, retention = self._owner.name, self._retention
         published = [Published(job, seq, changed) for job, seq, changed in events]
@@ -193,6 +210,45 @@ class RedisBackend:
         """Block until another process's job is terminal; see :meth:`JobRegistry.wait`."""
         return self._registry.wait(job_id, seconds)
 
+    # -- cancel requests --------------------------------------------------------------------
+
+    def listen_for_cancels(self) -> None:
+        """Make sure this process reads the cancel requests sent to it (the queue has
+        unfinished jobs)."""
+        with self._lock:
+            listener = self._listener
+        assert listener is not None
+        listener.wake()
+
+    def request_cancel(self, job_id: str) -> bool:
+        """Ask the owner of another process's job to cancel it, and wait (at most
+        :data:`CANCEL_TIMEOUT`) until it is terminal; True if it ended cancelled.
+
+        False when the registry has no such unfinished job (or only a malformed one).
+        Raises TimeoutError, naming the owner, when the owner does not confirm in time
+        (the request still waits for it for a minute).
+        """
+        state = self._registry.read_state(job_id)
+        if state is None:
+            return False
+        status, owner = state
+        if status is None or status in TERMINAL_STATUSES or owner is None:
+            return False
+        if owner == self.owner_id:  # ours, yet not running here: nothing to ask
+            return False
+        self._cancels.send(owner, job_id, requester())
+        logger.info("job %s cancel requested from this process of its owner %s", job_id, owner)
+        try:
+            job = self._registry.wait(job_id, CANCEL_TIMEOUT)
+        except JobNotFoundError:  # forgotten meanwhile: it had ended
+            return False
+        except TimeoutError:
+            raise TimeoutError(
+                f"the owner {owner} of transfer job {job_id} did not confirm the cancel "
+                f"within {CANCEL_TIMEOUT:g} s (the request waits for it for a minute)"
+            ) from None
+        return job.status is TransferStatus.CANCELLED
+
     def forget_ended_before(self, cutoff: datetime | None) -> list[str]:
         """Forget the registry's jobs that ended at or before ``cutoff`` (None: all)."""
         return self._registry.forget_ended_before(
@@ -204,6 +260,9 @@ class RedisBackend:
         (reads reconnect)."""
         with self._lock:
             semaphore = self._semaphore if self._pid == os.getpid() else None
+            listener = self._listener
+        assert listener is not None, "attach() comes first"
+        listener.stop()
         if semaphore is not None:
             # Holds no slot by now (the queue's workers have ended): nothing to give back
             # that could fail, only the lease thread to stop and connections to close.
@@ -221,10 +280,19 @@ class RedisBackend:
         # it from here), and every later file takes a slot of its own first.
         return RedisSemaphore(self._url, limit, namespace=self.namespace, lease=self._lease)
 
+    def after_fork_in_child(self) -> None:
+        """Called by the queue in a forked child (no Redis call): new locks (a thread of
+        the parent may have held one), an identity of its own, none of the parent's
+        unwritten events or threads. Its semaphore is made on first use."""
+        self._lock = threading.Lock()
+        self._owner = ProcessIdentity.new()
+        self._registry.reset_after_fork()
+        assert self._listener is not None, "attach() comes first"
+        self._listener.reset_after_fork()
+
     def _in_this_process(self) -> RedisSemaphore:
-        """This process's semaphore. After a fork the child makes one of its own (the
-        parent's slots stay the parent's), takes an identity of its own and forgets the
-        parent's unwritten events."""
+        """This process's semaphore: after a fork the child makes one of its own (the
+        parent's slots stay the parent's)."""
         with self._lock:
             semaphore = self._semaphore
             assert semaphore is not None, "attach() comes first"
@@ -233,8 +301,6 @@ class RedisBackend:
                 # should it be missing): the queue's state lock is not held here.
                 semaphore = self._semaphore = self._new_semaphore(self._limit)
                 self._pid = os.getpid()
-                self._owner = ProcessIdentity.new()
-                self._registry.reset_after_fork()
             return semaphore
 
 

@@ -37,10 +37,11 @@ from transferqueue._records import TransferJob
 from . import _registry_lua, _wire
 from ._connection import RedisConnection
 from ._errors import RedisBackendError
+from ._keys import check_job_id
 
-_TERMINAL = frozenset(status.value for status in TransferStatus if status.is_terminal)
+TERMINAL_STATUSES = frozenset(status.value for status in TransferStatus if status.is_terminal)
+"""The terminal statuses as the registry's JSON writes them."""
 _STATUSES = frozenset(status.value for status in TransferStatus)
-_MAX_ID_LENGTH = 200
 # How long a wait for another process's job blocks on its stream before it looks at the
 # job again (a stream may have expired or been trimmed past what it waited for).
 WAIT_STEP = 1.0
@@ -82,17 +83,6 @@ NO_RETENTION = Retention()
 
 def _ms(moment: Any) -> int:
     return int(moment.timestamp() * 1000)
-
-
-def check_job_id(raw: bytes) -> str | None:
-    """A job id read from Redis, or None if no queue could have made it."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if not text or len(text) > _MAX_ID_LENGTH or not text.isprintable() or " " in text:
-        return None
-    return text
 
 
 class JobRegistry:
@@ -327,7 +317,7 @@ class JobRegistry:
             if status is None:  # malformed, as read_job() logs: no such job for us
                 self.read_job(job_id, NO_RETENTION)
                 raise JobNotFoundError(job_id)
-            if status in _TERMINAL:
+            if status in TERMINAL_STATUSES:
                 job = self.read_job(job_id, NO_RETENTION)
                 if job is None:
                     raise JobNotFoundError(job_id)
@@ -343,6 +333,18 @@ class JobRegistry:
             # A step that timed out used up its time even where the clock stands still
             # (freezegun); one cut short by an event, what the clock says.
             remaining -= step if not reply else max(0.0, time.monotonic() - started)
+
+    def read_state(self, job_id: str) -> tuple[str | None, str | None] | None:
+        """The job's status and owner as the registry has them (each None where it holds
+        no valid one); None if it has no such job."""
+        client = self._client
+        reply = self._connection.call(
+            "reading a job", lambda: client.hmget(self.job_key(job_id), ["head", "owner"])
+        )
+        head, owner = cast(list["bytes | None"], reply)
+        if head is None:
+            return None
+        return _head_status(head), None if owner is None else check_job_id(owner)
 
     def _head_and_tail(self, job_id: str) -> tuple[bytes | None, bytes]:
         """The job's head and its stream's last entry id ("0-0" with none), read at once."""
