@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -237,10 +237,22 @@ def test_the_listener_thread_lives_only_while_the_process_has_unfinished_jobs(
 
 
 def test_a_redis_outage_is_logged_once_by_the_listener_which_then_listens_again(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """However often the listener fails to read while Redis is away (it tries again
+    every second; here every 10 ms), it logs the outage once, and reads again after."""
     from tests.redis_server import start_redis_server
+    from transferqueue.redis import _cancels
 
+    monkeypatch.setattr(_cancels, "RETRY_AFTER_FAILURE", 0.01)
+    reads: list[str] = []
+    receive = _cancels.CancelRequests.receive
+
+    def counted(self: _cancels.CancelRequests, owner: str, seconds: float) -> Any:
+        reads.append(owner)
+        return receive(self, owner, seconds)
+
+    monkeypatch.setattr(_cancels.CancelRequests, "receive", counted)
     server = start_redis_server()
     port = server.port
     gate = GatedExecutor()
@@ -256,6 +268,8 @@ def test_a_redis_outage_is_logged_once_by_the_listener_which_then_listens_again(
                 return sum(text in r.getMessage() for r in caplog.records) == 1
 
             wait_until(logged, "the outage logged")
+            failed_reads = len(reads)
+            wait_until(lambda: len(reads) >= failed_reads + 3, "three more failed reads")
             server = start_redis_server(port)
             other = tq.TransferQueue(1, backend=RedisBackend(server.url, namespace="q"))
             with redis.Redis.from_url(server.url) as plain:

@@ -173,6 +173,19 @@ class QuietRequests:
         self.step.clear()
         return []
 
+    def wake(self, owner: str) -> None:
+        """The listener's stop() ends a read going on."""
+        self.step.set()
+
+
+class UnreachableRequests(QuietRequests):
+    """A server that is away when the listener is stopped: its read ends by itself."""
+
+    def wake(self, owner: str) -> None:
+        from transferqueue.redis import RedisUnavailableError
+
+        raise RedisUnavailableError("Redis at redis://test is unavailable", "redis://test")
+
 
 def test_a_cancel_listener_that_found_no_work_stays_when_a_wake_came_meanwhile() -> None:
     """The thread asks has_work() without its lock; a wake() between that answer and the
@@ -197,13 +210,18 @@ def test_a_cancel_listener_that_found_no_work_stays_when_a_wake_came_meanwhile()
     assert requests.reads == 1
 
 
-def test_a_stopped_cancel_listener_ends_after_its_read_though_work_remains() -> None:
-    requests = QuietRequests()
+@pytest.mark.parametrize("requests", [QuietRequests(), UnreachableRequests()])
+def test_a_stopped_cancel_listener_ends_after_its_read_though_work_remains(
+    requests: QuietRequests,
+) -> None:
+    """stop() wakes the read going on (or, with the server away, it ends by itself)."""
     listener = CancelListener(requests, lambda: "me", lambda job, by: None, lambda: True)  # type: ignore[arg-type]
     listener.wake()
+    wait_until_reading(requests)
     stopping = threading.Thread(target=listener.stop)
     stopping.start()
-    requests.step.set()
+    if isinstance(requests, UnreachableRequests):
+        requests.step.set()  # the read's own end
     stopping.join(WAIT)
     assert not stopping.is_alive()
     assert not any(t.name == "transferqueue-cancels" for t in threading.enumerate())
@@ -216,3 +234,13 @@ def wait_for_thread_end(name: str) -> None:
         if thread.name == name:
             thread.join(WAIT)
             assert not thread.is_alive()
+
+
+def wait_until_reading(requests: QuietRequests) -> None:
+    """Until the listener's thread is in its first read (polled: the stand-in has no
+    event to wait on for it, and it takes microseconds)."""
+    for _ in range(1000):
+        if requests.reads:
+            return
+        threading.Event().wait(0.005)
+    raise AssertionError("the listener never read")

@@ -9,12 +9,13 @@ below may be a round trip to another server.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ._records import TransferJob
+    from ._watch import JobWatch
 
 
 class SlotBackend(Protocol):
@@ -95,6 +96,26 @@ class RegistryBackend(Protocol):
         every finished job); return their ids."""
 
 
+class JobNews(Iterator["tuple[str, TransferJob] | None"], Protocol):
+    """What :meth:`EventsBackend.follow_all` returns: an endless iterator with ``close()``."""
+
+    def close(self) -> None:
+        """Stop following."""
+
+
+class EventsBackend(Protocol):
+    """Other processes' jobs followed as they change."""
+
+    def watch(self, job_id: str, timeout: float | None, keepalive: float | None) -> JobWatch[Any]:
+        """A watch of another process's job (as ``TransferQueue.watch`` describes);
+        raises :class:`~transferqueue.JobNotFoundError` for an unknown id."""
+
+    def follow_all(self, keepalive: float, known: set[str]) -> JobNews:
+        """Every job's news in the cluster from now on: ``("created", job)`` for a job
+        not in ``known`` (which it adds), ``("updated", job)`` after; ``None`` after
+        ``keepalive`` quiet seconds. Never ends; has ``close()``."""
+
+
 class CancelBackend(Protocol):
     """Cancel requests between processes."""
 
@@ -108,5 +129,5 @@ class CancelBackend(Protocol):
         when the owner does not confirm in time."""
 
 
-class Backend(SlotBackend, RegistryBackend, CancelBackend, Protocol):
+class Backend(SlotBackend, RegistryBackend, EventsBackend, CancelBackend, Protocol):
     """Everything a backend provides."""

@@ -379,15 +379,21 @@ class TransferQueue:
         ``TimeoutError`` once it has waited ``timeout`` seconds in all without the job
         finishing. Close it (``close()``, ``with``, or drop it) to stop early: it leaves
         nothing subscribed. Raises :class:`JobNotFoundError` for an unknown id.
+
+        With a backend, a job of another process is watched through its event stream in
+        Redis, read in the iterating thread (a ``close()`` from another thread is seen
+        within a second).
         """
         seconds = None if timeout is None else check_seconds(timeout, "timeout")
         quiet = None if keepalive is None else check_positive_seconds(keepalive, "keepalive")
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None:
+            if job is not None:
+                unsubscribe = functools.partial(self._forget_feed, job)
+                return self._delivery.watch(job, unsubscribe, timeout=seconds, keepalive=quiet)
+            if self._backend is None:
                 raise JobNotFoundError(job_id)
-            unsubscribe = functools.partial(self._forget_feed, job)
-            return self._delivery.watch(job, unsubscribe, timeout=seconds, keepalive=quiet)
+        return self._backend.watch(job_id, seconds, quiet)  # another process's job
 
     def _forget_feed(self, job: Job, feed: WatchFeed, blocking: bool) -> None:
         if self._lock.acquire(blocking):

@@ -30,6 +30,7 @@ from ._settings import (
     check_namespace,
 )
 from ._slot import Slot
+from ._watch import ClusterEvents, StreamWatch
 
 # A job's stream keeps about this many events, and lives this long after the job ended.
 STREAM_LENGTH = 1000
@@ -209,6 +210,19 @@ class RedisBackend:
     def wait(self, job_id: str, seconds: float | None) -> TransferJob:
         """Block until another process's job is terminal; see :meth:`JobRegistry.wait`."""
         return self._registry.wait(job_id, seconds)
+
+    def watch(self, job_id: str, timeout: float | None, keepalive: float | None) -> StreamWatch:
+        """A watch of another process's job, read from its event stream; raises
+        JobNotFoundError if the registry has no such job."""
+        job, seq, tail = self._registry.read_job_and_tail(job_id)
+        if job is None:
+            raise JobNotFoundError(job_id)
+        return StreamWatch(self._registry, job, seq, tail, timeout=timeout, keepalive=keepalive)
+
+    def follow_all(self, keepalive: float, known: set[str]) -> ClusterEvents:
+        """Every job's news in the cluster from now on (see :class:`ClusterEvents`);
+        ``known`` are the jobs the follower has seen already."""
+        return ClusterEvents(self._registry, keepalive, known)
 
     # -- cancel requests --------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ and dropped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -81,6 +82,16 @@ class CancelRequests:
         for reply in self._connection.pipelined("asking for a cancel", build):
             self._connection.reply("asking for a cancel", reply)
 
+    def wake(self, owner: str) -> None:
+        """End a wait of ``owner``'s listener at once (an empty entry, which it skips)."""
+        key = self.key(owner)
+
+        def build(pipeline: Pipeline) -> None:
+            pipeline.rpush(key, b"")
+            pipeline.pexpire(key, REQUEST_TTL_MS)
+
+        self._connection.pipelined("waking the cancel listener", build)
+
     def receive(self, owner: str, seconds: float) -> list[tuple[str, str]]:
         """The requests to ``owner``, waiting up to ``seconds`` for the first; each as
         ``(job id, requester)``. Malformed ones are logged and dropped."""
@@ -96,6 +107,8 @@ class CancelRequests:
         raws.extend(cast("list[bytes] | None", more) or [])
         requests = []
         for raw in raws:
+            if not raw:  # a wake-up (see wake())
+                continue
             try:
                 requests.append(_checked_request(raw))
             except ValueError as exc:
@@ -148,11 +161,15 @@ class CancelListener:
             self._thread = thread
 
     def stop(self) -> None:
-        """End the thread (waiting for it, at most one read) and start no other."""
+        """End the thread (waking its read, or else waiting for it, at most one read)
+        and start no other."""
         self._stopped.set()
         with self._lock:
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
+            # Should Redis be away, the read ends by itself, within LISTEN_STEP.
+            with contextlib.suppress(RedisBackendError):
+                self._requests.wake(self._owner())
             thread.join()
 
     def reset_after_fork(self) -> None:

@@ -65,6 +65,8 @@ class RedisConnection:
             raise ValueError(
                 f"not a usable Redis URL ({scrub(str(exc), self._secrets)}): {self.url}"
             ) from None
+        if str(self.client.connection_pool.connection_kwargs.get("protocol", 2)) != "2":
+            raise ValueError(f"this package speaks RESP2 to Redis, not protocol=3: {self.url}")
 
     def script(self, source: str) -> Callable[[Sequence[str], Sequence[str | int]], Any]:
         """A callable running ``source`` by its digest (loading it again after a server

@@ -97,6 +97,7 @@ class JobRegistry:
         self._job_prefix = base + "job:"
         self._stream_prefix = base + "events:"
         self._jobs, self._active, self._finished = base + "jobs", base + "active", base + "finished"
+        self._all_events = base + "events"
         self._stream_length = stream_length
         self._stream_ttl_ms = int(stream_ttl * 1000)
         self._publish = connection.pipeline_script(_registry_lua.PUBLISH)
@@ -190,6 +191,7 @@ class JobRegistry:
             self._active,
             self._finished,
             self.stream_key(job.id),
+            self._all_events,
         ]
         args: list[str | int] = [
             job.id,
@@ -272,6 +274,11 @@ class JobRegistry:
             self._connection.reply("forgetting old jobs", results[0])
         members = cast(list[bytes], self._connection.reply("listing jobs", results[-1]))
         ids = [job_id for job_id in self._checked_ids(members) if job_id not in skip]
+        return self.read_many(ids)
+
+    def read_many(self, ids: list[str]) -> list[TransferJob]:
+        """The jobs of ``ids`` that the registry has (in one round trip), in that order;
+        malformed ones are logged and left out."""
         if not ids:
             return []
 
@@ -346,6 +353,56 @@ class JobRegistry:
             return None
         return _head_status(head), None if owner is None else check_job_id(owner)
 
+    def read_job_and_tail(self, job_id: str) -> tuple[TransferJob | None, int, bytes]:
+        """The job (None: none, or malformed, which is logged), the number of its last
+        event written and its stream's last entry id ("0-0" with none), read at once."""
+        pipeline = self._client.pipeline(transaction=True)
+        pipeline.hgetall(self.job_key(job_id))
+        pipeline.xrevrange(self.stream_key(job_id), "+", "-", count=1)
+        fields, last = self._connection.call("reading a job", pipeline.execute)
+        job = self._decoded(job_id, fields)
+        seq = event_number(cast(dict[bytes, bytes], fields).get(_wire.SEQ)) if job else None
+        if job is not None and seq is None:
+            logger.warning("skipped job %s in Redis: its event number is malformed", job_id)
+            job = None
+        entries = cast(list[tuple[bytes, Any]], last)
+        return job, seq or 0, entries[0][0] if entries else b"0-0"
+
+    def read_events(
+        self, job_id: str, after: bytes, seconds: float
+    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """The job's stream entries after ``after``, waiting up to ``seconds`` for one."""
+        return self._read_stream(self.stream_key(job_id), after, seconds, "following a job")
+
+    def all_events_tail(self) -> bytes:
+        """The namespace stream's last entry id ("0-0" with none)."""
+        client = self._client
+        reply = self._connection.call(
+            "following every job", lambda: client.xrevrange(self._all_events, "+", "-", count=1)
+        )
+        entries = cast(list[tuple[bytes, Any]], reply)
+        return entries[0][0] if entries else b"0-0"
+
+    def read_all_events(
+        self, after: bytes, seconds: float
+    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """The namespace stream's entries (``job``, ``seq``) after ``after``, waiting up
+        to ``seconds`` for one."""
+        return self._read_stream(self._all_events, after, seconds, "following every job")
+
+    def _read_stream(
+        self, key: str, after: bytes, seconds: float, what: str
+    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        block = max(1, int(seconds * 1000))
+        reply = self._connection.call(
+            what, partial(self._client.xread, {key: after}, count=1000, block=block)
+        )
+        if not reply:
+            return []
+        # RESP2, redis-py's default: [[key, [(entry id, fields), ...]]]
+        streams = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], reply)
+        return streams[0][1]
+
     def _head_and_tail(self, job_id: str) -> tuple[bytes | None, bytes]:
         """The job's head and its stream's last entry id ("0-0" with none), read at once."""
         pipeline = self._client.pipeline(transaction=True)
@@ -375,6 +432,14 @@ class JobRegistry:
         except ValueError as exc:
             logger.warning("skipped job %s in Redis, its data is malformed: %s", job_id, exc)
             return None
+
+
+def event_number(raw: bytes | None) -> int | None:
+    """An event number as the registry stores it (decimal digits), or None if it is
+    not one."""
+    if raw is None or not raw.isdigit() or len(raw) > 15:
+        return None
+    return int(raw)
 
 
 def _ids(events: Sequence[Published]) -> set[str]:

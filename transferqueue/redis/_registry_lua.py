@@ -9,8 +9,8 @@ ids name.
 from __future__ import annotations
 
 PUBLISH = r"""
-local KINDS = {'hash', 'zset', 'zset', 'zset', 'stream'}
-for i = 1, 5 do
+local KINDS = {'hash', 'zset', 'zset', 'zset', 'stream', 'stream'}
+for i = 1, 6 do
   local kind = redis.call('TYPE', KEYS[i])['ok']
   if kind ~= 'none' and kind ~= KINDS[i] then
     return redis.error_reply('transferqueue: the key ' .. KEYS[i] .. ' holds a ' .. kind
@@ -18,7 +18,8 @@ for i = 1, 5 do
   end
 end
 -- KEYS: 1 the job's hash, 2 every job (zset by creation, ms), 3 the unfinished jobs
--- (zset by creation), 4 the finished jobs (zset by end, ms), 5 the job's stream.
+-- (zset by creation), 4 the finished jobs (zset by end, ms), 5 the job's stream, 6 the
+-- namespace's stream (which job had which event, for whoever follows every job).
 -- ARGV: 1 job id, 2 event number, 3 head JSON, 4 owner, 5 created ms, 6 ended ms (''
 -- while the job is unfinished), 7 stream length, 8 stream expiry after the end (ms),
 -- 9 changed files JSON (for the stream entry), 10 '1' if every file follows, else '0',
@@ -37,6 +38,7 @@ for first = 11, #ARGV, 2000 do
 end
 local id = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*',
   'seq', ARGV[2], 'head', ARGV[3], 'files', ARGV[9])
+redis.call('XADD', KEYS[6], 'MAXLEN', '~', '10000', '*', 'job', ARGV[1], 'seq', ARGV[2])
 redis.call('ZADD', KEYS[2], 'NX', ARGV[5], ARGV[1])
 if ARGV[6] ~= '' then
   redis.call('ZREM', KEYS[3], ARGV[1])
