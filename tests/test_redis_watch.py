@@ -311,10 +311,15 @@ def test_an_entry_already_taken_in_is_skipped_quietly(
 def test_following_every_job_of_the_cluster(
     two: tuple[tq.TransferQueue, tq.TransferQueue],
     client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The news of every job (what the all-jobs web stream reads): keep-alives while
-    quiet, "created" for a job first seen, "updated" after; entries without a job id
-    are skipped; close() ends it."""
+    quiet (after several reads, each shorter than a keep-alive here), "created" for a
+    job first seen, "updated" after; entries without a job id are skipped; close() ends
+    it."""
+    from transferqueue.redis import _watch
+
+    monkeypatch.setattr(_watch, "READ_STEP", 0.02)
     owner, watcher = two
     assert watcher._backend is not None
     news = watcher._backend.follow_all(0.05, set())

@@ -347,6 +347,15 @@ def test_message_cache_is_by_snapshot_weak_and_bounded() -> None:
     assert list(cache._lines) == [a.id, c.id]
     assert encoded == ["a", "copy", "b", "a again", "c"]
 
+    # With ids: each id's message is made once per snapshot, and few are kept.
+    first = cache.message(c, None, encoder("never"), "7")
+    assert first == "id: 7\ndata: c\n\n"
+    assert cache.message(c, None, encoder("never"), "7") is first
+    for number in range(8, 12):
+        cache.message(c, None, encoder("never"), str(number))
+    assert sorted(cache._lines[c.id][2]) == ["11"]  # the others went when it was the fifth
+    assert encoded == ["a", "copy", "b", "a again", "c"]
+
 
 # --- closed by default, hidden paths ---------------------------------------------------------
 
