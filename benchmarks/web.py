@@ -46,9 +46,11 @@ def cpu_per_step(*, shared_encoding: bool, dashboards: int = 0) -> tuple[float, 
     original = _endpoints._MessageCache.message
     if not shared_encoding:
 
-        def encode_each_time(self: Any, job: Any, event: Any, encode: Any) -> str:
+        def encode_each_time(
+            self: Any, job: Any, event: Any, encode: Any, event_id: Any = None
+        ) -> str:
             text: str = encode()
-            return text
+            return text if event_id is None else f"id: {event_id}\n{text}"
 
         _endpoints._MessageCache.message = encode_each_time  # type: ignore[method-assign]
     try:

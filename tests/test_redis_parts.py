@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import WAIT
+from transferqueue.redis._cancels import CancelListener
 from transferqueue.redis._keeper import LeaseKeeper
 from transferqueue.redis._keys import SemaphoreKeys, new_holder_id
 from transferqueue.redis._url import redact_url, scrub, url_secrets
@@ -156,3 +157,90 @@ def test_a_missing_module_of_our_own_is_not_blamed_on_redis_py(
     with pytest.raises(ModuleNotFoundError) as caught:
         transferqueue.redis.RedisSemaphore  # noqa: B018
     assert "redis-py" not in str(caught.value)
+
+
+class QuietRequests:
+    """Stands in for the Redis lists in the listener's thread logic: no request ever
+    comes; each read blocks until ``step`` is set (then clears it)."""
+
+    def __init__(self) -> None:
+        self.step = threading.Event()
+        self.reads = 0
+
+    def receive(self, owner: str, seconds: float) -> list[tuple[str, str]]:
+        self.reads += 1
+        assert self.step.wait(WAIT)
+        self.step.clear()
+        return []
+
+    def wake(self, owner: str) -> None:
+        """The listener's stop() ends a read going on."""
+        self.step.set()
+
+
+class UnreachableRequests(QuietRequests):
+    """A server that is away when the listener is stopped: its read ends by itself."""
+
+    def wake(self, owner: str) -> None:
+        from transferqueue.redis import RedisUnavailableError
+
+        raise RedisUnavailableError("Redis at redis://test is unavailable", "redis://test")
+
+
+def test_a_cancel_listener_that_found_no_work_stays_when_a_wake_came_meanwhile() -> None:
+    """The thread asks has_work() without its lock; a wake() between that answer and the
+    thread's decision to end keeps it going (else the new job would go unheard)."""
+    requests = QuietRequests()
+    answers = iter([False, True, False])
+    asked: list[bool] = []
+    listener: CancelListener
+
+    def has_work() -> bool:
+        answer = next(answers)
+        if not asked:
+            listener.wake()  # the wake of a job queued just now
+        asked.append(answer)
+        return answer
+
+    listener = CancelListener(requests, lambda: "me", lambda job, by: None, has_work)  # type: ignore[arg-type]
+    listener.wake()
+    requests.step.set()  # the one read, in the round where there was work
+    wait_for_thread_end("transferqueue-cancels")
+    assert asked == [False, True, False]
+    assert requests.reads == 1
+
+
+@pytest.mark.parametrize("requests", [QuietRequests(), UnreachableRequests()])
+def test_a_stopped_cancel_listener_ends_after_its_read_though_work_remains(
+    requests: QuietRequests,
+) -> None:
+    """stop() wakes the read going on (or, with the server away, it ends by itself)."""
+    listener = CancelListener(requests, lambda: "me", lambda job, by: None, lambda: True)  # type: ignore[arg-type]
+    listener.wake()
+    wait_until_reading(requests)
+    stopping = threading.Thread(target=listener.stop)
+    stopping.start()
+    if isinstance(requests, UnreachableRequests):
+        requests.step.set()  # the read's own end
+    stopping.join(WAIT)
+    assert not stopping.is_alive()
+    assert not any(t.name == "transferqueue-cancels" for t in threading.enumerate())
+    listener.wake()  # stopped for good
+    assert not any(t.name == "transferqueue-cancels" for t in threading.enumerate())
+
+
+def wait_for_thread_end(name: str) -> None:
+    for thread in threading.enumerate():
+        if thread.name == name:
+            thread.join(WAIT)
+            assert not thread.is_alive()
+
+
+def wait_until_reading(requests: QuietRequests) -> None:
+    """Until the listener's thread is in its first read (polled: the stand-in has no
+    event to wait on for it, and it takes microseconds)."""
+    for _ in range(1000):
+        if requests.reads:
+            return
+        threading.Event().wait(0.005)
+    raise AssertionError("the listener never read")

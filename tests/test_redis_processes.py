@@ -13,7 +13,6 @@ import textwrap
 import time
 from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
 from typing import cast
 
 import pytest
@@ -26,6 +25,7 @@ from tests.redis_server import (  # noqa: F401
     redis_url,
     wait_until,
 )
+from tests.worker_process import PROCESS_TIMEOUT, ROOT, Worker, workers  # noqa: F401
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -34,54 +34,9 @@ import redis
 
 from transferqueue.redis import RedisSemaphore, SemaphoreState
 
-ROOT = Path(__file__).resolve().parent.parent
-PROCESS_TIMEOUT = 50
-
-
-class Worker:
-    """One ``python -m tests.redis_worker`` process, read line by line."""
-
-    def __init__(self, *args: object) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.redis_worker", *map(str, args)],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-        )
-
-    def read_line(self) -> str:
-        """The next line it prints (the read is bounded by pytest-timeout)."""
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line, f"the worker printed nothing more: {self.finish()}"
-        return line.strip()
-
-    def finish(self) -> str:
-        """Close its stdin, wait for it, and return its stderr; fail on a bad exit."""
-        _, stderr = self.process.communicate(timeout=PROCESS_TIMEOUT)
-        assert self.process.returncode == 0, stderr
-        return stderr
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.communicate(timeout=PROCESS_TIMEOUT)
-
 
 def waiting_is(semaphore: RedisSemaphore, count: int) -> bool:
     return semaphore.state().waiting == count
-
-
-@pytest.fixture
-def workers() -> Iterator[list[Worker]]:
-    """Started workers go here; any still running after the test is killed."""
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        worker.kill()
 
 
 @pytest.fixture
@@ -93,7 +48,7 @@ def client(redis_url: str) -> Iterator[redis.Redis]:  # noqa: F811
 def test_three_processes_never_exceed_the_limit_and_use_all_of_it(
     redis_url: str,  # noqa: F811
     client: redis.Redis,
-    workers: list[Worker],
+    workers: list[Worker],  # noqa: F811
 ) -> None:
     """3 processes x 3 threads x 30 acquisitions at a limit of 4: the holders, counting
     themselves in Redis, were never more than 4 at once, and were 4 at some point."""
@@ -113,7 +68,7 @@ def test_three_processes_never_exceed_the_limit_and_use_all_of_it(
 def test_a_process_that_keeps_re_acquiring_does_not_starve_the_others(
     redis_url: str,  # noqa: F811
     client: redis.Redis,
-    workers: list[Worker],
+    workers: list[Worker],  # noqa: F811
 ) -> None:
     """Three processes take and release one slot as fast as they can. Whoever holds it
     notes the first waiter in the queue: that process, and not the one that just
@@ -145,7 +100,7 @@ def test_a_process_that_keeps_re_acquiring_does_not_starve_the_others(
 
 def test_a_killed_holder_frees_its_slot_within_one_lease(
     redis_url: str,  # noqa: F811
-    workers: list[Worker],
+    workers: list[Worker],  # noqa: F811
 ) -> None:
     lease = 1.0
     workers.append(Worker("hold", redis_url, "kill", 1, lease))
@@ -165,7 +120,7 @@ def test_a_killed_holder_frees_its_slot_within_one_lease(
 
 def test_a_holder_paused_past_its_lease_notices_it_lost_the_slot(
     redis_url: str,  # noqa: F811
-    workers: list[Worker],
+    workers: list[Worker],  # noqa: F811
 ) -> None:
     """SIGSTOP past the lease: another process gets the slot; on SIGCONT the paused
     holder's keeper reports the loss (on_lost) without waiting for Redis to say so."""

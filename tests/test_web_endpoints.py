@@ -8,6 +8,7 @@ the 204 after a job stream's end).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -110,6 +111,72 @@ def test_reconnect_after_the_end_is_204(queue: tq.TransferQueue) -> None:
     assert endpoints.job_events(REQUEST, "nope", END_EVENT_ID).status == 404  # type: ignore[union-attr]
 
 
+def delivered(queue: tq.TransferQueue) -> None:
+    """Until the queue's event thread has no change of any job left to post (polled: the
+    coalescing holds changes back for up to the update interval, with no event to wait
+    on for it)."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        with queue._lock:
+            if not queue._delivery._pending and not queue._delivery._outbox:
+                return
+        assert time.monotonic() < deadline, "changes still pending"
+        time.sleep(0.01)
+
+
+def split_message(chunk: str) -> tuple[str | None, dict[str, Any]]:
+    """A job stream's data message as ``(id, job)``."""
+    head, _, data = chunk.rpartition("data: ")
+    assert head.startswith("id: "), chunk
+    return head.removeprefix("id: ").strip(), json.loads(data)
+
+
+def test_job_stream_messages_carry_the_jobs_event_numbers_and_resume_after_them(
+    queue: tq.TransferQueue, gate: GatedExecutor
+) -> None:
+    """Issue 11: each snapshot of a job's stream has ``id: <n>``, the job's last event it
+    includes. A reconnect with the id of the job's current snapshot is not sent that
+    snapshot again (the next update comes); with an older (or unknown) id it starts with
+    the job as it stands; with the terminal snapshot's id it gets only the end."""
+    job_id = queue.queue_job("local-upload", make_files(2), gate)
+    gate.wait_running(2)
+    delivered(queue)  # so that the job's snapshot is its last event's
+    endpoints = TransferEndpoints[object](queue, public=True, keepalive=0.05)
+    stream = endpoints.job_events(REQUEST, job_id)
+    assert isinstance(stream, EventStream)
+    first_id, first = split_message(next(stream))
+    assert first_id is not None
+    assert int(first_id) >= 1  # it is active: one update at least
+    assert first["status"] == "active"
+    stream.close()
+
+    resumed = endpoints.job_events(REQUEST, job_id, first_id)
+    assert isinstance(resumed, EventStream)
+    assert next(resumed) == ": keep-alive\n\n"  # nothing new: no snapshot again
+    gate.release("src/file-0")
+    news_id, news = split_message(next(chunk for chunk in resumed if chunk[0] != ":"))
+    assert int(news_id or 0) > int(first_id)
+    assert news["files"][0]["status"] == "completed"
+    resumed.close()
+
+    behind = endpoints.job_events(REQUEST, job_id, first_id)
+    assert isinstance(behind, EventStream)
+    assert split_message(next(behind)) == (news_id, news)  # everything it missed, at once
+    behind.close()
+
+    gate.release_all()
+    queue.wait(job_id, timeout=WAIT)
+    whole = endpoints.job_events(REQUEST, job_id, "not-a-number")
+    assert isinstance(whole, EventStream)
+    chunks = list(whole)
+    last_id, last = split_message(chunks[0])
+    assert last["status"] == "completed"
+    assert chunks[1].startswith(f"id: {END_EVENT_ID}\nevent: end\n")
+    ended = endpoints.job_events(REQUEST, job_id, last_id)
+    assert isinstance(ended, EventStream)
+    assert list(ended) == chunks[1:]
+
+
 def test_hook_sees_the_request_object(queue: tq.TransferQueue) -> None:
     """Issue 5: the access hook is given the adapter's request object and the job."""
     calls: list[tuple[object, str | None, str]] = []
@@ -187,7 +254,7 @@ def test_closing_a_job_stream_unsubscribes_at_once(
     started = endpoints.job_events(REQUEST, job_id)
     assert isinstance(unstarted, EventStream)
     assert isinstance(started, EventStream)
-    assert next(started).startswith("data: ")
+    assert next(started).startswith("id: ")
     assert subscribed(queue) == 2
     unstarted.close()
     assert subscribed(queue) == 1
@@ -278,6 +345,15 @@ def test_message_cache_is_by_snapshot_weak_and_bounded() -> None:
     cache.message(a, None, encoder("a again"))
     cache.message(c, None, encoder("c"))  # the least recent job, b, goes
     assert list(cache._lines) == [a.id, c.id]
+    assert encoded == ["a", "copy", "b", "a again", "c"]
+
+    # With ids: each id's message is made once per snapshot, and few are kept.
+    first = cache.message(c, None, encoder("never"), "7")
+    assert first == "id: 7\ndata: c\n\n"
+    assert cache.message(c, None, encoder("never"), "7") is first
+    for number in range(8, 12):
+        cache.message(c, None, encoder("never"), str(number))
+    assert sorted(cache._lines[c.id][2]) == ["11"]  # the others went when it was the fifth
     assert encoded == ["a", "copy", "b", "a again", "c"]
 
 

@@ -133,6 +133,7 @@ class Stream:
         self._conn = conn
         self._response = response
         self._log = log
+        self.last_id: str | None = None  # the id of the last event read that had one
 
     def _line(self) -> bytes:
         try:
@@ -157,7 +158,10 @@ class Stream:
             assert line == b"", "an empty event"
             return None
         event = fields.get("event")
-        assert ("id" in fields) == (event == "end"), fields
+        # A job's stream numbers its snapshots (then "end"); the all-jobs stream does not.
+        assert ("id" in fields) == (event in (None, "end")), fields
+        if "id" in fields:
+            self.last_id = fields["id"]
         return event, json.loads(fields["data"])
 
     def events(self, until: Callable[[Event], bool]) -> list[Event]:

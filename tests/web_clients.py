@@ -97,10 +97,13 @@ def parse(chunk: bytes) -> Event:
         assert field not in fields, text
         fields[field] = value
     event = fields.get("event")
-    # Only the end of a job's stream carries an id, the one a reconnecting browser sends.
-    assert ("id" in fields) == (event == "end"), text
+    # A job's stream carries ids (its snapshots' event numbers, then "end"), the ones a
+    # reconnecting browser sends back; the all-jobs stream's named events carry none.
+    assert ("id" in fields) == (event in (None, "end")), text
     if event == "end":
         assert fields["id"] == "end", text
+    elif event is None:
+        assert fields["id"].isdigit(), text
     return event, json.loads(fields["data"])
 
 

@@ -21,6 +21,9 @@ from ._signals import job_created, job_updated
 from ._singleton import update_transfer_queue_concurrency
 from ._watch import JobWatch
 
+if TYPE_CHECKING:
+    from .redis import RedisBackend
+
 transfer_queue: TransferQueue
 """The queue shared by the whole process, limited by ``MAX_CONCURRENT_TRANSFERS``.
 
@@ -32,14 +35,19 @@ raises its ``ValueError`` if the value is bad. It starts no thread until its fir
 if not TYPE_CHECKING:  # pragma: no branch
 
     def __getattr__(name: str) -> object:
-        """Look up ``transfer_queue``, making it on the first lookup (PEP 562)."""
+        """Look up ``transfer_queue``, making it on the first lookup, and
+        ``RedisBackend``, importing redis-py on the first lookup (PEP 562)."""
         if name == "transfer_queue":
             return _singleton.shared_queue()
+        if name == "RedisBackend":
+            from . import redis
+
+            return redis.RedisBackend
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
     def __dir__() -> list[str]:
         """The module's names, ``transfer_queue`` included before it is made."""
-        return sorted({*globals(), "transfer_queue"})
+        return sorted({*globals(), "transfer_queue", "RedisBackend"})
 
 
 __all__ = [
@@ -53,6 +61,7 @@ __all__ = [
     "JobWatch",
     "ProgressCallback",
     "QueueShutdownError",
+    "RedisBackend",
     "RetryPolicy",
     "TransferCancelled",
     "TransferFile",

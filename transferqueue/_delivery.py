@@ -9,6 +9,11 @@ last and once, and a receiver may call back into the queue, since no lock is hel
 File-level changes are coalesced: the job is marked pending and the delivery thread
 builds one snapshot for it when ``update_interval`` has passed since the job's last event.
 
+With a backend (``TransferQueue(..., backend=...)``) every ``job-updated`` event goes to
+the backend's ``publish`` first, in one call per batch, so that the other processes of the
+cluster see the job as the receivers here do: coalesced like them, never one write per
+change (``queue_job`` writes the job's creation itself, before it returns the id).
+
 Each ``job-updated`` event also says which files changed since the job's previous one
 (``changed_files``, taken from the job as its snapshot is built), so that a receiver or a
 watch can follow a job of many files by its changes rather than rescanning every file.
@@ -30,6 +35,7 @@ from typing import Any
 
 from blinker import NamedSignal
 
+from ._backend import RegistryBackend
 from ._enums import TransferStatus
 from ._job import Job
 from ._log import log_in_queue_thread
@@ -61,8 +67,10 @@ class EventDelivery:
         lock: threading.Lock,
         job_finished: threading.Condition,
         update_interval: float,
+        backend: RegistryBackend | None = None,
     ) -> None:
         self._sender = sender
+        self._backend = backend  # gets every event first, to share it with other processes
         self._job_finished = job_finished
         self._update_interval = update_interval
         # Everything below is guarded by the queue's state lock, shared through these
@@ -96,10 +104,12 @@ class EventDelivery:
         self._threads = [t for t in self._threads if t.is_alive()]
         self._threads.append(thread)
 
-    def post_created(self, job: Job) -> None:
-        """Queue the ``job-created`` event of a new job."""
+    def post_created(self, job: Job) -> TransferJob:
+        """Queue the ``job-created`` event of a new job; return its snapshot."""
         self._open_jobs += 1
-        self._post((job_created, job.snapshot(), job, 0, _NO_CHANGES))
+        snapshot = job.snapshot()
+        self._post((job_created, snapshot, job, 0, _NO_CHANGES))
+        return snapshot
 
     def post_update(self, job: Job) -> None:
         """Queue a ``job-updated`` event with the job as it stands now."""
@@ -125,7 +135,7 @@ class EventDelivery:
         self._wakeup.notify()
 
     def _is_listened_to(self, job: Job) -> bool:
-        return bool(job_updated.receivers) or job in self._feeds
+        return self._backend is not None or bool(job_updated.receivers) or job in self._feeds
 
     # -- watches (state lock held) -----------------------------------------------------
 
@@ -310,6 +320,15 @@ class EventDelivery:
 
     def _send(self, batch: list[_Event], feeds: dict[Job, tuple[WatchFeed, ...]]) -> None:
         sender = self._sender
+        if self._backend is not None:  # first: other processes' readers wait for it
+            # A job's creation was written by queue_job already.
+            updates = [
+                (snapshot, sequence, changes)
+                for signal, snapshot, _, sequence, changes in batch
+                if signal is job_updated
+            ]
+            if updates:
+                self._backend.publish(updates)
         for signal, snapshot, job, sequence, changes in batch:
             _log_event(signal, snapshot)
             job_feeds = feeds.get(job, ())

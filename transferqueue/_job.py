@@ -99,8 +99,9 @@ class Job:
         *,
         retry_policy: RetryPolicy | None = None,
         speed_window: timedelta = timedelta(seconds=10),
+        id_suffix: str = "",
     ) -> None:
-        self.id = new_job_id(created_at)
+        self.id = new_job_id(created_at) + id_suffix
         self.type = transfer_type
         self.created_at = created_at
         self.started_at: datetime | None = None
@@ -167,10 +168,34 @@ class Job:
         assert self._retry_ready is not None
         if self._retry_ready:
             index = self._retry_ready.popleft()
-            files.errors.pop(index)  # its last attempt's error: this attempt starts afresh
+            files.errors.pop(index, None)  # its last attempt's error: this one starts afresh
         else:
             index = self._next_index
             self._next_index += 1
+        return self._begin(files, index)
+
+    def reserve_next_file(self) -> int:
+        """Take the next waiting file out of the line without starting it (it stays
+        ``queued``): for a queue that must first get a cluster-wide slot for it, then
+        starts it with :meth:`start_reserved_file` (unless the job ends first)."""
+        self._require_live()
+        assert self._retry_ready is not None
+        if self._retry_ready:
+            return self._retry_ready.popleft()
+        index = self._next_index
+        self._next_index += 1
+        return index
+
+    def start_reserved_file(self, index: int) -> tuple[TransferFile, int, bool]:
+        """Start a file taken by :meth:`reserve_next_file`, as :meth:`start_next_file`
+        starts one: returns its record, its attempt number and whether the job became
+        ``active`` with it."""
+        files = self._require_live()
+        files.errors.pop(index, None)  # a retried file's last error: this attempt starts afresh
+        _, record, attempt, became_active = self._begin(files, index)
+        return record, attempt, became_active
+
+    def _begin(self, files: _FileTable, index: int) -> tuple[int, TransferFile, int, bool]:
         attempt = files.attempts[index] = files.attempts[index] + 1
         self._set(files, index, _TRANSFERRING)
         if self.status is TransferStatus.QUEUED:

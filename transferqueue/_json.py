@@ -65,6 +65,21 @@ def _job_snake(job: TransferJob) -> dict[str, Any]:
     }
 
 
+def job_head_to_dict(job: TransferJob) -> dict[str, Any]:
+    """The snake_case dict of ``job`` without its ``files`` key: what changes with every
+    event of a job of many files, stored apart from them (see transferqueue.redis)."""
+    return {
+        "id": job.id,
+        "type": job.type.value,
+        "status": job.status.value,
+        "progress": _progress_snake(job.progress),
+        "created_at": _python_iso(job.created_at, "TransferJob.created_at"),
+        "started_at": _python_iso(job.started_at, "TransferJob.started_at"),
+        "completed_at": _python_iso(job.completed_at, "TransferJob.completed_at"),
+        "error": job.error,
+    }
+
+
 def _progress_snake(progress: TransferProgress) -> dict[str, Any]:
     return {
         "total_files": progress.total_files,

@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from . import _process
 from ._clock import utc_now
 from ._delivery import EventDelivery
 from ._eager_lock import EagerLock
 from ._enums import TransferStatus, TransferType
-from ._errors import JobNotFoundError, QueueShutdownError
+from ._errors import JobNotFoundError, QueueShutdownError, TransferQueueError
 from ._failure import Failure, error_type_name
 from ._job import Executor, Job
-from ._log import logger
+from ._log import log_in_queue_thread, logger
 from ._records import TransferJob
 from ._retry import RetryPolicy
 from ._retry_timer import RetryTimer
 from ._scheduler import RoundRobin
-from ._task import FileTask, log_worker_crash
+from ._task import FileTask, Reservation, log_worker_crash
 from ._validation import (
     check_count,
     check_files,
@@ -35,6 +36,9 @@ from ._validation import (
     check_transfer_type,
 )
 from ._watch import JobWatch, WatchFeed
+
+if TYPE_CHECKING:
+    from ._backend import Backend
 
 DEFAULT_UPDATE_INTERVAL = 0.1
 """Seconds between two coalesced ``job-updated`` events of one job (status changes
@@ -56,6 +60,19 @@ _MIN_SPEED_WINDOW = 0.001
 
 _MAX_SPEED_WINDOW = 86_400.0
 """The longest ``speed_window`` (seconds, a day): speeds averaged over longer say little."""
+
+# A file whose cluster-wide slot cannot be had (the backend's server unreachable) waits
+# this long before it asks again, doubling up to the cap.
+_SLOT_RETRY_FIRST = 0.1
+_SLOT_RETRY_CAP = 5.0
+
+
+def _created_at(job: TransferJob) -> datetime:
+    return job.created_at
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _check_speed_window(value: object) -> float:
@@ -83,7 +100,11 @@ class TransferQueue:
     - ``max_finished_jobs`` / ``max_finished_age``: retention. Finished jobs beyond the
       newest ``max_finished_jobs``, or that ended ``max_finished_age`` ago or earlier,
       are forgotten as new jobs come and go, oldest first (default: kept until
-      :meth:`cleanup_old_jobs`).
+      :meth:`cleanup_old_jobs`);
+    - ``backend``: shared state for a queue that is one of several processes, such as a
+      :class:`transferqueue.redis.RedisBackend` (see README.rst, "Scaling out on
+      Redis"). The limit is then cluster-wide. Without it (the default) the queue lives
+      in this process alone.
 
     No thread starts until the first job is queued.
     """
@@ -97,8 +118,9 @@ class TransferQueue:
         speed_window: float | timedelta = DEFAULT_SPEED_WINDOW,
         max_finished_jobs: int | None = None,
         max_finished_age: float | timedelta | None = None,
+        backend: Backend | None = None,
     ) -> None:
-        self._limit = check_limit(concurrency_limit)
+        limit = check_limit(concurrency_limit)
         interval = check_seconds(update_interval, "update_interval")
         self._retry_policy = check_retry_policy(retry)
         self._speed_window = timedelta(seconds=_check_speed_window(speed_window))
@@ -123,14 +145,30 @@ class TransferQueue:
         # The registered terminal jobs in the order they ended: what retention drops from.
         self._finished: OrderedDict[str, Job] = OrderedDict()
         self._scheduler = RoundRobin()
-        self._running = 0  # files whose executor was handed to a worker and not returned
+        # Files handed to a worker and not returned: running, or (with a backend) waiting
+        # for their cluster-wide slot. At most _limit: the limit, or with a backend the
+        # most this process runs at once.
+        self._running = 0
         self._closed = False
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
         self._retired_pools: list[ThreadPoolExecutor] = []
-        self._delivery = EventDelivery(self, self._lock, self._job_finished, interval)
+        self._delivery = EventDelivery(self, self._lock, self._job_finished, interval, backend)
         self._retry_timer = RetryTimer(self._lock, self._retry_due_locked)
         self._in_worker = threading.local()
+        self._backend = backend
+        self._limit = limit
+        if backend is not None:
+            age = None if self._max_finished_age is None else self._max_finished_age.total_seconds()
+            # May raise: before the queue is known to anyone.
+            backend.attach(
+                limit,
+                self._max_finished_jobs,
+                age,
+                on_cancel_request=self._cancel_requested,
+                has_unfinished_jobs=self._has_unfinished_jobs,
+            )
+            self._limit = backend.local_limit or limit
         _process.register(self)
 
     # -- jobs ------------------------------------------------------------------------
@@ -160,6 +198,7 @@ class TransferQueue:
         if not callable(executor):
             raise TypeError(f"executor must be callable, not {executor.__class__.__name__}")
         retry_policy = check_retry_policy(retry) or self._retry_policy
+        id_suffix = "" if self._backend is None else self._backend.job_id_suffix()
         with self._lock:
             if self._closed:
                 raise QueueShutdownError("the transfer queue is shut down")
@@ -172,34 +211,64 @@ class TransferQueue:
                 utc_now(),
                 retry_policy=retry_policy,
                 speed_window=self._speed_window,
+                id_suffix=id_suffix,
             )
             self._jobs[job.id] = job
-            self._delivery.post_created(job)
+            created = self._delivery.post_created(job)
             if job.finish_if_done():  # no files: completed at once (S5)
                 self._job_ended_locked(job)
             else:
                 self._unfinished[job.id] = job
                 self._scheduler.add(job)
                 self._start_workers_locked()
+        if self._backend is not None:
+            # Written before the id is handed out, so that any process can look it up at
+            # once; the event thread writes the job's later events.
+            self._backend.publish([(created, 0, None)])
+            self._backend.listen_for_cancels()
         return job.id
 
     def get_job(self, job_id: str) -> TransferJob | None:
-        """Return a snapshot of the job, or None if no such job is registered."""
+        """Return a snapshot of the job, or None if no such job is registered.
+
+        With a backend, a job of another process is read from the shared registry (as
+        its owner last wrote it: at most ``update_interval`` behind).
+        """
         with self._lock:
             self._drop_expired_locked()
             job = self._jobs.get(job_id)
-            return None if job is None else job.snapshot()
+            if job is not None:
+                return job.snapshot()
+        return None if self._backend is None else self._backend.read_job(job_id)
 
     def get_all_jobs(self) -> list[TransferJob]:
-        """Return a snapshot of every registered job, oldest first."""
+        """Return a snapshot of every registered job, oldest first (with a backend, every
+        job of the cluster: this process's as they stand, the others' from the registry)."""
         with self._lock:
             self._drop_expired_locked()
-            return [job.snapshot() for job in self._jobs.values()]
+            local = [job.snapshot() for job in self._jobs.values()]
+        if self._backend is None:
+            return local
+        jobs = local + self._backend.read_jobs({job.id for job in local})
+        jobs.sort(key=_created_at)  # stable: each source's order among equals stays
+        return jobs
 
     def get_active_job_ids(self) -> list[str]:
-        """Return the ids of the queued and active jobs, oldest first."""
+        """Return the ids of the queued and active jobs, oldest first (with a backend,
+        of the cluster)."""
         with self._lock:
-            return list(self._unfinished)
+            active = list(self._unfinished)
+            if self._backend is None:
+                return active
+            local = {job_id: _ms(job.created_at) for job_id, job in self._jobs.items()}
+        ordered = [(local[job_id], job_id) for job_id in active]
+        ordered += [
+            (created, job_id)
+            for job_id, created in self._backend.read_active()
+            if job_id not in local
+        ]
+        ordered.sort(key=lambda pair: pair[0])
+        return [job_id for _, job_id in ordered]
 
     def cancel_job(self, job_id: str) -> bool:
         """Cancel a queued or active job (S9); False if unknown or already terminal.
@@ -207,14 +276,44 @@ class TransferQueue:
         The job is ``cancelled`` at once and its unfinished files become ``error``. Its
         waiting files never start; its running executors get ``TransferCancelled`` from
         their next ``on_progress`` call, and keep their slot until they return.
+
+        With a backend, a job of another process is cancelled by that process, which
+        this call asks through the backend and waits for (a few seconds at most): True
+        once the job is ``cancelled``; ``TimeoutError`` if its owner does not confirm.
         """
         with self._lock:
             job = self._unfinished.get(job_id)
-            if job is None:
-                return False
-            self._cancel_locked(job, _CANCELLED_BY_USER)
-        logger.info("job %s cancel requested", job_id)
-        return True
+            known = job is not None or job_id in self._jobs
+            if job is not None:
+                self._cancel_locked(job, _CANCELLED_BY_USER)
+        if job is not None:
+            logger.info("job %s cancel requested", job_id)
+            return True
+        if known or self._backend is None:
+            return False
+        return self._backend.request_cancel(job_id)  # another process's job
+
+    def _cancel_requested(self, job_id: str, requester: str) -> None:
+        """Another process asked to cancel a job of this one (from the backend's thread)."""
+        with self._lock:
+            job = self._unfinished.get(job_id)
+            if job is not None:
+                self._cancel_locked(job, _CANCELLED_BY_USER)
+        if job is not None:
+            log_in_queue_thread(
+                logging.INFO, "job %s cancel requested by %s (another process)", job_id, requester
+            )
+        else:  # ended meanwhile: the requester reads its end in the registry
+            log_in_queue_thread(
+                logging.INFO,
+                "job %s: cancel requested by %s, but it is not running here",
+                job_id,
+                requester,
+            )
+
+    def _has_unfinished_jobs(self) -> bool:
+        with self._lock:
+            return bool(self._unfinished)
 
     def wait(self, job_id: str, timeout: float | timedelta | None = None) -> TransferJob:
         """Block until the job is terminal and its terminal event was delivered.
@@ -225,20 +324,26 @@ class TransferQueue:
         and ``TimeoutError`` if the job has not finished within ``timeout`` seconds.
         Called from a receiver, it returns once the job is terminal, since that job's
         terminal event cannot be delivered before the receiver returns.
+
+        With a backend, a job of another process is waited for in the shared registry:
+        blocking on its event stream in Redis, never more than a second without looking
+        at the job itself.
         """
         seconds = None if timeout is None else check_seconds(timeout, "timeout")
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None:
+            if job is not None:
+                if self._delivery.is_delivery_thread():
+                    # Its terminal event cannot go out before this receiver returns.
+                    finished = self._job_finished.wait_for(lambda: job.is_finished, seconds)
+                else:
+                    finished = self._job_finished.wait_for(lambda: job.terminal_delivered, seconds)
+                if not finished:
+                    raise TimeoutError(f"transfer job {job_id} did not finish within {seconds} s")
+                return job.snapshot()
+            if self._backend is None:
                 raise JobNotFoundError(job_id)
-            if self._delivery.is_delivery_thread():
-                # Its terminal event cannot go out before this receiver returns.
-                finished = self._job_finished.wait_for(lambda: job.is_finished, seconds)
-            else:
-                finished = self._job_finished.wait_for(lambda: job.terminal_delivered, seconds)
-            if not finished:
-                raise TimeoutError(f"transfer job {job_id} did not finish within {seconds} s")
-            return job.snapshot()
+        return self._backend.wait(job_id, seconds)  # another process's job
 
     @overload
     def watch(
@@ -274,15 +379,21 @@ class TransferQueue:
         ``TimeoutError`` once it has waited ``timeout`` seconds in all without the job
         finishing. Close it (``close()``, ``with``, or drop it) to stop early: it leaves
         nothing subscribed. Raises :class:`JobNotFoundError` for an unknown id.
+
+        With a backend, a job of another process is watched through its event stream in
+        Redis, read in the iterating thread (a ``close()`` from another thread is seen
+        within a second).
         """
         seconds = None if timeout is None else check_seconds(timeout, "timeout")
         quiet = None if keepalive is None else check_positive_seconds(keepalive, "keepalive")
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None:
+            if job is not None:
+                unsubscribe = functools.partial(self._forget_feed, job)
+                return self._delivery.watch(job, unsubscribe, timeout=seconds, keepalive=quiet)
+            if self._backend is None:
                 raise JobNotFoundError(job_id)
-            unsubscribe = functools.partial(self._forget_feed, job)
-            return self._delivery.watch(job, unsubscribe, timeout=seconds, keepalive=quiet)
+        return self._backend.watch(job_id, seconds, quiet)  # another process's job
 
     def _forget_feed(self, job: Job, feed: WatchFeed, blocking: bool) -> None:
         if self._lock.acquire(blocking):
@@ -310,23 +421,38 @@ class TransferQueue:
             for job_id in old:
                 del self._jobs[job_id]
                 del self._finished[job_id]
-        return len(old)
+        if self._backend is None:
+            return len(old)
+        forgotten = self._backend.forget_ended_before(None if seconds == 0 else cutoff)
+        return len(set(old).union(forgotten))
 
     # -- concurrency -------------------------------------------------------------------
 
     @property
     def concurrency_limit(self) -> int:
-        """The most executors that may run at once, across all jobs."""
+        """The most executors that may run at once, across all jobs (with a backend,
+        across the cluster: the limit its server stores now)."""
+        if self._backend is not None:
+            return self._backend.read_limit()
         return self._limit
 
     def update_concurrency_limit(self, new_limit: int) -> None:
         """Change the limit (S2): raising it starts waiting files at once; lowering it
-        interrupts nothing, and no file starts until fewer than the new limit run."""
+        interrupts nothing, and no file starts until fewer than the new limit run.
+
+        With a backend it changes the cluster's limit, for every process (and this
+        process's own cap, unless the backend has a ``local_limit``).
+        """
         limit = check_limit(new_limit)
+        backend = self._backend
+        if backend is not None:
+            backend.set_limit(limit)  # a round trip: never under the lock
+            if backend.local_limit is not None:
+                return
         with self._lock:
             previous, self._limit = self._limit, limit
             self._start_workers_locked()
-        if limit != previous:
+        if limit != previous and backend is None:
             logger.info("concurrency limit changed from %d to %d", previous, limit)
 
     # -- shutting down -----------------------------------------------------------------
@@ -367,6 +493,8 @@ class TransferQueue:
             if timer_thread is not None:
                 timer_thread.join()
             self._delivery.join()
+            if self._backend is not None:
+                self._backend.shutdown()
         if given_up:  # last: a logging filter that raises here leaves nothing half-done
             logger.warning(
                 "queue shut down: %d files waiting to be retried failed with their last error",
@@ -417,6 +545,8 @@ class TransferQueue:
         self._retry_timer.reset_after_fork(self._lock)
         self._delivery.reset_after_fork(self._lock, self._job_finished)
         self._in_worker = threading.local()
+        if self._backend is not None:
+            self._backend.after_fork_in_child()
 
     def __enter__(self) -> TransferQueue:
         return self
@@ -437,6 +567,9 @@ class TransferQueue:
             job = self._scheduler.next_job()
             if job is None:
                 return
+            if self._backend is not None:
+                self._start_clustered_worker_locked(job)
+                continue
             task = self._start_file_locked(job)
             try:
                 future = self._worker_pool_locked().submit(self._work, task)
@@ -449,6 +582,27 @@ class TransferQueue:
                 self._finish_file_locked(job, task.file_index, failure)
             else:
                 future.add_done_callback(log_worker_crash)
+
+    def _start_clustered_worker_locked(self, job: Job) -> None:
+        """With a backend: reserve the job's next file for a new worker, which gets its
+        cluster-wide slot before starting it."""
+        reservation = self._reserve_file_locked(job)
+        try:
+            future = self._worker_pool_locked().submit(self._work_clustered, reservation)
+        except RuntimeError as exc:
+            reservation.abandoned = True  # as in _start_workers_locked
+            self._running -= 1
+            self._start_reserved_locked(reservation)
+            failure = Failure(f"no worker thread: {exc}", error_type_name(type(exc)))
+            self._finish_file_locked(job, reservation.file_index, failure)
+        else:
+            future.add_done_callback(log_worker_crash)
+
+    def _reserve_file_locked(self, job: Job) -> Reservation:
+        """Take a local seat for the job's next file; it starts once it has its slot."""
+        self._running += 1
+        assert job.cancel_event is not None
+        return Reservation(job, job.reserve_next_file(), job.cancel_event)
 
     def _start_file_locked(self, job: Job) -> FileTask:
         """Take a slot for the job's next file and return what a worker needs to run it."""
@@ -475,6 +629,14 @@ class TransferQueue:
             self._pool = ThreadPoolExecutor(self._limit, thread_name_prefix="transferqueue-worker")
             self._pool_size = self._limit
         return self._pool
+
+    def _next_reservation_locked(self) -> Reservation | None:
+        """The next file for a worker that just gave its seat back, if the limit allows."""
+        if self._running < self._limit:  # else the limit was lowered: the seat is gone
+            job = self._scheduler.next_job()
+            if job is not None:
+                return self._reserve_file_locked(job)
+        return None
 
     def _finish_file_locked(self, job: Job, index: int, error: Failure | None) -> None:
         if job.is_finished:  # cancelled meanwhile: terminal is final (S4)
@@ -567,6 +729,99 @@ class TransferQueue:
                     task.log_failure(error, failure.message, retry_delay if retrying else None)
         finally:
             self._in_worker.active = False
+
+    def _work_clustered(self, reservation: Reservation) -> None:
+        """With a backend: run reserved files one after another, each under a
+        cluster-wide slot taken (and given back) without the lock."""
+        backend = self._backend
+        assert backend is not None
+        with self._lock:
+            if reservation.abandoned:
+                return
+        self._in_worker.active = True
+        try:
+            next_reservation: Reservation | None = reservation
+            while next_reservation is not None:
+                reservation = next_reservation
+                job = reservation.job
+                slot = self._acquire_slot(backend, reservation)
+                task: FileTask | None = None
+                with self._lock_eagerly:
+                    if job.is_finished:  # cancelled while waiting: the file is ended
+                        self._running -= 1
+                        next_reservation = self._next_reservation_locked()
+                    else:
+                        assert slot is not None  # only a cancel ends the wait without one
+                        task = self._start_reserved_locked(reservation)
+                if task is None:
+                    if slot is not None:
+                        backend.release_slot(slot)
+                    continue
+                error = task.run(self._report_progress)
+                # As in _work: nothing from here to the seat's release may raise.
+                failure = retry_delay = None
+                if error is not None:
+                    failure, retry_delay = task.judge_failure(error)
+                backend.release_slot(slot)  # before this worker asks for its next one
+                with self._lock_eagerly:
+                    self._running -= 1
+                    retrying = self._end_attempt_locked(task, failure, retry_delay)
+                    next_reservation = self._next_reservation_locked()
+                if failure is not None and retry_delay is not None:
+                    assert error is not None
+                    task.log_failure(error, failure.message, retry_delay if retrying else None)
+        finally:
+            self._in_worker.active = False
+
+    def _acquire_slot(self, backend: Backend, reservation: Reservation) -> object | None:
+        """The reserved file's cluster-wide slot; None once its job is cancelled.
+
+        While the backend cannot give one (its server unreachable), the file stays
+        ``queued`` and this worker asks again, waiting 0.1 s, then twice as long each
+        time up to 5 s. Never raises.
+        """
+        cancel = reservation.cancel_event
+        delay = _SLOT_RETRY_FIRST
+        failed = False
+        while True:
+            try:
+                slot = backend.acquire_slot(cancel.is_set)
+            except Exception as exc:  # noqa: BLE001 - the seat must not be lost
+                if not failed:
+                    log_in_queue_thread(
+                        logging.WARNING,
+                        "file %d of job %s waits for a cluster-wide slot: %s",
+                        reservation.file_index,
+                        reservation.job.id,
+                        exc,
+                        exc_info=None if isinstance(exc, TransferQueueError) else exc,
+                    )
+                failed = True
+                if cancel.wait(delay):
+                    return None
+                delay = min(delay * 2, _SLOT_RETRY_CAP)
+                continue
+            if failed:
+                log_in_queue_thread(
+                    logging.INFO,
+                    "file %d of job %s got its cluster-wide slot again",
+                    reservation.file_index,
+                    reservation.job.id,
+                )
+            return slot
+
+    def _start_reserved_locked(self, reservation: Reservation) -> FileTask:
+        job = reservation.job
+        index = reservation.file_index
+        record, attempt, became_active = job.start_reserved_file(index)
+        if became_active:
+            self._delivery.post_update(job)
+        else:
+            self._delivery.mark_changed(job)
+        assert job.executor is not None
+        return FileTask(
+            job, index, record, attempt, job.executor, reservation.cancel_event, job.retry_policy
+        )
 
     def _end_attempt_locked(
         self, task: FileTask, error: Failure | None, retry_delay: float | None

@@ -6,6 +6,7 @@ handed out, never changes: the queue builds a new one for every change.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +54,15 @@ class TransferFile:
         """
         return _json.file_to_dict(self, camel_case=camel_case)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TransferFile:
+        """The file from :meth:`to_dict`'s snake_case dict, every field checked: for data
+        from elsewhere (see :mod:`transferqueue._json_read`). Raises ``ValueError``
+        naming the field for anything :meth:`to_dict` would not have written."""
+        from ._json_read import file_from_dict
+
+        return file_from_dict(data)
+
 
 @attrs.frozen
 class TransferProgress:
@@ -83,6 +93,14 @@ class TransferProgress:
         plus ``bytesPerSecond`` and ``etaSeconds``), leaving out fields that are ``None``.
         """
         return _json.progress_to_dict(self, camel_case=camel_case)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TransferProgress:
+        """The progress from :meth:`to_dict`'s snake_case dict, every field checked
+        (``ValueError`` naming the field otherwise)."""
+        from ._json_read import progress_from_dict
+
+        return progress_from_dict(data)
 
 
 @attrs.frozen
@@ -115,3 +133,15 @@ class TransferJob:
         (``2026-11-29T17:00:00.123Z``). The result is new on every call.
         """
         return _json.job_to_dict(self, camel_case=camel_case)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TransferJob:
+        """The job from :meth:`to_dict`'s snake_case dict (its files and progress
+        included), every field checked: for data from another process, which is
+        untrusted. Raises ``ValueError`` naming the field (``files[3].size``) for anything
+        :meth:`to_dict` would not have written: a key missing or unknown, a value of the
+        wrong type or out of range, a naive datetime, more bytes loaded than a file has, a
+        progress that counts other files than the job lists."""
+        from ._json_read import job_from_dict
+
+        return job_from_dict(data)

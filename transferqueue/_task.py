@@ -123,6 +123,19 @@ class FileTask:
             )
 
 
+class Reservation:
+    """With a backend: a file taken out of its job's line for a worker, which starts it
+    once it holds a cluster-wide slot (see ``TransferQueue._work_clustered``)."""
+
+    __slots__ = ("abandoned", "cancel_event", "file_index", "job")
+
+    def __init__(self, job: Job, file_index: int, cancel_event: threading.Event) -> None:
+        self.job = job
+        self.file_index = file_index
+        self.cancel_event = cancel_event  # the job's: kept, since a terminal job drops it
+        self.abandoned = False  # set under the state lock when no worker could take it
+
+
 def log_worker_crash(future: Future[None]) -> None:
     """Log a worker that died of an error of this library's own, which nothing else reads."""
     exc = future.exception()

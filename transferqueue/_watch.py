@@ -122,6 +122,7 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
         self._remaining = math.inf if timeout is None else timeout  # only the consumer's
         self._keepalive = keepalive
         self._changed_files: tuple[int, ...] | None = None  # see changed_files
+        self._event: int | None = None  # see event_id
 
     @property
     def closed(self) -> bool:
@@ -144,6 +145,14 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
         """
         return self._changed_files
 
+    @property
+    def event_id(self) -> str | None:
+        """The number, as text, of the job's last event that the snapshot last yielded
+        includes (``"0"``: its creation; None before the first snapshot): the same in
+        every process of a cluster, so that a stream can be resumed elsewhere (the SSE
+        ``id``)."""
+        return None if self._event is None else str(self._event)
+
     def __next__(self) -> SnapshotT:
         feed = self._feed
         with feed.ready:
@@ -151,6 +160,7 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
                 latest = feed.latest
                 if latest is not None:
                     feed.latest = None
+                    self._event = feed._sequence
                     changes, feed.changes = feed.changes, ()
                     if latest.status.is_terminal:
                         self._ended = True

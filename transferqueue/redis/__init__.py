@@ -1,9 +1,16 @@
 """Coordination across processes and hosts through Redis (in progress: see README.rst).
 
-What exists now is :class:`RedisSemaphore`, a fair, leased, counting semaphore: at most
-``limit`` slots held at once by every process that shares the Redis server and the
-namespace. It is not wired into :class:`~transferqueue.TransferQueue` yet; it can be used
-on its own for any work that must be limited across processes::
+:class:`RedisBackend` makes a :class:`~transferqueue.TransferQueue` one of a cluster of
+queues in as many processes, on as many hosts, that share a Redis server and a
+namespace: its concurrency limit is then cluster-wide::
+
+    from transferqueue import TransferQueue
+    from transferqueue.redis import RedisBackend
+
+    queue = TransferQueue(4, backend=RedisBackend("redis://localhost:6379/0"))
+
+Under it lies :class:`RedisSemaphore`, a fair, leased, counting semaphore, usable on its
+own for any work that must be limited across processes::
 
     from transferqueue.redis import RedisSemaphore
 
@@ -13,10 +20,11 @@ on its own for any work that must be limited across processes::
         with slot:
             run_the_export()
 
-It needs the extra ``transferqueue[redis]`` (redis-py): without it the semaphore's names
-raise an ImportError that says so, while the exceptions and the records import anyway.
+Both need the extra ``transferqueue[redis]`` (redis-py): without it their names raise an
+ImportError that says so, while the exceptions and the records import anyway.
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._errors import RedisBackendError, RedisDataError, RedisUnavailableError, SlotLostError
@@ -24,27 +32,29 @@ from ._records import SemaphoreState
 from ._settings import DEFAULT_LEASE, DEFAULT_NAMESPACE, MAX_LIMIT
 
 if TYPE_CHECKING:
+    from ._backend import RedisBackend
     from ._semaphore import RedisSemaphore
     from ._slot import Slot
 
 # These need redis-py (the extra ``transferqueue[redis]``): imported on first use, so that
-# importing transferqueue never imports redis.
-_REDIS_NAMES = frozenset({"RedisSemaphore", "Slot"})
+# importing transferqueue never imports redis. Each name's module.
+_REDIS_NAMES = {"RedisBackend": "_backend", "RedisSemaphore": "_semaphore", "Slot": "_semaphore"}
 
 
 def __getattr__(name: str) -> Any:
     """Import the names that need redis-py on first use (PEP 562), with a clear error
     without it."""
-    if name in _REDIS_NAMES:
+    module_name = _REDIS_NAMES.get(name)
+    if module_name is not None:
         try:
-            from . import _semaphore
+            module = importlib.import_module(f"{__name__}.{module_name}")
         except ModuleNotFoundError as exc:
             if (exc.name or "").partition(".")[0] != "redis":
                 raise
             raise ImportError(
                 f"transferqueue.redis.{name} needs redis-py: pip install 'transferqueue[redis]'"
             ) from exc
-        return getattr(_semaphore, name)
+        return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -52,6 +62,7 @@ __all__ = [
     "DEFAULT_LEASE",
     "DEFAULT_NAMESPACE",
     "MAX_LIMIT",
+    "RedisBackend",
     "RedisBackendError",
     "RedisDataError",
     "RedisSemaphore",

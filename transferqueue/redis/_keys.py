@@ -8,13 +8,28 @@ import socket
 
 import attrs
 
-_HOST = socket.gethostname() or "localhost"
+_MAX_NAME_LENGTH = 200
+
+HOST = socket.gethostname() or "localhost"
+"""This host's name, as holder and owner ids give it."""
 
 
 def new_holder_id() -> str:
     """A name for one slot (held or waited for) unique across hosts, processes and time:
     ``host:pid:random``; the random part also tells apart the slots of one process."""
-    return f"{_HOST}:{os.getpid()}:{secrets.token_hex(8)}"
+    return f"{HOST}:{os.getpid()}:{secrets.token_hex(8)}"
+
+
+def check_job_id(raw: bytes) -> str | None:
+    """A job id (or an owner's name) read from Redis, or None if no queue could have
+    made it: UTF-8, 1 to 200 printable characters without a space."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not text or len(text) > _MAX_NAME_LENGTH or not text.isprintable() or " " in text:
+        return None
+    return text
 
 
 @attrs.frozen

@@ -8,6 +8,16 @@ SSE format: ``data: <json>`` per snapshot, ``: keep-alive`` comments after ``kee
 quiet seconds, and on a job's stream after its terminal snapshot ``id: end`` /
 ``event: end``. A browser that reconnects after that sends ``Last-Event-ID: end`` and is
 answered 204 No Content, which ends ``EventSource``'s reconnecting for good.
+
+On a job's stream each snapshot carries ``id: <n>``, the number of the job's last event
+it includes (the same in every process of a cluster). A browser that reconnects sends it
+back as ``Last-Event-ID``: if the job has not changed since, the stream does not send that
+snapshot again; otherwise it starts with the job as it stands, which holds everything
+missed. The all-jobs stream carries no ids (a reconnect gets the list anew).
+
+On a queue with a backend, the routes serve every job of the cluster: the list and the
+job's routes read the shared registry, a cancel reaches the job's owner, and the streams
+follow other processes' jobs through Redis.
 """
 
 from __future__ import annotations
@@ -131,28 +141,47 @@ class _MessageCache:
     def __init__(self, size: int = 64) -> None:
         # _lock guards _lines; encoding happens outside it (two threads may both encode
         # a snapshot first seen at the same moment; both results are the same text).
+        # Each entry: the snapshot, its data line, and that line under each SSE id it was
+        # sent with (one, as a rule: every stream of the job numbers it alike).
         self._lock = threading.Lock()
-        self._lines: OrderedDict[str, tuple[weakref.ref[TransferJob], str]] = OrderedDict()
+        self._lines: OrderedDict[str, tuple[weakref.ref[TransferJob], str, dict[str, str]]] = (
+            OrderedDict()
+        )
         self._size = size
 
-    def message(self, job: TransferJob, event: str | None, encode: Callable[[], str]) -> str:
-        """The message for ``job`` as ``event``; its data line from ``encode()`` unless
-        made already for this very snapshot."""
+    def message(
+        self,
+        job: TransferJob,
+        event: str | None,
+        encode: Callable[[], str],
+        event_id: str | None = None,
+    ) -> str:
+        """The message for ``job`` as ``event`` (or, with ``event_id``, as the data of a
+        job's stream with that id); its data line from ``encode()`` unless made already
+        for this very snapshot."""
         with self._lock:
             cached = self._lines.get(job.id)
         if cached is not None and cached[0]() is job:
-            line = cached[1]
+            line, with_ids = cached[1], cached[2]
         else:
-            line = encode()
+            line, with_ids = encode(), {}
             with self._lock:
-                self._lines[job.id] = (weakref.ref(job), line)
+                self._lines[job.id] = (weakref.ref(job), line, with_ids)
                 self._lines.move_to_end(job.id)
                 # Snapshots gone (their jobs dropped, or replaced by newer ones) free their
                 # text now; then the least recent jobs go beyond the bound.
-                for job_id in [key for key, (ref, _) in self._lines.items() if ref() is None]:
+                for job_id in [key for key, (ref, _, _) in self._lines.items() if ref() is None]:
                     del self._lines[job_id]
                 while len(self._lines) > self._size:
                     self._lines.popitem(last=False)
+        if event_id is not None:
+            with self._lock:
+                message = with_ids.get(event_id)
+                if message is None:
+                    if len(with_ids) >= 4:  # a snapshot sent under many ids: keep the last
+                        with_ids.clear()
+                    message = with_ids[event_id] = f"id: {event_id}\n{line}"
+            return message
         return line if event is None else f"event: {event}\n{line}"
 
 
@@ -262,7 +291,8 @@ class TransferEndpoints(Generic[RequestT]):
         The subscription is made here, before the response starts, so that the stream
         misses nothing between the status line and its first chunk. ``last_event_id`` is
         the request's ``Last-Event-ID`` header: a browser reconnecting after the end
-        gets 204, which tells ``EventSource`` to stop.
+        gets 204, which tells ``EventSource`` to stop; one reconnecting with the id of
+        the job's current snapshot is not sent that snapshot again.
         """
         if self._closed:
             return _not_configured()
@@ -276,11 +306,15 @@ class TransferEndpoints(Generic[RequestT]):
             return self._not_found(job_id)
 
         def stream() -> Generator[str, None, None]:
+            resumed_at = last_event_id  # the client has the snapshot of this event
             for job in watch:
                 if job is None:
                     yield _KEEPALIVE
                     continue
-                yield self._message(job)
+                event_id = watch.event_id
+                if resumed_at is None or event_id != resumed_at:
+                    yield self._message(job, event_id=event_id)
+                resumed_at = None
                 if job.status.is_terminal:
                     end = {self._id_key: job.id, "status": job.status.value}
                     yield sse_message(end, "end", END_EVENT_ID)
@@ -302,7 +336,37 @@ class TransferEndpoints(Generic[RequestT]):
         if not self._allowed(request, None, "view"):
             return self._error(403, "not allowed to list transfer jobs")
         # Its subscription is made when the first chunk is taken, and released in there.
-        return EventStream(self._all_events_stream(request, self.queue))
+        queue = self.queue
+        if queue._backend is not None:
+            return EventStream(self._cluster_events_stream(request, queue))
+        return EventStream(self._all_events_stream(request, queue))
+
+    def _cluster_events_stream(
+        self, request: RequestT, queue: TransferQueue
+    ) -> Generator[str, None, None]:
+        """The all-jobs stream of a queue with a backend: every job of the cluster, its
+        news read from the namespace's event stream in Redis."""
+        assert queue._backend is not None
+        known: set[str] = set()
+        # Follow first, then list: a job that changes in between is in the list or in
+        # the news (or both; the duplicate is harmless), never in neither.
+        news = queue._backend.follow_all(self.keepalive, known)
+        try:
+            jobs = queue.get_all_jobs()
+            known.update(job.id for job in jobs)
+            finished = {job.id for job in jobs if job.status.is_terminal}
+            yield sse_message(self._viewable_dicts(request, jobs), "jobs")
+            for item in news:
+                if item is None:
+                    yield _KEEPALIVE
+                    continue
+                event, job = item
+                if job.id in finished:  # its end, as the list showed it already
+                    continue
+                if self._allowed(request, job, "view"):
+                    yield self._message(job, event)
+        finally:
+            news.close()
 
     def _all_events_stream(
         self, request: RequestT, queue: TransferQueue
@@ -352,8 +416,10 @@ class TransferEndpoints(Generic[RequestT]):
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _message(self, job: TransferJob, event: str | None = None) -> str:
-        return self._messages.message(job, event, lambda: sse_message(self._as_dict(job)))
+    def _message(
+        self, job: TransferJob, event: str | None = None, event_id: str | None = None
+    ) -> str:
+        return self._messages.message(job, event, lambda: sse_message(self._as_dict(job)), event_id)
 
     def _as_dict(self, job: TransferJob) -> dict[str, Any]:
         data = job.to_dict(camel_case=self.camel_case)

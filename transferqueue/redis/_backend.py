@@ -1,0 +1,339 @@
+"""The Redis backend of a :class:`~transferqueue.TransferQueue`: what several processes
+share through one Redis server and namespace."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime, timedelta
+
+import attrs
+
+from transferqueue._enums import TransferStatus
+from transferqueue._errors import JobNotFoundError
+from transferqueue._log import logger
+from transferqueue._records import TransferJob
+
+from ._cancels import CancelListener, CancelRequests, requester
+from ._connection import RedisConnection
+from ._errors import RedisBackendError
+from ._keys import HOST as _HOST
+from ._registry import NO_RETENTION, TERMINAL_STATUSES, JobRegistry, Published, Retention
+from ._semaphore import RedisSemaphore
+from ._settings import (
+    DEFAULT_LEASE,
+    DEFAULT_NAMESPACE,
+    check_cluster_limit,
+    check_lease,
+    check_namespace,
+)
+from ._slot import Slot
+from ._watch import ClusterEvents, StreamWatch
+
+# A job's stream keeps about this many events, and lives this long after the job ended.
+STREAM_LENGTH = 1000
+STREAM_TTL = 300.0
+# How long cancel_job waits for another process to confirm it cancelled its job.
+CANCEL_TIMEOUT = 5.0
+
+
+class RedisBackend:
+    """Makes a :class:`~transferqueue.TransferQueue` one member of a cluster of queues
+    that share the Redis server at ``url`` and the ``namespace``::
+
+        queue = TransferQueue(4, backend=RedisBackend("redis://localhost:6379/0"))
+
+    The queue's limit is then cluster-wide: at most ``limit`` executors run at once across
+    every process of the cluster, each file holding a slot of a
+    :class:`~transferqueue.redis.RedisSemaphore` (leased for ``lease`` seconds, renewed
+    while it runs) from just before its executor starts until it returns.
+    ``update_concurrency_limit`` changes the limit for every process. ``local_limit``
+    bounds how many files this process runs at once (default: the queue's limit, so that
+    one process alone may use the whole cluster's limit).
+
+    Every job's snapshot is written to Redis by the process that owns it, as its events
+    are delivered, and ``get_job``, ``get_all_jobs``, ``get_active_job_ids`` and ``wait``
+    of any queue of the cluster see every job of the cluster. ``cancel_job`` of another
+    process's job asks its owner, whose listener thread cancels it at once.
+
+    One backend serves one queue. In a child made by ``fork`` it starts afresh with
+    connections, slots and a process identity of its own (the queue's fork hooks call
+    :meth:`after_fork_in_child`).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        lease: float | timedelta = DEFAULT_LEASE,
+        local_limit: int | None = None,
+    ) -> None:
+        self.namespace = check_namespace(namespace)
+        """The namespace every key of this backend starts with."""
+        self._lease = check_lease(lease)
+        self._local_limit = None if local_limit is None else _check_local_limit(local_limit)
+        self._url = url  # may hold a password: shown only through RedisConnection.url
+        self._connection = RedisConnection(url)  # checks the URL; connects on first use
+        self._registry = JobRegistry(self._connection, self.namespace, STREAM_LENGTH, STREAM_TTL)
+        self._cancels = CancelRequests(self._connection, self.namespace)
+        self._listener: CancelListener | None = None  # made by attach()
+        # Guards _semaphore, _pid, _owner, _limit, _retention and _attached. No Redis
+        # call is made under it but the one that makes a forked child's semaphore.
+        self._lock = threading.Lock()
+        self._semaphore: RedisSemaphore | None = None
+        self._pid = os.getpid()
+        self._owner = ProcessIdentity.new()
+        self._limit = 0  # the limit this process last stored or was made with
+        self._retention = NO_RETENTION
+        self._attached = False
+
+    @property
+    def url(self) -> str:
+        """The server's URL, with any password replaced by ``***``."""
+        return self._connection.url
+
+    @property
+    def lease(self) -> float:
+        """Seconds a slot stays held without a renewal."""
+        return self._lease
+
+    @property
+    def local_limit(self) -> int | None:
+        """The most files this process runs at once; None: the queue's limit."""
+        return self._local_limit
+
+    @property
+    def owner_id(self) -> str:
+        """This process as the owner of its jobs: ``host:pid:token``."""
+        with self._lock:
+            return self._owner.name
+
+    def __repr__(self) -> str:
+        return f"<RedisBackend {self.namespace!r} at {self.url}>"
+
+    # -- called by the queue (never with its state lock held) ---------------------------
+
+    def attach(
+        self,
+        limit: int,
+        max_finished_jobs: int | None,
+        max_finished_age: float | None,
+        *,
+        on_cancel_request: Callable[[str, str], None],
+        has_unfinished_jobs: Callable[[], bool],
+    ) -> None:
+        """Serve the queue being made: store ``limit`` as the cluster's limit unless one
+        is stored; apply the queue's retention to the registry; pass the cancel requests
+        of other processes to ``on_cancel_request(job_id, requester)`` while
+        ``has_unfinished_jobs()``. Raises RuntimeError if this backend serves a queue
+        already, and :class:`~transferqueue.redis.RedisUnavailableError` if Redis cannot
+        be reached."""
+        limit = check_cluster_limit(limit)
+        with self._lock:
+            if self._attached:
+                raise RuntimeError("this RedisBackend serves a queue already: make one per queue")
+            self._attached = True
+        try:
+            semaphore = self._new_semaphore(limit)
+        except BaseException:
+            with self._lock:
+                self._attached = False
+            raise
+        with self._lock:
+            self._semaphore, self._limit = semaphore, limit
+            self._retention = Retention(max_finished_jobs, max_finished_age)
+            self._listener = CancelListener(
+                self._cancels, lambda: self.owner_id, on_cancel_request, has_unfinished_jobs
+            )
+
+    def job_id_suffix(self) -> str:
+        """What makes this process's job ids unique in the cluster: ``-<token>``."""
+        with self._lock:
+            return "-" + self._owner.token
+
+    # -- slots -----------------------------------------------------------------------------
+
+    def acquire_slot(self, cancelled: Callable[[], bool]) -> Slot | None:
+        """Wait for a cluster-wide slot; None once ``cancelled()``."""
+        return self._in_this_process().acquire(cancel=cancelled)
+
+    def release_slot(self, slot: object) -> None:
+        """Give ``slot`` back; a failure is logged (the slot runs out within its lease)."""
+        assert isinstance(slot, Slot)
+        try:
+            slot.release()
+        except RedisBackendError as exc:
+            logger.warning(
+                "could not give slot %s of %s back (it runs out within %g s): %s",
+                slot.holder_id,
+                self.namespace,
+                self._lease,
+                exc,
+            )
+
+    def set_limit(self, limit: int) -> None:
+        """Store ``limit`` as the cluster's limit (for every process)."""
+        limit = check_cluster_limit(limit)
+        self._in_this_process().set_limit(limit)
+        with self._lock:
+            self._limit = limit
+
+    def read_limit(self) -> int:
+        """The cluster's limit as Redis has it now."""
+        return self._in_this_process().limit
+
+    # -- the registry ----------------------------------------------------------------------
+
+    def publish(self, events: Sequence[tuple[TransferJob, int, Collection[int] | None]]) -> None:
+        """Write this process's job events to the registry (from its event thread, in
+        order, one round trip). Never raises."""
+        with self._lock:
+            owner, retention = self._owner.name, self._retention
+        published = [Published(job, seq, changed) for job, seq, changed in events]
+        self._registry.publish(published, owner, retention)
+
+    def read_job(self, job_id: str) -> TransferJob | None:
+        """Any process's job as the registry has it, or None."""
+        return self._registry.read_job(job_id, self._current_retention())
+
+    def read_jobs(self, skip: Collection[str]) -> list[TransferJob]:
+        """Every job of the registry but those in ``skip``, oldest first."""
+        return self._registry.read_jobs(skip, self._current_retention())
+
+    def read_active(self) -> list[tuple[str, int]]:
+        """The registry's unfinished jobs: (id, creation in ms), oldest first."""
+        return self._registry.read_active()
+
+    def wait(self, job_id: str, seconds: float | None) -> TransferJob:
+        """Block until another process's job is terminal; see :meth:`JobRegistry.wait`."""
+        return self._registry.wait(job_id, seconds)
+
+    def watch(self, job_id: str, timeout: float | None, keepalive: float | None) -> StreamWatch:
+        """A watch of another process's job, read from its event stream; raises
+        JobNotFoundError if the registry has no such job."""
+        job, seq, tail = self._registry.read_job_and_tail(job_id)
+        if job is None:
+            raise JobNotFoundError(job_id)
+        return StreamWatch(self._registry, job, seq, tail, timeout=timeout, keepalive=keepalive)
+
+    def follow_all(self, keepalive: float, known: set[str]) -> ClusterEvents:
+        """Every job's news in the cluster from now on (see :class:`ClusterEvents`);
+        ``known`` are the jobs the follower has seen already."""
+        return ClusterEvents(self._registry, keepalive, known)
+
+    # -- cancel requests --------------------------------------------------------------------
+
+    def listen_for_cancels(self) -> None:
+        """Make sure this process reads the cancel requests sent to it (the queue has
+        unfinished jobs)."""
+        with self._lock:
+            listener = self._listener
+        assert listener is not None
+        listener.wake()
+
+    def request_cancel(self, job_id: str) -> bool:
+        """Ask the owner of another process's job to cancel it, and wait (at most
+        :data:`CANCEL_TIMEOUT`) until it is terminal; True if it ended cancelled.
+
+        False when the registry has no such unfinished job (or only a malformed one).
+        Raises TimeoutError, naming the owner, when the owner does not confirm in time
+        (the request still waits for it for a minute).
+        """
+        state = self._registry.read_state(job_id)
+        if state is None:
+            return False
+        status, owner = state
+        if status is None or status in TERMINAL_STATUSES or owner is None:
+            return False
+        if owner == self.owner_id:  # ours, yet not running here: nothing to ask
+            return False
+        self._cancels.send(owner, job_id, requester())
+        logger.info("job %s cancel requested from this process of its owner %s", job_id, owner)
+        try:
+            job = self._registry.wait(job_id, CANCEL_TIMEOUT)
+        except JobNotFoundError:  # forgotten meanwhile: it had ended
+            return False
+        except TimeoutError:
+            raise TimeoutError(
+                f"the owner {owner} of transfer job {job_id} did not confirm the cancel "
+                f"within {CANCEL_TIMEOUT:g} s (the request waits for it for a minute)"
+            ) from None
+        return job.status is TransferStatus.CANCELLED
+
+    def forget_ended_before(self, cutoff: datetime | None) -> list[str]:
+        """Forget the registry's jobs that ended at or before ``cutoff`` (None: all)."""
+        return self._registry.forget_ended_before(
+            None if cutoff is None else int(cutoff.timestamp() * 1000)
+        )
+
+    def shutdown(self) -> None:
+        """Release what is still held, stop the lease thread, close idle connections
+        (reads reconnect)."""
+        with self._lock:
+            semaphore = self._semaphore if self._pid == os.getpid() else None
+            listener = self._listener
+        assert listener is not None, "attach() comes first"
+        listener.stop()
+        if semaphore is not None:
+            # Holds no slot by now (the queue's workers have ended): nothing to give back
+            # that could fail, only the lease thread to stop and connections to close.
+            semaphore.close()
+        self._connection.close()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _current_retention(self) -> Retention:
+        with self._lock:
+            return self._retention
+
+    def _new_semaphore(self, limit: int) -> RedisSemaphore:
+        # A lost slot is logged by the semaphore; its executor runs on (nothing can stop
+        # it from here), and every later file takes a slot of its own first.
+        return RedisSemaphore(self._url, limit, namespace=self.namespace, lease=self._lease)
+
+    def after_fork_in_child(self) -> None:
+        """Called by the queue in a forked child (no Redis call): new locks (a thread of
+        the parent may have held one), an identity of its own, none of the parent's
+        unwritten events or threads. Its semaphore is made on first use."""
+        self._lock = threading.Lock()
+        self._owner = ProcessIdentity.new()
+        self._registry.reset_after_fork()
+        assert self._listener is not None, "attach() comes first"
+        self._listener.reset_after_fork()
+
+    def _in_this_process(self) -> RedisSemaphore:
+        """This process's semaphore: after a fork the child makes one of its own (the
+        parent's slots stay the parent's)."""
+        with self._lock:
+            semaphore = self._semaphore
+            assert semaphore is not None, "attach() comes first"
+            if self._pid != os.getpid():
+                # Once per child, so made under the lock (a round trip to store the limit,
+                # should it be missing): the queue's state lock is not held here.
+                semaphore = self._semaphore = self._new_semaphore(self._limit)
+                self._pid = os.getpid()
+            return semaphore
+
+
+@attrs.frozen
+class ProcessIdentity:
+    """Who owns a job: ``host:pid:token``; the token also ends the process's job ids."""
+
+    name: str
+    token: str
+
+    @classmethod
+    def new(cls) -> ProcessIdentity:
+        """This process's identity, with a new random token."""
+        token = secrets.token_hex(6)
+        return cls(f"{_HOST}:{os.getpid()}:{token}", token)
+
+
+def _check_local_limit(value: object) -> int:
+    try:
+        return check_cluster_limit(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(str(exc).replace("concurrency limit", "local_limit")) from None

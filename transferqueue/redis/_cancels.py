@@ -1,0 +1,207 @@
+"""Cancel requests between the processes of a cluster.
+
+Each process that owns jobs has a list, ``<namespace>:cancel:<owner>``: a process that
+cancels another's job pushes ``{"job": <id>, "by": "<host>:<pid>"}`` onto the owner's
+list, and the owner's listener thread, blocked on it (``BLPOP``), cancels the job at
+once. A list expires a minute after its last request, so that requests to an owner that
+is gone do not pile up. What a list holds is checked before use: anything else is logged
+and dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+from transferqueue._log import log_in_queue_thread
+
+from ._errors import RedisBackendError
+from ._keys import HOST, check_job_id
+
+if TYPE_CHECKING:  # the listener's logic needs no redis-py
+    from redis.client import Pipeline
+
+    from ._connection import RedisConnection
+
+# A request waits this long for its owner; a listener blocks this long per read, which
+# bounds how long it outlives the owner's last unfinished job.
+REQUEST_TTL_MS = 60_000
+LISTEN_STEP = 0.5
+# After a failed read the listener waits this long before the next one.
+RETRY_AFTER_FAILURE = 1.0
+_MAX_NAME = 200
+
+
+def requester() -> str:
+    """Who this process is in a request: ``host:pid``."""
+    return f"{HOST}:{os.getpid()}"
+
+
+def _checked_request(raw: bytes) -> tuple[str, str]:
+    """The job id and the requester of a request; ``ValueError`` if it is not one."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ValueError("not JSON") from None
+    if not isinstance(data, dict) or set(data) != {"job", "by"}:
+        raise ValueError("not an object with exactly the keys job and by")
+    job, by = data["job"], data["by"]
+    job_id = check_job_id(job.encode()) if isinstance(job, str) else None
+    if job_id is None:
+        raise ValueError("job is not a job id")
+    if not isinstance(by, str) or not by or len(by) > _MAX_NAME or not by.isprintable():
+        raise ValueError("by is not a process name")
+    return job_id, by
+
+
+class CancelRequests:
+    """The cancel lists of one namespace."""
+
+    def __init__(self, connection: RedisConnection, namespace: str) -> None:
+        self._connection = connection
+        self._prefix = f"{namespace}:cancel:"
+
+    def key(self, owner: str) -> str:
+        """The list of requests to ``owner``."""
+        return self._prefix + owner
+
+    def send(self, owner: str, job_id: str, by: str) -> None:
+        """Ask ``owner`` to cancel ``job_id`` (one round trip)."""
+        key = self.key(owner)
+        request = json.dumps({"job": job_id, "by": by})
+
+        def build(pipeline: Pipeline) -> None:
+            pipeline.rpush(key, request)
+            pipeline.pexpire(key, REQUEST_TTL_MS)
+
+        for reply in self._connection.pipelined("asking for a cancel", build):
+            self._connection.reply("asking for a cancel", reply)
+
+    def wake(self, owner: str) -> None:
+        """End a wait of ``owner``'s listener at once (an empty entry, which it skips)."""
+        key = self.key(owner)
+
+        def build(pipeline: Pipeline) -> None:
+            pipeline.rpush(key, b"")
+            pipeline.pexpire(key, REQUEST_TTL_MS)
+
+        self._connection.pipelined("waking the cancel listener", build)
+
+    def receive(self, owner: str, seconds: float) -> list[tuple[str, str]]:
+        """The requests to ``owner``, waiting up to ``seconds`` for the first; each as
+        ``(job id, requester)``. Malformed ones are logged and dropped."""
+        client = self._connection.client
+        key = self.key(owner)
+        reply = self._connection.call(
+            "waiting for cancel requests", lambda: client.blpop([key], seconds)
+        )
+        if reply is None:
+            return []
+        raws = [cast(tuple[bytes, bytes], reply)[1]]
+        more = self._connection.call("reading cancel requests", lambda: client.lpop(key, 100))
+        raws.extend(cast("list[bytes] | None", more) or [])
+        requests = []
+        for raw in raws:
+            if not raw:  # a wake-up (see wake())
+                continue
+            try:
+                requests.append(_checked_request(raw))
+            except ValueError as exc:
+                log_in_queue_thread(
+                    logging.WARNING, "dropped a cancel request in %s (%s): %r", key, exc, raw[:80]
+                )
+        return requests
+
+
+class CancelListener:
+    """The thread that reads this process's cancel requests while ``has_work()``.
+
+    :meth:`wake` starts it when there is none (call it after queueing a job); it ends by
+    itself once ``has_work()`` is false, within :data:`LISTEN_STEP`. A thread that found
+    no work ends only if no wake came meanwhile (``_woken``), so that it and a wake for
+    new work cannot miss each other; ``has_work()`` (which takes the queue's lock) is
+    never asked under this object's lock.
+    """
+
+    def __init__(
+        self,
+        requests: CancelRequests,
+        owner: Callable[[], str],
+        on_request: Callable[[str, str], None],
+        has_work: Callable[[], bool],
+    ) -> None:
+        self._requests = requests
+        self._owner = owner
+        self._on_request = on_request
+        self._has_work = has_work
+        # Guards _thread and _woken; held for nothing else (no call, no Redis).
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._woken = False  # a wake() came since the thread last asked has_work()
+        self._stopped = threading.Event()
+
+    def wake(self) -> None:
+        """Make sure a thread listens (a process limit that refuses it is logged: the
+        jobs run on, only cancels from other processes wait for the next wake)."""
+        with self._lock:
+            self._woken = True
+            if self._thread is not None or self._stopped.is_set():
+                return
+            thread = threading.Thread(target=self._run, name="transferqueue-cancels", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError as exc:
+                log_in_queue_thread(logging.ERROR, "no thread to listen for cancels: %s", exc)
+                return
+            self._thread = thread
+
+    def stop(self) -> None:
+        """End the thread (waking its read, or else waiting for it, at most one read)
+        and start no other."""
+        self._stopped.set()
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            # Should Redis be away, the read ends by itself, within LISTEN_STEP.
+            with contextlib.suppress(RedisBackendError):
+                self._requests.wake(self._owner())
+            thread.join()
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: no thread listens here yet (the lock, which a thread of
+        the parent may have held, is new)."""
+        self._lock = threading.Lock()
+        self._thread = None
+        self._woken = False
+
+    def _run(self) -> None:
+        failing = False
+        while not self._stopped.is_set():
+            with self._lock:
+                self._woken = False
+            if not self._has_work():
+                with self._lock:
+                    if not self._woken:
+                        self._thread = None
+                        return
+                continue
+            try:
+                requests = self._requests.receive(self._owner(), LISTEN_STEP)
+            except RedisBackendError as exc:
+                if not failing:
+                    log_in_queue_thread(
+                        logging.WARNING, "could not read cancel requests from Redis: %s", exc
+                    )
+                failing = True
+                self._stopped.wait(RETRY_AFTER_FAILURE)
+                continue
+            failing = False
+            for job_id, by in requests:
+                self._on_request(job_id, by)
+        with self._lock:
+            self._thread = None

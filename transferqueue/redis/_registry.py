@@ -1,0 +1,456 @@
+"""The shared registry of jobs in Redis: every job's snapshot, written by the process that
+owns it, readable by every process of the cluster.
+
+Keys, under ``<namespace>:``: ``job:<id>`` a hash per job (see :mod:`._wire`);
+``jobs``, ``active`` and ``finished`` sorted sets of job ids (every job and the
+unfinished ones scored by creation, the finished ones by their end, in ms); ``events:<id>``
+a stream per job, one entry per event (its number, the head, the files it changed),
+trimmed to about ``stream_length`` entries and expired ``stream_ttl`` seconds after the
+job ended.
+
+Writes come from the owner's event thread, coalesced as its events are (one snapshot per
+job per ``update_interval`` at most) and pipelined: one round trip per batch of events.
+Each event writes the head and only the files that changed since the job's previous one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Collection, Sequence
+from datetime import timedelta
+from functools import partial
+from typing import Any, cast
+
+import attrs
+import redis
+from redis.client import Pipeline
+
+from transferqueue._clock import utc_now
+from transferqueue._enums import TransferStatus
+from transferqueue._errors import JobNotFoundError
+from transferqueue._log import log_in_queue_thread, logger
+from transferqueue._records import TransferJob
+
+from . import _registry_lua, _wire
+from ._connection import RedisConnection
+from ._errors import RedisBackendError
+from ._keys import check_job_id
+
+TERMINAL_STATUSES = frozenset(status.value for status in TransferStatus if status.is_terminal)
+"""The terminal statuses as the registry's JSON writes them."""
+_STATUSES = frozenset(status.value for status in TransferStatus)
+# How long a wait for another process's job blocks on its stream before it looks at the
+# job again (a stream may have expired or been trimmed past what it waited for).
+WAIT_STEP = 1.0
+
+
+@attrs.frozen
+class Published:
+    """One event of a job to write: its snapshot, its number (0 for ``job-created``), and
+    the files it changed (None: every file)."""
+
+    job: TransferJob
+    seq: int
+    changed: Collection[int] | None
+
+
+@attrs.frozen
+class Retention:
+    """A queue's retention, applied to the registry: keep at most ``max_finished_jobs``
+    finished jobs, none that ended ``max_finished_age`` seconds ago or earlier."""
+
+    max_finished_jobs: int | None = None
+    max_finished_age: float | None = None
+
+    @property
+    def applies(self) -> bool:
+        """True when there is anything to trim by."""
+        return self.max_finished_jobs is not None or self.max_finished_age is not None
+
+    def trim_args(self) -> tuple[str, str]:
+        """The TRIM script's count and cutoff arguments, as of now."""
+        count = "" if self.max_finished_jobs is None else str(self.max_finished_jobs)
+        if self.max_finished_age is None:
+            return count, ""
+        return count, str(_ms(utc_now() - timedelta(seconds=self.max_finished_age)))
+
+
+NO_RETENTION = Retention()
+
+
+def _ms(moment: Any) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class JobRegistry:
+    """The registry of one namespace on one server."""
+
+    def __init__(
+        self, connection: RedisConnection, namespace: str, stream_length: int, stream_ttl: float
+    ) -> None:
+        self._connection = connection
+        self._client: redis.Redis = connection.client
+        base = f"{namespace}:"
+        self._job_prefix = base + "job:"
+        self._stream_prefix = base + "events:"
+        self._jobs, self._active, self._finished = base + "jobs", base + "active", base + "finished"
+        self._all_events = base + "events"
+        self._stream_length = stream_length
+        self._stream_ttl_ms = int(stream_ttl * 1000)
+        self._publish = connection.pipeline_script(_registry_lua.PUBLISH)
+        self._trim = connection.pipeline_script(_registry_lua.TRIM)
+        # Guards _unpublished and _failing. The event thread writes; readers never touch
+        # them.
+        self._lock = threading.Lock()
+        # The newest event of each job whose write failed: the job is written whole with
+        # the next batch.
+        self._unpublished: dict[str, Published] = {}
+        # The unfinished jobs whose every file is in Redis: the others' next event is
+        # written whole (an update may overtake the creation queue_job writes).
+        self._whole: set[str] = set()
+        self._failing = False
+
+    def job_key(self, job_id: str) -> str:
+        """The hash of ``job_id``."""
+        return self._job_prefix + job_id
+
+    def stream_key(self, job_id: str) -> str:
+        """The event stream of ``job_id``."""
+        return self._stream_prefix + job_id
+
+    # -- writing (the owner's event thread) ------------------------------------------------
+
+    def publish(self, events: Sequence[Published], owner: str, retention: Retention) -> None:
+        """Write the events, in order, in one round trip. Never raises: a failure is
+        logged once until writes work again, and each job whose write failed is written
+        whole (every file) with the next batch. A job Redis lost (restarted without its
+        data) is written whole at once, in a second round trip."""
+        ids = _ids(events)
+        with self._lock:
+            retry, self._unpublished = self._unpublished, {}
+            partial_ones = {job_id for job_id in ids if job_id not in self._whole}
+        batch = [event for job_id, event in retry.items() if job_id not in ids]
+        for event in events:
+            job_id = event.job.id
+            if retry.pop(job_id, None) is not None or job_id in partial_ones:
+                event = Published(event.job, event.seq, None)
+                partial_ones.discard(job_id)  # its later events in this batch need not be
+            batch.append(event)
+        lost = self._write(batch, owner, retention)
+        if lost:
+            self._write(lost, owner, retention)
+
+    def _write(
+        self, batch: Sequence[Published], owner: str, retention: Retention
+    ) -> list[Published]:
+        """Write a batch; return the newest event, whole, of each job Redis had lost."""
+        terminal = any(event.job.status.is_terminal for event in batch)
+
+        def build(pipeline: Pipeline) -> None:
+            for event in batch:
+                self._add_publish(pipeline, event, owner)
+            if retention.applies and terminal:
+                self._add_trim(pipeline, *retention.trim_args())
+
+        try:
+            results = self._connection.pipelined("writing job events", build)
+        except RedisBackendError as exc:
+            self._failed(batch, str(exc))
+            return []
+        written = list(zip(batch, results, strict=False))
+        failed = [event for event, result in written if isinstance(result, Exception)]
+        if failed:
+            error = next(result for _, result in written if isinstance(result, Exception))
+            self._failed(failed, str(error))
+            return []
+        lost = {event.job.id: event for event, result in written if result == 0}
+        with self._lock:
+            recovered, self._failing = self._failing, False
+            for event, result in written:
+                if event.job.status.is_terminal:
+                    self._whole.discard(event.job.id)
+                elif event.changed is None and result != 0:
+                    self._whole.add(event.job.id)
+        if recovered:
+            log_in_queue_thread(logging.INFO, "job events are written to Redis again")
+        newest = {event.job.id: event for event, _ in written if event.job.id in lost}
+        return [Published(event.job, event.seq, None) for event in newest.values()]
+
+    def _add_publish(self, pipeline: Pipeline, event: Published, owner: str) -> None:
+        job = event.job
+        indexes = range(len(job.files)) if event.changed is None else sorted(event.changed)
+        encoded = [(index, _wire.encode_file(job.files[index])) for index in indexes]
+        pairs = [text for index, data in encoded for text in (f"{_wire.FILE_PREFIX}{index}", data)]
+        ended = "" if job.completed_at is None else str(_ms(job.completed_at))
+        keys = [
+            self.job_key(job.id),
+            self._jobs,
+            self._active,
+            self._finished,
+            self.stream_key(job.id),
+            self._all_events,
+        ]
+        args: list[str | int] = [
+            job.id,
+            event.seq,
+            _wire.encode_head(job),
+            owner,
+            _ms(job.created_at),
+            ended,
+            self._stream_length,
+            self._stream_ttl_ms,
+            "{}" if event.seq == 0 else _wire.stream_files(encoded),
+            "1" if event.changed is None else "0",
+            *pairs,
+        ]
+        self._publish.add(pipeline, keys, args)
+
+    def _failed(self, events: Sequence[Published], reason: str) -> None:
+        with self._lock:
+            for event in events:
+                self._unpublished[event.job.id] = Published(event.job, event.seq, None)
+            first, self._failing = not self._failing, True
+        if first:
+            log_in_queue_thread(
+                logging.WARNING,
+                "could not write job events to Redis (each job is written whole with the "
+                "next events): %s",
+                reason,
+            )
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: the parent's unwritten events are the parent's."""
+        self._lock = threading.Lock()
+        self._unpublished = {}
+        self._whole = set()
+        self._failing = False
+
+    # -- retention --------------------------------------------------------------------------
+
+    def _add_trim(self, pipeline: Pipeline, count: str, cutoff: str) -> None:
+        keys = [self._finished, self._jobs, self._active]
+        self._trim.add(pipeline, keys, [self._job_prefix, self._stream_prefix, count, cutoff])
+
+    def forget_ended_before(self, cutoff_ms: int | None) -> list[str]:
+        """Forget the finished jobs that ended at or before ``cutoff_ms`` (None: every
+        finished job); return their ids."""
+        cutoff = "+inf" if cutoff_ms is None else str(cutoff_ms)
+        results = self._connection.pipelined(
+            "forgetting old jobs", lambda pipeline: self._add_trim(pipeline, "", cutoff)
+        )
+        reply = self._connection.reply("forgetting old jobs", results[0])
+        return [job_id for raw in cast(list[bytes], reply) if (job_id := check_job_id(raw))]
+
+    # -- reading (any process) --------------------------------------------------------------
+
+    def read_job(self, job_id: str, retention: Retention) -> TransferJob | None:
+        """The job as the registry has it; None if it has none (or only a malformed one,
+        which is logged)."""
+
+        def build(pipeline: Pipeline) -> None:
+            if retention.applies:
+                self._add_trim(pipeline, *retention.trim_args())
+            pipeline.hgetall(self.job_key(job_id))
+
+        results = self._connection.pipelined("reading a job", build)
+        if retention.applies:
+            self._connection.reply("forgetting old jobs", results[0])
+        return self._decoded(job_id, results[-1])
+
+    def read_jobs(self, skip: Collection[str], retention: Retention) -> list[TransferJob]:
+        """Every job of the registry but those in ``skip``, oldest first; malformed ones
+        are logged and left out."""
+
+        def build(pipeline: Pipeline) -> None:
+            if retention.applies:
+                self._add_trim(pipeline, *retention.trim_args())
+            pipeline.zrange(self._jobs, 0, -1)
+
+        results = self._connection.pipelined("listing jobs", build)
+        if retention.applies:
+            self._connection.reply("forgetting old jobs", results[0])
+        members = cast(list[bytes], self._connection.reply("listing jobs", results[-1]))
+        ids = [job_id for job_id in self._checked_ids(members) if job_id not in skip]
+        return self.read_many(ids)
+
+    def read_many(self, ids: list[str]) -> list[TransferJob]:
+        """The jobs of ``ids`` that the registry has (in one round trip), in that order;
+        malformed ones are logged and left out."""
+        if not ids:
+            return []
+
+        def read(pipeline: Pipeline) -> None:
+            for job_id in ids:
+                pipeline.hgetall(self.job_key(job_id))
+
+        hashes = self._connection.pipelined("reading jobs", read)
+        return [
+            job
+            for job_id, fields in zip(ids, hashes, strict=True)
+            if (job := self._decoded(job_id, fields)) is not None
+        ]
+
+    def read_active(self) -> list[tuple[str, int]]:
+        """The unfinished jobs' ids with their creation time (ms), oldest first."""
+        client = self._client
+        reply = self._connection.call(
+            "listing active jobs", lambda: client.zrange(self._active, 0, -1, withscores=True)
+        )
+        found = []
+        for raw, score in cast(list[tuple[bytes, float]], reply):
+            job_id = self._checked_id(raw)
+            if job_id is not None:
+                found.append((job_id, int(score)))
+        return found
+
+    def wait(self, job_id: str, seconds: float | None) -> TransferJob:
+        """Block until another process's job is terminal in the registry; return it.
+
+        Blocks on the job's stream, at most :data:`WAIT_STEP` at a time, looking at the job
+        again after each event or step. Raises JobNotFoundError when the registry has no
+        such job (or forgets it meanwhile), TimeoutError after ``seconds``.
+        """
+        remaining = math.inf if seconds is None else seconds
+        stream = self.stream_key(job_id)
+        client = self._client
+        while True:
+            head, tail = self._head_and_tail(job_id)
+            if head is None:
+                raise JobNotFoundError(job_id)
+            status = _head_status(head)
+            if status is None:  # malformed, as read_job() logs: no such job for us
+                self.read_job(job_id, NO_RETENTION)
+                raise JobNotFoundError(job_id)
+            if status in TERMINAL_STATUSES:
+                job = self.read_job(job_id, NO_RETENTION)
+                if job is None:
+                    raise JobNotFoundError(job_id)
+                return job  # terminal is final: as its head said
+            if remaining <= 0:
+                raise TimeoutError(f"transfer job {job_id} did not finish within {seconds} s")
+            step = min(remaining, WAIT_STEP)
+            block = max(1, int(step * 1000))
+            started = time.monotonic()
+            reply = self._connection.call(
+                "waiting for a job", partial(client.xread, {stream: tail}, count=1, block=block)
+            )
+            # A step that timed out used up its time even where the clock stands still
+            # (freezegun); one cut short by an event, what the clock says.
+            remaining -= step if not reply else max(0.0, time.monotonic() - started)
+
+    def read_state(self, job_id: str) -> tuple[str | None, str | None] | None:
+        """The job's status and owner as the registry has them (each None where it holds
+        no valid one); None if it has no such job."""
+        client = self._client
+        reply = self._connection.call(
+            "reading a job", lambda: client.hmget(self.job_key(job_id), ["head", "owner"])
+        )
+        head, owner = cast(list["bytes | None"], reply)
+        if head is None:
+            return None
+        return _head_status(head), None if owner is None else check_job_id(owner)
+
+    def read_job_and_tail(self, job_id: str) -> tuple[TransferJob | None, int, bytes]:
+        """The job (None: none, or malformed, which is logged), the number of its last
+        event written and its stream's last entry id ("0-0" with none), read at once."""
+        pipeline = self._client.pipeline(transaction=True)
+        pipeline.hgetall(self.job_key(job_id))
+        pipeline.xrevrange(self.stream_key(job_id), "+", "-", count=1)
+        fields, last = self._connection.call("reading a job", pipeline.execute)
+        job = self._decoded(job_id, fields)
+        seq = event_number(cast(dict[bytes, bytes], fields).get(_wire.SEQ)) if job else None
+        if job is not None and seq is None:
+            logger.warning("skipped job %s in Redis: its event number is malformed", job_id)
+            job = None
+        entries = cast(list[tuple[bytes, Any]], last)
+        return job, seq or 0, entries[0][0] if entries else b"0-0"
+
+    def read_events(
+        self, job_id: str, after: bytes, seconds: float
+    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """The job's stream entries after ``after``, waiting up to ``seconds`` for one."""
+        return self._read_stream(self.stream_key(job_id), after, seconds, "following a job")
+
+    def all_events_tail(self) -> bytes:
+        """The namespace stream's last entry id ("0-0" with none)."""
+        client = self._client
+        reply = self._connection.call(
+            "following every job", lambda: client.xrevrange(self._all_events, "+", "-", count=1)
+        )
+        entries = cast(list[tuple[bytes, Any]], reply)
+        return entries[0][0] if entries else b"0-0"
+
+    def read_all_events(
+        self, after: bytes, seconds: float
+    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """The namespace stream's entries (``job``, ``seq``) after ``after``, waiting up
+        to ``seconds`` for one."""
+        return self._read_stream(self._all_events, after, seconds, "following every job")
+
+    def _read_stream(
+        self, key: str, after: bytes, seconds: float, what: str
+    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        block = max(1, int(seconds * 1000))
+        reply = self._connection.call(
+            what, partial(self._client.xread, {key: after}, count=1000, block=block)
+        )
+        if not reply:
+            return []
+        # RESP2, redis-py's default: [[key, [(entry id, fields), ...]]]
+        streams = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], reply)
+        return streams[0][1]
+
+    def _head_and_tail(self, job_id: str) -> tuple[bytes | None, bytes]:
+        """The job's head and its stream's last entry id ("0-0" with none), read at once."""
+        pipeline = self._client.pipeline(transaction=True)
+        pipeline.hget(self.job_key(job_id), "head")
+        pipeline.xrevrange(self.stream_key(job_id), "+", "-", count=1)
+        head, last = self._connection.call("reading a job", pipeline.execute)
+        entries = cast(list[tuple[bytes, Any]], last)
+        return cast("bytes | None", head), entries[0][0] if entries else b"0-0"
+
+    def _checked_ids(self, members: list[bytes]) -> list[str]:
+        return [job_id for raw in members if (job_id := self._checked_id(raw)) is not None]
+
+    def _checked_id(self, raw: bytes) -> str | None:
+        job_id = check_job_id(raw)
+        if job_id is None:
+            logger.warning("skipped a job id in Redis that no queue makes: %r", raw[:60])
+        return job_id
+
+    def _decoded(self, job_id: str, fields: object) -> TransferJob | None:
+        if isinstance(fields, Exception):  # a key of another type: not written by us
+            logger.warning("skipped job %s in Redis: %s", job_id, fields)
+            return None
+        if not fields:
+            return None
+        try:
+            return _wire.decode_job(job_id, cast(dict[bytes, bytes], fields))
+        except ValueError as exc:
+            logger.warning("skipped job %s in Redis, its data is malformed: %s", job_id, exc)
+            return None
+
+
+def event_number(raw: bytes | None) -> int | None:
+    """An event number as the registry stores it (decimal digits), or None if it is
+    not one."""
+    if raw is None or not raw.isdigit() or len(raw) > 15:
+        return None
+    return int(raw)
+
+
+def _ids(events: Sequence[Published]) -> set[str]:
+    return {event.job.id for event in events}
+
+
+def _head_status(head: bytes) -> str | None:
+    """The status a head says, if it is one; None for anything else (the caller then
+    reads and checks the whole job)."""
+    try:
+        status = _wire.decode_head_status(head)
+    except ValueError:
+        return None
+    return status if status in _STATUSES else None

@@ -1,0 +1,78 @@
+"""The registry's Lua scripts: each one atomic on the Redis server.
+
+PUBLISH checks the types of its keys before it writes anything: a key of another type
+(something else wrote there) makes it fail with an error reply that starts with
+``transferqueue:`` and names the key, and changes nothing. TRIM deletes whatever its
+ids name.
+"""
+
+from __future__ import annotations
+
+PUBLISH = r"""
+local KINDS = {'hash', 'zset', 'zset', 'zset', 'stream', 'stream'}
+for i = 1, 6 do
+  local kind = redis.call('TYPE', KEYS[i])['ok']
+  if kind ~= 'none' and kind ~= KINDS[i] then
+    return redis.error_reply('transferqueue: the key ' .. KEYS[i] .. ' holds a ' .. kind
+      .. ', not a ' .. KINDS[i])
+  end
+end
+-- KEYS: 1 the job's hash, 2 every job (zset by creation, ms), 3 the unfinished jobs
+-- (zset by creation), 4 the finished jobs (zset by end, ms), 5 the job's stream, 6 the
+-- namespace's stream (which job had which event, for whoever follows every job).
+-- ARGV: 1 job id, 2 event number, 3 head JSON, 4 owner, 5 created ms, 6 ended ms (''
+-- while the job is unfinished), 7 stream length, 8 stream expiry after the end (ms),
+-- 9 changed files JSON (for the stream entry), 10 '1' if every file follows, else '0',
+-- 11.. hash field, value, ...
+-- Returns the stream entry's id; false for an event older than the one stored (a
+-- repeated call); 0 when only some files follow but the job is missing (Redis lost it):
+-- nothing is written, the caller writes the job whole.
+local seq = tonumber(ARGV[2])
+local stored = redis.call('HGET', KEYS[1], 'seq')
+if stored and tonumber(stored) and tonumber(stored) >= seq then return false end
+if not stored and ARGV[10] ~= '1' then return 0 end
+redis.call('HSET', KEYS[1], 'head', ARGV[3], 'owner', ARGV[4], 'seq', ARGV[2])
+-- HSET in slices: unpack() cannot spread more than a few thousand values at once.
+for first = 11, #ARGV, 2000 do
+  redis.call('HSET', KEYS[1], unpack(ARGV, first, math.min(first + 1999, #ARGV)))
+end
+local id = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*',
+  'seq', ARGV[2], 'head', ARGV[3], 'files', ARGV[9])
+redis.call('XADD', KEYS[6], 'MAXLEN', '~', '10000', '*', 'job', ARGV[1], 'seq', ARGV[2])
+redis.call('ZADD', KEYS[2], 'NX', ARGV[5], ARGV[1])
+if ARGV[6] ~= '' then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1])
+  redis.call('PEXPIRE', KEYS[5], ARGV[8])
+else
+  redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[1])
+end
+return id
+"""
+
+TRIM = r"""
+-- KEYS: 1 the finished jobs (zset by end, ms), 2 every job, 3 the unfinished jobs.
+-- ARGV: 1 hash key prefix, 2 stream key prefix, 3 how many finished jobs to keep ('' for
+-- any number), 4 forget those that ended at or before this ms ('' for none).
+-- Forgets those finished jobs (their hash and stream too); returns their ids.
+local gone, seen = {}, {}
+local function forget(ids)
+  for _, id in ipairs(ids) do
+    if not seen[id] then
+      seen[id] = true
+      gone[#gone + 1] = id
+      redis.call('DEL', ARGV[1] .. id, ARGV[2] .. id)
+      redis.call('ZREM', KEYS[1], id)
+      redis.call('ZREM', KEYS[2], id)
+      redis.call('ZREM', KEYS[3], id)
+    end
+  end
+end
+if ARGV[3] ~= '' then
+  forget(redis.call('ZRANGE', KEYS[1], 0, -(tonumber(ARGV[3]) + 1)))
+end
+if ARGV[4] ~= '' then
+  forget(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[4]))
+end
+return gone
+"""
