@@ -17,9 +17,10 @@ tests check facts gathered in every process:
     ``job <id>`` for each. Each executor reports 5 bytes, then waits until the key
     ``test:go`` exists, reports 10 and returns; should its job be cancelled first, its
     next report raises TransferCancelled, which it notes in the list ``test:cancelled``
-    (``<source path> <time.time()>``) before it lets it go. Then prints ``ended
-    <to_dict() JSON>`` for each job as it ends, in the order queued, and exits. The
-    queue's log goes to stderr from INFO up.
+    (``<source path> <time.time()>``) before it lets it go. Should ``test:go`` hold
+    ``fail``, each executor raises ValueError instead of reporting 10. Then prints
+    ``ended <to_dict() JSON>`` for each job as it ends, in the order queued, and exits.
+    The queue's log goes to stderr from INFO up.
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ def own(url: str, namespace: str, jobs: int, files: int) -> None:
                 except tq.TransferCancelled:
                     client.rpush(f"{namespace}:test:cancelled", f"{file.source_path} {time.time()}")
                     raise
+        if client.get(go) == b"fail":
+            raise ValueError(f"{file.source_path} was told to fail")
         on_progress(10)
 
     listed = [

@@ -26,7 +26,8 @@ from tests.fake_hub import FakeHub, RunningHub, Stall, start_hub
 from tests.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
 from tests.stall_proxy import stalling_proxy
 from tests.test_cli_output import Terminal, rebuild
-from transferqueue._cli import _cancelling_signals, _interrupted_status, _Signalled, copy, main
+from transferqueue._cli import copy, main
+from transferqueue._cli_exit import _cancelling_signals, _interrupted_status, _Signalled
 from transferqueue._cli_output import _skipped
 from transferqueue._cli_plan import _UsageError, plan
 

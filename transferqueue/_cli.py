@@ -1,4 +1,5 @@
-"""The ``transferqueue`` command line: ``transferqueue cp SRC... DEST`` and ``transferqueue demo``.
+"""The ``transferqueue`` command line: ``transferqueue cp SRC... DEST``, ``transferqueue demo``
+and the cluster's ``jobs``, ``watch`` and ``cancel``.
 
 Exit status: 0 when every file arrived, 1 when some failed or something was left out (a
 folder below a source that could not be read, one of several sources missing or unreadable,
@@ -9,8 +10,10 @@ would lead out of DEST), 130 after Ctrl-C, 143 after SIGTERM and 129 after SIGHU
 cancels the copy, waits for the transfers to stop and leaves no partial file).
 
 What ``cp`` copies is planned in :mod:`._cli_plan`, and what it prints is
-:mod:`._cli_output`'s; this module parses the command line, runs the copy on a queue of
-its own and turns signals and errors into exit statuses.
+:mod:`._cli_output`'s; the exit statuses and the signals are :mod:`._cli_exit`'s. The
+commands that follow a cluster of Redis-backed queues (``jobs``, ``watch``, ``cancel``)
+are in :mod:`._cli_cluster`. This module parses the command line, runs the copy on a
+queue of its own and turns signals and errors into exit statuses.
 """
 
 from __future__ import annotations
@@ -20,12 +23,18 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
+from . import _cli_cluster
+from ._cli_exit import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    _cancelling_signals,
+    _interrupted_status,
+)
 from ._cli_output import _display, _printable, _say, _size, _skipped, _skipped_note
 from ._cli_plan import _UsageError, plan
 from ._config import get_max_concurrent_transfers
@@ -36,71 +45,11 @@ from .executors._routing import Transfer, transfer_type_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
-    from types import FrameType
 
     from ._records import TransferJob
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a process Ctrl-C ended
-
 _KEEPALIVE = 0.5
 _DEMO_SIZES_MIB = (1, 2, 4, 8, 16, 32, 64)
-
-
-class _Signalled(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised in the main thread so that it takes Ctrl-C's path (the
-    job cancelled, the transfers waited for, no partial file); the exit status is
-    128 + ``signum``, as for a process the signal killed."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-# Handled like Ctrl-C: a service manager's stop (SIGTERM), a closed terminal (SIGHUP).
-_CANCELLING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-
-@contextlib.contextmanager
-def _cancelling_signals() -> Iterator[None]:
-    """Turn the first SIGTERM or SIGHUP into :class:`_Signalled` in the main thread, for
-    the duration of the block; later ones are ignored, so that they cannot cut the
-    clean-up short. The previous handlers come back afterwards. A signal that was
-    ignored when the block began (``nohup`` ignores SIGHUP) stays ignored, and one whose
-    handler was not set from Python (which could not be put back) is left alone; off the
-    main thread, where Python cannot set handlers, nothing changes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    fired = False
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        nonlocal fired
-        if not fired:
-            fired = True
-            raise _Signalled(signum)
-
-    previous = {}
-    for number in _CANCELLING_SIGNALS:
-        old = signal.getsignal(number)
-        if old is not None and old is not signal.SIG_IGN:
-            previous[number] = old
-    try:
-        for number in previous:
-            signal.signal(number, handler)
-        yield
-    finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
-
-
-def _interrupted_status(interrupt: KeyboardInterrupt) -> int:
-    """The exit status after Ctrl-C (130) or a cancelling signal (128 + its number)."""
-    if isinstance(interrupt, _Signalled):
-        return 128 + interrupt.signum
-    return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -150,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     output.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     commands.add_parser("demo", help="copy a few generated files, showing the live progress")
+    _cli_cluster.add_commands(commands)
     return parser
 
 
@@ -356,6 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _cancelling_signals():
             if args.command == "demo":
                 return demo()
+            if args.command in _cli_cluster.COMMANDS:
+                return _cli_cluster.run(args)
             return _cp(args)
     except _UsageError as exc:  # it may name a source, or quote a listing's entry
         _say(f"transferqueue: error: {exc}", sys.stderr)

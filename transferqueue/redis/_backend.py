@@ -114,6 +114,11 @@ class RedisBackend:
     def __repr__(self) -> str:
         return f"<RedisBackend {self.namespace!r} at {self.url}>"
 
+    def close(self) -> None:
+        """Close the idle connections of a backend that serves no queue (one that only
+        reads the cluster, as ``transferqueue jobs`` does); reads reconnect."""
+        self._connection.close()
+
     # -- called by the queue (never with its state lock held) ---------------------------
 
     def attach(
