@@ -38,3 +38,14 @@ def test_quick_start_copies_the_file(tmp_path: pathlib.Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["completed", "100", "None"]
     assert (tmp_path / "a-copy.bin").read_bytes() == data
+
+
+def test_the_celery_recipe_shows_the_tested_app() -> None:
+    """Every line of the Celery recipe's code in README.rst is a line of the app that
+    tests/test_celery_recipe.py runs, so that the manual cannot drift from what is tested."""
+    shown = _code_block_after("Handing transfers to Celery")
+    tested = (README.parent / "tests" / "celery_recipe.py").read_text(encoding="utf-8")
+    tested_lines = {line.rstrip() for line in tested.splitlines()}
+    missing = [line for line in shown.splitlines() if line and line not in tested_lines]
+    assert shown.count("\n") > 40
+    assert missing == []

@@ -6,6 +6,7 @@ worker shows the jobs of the others."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -108,20 +109,17 @@ class ClusterServer(Server):
         pytest.fail(f"{TRIES} connections all reached worker {owner}")
 
 
-@pytest.fixture(scope="module", params=["flask", "django"])
-def cluster(
-    request: pytest.FixtureRequest,
-    redis_server: RedisServer,  # noqa: F811
-    tmp_path_factory: pytest.TempPathFactory,
+@contextlib.contextmanager
+def gunicorn_cluster(
+    app: str, env: dict[str, str], log_path: Path, workers: int = WORKERS
 ) -> Iterator[ClusterServer]:
-    """``gunicorn -k gthread -w 4`` serving the cluster app of one framework."""
-    log_path = tmp_path_factory.mktemp("gunicorn-cluster") / "log"
+    """``gunicorn -k gthread -w WORKERS`` serving ``app`` on 127.0.0.1 (a free port),
+    its output in ``log_path``; terminated when the block ends."""
     command = [
         sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", "16",
-        "-w", str(WORKERS), "--no-control-socket", "-b", "127.0.0.1:0",
-        "--graceful-timeout", "2", f'tests.web_cluster_app:serve("{request.param}")',
+        "-w", str(workers), "--no-control-socket", "-b", "127.0.0.1:0",
+        "--graceful-timeout", "2", app,
     ]  # fmt: skip
-    env = {**os.environ, "TRANSFERQUEUE_TEST_REDIS_URL": redis_server.url}
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
 
@@ -132,7 +130,7 @@ def cluster(
         deadline = time.monotonic() + STARTUP
         # A bounded readiness poll: gunicorn tells its port only in its log, and each
         # worker when it has booted.
-        while len(re.findall(r"Booting worker", read_log())) < WORKERS or not re.search(
+        while len(re.findall(r"Booting worker", read_log())) < workers or not re.search(
             r"Listening at: http://127\.0\.0\.1:(\d+)", read_log()
         ):
             if process.poll() is not None:
@@ -151,6 +149,19 @@ def cluster(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(WAIT)
+
+
+@pytest.fixture(scope="module", params=["flask", "django"])
+def cluster(
+    request: pytest.FixtureRequest,
+    redis_server: RedisServer,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ClusterServer]:
+    """``gunicorn -k gthread -w 4`` serving the cluster app of one framework."""
+    log_path = tmp_path_factory.mktemp("gunicorn-cluster") / "log"
+    env = {**os.environ, "TRANSFERQUEUE_TEST_REDIS_URL": redis_server.url}
+    with gunicorn_cluster(f'tests.web_cluster_app:serve("{request.param}")', env, log_path) as one:
+        yield one
 
 
 @pytest.fixture
