@@ -286,6 +286,41 @@ def test_an_interrupted_watch_leaves_the_job_running(
     worker.finish()
 
 
+class Terminal:
+    """``python -m transferqueue ARGS`` writing to a pseudo-terminal, read as it goes."""
+
+    def __init__(self, *args: str) -> None:
+        self._parent, child = pty.openpty()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "transferqueue", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=child,
+            stderr=child,
+            cwd=ROOT,
+            env=environment(TERM="xterm"),
+        )
+        os.close(child)
+        self.shown = b""
+
+    def read_until(self, text: bytes) -> None:
+        """Read until ``text`` has been shown (bounded by pytest-timeout)."""
+        while text not in self.shown:
+            chunk = os.read(self._parent, 65536)
+            assert chunk, self.shown
+            self.shown += chunk
+
+    def finish(self) -> tuple[int, str]:
+        """Read the rest; the command's status and everything it showed."""
+        try:
+            while chunk := os.read(self._parent, 65536):
+                self.shown += chunk
+        except OSError:  # EIO: the command closed the terminal
+            pass
+        finally:
+            os.close(self._parent)
+        return self.process.wait(WAIT), self.shown.decode(errors="replace")
+
+
 def test_rich_bars_on_a_terminal(
     redis_url: str,  # noqa: F811
     client: redis.Redis,
@@ -295,36 +330,11 @@ def test_rich_bars_on_a_terminal(
     worker, [job_id] = owner(redis_url, 1, 2)
     workers.append(worker)
     wait_until(lambda: loaded(client, job_id, 2), "both files running")
-    parent, child = pty.openpty()
-    args = ["watch", job_id, "--redis", redis_url, "--namespace", NAMESPACE]
-    watch = subprocess.Popen(
-        [sys.executable, "-m", "transferqueue", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=child,
-        stderr=child,
-        cwd=ROOT,
-        env=environment(TERM="xterm"),
-    )
-    os.close(child)
-    shown = b""
-    try:
-        while b"0/2 files" not in shown:  # the bars, before the files go on
-            chunk = os.read(parent, 65536)
-            assert chunk, shown
-            shown += chunk
-        client.set(f"{NAMESPACE}:test:go", 1)
-        while True:
-            try:
-                chunk = os.read(parent, 65536)
-            except OSError:  # EIO: the command closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-    finally:
-        os.close(parent)
-    assert watch.wait(WAIT) == 0
-    text = shown.decode(errors="replace")
+    terminal = Terminal("watch", job_id, "--redis", redis_url, "--namespace", NAMESPACE)
+    terminal.read_until(b"0/2 files")  # the bars, before the files go on
+    client.set(f"{NAMESPACE}:test:go", 1)
+    status, text = terminal.finish()
+    assert status == 0
     assert "\x1b[" in text
     assert "2/2 files" in text
     assert f"job {job_id} completed: 2 of 2 files transferred (20 B), 0 failed" in text
@@ -530,10 +540,7 @@ def test_a_bad_namespace_is_bad_usage(
     assert "\x1b" not in err
 
 
-def test_a_password_protected_server_through_the_environment(
-    tmp_path: Any,
-    redis_server: RedisServer,  # noqa: F811
-) -> None:
+def test_a_password_protected_server_through_the_environment() -> None:
     """The right password (from TRANSFERQUEUE_REDIS_URL) reads the cluster; a wrong one,
     or a server that is not there, exits 4, and neither password is ever printed."""
     guarded = start_redis_server(None, "--requirepass", SECRET)
@@ -584,3 +591,48 @@ def test_without_redis_py_the_commands_say_what_to_install() -> None:
     )
     assert done.returncode == 4
     assert "pip install 'transferqueue[redis]'" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["jobs", f"redis://:{SECRET}@127.0.0.1/0"],  # --redis forgotten
+        [f"redis://user:{SECRET}@127.0.0.1/0?password={SECRET}"],
+    ],
+)
+def test_usage_errors_never_show_a_password(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argparse quotes what it cannot place: a URL there is shown without its password."""
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "redis://" in err
+    assert "***@127.0.0.1" in err
+    assert SECRET not in err
+
+
+def test_redis_lost_mid_watch_exits_4(workers: list[Worker]) -> None:  # noqa: F811
+    """The server goes away under a watch on a terminal: once the reads sent again have
+    failed too, it ends with 4 and says so, its bars stopped and the cursor shown again."""
+    own_server = start_redis_server()
+    try:
+        worker, [job_id] = owner(own_server.url, 1, 1)
+        workers.append(worker)
+        terminal = Terminal("watch", job_id, "--redis", own_server.url, "--namespace", NAMESPACE)
+        terminal.read_until(b"0/1 files")
+        wait_until(lambda: running_watches(own_server) >= 1, "the watch reading the stream")
+    finally:
+        own_server.stop()
+    status, text = terminal.finish()
+    assert status == 4
+    assert f"transferqueue: error: Redis at {own_server.url} is unavailable" in text
+    hidden, shown = text.rfind("\x1b[?25l"), text.rfind("\x1b[?25h")
+    assert 0 <= hidden < shown < text.index("transferqueue: error")
+    worker.kill()
+
+
+def running_watches(server: RedisServer) -> int:
+    """How many clients of ``server`` are blocked in XREAD."""
+    with redis.Redis(port=server.port) as plain:
+        clients = cast(list[dict[str, Any]], plain.client_list())
+    return sum(1 for client in clients if client.get("cmd") == "xread")

@@ -22,10 +22,11 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import _cli_cluster
 from ._cli_exit import (
@@ -42,6 +43,7 @@ from ._enums import TransferFileStatus, TransferStatus
 from ._queue import TransferQueue
 from ._retry import RetryPolicy
 from .executors._routing import Transfer, transfer_type_for
+from .redis._url import redact_url
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -52,8 +54,22 @@ _KEEPALIVE = 0.5
 _DEMO_SIZES_MIB = (1, 2, 4, 8, 16, 32, 64)
 
 
+# A URL as argparse may quote one in an error (an extra argument, an unknown command).
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose error messages show any URL they quote without its
+    password: ``transferqueue jobs redis://:secret@host`` (``--redis`` forgotten) must not
+    print the secret."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and the message, URLs redacted; exit 2."""
+        super().error(_URL.sub(lambda found: redact_url(found.group()), message))
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="transferqueue",
         description="Copy files between local folders, S3 and Hugging Face, several at once.",
     )

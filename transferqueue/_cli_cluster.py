@@ -250,7 +250,8 @@ def _watch(
             display.close()
             _say(f"stopped watching: job {job_id} goes on", err)
             return _interrupted_status(interrupt)
-        display.close()
+        finally:
+            display.close()  # also when Redis went away: the terminal gets its cursor back
     assert final is not None  # a watch yields the job first
     if not final.status.is_terminal:
         raise _Failure(f"job {job_id} left the cluster's registry before it ended", EXIT_NOT_FOUND)
