@@ -21,9 +21,9 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a process Ctrl-C ended
 
 
 class _Signalled(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised in the main thread so that it takes Ctrl-C's path (the
-    job cancelled, the transfers waited for, no partial file); the exit status is
-    128 + ``signum``, as for a process the signal killed."""
+    """SIGTERM or SIGHUP, raised in the main thread so that it takes Ctrl-C's path (``cp``
+    cancels its job, waits for the transfers and leaves no partial file; ``watch`` stops
+    watching); the exit status is 128 + ``signum``, as for a process the signal killed."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
