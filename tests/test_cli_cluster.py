@@ -636,3 +636,30 @@ def running_watches(server: RedisServer) -> int:
     with redis.Redis(port=server.port) as plain:
         clients = cast(list[dict[str, Any]], plain.client_list())
     return sum(1 for client in clients if client.get("cmd") == "xread")
+
+
+def test_a_malformed_entry_is_skipped_with_a_warning_that_cannot_drive_the_terminal(
+    redis_url: str,  # noqa: F811
+    client: redis.Redis,
+) -> None:
+    """What Redis holds is not trusted: a job whose entry was tampered with (its type
+    made of terminal escapes) is left out of the list and is no job to watch; each
+    command says so on stderr, escaped, and the rest of the cluster is listed."""
+    queue = tq.TransferQueue(2, backend=RedisBackend(redis_url, namespace=NAMESPACE))
+    good, bad = (queue.queue_job("s3-upload", make_files(1), noop_executor) for _ in range(2))
+    queue.wait(bad)
+    queue.wait(good)
+    queue.shutdown()
+    key = f"{NAMESPACE}:job:{bad}"
+    head = json.loads(cast(bytes, client.hget(key, "head")))
+    client.hset(key, "head", json.dumps({**head, "type": "\x1b]0;owned\x07\x1b[2J"}))
+
+    listed = command("jobs", "--redis", redis_url, "--namespace", NAMESPACE)
+    assert listed.returncode == 0
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == ["ID", good]
+    watched = command("watch", bad, "--redis", redis_url, "--namespace", NAMESPACE)
+    assert watched.returncode == 3
+    for stderr in (listed.stderr, watched.stderr):
+        assert f"transferqueue: warning: skipped job {bad} in Redis" in stderr
+        assert "\\x1b]0;owned\\x07" in stderr
+        assert "\x1b" not in stderr

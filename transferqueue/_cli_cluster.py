@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import sys
@@ -32,6 +33,7 @@ from ._cli_output import _display, _say, _size
 from ._cli_plan import _UsageError
 from ._enums import TransferFileStatus, TransferStatus
 from ._errors import JobNotFoundError
+from ._log import logger
 from .redis import DEFAULT_NAMESPACE, RedisBackendError
 from .redis._settings import check_namespace
 from .redis._url import redact_url
@@ -123,6 +125,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     err = sys.stderr if err is None else err
     job_id = None if args.command == "jobs" else _check_job_id(args.job_id)
     backend: RedisBackend | None = None
+    warnings = _Warnings(err)
+    logger.addHandler(warnings)
     try:
         backend = _backend(args.redis, args.namespace)
         if job_id is None:
@@ -143,8 +147,23 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print("interrupted", file=err, flush=True)
         return _interrupted_status(interrupt)
     finally:
+        logger.removeHandler(warnings)
         if backend is not None:
             backend.close()
+
+
+class _Warnings(logging.Handler):
+    """The library's warnings while a command reads the cluster (an entry it skipped as
+    malformed, a stream it read again), as lines of the command on stderr: escaped, as
+    they may quote what Redis holds."""
+
+    def __init__(self, err: TextIO) -> None:
+        super().__init__(logging.WARNING)
+        self._err = err
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Print the record's message."""
+        _say(f"transferqueue: warning: {record.getMessage()}", self._err)
 
 
 def _check_job_id(text: str) -> str:
