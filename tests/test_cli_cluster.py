@@ -396,17 +396,24 @@ def test_a_signal_during_a_cancel_ends_it_and_the_request_stays(
     client: redis.Redis,
     workers: list[Worker],  # noqa: F811
 ) -> None:
+    """SIGTERM while cancel waits for a stopped owner: 143, and the request it sent is
+    still answered once the owner runs again."""
     worker, [job_id] = owner(redis_url, 1, 1)
     workers.append(worker)
     wait_until(lambda: loaded(client, job_id, 1), "the file running")
     worker.process.send_signal(signal.SIGSTOP)
+    cancel = started("cancel", job_id, "--redis", redis_url, "--namespace", NAMESPACE)
     try:
-        cancel = started("cancel", job_id, "--redis", redis_url, "--namespace", NAMESPACE)
-        wait_until(lambda: bool(client.keys(f"{NAMESPACE}:cancel:*")), "the request sent")
+        # Sent, then waited for on the job's stream. (Not seen in the request list: a
+        # stopped owner's BLPOP still takes it there, for the owner to read on SIGCONT.)
+        wait_until(lambda: reading_streams(client) >= 1, "the cancel waiting for the owner")
         cancel.send_signal(signal.SIGTERM)
         status, lines, err = read_lines(cancel)
     finally:
         worker.process.send_signal(signal.SIGCONT)
+        if cancel.poll() is None:
+            cancel.kill()
+            cancel.communicate()
     assert (status, lines, err) == (143, [], "interrupted\n")
     assert ended(worker)["status"] == "cancelled"
     worker.finish()
@@ -620,7 +627,8 @@ def test_redis_lost_mid_watch_exits_4(workers: list[Worker]) -> None:  # noqa: F
         workers.append(worker)
         terminal = Terminal("watch", job_id, "--redis", own_server.url, "--namespace", NAMESPACE)
         terminal.read_until(b"0/1 files")
-        wait_until(lambda: running_watches(own_server) >= 1, "the watch reading the stream")
+        with redis.Redis.from_url(own_server.url) as plain:
+            wait_until(lambda: reading_streams(plain) >= 1, "the watch reading the stream")
     finally:
         own_server.stop()
     status, text = terminal.finish()
@@ -631,11 +639,10 @@ def test_redis_lost_mid_watch_exits_4(workers: list[Worker]) -> None:  # noqa: F
     worker.kill()
 
 
-def running_watches(server: RedisServer) -> int:
-    """How many clients of ``server`` are blocked in XREAD."""
-    with redis.Redis(port=server.port) as plain:
-        clients = cast(list[dict[str, Any]], plain.client_list())
-    return sum(1 for client in clients if client.get("cmd") == "xread")
+def reading_streams(client: redis.Redis) -> int:
+    """How many clients of the server are blocked in XREAD (watching or waiting)."""
+    clients = cast(list[dict[str, Any]], client.client_list())
+    return sum(1 for one in clients if one.get("cmd") == "xread")
 
 
 def test_a_malformed_entry_is_skipped_with_a_warning_that_cannot_drive_the_terminal(
