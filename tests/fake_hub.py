@@ -15,7 +15,8 @@ spaced by ``pause`` seconds (pacing, so that a body arrives in several reads: no
 it). Files carry the validators ``FakeHub.validators`` names, and a Range request with an
 ``If-Range`` that does not match them is answered 200 with the whole file, as RFC 9110 says.
 
-Hostile behaviours: a file body that goes on past the file (``endless``), a tree whose body the test
+Hostile behaviours: a file body that goes on past the file (``endless``: chunked, or
+ending with the connection under the ``http10`` framing), a tree whose body the test
 chooses (``tree_body``), whose ``next`` links loop or never end (``tree_links``),
 or whose page never ends (``endless_tree``), and a chunked body that breaks
 (``break_chunks``), a reply that is no HTTP (``garbage``), a Content-Range for other bytes
@@ -337,10 +338,13 @@ class _Handler(BaseHTTPRequestHandler):
         endless: Iterable[bytes] | None = None,
     ) -> None:
         """A reply framed as ``FakeHub.framing`` says, its body in ``pieces`` writes;
-        ``endless`` (chunked, whatever the framing) goes on after ``body`` until the
-        client hangs up or ``ENDLESS_BYTES`` were sent."""
+        ``endless`` goes on after ``body`` until the client hangs up or ``ENDLESS_BYTES``
+        were sent, chunked unless the framing is ``http10`` (a body that ends with the
+        connection): no length can be announced for it."""
         hub = self.server.hub
-        framing = "chunked" if endless is not None else hub.framing
+        framing: Framing = hub.framing
+        if endless is not None and framing != "http10":
+            framing = "chunked"
         self._head(status, headers, len(body), framing)
         size = max(1, -(-len(body) // hub.pieces))
         pieces = [body[i : i + size] for i in range(0, len(body), size)]
@@ -352,7 +356,7 @@ class _Handler(BaseHTTPRequestHandler):
             if endless is not None:
                 sent = len(body)
                 for piece in endless:
-                    self._write(piece, chunked=True)
+                    self._write(piece, chunked=framing == "chunked")
                     sent += len(piece)
                     if sent >= ENDLESS_BYTES:
                         break
@@ -581,24 +585,34 @@ def assert_file(path: Path, expected: bytes) -> None:
 
 class FakeProgress:
     """Stands in for ``on_progress`` in direct executor calls: records the values and
-    raises TransferCancelled once ``cancel`` is set."""
+    raises TransferCancelled once ``cancel`` is set.
 
-    def __init__(self) -> None:
+    With ``checks_wait_for``, each ``raise_if_cancelled`` (the executor's HTTP client
+    calls it before every read from the socket) first waits for that event; the progress
+    reports themselves do not wait (the first one comes before the request is sent)."""
+
+    def __init__(self, checks_wait_for: threading.Event | None = None) -> None:
         self.values: list[int] = []
         self.cancel = threading.Event()
         self._cond = threading.Condition()
+        self._checks_wait_for = checks_wait_for
 
     def __call__(self, loaded: int) -> None:
         with self._cond:
             self.values.append(loaded)
             self._cond.notify_all()
-        self.raise_if_cancelled()
+        self._raise_if_cancelled()
 
     @property
     def cancelled(self) -> bool:
         return self.cancel.is_set()
 
     def raise_if_cancelled(self) -> None:
+        if self._checks_wait_for is not None:
+            assert self._checks_wait_for.wait(WAIT), "the awaited event never came"
+        self._raise_if_cancelled()
+
+    def _raise_if_cancelled(self) -> None:
         if self.cancel.is_set():
             raise tq.TransferCancelled("cancelled by the test")
 
