@@ -17,7 +17,8 @@ it). Files carry the validators ``FakeHub.validators`` names, and a Range reques
 
 Hostile behaviours: a file body that goes on past the file (``endless``: chunked, or
 ending with the connection under the ``http10`` framing), a tree whose body the test
-chooses (``tree_body``), whose ``next`` links loop or never end (``tree_links``),
+chooses (``tree_body``), whose ``next`` links loop or never end (``tree_links``, their
+pages of ``tree_filler``),
 or whose page never ends (``endless_tree``), and a chunked body that breaks
 (``break_chunks``), a reply that is no HTTP (``garbage``), a Content-Range for other bytes
 (``shift_range``), a redirect to itself (``redirect_loop``) and a CDN that serves bytes
@@ -114,6 +115,7 @@ class FakeHub:
     endless: set[str] = field(default_factory=set)  # file paths whose body never ends
     tree_body: bytes | None = None  # served as the tree's only page instead of the files'
     tree_links: TreeLinks | None = None  # next links that loop or never end
+    tree_filler: list[object] = field(default_factory=list)  # each later page's, with them
     endless_tree: bool = False  # a tree page whose body never ends
     break_chunks: bool = False  # a chunked body's first chunk header is garbage
     garbage: set[str] = field(default_factory=set)  # file paths answered with no HTTP at all
@@ -297,7 +299,7 @@ class _Handler(BaseHTTPRequestHandler):
         if hub.tree_body is not None:
             self._send(200, headers, hub.tree_body)
             return
-        entries = _tree_entries(files)
+        entries = tree_entries(files)
         start = int(query.get("cursor", ["0"])[0])
         page = entries[start : start + hub.page_size]
         if start + hub.page_size < len(entries):
@@ -310,9 +312,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _hostile_pages(
         self, files: dict[str, bytes], query: dict[str, list[str]], headers: dict[str, str]
     ) -> None:
-        """The repository's entries on the first page, then empty pages whose ``next``
-        links point back to the page itself ("self"), go round two pages ("cycle") or on
-        to a new page every time ("endless", up to ``ENDLESS_PAGES``)."""
+        """The repository's entries on the first page, then pages of ``tree_filler``
+        (empty by default) whose ``next`` links point back to the page itself ("self"),
+        go round two pages ("cycle") or on to a new page every time ("endless", up to
+        ``ENDLESS_PAGES``)."""
         hub = self.server.hub
         cursor = query.get("cursor", [""])[0]
         base = f"{hub.hub_url}{urllib.parse.urlsplit(self.path).path}?recursive=true&cursor="
@@ -327,7 +330,7 @@ class _Handler(BaseHTTPRequestHandler):
             following = base + str(int(cursor or "0") + 1)
         if following is not None:
             headers["Link"] = f'<{following}>; rel="next"'
-        page = _tree_entries(files) if not cursor else []
+        page = tree_entries(files) if not cursor else hub.tree_filler
         self._send(200, headers, json.dumps(page).encode())
 
     def _send(
@@ -471,7 +474,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, headers, body, zeros)
 
 
-def _tree_entries(files: dict[str, bytes]) -> list[object]:
+def tree_entries(files: dict[str, bytes]) -> list[object]:
     """The tree API's entries for ``files``: their folders, then the files, by path."""
     folders = sorted(
         {"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)}
