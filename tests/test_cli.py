@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,6 +22,7 @@ import pytest
 
 from tests.conftest import WAIT, refuse_scandir
 from tests.fake_hub import FakeHub, RunningHub, Stall, start_hub
+from tests.lock_holder import holding_lock
 from tests.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
 from tests.stall_proxy import stalling_proxy
 from tests.test_cli_output import Terminal, rebuild
@@ -973,17 +973,6 @@ def test_a_single_unreadable_file_is_a_usage_error(tmp_path: Path) -> None:
 
 # -- temporaries a killed cp leaves -------------------------------------------------------
 
-HOLDER = textwrap.dedent(
-    """
-    import fcntl, os, sys
-
-    fd = os.open(sys.argv[1], os.O_RDONLY)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    print("locked", flush=True)
-    sys.stdin.read()  # held until the test closes our stdin
-    """
-)
-
 
 def test_a_killed_copy_leaves_a_temporary_that_is_skipped_then_removed(
     s3_env: str,  # noqa: F811
@@ -1022,15 +1011,7 @@ def test_a_killed_copy_leaves_a_temporary_that_is_skipped_then_removed(
     young.write_bytes(b"young")
     live = dest / ".live.bin.89abcdef.part"
     live.write_bytes(b"live")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(live)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline() == "locked\n"
+    with holding_lock(live):
         copied = run("cp", "-q", str(dest), str(tmp_path / "elsewhere"))
         assert copied.returncode == 0, copied.stderr
         assert os.listdir(tmp_path / "elsewhere") == ["keep.txt"]
@@ -1041,13 +1022,6 @@ def test_a_killed_copy_leaves_a_temporary_that_is_skipped_then_removed(
         again = run("cp", "-q", str(tmp_path / "new.txt"), f"{dest}/")
         assert again.returncode == 0, again.stderr
         assert sorted(os.listdir(dest)) == sorted(["keep.txt", "new.txt", young.name, live.name])
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(WAIT)
-        assert holder.stdout is not None
-        holder.stdout.close()
-    assert holder.returncode == 0
 
 
 def test_only_the_first_cancelling_signal_interrupts(monkeypatch: pytest.MonkeyPatch) -> None:
