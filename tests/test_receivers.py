@@ -12,10 +12,15 @@ from __future__ import annotations
 import functools
 import gc
 import inspect
+import json
 import logging
+import subprocess
+import sys
+import textwrap
 import threading
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +29,8 @@ import transferqueue as tq
 from tests.conftest import WAIT, make_files, noop_executor
 from transferqueue import _receivers
 from transferqueue._receivers import _Decisions
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # What a receiver saw: the job's id and status, and changed_files (None: not passed).
 Seen = tuple[str, str, tuple[int, ...] | None]
@@ -311,3 +318,55 @@ def test_threads_deciding_at_once_agree() -> None:
     for thread in threads:
         thread.join(WAIT)
     assert answers == [[bool(index % 2) for index in range(200)]] * 4
+
+
+FORK_WHILE_HELD = """
+    import json, os, signal, threading, warnings
+    import transferqueue as tq
+    from transferqueue import _receivers
+
+    # Python 3.12+: forking a process with threads warns; that is the point here.
+    warnings.filterwarnings("ignore", message=".*fork", category=DeprecationWarning)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with _receivers.decisions._lock:
+            held.set()
+            release.wait(30)
+
+    def old_shape(sender, job):
+        seen.append(job.status.value)
+
+    seen = []
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(30)
+    pid = os.fork()
+    if pid == 0:
+        signal.alarm(20)  # a lock inherited held would hang the child: SIGALRM ends it
+        with tq.TransferQueue(1) as queue, tq.job_updated.connected_to(old_shape, sender=queue):
+            queue.wait(queue.queue_job("local-upload", [], lambda f, p: None), timeout=20)
+        print(json.dumps({"child": seen[-1]}), flush=True)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    release.set()
+    holder.join()
+    print(json.dumps({"child_status": status}))
+"""
+
+
+def test_a_child_forked_while_the_decisions_are_locked_decides_on_its_own() -> None:
+    """A child forked while another thread of the parent held the decisions' lock gets a
+    lock of its own: its event thread delivers to a receiver it had not seen (before, it
+    would wait for the lock for ever)."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(FORK_WHILE_HELD)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines == [{"child": "completed"}, {"child_status": 0}]

@@ -24,6 +24,7 @@ hashed, is not remembered: it is looked at again at each event.
 from __future__ import annotations
 
 import inspect
+import os
 import threading
 import types
 import weakref
@@ -40,12 +41,19 @@ class _Decisions:
 
     Rule of the lock: it guards ``_known`` alone and is held only to look up or store a
     decision, never while a signature is read (reading one may run the receiver's own
-    code: a ``__signature__`` property, a ``__call__`` descriptor).
+    code: a ``__signature__`` property, a ``__call__`` descriptor). A forked child gets a
+    new one (:meth:`renew_lock`): a thread of the parent that held it is not there to
+    let go of it.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._known: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+    def renew_lock(self) -> None:
+        """In a forked child: a lock of its own. What is known stays true, and a store
+        is one dict assignment, never left half-made."""
+        self._lock = threading.Lock()
 
     def takes_changed_files(self, receiver: Callable[..., Any]) -> bool:
         """Whether ``receiver`` is to be called with ``changed_files=``."""
@@ -77,3 +85,5 @@ def _takes_changed_files(receiver: Callable[..., Any]) -> bool:
 
 decisions = _Decisions()
 """The decisions of every queue's event thread (they may run at once)."""
+
+os.register_at_fork(after_in_child=decisions.renew_lock)
