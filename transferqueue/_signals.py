@@ -4,7 +4,9 @@ Both are sent with ``sender`` = the :class:`~transferqueue.TransferQueue` and th
 argument ``job``: a :class:`~transferqueue.TransferJob` snapshot; ``job-updated`` also with
 ``changed_files``. Write receivers as ``def receiver(sender, *, job, **extra)``, so that
 keyword arguments added later do not break them. Receivers run in the queue's event-delivery
-thread, one event at a time; see README.rst, "Receiving events".
+thread, one event at a time, and are called as blinker's ``Signal.send`` calls them: an
+``async def`` receiver is refused with the ``RuntimeError`` blinker raises (logged, since the
+thread sends it); see README.rst, "Receiving events", for the bridge to asyncio.
 """
 
 from __future__ import annotations
