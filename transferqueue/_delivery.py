@@ -28,6 +28,7 @@ to 0 with an event of its own (S20).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
@@ -342,6 +343,8 @@ class EventDelivery:
             if not signal.is_muted:  # receivers_for() ignores muting; Signal.send honours it
                 for receiver in signal.receivers_for(sender):
                     try:
+                        if inspect.iscoroutinefunction(receiver):
+                            raise _coroutine_refused(signal)
                         # Only to receivers that take it: one written before it existed,
                         # def on_update(sender, job), must not fail at every event.
                         if updated and decisions.takes_changed_files(receiver):
@@ -362,6 +365,16 @@ class EventDelivery:
             if changed is not None:  # a job-updated, sorted for the feeds if it has any
                 for feed in job_feeds:
                     feed.offer(snapshot, sequence, changed)
+
+
+def _coroutine_refused(signal: NamedSignal) -> RuntimeError:
+    """What blinker's ``Signal.send`` raises for an ``async def`` receiver, which it cannot
+    call: calling it would only make a coroutine that nothing awaits, so it would never run."""
+    return RuntimeError(
+        f"Cannot send to a coroutine function: {signal.name} receivers are called in the "
+        "queue's event thread; connect a plain function that hands the job to your event "
+        'loop (loop.call_soon_threadsafe), see README.rst, "Receiving events"'
+    )
 
 
 def _updated(job: Job) -> _Event:

@@ -5,8 +5,10 @@ argument ``job``: a :class:`~transferqueue.TransferJob` snapshot; ``job-updated`
 ``changed_files``, to the receivers that take it (see :mod:`._receivers`: one written
 before it existed, ``def on_update(sender, job)``, is called without it). Write receivers
 as ``def receiver(sender, *, job, **extra)``, so that keyword arguments added later do not
-break them. Receivers run in the queue's event-delivery
-thread, one event at a time; see README.rst, "Receiving events".
+break them. Receivers run in the queue's event-delivery thread, one event at a time, and
+are called as blinker's ``Signal.send`` calls them: an ``async def`` receiver is refused
+with the ``RuntimeError`` blinker raises (logged, since the thread sends it); see
+README.rst, "Receiving events", for the bridge to asyncio.
 """
 
 from __future__ import annotations
