@@ -6,20 +6,23 @@ Run ``python -m benchmarks.redis_queue`` from the repository root (needs
 namespace ``transferqueue-bench-queue`` it uses and clears). ``--rounds N`` sets the
 rounds of the interleaved comparison (default 3; the median is printed).
 
-- **The coordination tax.** 4 processes each queue 50 jobs of 100 one-chunk no-op files
-  (each executor reports its one chunk once): on one Redis-backed queue at a cluster limit of
-  16, and, interleaved with it, on an embedded queue per process at a limit of 4 each (the
-  same 16 executors at once). Printed: files per second of the whole run (from the
-  processes' common start to the last one's end), their ratio (target: at least 0.70), and
-  the CPU seconds Redis spent on the clustered run (its ``INFO cpu``).
+- **The coordination tax.** 4 processes each queue 10 jobs of 500 one-chunk no-op files
+  (each executor reports its one chunk once), in three modes run one after another in each
+  round: an embedded queue per process at a limit of 4 (16 executors at once in all); one
+  Redis-backed queue per process at a cluster limit of 16 (each process may run 16); the
+  same with ``local_limit=4``. Printed: files per second of the whole run (from the
+  processes' common start to the last one's end), the clustered modes' ratio to the
+  embedded one (target: at least 0.70), the median time of a ``queue_job`` (a clustered
+  one writes the job to Redis before it returns) and the CPU Redis spent per file.
 - **Round trips on the hot path.** One process runs 2,000 no-op files (one job) on a
-  Redis-backed queue at a limit of 4: the commands Redis counted (``INFO commandstats``,
-  every command including those a script runs counted once per call from a client) per
-  file, from the queue's creation to its shutdown (target: at most 3).
+  Redis-backed queue at a limit of 4, with the default ``slot_keep`` and with 0: what the
+  process sent to Redis per file (counted in redis-py's connection; a pipeline counts
+  once; target: at most 3), and the commands Redis ran per file, scripts' included
+  (``INFO commandstats``).
 - **Progress coalescing.** One 10,000-file job whose executors report 100 chunks each, on a
-  Redis-backed queue at a limit of 8: the client commands per second Redis received while
-  it ran, against the calls of ``on_progress`` per second (the writes follow the event
-  thread's coalescing, not the call rate).
+  Redis-backed queue at a limit of 8: round trips to Redis per second against calls of
+  ``on_progress`` per second (the writes follow the event thread's coalescing, not the
+  call rate).
 
 Figures vary with the machine; README.rst records one run.
 """
@@ -27,6 +30,7 @@ Figures vary with the machine; README.rst records one run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import multiprocessing
 import os
 import platform
@@ -35,18 +39,20 @@ import sys
 import time
 from collections.abc import Callable
 from multiprocessing.synchronize import Barrier
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
+from redis.connection import AbstractConnection
 
 import transferqueue as tq
 from benchmarks.redis_semaphore import _redis_server
 from transferqueue.redis import RedisBackend
+from transferqueue.redis._settings import DEFAULT_SLOT_KEEP
 
 NAMESPACE = "transferqueue-bench-queue"
 PROCESSES = 4
-JOBS_PER_PROCESS = 50
-FILES_PER_JOB = 100
+JOBS_PER_PROCESS = 10
+FILES_PER_JOB = 500
 CLUSTER_LIMIT = 16
 TAX_TARGET = 0.70
 START_TIMEOUT = 120.0
@@ -75,51 +81,74 @@ def _clear(url: str) -> None:
             client.delete(key)
 
 
-def _run_jobs(queue: tq.TransferQueue, prefix: str) -> None:
-    ids = [
-        queue.queue_job("local-upload", _files(FILES_PER_JOB, f"{prefix}-{j}-"), _one_chunk)
-        for j in range(JOBS_PER_PROCESS)
-    ]
+def _run_jobs(queue: tq.TransferQueue, prefix: str) -> list[float]:
+    """Queue this process's jobs and wait for them; the seconds each queue_job took."""
+    ids, latencies = [], []
+    for j in range(JOBS_PER_PROCESS):
+        began = time.perf_counter()
+        ids.append(
+            queue.queue_job("local-upload", _files(FILES_PER_JOB, f"{prefix}-{j}-"), _one_chunk)
+        )
+        latencies.append(time.perf_counter() - began)
     for job_id in ids:
         job = queue.wait(job_id, 600)
         if job.status is not tq.TransferStatus.COMPLETED:
             raise RuntimeError(f"job {job_id} ended {job.status}: {job.error}")
+    return latencies
 
 
-def _worker(
-    url: str | None, local_limit: int | None, start: Barrier, results: Any, number: int
-) -> None:
-    """One process of the tax measurement: its jobs on a clustered or embedded queue."""
-    if url is None:
-        queue = tq.TransferQueue(CLUSTER_LIMIT // PROCESSES)
-    else:
-        backend = RedisBackend(url, namespace=NAMESPACE, local_limit=local_limit)
+class _Mode(NamedTuple):
+    """How the processes of one tax round make their queues."""
+
+    name: str
+    clustered: bool
+    local_limit: int | None = None
+
+
+EMBEDDED = _Mode(f"embedded queue per process, limit {CLUSTER_LIMIT // PROCESSES}", False)
+CLUSTERED = _Mode(f"Redis-backed, cluster limit {CLUSTER_LIMIT}", True)
+CLUSTERED_SHARE = _Mode(
+    f"Redis-backed, local_limit {CLUSTER_LIMIT // PROCESSES}", True, CLUSTER_LIMIT // PROCESSES
+)
+
+
+def _worker(url: str, mode: _Mode, start: Barrier, results: Any, number: int) -> None:
+    """One process of the tax measurement: its jobs on a queue made as ``mode`` says."""
+    if mode.clustered:
+        backend = RedisBackend(url, namespace=NAMESPACE, local_limit=mode.local_limit)
         queue = tq.TransferQueue(CLUSTER_LIMIT, backend=backend)
+    else:
+        queue = tq.TransferQueue(CLUSTER_LIMIT // PROCESSES)
     with queue:
         queue.wait(queue.queue_job("local-upload", _files(20, "warm-"), _one_chunk), 60)
         start.wait(START_TIMEOUT)
-        _run_jobs(queue, str(number))
-        results.put(time.perf_counter())
+        latencies = _run_jobs(queue, str(number))
+        results.put((time.perf_counter(), latencies))
 
 
-def _tax_round(url: str | None, local_limit: int | None = None) -> float:
-    """Files per second of PROCESSES processes at once; clustered on ``url`` if given."""
+def _tax_round(url: str, mode: _Mode) -> tuple[float, list[float]]:
+    """Files per second of PROCESSES processes at once, and every queue_job's seconds."""
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(PROCESSES + 1)
     results = context.Queue()
     processes = [
-        context.Process(target=_worker, args=(url, local_limit, start, results, n)) for n in range(PROCESSES)
+        context.Process(target=_worker, args=(url, mode, start, results, n))
+        for n in range(PROCESSES)
     ]
     for process in processes:
         process.start()
     start.wait(START_TIMEOUT)  # a process that failed breaks it: no endless wait
     began = time.perf_counter()
-    ends = [results.get(timeout=900) for _ in processes]
+    ends, latencies = [], []
+    for _ in processes:
+        end, queued = results.get(timeout=900)
+        ends.append(float(end))
+        latencies.extend(queued)
     for process in processes:
         process.join(60)
         if process.exitcode != 0:
             raise RuntimeError(f"a benchmark process exited {process.exitcode}")
-    return PROCESSES * JOBS_PER_PROCESS * FILES_PER_JOB / (float(max(ends)) - began)
+    return PROCESSES * JOBS_PER_PROCESS * FILES_PER_JOB / (max(ends) - began), latencies
 
 
 def _redis_cpu(url: str) -> float:
@@ -145,37 +174,70 @@ def _reset_stats(url: str) -> None:
 
 
 def coordination_tax(url: str, rounds: int) -> None:
-    clustered, embedded, cpu = [], [], []
+    modes = (EMBEDDED, CLUSTERED, CLUSTERED_SHARE)
+    rates: dict[_Mode, list[float]] = {mode: [] for mode in modes}
+    queueing: dict[_Mode, list[float]] = {mode: [] for mode in modes}
+    cpu: dict[_Mode, list[float]] = {mode: [] for mode in modes}
     for _ in range(rounds):
-        _clear(url)
-        before = _redis_cpu(url)
-        clustered.append(_tax_round(url))
-        cpu.append(_redis_cpu(url) - before)
-        embedded.append(_tax_round(None))
+        for mode in modes:  # interleaved: each round runs every mode once
+            _clear(url)
+            before = _redis_cpu(url)
+            rate, latencies = _tax_round(url, mode)
+            cpu[mode].append(_redis_cpu(url) - before)
+            rates[mode].append(rate)
+            queueing[mode].extend(latencies)
     files = PROCESSES * JOBS_PER_PROCESS * FILES_PER_JOB
-    ratio = statistics.median(clustered) / statistics.median(embedded)
+    embedded = statistics.median(rates[EMBEDDED])
     print(
-        f"{PROCESSES} processes x {JOBS_PER_PROCESS * FILES_PER_JOB:,} no-op files, "
-        f"limit {CLUSTER_LIMIT} in all (median of {rounds}):"
+        f"{PROCESSES} processes x {JOBS_PER_PROCESS} jobs x {FILES_PER_JOB} no-op files "
+        f"(median of {rounds}; queue_job p50 of a {FILES_PER_JOB}-file job):"
     )
-    print(f"  embedded queue per process   {statistics.median(embedded):10,.0f} files/s")
-    print(f"  one Redis-backed queue       {statistics.median(clustered):10,.0f} files/s")
-    verdict = "ok" if ratio >= TAX_TARGET else "MISSED"
-    print(f"  clustered / embedded         {ratio:10.2f}   (target >= {TAX_TARGET}: {verdict})")
-    print(
-        f"  Redis CPU for the {files:,} clustered files: {statistics.median(cpu):.2f} s "
-        f"({statistics.median(cpu) / files * 1e6:.0f} us per file)"
-    )
+    for mode in modes:
+        rate = statistics.median(rates[mode])
+        ratio = rate / embedded
+        verdict = (
+            ""
+            if not mode.clustered
+            else (
+                f"  ratio {ratio:.2f} (target >= {TAX_TARGET}: "
+                f"{'ok' if ratio >= TAX_TARGET else 'MISSED'})"
+            )
+        )
+        print(
+            f"  {mode.name:<38} {rate:9,.0f} files/s  queue_job "
+            f"{statistics.median(queueing[mode]) * 1e3:6.1f} ms  Redis CPU "
+            f"{statistics.median(cpu[mode]) / files * 1e6:4.0f} us/file{verdict}"
+        )
 
 
-def _measured(url: str, work: Callable[[tq.TransferQueue], None]) -> tuple[int, float]:
-    """Commands Redis received and seconds taken by ``work`` on a new clustered queue."""
+class _Measure(NamedTuple):
+    round_trips: int  # what this process sent to Redis (a pipeline counts once)
+    commands: int  # what Redis ran, those of scripts included
+    seconds: float
+
+
+def _measured(url: str, work: Callable[[tq.TransferQueue], None], slot_keep: float) -> _Measure:
+    """What ``work`` on a new clustered queue (limit 4) cost Redis, from the queue's
+    creation to its shutdown."""
     _clear(url)
     _reset_stats(url)
+    sent = itertools.count()
+    real_send: Callable[..., None] = AbstractConnection.send_packed_command
+
+    def counting_send(connection: AbstractConnection, *args: Any, **kwargs: Any) -> None:
+        next(sent)
+        real_send(connection, *args, **kwargs)
+
     began = time.perf_counter()
-    with tq.TransferQueue(4, backend=RedisBackend(url, namespace=NAMESPACE)) as queue:
-        work(queue)
-    return _commands(url), time.perf_counter() - began
+    setattr(AbstractConnection, "send_packed_command", counting_send)  # noqa: B010
+    try:
+        backend = RedisBackend(url, namespace=NAMESPACE, slot_keep=slot_keep)
+        with tq.TransferQueue(4, backend=backend) as queue:
+            work(queue)
+    finally:
+        setattr(AbstractConnection, "send_packed_command", real_send)  # noqa: B010
+    seconds = time.perf_counter() - began
+    return _Measure(next(sent), _commands(url), seconds)
 
 
 def round_trips(url: str) -> None:
@@ -184,13 +246,15 @@ def round_trips(url: str) -> None:
     def run(queue: tq.TransferQueue) -> None:
         queue.wait(queue.queue_job("local-upload", _files(count), _one_chunk), 600)
 
-    commands, _ = _measured(url, run)
-    per_file = commands / count
-    verdict = "ok" if per_file <= ROUND_TRIP_TARGET else "MISSED"
-    print(
-        f"Redis commands per no-op file ({count:,} files, queue made to shut down): "
-        f"{per_file:.2f}   (target <= {ROUND_TRIP_TARGET:g}: {verdict})"
-    )
+    print(f"Redis per no-op file ({count:,} files in one job, queue made to shut down):")
+    for slot_keep in (DEFAULT_SLOT_KEEP, 0.0):
+        cost = _measured(url, run, slot_keep)
+        per_file = cost.round_trips / count
+        verdict = "ok" if per_file <= ROUND_TRIP_TARGET else "MISSED"
+        print(
+            f"  slot_keep {slot_keep:<5g} {per_file:5.2f} round trips (target <= "
+            f"{ROUND_TRIP_TARGET:g}: {verdict}), {cost.commands / count:5.2f} commands run"
+        )
 
 
 def progress_coalescing(url: str) -> None:
@@ -201,12 +265,13 @@ def progress_coalescing(url: str) -> None:
         job_id = queue.queue_job("local-upload", _files(count), _hundred_chunks)
         queue.wait(job_id, 900)
 
-    commands, seconds = _measured(url, run)
+    cost = _measured(url, run, DEFAULT_SLOT_KEEP)
     calls = count * 100
     print(
-        f"One {count:,}-file job, 100 progress calls per file: {calls / seconds:,.0f} "
-        f"on_progress calls/s, {commands / seconds:,.0f} Redis commands/s "
-        f"({commands / count:.2f} per file, {seconds:.1f} s)"
+        f"One {count:,}-file job, 100 progress calls per file, limit 8: "
+        f"{calls / cost.seconds:,.0f} on_progress calls/s, "
+        f"{cost.round_trips / cost.seconds:,.0f} round trips/s to Redis "
+        f"({cost.round_trips:,} in {cost.seconds:.1f} s)"
     )
 
 
