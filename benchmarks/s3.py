@@ -21,11 +21,14 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 import transferqueue as tq
 from transferqueue.executors._s3 import S3Transfer
@@ -68,7 +71,7 @@ def _reset(endpoint: str) -> None:
         pass
 
 
-def _client() -> Any:
+def _client() -> S3Client:
     return boto3.session.Session().client("s3", config=Config(max_pool_connections=20))
 
 

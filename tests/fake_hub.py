@@ -15,8 +15,10 @@ spaced by ``pause`` seconds (pacing, so that a body arrives in several reads: no
 it). Files carry the validators ``FakeHub.validators`` names, and a Range request with an
 ``If-Range`` that does not match them is answered 200 with the whole file, as RFC 9110 says.
 
-Hostile behaviours: a file body that goes on past the file (``endless``), a tree whose body the test
-chooses (``tree_body``), whose ``next`` links loop or never end (``tree_links``),
+Hostile behaviours: a file body that goes on past the file (``endless``: chunked, or
+ending with the connection under the ``http10`` framing), a tree whose body the test
+chooses (``tree_body``), whose ``next`` links loop or never end (``tree_links``, their
+pages of ``tree_filler``),
 or whose page never ends (``endless_tree``), and a chunked body that breaks
 (``break_chunks``), a reply that is no HTTP (``garbage``), a Content-Range for other bytes
 (``shift_range``), a redirect to itself (``redirect_loop``) and a CDN that serves bytes
@@ -113,6 +115,7 @@ class FakeHub:
     endless: set[str] = field(default_factory=set)  # file paths whose body never ends
     tree_body: bytes | None = None  # served as the tree's only page instead of the files'
     tree_links: TreeLinks | None = None  # next links that loop or never end
+    tree_filler: list[object] = field(default_factory=list)  # each later page's, with them
     endless_tree: bool = False  # a tree page whose body never ends
     break_chunks: bool = False  # a chunked body's first chunk header is garbage
     garbage: set[str] = field(default_factory=set)  # file paths answered with no HTTP at all
@@ -296,7 +299,7 @@ class _Handler(BaseHTTPRequestHandler):
         if hub.tree_body is not None:
             self._send(200, headers, hub.tree_body)
             return
-        entries = _tree_entries(files)
+        entries = tree_entries(files)
         start = int(query.get("cursor", ["0"])[0])
         page = entries[start : start + hub.page_size]
         if start + hub.page_size < len(entries):
@@ -309,9 +312,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _hostile_pages(
         self, files: dict[str, bytes], query: dict[str, list[str]], headers: dict[str, str]
     ) -> None:
-        """The repository's entries on the first page, then empty pages whose ``next``
-        links point back to the page itself ("self"), go round two pages ("cycle") or on
-        to a new page every time ("endless", up to ``ENDLESS_PAGES``)."""
+        """The repository's entries on the first page, then pages of ``tree_filler``
+        (empty by default) whose ``next`` links point back to the page itself ("self"),
+        go round two pages ("cycle") or on to a new page every time ("endless", up to
+        ``ENDLESS_PAGES``)."""
         hub = self.server.hub
         cursor = query.get("cursor", [""])[0]
         base = f"{hub.hub_url}{urllib.parse.urlsplit(self.path).path}?recursive=true&cursor="
@@ -326,7 +330,7 @@ class _Handler(BaseHTTPRequestHandler):
             following = base + str(int(cursor or "0") + 1)
         if following is not None:
             headers["Link"] = f'<{following}>; rel="next"'
-        page = _tree_entries(files) if not cursor else []
+        page = tree_entries(files) if not cursor else hub.tree_filler
         self._send(200, headers, json.dumps(page).encode())
 
     def _send(
@@ -337,10 +341,13 @@ class _Handler(BaseHTTPRequestHandler):
         endless: Iterable[bytes] | None = None,
     ) -> None:
         """A reply framed as ``FakeHub.framing`` says, its body in ``pieces`` writes;
-        ``endless`` (chunked, whatever the framing) goes on after ``body`` until the
-        client hangs up or ``ENDLESS_BYTES`` were sent."""
+        ``endless`` goes on after ``body`` until the client hangs up or ``ENDLESS_BYTES``
+        were sent, chunked unless the framing is ``http10`` (a body that ends with the
+        connection): no length can be announced for it."""
         hub = self.server.hub
-        framing = "chunked" if endless is not None else hub.framing
+        framing: Framing = hub.framing
+        if endless is not None and framing != "http10":
+            framing = "chunked"
         self._head(status, headers, len(body), framing)
         size = max(1, -(-len(body) // hub.pieces))
         pieces = [body[i : i + size] for i in range(0, len(body), size)]
@@ -352,7 +359,7 @@ class _Handler(BaseHTTPRequestHandler):
             if endless is not None:
                 sent = len(body)
                 for piece in endless:
-                    self._write(piece, chunked=True)
+                    self._write(piece, chunked=framing == "chunked")
                     sent += len(piece)
                     if sent >= ENDLESS_BYTES:
                         break
@@ -467,7 +474,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, headers, body, zeros)
 
 
-def _tree_entries(files: dict[str, bytes]) -> list[object]:
+def tree_entries(files: dict[str, bytes]) -> list[object]:
     """The tree API's entries for ``files``: their folders, then the files, by path."""
     folders = sorted(
         {"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)}
@@ -581,24 +588,34 @@ def assert_file(path: Path, expected: bytes) -> None:
 
 class FakeProgress:
     """Stands in for ``on_progress`` in direct executor calls: records the values and
-    raises TransferCancelled once ``cancel`` is set."""
+    raises TransferCancelled once ``cancel`` is set.
 
-    def __init__(self) -> None:
+    With ``checks_wait_for``, each ``raise_if_cancelled`` (the executor's HTTP client
+    calls it before every read from the socket) first waits for that event; the progress
+    reports themselves do not wait (the first one comes before the request is sent)."""
+
+    def __init__(self, checks_wait_for: threading.Event | None = None) -> None:
         self.values: list[int] = []
         self.cancel = threading.Event()
         self._cond = threading.Condition()
+        self._checks_wait_for = checks_wait_for
 
     def __call__(self, loaded: int) -> None:
         with self._cond:
             self.values.append(loaded)
             self._cond.notify_all()
-        self.raise_if_cancelled()
+        self._raise_if_cancelled()
 
     @property
     def cancelled(self) -> bool:
         return self.cancel.is_set()
 
     def raise_if_cancelled(self) -> None:
+        if self._checks_wait_for is not None:
+            assert self._checks_wait_for.wait(WAIT), "the awaited event never came"
+        self._raise_if_cancelled()
+
+    def _raise_if_cancelled(self) -> None:
         if self.cancel.is_set():
             raise tq.TransferCancelled("cancelled by the test")
 

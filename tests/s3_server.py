@@ -21,9 +21,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 REGION = "us-east-1"
 ACCESS_KEY = "testing"
@@ -173,7 +176,7 @@ def s3_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return moto_endpoint
 
 
-def s3_client(**kwargs: Any) -> Any:
+def s3_client(**kwargs: Any) -> S3Client:
     """A boto3 S3 client from a fresh session (under ``s3_env``: the moto server)."""
     import boto3
 

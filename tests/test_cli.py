@@ -12,10 +12,9 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pytest
 
 from tests.conftest import WAIT, refuse_scandir
 from tests.fake_hub import FakeHub, RunningHub, Stall, start_hub
+from tests.lock_holder import holding_lock
 from tests.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
 from tests.stall_proxy import stalling_proxy
 from tests.test_cli_output import Terminal, rebuild
@@ -210,17 +210,32 @@ def hub() -> Iterator[RunningHub]:
     yield from start_hub(fake)
 
 
+def _small_file_done(line: str) -> bool:
+    """The plain display's line for the small file of the hub's model."""
+    assert line.startswith("done hf://owner/model@main/a.txt"), line
+    return True
+
+
 def _interrupted_copy(
-    hub: RunningHub, dest: Path, signals: Sequence[signal.Signals], *, prefix: Sequence[str] = ()
+    hub: RunningHub,
+    dest: Path,
+    signals: Sequence[signal.Signals],
+    *,
+    prefix: Sequence[str] = (),
+    options: Sequence[str] = (),
+    ready: Callable[[str], bool] = _small_file_done,
+    printed: list[str] | None = None,
 ) -> tuple[int, str]:
-    """Run ``cp -j 2 hf://owner/model DEST`` as a program, send it ``signals`` (in order)
-    once its small file is done and the big one is held mid-body by the hub; return its
-    exit status and stderr."""
+    """Run ``cp -j 2 OPTIONS hf://owner/model DEST`` as a program, send it ``signals`` (in
+    order) once its small file is done (``ready`` is true of a line it printed) and the
+    big one is held mid-body by the hub; return its exit status and stderr, and put the
+    lines it printed into ``printed``."""
     stall = Stall(path="big.bin", after=64 * 1024)
     hub.hub.stall = stall
     env = dict(os.environ, HF_ENDPOINT=hub.url)
     env.pop("HF_TOKEN", None)
-    command = [sys.executable, "-m", "transferqueue", "cp", "-j", "2", "hf://owner/model"]
+    command = [sys.executable, "-m", "transferqueue", "cp", "-j", "2", *options]
+    command.append("hf://owner/model")
     process = subprocess.Popen(
         [*prefix, *command, str(dest)],
         stdout=subprocess.PIPE,
@@ -238,9 +253,12 @@ def _interrupted_copy(
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
+    seen: list[str] = []
     try:
-        first = lines.get(timeout=WAIT)
-        assert first.startswith("done hf://owner/model@main/a.txt")
+        while True:
+            seen.append(lines.get(timeout=WAIT))
+            if ready(seen[-1]):
+                break
         assert stall.reached.wait(WAIT)
         for number in signals:
             process.send_signal(number)
@@ -251,6 +269,10 @@ def _interrupted_copy(
             process.wait(WAIT)
         stall.release.set()
     reader.join(WAIT)
+    while not lines.empty():
+        seen.append(lines.get())
+    if printed is not None:
+        printed.extend(seen)
     assert process.stdout is not None
     process.stdout.close()
     assert process.stderr is not None
@@ -274,6 +296,52 @@ def test_ctrl_c_sigterm_and_sighup_cancel_and_leave_no_partial_file(
     assert _interrupted_copy(hub, dest, [number]) == (status, "cancelled\n")
     assert sorted(os.listdir(dest)) == ["a.txt"]
     assert (dest / "a.txt").read_bytes() == b"small\n"
+
+
+def _small_file_copied(line: str) -> bool:
+    """A ``--json`` line that shows the small file of the hub's model copied."""
+    event = json.loads(line)
+    if event["event"] == "created":
+        files = [{"index": i, "file": f} for i, f in enumerate(event["job"]["files"])]
+    else:
+        files = event["changed_files"]
+    return any(
+        change["file"]["source_path"].endswith("/a.txt") and change["file"]["status"] == "completed"
+        for change in files
+    )
+
+
+@pytest.mark.parametrize(
+    ("number", "status"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+)
+def test_an_interrupted_json_copy_ends_with_its_ended_line(
+    hub: RunningHub, tmp_path: Path, number: signal.Signals, status: int
+) -> None:
+    """Issue 10: ``cp --json`` stopped by Ctrl-C or SIGTERM mid-transfer ends its lines
+    as every run does, with one ``ended`` line, last: the job cancelled, the small file
+    completed and the big one an error, once the transfers stopped (no partial file);
+    the lines rebuild that same job. Before, the lines stopped where they were."""
+    dest = tmp_path / "out"
+    printed: list[str] = []
+    outcome = _interrupted_copy(
+        hub, dest, [number], options=["--json"], ready=_small_file_copied, printed=printed
+    )
+    assert outcome == (status, "cancelled\n")
+    events = [json.loads(line) for line in printed]
+    assert [event["event"] for event in events].count("ended") == 1
+    ended = events[-1]
+    assert ended["event"] == "ended"
+    assert ended["job"]["status"] == "cancelled"
+    by_name = {file["source_path"].rsplit("/", 1)[1]: file for file in ended["job"]["files"]}
+    assert by_name["a.txt"]["status"] == "completed"
+    assert (by_name["big.bin"]["status"], by_name["big.bin"]["error_type"]) == (
+        "error",
+        "transferqueue.TransferCancelled",
+    )
+    assert ended["skipped"] == []
+    assert rebuild(events) == ended["job"]
+    assert sorted(os.listdir(dest)) == ["a.txt"]
 
 
 def test_an_ignored_sighup_stays_ignored(hub: RunningHub, tmp_path: Path) -> None:
@@ -906,17 +974,6 @@ def test_a_single_unreadable_file_is_a_usage_error(tmp_path: Path) -> None:
 
 # -- temporaries a killed cp leaves -------------------------------------------------------
 
-HOLDER = textwrap.dedent(
-    """
-    import fcntl, os, sys
-
-    fd = os.open(sys.argv[1], os.O_RDONLY)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    print("locked", flush=True)
-    sys.stdin.read()  # held until the test closes our stdin
-    """
-)
-
 
 def test_a_killed_copy_leaves_a_temporary_that_is_skipped_then_removed(
     s3_env: str,  # noqa: F811
@@ -955,15 +1012,7 @@ def test_a_killed_copy_leaves_a_temporary_that_is_skipped_then_removed(
     young.write_bytes(b"young")
     live = dest / ".live.bin.89abcdef.part"
     live.write_bytes(b"live")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(live)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline() == "locked\n"
+    with holding_lock(live):
         copied = run("cp", "-q", str(dest), str(tmp_path / "elsewhere"))
         assert copied.returncode == 0, copied.stderr
         assert os.listdir(tmp_path / "elsewhere") == ["keep.txt"]
@@ -974,13 +1023,6 @@ def test_a_killed_copy_leaves_a_temporary_that_is_skipped_then_removed(
         again = run("cp", "-q", str(tmp_path / "new.txt"), f"{dest}/")
         assert again.returncode == 0, again.stderr
         assert sorted(os.listdir(dest)) == sorted(["keep.txt", "new.txt", young.name, live.name])
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(WAIT)
-        assert holder.stdout is not None
-        holder.stdout.close()
-    assert holder.returncode == 0
 
 
 def test_only_the_first_cancelling_signal_interrupts(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -220,6 +220,31 @@ def test_the_displays_read_only_the_changed_files(display: str) -> None:
         assert rebuild(events) == snapshots[-1][0].to_dict()
 
 
+def test_json_prints_nothing_after_the_ended_line() -> None:
+    """Issue 10: the ``ended`` line is the last, also when the end is shown once more (a
+    copy interrupted just after its job ended shows the job's end again); a job that is
+    terminal from its first line gets ``created`` then ``ended``."""
+    snapshots = every_snapshot(3)
+    first, last = snapshots[0][0], snapshots[-1][0]
+    out = io.StringIO()
+    shown = _cli_output._Json(out, [])
+    shown.show(first, None)
+    shown.show(last, (0, 1, 2))
+    shown.show(last, None)
+    assert [json.loads(line)["event"] for line in out.getvalue().splitlines()] == [
+        "created",
+        "ended",
+    ]
+    late = io.StringIO()
+    shown = _cli_output._Json(late, [])
+    shown.show(last, None)
+    shown.show(last, None)
+    events = [json.loads(line) for line in late.getvalue().splitlines()]
+    assert [event["event"] for event in events] == ["created", "ended"]
+    assert events[1]["changed_files"] == []
+    assert rebuild(events) == last.to_dict()
+
+
 # -- names that are not UTF-8, or that the output cannot take ---------------------------
 
 

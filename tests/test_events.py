@@ -10,6 +10,7 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
+import blinker
 import pytest
 from freezegun import freeze_time
 
@@ -257,6 +258,60 @@ def test_raising_receiver_is_logged_and_stops_nothing(
     assert logged[0].exc_info is not None
     assert isinstance(logged[0].exc_info[1], RuntimeError)
     assert str(logged[0].exc_info[1]) == "receiver boom"
+
+
+def test_coroutine_receiver_is_refused_as_blinker_refuses_it(
+    queue: tq.TransferQueue, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An ``async def`` receiver is not called (it would only make a coroutine that never
+    runs): each event logs the RuntimeError blinker's Signal.send raises for it, and the
+    other receivers get every event."""
+
+    async def refused(sender: Any, *, job: tq.TransferJob, **extra: Any) -> None:
+        raise AssertionError("an async receiver must not run")
+
+    # What blinker itself raises when its send() meets a coroutine function.
+    plain_signal = blinker.Signal()
+    plain_signal.connect(refused)
+    with pytest.raises(RuntimeError) as blinker_refusal:
+        plain_signal.send(None, job=None)
+
+    good: list[tuple[str, tq.TransferJob]] = []
+
+    def good_created(sender: Any, *, job: tq.TransferJob, **extra: Any) -> None:
+        good.append(("job-created", job))
+
+    def good_updated(sender: Any, *, job: tq.TransferJob, **extra: Any) -> None:
+        good.append(("job-updated", job))
+
+    with (
+        caplog.at_level(logging.ERROR, logger="transferqueue"),
+        tq.job_created.connected_to(refused, sender=queue),
+        tq.job_updated.connected_to(refused, sender=queue),
+        tq.job_created.connected_to(good_created, sender=queue),
+        tq.job_updated.connected_to(good_updated, sender=queue),
+    ):
+        job_id = queue.queue_job("s3-upload", make_files(2), noop_executor)
+        final = queue.wait(job_id, timeout=WAIT)
+
+    assert final.status == "completed"
+    assert_ordered(good)
+    logged = [
+        record
+        for record in caplog.records
+        if record.name == "transferqueue" and record.levelno == logging.ERROR
+    ]
+    # One refusal per event, on both signals, each naming the receiver and the job.
+    assert len(logged) == len(good)
+    assert {record.getMessage().split()[0] for record in logged} == {"job-created", "job-updated"}
+    for record in logged:
+        assert "refused" in record.getMessage()
+        assert job_id in record.getMessage()
+        assert record.exc_info is not None
+        refusal = record.exc_info[1]
+        assert isinstance(refusal, RuntimeError)
+        assert str(refusal).startswith(str(blinker_refusal.value).rstrip("."))
+        assert "call_soon_threadsafe" in str(refusal)
 
 
 def test_receiver_can_cancel_the_job_on_its_active_event(

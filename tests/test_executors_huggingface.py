@@ -336,16 +336,24 @@ def test_cancel_direct_call_while_stalled(hub: RunningHub, tmp_path: Path) -> No
 
 def test_stalled_server_times_out_and_keeps_the_part(hub: RunningHub, tmp_path: Path) -> None:
     """Issue 4: a server that stops sending cannot hang the download: TimeoutError (an
-    OSError, retried by default) after ``timeout``, and the part is kept for the retry."""
-    hub.hub.stall = Stall(path="train.csv", after=20_000)
+    OSError, retried by default) after ``timeout``, and the part is kept for the retry.
+    The short timeout can count only the stall's silence: the client's checks between
+    reads wait until the server has put every byte before it into the socket (a server
+    slow to answer on a loaded machine cannot look silent), and the retry has a long one."""
+    stall = Stall(path="train.csv", after=20_000)
+    hub.hub.stall = stall
     dest = tmp_path / "train.csv"
-    executor = HuggingFaceDownload(endpoint=hub.url, timeout=0.2)
+    file = tq.TransferFile("hf://datasets/owner/data/train.csv", str(dest), 0)
+    progress = FakeProgress(checks_wait_for=stall.reached)
     with pytest.raises(TimeoutError, match=r"train\.csv"):
-        run(executor, "hf://datasets/owner/data/train.csv", dest)
+        HuggingFaceDownload(endpoint=hub.url, timeout=0.2)(
+            file, cast(tq.ProgressCallback, progress)
+        )
     (part,) = partials(tmp_path)
     assert part.read_bytes() == TRAIN[:20_000]
-    hub.hub.stall.release.set()
+    stall.release.set()
     hub.hub.stall = None
+    executor = HuggingFaceDownload(endpoint=hub.url, timeout=WAIT)
     run(executor, "hf://datasets/owner/data/train.csv", dest)
     assert_file(dest, TRAIN)
     assert hub.hub.seen()[-1].range == "bytes=20000-"

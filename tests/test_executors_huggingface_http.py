@@ -131,19 +131,27 @@ def test_silent_closing_server_times_out_and_the_part_resumes(
 ) -> None:
     """A server that stops sending a body that would end with the connection cannot hang
     the download: TimeoutError after ``timeout`` (a stretch without data), the part kept,
-    and the next call resumes it, with If-Range."""
+    and the next call resumes it, with If-Range.
+
+    The short timeout can count only the stall's silence: the client's checks between
+    reads wait until the server has put every byte before the stall into the socket, so
+    a server slow to answer on a loaded machine cannot look silent; and the resume runs
+    with a long timeout. No stretch but the stall can time out."""
     hub.hub.framing = framing
     stall = Stall(path="train.csv", after=20_000)
     hub.hub.stall = stall
     dest = tmp_path / "train.csv"
-    executor = HuggingFaceDownload(endpoint=hub.url, timeout=0.3)
+    file = tq.TransferFile(TRAIN_URL, str(dest), len(TRAIN))
+    progress = FakeProgress(checks_wait_for=stall.reached)
     with pytest.raises(TimeoutError, match=r"train\.csv"):
-        run(executor, "hf://datasets/owner/data/train.csv", dest)
+        HuggingFaceDownload(endpoint=hub.url, timeout=0.3)(
+            file, cast(tq.ProgressCallback, progress)
+        )
     (part,) = partials(tmp_path)
     assert part.read_bytes() == TRAIN[:20_000]
     hub.hub.stall = None
     stall.release.set()
-    run(executor, "hf://datasets/owner/data/train.csv", dest)
+    run(HuggingFaceDownload(endpoint=hub.url, timeout=WAIT), TRAIN_URL, dest, len(TRAIN))
     assert_file(dest, TRAIN)
     first, second = hub.hub.seen()
     assert (first.range, second.range) == (None, "bytes=20000-")
@@ -199,6 +207,66 @@ def test_a_body_longer_than_the_listed_size_fails_at_once(hub: RunningHub, tmp_p
         run(HuggingFaceDownload(endpoint=hub.url), TRAIN_URL, dest, len(TRAIN))
     assert not tq.RetryPolicy().is_transient(caught.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("framing", ["chunked", "http10"])
+def test_an_endless_body_for_a_file_listed_empty_fails(
+    hub: RunningHub, tmp_path: Path, framing: Framing
+) -> None:
+    """A file the listing gives as empty (size 0) whose server sends a body without a
+    length (chunked, or ending with the connection) that never ends fails at its first
+    byte with HubSizeError (not retried) naming the reason, through a queue as ``cp``
+    runs it; nothing is left, neither the destination nor a partial file. Before, size 0
+    meant "unknown" and the body was written to the end (64 MiB here) and completed."""
+    hub.hub.repos[("dataset", "owner/data")]["empty.txt"] = b""
+    hub.hub.framing = framing
+    hub.hub.endless = {"empty.txt"}
+    out = tmp_path / "out"
+    listed = list_hf_files("hf://datasets/owner/data/empty.txt", out, endpoint=hub.url)
+    assert [m["size"] for m in listed] == [0]
+    executor = HuggingFaceDownload(endpoint=hub.url, timeout=WAIT)
+    with tq.TransferQueue(1, retry=tq.RetryPolicy(max_attempts=3)) as q:
+        job = q.wait(q.queue_job("huggingface", listed, executor), timeout=WAIT)
+    (file,) = job.files
+    assert (file.status, file.error_type, file.attempts) == (
+        "error",
+        "transferqueue.executors.HubSizeError",
+        1,
+    )
+    assert "without announcing its length for a file queued with size 0" in (file.error or "")
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
+def test_an_empty_file_arrives_empty_in_every_framing(
+    hub: RunningHub, tmp_path: Path, framing: Framing
+) -> None:
+    """A file listed as empty and served empty arrives, an empty file, whatever the
+    framing of its (empty) body."""
+    hub.hub.repos[("dataset", "owner/data")]["empty.txt"] = b""
+    hub.hub.framing = framing
+    dest = tmp_path / "empty.txt"
+    executor = HuggingFaceDownload(endpoint=hub.url)
+    progress = run(executor, "hf://datasets/owner/data/empty.txt", dest)
+    assert dest.read_bytes() == b""
+    assert progress.values[-1] == 0
+    assert partials(tmp_path) == []
+
+
+def test_a_file_of_unknown_size_is_bounded_by_the_announced_length(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    """A file queued with size 0 by a caller who did not know its size downloads whole
+    when the reply announces its length (Content-Length), as before; without one (chunked)
+    it fails at its first byte, as an empty file's body would."""
+    dest = tmp_path / "train.csv"
+    executor = HuggingFaceDownload(endpoint=hub.url)
+    run(executor, TRAIN_URL, dest)
+    assert_file(dest, TRAIN)
+    hub.hub.framing = "chunked"
+    with pytest.raises(HubSizeError, match="without announcing its length"):
+        run(executor, TRAIN_URL, tmp_path / "again.csv")
+    assert sorted(tmp_path.iterdir()) == [dest]
 
 
 def test_a_resumed_body_longer_than_its_content_range_fails(

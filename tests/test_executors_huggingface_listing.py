@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.fake_hub import RunningHub, TreeLinks, sample_hub, start_hub
+from tests.fake_hub import RunningHub, TreeLinks, sample_hub, start_hub, tree_entries
 from transferqueue.executors import (
     HubAuthError,
     HubEntryError,
@@ -242,6 +242,69 @@ def test_an_endless_page_is_cut_off(hub: RunningHub, tmp_path: Path) -> None:
     HubError: memory does not grow for ever."""
     hub.hub.endless_tree = True
     with pytest.raises(HubError, match="larger than 16 MiB"):
+        listed(hub, "hf://owner/model", tmp_path)
+
+
+def tree_pages(hub: RunningHub) -> list[str]:
+    return [r.path for r in hub.hub.seen() if "/tree/" in r.path]
+
+
+def test_entries_are_capped_across_pages(
+    hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of a tree that are each small but many add up: more than MAX_TREE_ENTRIES
+    entries in all (lowered here to 5; the model's tree has 6, 2 a page) end the listing
+    with HubError naming the limit, at the page that passes it. At 6 it is listed."""
+    hub.hub.page_size = 2
+    monkeypatch.setattr(_hub_listing, "MAX_TREE_ENTRIES", 6)
+    assert len(listed(hub, "hf://owner/model", tmp_path)) == 4
+    monkeypatch.setattr(_hub_listing, "MAX_TREE_ENTRIES", 5)
+    hub.hub.requests.clear()
+    with pytest.raises(HubError, match=r"more than 5 entries \(MAX_TREE_ENTRIES\)"):
+        listed(hub, "hf://owner/model", tmp_path)
+    assert len(tree_pages(hub)) == 3
+
+
+def test_entries_are_capped_in_a_listing_that_never_ends(
+    hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries count whether in scope or not, files or folders: a listing of one folder
+    of a tree whose pages of folders go on (under the page cap) stops at the entry cap."""
+    hub.hub.tree_links = "endless"
+    hub.hub.tree_filler = [{"type": "directory", "path": f"d{i}"} for i in range(50)]
+    monkeypatch.setattr(_hub_listing, "MAX_TREE_ENTRIES", 1000)
+    with pytest.raises(HubError, match="more than 1,000 entries"):
+        listed(hub, "hf://owner/model/sub", tmp_path)
+    assert len(tree_pages(hub)) == 21  # the first page (6), then 50 a page: 1,006 > 1,000
+
+
+def test_bytes_are_capped_across_pages(
+    hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages each under MAX_TREE_PAGE_BYTES add up: more than MAX_TREE_BYTES read in all
+    (lowered here to a little more than two of the tree's pages) end the listing with
+    HubError naming the limit, as soon as the page that passes it does."""
+    hub.hub.page_size = 1
+    entries = tree_entries(hub.hub.repos[("model", "owner/model")])
+    pages = [len(json.dumps([entry]).encode()) for entry in entries]
+    monkeypatch.setattr(_hub_listing, "MAX_TREE_BYTES", sum(pages))
+    assert len(listed(hub, "hf://owner/model", tmp_path)) == 4
+    hub.hub.requests.clear()
+    monkeypatch.setattr(_hub_listing, "MAX_TREE_BYTES", pages[0] + pages[1] + 1)
+    limit = f"{pages[0] + pages[1] + 1:,}"
+    with pytest.raises(HubError, match=rf"add up to more than {limit} bytes \(MAX_TREE_BYTES"):
+        listed(hub, "hf://owner/model", tmp_path)
+    assert len(tree_pages(hub)) == 3
+
+
+def test_an_endless_page_stops_at_the_total_when_that_is_lower(
+    hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The total cap holds within a page too: an endless page stops at MAX_TREE_BYTES
+    when that is below MAX_TREE_PAGE_BYTES."""
+    monkeypatch.setattr(_hub_listing, "MAX_TREE_BYTES", 1 << 20)
+    hub.hub.endless_tree = True
+    with pytest.raises(HubError, match="more than 1,048,576 bytes"):
         listed(hub, "hf://owner/model", tmp_path)
 
 

@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import botocore.exceptions
 import pytest
@@ -31,6 +31,10 @@ from transferqueue.executors._file_lock import FileBusyError, open_locked
 from transferqueue.executors._remote_names import UnsafeRemoteNameError
 from transferqueue.executors._s3 import s3_error
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import MultipartUploadTypeDef
+
 # The moto server's fixtures, made visible to pytest in this module.
 moto_server = s3_server.moto_server
 moto_endpoint = s3_server.moto_endpoint
@@ -39,8 +43,13 @@ s3_env = s3_server.s3_env
 MiB = 1 << 20
 BUCKET = "bucket"
 
-# Multipart with small parts: 20 MiB in 4 parts of 5 MiB (S3's smallest part size).
-MULTIPART = {"multipart_threshold": 8 * MiB, "multipart_chunksize": 5 * MiB}
+
+def multipart_config(max_concurrency: int = 10) -> TransferConfig:
+    """Multipart with small parts: above 8 MiB, in parts of 5 MiB (S3's smallest part
+    size), so 20 MiB go in 4 parts; 10 request threads is boto3's default."""
+    return TransferConfig(
+        multipart_threshold=8 * MiB, multipart_chunksize=5 * MiB, max_concurrency=max_concurrency
+    )
 
 
 def sha256(data: bytes) -> str:
@@ -62,18 +71,16 @@ def payload(size: int, seed: int = 0) -> bytes:
     return bytes(out[:size])
 
 
-def read_object(client: Any, bucket: str, key: str) -> bytes:
-    body: bytes = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return body
+def read_object(client: S3Client, bucket: str, key: str) -> bytes:
+    return client.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
-def keys(client: Any, bucket: str) -> list[str]:
+def keys(client: S3Client, bucket: str) -> list[str]:
     return [entry["Key"] for entry in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
 
 
-def open_uploads(client: Any, bucket: str) -> list[Any]:
-    uploads: list[Any] = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
-    return uploads
+def open_uploads(client: S3Client, bucket: str) -> list[MultipartUploadTypeDef]:
+    return client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
 
 
 class FakeProgress:
@@ -125,7 +132,7 @@ def run_job(executor: tq.Executor, type_: str, files: list[dict[str, Any]]) -> t
 
 
 @pytest.fixture
-def client(s3_env: str) -> Any:
+def client(s3_env: str) -> S3Client:
     """A boto3 client on the moto server, with the test bucket created."""
     made = s3_client()
     made.create_bucket(Bucket=BUCKET)
@@ -133,9 +140,9 @@ def client(s3_env: str) -> Any:
 
 
 @pytest.fixture
-def s3(client: Any) -> Iterator[S3Transfer]:
+def s3(client: S3Client) -> Iterator[S3Transfer]:
     """An S3Transfer on the moto server with small multipart parts, closed afterwards."""
-    with S3Transfer(client=client, transfer_config=TransferConfig(**MULTIPART)) as executor:
+    with S3Transfer(client=client, transfer_config=multipart_config()) as executor:
         yield executor
 
 
@@ -200,7 +207,7 @@ def test_s3_names_need_boto3_only_when_used() -> None:
 # -- uploads and downloads ---------------------------------------------------------------
 
 
-def test_small_upload_called_directly(s3: S3Transfer, client: Any, tmp_path: Path) -> None:
+def test_small_upload_called_directly(s3: S3Transfer, client: S3Client, tmp_path: Path) -> None:
     """S7: a small upload arrives whole; progress is reported from the caller's thread
     in absolute bytes, ending at the size."""
     data = payload(300_000)
@@ -215,7 +222,7 @@ def test_small_upload_called_directly(s3: S3Transfer, client: Any, tmp_path: Pat
     assert progress.threads == {threading.current_thread().name}
 
 
-def test_multipart_upload_through_a_queue(s3: S3Transfer, client: Any, tmp_path: Path) -> None:
+def test_multipart_upload_through_a_queue(s3: S3Transfer, client: S3Client, tmp_path: Path) -> None:
     """issue #4 + S7: 20 MiB goes up in 4 parts through a real queue; the object's
     checksum matches and the progress the executor reported is absolute, ending at size."""
     data = payload(20 * MiB, seed=1)
@@ -247,7 +254,7 @@ def test_multipart_upload_through_a_queue(s3: S3Transfer, client: Any, tmp_path:
     assert job.progress.loaded_bytes == len(data)
 
 
-def test_small_and_multipart_download(s3: S3Transfer, client: Any, tmp_path: Path) -> None:
+def test_small_and_multipart_download(s3: S3Transfer, client: S3Client, tmp_path: Path) -> None:
     """issue #4 + S7: a small and a 20 MiB (ranged, multipart) download through a real queue
     arrive whole in new subfolders, and no temporary file is left beside them."""
     small, big = payload(1000, seed=2), payload(20 * MiB, seed=3)
@@ -281,7 +288,7 @@ def test_small_and_multipart_download(s3: S3Transfer, client: Any, tmp_path: Pat
 
 
 def test_download_called_directly_reports_progress(
-    s3: S3Transfer, client: Any, tmp_path: Path
+    s3: S3Transfer, client: S3Client, tmp_path: Path
 ) -> None:
     """S7: a direct multipart download reports absolute bytes ending at the size."""
     data = payload(12 * MiB, seed=4)
@@ -294,7 +301,7 @@ def test_download_called_directly_reports_progress(
     assert progress.values == sorted(progress.values)
 
 
-def test_download_refuses_to_overwrite_unless_asked(client: Any, tmp_path: Path) -> None:
+def test_download_refuses_to_overwrite_unless_asked(client: S3Client, tmp_path: Path) -> None:
     """issue #4: an existing destination is kept (FileExistsError naming it) unless the
     executor was made with overwrite=True, which replaces it."""
     data = payload(5000, seed=5)
@@ -317,7 +324,7 @@ def test_download_refuses_to_overwrite_unless_asked(client: Any, tmp_path: Path)
     assert os.listdir(tmp_path) == ["k"]
 
 
-def test_upload_refuses_an_existing_object_unless_asked(client: Any, tmp_path: Path) -> None:
+def test_upload_refuses_an_existing_object_unless_asked(client: S3Client, tmp_path: Path) -> None:
     """issue #4: overwrite=False also keeps an existing object (FileExistsError naming
     its URL); overwrite=True replaces it."""
     client.put_object(Bucket=BUCKET, Key="k", Body=b"old")
@@ -346,15 +353,16 @@ def test_default_client_comes_from_the_environment(s3_env: str, tmp_path: Path) 
             FakeProgress().as_callback(),
         )
         assert executor.client.meta.endpoint_url == s3_env
-        # Room for 10 request + 5 submission threads and the queue workers' HEADs.
-        assert executor.client.meta.config.max_pool_connections == 25
+        # Room for 10 request + 5 submission threads and the queue workers' HEADs. (Config
+        # keeps its options as instance attributes, which botocore-stubs do not declare.)
+        assert vars(executor.client.meta.config)["max_pool_connections"] == 25
     assert sha256(read_object(check, "env-bucket", "f")) == sha256(data)
 
 
 # -- copies -------------------------------------------------------------------------------
 
 
-def test_server_side_copy_small_and_multipart(s3: S3Transfer, client: Any) -> None:
+def test_server_side_copy_small_and_multipart(s3: S3Transfer, client: S3Client) -> None:
     """issue #4: S3-to-S3 copies (one request, and 4 copied parts) through a real queue
     arrive with the source's bytes, and report progress up to the size."""
     client.create_bucket(Bucket="other")
@@ -384,7 +392,7 @@ def test_server_side_copy_small_and_multipart(s3: S3Transfer, client: Any) -> No
     assert job.progress.loaded_bytes == len(small) + len(big)
 
 
-def test_streamed_copy_with_a_source_client(client: Any) -> None:
+def test_streamed_copy_with_a_source_client(client: S3Client) -> None:
     """issue #4: with source_client the copy streams (GET with one client, multipart
     upload with the other) and arrives whole, progress ending at the size."""
     data = payload(11 * MiB, seed=10)
@@ -392,7 +400,7 @@ def test_streamed_copy_with_a_source_client(client: Any) -> None:
     client.create_bucket(Bucket="target")
     progress = FakeProgress()
     with S3Transfer(
-        client=client, source_client=s3_client(), transfer_config=TransferConfig(**MULTIPART)
+        client=client, source_client=s3_client(), transfer_config=multipart_config()
     ) as executor:
         executor(
             transfer_file(f"s3://{BUCKET}/src", "s3://target/dst", len(data)),
@@ -454,7 +462,7 @@ class RecordingProgress:
         return False
 
 
-def hold_requests(client: Any, operation: str, hold: Any, release: threading.Event) -> None:
+def hold_requests(client: S3Client, operation: str, hold: Any, release: threading.Event) -> None:
     """Make ``client``'s requests of ``operation`` for which ``hold(params)`` is true wait
     (in s3transfer's threads) until ``release`` is set: the transfer cannot finish before
     the executor has seen the cancel."""
@@ -501,14 +509,14 @@ def run_cancelled_job(
     return job, seen
 
 
-def test_cancel_mid_multipart_upload_leaves_no_upload(client: Any, tmp_path: Path) -> None:
+def test_cancel_mid_multipart_upload_leaves_no_upload(client: S3Client, tmp_path: Path) -> None:
     """S9 + issue #4: cancelling the job after the first 5 MiB part aborts the multipart
     upload: no open upload and no object remain in the bucket."""
     data = payload(20 * MiB, seed=11)
     source = _write(tmp_path / "big.bin", data)
     release = threading.Event()
     hold_requests(client, "UploadPart", lambda params: params["PartNumber"] >= 2, release)
-    config = TransferConfig(max_concurrency=1, **MULTIPART)
+    config = multipart_config(max_concurrency=1)
     with S3Transfer(client=client, transfer_config=config) as executor:
         job, seen = run_cancelled_job(
             executor,
@@ -530,7 +538,7 @@ def test_cancel_mid_multipart_upload_leaves_no_upload(client: Any, tmp_path: Pat
     assert sha256(read_object(client, BUCKET, "big")) == sha256(data)
 
 
-def test_cancel_mid_download_leaves_no_file(client: Any, tmp_path: Path) -> None:
+def test_cancel_mid_download_leaves_no_file(client: S3Client, tmp_path: Path) -> None:
     """S9 + issue #4: cancelling a download after its first part leaves neither the
     destination nor a temporary file in the folder."""
     data = payload(20 * MiB, seed=12)
@@ -543,7 +551,7 @@ def test_cancel_mid_download_leaves_no_file(client: Any, tmp_path: Path) -> None
         release,
     )
     out = tmp_path / "out"
-    config = TransferConfig(max_concurrency=1, **MULTIPART)
+    config = multipart_config(max_concurrency=1)
     with S3Transfer(client=client, transfer_config=config) as executor:
         job, seen = run_cancelled_job(
             executor,
@@ -565,7 +573,7 @@ def test_cancel_mid_download_leaves_no_file(client: Any, tmp_path: Path) -> None
     assert file_sha256(out / "big") == sha256(data)
 
 
-def test_a_download_writes_into_one_locked_temporary(client: Any, tmp_path: Path) -> None:
+def test_a_download_writes_into_one_locked_temporary(client: S3Client, tmp_path: Path) -> None:
     """issue 10: s3transfer writes straight into atomic_destination's temporary (given a
     file name, it would write a ``NAME.<random>`` of its own, which a process killed
     mid-download leaves behind under a name nothing recognises): while the download
@@ -583,7 +591,7 @@ def test_a_download_writes_into_one_locked_temporary(client: Any, tmp_path: Path
     hold_requests(client, "GetObject", second_part, release)
     out = tmp_path / "out"
     failures: list[BaseException] = []
-    config = TransferConfig(max_concurrency=1, **MULTIPART)
+    config = multipart_config(max_concurrency=1)
     with S3Transfer(client=client, transfer_config=config) as executor:
 
         def run() -> None:
@@ -609,7 +617,7 @@ def test_a_download_writes_into_one_locked_temporary(client: Any, tmp_path: Path
     assert file_sha256(out / "big") == sha256(data)
 
 
-def test_direct_cancel_raises_transfer_cancelled(client: Any, tmp_path: Path) -> None:
+def test_direct_cancel_raises_transfer_cancelled(client: S3Client, tmp_path: Path) -> None:
     """S9: an executor called directly raises TransferCancelled (naming the URL) once its
     on_progress says cancelled, and the aborted upload leaves nothing behind."""
     data = payload(20 * MiB, seed=13)
@@ -625,7 +633,7 @@ def test_direct_cancel_raises_transfer_cancelled(client: Any, tmp_path: Path) ->
 
     hold_requests(client, "UploadPart", hold, release)
     failures: list[BaseException] = []
-    config = TransferConfig(max_concurrency=1, **MULTIPART)
+    config = multipart_config(max_concurrency=1)
     with S3Transfer(client=client, transfer_config=config) as executor:
 
         def run() -> None:
@@ -700,7 +708,7 @@ def test_missing_bucket_and_key_give_clear_errors(s3: S3Transfer, tmp_path: Path
 
 
 def test_wrong_credentials_give_permission_errors(
-    moto_server: MotoServer, client: Any, tmp_path: Path
+    moto_server: MotoServer, client: S3Client, tmp_path: Path
 ) -> None:
     """S16 + issue #4: with credentials the server refuses, uploads and downloads fail
     with a PermissionError naming the URL; the right credentials then work."""
@@ -768,7 +776,7 @@ def test_wrong_credentials_give_permission_errors(
 # -- listing ------------------------------------------------------------------------------
 
 
-def test_list_s3_objects_pages_through_a_prefix(client: Any, tmp_path: Path) -> None:
+def test_list_s3_objects_pages_through_a_prefix(client: S3Client, tmp_path: Path) -> None:
     """issue #4: a prefix lists every object below it (over several pages), with sizes
     and destinations below the given folder; folder markers and sibling prefixes are left
     out; each listed file then downloads whole."""
@@ -796,7 +804,7 @@ def test_list_s3_objects_pages_through_a_prefix(client: Any, tmp_path: Path) -> 
         assert file_sha256(out.joinpath(*key.split("/")[1:])) == sha256(body)
 
 
-def test_list_s3_objects_exact_key_bucket_and_errors(client: Any) -> None:
+def test_list_s3_objects_exact_key_bucket_and_errors(client: S3Client) -> None:
     """issue #4: a key that exists is one file with the destination as given; a whole
     bucket lists everything (an S3 destination joins with '/'); nothing below a prefix is
     an empty list; a missing bucket is a FileNotFoundError naming it."""
@@ -830,7 +838,7 @@ HOSTILE_KEYS = {
 }
 
 
-def test_list_s3_objects_refuses_unsafe_keys(client: Any, tmp_path: Path) -> None:
+def test_list_s3_objects_refuses_unsafe_keys(client: S3Client, tmp_path: Path) -> None:
     """issue 10: every key below the prefix passes the one check of remote names before
     it becomes a path: a key with an empty, '.' or '..' segment, a leading '/', a
     backslash or a NUL raises UnsafeRemoteNameError naming it and where it came from
@@ -864,7 +872,7 @@ def test_list_s3_objects_refuses_unsafe_keys(client: Any, tmp_path: Path) -> Non
     assert not out.exists()
 
 
-def test_list_s3_objects_checks_keys_of_a_whole_bucket(client: Any, tmp_path: Path) -> None:
+def test_list_s3_objects_checks_keys_of_a_whole_bucket(client: S3Client, tmp_path: Path) -> None:
     """issue 10: listing a whole bucket, a key is the name: '/abs' and '../top' are
     refused there too."""
     for key in ("/abs", "../top", "fine"):
@@ -878,7 +886,7 @@ def test_list_s3_objects_checks_keys_of_a_whole_bucket(client: Any, tmp_path: Pa
     ]
 
 
-def test_list_s3_objects_keys_ending_in_a_slash(client: Any, tmp_path: Path) -> None:
+def test_list_s3_objects_keys_ending_in_a_slash(client: S3Client, tmp_path: Path) -> None:
     """issue 10: a zero-byte key ending in '/' is a folder marker and is skipped; one
     that holds data cannot become a file name, so it is refused as an unsafe name
     (raised, or reported to on_error), not silently dropped."""
@@ -912,7 +920,7 @@ def test_constructor_and_closed_instance_errors(tmp_path: Path) -> None:
         S3Transfer(transfer_config=TransferConfig(use_threads=False))
     with pytest.raises(TypeError, match="not PosixPath"):
         parse_s3_url(cast(Any, tmp_path))
-    closed = S3Transfer(client=object())
+    closed = S3Transfer(client=s3_client())
     closed.close()
     closed.close()  # idempotent
     with pytest.raises(RuntimeError, match="closed"):
@@ -920,7 +928,7 @@ def test_constructor_and_closed_instance_errors(tmp_path: Path) -> None:
     assert not (tmp_path / "k").exists()
 
 
-def test_upload_of_a_folder_is_refused(s3: S3Transfer, client: Any, tmp_path: Path) -> None:
+def test_upload_of_a_folder_is_refused(s3: S3Transfer, client: S3Client, tmp_path: Path) -> None:
     """S16: a folder as an upload's source fails with IsADirectoryError naming it."""
     with pytest.raises(IsADirectoryError, match="source is a folder") as info:
         s3(transfer_file(tmp_path, f"s3://{BUCKET}/k", 1), FakeProgress().as_callback())
@@ -960,7 +968,9 @@ def test_unreachable_endpoint_is_a_connection_error(s3_env: str, tmp_path: Path)
     assert not (tmp_path / "out").exists()
 
 
-def test_local_write_failure_names_the_url(s3: S3Transfer, client: Any, tmp_path: Path) -> None:
+def test_local_write_failure_names_the_url(
+    s3: S3Transfer, client: S3Client, tmp_path: Path
+) -> None:
     """S16: a download whose destination folder vanishes while the object is requested
     fails with an OSError naming the URL and the local problem, and leaves nothing."""
     client.put_object(Bucket=BUCKET, Key="k", Body=b"abc")
@@ -978,7 +988,7 @@ def test_local_write_failure_names_the_url(s3: S3Transfer, client: Any, tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
-def test_copy_errors_name_the_side_that_failed(client: Any) -> None:
+def test_copy_errors_name_the_side_that_failed(client: S3Client) -> None:
     """S16: a copy from a missing key names the source; a copy into a missing bucket
     names the destination; a streamed copy from a missing key names the source."""
     client.put_object(Bucket=BUCKET, Key="k", Body=b"abc")
@@ -1020,7 +1030,7 @@ class RaisingProgress(FakeProgress):
             raise tq.TransferCancelled("cancelled during the report")
 
 
-def test_cancel_raised_by_a_report_aborts_the_upload(client: Any, tmp_path: Path) -> None:
+def test_cancel_raised_by_a_report_aborts_the_upload(client: S3Client, tmp_path: Path) -> None:
     """S9: when on_progress itself raises TransferCancelled, the executor cancels the
     transfer before re-raising it: the multipart upload is aborted, no object appears."""
     data = payload(20 * MiB, seed=15)
@@ -1028,7 +1038,7 @@ def test_cancel_raised_by_a_report_aborts_the_upload(client: Any, tmp_path: Path
     hold_requests(
         client, "UploadPart", lambda params: params["PartNumber"] >= 2, progress.saw_cancel
     )
-    config = TransferConfig(max_concurrency=1, **MULTIPART)
+    config = multipart_config(max_concurrency=1)
     with (
         S3Transfer(client=client, transfer_config=config) as executor,
         pytest.raises(tq.TransferCancelled, match="during the report"),
@@ -1062,7 +1072,13 @@ def test_cancel_raised_by_a_report_aborts_the_upload(client: Any, tmp_path: Path
             botocore.exceptions.ClientError(
                 {
                     "Error": {"Code": "SlowDown", "Message": "Reduce your request rate"},
-                    "ResponseMetadata": {"HTTPStatusCode": 503},
+                    "ResponseMetadata": {
+                        "RequestId": "",
+                        "HostId": "",
+                        "HTTPStatusCode": 503,
+                        "HTTPHeaders": {},
+                        "RetryAttempts": 0,
+                    },
                 },
                 "PutObject",
             ),

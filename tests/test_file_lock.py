@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import WAIT
+from tests.lock_holder import holding_lock
 from transferqueue.executors._file_lock import FileBusyError, open_locked, open_regular, try_lock
 
 
@@ -71,39 +70,12 @@ def test_a_second_owner_in_the_same_process_is_refused(tmp_path: Path) -> None:
 
 def test_a_lock_dies_with_a_killed_holder(tmp_path: Path) -> None:
     path = tmp_path / "partial"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                import fcntl, os, sys
-                fd = os.open({str(path)!r}, os.O_RDWR | os.O_CREAT)
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                print("locked", flush=True)
-                sys.stdin.read()
-                """
-            ),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline() == "locked\n"
+    with holding_lock(path) as holder:
         fd = open_regular(path, os.O_RDWR)
         try:
             assert not try_lock(fd)
-            holder.kill()
-            holder.wait()
+            holder.process.kill()
+            holder.process.wait(WAIT)
             assert try_lock(fd)
         finally:
             os.close(fd)
-    finally:
-        holder.kill()
-        holder.wait()
-        assert holder.stdin is not None
-        assert holder.stdout is not None
-        holder.stdin.close()
-        holder.stdout.close()

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pathlib
 import subprocess
 import sys
+from typing import Any
+
+import pytest
+
+import transferqueue as tq
+from tests.conftest import make_files, noop_executor
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.rst"
 
@@ -38,6 +45,21 @@ def test_quick_start_copies_the_file(tmp_path: pathlib.Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["completed", "100", "None"]
     assert (tmp_path / "a-copy.bin").read_bytes() == data
+
+
+def test_asyncio_bridge_follows_a_job_to_its_end(capsys: pytest.CaptureFixture[str]) -> None:
+    """The asyncio bridge of "Receiving events", as written: a plain receiver hands each
+    snapshot to the loop, and the coroutine awaits them up to the terminal one."""
+    namespace: dict[str, Any] = {}
+    exec(_code_block_after("Bridging to asyncio"), namespace)
+    queue = tq.TransferQueue(2)
+    try:
+        final = asyncio.run(namespace["copy_and_follow"](queue, make_files(3), noop_executor))
+    finally:
+        queue.shutdown(wait=True, cancel_jobs=True)
+    assert final.status == "completed"
+    assert final.progress.completed_files == 3
+    assert capsys.readouterr().out.splitlines()[-1] == "completed 100"
 
 
 def test_the_celery_recipe_shows_the_tested_app() -> None:

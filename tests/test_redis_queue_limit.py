@@ -461,7 +461,9 @@ FORK_SCRIPT = textwrap.dedent(
 
     FILES = [{"source_path": "a", "destination_path": "b", "size": 1}]
     queue = tq.TransferQueue(1, backend=RedisBackend(sys.argv[1], namespace="fork"))
-    print("parent", queue.wait(queue.queue_job("s3-upload", FILES, lambda f, p: None)).status)
+    parent_job = queue.wait(queue.queue_job("s3-upload", FILES, lambda f, p: None))
+    # Flushed before the fork, or the child inherits the line unwritten and writes it too.
+    print("parent", parent_job.status, flush=True)
     pid = os.fork()
     if pid == 0:
         observed = []

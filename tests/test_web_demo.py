@@ -22,11 +22,13 @@ import pytest
 from flask.testing import FlaskClient
 
 import transferqueue as tq
+import transferqueue.web
 from tests.conftest import WAIT
 from transferqueue.web._demo import DEMO_KINDS, demo_app
 
 ROOT = Path(__file__).resolve().parent.parent
-STATIC = ROOT / "transferqueue" / "web" / "static"
+# The static files of the package under test (the installed one when run from a wheel).
+STATIC = Path(transferqueue.web.__file__).parent / "static"
 NEVER = 3600.0  # a pause that only a cancel ends
 
 

@@ -26,7 +26,7 @@ from typing import Any, cast
 
 import flask
 import pytest
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.test import Client, override_settings
 from django.urls import include, path
 from werkzeug.test import TestResponse
@@ -249,10 +249,12 @@ class DjangoWebClient(WebClient):
 
     def stream(self, url: str, headers: dict[str, str] | None = None) -> Stream:
         """GET an SSE route (see :meth:`WebClient.stream`)."""
-        response = self.client.get(url, headers=headers or {})
-        assert response.streaming
+        response: HttpResponseBase = self.client.get(url, headers=headers or {})
+        assert isinstance(response, StreamingHttpResponse)
         _check_stream_headers(response.status_code, response["Content-Type"], response)
-        return Stream(response.streaming_content, response.close)
+        chunks = response.streaming_content
+        assert isinstance(chunks, Iterator), "a WSGI stream is a plain iterator"
+        return Stream(chunks, response.close)
 
     @staticmethod
     def _json(response: Any) -> tuple[int, Any]:

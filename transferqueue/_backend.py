@@ -50,6 +50,10 @@ class SlotBackend(Protocol):
         :class:`~transferqueue.TransferQueueError` when the slot cannot be had now (the
         server is unreachable): the queue waits and tries again."""
 
+    def may_reuse(self, slot: object, taken_at: float) -> bool:
+        """Whether ``slot``, taken at ``taken_at`` (``time.monotonic()``), may serve this
+        process's next file without being given back first. Never raises."""
+
     def release_slot(self, slot: object) -> None:
         """Give a slot back. Never raises: a slot that cannot be given back runs out
         by itself."""

@@ -195,6 +195,11 @@ def copy(
             queue.cancel_job(job_id)
             # Every executor returns once it sees the cancel, leaving no partial file.
             queue.shutdown(wait=True)
+            if as_json:
+                # JSON lines end with the job's end, an interrupted copy's too: the job
+                # cancelled, once nothing is left behind. The watch was left where the
+                # interrupt landed, so every file is listed (a no-op if it had ended).
+                display.show(queue.wait(job_id), None)
             print("cancelled", file=err, flush=True)
             return _interrupted_status(interrupt)
         # Anything else (a closed pipe, a display error) leaves the queue's block, which

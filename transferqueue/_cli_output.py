@@ -146,17 +146,22 @@ class _Json:
         {"event": "ended", "job": JOB, "changed_files": CHANGED, "skipped": [...]}
 
     JOB is ``job.to_dict()``; CHANGED lists ``{"index": i, "file": file.to_dict()}`` for
-    each file changed since the line before, by index in ``job["files"]``.
+    each file changed since the line before, by index in ``job["files"]``. The ``ended``
+    line is the last: nothing is printed after it.
     """
 
     def __init__(self, out: TextIO, skipped: Sequence[dict[str, str]]) -> None:
         self._out = out
         self._skipped = list(skipped)
         self._first = True
+        self._ended = False
 
     def show(self, job: TransferJob, changed: Sequence[int] | None) -> None:
         """Print ``job``: whole the first time and once terminal, else its totals and the
-        files among ``changed`` (indexes; None: every file)."""
+        files among ``changed`` (indexes; None: every file). Once the terminal job was
+        printed, nothing more is (an interrupted copy shows its end once more)."""
+        if self._ended:
+            return
         if self._first:
             self._first = False
             self._write({"event": "created", "job": job.to_dict(), "skipped": self._skipped})
@@ -168,6 +173,7 @@ class _Json:
             {"index": index, "file": files[index].to_dict()} for index in _indexes(job, changed)
         ]
         if job.status.is_terminal:
+            self._ended = True
             document = {
                 "event": "ended",
                 "job": job.to_dict(),
@@ -183,7 +189,9 @@ class _Json:
     def _write(self, document: dict[str, Any]) -> None:
         # ensure_ascii (the default) escapes every non-ASCII character, an undecodable
         # byte of a name included (as "\\udcNN", which json.loads and os.fsencode undo).
-        print(json.dumps(document, sort_keys=True), file=self._out, flush=True)
+        # One write, line and newline: an interrupt between two would leave a line open.
+        self._out.write(json.dumps(document, sort_keys=True) + "\n")
+        self._out.flush()
 
     def close(self) -> None:
         """Nothing to tear down."""

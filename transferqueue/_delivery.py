@@ -16,7 +16,9 @@ change (``queue_job`` writes the job's creation itself, before it returns the id
 
 Each ``job-updated`` event also says which files changed since the job's previous one
 (``changed_files``, taken from the job as its snapshot is built), so that a receiver or a
-watch can follow a job of many files by its changes rather than rescanning every file.
+watch can follow a job of many files by its changes rather than rescanning every file. A
+receiver gets it only if it can take it (:mod:`._receivers`): receivers written before it
+existed, ``def on_update(sender, job)``, are called as they always were.
 
 The same thread feeds each :class:`~transferqueue.JobWatch` of a job after the blinker
 receivers, and logs each job's creation and end, so that the log follows the events. It
@@ -26,6 +28,7 @@ to 0 with an event of its own (S20).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
@@ -39,6 +42,7 @@ from ._backend import RegistryBackend
 from ._enums import TransferStatus
 from ._job import Job
 from ._log import log_in_queue_thread
+from ._receivers import decisions
 from ._records import TransferJob
 from ._signals import job_created, job_updated
 from ._watch import JobWatch, Unsubscribe, WatchFeed
@@ -332,14 +336,23 @@ class EventDelivery:
         for signal, snapshot, job, sequence, changes in batch:
             _log_event(signal, snapshot)
             job_feeds = feeds.get(job, ())
-            extra: dict[str, tuple[int, ...]] = {}
-            if signal is job_updated and (job_feeds or signal.receivers):
-                # Sorted here, once per event and without the lock; one tuple for all.
-                extra["changed_files"] = tuple(sorted(changes))
+            updated = signal is job_updated
+            # Sorted once per event, without the lock, and only if anyone takes it; one
+            # tuple for all.
+            changed = tuple(sorted(changes)) if updated and job_feeds else None
             if not signal.is_muted:  # receivers_for() ignores muting; Signal.send honours it
                 for receiver in signal.receivers_for(sender):
                     try:
-                        receiver(sender, job=snapshot, **extra)
+                        if inspect.iscoroutinefunction(receiver):
+                            raise _coroutine_refused(signal)
+                        # Only to receivers that take it: one written before it existed,
+                        # def on_update(sender, job), must not fail at every event.
+                        if updated and decisions.takes_changed_files(receiver):
+                            if changed is None:
+                                changed = tuple(sorted(changes))
+                            receiver(sender, job=snapshot, changed_files=changed)
+                        else:
+                            receiver(sender, job=snapshot)
                     except BaseException as exc:  # noqa: BLE001 - it stops neither delivery nor others
                         log_in_queue_thread(
                             logging.ERROR,
@@ -349,9 +362,19 @@ class EventDelivery:
                             snapshot.id,
                             exc_info=exc,
                         )
-            if signal is job_updated:
+            if changed is not None:  # a job-updated, sorted for the feeds if it has any
                 for feed in job_feeds:
-                    feed.offer(snapshot, sequence, extra["changed_files"])
+                    feed.offer(snapshot, sequence, changed)
+
+
+def _coroutine_refused(signal: NamedSignal) -> RuntimeError:
+    """What blinker's ``Signal.send`` raises for an ``async def`` receiver, which it cannot
+    call: calling it would only make a coroutine that nothing awaits, so it would never run."""
+    return RuntimeError(
+        f"Cannot send to a coroutine function: {signal.name} receivers are called in the "
+        "queue's event thread; connect a plain function that hands the job to your event "
+        'loop (loop.call_soon_threadsafe), see README.rst, "Receiving events"'
+    )
 
 
 def _updated(job: Job) -> _Event:

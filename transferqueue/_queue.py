@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -732,20 +733,27 @@ class TransferQueue:
 
     def _work_clustered(self, reservation: Reservation) -> None:
         """With a backend: run reserved files one after another, each under a
-        cluster-wide slot taken (and given back) without the lock."""
+        cluster-wide slot taken without the lock; the backend says whether a slot may
+        serve the next file too (small files would otherwise cost more in round trips
+        than in work)."""
         backend = self._backend
         assert backend is not None
         with self._lock:
             if reservation.abandoned:
                 return
         self._in_worker.active = True
+        slot: object | None = None
+        taken_at = 0.0
         try:
             next_reservation: Reservation | None = reservation
             while next_reservation is not None:
                 reservation = next_reservation
                 job = reservation.job
-                slot = self._acquire_slot(backend, reservation)
+                if slot is None:
+                    slot = self._acquire_slot(backend, reservation)
+                    taken_at = time.monotonic()
                 task: FileTask | None = None
+                error = failure = retry_delay = None
                 with self._lock_eagerly:
                     if job.is_finished:  # cancelled while waiting: the file is ended
                         self._running -= 1
@@ -753,25 +761,39 @@ class TransferQueue:
                     else:
                         assert slot is not None  # only a cancel ends the wait without one
                         task = self._start_reserved_locked(reservation)
-                if task is None:
-                    if slot is not None:
+                if task is not None:
+                    error = task.run(self._report_progress)
+                    # As in _work: nothing from here to the seat's release may raise.
+                    if error is not None:
+                        failure, retry_delay = task.judge_failure(error)
+                    if slot is not None and not backend.may_reuse(slot, taken_at):
+                        backend.release_slot(slot)  # back before the file's end is told
+                        slot = None
+                    with self._lock_eagerly:
+                        self._running -= 1
+                        next_reservation = self._next_reservation_locked()
+                        told = slot is None or next_reservation is not None
+                        if told:  # else the kept slot goes back first
+                            retrying = self._end_attempt_locked(task, failure, retry_delay)
+                    if not told:
+                        assert slot is not None
                         backend.release_slot(slot)
-                    continue
-                error = task.run(self._report_progress)
-                # As in _work: nothing from here to the seat's release may raise.
-                failure = retry_delay = None
-                if error is not None:
-                    failure, retry_delay = task.judge_failure(error)
-                backend.release_slot(slot)  # before this worker asks for its next one
-                with self._lock_eagerly:
-                    self._running -= 1
-                    retrying = self._end_attempt_locked(task, failure, retry_delay)
-                    next_reservation = self._next_reservation_locked()
+                        slot = None
+                        with self._lock_eagerly:
+                            retrying = self._end_attempt_locked(task, failure, retry_delay)
+                elif slot is not None and (
+                    next_reservation is None or not backend.may_reuse(slot, taken_at)
+                ):
+                    backend.release_slot(slot)
+                    slot = None
                 if failure is not None and retry_delay is not None:
+                    assert task is not None
                     assert error is not None
                     task.log_failure(error, failure.message, retry_delay if retrying else None)
         finally:
             self._in_worker.active = False
+            if slot is not None:  # only when something raised: give it back all the same
+                backend.release_slot(slot)
 
     def _acquire_slot(self, backend: Backend, reservation: Reservation) -> object | None:
         """The reserved file's cluster-wide slot; None once its job is cancelled.

@@ -2,8 +2,10 @@
 
 The hub's tree API and every entry in it are untrusted: whoever controls the repository
 (or the server answering for the hub) chooses them. Pagination is bounded: a ``next``
-link to a page already read, more than ``MAX_TREE_PAGES`` pages or a page larger than
-``MAX_TREE_PAGE_BYTES`` ends the listing with a :class:`HubError`. Each file entry is
+link to a page already read, more than ``MAX_TREE_PAGES`` pages, a page larger than
+``MAX_TREE_PAGE_BYTES``, more than ``MAX_TREE_BYTES`` read in all or more than
+``MAX_TREE_ENTRIES`` entries in all ends the listing with a :class:`HubError`: what a
+listing reads, and what it keeps in memory, is bounded whatever the pages. Each file entry is
 checked once, here, before it becomes a mapping: its path must pass
 :func:`~._remote_names.relative_parts` and land below the destination, its size must be
 an int from 0 to ``MAX_FILE_SIZE``, and no path may come twice.
@@ -39,6 +41,15 @@ MAX_TREE_PAGES = 10_000
 MAX_TREE_PAGE_BYTES = 16 << 20
 """The largest page of the tree API read (a page of 1,000 entries is about 200 KB)."""
 
+MAX_TREE_BYTES = 1 << 30
+"""The most bytes of tree pages read for one listing, all pages together (1 GiB: some
+5 million entries of the hub's size)."""
+
+MAX_TREE_ENTRIES = 1_000_000
+"""The most tree entries (files and folders, in scope or not) read for one listing, all
+pages together: the mappings it returns are kept in memory until then. The hub advises
+repositories of at most 100,000 files."""
+
 MAX_FILE_SIZE = (1 << 63) - 1
 """The largest ``size`` a listed file may have: the largest a file system can hold."""
 
@@ -55,6 +66,7 @@ def _pages(
     )
     what = f"{location.repo_type} {location.repo_id}@{location.revision}"
     seen: set[str] = set()
+    bytes_read = entries_read = 0  # of every page so far
     while url is not None:
         if url in seen:
             raise HubError(
@@ -76,21 +88,29 @@ def _pages(
         ) as reply:
             response, final_url = reply.response, reply.url
             raise_for_status(response, final_url, what, token=token)
-            body = _read_page(response, final_url, what)
+            body = _read_page(response, final_url, what, MAX_TREE_BYTES - bytes_read)
             link = response.getheader("Link") or ""
+        bytes_read += len(body)
         try:
             entries = json.loads(body)
         except (ValueError, RecursionError) as exc:
             raise ConnectionError(f"bad file list from {public_url(final_url)}: {exc}") from exc
         if not isinstance(entries, list):
             raise HubError(f"unexpected file list from {public_url(final_url)}")
+        entries_read += len(entries)
+        if entries_read > MAX_TREE_ENTRIES:
+            raise HubError(
+                f"the file list of {what} holds more than {MAX_TREE_ENTRIES:,} entries "
+                "(MAX_TREE_ENTRIES): the listing stops there"
+            )
         yield entries
         match = _LINK_NEXT.search(link)
         url = urllib.parse.urljoin(final_url, match.group(1)) if match else None
 
 
-def _read_page(response: http.client.HTTPResponse, url: str, what: str) -> bytes:
-    """The page's body, refused once it grows past ``MAX_TREE_PAGE_BYTES``."""
+def _read_page(response: http.client.HTTPResponse, url: str, what: str, room: int) -> bytes:
+    """The page's body, refused once it grows past ``MAX_TREE_PAGE_BYTES``, or past
+    ``room``: what is left of ``MAX_TREE_BYTES`` for the listing."""
     body = bytearray()
     while True:
         try:
@@ -100,6 +120,12 @@ def _read_page(response: http.client.HTTPResponse, url: str, what: str) -> bytes
         if not piece:
             return bytes(body)
         body += piece
+        if len(body) > room:
+            raise HubError(
+                f"the pages of the file list of {what} add up to more than "
+                f"{MAX_TREE_BYTES:,} bytes (MAX_TREE_BYTES; at {public_url(url)}): "
+                "the listing stops there"
+            )
         if len(body) > MAX_TREE_PAGE_BYTES:
             raise HubError(
                 f"a page of the file list of {what} is larger than "
@@ -171,8 +197,9 @@ def list_hf_files(
     repeats a path raises :class:`HubEntryError`; both are ``ValueError``. With
     ``on_error``, such an entry is passed to it instead and left out, and the listing goes
     on (raise from ``on_error`` to stop it). A listing whose pages loop, go on for more
-    than ``MAX_TREE_PAGES`` pages or exceed ``MAX_TREE_PAGE_BYTES`` raises
-    :class:`HubError`.
+    than ``MAX_TREE_PAGES`` pages, one of which exceeds ``MAX_TREE_PAGE_BYTES``, or
+    that reads more than ``MAX_TREE_BYTES`` or ``MAX_TREE_ENTRIES`` entries in all
+    raises :class:`HubError` naming the limit.
     """
     location = parse_hf_url(source)
     base = endpoint_url(endpoint)

@@ -16,9 +16,17 @@ by the hub (401/403, 404, other 4xx) raises a :class:`HubRequestError`, not retr
 partial file is removed. A 5xx or 429 reply raises :class:`HubUnavailableError`, a
 ``ConnectionError`` (retried). For LFS files the hub announces the file's sha256
 (``X-Linked-Etag``); the finished file is checked against it as it is on disk, and a
-mismatch raises :class:`HubChecksumError` (retried, from byte 0). A body larger than the
-file (its listed size, ``Content-Length`` or ``Content-Range``) raises
-:class:`HubSizeError` as soon as it is, and the partial file is removed.
+mismatch raises :class:`HubChecksumError` (retried, from byte 0).
+
+Size. No byte is written without a bound known before the body is read: the file's
+``size`` as queued, and the length the reply announces (``Content-Length``, or the total
+of a ``Content-Range``). ``TransferFile.size`` has no "unknown": ``size`` 0 is an empty
+file, or one queued by a caller who did not know its size; so a reply that announces a
+length is taken at its word for a file of size 0, and one that announces none (a body
+that ends with the connection, or chunked) may then carry no byte at all. A body larger
+than its bound raises :class:`HubSizeError` as soon as it is, and the partial file is
+removed; a reply announcing more than a size that is not 0 is refused before its body is
+read.
 
 Cancellation is noticed within ``POLL_INTERVAL`` while waiting for bytes, but not while
 connecting, which ``timeout`` bounds. A whole repository is downloaded by listing it with
@@ -33,6 +41,8 @@ import http.client
 import os
 import re
 from pathlib import Path
+
+import attrs
 
 from transferqueue._progress import ProgressCallback
 from transferqueue._records import TransferFile
@@ -75,9 +85,11 @@ class HuggingFaceDownload:
     file nothing proves to be of the same file is started again. The finished file is
     checked on disk: its size against the server's ``Content-Length``/``Content-Range``,
     an LFS file's bytes against its sha256. A body larger than the file's ``size`` (when
-    it is not 0, which means unknown), ``Content-Length`` or ``Content-Range`` fails with
-    :class:`HubSizeError`. A cancel or a refusal by the hub removes the partial file. An
-    existing destination is refused (``FileExistsError``) unless ``overwrite`` is true.
+    it is not 0), ``Content-Length`` or ``Content-Range`` fails with
+    :class:`HubSizeError`, and so does any byte of a body without an announced length for
+    a file of ``size`` 0 (see the module's documentation: nothing is written without a
+    bound). A cancel or a refusal by the hub removes the partial file. An existing
+    destination is refused (``FileExistsError``) unless ``overwrite`` is true.
 
     Progress is reported after every ``chunk_size`` bytes written to the partial file
     (absolute, counting a resumed part), and cancellation is noticed within a few
@@ -217,7 +229,7 @@ class HuggingFaceDownload:
                     part.restart(None)  # another file by the same name (an LFS sha256 differs)
                     continue
                 total = self._expected_total(response, offset, reply.url)
-                limit = _limit(total, listed, what, reply.url)
+                bound = _Bound.of(total, listed, what, reply.url)
                 if resuming:
                     part.resume_at(offset)
                 else:
@@ -227,11 +239,11 @@ class HuggingFaceDownload:
                             response.getheader("ETag"), response.getheader("Last-Modified"), digest
                         )
                     )
-                offset = self._copy(response, part, offset, limit, what, on_progress)
+                offset = self._copy(response, part, offset, bound, what, on_progress)
             # A body without a length that ends early looks complete: only the listed
             # size (or an LFS file's sha256) tells.
-            end = total if total is not None else listed or None
-            if end is not None and offset != end:
+            end = total if total is not None else listed
+            if offset != end:
                 raise ConnectionError(
                     f"connection closed after {offset} of {end} bytes from {public_url(reply.url)}"
                 )
@@ -257,7 +269,7 @@ class HuggingFaceDownload:
         response: http.client.HTTPResponse,
         part: OwnedPartial,
         offset: int,
-        limit: int | None,
+        bound: _Bound,
         what: str,
         on_progress: ProgressCallback,
     ) -> int:
@@ -269,11 +281,8 @@ class HuggingFaceDownload:
                 raise ConnectionError(f"broken reply: {exc!r}") from exc
             if not data:
                 return offset
-            if limit is not None and offset + len(data) > limit:
-                raise HubSizeError(
-                    f"{what}: the server sent more than the {limit} bytes the file has "
-                    "(by its listing or the reply's headers); the partial file was removed"
-                )
+            if offset + len(data) > bound.size:
+                raise bound.exceeded(what)
             part.stream.write(data)
             offset += len(data)
             if offset - reported >= self.chunk_size:
@@ -307,16 +316,41 @@ class HuggingFaceDownload:
             )
 
 
-def _limit(total: int | None, listed: int, what: str, url: str) -> int | None:
-    """The most bytes the file may have: its listed size (0: unknown) and the size the
-    reply announces; a reply announcing more than the listing is refused at once."""
-    if listed and total is not None and total > listed:
-        raise HubSizeError(
-            f"{what}: {public_url(url)} announces {total} bytes, more than the {listed} "
-            "the file was listed with (list it again if it changed)"
+@attrs.frozen
+class _Bound:
+    """The most bytes a reply's body may bring the file to (see the module's
+    documentation), and whether the reply announced a length."""
+
+    size: int
+    announced: bool
+
+    @classmethod
+    def of(cls, total: int | None, listed: int, what: str, url: str) -> _Bound:
+        """The bound of a reply announcing ``total`` bytes (None: no length) for a file
+        queued with ``size`` ``listed``; a reply announcing more than a ``listed`` that
+        is not 0 is refused at once."""
+        if total is None:
+            return cls(listed, announced=False)  # 0: an empty file, or nothing to bound it
+        if listed and total > listed:
+            raise HubSizeError(
+                f"{what}: {public_url(url)} announces {total} bytes, more than the {listed} "
+                "the file was listed with (list it again if it changed)"
+            )
+        return cls(total, announced=True)
+
+    def exceeded(self, what: str) -> HubSizeError:
+        """The error of a body that went past this bound."""
+        if self.size == 0 and not self.announced:
+            return HubSizeError(
+                f"{what}: the server sent a body without announcing its length for a file "
+                "queued with size 0 (an empty file, or one of unknown size): nothing bounds "
+                "it, so it is not written (queue the file with its size, as list_hf_files "
+                "gives it); the partial file was removed"
+            )
+        return HubSizeError(
+            f"{what}: the server sent more than the {self.size} bytes the file has "
+            "(by its listing or the reply's headers); the partial file was removed"
         )
-    known = [size for size in (total, listed or None) if size is not None]
-    return min(known, default=None)
 
 
 def _sha256_etag(etag: str | None) -> str | None:

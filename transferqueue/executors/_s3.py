@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import boto3
 import botocore.exceptions
@@ -33,6 +33,11 @@ from transferqueue.executors._remote_names import (
     join_below,
     relative_parts,
 )
+
+if TYPE_CHECKING:  # types only: boto3-stubs[s3] and types-s3transfer, not needed to run
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import PaginatorConfigTypeDef
+    from s3transfer.futures import TransferFuture
 
 S3_SCHEME = "s3://"
 
@@ -102,7 +107,7 @@ def _error_code(exc: botocore.exceptions.ClientError) -> tuple[str, str, int]:
     return str(error.get("Code", "") or status), str(error.get("Message", "") or ""), status
 
 
-def _bucket_exists(client: Any, bucket: str) -> bool | None:
+def _bucket_exists(client: S3Client, bucket: str) -> bool | None:
     """True / False when S3 says so, None when it will not tell (e.g. permissions)."""
     try:
         client.head_bucket(Bucket=bucket)
@@ -116,7 +121,7 @@ def _bucket_exists(client: Any, bucket: str) -> bool | None:
     return True
 
 
-def s3_error(exc: BaseException, url: str, action: str, client: Any = None) -> OSError:
+def s3_error(exc: BaseException, url: str, action: str, client: S3Client | None = None) -> OSError:
     """Turn a botocore failure of ``action`` ("upload to", "download", ...) on ``url`` into
     an ``OSError`` subclass whose message names the URL and the problem.
 
@@ -162,7 +167,7 @@ def s3_error(exc: BaseException, url: str, action: str, client: Any = None) -> O
     return OSError(f"{url}: cannot {action}: {type(exc).__name__}: {exc}")
 
 
-class _Progress(BaseSubscriber):  # type: ignore[misc]
+class _Progress(BaseSubscriber):
     """Sums s3transfer's increments (from its worker threads; negative on a retry) and
     wakes the executor's thread when another :data:`_REPORT_STEP` bytes moved or the
     transfer ended."""
@@ -173,14 +178,14 @@ class _Progress(BaseSubscriber):  # type: ignore[misc]
         self._announced = 0  # the total at the last wake-up
         self._done = False
 
-    def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
+    def on_progress(self, future: TransferFuture, bytes_transferred: int, **kwargs: Any) -> None:
         with self._changed:
             self._total += bytes_transferred
             if abs(self._total - self._announced) >= _REPORT_STEP:
                 self._announced = self._total
                 self._changed.notify_all()
 
-    def on_done(self, future: Any, **kwargs: Any) -> None:
+    def on_done(self, future: TransferFuture, **kwargs: Any) -> None:
         with self._changed:
             self._done = True
             self._changed.notify_all()
@@ -254,10 +259,10 @@ class S3Transfer:
     def __init__(
         self,
         *,
-        client: Any = None,
+        client: S3Client | None = None,
         transfer_config: TransferConfig | None = None,
         overwrite: bool = False,
-        source_client: Any = None,
+        source_client: S3Client | None = None,
     ) -> None:
         config = transfer_config if transfer_config is not None else TransferConfig()
         if not isinstance(config, TransferConfig):
@@ -278,7 +283,7 @@ class S3Transfer:
     # -- lazily made, once per instance ------------------------------------------------
 
     @property
-    def client(self) -> Any:
+    def client(self) -> S3Client:
         """The boto3 S3 client (made on first use unless one was given)."""
         with self._lock:
             if self._client is None:
@@ -389,7 +394,8 @@ class S3Transfer:
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise s3_error(exc, source, "read", self._source_client) from exc
         try:
-            future = manager.upload(body, bucket, key, subscribers=[progress])
+            # s3transfer uploads from any object with read(); its stubs name only IO.
+            future = manager.upload(cast(IO[bytes], body), bucket, key, subscribers=[progress])
             self._follow(
                 future, progress, on_progress, destination, self._failure(destination, "copy to")
             )
@@ -449,7 +455,7 @@ class S3Transfer:
 
     def _follow(
         self,
-        future: Any,
+        future: TransferFuture,
         progress: _Progress,
         on_progress: ProgressCallback,
         url: str,
@@ -507,7 +513,7 @@ def list_s3_objects(
     source: str,
     destination: str | os.PathLike[str],
     *,
-    client: Any = None,
+    client: S3Client | None = None,
     page_size: int | None = None,
     on_error: Callable[[UnsafeRemoteNameError], object] | None = None,
 ) -> list[dict[str, Any]]:
@@ -536,9 +542,7 @@ def list_s3_objects(
     bucket, key = parse_s3_url(source)
     if client is None:
         client = boto3.session.Session().client("s3")
-    pages: dict[str, Any] = {}
-    if page_size is not None:
-        pages["PaginationConfig"] = {"PageSize": page_size}
+    pagination: PaginatorConfigTypeDef = {} if page_size is None else {"PageSize": page_size}
     paginator = client.get_paginator("list_objects_v2")
     try:
         if key and not key.endswith("/"):
@@ -555,7 +559,7 @@ def list_s3_objects(
             key += "/"
         files = []
         where = _url(bucket, key)
-        for page in paginator.paginate(Bucket=bucket, Prefix=key, **pages):
+        for page in paginator.paginate(Bucket=bucket, Prefix=key, PaginationConfig=pagination):
             for entry in page.get("Contents", []):
                 name, size = entry["Key"], int(entry["Size"])
                 if name.endswith("/") and size == 0:

@@ -8,6 +8,9 @@ DEFAULT_NAMESPACE = "transferqueue"
 DEFAULT_LEASE = 10.0
 """Seconds a slot stays held without being renewed; a keeper thread renews it every third."""
 
+DEFAULT_SLOT_KEEP = 0.05
+"""Seconds after taking a slot during which a worker may run its process's next file on it."""
+
 MIN_LEASE = 0.1
 # A lease that ends further ahead than the longest one was not written by this library:
 # such holders and waiters are dropped instead of blocking their slot for ever.
@@ -40,6 +43,16 @@ def check_lease(value: object) -> float:
         raise ValueError(
             f"lease must lie between {MIN_LEASE} and {MAX_LEASE:g} seconds, got {value!r}"
         )
+    return seconds
+
+
+def check_slot_keep(value: object, lease: float) -> float:
+    """Return ``slot_keep`` in seconds (a number or ``timedelta``): from 0 to the lease
+    (what keeps a slot longer holds back the cluster's waiters for longer than a lost
+    holder would)."""
+    seconds = check_seconds(value, "slot_keep")
+    if seconds > lease:
+        raise ValueError(f"slot_keep must be at most the lease ({lease:g} s), got {value!r}")
     return seconds
 
 
