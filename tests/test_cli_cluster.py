@@ -278,9 +278,10 @@ def test_an_interrupted_watch_leaves_the_job_running(
     assert watch.stdout is not None
     assert json.loads(watch.stdout.readline())["event"] == "created"
     watch.send_signal(signum)
-    returned, _, err = read_lines(watch)
+    returned, lines, err = read_lines(watch)
     assert returned == status
     assert err == f"stopped watching: job {job_id} goes on\n"
+    assert all(json.loads(line)["event"] == "updated" for line in lines)  # no "ended"
     client.set(f"{NAMESPACE}:test:go", 1)
     assert ended(worker)["status"] == "completed"
     worker.finish()
