@@ -65,7 +65,7 @@ class _Failure(Exception):
         self.status = status
 
 
-def add_commands(commands: Any) -> None:
+def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     """Add ``jobs``, ``watch`` and ``cancel`` to the subcommands of ``transferqueue``."""
     jobs = commands.add_parser(
         "jobs",
