@@ -20,6 +20,7 @@ import django
 import pytest
 from django.apps import apps
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponseBase, StreamingHttpResponse
 from django.middleware.gzip import GZipMiddleware
 from django.test import AsyncClient, Client, override_settings
@@ -28,11 +29,13 @@ from django.urls import include, path
 import transferqueue as tq
 from tests.conftest import WAIT, GatedExecutor, make_files
 from tests.django_project import configure
+from tests.test_readme import _code_block_after
 from tests.web_clients import django_urlconf, parse, subscribed_watches
 from transferqueue import _singleton
 from transferqueue.web._endpoints import EventStream
 from transferqueue.web.django import transfer_urls
 from transferqueue.web.django._async_stream import AsyncEventStream
+from transferqueue.web.django._settings import read_settings
 from transferqueue.web.django.apps import TransferQueueConfig
 
 configure()
@@ -308,3 +311,34 @@ def test_async_stream_closed_before_its_first_chunk() -> None:
     asyncio.run(main())
     assert body.closed.wait(WAIT)
     assert not body.started.is_set()
+
+
+# --- the README --------------------------------------------------------------------------------
+
+
+def test_readme_django_settings_as_written() -> None:
+    """Issue 13: README's Django settings, run as written, are a setting the application
+    accepts (its hook swapped for one that imports here), with the limit it shows; the
+    error it quotes is the one raised; both check ids are documented."""
+    names: dict[str, Any] = {}
+    exec(_code_block_after("\nDjango\n------\n"), names)
+    assert "transferqueue.web.django" in names["INSTALLED_APPS"]
+    setting = {**names["TRANSFERQUEUE"], "CAN_ACCESS": "tests.web_clients.deny_header"}
+    with override_settings(TRANSFERQUEUE=setting):
+        configured = read_settings()
+    assert configured.concurrency_limit == names["TRANSFERQUEUE"]["CONCURRENCY_LIMIT"]
+    assert set(configured.view_options) == {
+        "can_access",
+        "hide_paths",
+        "camel_case",
+        "keepalive",
+    }
+    readme = (ROOT / "README.rst").read_text(encoding="utf-8")
+    with (
+        override_settings(TRANSFERQUEUE={"CONCURRENCY_LIMIT": 0}),
+        pytest.raises(ImproperlyConfigured) as raised,
+    ):
+        read_settings()
+    assert f"``{raised.value}``" in " ".join(readme.split())
+    assert "``transferqueue.W001``" in readme
+    assert "``transferqueue.W002``" in readme
