@@ -7,8 +7,9 @@ that make the event streams arrive late or stay open, each with an id to silence
     bursts.
 ``transferqueue.W002``
     Django older than 5.0: under ASGI it does not tell a response that its client has
-    gone, and the ASGI servers drop what is sent after that without an error, so a
-    stream whose browser left is never ended (the all-jobs stream never ends by itself).
+    gone, and an ASGI server may drop what is sent after that without an error (Uvicorn
+    does), so a stream whose browser left is never ended (the all-jobs stream never ends
+    by itself).
     Under WSGI this does not apply: silence it there.
 """
 
