@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import cast
 
+import attrs
 import pytest
 
 import transferqueue as tq
@@ -34,7 +35,10 @@ if MISSING is not None and not REQUIRED:
 import redis
 
 from transferqueue.redis import OwnerLostError, RedisBackend, RedisSemaphore
+from transferqueue.redis._connection import RedisConnection
 from transferqueue.redis._heartbeat import Heartbeat
+from transferqueue.redis._owners import Owners
+from transferqueue.redis._registry import NO_RETENTION, JobRegistry, Published
 
 LEASE = 1.0
 LOST_TYPE = "transferqueue.redis.OwnerLostError"
@@ -393,3 +397,78 @@ def test_a_heartbeat_thread_that_cannot_start_is_logged_and_tried_again(
 
 def _refuse(thread: threading.Thread) -> None:
     raise RuntimeError("can't start new thread")
+
+
+def test_an_event_kept_for_later_is_not_overtaken_by_an_older_one(
+    redis_url: str,  # noqa: F811
+    client: redis.Redis,
+) -> None:
+    """A write refused under a lost name is kept; should another thread then write an
+    older event of the same job (queue_job writing a creation while the event thread
+    wrote its end), the newer one is what gets written."""
+    connection = RedisConnection(redis_url)
+    registry = JobRegistry(connection, "q", 100, 60.0, Owners(connection, "q"), LEASE)
+    created, ended = empty_job()
+    try:
+        declare_lost(client, "host:1:old")
+        assert registry.publish([Published(ended, 1, ())], "host:1:old", NO_RETENTION)
+        assert registry.has_unpublished()
+        assert not registry.publish([Published(created, 0, None)], "host:1:new", NO_RETENTION)
+        assert not registry.has_unpublished()
+        assert registry.read_job(created.id, NO_RETENTION) == ended
+    finally:
+        connection.close()
+
+
+def test_an_older_event_refused_later_does_not_replace_a_newer_one_kept(
+    redis_url: str,  # noqa: F811
+    client: redis.Redis,
+) -> None:
+    """Two threads' writes refused under a lost name, the newer event first: the newer
+    is kept, and written under the new name."""
+    connection = RedisConnection(redis_url)
+    registry = JobRegistry(connection, "q", 100, 60.0, Owners(connection, "q"), LEASE)
+    created, ended = empty_job()
+    try:
+        declare_lost(client, "host:1:old")
+        assert registry.publish([Published(ended, 1, ())], "host:1:old", NO_RETENTION)
+        # The write of the other thread, which had taken what was kept before the newer
+        # event was: refused too, it comes back after it.
+        assert registry._write([Published(created, 0, None)], "host:1:old", NO_RETENTION)[1]
+        assert not registry.publish([], "host:1:new", NO_RETENTION)
+        assert registry.read_job(created.id, NO_RETENTION) == ended
+    finally:
+        connection.close()
+
+
+def empty_job() -> tuple[tq.TransferJob, tq.TransferJob]:
+    """A job without files, as created and as completed."""
+    created = tq.TransferJob.from_dict(
+        {
+            "id": "transfer-1-1-aa",
+            "type": "s3-upload",
+            "status": "queued",
+            "files": [],
+            "progress": {
+                "total_files": 0,
+                "completed_files": 0,
+                "failed_files": 0,
+                "total_bytes": 0,
+                "loaded_bytes": 0,
+                "percentage": 100,
+                "bytes_per_second": None,
+                "eta_seconds": None,
+            },
+            "created_at": "2026-12-03T10:00:00+00:00",
+            "started_at": None,
+            "completed_at": None,
+            "error": None,
+        }
+    )
+    ended = attrs.evolve(
+        created,
+        status=tq.TransferStatus.COMPLETED,
+        started_at=created.created_at,
+        completed_at=created.created_at,
+    )
+    return created, ended

@@ -91,13 +91,10 @@ class RedisBackend:
         self._heartbeat_interval = check_heartbeat(heartbeat, self._lease)
         self._local_limit = None if local_limit is None else _check_local_limit(local_limit)
         self._url = url  # may hold a password: shown only through RedisConnection.url
-        self._connection = RedisConnection(url)  # checks the URL; connects on first use
-        self._owners = Owners(self._connection, self.namespace)
-        self._registry = JobRegistry(
-            self._connection, self.namespace, STREAM_LENGTH, STREAM_TTL, self._owners, self._lease
-        )
-        self._cancels = CancelRequests(self._connection, self.namespace)
+        self._connect()  # checks the URL; connects on first use
         self._listener: CancelListener | None = None  # made by attach()
+        self._on_cancel_request: Callable[[str, str], None] | None = None
+        self._has_unfinished_jobs: Callable[[], bool] | None = None
         self._heartbeat = Heartbeat(self._heartbeat_interval, self._beat)
         self._on_owner_lost: Callable[[Collection[str], str, str], None] | None = None
         self._current_jobs: Callable[[], list[tuple[TransferJob, int]]] | None = None
@@ -183,9 +180,9 @@ class RedisBackend:
             self._semaphore, self._limit = semaphore, limit
             self._retention = Retention(max_finished_jobs, max_finished_age)
             self._on_owner_lost, self._current_jobs = on_owner_lost, current_jobs
-            self._listener = CancelListener(
-                self._cancels, lambda: self.owner_id, on_cancel_request, has_unfinished_jobs
-            )
+            self._on_cancel_request = on_cancel_request
+            self._has_unfinished_jobs = has_unfinished_jobs
+            self._listener = self._new_listener()
 
     def job_id_suffix(self) -> str:
         """What makes this process's job ids unique in the cluster: ``-<token>``."""
@@ -485,20 +482,39 @@ class RedisBackend:
         # it from here), and every later file takes a slot of its own first.
         return RedisSemaphore(self._url, limit, namespace=self.namespace, lease=self._lease)
 
+    def _connect(self) -> None:
+        """Make the connection and what uses it (no Redis call)."""
+        self._connection = RedisConnection(self._url)
+        self._owners = Owners(self._connection, self.namespace)
+        self._registry = JobRegistry(
+            self._connection, self.namespace, STREAM_LENGTH, STREAM_TTL, self._owners, self._lease
+        )
+        self._cancels = CancelRequests(self._connection, self.namespace)
+
+    def _new_listener(self) -> CancelListener:
+        assert self._on_cancel_request is not None
+        assert self._has_unfinished_jobs is not None
+        return CancelListener(
+            self._cancels, lambda: self.owner_id, self._on_cancel_request, self._has_unfinished_jobs
+        )
+
     def after_fork_in_child(self) -> None:
         """Called by the queue in a forked child (no Redis call): new locks (a thread of
         the parent may have held one), an identity of its own, none of the parent's
-        unwritten events or threads. Its semaphore is made on first use."""
+        unwritten events or threads. Its semaphore is made on first use.
+
+        Its connection pool is new too: redis-py's own reset of a pool in a child takes
+        the pool's lock, which a thread of the parent may have held at the fork (the
+        heartbeat, a cancel listener), and would then wait for ever."""
+        self._connect()
+        self._heartbeat = Heartbeat(self._heartbeat_interval, self._beat)
+        self._listener = self._new_listener()
         self._lock = threading.Lock()
         self._owner = ProcessIdentity.new()
         self._owned = set()
         self._epoch = None
         self._last_sweep = -math.inf
         self._beat_failing = False
-        self._heartbeat.reset_after_fork()
-        self._registry.reset_after_fork()
-        assert self._listener is not None, "attach() comes first"
-        self._listener.reset_after_fork()
 
     def _in_this_process(self) -> RedisSemaphore:
         """This process's semaphore: after a fork the child makes one of its own (the

@@ -61,13 +61,6 @@ class Heartbeat:
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
-    def reset_after_fork(self) -> None:
-        """In a forked child: no thread beats here yet (its own starts with its first
-        job)."""
-        self._lock = threading.Lock()
-        self._thread = None
-        self._soon = threading.Event()
-
     def _run(self) -> None:
         while not self._stopped.is_set():
             try:

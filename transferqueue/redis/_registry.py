@@ -148,7 +148,12 @@ class JobRegistry:
         batch = [event for job_id, event in retry.items() if job_id not in ids]
         for event in events:
             job_id = event.job.id
-            if retry.pop(job_id, None) is not None or job_id in partial_ones:
+            kept = retry.pop(job_id, None)
+            if kept is not None and kept.seq > event.seq:
+                # Kept by another thread's batch (queue_job writes a creation while the
+                # event thread writes the job's later events): the newer one goes.
+                event = kept
+            if kept is not None or job_id in partial_ones:
                 event = Published(event.job, event.seq, None)
                 partial_ones.discard(job_id)  # its later events in this batch need not be
             batch.append(event)
@@ -189,8 +194,7 @@ class JobRegistry:
         refused = [event for event, result in written if result == -1]
         if refused:
             with self._lock:
-                for event in refused:
-                    self._unpublished[event.job.id] = Published(event.job, event.seq, None)
+                self._keep_locked(refused)
             return [], True
         lost = {event.job.id: event for event, result in written if result == 0}
         with self._lock:
@@ -276,10 +280,17 @@ class JobRegistry:
         client = self._client
         self._connection.call("forgetting a job of a lost owner", lambda: client.srem(key, job_id))
 
+    def _keep_locked(self, events: Sequence[Published]) -> None:
+        """Keep the events to write whole with the next batch: the newest of each job
+        (another thread may have kept a newer one meanwhile)."""
+        for event in events:
+            kept = self._unpublished.get(event.job.id)
+            if kept is None or kept.seq <= event.seq:
+                self._unpublished[event.job.id] = Published(event.job, event.seq, None)
+
     def _failed(self, events: Sequence[Published], reason: str) -> None:
         with self._lock:
-            for event in events:
-                self._unpublished[event.job.id] = Published(event.job, event.seq, None)
+            self._keep_locked(events)
             first, self._failing = not self._failing, True
         if first:
             log_in_queue_thread(
@@ -288,13 +299,6 @@ class JobRegistry:
                 "next events): %s",
                 reason,
             )
-
-    def reset_after_fork(self) -> None:
-        """In a forked child: the parent's unwritten events are the parent's."""
-        self._lock = threading.Lock()
-        self._unpublished = {}
-        self._whole = set()
-        self._failing = False
 
     # -- retention --------------------------------------------------------------------------
 
