@@ -6,7 +6,9 @@ each heartbeat and by each write of its jobs; ``lost``, the owners declared lost
 by when (kept a day); ``orphans``, the lost owners that may still have unfinished jobs;
 ``owned:<owner>``, a set of each owner's unfinished jobs (kept by the registry's writes);
 ``epoch``, a random token that a server which lost its data no longer has; ``swept``, when
-an owner was last declared lost or found alive (ms).
+a process last looked for lost owners (ms); ``quiet``, the longest silence (ms) between
+two such looks that the cluster takes for deaths rather than an outage of Redis: the
+shortest that a process allowed this day (twice its lease, at least its lease and 2 s).
 
 One script, BEAT, does everything in one atomic step: it renews the caller's lease (unless
 the caller was declared lost: a decision that is final), declares lost every owner whose
@@ -48,16 +50,19 @@ QUIET_MARGIN = 2.0
 
 BEAT = r"""
 -- KEYS: 1 owners (zset: owner -> end of its lease, ms), 2 lost (zset: owner -> when it
--- was declared lost), 3 orphans (set of lost owners), 4 epoch, 5 swept (ms).
+-- was declared lost), 3 orphans (set of lost owners), 4 epoch, 5 swept (ms), 6 quiet
+-- (ms: the longest silence any process of the cluster allows).
 -- ARGV: 1 the caller's owner name ('' to sweep only), 2 its lease (ms), 3 the prefix of
 -- the owners' sets of unfinished jobs, 4 the most jobs to list, 5 how long a lost owner
 -- is remembered (ms), 6 the longest lease (ms), 7 the epoch to store if there is none,
--- 8 the longest silence (ms) after which every owner gets a lease to beat again.
+-- 8 the longest silence (ms) the caller allows before every owner gets a lease to beat
+-- again (the cluster's is the shortest any process allowed this day: taking an outage
+-- for deaths fails live jobs, while the converse only delays the failure of dead ones).
 -- Returns {alive, epoch, {owner, its unfinished jobs, ...: each owner declared lost now},
 -- {owner, job id, owner, job id, ...}}:
 -- alive is 0 when the caller was declared lost (its lease is then not renewed).
-local KINDS = {'zset', 'zset', 'set', 'string', 'string'}
-for i = 1, 5 do
+local KINDS = {'zset', 'zset', 'set', 'string', 'string', 'string'}
+for i = 1, 6 do
   local kind = redis.call('TYPE', KEYS[i])['ok']
   if kind ~= 'none' and kind ~= KINDS[i] then
     return redis.error_reply('transferqueue: the key ' .. KEYS[i] .. ' holds a ' .. kind
@@ -83,16 +88,27 @@ if me ~= '' then
   end
 end
 
+local function number(key)
+  local raw = redis.call('GET', key)
+  if raw and #raw <= 15 and string.match(raw, '^%d+$') then return tonumber(raw) end
+  return nil
+end
+local quiet = tonumber(ARGV[8])
+local stored = number(KEYS[6])
+if stored and stored < quiet then
+  quiet = stored
+else
+  redis.call('SET', KEYS[6], quiet, 'PX', kept)
+end
 local declared = {}
-local raw = redis.call('GET', KEYS[5])
-local last = nil
-if raw and #raw <= 15 and string.match(raw, '^%d+$') then last = tonumber(raw) end
+local last = number(KEYS[5])
 redis.call('SET', KEYS[5], now)
-if last and now - last > tonumber(ARGV[8]) then
+if last and now - last > quiet then
   -- Nobody looked for a long while: Redis, or every process, was away. Every owner gets
   -- a lease to beat again rather than be declared lost for it.
-  for _, owner in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now + lease)) do
-    redis.call('ZADD', KEYS[1], now + lease, owner)
+  local again = now + tonumber(ARGV[8])
+  for _, owner in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', again)) do
+    redis.call('ZADD', KEYS[1], again, owner)
   end
 else
   local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -162,7 +178,7 @@ class Owners:
         self._connection = connection
         base = f"{namespace}:"
         self._keys = [base + "owners", base + "lost", base + "orphans", base + "epoch"]
-        self._keys.append(base + "swept")
+        self._keys += [base + "swept", base + "quiet"]
         self.owned_prefix = base + "owned:"
         self.owners_key, self.lost_key = self._keys[0], self._keys[1]
         self._beat = connection.script(BEAT)
