@@ -145,3 +145,36 @@ def test_a_long_outage_of_redis_with_its_data_declares_nobody_lost(
         if restarted is not None:
             restarted.stop()
     assert not any("was lost" in m or "declared lost" in m for m in messages(caplog))
+
+
+def test_a_job_that_ended_while_redis_was_away_is_written_once_it_is_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The job's last event could not be written, and no event follows it: the owner's
+    heartbeat writes it once Redis answers again."""
+    caplog.set_level(logging.INFO, logger="transferqueue")
+    server = start_redis_server(None, *PERSISTENT)
+    restarted: RedisServer | None = None
+    files = FileGates()
+    try:
+        backend = RedisBackend(server.url, namespace="q", lease=LEASE)
+        with tq.TransferQueue(1, backend=backend) as owner:
+            job_id = owner.queue_job("s3-upload", FILES[:1], files)
+            assert files.started["a"].wait(WAIT)
+            server.terminate()
+            files.gates["a"].set()
+            owner.wait(job_id, WAIT)  # its end was delivered here, and not written
+            wait_until(
+                lambda: any("could not write job events" in m for m in messages(caplog)),
+                "the end's write fails",
+            )
+            restarted = start_redis_server(server.port, *PERSISTENT, folder=server.log_path.parent)
+            with tq.TransferQueue(1, backend=RedisBackend(restarted.url, namespace="q")) as reader:
+                assert reader.wait(job_id, WAIT).status is tq.TransferStatus.COMPLETED
+    finally:
+        for gate in files.gates.values():
+            gate.set()
+        server.stop()
+        if restarted is not None:
+            restarted.stop()
+    assert any("job events are written to Redis again" in m for m in messages(caplog))
