@@ -37,7 +37,7 @@ import redis
 from transferqueue.redis import OwnerLostError, RedisBackend, RedisSemaphore
 from transferqueue.redis._connection import RedisConnection
 from transferqueue.redis._heartbeat import Heartbeat
-from transferqueue.redis._owners import Owners
+from transferqueue.redis._owners import Owners, fail_lost_job
 from transferqueue.redis._registry import NO_RETENTION, JobRegistry, Published
 
 LEASE = 1.0
@@ -309,7 +309,8 @@ def test_what_a_lost_owner_left_that_is_not_its_unfinished_job_is_skipped(
     owners hold a name no queue makes: each is left alone, and the set emptied."""
     executor = StoppableExecutor()
     files = [{"source_path": "a", "destination_path": "b", "size": 5}]
-    with tq.TransferQueue(2, backend=RedisBackend(redis_url, namespace="q")) as keeper:
+    backend = RedisBackend(redis_url, namespace="q", lease=LEASE)
+    with tq.TransferQueue(2, backend=backend) as keeper:
         ended = keeper.queue_job("s3-upload", [], executor)
         keeper.wait(ended)
         running = keeper.queue_job("s3-upload", files, executor)
@@ -325,7 +326,14 @@ def test_what_a_lost_owner_left_that_is_not_its_unfinished_job_is_skipped(
             "transfer-1-1-bad",
             "no such id",
         )
-        assert reader.get_job(running) is not None  # a read looks for lost owners
+        # Reads look for lost owners: the ghost is suspected, then declared lost.
+        wait_until(
+            lambda: (
+                reader.get_job(running) is not None and client.zscore("q:lost", ghost) is not None
+            ),
+            "the ghost is declared lost",
+        )
+        wait_until(lambda: not client.smembers(f"q:owned:{ghost}"), "its jobs seen to")
         assert keeper.get_job(running).status is tq.TransferStatus.ACTIVE  # type: ignore[union-attr]
         assert reader.get_job(ended).status is tq.TransferStatus.COMPLETED  # type: ignore[union-attr]
         assert client.zscore("q:lost", ghost) is not None
@@ -337,21 +345,25 @@ def test_what_a_lost_owner_left_that_is_not_its_unfinished_job_is_skipped(
     assert any("skipped job transfer-1-1-bad in Redis" in m for m in messages)
 
 
-def test_a_long_silence_gives_every_owner_a_lease_again(
+def test_an_owner_whose_lease_ended_is_suspected_first_and_cleared_by_a_heartbeat(
     redis_url: str,  # noqa: F811
     client: redis.Redis,
     reader: tq.TransferQueue,
 ) -> None:
-    """Nobody looked for a long while (Redis, or every process, was away): an owner whose
-    lease ended meanwhile is not declared lost at once, but gets a lease to beat again."""
+    """As after an outage of Redis that everyone sat through: the owner's lease has
+    ended, but it is only suspected; its next heartbeat clears it, and it is never
+    declared lost."""
     seconds, _ = client.time()
     now = seconds * 1000
     client.zadd("q:owners", {"host:1:quiet": now - 5000})
-    client.set("q:swept", now - 60_000)
-    reader.get_all_jobs()
-    score = client.zscore("q:owners", "host:1:quiet")
-    assert score is not None
-    assert score > now
+    reader.get_all_jobs()  # a read looks for lost owners
+    assert client.zscore("q:suspects", "host:1:quiet") is not None
+    assert client.zscore("q:lost", "host:1:quiet") is None
+    client.zadd("q:owners", {"host:1:quiet": now + 60_000})  # its heartbeat, come back
+    wait_until(
+        lambda: not reader.get_all_jobs() and not client.zscore("q:suspects", "host:1:quiet"),
+        "the owner is cleared",
+    )
     assert client.zscore("q:lost", "host:1:quiet") is None
 
 
@@ -472,3 +484,48 @@ def empty_job() -> tuple[tq.TransferJob, tq.TransferJob]:
         completed_at=created.created_at,
     )
     return created, ended
+
+
+def test_a_process_declared_lost_while_idle_only_takes_a_new_name(
+    redis_url: str,  # noqa: F811
+    client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    backend = RedisBackend(redis_url, namespace="q", lease=0.6)
+    with tq.TransferQueue(2, backend=backend) as queue:
+        job_id = queue.queue_job("s3-upload", [], StoppableExecutor())
+        assert queue.wait(job_id, WAIT).status is tq.TransferStatus.COMPLETED
+        lost_name = backend.owner_id
+        declare_lost(client, lost_name)
+        wait_until(lambda: backend.owner_id != lost_name, "a new name")
+        assert queue.get_job(job_id).status is tq.TransferStatus.COMPLETED  # type: ignore[union-attr]
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("fails the 0 unfinished jobs it owned" in m for m in messages)
+    assert not any("unfinished jobs failed" in m for m in messages)
+
+
+def test_a_lost_owners_job_keeps_the_files_that_had_ended() -> None:
+    created, _ = empty_job()
+    done = tq.TransferFile("a", "b", 5, 5, tq.TransferFileStatus.COMPLETED, None, 1)
+    broken = tq.TransferFile(
+        "c", "d", 5, 0, tq.TransferFileStatus.ERROR, "gone", 1, None, "OSError"
+    )
+    running = tq.TransferFile("e", "f", 5, 2, tq.TransferFileStatus.TRANSFERRING, None, 1)
+    progress = attrs.evolve(
+        created.progress, total_files=3, completed_files=1, failed_files=1, total_bytes=15
+    )
+    job = attrs.evolve(
+        created,
+        status=tq.TransferStatus.ACTIVE,
+        files=(done, broken, running),
+        progress=progress,
+        started_at=created.created_at,
+    )
+    failed, changed = fail_lost_job(job, "lost")
+    assert changed == [2]
+    assert failed.files[:2] == (done, broken)
+    assert failed.files[2] == attrs.evolve(
+        running, status=tq.TransferFileStatus.ERROR, error="lost", error_type=LOST_TYPE
+    )
+    assert failed.progress.failed_files == 2
+    assert failed.status is tq.TransferStatus.FAILED

@@ -178,3 +178,20 @@ def test_a_job_that_ended_while_redis_was_away_is_written_once_it_is_back(
         if restarted is not None:
             restarted.stop()
     assert any("job events are written to Redis again" in m for m in messages(caplog))
+
+
+def test_a_queue_shut_down_while_redis_is_away_says_it_could_not_leave(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = start_redis_server()
+    try:
+        queue = tq.TransferQueue(1, backend=RedisBackend(server.url, namespace="q"))
+        job_id = queue.queue_job("s3-upload", [], FileGates())
+        queue.wait(job_id, WAIT)
+        server.terminate()
+        queue.shutdown()
+    finally:
+        server.stop()
+    assert any(
+        "could not leave the cluster (its lease runs out by itself)" in m for m in messages(caplog)
+    )

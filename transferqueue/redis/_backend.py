@@ -66,10 +66,10 @@ class RedisBackend:
 
     Each process that has queued a job sends a heartbeat every ``heartbeat`` seconds (a
     third of ``lease`` by default) from a thread of its own, and is declared lost by the
-    cluster once ``lease`` seconds pass without one: any live process that notices (its
-    heartbeat, or a read) fails the lost owner's unfinished jobs, naming it. A process
-    that finds itself declared lost (it was paused past its lease) fails its own
-    unfinished jobs too, stopping their executors, and goes on under a new name.
+    cluster once it sent none for its lease and a further lease: any live process that
+    notices (its heartbeat, or a read) fails the lost owner's unfinished jobs, naming it.
+    A process that finds itself declared lost (it was paused past its lease) fails its
+    own unfinished jobs too, stopping their executors, and goes on under a new name.
 
     One backend serves one queue. In a child made by ``fork`` it starts afresh with
     connections, slots and a process identity of its own (the queue's fork hooks call

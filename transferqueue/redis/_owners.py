@@ -5,14 +5,19 @@ each scored by the end of its lease (ms of the server's clock, ``TIME``), pushed
 each heartbeat and by each write of its jobs; ``lost``, the owners declared lost, scored
 by when (kept a day); ``orphans``, the lost owners that may still have unfinished jobs;
 ``owned:<owner>``, a set of each owner's unfinished jobs (kept by the registry's writes);
-``epoch``, a random token that a server which lost its data no longer has; ``swept``, when
-a process last looked for lost owners (ms); ``quiet``, the longest silence (ms) between
-two such looks that the cluster takes for deaths rather than an outage of Redis: the
-shortest that a process allowed this day (twice its lease, at least its lease and 2 s).
+``epoch``, a random token that a server which lost its data no longer has; ``suspects``,
+the owners whose lease has ended, scored by when that was first seen (ms); ``longest``,
+the longest lease (ms) of a process of the cluster this day.
+
+An owner whose lease has ended is first only suspected: it is declared lost once it has
+sent no heartbeat for a further ``longest`` lease. So an outage of Redis (or of the
+network) that every process sat through, however long, declares nobody lost: once Redis
+answers again, each live owner's next heartbeat, within a third of its lease, clears it.
 
 One script, BEAT, does everything in one atomic step: it renews the caller's lease (unless
-the caller was declared lost: a decision that is final), declares lost every owner whose
-lease has ended (exactly one caller sees each one so declared), and lists some unfinished
+the caller was declared lost: a decision that is final), suspects the owners whose lease
+has ended, declares lost those suspected for long enough (exactly one caller sees each
+one so declared), and lists some unfinished
 jobs of lost owners, which the caller then fails one by one (see
 :meth:`~transferqueue.redis._registry.JobRegistry.fail_orphan`), each write of it checked
 again in Redis, so that two processes never both fail one job.
@@ -43,25 +48,19 @@ if TYPE_CHECKING:
 LOST_KEPT = 86_400.0
 # The most unfinished jobs of lost owners one beat lists (the next beat lists more).
 ORPHANS_PER_BEAT = 100
-# Processes look for lost owners at each heartbeat (at most half a lease apart) and at
-# each step of a wait or a watch (a second apart): a silence longer than twice the lease,
-# and than the lease and this margin, means that Redis, or every process, was away.
-QUIET_MARGIN = 2.0
 
 BEAT = r"""
 -- KEYS: 1 owners (zset: owner -> end of its lease, ms), 2 lost (zset: owner -> when it
--- was declared lost), 3 orphans (set of lost owners), 4 epoch, 5 swept (ms), 6 quiet
--- (ms: the longest silence any process of the cluster allows).
+-- was declared lost), 3 orphans (set of lost owners), 4 epoch, 5 suspects (zset: owner
+-- -> when its ended lease was first seen), 6 longest (the cluster's longest lease, ms).
 -- ARGV: 1 the caller's owner name ('' to sweep only), 2 its lease (ms), 3 the prefix of
 -- the owners' sets of unfinished jobs, 4 the most jobs to list, 5 how long a lost owner
--- is remembered (ms), 6 the longest lease (ms), 7 the epoch to store if there is none,
--- 8 the longest silence (ms) the caller allows before every owner gets a lease to beat
--- again (the cluster's is the shortest any process allowed this day: taking an outage
--- for deaths fails live jobs, while the converse only delays the failure of dead ones).
+-- is remembered (ms), 6 the longest lease allowed (ms), 7 the epoch to store if there
+-- is none.
 -- Returns {alive, epoch, {owner, its unfinished jobs, ...: each owner declared lost now},
 -- {owner, job id, owner, job id, ...}}:
 -- alive is 0 when the caller was declared lost (its lease is then not renewed).
-local KINDS = {'zset', 'zset', 'set', 'string', 'string', 'string'}
+local KINDS = {'zset', 'zset', 'set', 'string', 'zset', 'string'}
 for i = 1, 6 do
   local kind = redis.call('TYPE', KEYS[i])['ok']
   if kind ~= 'none' and kind ~= KINDS[i] then
@@ -85,6 +84,7 @@ if me ~= '' then
     alive = 0
   else
     redis.call('ZADD', KEYS[1], now + lease, me)
+    redis.call('ZREM', KEYS[5], me)
   end
 end
 
@@ -93,32 +93,36 @@ local function number(key)
   if raw and #raw <= 15 and string.match(raw, '^%d+$') then return tonumber(raw) end
   return nil
 end
-local quiet = tonumber(ARGV[8])
-local stored = number(KEYS[6])
-if stored and stored < quiet then
-  quiet = stored
-else
-  redis.call('SET', KEYS[6], quiet, 'PX', kept)
+local silence = number(KEYS[6])
+if not silence or silence < lease or silence > longest then
+  redis.call('SET', KEYS[6], lease, 'PX', kept)
+  silence = lease
+elseif me ~= '' then
+  redis.call('PEXPIRE', KEYS[6], kept)
 end
+
+-- Suspect each owner whose lease has ended (or ends further ahead than the longest lease
+-- allowed: not written by a queue).
+local ended = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+local beyond = string.format('(%d', now + longest)
+for _, owner in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], beyond, '+inf')) do
+  ended[#ended + 1] = owner
+end
+for _, owner in ipairs(ended) do
+  if not redis.call('ZSCORE', KEYS[5], owner) then redis.call('ZADD', KEYS[5], now, owner) end
+end
+-- A suspect that sent a heartbeat since is cleared; one silent for the longest lease of
+-- the cluster after its own ended is declared lost.
 local declared = {}
-local last = number(KEYS[5])
-redis.call('SET', KEYS[5], now)
-if last and now - last > quiet then
-  -- Nobody looked for a long while: Redis, or every process, was away. Every owner gets
-  -- a lease to beat again rather than be declared lost for it.
-  local again = now + tonumber(ARGV[8])
-  for _, owner in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', again)) do
-    redis.call('ZADD', KEYS[1], again, owner)
-  end
-else
-  local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
-  -- A lease ending further ahead than the longest allowed was not written by a queue.
-  local beyond = string.format('(%d', now + longest)
-  for _, owner in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], beyond, '+inf')) do
-    gone[#gone + 1] = owner
-  end
-  for _, owner in ipairs(gone) do
+local suspects = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
+for i = 1, #suspects, 2 do
+  local owner, since = suspects[i], tonumber(suspects[i + 1])
+  local score = redis.call('ZSCORE', KEYS[1], owner)
+  if not score or (tonumber(score) > now and tonumber(score) <= now + longest) then
+    redis.call('ZREM', KEYS[5], owner)
+  elseif now - since >= silence then
     redis.call('ZREM', KEYS[1], owner)
+    redis.call('ZREM', KEYS[5], owner)
     redis.call('ZADD', KEYS[2], now, owner)
     redis.call('SADD', KEYS[3], owner)
     local jobs = 0
@@ -178,15 +182,16 @@ class Owners:
         self._connection = connection
         base = f"{namespace}:"
         self._keys = [base + "owners", base + "lost", base + "orphans", base + "epoch"]
-        self._keys += [base + "swept", base + "quiet"]
+        self._keys += [base + "suspects", base + "longest"]
         self.owned_prefix = base + "owned:"
         self.owners_key, self.lost_key = self._keys[0], self._keys[1]
         self._beat = connection.script(BEAT)
 
     def beat(self, owner: str | None, lease: float, new_epoch: str) -> Beat:
-        """Renew ``owner``'s lease (None: only sweep), declare the owners whose lease
-        ended lost, and list unfinished jobs of lost owners; ``new_epoch`` is stored
-        should the server have none. One round trip."""
+        """Renew ``owner``'s lease (None: only look), suspect the owners whose lease
+        ended, declare lost those silent for a further lease, and list unfinished jobs of
+        lost owners; ``new_epoch`` is stored should the server have none. One round
+        trip."""
         args: list[str | int] = [
             owner or "",
             int(lease * 1000),
@@ -195,7 +200,6 @@ class Owners:
             int(LOST_KEPT * 1000),
             int(MAX_LEASE * 1000),
             new_epoch,
-            int(max(2 * lease, lease + QUIET_MARGIN) * 1000),
         ]
         reply = self._connection.call("sending a heartbeat", lambda: self._beat(self._keys, args))
         alive, epoch, declared, orphans = cast(
