@@ -274,7 +274,7 @@ class TransferQueue:
         return [job_id for _, job_id in ordered]
 
     def cancel_job(self, job_id: str) -> bool:
-        """Cancel a queued or active job (S9); False if unknown or already terminal.
+        """Cancel a queued or active job; False if unknown or already terminal.
 
         The job is ``cancelled`` at once and its unfinished files become ``error``. Its
         waiting files never start; its running executors get ``TransferCancelled`` from
@@ -465,7 +465,7 @@ class TransferQueue:
         return self._limit
 
     def update_concurrency_limit(self, new_limit: int) -> None:
-        """Change the limit (S2): raising it starts waiting files at once; lowering it
+        """Change the limit: raising it starts waiting files at once; lowering it
         interrupts nothing, and no file starts until fewer than the new limit run.
 
         With a backend it changes the cluster's limit, for every process (and this

@@ -1,9 +1,10 @@
 """The views behind :mod:`transferqueue.web.django` (routes, names and statuses: see there).
 
-Each view only converts: the Django request into a :class:`TransferEndpoints` call, and
-its :class:`Reply` or SSE stream into a Django response, whose content is the stream
-itself under WSGI and an :class:`AsyncEventStream` of it under ASGI. They are
-``csrf_exempt``, for the reason the package's docstring gives.
+Each view only converts: the Django request into a
+:class:`~transferqueue.web.TransferEndpoints` call, and its :class:`Reply` or SSE
+stream into a Django response, whose content is the stream itself under WSGI and an
+:class:`AsyncEventStream` of it under ASGI. They are ``csrf_exempt``, for the reason the
+package's docstring gives.
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ def transfer_urls(
     "transferqueue")``, what ``include()`` takes for an application namespace; a second
     inclusion needs a namespace of its own: ``include(transfer_urls(other),
     namespace="other")``.
-    The options are :class:`TransferEndpoints`'s (``queue`` defaults to the process-wide
-    one; ``can_access`` is given the ``django.http.HttpRequest``). Without ``can_access``
-    or ``public=True`` every route answers 403.
+    The options are :class:`~transferqueue.web.TransferEndpoints`'s (``queue`` defaults
+    to the process-wide one; ``can_access`` is given the ``django.http.HttpRequest``).
+    Without ``can_access`` or ``public=True`` every route answers 403.
     """
     endpoints = TransferEndpoints[HttpRequest](
         queue,
