@@ -11,6 +11,8 @@ import collections
 import errno
 import hashlib
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -328,7 +330,7 @@ def test_a_file_already_at_the_temporary_name_is_neither_used_nor_removed(
     target.write_bytes(b"precious")
     planted = tmp_path / ".out.bin.0123abcd.part"
     planted.symlink_to(target)
-    monkeypatch.setattr(_atomic, "temporary_path", lambda destination: planted)
+    monkeypatch.setattr(_atomic, "temporary_name", lambda destination: str(planted))
     with pytest.raises(FileExistsError):
         _write(tmp_path / "out.bin", b"ours")
     assert planted.is_symlink()
@@ -449,11 +451,95 @@ def test_a_temporary_locked_by_a_sweep_while_created_is_given_up(
     temporary before its writer does, the writer fails with FileBusyError and removes
     the file it created, leaving nothing."""
 
-    def busy(path: Any, flags: int, mode: int = 0o666) -> int:
-        os.close(os.open(path, flags, mode))
+    def busy(path: Any) -> int:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
         raise FileBusyError(errno.EBUSY, "in use by another transfer", os.fspath(path))
 
-    monkeypatch.setattr(_atomic, "open_locked", busy)
+    monkeypatch.setattr(_atomic, "create_locked", busy)
     with pytest.raises(FileBusyError):
         _write(tmp_path / "out.bin", b"x")
     assert _entries(tmp_path) == []
+
+
+# -- fewer system calls per file (issue 12) ------------------------------------------------
+
+FORK_SCRIPT = """
+import os, sys
+from transferqueue.executors import _temporaries
+_temporaries.temporary_name("x")  # the store filled before the fork
+read, write = os.pipe()
+child = os.fork()
+if child == 0:
+    os.write(write, " ".join(_temporaries.temporary_name("x") for _ in range(5)).encode())
+    os._exit(0)
+os.close(write)
+theirs = os.read(read, 4096).decode().split()
+os.waitpid(child, 0)
+ours = [_temporaries.temporary_name("x") for _ in range(5)]
+print(len(theirs), len(set(theirs) & set(ours)))
+"""
+
+
+def test_a_forked_child_draws_other_temporary_names() -> None:
+    """Issue 12: the names' random bytes are drawn 4 KiB at a time per thread; a forked
+    child, which has a copy of its parent's store, draws afresh, or parent and child
+    would make the same temporary names in one folder."""
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=True,
+    )
+    assert result.stdout.split() == ["5", "0"]
+
+
+def test_the_names_random_store_is_drawn_again_when_used_up() -> None:
+    """Issue 12: a thread's store of random bytes gives 1,024 names, then is drawn again;
+    the names stay distinct across the refill."""
+    names = {_temporaries.temporary_name("x") for _ in range(3000)}
+    assert len(names) == 3000
+    assert all(_temporaries.is_temporary_name(name) for name in names)
+
+
+def test_a_taken_temporary_name_is_drawn_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: a temporary name that is taken (another process drew the same 32 bits)
+    is drawn again, up to three times; the file at the taken name stays as it was."""
+    planted = tmp_path / ".out.bin.0123abcd.part"
+    planted.write_bytes(b"someone else's")
+    drawn = [str(planted)]
+    real = _temporaries.temporary_name
+
+    def first_taken(destination: str) -> str:
+        return drawn.pop() if drawn else real(destination)
+
+    monkeypatch.setattr(_atomic, "temporary_name", first_taken)
+    _write(tmp_path / "out.bin", b"ours")
+    assert (tmp_path / "out.bin").read_bytes() == b"ours"
+    assert planted.read_bytes() == b"someone else's"
+    assert _entries(tmp_path) == [".out.bin.0123abcd.part", "out.bin"]
+
+
+def test_check_destination_is_one_stat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: check_destination asks the file system once (it asked twice), and reads a
+    name under a file or a dangling link as free, as Path.exists did; other errors raise."""
+    calls: list[object] = []
+    real = os.stat
+
+    def counted(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        calls.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", counted)
+    (tmp_path / "file").write_bytes(b"")
+    check_destination(tmp_path / "file" / "below", overwrite=False)  # ENOTDIR: free
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    check_destination(tmp_path / "dangling", overwrite=False)
+    assert len(calls) == 2
+    monkeypatch.undo()
+    with pytest.raises(OSError, match="too long"):
+        check_destination(tmp_path / ("x" * 300), overwrite=False)

@@ -20,7 +20,14 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from transferqueue.executors import LocalCopy, _atomic, _kernel_copy, list_local_files
+from transferqueue.executors import (
+    LocalCopy,
+    _atomic,
+    _kernel_copy,
+    _known_folders,
+    _temporaries,
+    list_local_files,
+)
 
 from .conftest import WAIT
 
@@ -467,6 +474,129 @@ def test_no_kernel_copy_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert _sha(destination) == digest
 
 
+# --- the cost of each file (issue 12) ---------------------------------------------------
+
+
+def test_a_known_folder_is_not_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: the first file into a folder makes sure of it (mkdir, sweep); the next
+    files of the same LocalCopy into it do neither."""
+    source = tmp_path / "src.bin"
+    _random_file(source, 100)
+    copy = LocalCopy()
+    mkdir = Counted(monkeypatch, "mkdir")
+    scandir = Counted(monkeypatch, "scandir")
+    copy(_file(source, tmp_path / "out" / "a"), Progress())
+    made = mkdir.calls
+    assert made >= 1
+    assert scandir.calls == 1  # the sweep of out/
+    for name in "bcd":
+        copy(_file(source, tmp_path / "out" / name), Progress())
+    assert mkdir.calls == made
+    assert scandir.calls == 1
+    assert _entries(tmp_path / "out") == ["a", "b", "c", "d"]
+    LocalCopy()(_file(source, tmp_path / "out" / "e"), Progress())  # another copy: its own
+    assert mkdir.calls == made + 1
+
+
+def test_a_known_folder_removed_meanwhile_is_made_again(tmp_path: Path) -> None:
+    """Issue 12: a folder the copy knows, removed since, is made again for the next file."""
+    source = tmp_path / "src.bin"
+    digest = _random_file(source, 100)
+    copy = LocalCopy()
+    copy(_file(source, tmp_path / "out" / "sub" / "a"), Progress())
+    shutil.rmtree(tmp_path / "out")
+    copy(_file(source, tmp_path / "out" / "sub" / "b"), Progress())
+    assert _entries(tmp_path / "out" / "sub") == ["b"]
+    assert _sha(tmp_path / "out" / "sub" / "b") == digest
+
+
+def test_a_known_folder_replaced_by_a_file_is_named(tmp_path: Path) -> None:
+    """Issue 12: a folder the copy knows, replaced since by a file, fails the next file
+    with NotADirectoryError naming that file, as for a folder never known."""
+    source = tmp_path / "src.bin"
+    _random_file(source, 100)
+    copy = LocalCopy()
+    copy(_file(source, tmp_path / "out" / "a"), Progress())
+    shutil.rmtree(tmp_path / "out")
+    (tmp_path / "out").write_bytes(b"a file")
+    with pytest.raises(NotADirectoryError) as info:
+        copy(_file(source, tmp_path / "out" / "b"), Progress())
+    assert str(info.value).endswith(f", at {tmp_path / 'out'}")
+    assert (tmp_path / "out").read_bytes() == b"a file"
+
+
+def test_known_folders_are_bounded_and_age(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: a copy remembers a few thousand folders at most (then starts afresh),
+    each for as long as the sweep waits before sweeping a folder again."""
+    folders = _known_folders.KnownFolders()
+    monkeypatch.setattr(_known_folders, "_REMEMBERED", 3)
+    for name in "abc":
+        folders.learn(name)
+    assert all(folders.knows(name) for name in "abc")
+    folders.learn("d")
+    assert [folders.knows(name) for name in "abcd"] == [False, False, False, True]
+    folders.forget("d")
+    folders.forget("never known")
+    assert not folders.knows("d")
+    folders.learn("e")
+    monkeypatch.setattr(_temporaries, "_RESWEEP_SECONDS", 0.0)
+    assert not folders.knows("e")
+
+
+class QueueProgress(Progress):
+    """A stand-in with the queue's raise_if_cancelled as well."""
+
+    def __init__(self, cancelled: bool = False) -> None:
+        super().__init__()
+        self.cancelled = cancelled
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled:
+            raise tq.TransferCancelled("cancelled")
+
+
+def test_a_one_chunk_file_reports_once(tmp_path: Path) -> None:
+    """Issue 12: with the queue's on_progress, the check before the copy reads the cancel
+    without reporting 0 (a trip through the queue's lock): a one-chunk file reports
+    once, its size."""
+    source = tmp_path / "src.bin"
+    digest = _random_file(source, 4096)
+    progress = QueueProgress()
+    LocalCopy()(_file(source, tmp_path / "dst.bin"), progress)
+    assert progress.values == [4096]
+    assert _sha(tmp_path / "dst.bin") == digest
+
+
+def test_a_cancelled_job_is_seen_before_anything_is_touched(tmp_path: Path) -> None:
+    """Issue 12: raise_if_cancelled, before the copy, stops it with nothing made."""
+    source = tmp_path / "src.bin"
+    _random_file(source, 4096)
+    with pytest.raises(tq.TransferCancelled):
+        LocalCopy()(_file(source, tmp_path / "out" / "dst.bin"), QueueProgress(cancelled=True))
+    assert not (tmp_path / "out").exists()
+
+
+def test_source_replaced_after_its_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: what was opened is checked again (fstat): a folder swapped in after the
+    check of the name is refused, not copied from."""
+    source = tmp_path / "src.bin"
+    _random_file(source, 10)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    real = os.open
+
+    def swapped(path: Any, flags: int, *args: Any) -> int:
+        if os.fspath(path) == str(source):
+            return real(folder, os.O_RDONLY | os.O_CLOEXEC)
+        return real(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", swapped)
+    with pytest.raises(OSError, match="not a regular file") as info:
+        LocalCopy()(_file(source, tmp_path / "dst.bin"), Progress())
+    assert str(info.value).startswith(f"cannot read source {source}: ")
+    assert _entries(tmp_path) == ["folder", "src.bin"]
+
+
 # --- cancellation and failure -------------------------------------------------------
 
 
@@ -726,10 +856,10 @@ def test_permission_error_keeps_type_and_names_path(
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
     _random_file(source, 1000)
 
-    def refused(path: str, flags: int, mode: int) -> int:
+    def refused(path: str) -> int:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
 
-    monkeypatch.setattr(_atomic, "open_locked", refused)
+    monkeypatch.setattr(_atomic, "create_locked", refused)
     with pytest.raises(PermissionError) as info:
         LocalCopy()(_file(source, destination), Progress())
     assert info.value.errno == errno.EACCES
@@ -923,10 +1053,10 @@ def test_error_with_unusual_constructor_becomes_oserror(
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     _random_file(source, 10)
 
-    def picky(path: str, flags: int, mode: int) -> int:
+    def picky(path: str) -> int:
         raise PickyError(errno.EIO, path)
 
-    monkeypatch.setattr(_atomic, "open_locked", picky)
+    monkeypatch.setattr(_atomic, "create_locked", picky)
     with pytest.raises(OSError, match="Input/output error") as info:
         LocalCopy()(_file(source, destination), Progress())
     assert type(info.value) is OSError

@@ -7,12 +7,12 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
-from ._atomic import atomic_destination
+from ._atomic import atomic_file
 from ._kernel_copy import copy_in_kernel, fills_destination
+from ._known_folders import KnownFolders
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from io import RawIOBase
 
     from transferqueue import TransferFile
 
@@ -48,9 +48,10 @@ class LocalCopy:
     The bytes go to a hidden temporary file beside the destination (see
     :func:`~transferqueue.executors.atomic_destination`), moved into place once complete:
     a failed or cancelled copy leaves no partial destination. Missing parent folders are
-    created. An existing destination is refused with ``FileExistsError`` unless
-    ``overwrite`` is true. With ``preserve_mtime`` (the default) the copy gets the
-    source's modification time.
+    created; an instance remembers the folders it made or found, so that its next files
+    there cost no ``mkdir`` (a folder removed meanwhile is made again). An existing
+    destination is refused with ``FileExistsError`` unless ``overwrite`` is true. With
+    ``preserve_mtime`` (the default) the copy gets the source's modification time.
 
     The source is copied as it is when read: if it changed since it was listed, its
     current bytes are copied, whatever ``file.size`` says, and the true byte counts are
@@ -64,7 +65,7 @@ class LocalCopy:
     One instance may serve any number of files and threads at once.
     """
 
-    __slots__ = ("_chunk_size", "_overwrite", "_preserve_mtime")
+    __slots__ = ("_chunk_size", "_folders", "_overwrite", "_preserve_mtime")
 
     def __init__(
         self,
@@ -84,6 +85,9 @@ class LocalCopy:
         self._overwrite = overwrite
         self._chunk_size = chunk_size
         self._preserve_mtime = preserve_mtime
+        # The destination folders this instance made or found: its next file in one of
+        # them goes without mkdir and sweep (one instance usually serves one job).
+        self._folders = KnownFolders()
 
     @property
     def overwrite(self) -> bool:
@@ -116,41 +120,52 @@ class LocalCopy:
         source = os.fspath(file.source_path)
         destination = os.fspath(file.destination_path)
         chunk_size = self._chunk_size
-        on_progress(0)  # raises TransferCancelled before anything is touched
+        # Raises TransferCancelled before anything is touched. The queue's on_progress
+        # checks without reporting (no trip through the queue's lock for a 0).
+        check = getattr(on_progress, "raise_if_cancelled", None)
+        if check is not None:
+            check()
+        else:
+            on_progress(0)
         try:
             try:
-                # Checked before opening: opening a FIFO would block, a folder fails late.
+                # Checked before opening: opening a FIFO would block, a device may act.
                 mode = os.stat(source).st_mode
                 if stat.S_ISDIR(mode):
                     raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
                 if not stat.S_ISREG(mode):
                     raise OSError(errno.EINVAL, "the source is not a regular file")
-                reader = open(source, "rb", buffering=0)  # noqa: SIM115 - closed below
+                reader = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
                 try:
-                    info = os.fstat(reader.fileno())
+                    info = os.fstat(reader)  # of what was opened, not of what was checked
+                    if not stat.S_ISREG(info.st_mode):
+                        raise OSError(errno.EINVAL, "the source is not a regular file")
                 except BaseException:
-                    reader.close()
+                    os.close(reader)
                     raise
             except OSError as exc:
                 raise _SourceFailed(exc) from None
-            with reader:
+            try:
                 mtime_ns = info.st_mtime_ns if self._preserve_mtime else None
-                with atomic_destination(
-                    destination, overwrite=self._overwrite, mtime_ns=mtime_ns
+                with atomic_file(
+                    destination,
+                    overwrite=self._overwrite,
+                    mtime_ns=mtime_ns,
+                    folders=self._folders,
                 ) as writer:
                     expected = info.st_size
                     copied = None
                     if expected:  # an empty file (or one of /proc) is read: one call
                         try:
-                            copied = copy_in_kernel(
-                                reader.fileno(), writer.fileno(), chunk_size, on_progress
-                            )
+                            copied = copy_in_kernel(reader, writer, chunk_size, on_progress)
                         except OSError as exc:
                             if fills_destination(exc):
                                 raise
                             raise _SourceFailed(exc) from None
                     if copied is None:
-                        _copy_by_loop(reader, writer.fileno(), chunk_size, expected, on_progress)
+                        _copy_by_loop(reader, writer, chunk_size, expected, on_progress)
+            finally:
+                os.close(reader)
         except _SourceFailed as failed:
             raise _explained(failed.error, "read source", source) from failed.error
         except OSError as exc:
@@ -166,13 +181,13 @@ class _SourceFailed(Exception):
 
 
 def _copy_by_loop(
-    reader: RawIOBase,
+    reader_fd: int,
     writer_fd: int,
     chunk_size: int,
     expected: int,
     on_progress: Callable[[int], object],
 ) -> None:
-    """Copy ``reader`` to its end onto the open file ``writer_fd`` through one reused
+    """Copy ``reader_fd`` to its end onto ``writer_fd`` through one reused
     buffer, ``chunk_size`` bytes at a time, reporting the bytes copied after each chunk.
     A read error is raised as :class:`_SourceFailed`.
 
@@ -181,11 +196,12 @@ def _copy_by_loop(
     """
     buffer = bytearray(max(1, min(chunk_size, expected)))
     view = memoryview(buffer)
-    readinto, write = reader.readinto, os.write
+    readv, write = os.readv, os.write
+    buffers = [buffer]
     done = 0
     while True:
         try:
-            count = readinto(buffer)
+            count = readv(reader_fd, buffers)
         except OSError as exc:
             raise _SourceFailed(exc) from None
         if not count:
@@ -198,6 +214,7 @@ def _copy_by_loop(
         if done > expected and len(buffer) < chunk_size:
             buffer = bytearray(chunk_size)
             view = memoryview(buffer)
+            buffers = [buffer]
 
 
 def _explained(exc: OSError, role: str, path: str) -> OSError:
