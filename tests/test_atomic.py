@@ -22,7 +22,7 @@ import pytest
 
 import transferqueue as tq
 from tests.conftest import FullDisk, refuse_scandir
-from transferqueue.executors import _atomic, _temporaries
+from transferqueue.executors import _atomic, _file_lock, _temporaries
 from transferqueue.executors._atomic import (
     atomic_destination,
     check_destination,
@@ -543,3 +543,41 @@ def test_check_destination_is_one_stat(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.undo()
     with pytest.raises(OSError, match="too long"):
         check_destination(tmp_path / ("x" * 300), overwrite=False)
+
+
+def test_a_folder_gone_before_the_temporary_is_created_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: a folder removed between its creation and the temporary's (a folder not
+    known from before) fails the write with the file system's error, no second try."""
+    calls: list[str] = []
+
+    def gone(path: str) -> int:
+        calls.append(path)
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+
+    monkeypatch.setattr(_atomic, "create_locked", gone)
+    with pytest.raises(FileNotFoundError):
+        _write(tmp_path / "sub" / "out.bin", b"x")
+    assert len(calls) == 1
+
+
+def test_create_locked_gives_up_a_file_locked_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: should another process lock the new file first, create_locked raises
+    FileBusyError naming it and closes its descriptor (the caller removes the file)."""
+    opened: list[int] = []
+    real_open = os.open
+
+    def recorded(*args: Any) -> int:
+        opened.append(real_open(*args))
+        return opened[-1]
+
+    monkeypatch.setattr(os, "open", recorded)
+    monkeypatch.setattr(_file_lock, "try_lock", lambda fd: False)
+    with pytest.raises(FileBusyError) as info:
+        _file_lock.create_locked(tmp_path / "new")
+    assert info.value.filename == str(tmp_path / "new")
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        os.fstat(opened[0])

@@ -455,6 +455,49 @@ def test_kernel_error_after_first_step(
     assert _entries(tmp_path) == ["src.bin"]
 
 
+@pytest.mark.parametrize(
+    ("code", "role", "path"),
+    [(errno.EIO, "read source", "src.bin"), (errno.EROFS, "write destination", "dst.bin")],
+)
+def test_kernel_error_at_first_step_that_is_no_refusal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, role: str, path: str
+) -> None:
+    """Issue 12: at the first step too, only a refusal hands over to another way: an
+    input/output error or a read-only file system fails the copy, blamed as after the
+    first step."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    _random_file(source, 1000)
+
+    def failing(*args: Any) -> int:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "copy_file_range", failing)
+    sendfile, write = Counted(monkeypatch, "sendfile"), Counted(monkeypatch, "write")
+    with pytest.raises(OSError, match=os.strerror(code)) as info:
+        LocalCopy()(_file(source, destination), Progress())
+    assert str(info.value) == f"cannot {role} {tmp_path / path}: {os.strerror(code)}"
+    assert sendfile.calls == write.calls == 0
+    assert _entries(tmp_path) == ["src.bin"]
+
+
+def test_read_error_in_the_loop_names_the_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: in the read/write loop, a failed read is the source's error."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    _random_file(source, 1000)
+    _refuse_kernel_copy(monkeypatch)
+
+    def failing(fd: int, buffers: Any) -> int:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "readv", failing)
+    with pytest.raises(OSError, match="Input/output error") as info:
+        LocalCopy()(_file(source, destination), Progress())
+    assert str(info.value) == f"cannot read source {source}: Input/output error"
+    assert _entries(tmp_path) == ["src.bin"]
+
+
 def test_kernel_ways_by_platform(monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 12: copy_file_range where os has it, then sendfile on Linux only (elsewhere
     it sends to sockets only); none at all leaves the read/write loop."""

@@ -12,7 +12,7 @@ import errno
 import hashlib
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from boto3.s3.transfer import TransferConfig
@@ -68,6 +68,10 @@ class Uncancelled:
         pass
 
 
+def _uncancelled() -> tq.ProgressCallback:
+    return cast(tq.ProgressCallback, Uncancelled())
+
+
 def _run(executor: tq.Executor, type_: str, files: list[dict[str, Any]]) -> tq.TransferJob:
     with tq.TransferQueue(2) as queue:
         return queue.wait(queue.queue_job(type_, files, executor), timeout=WAIT)
@@ -104,7 +108,7 @@ def test_an_existing_object_is_refused_by_the_put_itself(
 
     def upload() -> None:
         try:
-            executor(record, Uncancelled())  # type: ignore[arg-type]
+            executor(record, _uncancelled())
         except FileExistsError as exc:
             raised.append(exc)
 
@@ -204,8 +208,12 @@ def test_transfer_closes_the_executor_it_made(client: Any, tmp_path: Path) -> No
         assert _run(transfer, "s3-upload", files).status == "completed"
         assert set(threading.enumerate()) - before  # s3transfer's request threads
     assert set(threading.enumerate()) <= before
-    with pytest.raises(RuntimeError, match="closed"):
-        transfer(tq.TransferFile(files[0]["source_path"], "s3://bucket/x", 1000), print)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="this S3Transfer is closed"):
+        transfer(tq.TransferFile(files[0]["source_path"], "s3://bucket/x", 1000), _uncancelled())
+    with pytest.raises(RuntimeError, match="this Transfer is closed"):  # a local copy's
+        transfer(
+            tq.TransferFile(files[0]["source_path"], str(tmp_path / "x"), 1000), _uncancelled()
+        )
     with S3Transfer(overwrite=True) as given:
         with Transfer(s3=given) as other:
             assert _run(other, "s3-upload", files).status == "completed"

@@ -93,8 +93,7 @@ def _forked() -> None:
     _generation += 1
 
 
-if hasattr(os, "register_at_fork"):  # POSIX, which the rest of the executors need anyway
-    os.register_at_fork(after_in_child=_forked)
+os.register_at_fork(after_in_child=_forked)  # POSIX, as the executors' guarantees need
 
 
 def _random_hex() -> str:
