@@ -8,6 +8,7 @@ complete, so a failure or a cancellation (S9) never leaves a partial file behind
 from __future__ import annotations
 
 import collections
+import ctypes
 import errno
 import hashlib
 import os
@@ -57,6 +58,11 @@ def _write(
             stream.write(chunk)
         if during is not None:
             during()
+
+
+def _without_renameat2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a system without renameat2: the move goes by hard link."""
+    monkeypatch.setattr(_atomic, "_renameat2", lambda: None)
 
 
 def _raise(exc: BaseException) -> Callable[[], object]:
@@ -219,6 +225,7 @@ def test_move_without_hard_links_falls_back(
     def no_links(src: object, dst: object, **kwargs: object) -> None:
         raise PermissionError(errno.EPERM, "Operation not permitted")
 
+    _without_renameat2(monkeypatch)
     monkeypatch.setattr(os, "link", no_links)
     temporary = tmp_path / ".out.part"
     destination = tmp_path / "out"
@@ -242,6 +249,7 @@ def test_move_other_link_error_propagates_and_cleans_up(
     def disk_full(src: object, dst: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
+    _without_renameat2(monkeypatch)
     monkeypatch.setattr(os, "link", disk_full)
     destination = tmp_path / "out.bin"
     with pytest.raises(OSError, match="No space") as info:
@@ -581,3 +589,87 @@ def test_create_locked_gives_up_a_file_locked_before_it(
     assert info.value.filename == str(tmp_path / "new")
     with pytest.raises(OSError, match="Bad file descriptor"):
         os.fstat(opened[0])
+
+
+def test_the_move_is_one_rename_that_replaces_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: on Linux the temporary is renamed into place by renameat2 with
+    RENAME_NOREPLACE, one folder operation (no hard link, no unlink), and a name taken
+    meanwhile is still refused, the file there kept."""
+    if _atomic._renameat2() is None:
+        pytest.skip("needs renameat2 (Linux, glibc 2.28+)")
+    link, unlink = _recorded(monkeypatch, "link"), _recorded(monkeypatch, "unlink")
+    _write(tmp_path / "out.bin", b"new")
+    assert (tmp_path / "out.bin").read_bytes() == b"new"
+    assert link == unlink == []
+    with pytest.raises(FileExistsError, match="destination exists"):
+        _write(
+            tmp_path / "late.bin",
+            b"ours",
+            during=lambda: (tmp_path / "late.bin").write_bytes(b"theirs"),
+        )
+    assert (tmp_path / "late.bin").read_bytes() == b"theirs"
+    assert _entries(tmp_path) == ["late.bin", "out.bin"]
+
+
+def _recorded(monkeypatch: pytest.MonkeyPatch, name: str) -> list[tuple[Any, ...]]:
+    """The calls of ``os.<name>`` from now on (the real one does the work)."""
+    calls: list[tuple[Any, ...]] = []
+    real = getattr(os, name)
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(os, name, recorded)
+    return calls
+
+
+def _failing_rename(code: int) -> Callable[..., int]:
+    def rename(*args: object) -> int:
+        ctypes.set_errno(code)
+        return -1
+
+    return rename
+
+
+@pytest.mark.parametrize("code", [errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP])
+def test_a_file_system_without_noreplace_moves_by_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """Issue 12: where renameat2 or its flag is not supported, the move goes by hard link."""
+    monkeypatch.setattr(_atomic, "_renameat2", lambda: _failing_rename(code))
+    link = _recorded(monkeypatch, "link")
+    _write(tmp_path / "out.bin", b"new")
+    assert (tmp_path / "out.bin").read_bytes() == b"new"
+    assert len(link) == 1
+    assert _entries(tmp_path) == ["out.bin"]
+
+
+def test_another_rename_error_fails_the_move(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: another renameat2 error propagates with its errno and leaves nothing."""
+    monkeypatch.setattr(_atomic, "_renameat2", lambda: _failing_rename(errno.EIO))
+    with pytest.raises(OSError, match="Input/output error") as info:
+        _write(tmp_path / "out.bin", b"new")
+    assert info.value.errno == errno.EIO
+    assert _entries(tmp_path) == []
+
+
+def test_renameat2_is_looked_up_once_and_may_be_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: the C library's renameat2 is looked up on first use; a C library without
+    it (or none to load) leaves None, and the moves go by hard link."""
+
+    def no_library(*args: object, **kwargs: object) -> Any:
+        raise OSError("no C library")
+
+    monkeypatch.setattr(_atomic, "_renameat2_looked_up", False)
+    monkeypatch.setattr(ctypes, "CDLL", no_library)
+    assert _atomic._renameat2() is None
+    assert _atomic._renameat2_looked_up
+    monkeypatch.setattr(ctypes, "CDLL", lambda *args, **kwargs: object())  # no renameat2
+    assert _atomic._renameat2() is None  # remembered: not looked up again
+    monkeypatch.setattr(_atomic, "_renameat2_looked_up", False)
+    assert _atomic._renameat2() is None

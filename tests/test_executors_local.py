@@ -780,6 +780,7 @@ def test_disk_full_when_moving_into_place(tmp_path: Path, monkeypatch: pytest.Mo
     def disk_full(src: object, dst: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), src, None, dst)
 
+    monkeypatch.setattr(_atomic, "_renameat2", lambda: None)  # the move by hard link
     monkeypatch.setattr(os, "link", disk_full)
     with pytest.raises(OSError, match="No space left") as info:
         LocalCopy()(_file(source, destination), Progress())

@@ -30,7 +30,11 @@ s3_env = s3_server.s3_env
 
 MiB = 1 << 20
 BUCKET = "bucket"
-MULTIPART = {"multipart_threshold": 8 * MiB, "multipart_chunksize": 5 * MiB}
+
+
+def _multipart() -> TransferConfig:
+    """Parts of 5 MiB (S3's smallest) above 8 MiB."""
+    return TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=5 * MiB)
 
 
 @pytest.fixture
@@ -148,8 +152,7 @@ def test_a_multipart_upload_without_overwrite_asks_first(
     source = tmp_path / "big"
     source.write_bytes(b"x" * (12 * MiB))
     file = {"source_path": str(source), "destination_path": f"s3://{BUCKET}/big", "size": 12 * MiB}
-    config = TransferConfig(**MULTIPART)
-    with S3Transfer(transfer_config=config) as executor:
+    with S3Transfer(transfer_config=_multipart()) as executor:
         requests = moto_server.requests_during(lambda: _run(executor, "s3-upload", [file]))
         assert requests[0] == f"HEAD /{BUCKET}/big"
         assert requests[1] == f"POST /{BUCKET}/big?uploads"
@@ -192,7 +195,7 @@ def test_a_multipart_download_needs_no_head(
         "destination_path": str(tmp_path / "big"),
         "size": len(data),
     }
-    with S3Transfer(transfer_config=TransferConfig(**MULTIPART)) as executor:
+    with S3Transfer(transfer_config=_multipart()) as executor:
         requests = moto_server.requests_during(lambda: _run(executor, "s3-download", [file]))
     assert requests == [f"GET /{BUCKET}/big"] * 3
     assert (tmp_path / "big").read_bytes() == data

@@ -13,12 +13,13 @@ left from one being written, and remove it (``_temporaries``).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ._file_lock import FileBusyError, create_locked
 from ._known_folders import KnownFolders
@@ -79,14 +80,17 @@ def move_into_place(
 ) -> None:
     """Give ``temporary`` the name ``destination``, atomically.
 
-    Without ``overwrite`` a hard link makes the name only if it is free, so a file that
-    appeared meanwhile is not clobbered either; where links are not supported, the name is
-    checked, then replaced.
+    Without ``overwrite`` the name is made only if it is free, so a file that appeared
+    meanwhile is not clobbered either: by Linux's ``renameat2(RENAME_NOREPLACE)`` (one
+    folder operation), else by a hard link and the removal of the temporary name (two);
+    where links are not supported either, the name is checked, then replaced.
     """
     if overwrite:
         os.replace(temporary, destination)
         return
     try:
+        if _rename_without_replacing(temporary, destination):
+            return
         os.link(temporary, destination)
     except FileExistsError:
         raise FileExistsError(
@@ -101,6 +105,55 @@ def move_into_place(
         os.replace(temporary, destination)
     else:
         os.unlink(temporary)
+
+
+def _rename_without_replacing(
+    temporary: str | os.PathLike[str], destination: str | os.PathLike[str]
+) -> bool:
+    """Rename ``temporary`` to ``destination`` unless that name exists
+    (``FileExistsError``); False, with nothing done, where the system or the file system
+    cannot (no ``renameat2``, or a file system without ``RENAME_NOREPLACE``)."""
+    rename = _renameat2()
+    if rename is None:
+        return False
+    if not rename(
+        _AT_FDCWD, os.fsencode(temporary), _AT_FDCWD, os.fsencode(destination), _NOREPLACE
+    ):
+        return True
+    code = ctypes.get_errno()
+    if code in _RENAME_UNSUPPORTED:
+        return False
+    raise OSError(code, os.strerror(code), os.fspath(temporary), None, os.fspath(destination))
+
+
+_AT_FDCWD = -100  # Linux: paths relative to the working folder
+_NOREPLACE = 1  # RENAME_NOREPLACE
+_RENAME_UNSUPPORTED = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP})
+_renameat2_function: Any = None
+_renameat2_looked_up = False
+
+
+def _renameat2() -> Any:
+    """The C library's ``renameat2`` (glibc 2.28+, musl 1.2.2+), looked up on first use;
+    None elsewhere. ctypes releases the GIL around the call, as ``os`` functions do."""
+    global _renameat2_function, _renameat2_looked_up
+    if not _renameat2_looked_up:
+        try:
+            function = ctypes.CDLL(None, use_errno=True).renameat2
+        except (OSError, AttributeError):  # no C library to load, or no renameat2 in it
+            _renameat2_function = None
+        else:
+            function.argtypes = (
+                ctypes.c_int,
+                ctypes.c_char_p,
+                ctypes.c_int,
+                ctypes.c_char_p,
+                ctypes.c_uint,
+            )
+            function.restype = ctypes.c_int
+            _renameat2_function = function
+        _renameat2_looked_up = True
+    return _renameat2_function
 
 
 @contextlib.contextmanager
