@@ -1,184 +1,232 @@
-"""S3 upload throughput against a local moto server (issue #4): transferqueue's
-:class:`~transferqueue.executors.S3Transfer` under a queue of limit 8, beside a plain loop
-of boto3's own ``upload_file`` on the same server.
+"""S3 against a local moto server: transferqueue beside s3transfer and rclone (issues #4,
+#12).
 
 Run ``python -m benchmarks.s3`` from the repository root (needs ``transferqueue[s3]`` and
-``moto[server]``). It starts its own moto server on 127.0.0.1, uploads 1 x 256 MiB and
-1,000 x 64 KiB each way, and prints MB/s (10^6 bytes per second), best of a few rounds.
-There is no target: moto, a Python server, is the bottleneck, so the figures compare the
-two clients more than they measure S3.
+``moto[server]``). It starts its own moto server on 127.0.0.1 and moves 200 files of
+256 KiB each way, at one concurrency (8) for every contender, which take turns round
+after round; each figure is the median of the rounds:
+
+- ``transferqueue cp -j 8 --quiet`` (a new interpreter: start-up, listing and all), with
+  and without ``--overwrite`` for uploads;
+- :class:`~transferqueue.executors.S3Transfer` in a ``TransferQueue(8)`` (the API, in
+  this process);
+- s3transfer's own ``TransferManager`` with ``max_concurrency=8``, the same files
+  submitted at once (in this process);
+- ``rclone copy --transfers 8`` (a process of its own), when installed (skipped, and said
+  so, otherwise).
+
+It also counts the requests each transfer sends per object, from the server's log. The
+target (issue #12): ``cp`` with its defaults within 1.15x of the TransferManager, and one
+request per object each way. moto is a Python server on the same 2 CPUs, so it bounds
+every figure; the ratios compare the clients' costs.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
-import socket
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import boto3
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+from s3transfer.manager import TransferManager
 
 import transferqueue as tq
-from transferqueue.executors._s3 import S3Transfer
+from tests.s3_server import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
+from transferqueue.executors import S3Transfer, list_s3_objects, make_s3_client
 
-MiB = 1 << 20
 LIMIT = 8
-BIG = 256 * MiB
-SMALL = 64 * 1024
-SMALL_COUNT = 1_000
-ROUNDS = 3
+SIZE = 256 * 1024
+COUNT = 200
+BUCKET = "bench"
 
 
-def _start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        if process.poll() is not None:
-            raise RuntimeError(f"moto server exited: {log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(endpoint + "/moto-api/", timeout=1):
-                return process, endpoint
-        except OSError:
-            time.sleep(0.05)
-    process.terminate()
-    raise RuntimeError("moto server did not start")
+def _cli(*argv: str) -> None:
+    command = [sys.executable, "-m", "transferqueue", "cp", "-q", "-j", str(LIMIT), *argv]
+    subprocess.run(command, check=True)
 
 
-def _reset(endpoint: str) -> None:
-    request = urllib.request.Request(endpoint + "/moto-api/reset", data=b"", method="POST")
-    with urllib.request.urlopen(request, timeout=30):
-        pass
-
-
-def _client() -> S3Client:
-    return boto3.session.Session().client("s3", config=Config(max_pool_connections=20))
-
-
-def _best(measure: Callable[[], float]) -> float:
-    return min(measure() for _ in range(ROUNDS))
-
-
-def _queue_upload(files: list[dict[str, Any]], overwrite: bool) -> float:
+def _api(files: list[dict[str, Any]], kind: str) -> None:
     with (
-        S3Transfer(client=_client(), overwrite=overwrite) as executor,
+        S3Transfer(overwrite=True) as executor,
         tq.TransferQueue(LIMIT) as queue,
     ):
-        start = time.perf_counter()
-        job = queue.wait(queue.queue_job("s3-upload", files, executor))
-        elapsed = time.perf_counter() - start
+        job = queue.wait(queue.queue_job(kind, files, executor))
     if job.status != "completed":
-        errors = {f.error for f in job.files if f.error}
-        raise RuntimeError(f"benchmark job ended {job.status}: {sorted(errors)[:3]}")
-    return elapsed
+        raise RuntimeError(f"benchmark job ended {job.status}: {job.error}")
 
 
-def _boto3_loop(files: list[dict[str, Any]]) -> float:
-    client = _client()
-    config = TransferConfig()
-    start = time.perf_counter()
-    for file in files:
-        bucket, _, key = file["destination_path"][len("s3://") :].partition("/")
-        client.upload_file(str(file["source_path"]), bucket, key, Config=config)
-    return time.perf_counter() - start
+def _manager(files: list[dict[str, Any]], upload: bool) -> None:
+    config = TransferConfig(max_concurrency=LIMIT)
+    with TransferManager(make_s3_client(config), config) as manager:
+        futures = []
+        for file in files:
+            if upload:
+                key = file["destination_path"][len(f"s3://{BUCKET}/") :]
+                futures.append(manager.upload(file["source_path"], BUCKET, key))
+            else:
+                key = file["source_path"][len(f"s3://{BUCKET}/") :]
+                Path(file["destination_path"]).parent.mkdir(parents=True, exist_ok=True)
+                futures.append(manager.download(BUCKET, key, file["destination_path"]))
+        for future in futures:
+            future.result()
 
 
-def main() -> int:
-    """Start moto, run each upload both ways, print MB/s."""
+def _rclone(endpoint: str, source: str, destination: str) -> None:
+    remote = (
+        f":s3,provider=Other,endpoint='{endpoint}',access_key_id={ACCESS_KEY},"
+        f"secret_access_key={SECRET_KEY},region={REGION}:"
+    )
+    source = remote + source[len("s3://") :] if source.startswith("s3://") else source
+    if destination.startswith("s3://"):
+        destination = remote + destination[len("s3://") :]
+    command = ["rclone", "copy", "-q", "--config", os.devnull, "--transfers", str(LIMIT)]
+    # rclone refuses to talk plain HTTP with a CA bundle set (its "unsupported transport").
+    env = {name: value for name, value in os.environ.items() if name != "AWS_CA_BUNDLE"}
+    subprocess.run([*command, source, destination], check=True, env=env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start moto, run every contender each way, print medians and requests per object."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.s3")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="transferqueue-bench-s3-") as folder:
         root = Path(folder)
-        process, endpoint = _start_moto(root / "moto.log")
-        os.environ.update(
-            AWS_ENDPOINT_URL=endpoint,
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_DEFAULT_REGION="us-east-1",
-        )
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-            os.environ.pop(name, None)
+        server = MotoServer(root / "moto.log")
         try:
-            big = root / "big.bin"
-            big.write_bytes(os.urandom(BIG))
-            small_dir = root / "small"
-            small_dir.mkdir()
-            for i in range(SMALL_COUNT):
-                (small_dir / f"{i:04d}").write_bytes(os.urandom(SMALL))
-
-            def setup() -> None:
-                _reset(endpoint)
-                _client().create_bucket(Bucket="bench")
-
-            big_files = [{"source_path": big, "destination_path": "s3://bench/big", "size": BIG}]
-            small_files = [
-                {
-                    "source_path": small_dir / f"{i:04d}",
-                    "destination_path": f"s3://bench/small/{i:04d}",
-                    "size": SMALL,
-                }
-                for i in range(SMALL_COUNT)
-            ]
-
-            def run(measure: Callable[[], float]) -> Callable[[], float]:
-                def measured() -> float:
-                    setup()
-                    return measure()
-
-                return measured
-
-            rows = [
-                (
-                    "1 x 256 MiB, S3Transfer in TransferQueue(8)",
-                    BIG,
-                    _best(run(lambda: _queue_upload(big_files, overwrite=True))),
-                ),
-                ("1 x 256 MiB, boto3 upload_file", BIG, _best(run(lambda: _boto3_loop(big_files)))),
-                (
-                    "1,000 x 64 KiB, S3Transfer in TransferQueue(8)",
-                    SMALL * SMALL_COUNT,
-                    _best(run(lambda: _queue_upload(small_files, overwrite=True))),
-                ),
-                (
-                    "1,000 x 64 KiB, same, overwrite=False (HEAD each)",
-                    SMALL * SMALL_COUNT,
-                    _best(run(lambda: _queue_upload(small_files, overwrite=False))),
-                ),
-                (
-                    "1,000 x 64 KiB, boto3 upload_file loop",
-                    SMALL * SMALL_COUNT,
-                    _best(run(lambda: _boto3_loop(small_files))),
-                ),
-            ]
+            server.wait_ready()
+            return _measure(server, root, args.rounds)
         finally:
-            process.terminate()
-            process.wait(timeout=10)
-    print(
-        f"S3 uploads to a local moto server, best of {ROUNDS} "
-        f"(Python {platform.python_version()}, {os.cpu_count()} CPUs)"
+            server.stop()
+
+
+def _measure(server: MotoServer, root: Path, rounds: int) -> int:
+    os.environ.update(
+        AWS_ENDPOINT_URL=server.endpoint,
+        AWS_ACCESS_KEY_ID=ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
     )
-    width = max(len(name) for name, _, _ in rows)
-    for name, size, seconds in rows:
-        print(f"{name:<{width}}  {seconds:7.2f} s  {size / seconds / 1e6:8.1f} MB/s")
-    return 0
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    source = root / "small"
+    source.mkdir()
+    for index in range(COUNT):
+        (source / f"{index:04d}").write_bytes(os.urandom(SIZE))
+    up = f"s3://{BUCKET}/small"
+    uploads = [
+        {"source_path": str(source / name), "destination_path": f"{up}/{name}", "size": SIZE}
+        for name in sorted(os.listdir(source))
+    ]
+    down = root / "down"
+
+    def fresh_bucket() -> None:
+        server.reset()
+        make_s3_client().create_bucket(Bucket=BUCKET)
+
+    def with_objects() -> None:
+        fresh_bucket()
+        _api(uploads, "s3-upload")
+        shutil.rmtree(down, ignore_errors=True)
+
+    downloads: list[dict[str, Any]] = []
+
+    def listed() -> list[dict[str, Any]]:
+        if not downloads:
+            with_objects()
+            downloads.extend(list_s3_objects(up, down))
+        return downloads
+
+    upload_runs: dict[str, Callable[[], None]] = {
+        f"transferqueue cp -j {LIMIT}": lambda: _cli(str(source), up),
+        f"transferqueue cp -j {LIMIT} --overwrite": lambda: _cli("--overwrite", str(source), up),
+        f"S3Transfer in TransferQueue({LIMIT})": lambda: _api(uploads, "s3-upload"),
+        f"TransferManager(max_concurrency={LIMIT})": lambda: _manager(uploads, True),
+    }
+    download_runs: dict[str, Callable[[], None]] = {
+        f"transferqueue cp -j {LIMIT}": lambda: _cli(up, str(down)),
+        f"S3Transfer in TransferQueue({LIMIT})": lambda: _api(listed(), "s3-download"),
+        f"TransferManager(max_concurrency={LIMIT})": lambda: _manager(listed(), False),
+    }
+    if shutil.which("rclone"):
+        upload_runs[f"rclone copy --transfers {LIMIT}"] = lambda: _rclone(
+            server.endpoint, str(source), up
+        )
+        download_runs[f"rclone copy --transfers {LIMIT}"] = lambda: _rclone(
+            server.endpoint, up, str(down)
+        )
+    else:
+        print("  rclone: not installed, skipped")
+
+    upload_times = _medians(upload_runs, fresh_bucket, rounds)
+    with_objects()
+    download_times = _medians(
+        download_runs, lambda: shutil.rmtree(down, ignore_errors=True), rounds
+    )
+
+    fresh_bucket()
+    put = server.requests_during(lambda: _cli(str(source), up))
+    get = server.requests_during(lambda: _cli(up, str(root / "counted")))
+    per_upload = sum(1 for line in put if line.startswith(("PUT /", "HEAD /"))) / COUNT
+    per_download = sum(1 for line in get if not line.startswith(f"GET /{BUCKET}?")) / COUNT
+
+    print(
+        f"S3 on a local moto server, {COUNT} x {SIZE // 1024} KiB each way, concurrency "
+        f"{LIMIT}, medians of {rounds} (Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs)"
+    )
+    for title, times in (("upload", upload_times), ("download", download_times)):
+        for name, seconds in times.items():
+            speed = COUNT * SIZE / seconds / 1e6
+            print(f"  {title:<8} {name:<40} {seconds:6.2f} s  {speed:6.1f} MB/s")
+    rows = []
+    for title, times in (("upload", upload_times), ("download", download_times)):
+        ratio = (
+            times[f"transferqueue cp -j {LIMIT}"]
+            / times[f"TransferManager(max_concurrency={LIMIT})"]
+        )
+        rows.append(
+            (
+                f"{title}: cp -j {LIMIT} / TransferManager",
+                f"{ratio:.2f}x",
+                "<= 1.15x",
+                ratio <= 1.15,
+            )
+        )
+    rows.append(("requests per uploaded object (cp)", f"{per_upload:g}", "1", per_upload == 1))
+    rows.append(
+        ("requests per downloaded object (cp)", f"{per_download:g}", "1", per_download == 1)
+    )
+    width = max(len(row[0]) for row in rows)
+    for name, measured, target, ok in rows:
+        print(f"{name:<{width}}  {measured:<8} target {target:<9} {'ok' if ok else 'MISSED'}")
+    return 0 if all(ok for *_, ok in rows) else 1
+
+
+def _medians(
+    runs: dict[str, Callable[[], None]], setup: Callable[[], None], rounds: int
+) -> dict[str, float]:
+    """The median time of each run over ``rounds`` rounds, taking turns, each after
+    ``setup`` (not timed)."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            setup()
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,7 +20,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,9 @@ ACCESS_KEY = "testing"
 SECRET_KEY = "testing"
 
 _READY_TRIES = 400  # x up to 0.05 s: moto is usually ready in about 0.4 s
+# A request as the server logs it: 127.0.0.1 - - [date] "PUT /bucket/key HTTP/1.1" 200 -
+# (werkzeug colours the lines of some statuses with terminal escapes.)
+_REQUEST_LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)*([A-Z]+) (\S+) HTTP/[0-9.]+')
 
 
 def free_port() -> int:
@@ -94,6 +99,35 @@ class MotoServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self._log.close()
+
+    def requests_during(self, action: Callable[[], object]) -> list[str]:
+        """The S3 requests the server logged while ``action`` ran, as ``"METHOD /path"``.
+
+        After ``action``, a marker request is sent and the log read until it shows (the
+        server logs each request once it answered it, in the order answered), so every
+        request ``action`` made and saw answered is in the list.
+        """
+        start = self.log_path.stat().st_size
+        action()
+        marker = f"/moto-api/?marker={uuid.uuid4().hex}"
+        with urllib.request.urlopen(self.endpoint + marker, timeout=10):
+            pass
+        for _ in range(_READY_TRIES):
+            with open(self.log_path, "rb") as log:
+                log.seek(start)
+                lines = log.read().decode(errors="replace").splitlines()
+            if any(marker in line for line in lines):
+                break
+            # The log is another process's file: nothing to wait on but its growth.
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"moto server never logged {marker}")
+        found = []
+        for line in lines:
+            match = _REQUEST_LINE.search(line)
+            if match and not match.group(2).startswith("/moto-api/"):
+                found.append(f"{match.group(1)} {match.group(2)}")
+        return found
 
     def reset(self) -> None:
         """Forget every bucket, object, multipart upload and IAM user."""

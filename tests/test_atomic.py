@@ -8,9 +8,12 @@ complete, so a failure or a cancellation (S9) never leaves a partial file behind
 from __future__ import annotations
 
 import collections
+import ctypes
 import errno
 import hashlib
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +23,7 @@ import pytest
 
 import transferqueue as tq
 from tests.conftest import FullDisk, refuse_scandir
-from transferqueue.executors import _atomic, _temporaries
+from transferqueue.executors import _atomic, _file_lock, _temporaries
 from transferqueue.executors._atomic import (
     atomic_destination,
     check_destination,
@@ -55,6 +58,11 @@ def _write(
             stream.write(chunk)
         if during is not None:
             during()
+
+
+def _without_renameat2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a system without renameat2: the move goes by hard link."""
+    monkeypatch.setattr(_atomic, "_renameat2", lambda: None)
 
 
 def _raise(exc: BaseException) -> Callable[[], object]:
@@ -217,6 +225,7 @@ def test_move_without_hard_links_falls_back(
     def no_links(src: object, dst: object, **kwargs: object) -> None:
         raise PermissionError(errno.EPERM, "Operation not permitted")
 
+    _without_renameat2(monkeypatch)
     monkeypatch.setattr(os, "link", no_links)
     temporary = tmp_path / ".out.part"
     destination = tmp_path / "out"
@@ -240,6 +249,7 @@ def test_move_other_link_error_propagates_and_cleans_up(
     def disk_full(src: object, dst: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
+    _without_renameat2(monkeypatch)
     monkeypatch.setattr(os, "link", disk_full)
     destination = tmp_path / "out.bin"
     with pytest.raises(OSError, match="No space") as info:
@@ -328,7 +338,7 @@ def test_a_file_already_at_the_temporary_name_is_neither_used_nor_removed(
     target.write_bytes(b"precious")
     planted = tmp_path / ".out.bin.0123abcd.part"
     planted.symlink_to(target)
-    monkeypatch.setattr(_atomic, "temporary_path", lambda destination: planted)
+    monkeypatch.setattr(_atomic, "temporary_name", lambda destination: str(planted))
     with pytest.raises(FileExistsError):
         _write(tmp_path / "out.bin", b"ours")
     assert planted.is_symlink()
@@ -449,11 +459,217 @@ def test_a_temporary_locked_by_a_sweep_while_created_is_given_up(
     temporary before its writer does, the writer fails with FileBusyError and removes
     the file it created, leaving nothing."""
 
-    def busy(path: Any, flags: int, mode: int = 0o666) -> int:
-        os.close(os.open(path, flags, mode))
+    def busy(path: Any) -> int:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
         raise FileBusyError(errno.EBUSY, "in use by another transfer", os.fspath(path))
 
-    monkeypatch.setattr(_atomic, "open_locked", busy)
+    monkeypatch.setattr(_atomic, "create_locked", busy)
     with pytest.raises(FileBusyError):
         _write(tmp_path / "out.bin", b"x")
     assert _entries(tmp_path) == []
+
+
+# -- fewer system calls per file (issue 12) ------------------------------------------------
+
+FORK_SCRIPT = """
+import os, sys
+from transferqueue.executors import _temporaries
+_temporaries.temporary_name("x")  # the store filled before the fork
+read, write = os.pipe()
+child = os.fork()
+if child == 0:
+    os.write(write, " ".join(_temporaries.temporary_name("x") for _ in range(5)).encode())
+    os._exit(0)
+os.close(write)
+theirs = os.read(read, 4096).decode().split()
+os.waitpid(child, 0)
+ours = [_temporaries.temporary_name("x") for _ in range(5)]
+print(len(theirs), len(set(theirs) & set(ours)))
+"""
+
+
+def test_a_forked_child_draws_other_temporary_names() -> None:
+    """Issue 12: the names' random bytes are drawn 4 KiB at a time per thread; a forked
+    child, which has a copy of its parent's store, draws afresh, or parent and child
+    would make the same temporary names in one folder."""
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=True,
+    )
+    assert result.stdout.split() == ["5", "0"]
+
+
+def test_the_names_random_store_is_drawn_again_when_used_up() -> None:
+    """Issue 12: a thread's store of random bytes gives 1,024 names, then is drawn again;
+    the names stay distinct across the refill."""
+    names = {_temporaries.temporary_name("x") for _ in range(3000)}
+    assert len(names) == 3000
+    assert all(_temporaries.is_temporary_name(name) for name in names)
+
+
+def test_a_taken_temporary_name_is_drawn_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: a temporary name that is taken (another process drew the same 32 bits)
+    is drawn again, up to three times; the file at the taken name stays as it was."""
+    planted = tmp_path / ".out.bin.0123abcd.part"
+    planted.write_bytes(b"someone else's")
+    drawn = [str(planted)]
+    real = _temporaries.temporary_name
+
+    def first_taken(destination: str) -> str:
+        return drawn.pop() if drawn else real(destination)
+
+    monkeypatch.setattr(_atomic, "temporary_name", first_taken)
+    _write(tmp_path / "out.bin", b"ours")
+    assert (tmp_path / "out.bin").read_bytes() == b"ours"
+    assert planted.read_bytes() == b"someone else's"
+    assert _entries(tmp_path) == [".out.bin.0123abcd.part", "out.bin"]
+
+
+def test_check_destination_is_one_stat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: check_destination asks the file system once (it asked twice), and reads a
+    name under a file or a dangling link as free, as Path.exists did; other errors raise."""
+    calls: list[object] = []
+    real = os.stat
+
+    def counted(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        calls.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", counted)
+    (tmp_path / "file").write_bytes(b"")
+    check_destination(tmp_path / "file" / "below", overwrite=False)  # ENOTDIR: free
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    check_destination(tmp_path / "dangling", overwrite=False)
+    assert len(calls) == 2
+    monkeypatch.undo()
+    with pytest.raises(OSError, match="too long"):
+        check_destination(tmp_path / ("x" * 300), overwrite=False)
+
+
+def test_a_folder_gone_before_the_temporary_is_created_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: a folder removed between its creation and the temporary's (a folder not
+    known from before) fails the write with the file system's error, no second try."""
+    calls: list[str] = []
+
+    def gone(path: str) -> int:
+        calls.append(path)
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+
+    monkeypatch.setattr(_atomic, "create_locked", gone)
+    with pytest.raises(FileNotFoundError):
+        _write(tmp_path / "sub" / "out.bin", b"x")
+    assert len(calls) == 1
+
+
+def test_create_locked_gives_up_a_file_locked_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: should another process lock the new file first, create_locked raises
+    FileBusyError naming it and closes its descriptor (the caller removes the file)."""
+    opened: list[int] = []
+    real_open = os.open
+
+    def recorded(*args: Any) -> int:
+        opened.append(real_open(*args))
+        return opened[-1]
+
+    monkeypatch.setattr(os, "open", recorded)
+    monkeypatch.setattr(_file_lock, "try_lock", lambda fd: False)
+    with pytest.raises(FileBusyError) as info:
+        _file_lock.create_locked(tmp_path / "new")
+    assert info.value.filename == str(tmp_path / "new")
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        os.fstat(opened[0])
+
+
+def test_the_move_is_one_rename_that_replaces_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: on Linux the temporary is renamed into place by renameat2 with
+    RENAME_NOREPLACE, one folder operation (no hard link, no unlink), and a name taken
+    meanwhile is still refused, the file there kept."""
+    if _atomic._renameat2() is None:
+        pytest.skip("needs renameat2 (Linux, glibc 2.28+)")
+    link, unlink = _recorded(monkeypatch, "link"), _recorded(monkeypatch, "unlink")
+    _write(tmp_path / "out.bin", b"new")
+    assert (tmp_path / "out.bin").read_bytes() == b"new"
+    assert link == unlink == []
+    with pytest.raises(FileExistsError, match="destination exists"):
+        _write(
+            tmp_path / "late.bin",
+            b"ours",
+            during=lambda: (tmp_path / "late.bin").write_bytes(b"theirs"),
+        )
+    assert (tmp_path / "late.bin").read_bytes() == b"theirs"
+    assert _entries(tmp_path) == ["late.bin", "out.bin"]
+
+
+def _recorded(monkeypatch: pytest.MonkeyPatch, name: str) -> list[tuple[Any, ...]]:
+    """The calls of ``os.<name>`` from now on (the real one does the work)."""
+    calls: list[tuple[Any, ...]] = []
+    real = getattr(os, name)
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(os, name, recorded)
+    return calls
+
+
+def _failing_rename(code: int) -> Callable[..., int]:
+    def rename(*args: object) -> int:
+        ctypes.set_errno(code)
+        return -1
+
+    return rename
+
+
+@pytest.mark.parametrize("code", [errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP])
+def test_a_file_system_without_noreplace_moves_by_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """Issue 12: where renameat2 or its flag is not supported, the move goes by hard link."""
+    monkeypatch.setattr(_atomic, "_renameat2", lambda: _failing_rename(code))
+    link = _recorded(monkeypatch, "link")
+    _write(tmp_path / "out.bin", b"new")
+    assert (tmp_path / "out.bin").read_bytes() == b"new"
+    assert len(link) == 1
+    assert _entries(tmp_path) == ["out.bin"]
+
+
+def test_another_rename_error_fails_the_move(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: another renameat2 error propagates with its errno and leaves nothing."""
+    monkeypatch.setattr(_atomic, "_renameat2", lambda: _failing_rename(errno.EIO))
+    with pytest.raises(OSError, match="Input/output error") as info:
+        _write(tmp_path / "out.bin", b"new")
+    assert info.value.errno == errno.EIO
+    assert _entries(tmp_path) == []
+
+
+def test_renameat2_is_looked_up_once_and_may_be_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: the C library's renameat2 is looked up on first use; a C library without
+    it (or none to load) leaves None, and the moves go by hard link."""
+
+    def no_library(*args: object, **kwargs: object) -> Any:
+        raise OSError("no C library")
+
+    monkeypatch.setattr(_atomic, "_renameat2_looked_up", False)
+    monkeypatch.setattr(ctypes, "CDLL", no_library)
+    assert _atomic._renameat2() is None
+    assert _atomic._renameat2_looked_up
+    monkeypatch.setattr(ctypes, "CDLL", lambda *args, **kwargs: object())  # no renameat2
+    assert _atomic._renameat2() is None  # remembered: not looked up again
+    monkeypatch.setattr(_atomic, "_renameat2_looked_up", False)
+    assert _atomic._renameat2() is None

@@ -30,6 +30,7 @@ from transferqueue._cli import copy, main
 from transferqueue._cli_exit import _cancelling_signals, _interrupted_status, _Signalled
 from transferqueue._cli_output import _skipped
 from transferqueue._cli_plan import _UsageError, plan
+from transferqueue.executors import Transfer
 
 BIG = os.urandom(300_000)
 ROOT = Path(__file__).resolve().parent.parent
@@ -477,11 +478,8 @@ def test_an_error_while_showing_progress_cancels_the_job(
     started = threading.Event()
     outcome: list[bool] = []
 
-    class Waiting:
+    class Waiting(Transfer):
         """An executor that runs until its job is cancelled (or WAIT passes)."""
-
-        def __init__(self, *, overwrite: bool) -> None:
-            pass
 
         def __call__(self, file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
             started.set()
@@ -515,11 +513,8 @@ def test_ctrl_c_while_the_job_is_being_queued_cancels_it(
     started = threading.Event()
     outcome: list[bool] = []
 
-    class Waiting:
+    class Waiting(Transfer):
         """An executor that runs until its job is cancelled (or WAIT passes)."""
-
-        def __init__(self, *, overwrite: bool) -> None:
-            pass
 
         def __call__(self, file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
             started.set()

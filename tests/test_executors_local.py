@@ -10,15 +10,24 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
+import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import transferqueue as tq
-from tests.conftest import FullDisk
-from transferqueue.executors import LocalCopy, _atomic, list_local_files
+from transferqueue.executors import (
+    LocalCopy,
+    _atomic,
+    _kernel_copy,
+    _known_folders,
+    _temporaries,
+    list_local_files,
+)
 
 from .conftest import WAIT
 
@@ -74,12 +83,59 @@ class Boom(Exception):
 
 
 def _small_disk(monkeypatch: pytest.MonkeyPatch, room: int) -> None:
-    """Make every atomic destination file hold only ``room`` bytes."""
+    """Make the disk hold only ``room`` more bytes: every way LocalCopy writes (the
+    kernel's copy_file_range and sendfile, and os.write) fails with ENOSPC beyond."""
+    left = [room]
 
-    def small_disk(fd: int, mode: str, **options: Any) -> FullDisk:
-        return FullDisk(open(fd, mode, **options), room)
+    def limited(real: Callable[..., int], size_of: Callable[[tuple[Any, ...]], int]) -> Any:
+        def write(*args: Any) -> int:
+            if getattr(real, "refused", False):  # _refuse_kernel_copy's: no byte moves
+                return real(*args)
+            if size_of(args) > left[0]:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            done = real(*args)
+            left[0] -= done
+            return done
 
-    monkeypatch.setattr(_atomic, "open", small_disk, raising=False)
+        return write
+
+    monkeypatch.setattr(os, "write", limited(os.write, lambda args: len(args[1])))
+    monkeypatch.setattr(os, "copy_file_range", limited(os.copy_file_range, lambda a: a[2]))
+    monkeypatch.setattr(os, "sendfile", limited(os.sendfile, lambda args: args[3]))
+
+
+def _refuse_kernel_copy(monkeypatch: pytest.MonkeyPatch, code: int = errno.ENOSYS) -> None:
+    """Make the kernel refuse both of its copies, as an old kernel or another file system
+    does: LocalCopy then copies by reading and writing."""
+
+    def refused(*args: object) -> int:
+        raise OSError(code, os.strerror(code))
+
+    refused.refused = True  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(os, "copy_file_range", refused)
+    monkeypatch.setattr(os, "sendfile", refused)
+
+
+class Counted:
+    """Wraps an ``os`` function, counting its calls (the real one does the work)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+        self.real = getattr(os, name)
+        self.calls = 0
+        monkeypatch.setattr(os, name, self)
+
+    def __call__(self, *args: Any) -> Any:
+        self.calls += 1
+        return self.real(*args)
+
+
+@pytest.fixture(params=["kernel", "loop"])
+def copy_way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the kernel's copy, then again with it refused (the read/write loop)."""
+    if request.param == "loop":
+        _refuse_kernel_copy(monkeypatch)
+    return str(request.param)
 
 
 def _run(
@@ -104,10 +160,10 @@ def _mapping(source: Path, destination: Path) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("size", [0, 1, 1000, 64 * KiB, 3 * 64 * KiB + 17])
-def test_copy_bytes_and_progress(tmp_path: Path, size: int) -> None:
+def test_copy_bytes_and_progress(tmp_path: Path, size: int, copy_way: str) -> None:
     """Issue 4 Local, S7: bytes arrive intact (empty, small, exactly one chunk, several
     chunks); progress is absolute, never decreasing, at most one chunk apart, ending at
-    the size."""
+    the size; alike whether the kernel copies or the read/write loop does."""
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
     digest = _random_file(source, size)
     progress = Progress()
@@ -202,7 +258,7 @@ def test_overwrite_allowed(tmp_path: Path) -> None:
     assert _entries(destination.parent) == ["dst.bin"]
 
 
-def test_file_larger_than_listed(tmp_path: Path) -> None:
+def test_file_larger_than_listed(tmp_path: Path, copy_way: str) -> None:
     """Issue 4 Local, S7: a file that grew since it was listed is copied whole; the copy
     reports its true bytes and the queue clamps them to the listed size."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
@@ -231,9 +287,10 @@ def test_file_smaller_than_listed(tmp_path: Path) -> None:
     assert progress.values == [0, 10]
 
 
-def test_file_growing_while_copied(tmp_path: Path) -> None:
-    """Issue 4 Local: bytes appended to the source during the copy are copied too (the
-    small first buffer grows to chunk_size once the file outgrows its opened size)."""
+def test_file_growing_while_copied(tmp_path: Path, copy_way: str) -> None:
+    """Issue 4 Local: bytes appended to the source during the copy are copied too (by
+    the read/write loop: the small first buffer grows to chunk_size once the file
+    outgrows its opened size)."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     _random_file(source, 100)
     extra = os.urandom(200 * KiB)
@@ -248,16 +305,345 @@ def test_file_growing_while_copied(tmp_path: Path) -> None:
     LocalCopy(chunk_size=64 * KiB)(_file(source, destination, size=100), grow)
     assert destination.stat().st_size == 100 + len(extra)
     assert _sha(destination) == _sha(source)
-    # 0, 100, then one step of 100 bytes (the small buffer), then whole chunks.
-    assert progress_values[:3] == [0, 100, 200]
-    assert progress_values[3] == 200 + 64 * KiB
+    if copy_way == "loop":  # 0, 100, one step of 100 bytes (the small buffer), chunks
+        assert progress_values[:4] == [0, 100, 200, 200 + 64 * KiB]
+    else:  # the kernel copies whole chunks from the start
+        assert progress_values[:3] == [0, 100, 100 + 64 * KiB]
     assert progress_values[-1] == 100 + len(extra)
+
+
+# --- the kernel's copy and its fallbacks ----------------------------------------------
+
+
+def test_kernel_copies_in_chunk_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: the bytes go by os.copy_file_range, chunk_size at a time with progress
+    after each step, and one more call to find the end; nothing is read or written here."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    digest = _random_file(source, 3 * 64 * KiB + 17)
+    copy_file_range = Counted(monkeypatch, "copy_file_range")
+    sendfile, write = Counted(monkeypatch, "sendfile"), Counted(monkeypatch, "write")
+    progress = Progress()
+    LocalCopy(chunk_size=64 * KiB)(_file(source, destination), progress)
+    assert _sha(destination) == digest
+    assert progress.values == [0, 64 * KiB, 128 * KiB, 192 * KiB, 192 * KiB + 17]
+    assert copy_file_range.calls == 5
+    assert sendfile.calls == write.calls == 0
+
+
+REFUSALS = [errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF]
+
+
+@pytest.mark.parametrize("code", REFUSALS, ids=errno.errorcode.get)
+def test_refused_copy_file_range_falls_back_to_sendfile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """Issue 12: where copy_file_range refuses (another file system, an old kernel, no
+    support), sendfile copies, in the same steps."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    digest = _random_file(source, 2 * 64 * KiB + 5)
+
+    def refused(*args: object) -> int:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "copy_file_range", refused)
+    sendfile, write = Counted(monkeypatch, "sendfile"), Counted(monkeypatch, "write")
+    progress = Progress()
+    LocalCopy(chunk_size=64 * KiB)(_file(source, destination), progress)
+    assert _sha(destination) == digest
+    assert progress.values == [0, 64 * KiB, 128 * KiB, 128 * KiB + 5]
+    assert sendfile.calls == 4
+    assert write.calls == 0
+
+
+@pytest.mark.parametrize("code", REFUSALS, ids=errno.errorcode.get)
+def test_refused_kernel_copies_fall_back_to_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """Issue 12: where the kernel refuses both of its copies, the bytes are read and
+    written, in the same steps, with nothing of the refusals left in the copy."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    digest = _random_file(source, 2 * 64 * KiB + 5)
+    _refuse_kernel_copy(monkeypatch, code)
+    write = Counted(monkeypatch, "write")
+    progress = Progress()
+    LocalCopy(chunk_size=64 * KiB)(_file(source, destination), progress)
+    assert _sha(destination) == digest
+    assert progress.values == [0, 64 * KiB, 128 * KiB, 128 * KiB + 5]
+    assert write.calls == 3
+
+
+def test_kernel_copying_nothing_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: a first step that moves nothing from a file whose size says otherwise
+    (the kernel copies nothing from /proc and /sys files) hands over to the next way, and
+    in the end to read(), which gets the bytes."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    digest = _random_file(source, 1000)
+
+    def nothing(*args: object) -> int:
+        return 0
+
+    monkeypatch.setattr(os, "copy_file_range", nothing)
+    monkeypatch.setattr(os, "sendfile", nothing)
+    progress = Progress()
+    LocalCopy()(_file(source, destination), progress)
+    assert _sha(destination) == digest
+    assert progress.values == [0, 1000]
+
+
+SYSFS_FILE = Path("/sys/devices/system/cpu/online")
+
+
+@pytest.mark.skipif(not SYSFS_FILE.is_file(), reason="needs Linux's /sys")
+def test_sysfs_file_copied_as_read(tmp_path: Path) -> None:
+    """Issue 12: a real /sys file (size 4096, a few bytes of text) is copied as read()
+    sees it, whatever the kernel's copies make of it."""
+    destination = tmp_path / "online"
+    LocalCopy()(_file(SYSFS_FILE, destination), Progress())
+    assert destination.read_bytes() == SYSFS_FILE.read_bytes()
+
+
+def test_copy_across_file_systems(tmp_path: Path) -> None:
+    """Issue 12: from tmpfs (/dev/shm) to the tests' folder, another file system where
+    Linux refuses copy_file_range (EXDEV), the copy arrives whole, in chunk steps."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on another file system than the tests' folder")
+    folder = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        source = folder / "src.bin"
+        digest = _random_file(source, 3 * 64 * KiB)
+        progress = Progress()
+        LocalCopy(chunk_size=64 * KiB)(_file(source, tmp_path / "dst.bin"), progress)
+    finally:
+        shutil.rmtree(folder)
+    assert _sha(tmp_path / "dst.bin") == digest
+    assert progress.values == [0, 64 * KiB, 128 * KiB, 192 * KiB]
+
+
+@pytest.mark.parametrize(
+    ("code", "role", "path"),
+    [
+        (errno.EINVAL, "read source", "src.bin"),
+        (errno.EIO, "read source", "src.bin"),
+        (errno.EFBIG, "write destination", "dst.bin"),
+    ],
+)
+def test_kernel_error_after_first_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, role: str, path: str
+) -> None:
+    """Issue 12: once bytes moved, an error is no refusal (a fallback would copy from the
+    middle): it fails the copy, blamed on the source unless it is the destination's
+    (full, too large, read-only), and leaves nothing."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    _random_file(source, 3 * 64 * KiB)
+    real = os.copy_file_range
+    calls: list[int] = []
+
+    def failing_later(*args: Any) -> int:
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError(code, os.strerror(code))
+        return real(*args)
+
+    monkeypatch.setattr(os, "copy_file_range", failing_later)
+    sendfile = Counted(monkeypatch, "sendfile")
+    with pytest.raises(OSError, match=os.strerror(code)) as info:
+        LocalCopy(chunk_size=64 * KiB)(_file(source, destination), Progress())
+    assert info.value.errno == code
+    assert str(info.value) == f"cannot {role} {tmp_path / path}: {os.strerror(code)}"
+    assert sendfile.calls == 0
+    assert _entries(tmp_path) == ["src.bin"]
+
+
+@pytest.mark.parametrize(
+    ("code", "role", "path"),
+    [(errno.EIO, "read source", "src.bin"), (errno.EROFS, "write destination", "dst.bin")],
+)
+def test_kernel_error_at_first_step_that_is_no_refusal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, role: str, path: str
+) -> None:
+    """Issue 12: at the first step too, only a refusal hands over to another way: an
+    input/output error or a read-only file system fails the copy, blamed as after the
+    first step."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    _random_file(source, 1000)
+
+    def failing(*args: Any) -> int:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "copy_file_range", failing)
+    sendfile, write = Counted(monkeypatch, "sendfile"), Counted(monkeypatch, "write")
+    with pytest.raises(OSError, match=os.strerror(code)) as info:
+        LocalCopy()(_file(source, destination), Progress())
+    assert str(info.value) == f"cannot {role} {tmp_path / path}: {os.strerror(code)}"
+    assert sendfile.calls == write.calls == 0
+    assert _entries(tmp_path) == ["src.bin"]
+
+
+def test_read_error_in_the_loop_names_the_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: in the read/write loop, a failed read is the source's error."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    _random_file(source, 1000)
+    _refuse_kernel_copy(monkeypatch)
+
+    def failing(fd: int, buffers: Any) -> int:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "readv", failing)
+    with pytest.raises(OSError, match="Input/output error") as info:
+        LocalCopy()(_file(source, destination), Progress())
+    assert str(info.value) == f"cannot read source {source}: Input/output error"
+    assert _entries(tmp_path) == ["src.bin"]
+
+
+def test_kernel_ways_by_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: copy_file_range where os has it, then sendfile on Linux only (elsewhere
+    it sends to sockets only); none at all leaves the read/write loop."""
+    assert _kernel_copy._ways() == (_kernel_copy._copy_file_range, _kernel_copy._sendfile)
+    monkeypatch.delattr(os, "copy_file_range")
+    assert _kernel_copy._ways() == (_kernel_copy._sendfile,)
+    monkeypatch.setattr(os, "uname", lambda: os.uname_result(("Darwin", "", "", "", "")))
+    assert _kernel_copy._ways() == ()
+
+
+def test_no_kernel_copy_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: on a platform with no kernel copy, the read/write loop copies."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    digest = _random_file(source, 1000)
+    monkeypatch.setattr(_kernel_copy, "_WAYS", ())
+    LocalCopy()(_file(source, destination), Progress())
+    assert _sha(destination) == digest
+
+
+# --- the cost of each file (issue 12) ---------------------------------------------------
+
+
+def test_a_known_folder_is_not_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: the first file into a folder makes sure of it (mkdir, sweep); the next
+    files of the same LocalCopy into it do neither."""
+    source = tmp_path / "src.bin"
+    _random_file(source, 100)
+    copy = LocalCopy()
+    mkdir = Counted(monkeypatch, "mkdir")
+    scandir = Counted(monkeypatch, "scandir")
+    copy(_file(source, tmp_path / "out" / "a"), Progress())
+    made = mkdir.calls
+    assert made >= 1
+    assert scandir.calls == 1  # the sweep of out/
+    for name in "bcd":
+        copy(_file(source, tmp_path / "out" / name), Progress())
+    assert mkdir.calls == made
+    assert scandir.calls == 1
+    assert _entries(tmp_path / "out") == ["a", "b", "c", "d"]
+    LocalCopy()(_file(source, tmp_path / "out" / "e"), Progress())  # another copy: its own
+    assert mkdir.calls == made + 1
+
+
+def test_a_known_folder_removed_meanwhile_is_made_again(tmp_path: Path) -> None:
+    """Issue 12: a folder the copy knows, removed since, is made again for the next file."""
+    source = tmp_path / "src.bin"
+    digest = _random_file(source, 100)
+    copy = LocalCopy()
+    copy(_file(source, tmp_path / "out" / "sub" / "a"), Progress())
+    shutil.rmtree(tmp_path / "out")
+    copy(_file(source, tmp_path / "out" / "sub" / "b"), Progress())
+    assert _entries(tmp_path / "out" / "sub") == ["b"]
+    assert _sha(tmp_path / "out" / "sub" / "b") == digest
+
+
+def test_a_known_folder_replaced_by_a_file_is_named(tmp_path: Path) -> None:
+    """Issue 12: a folder the copy knows, replaced since by a file, fails the next file
+    with NotADirectoryError naming that file, as for a folder never known."""
+    source = tmp_path / "src.bin"
+    _random_file(source, 100)
+    copy = LocalCopy()
+    copy(_file(source, tmp_path / "out" / "a"), Progress())
+    shutil.rmtree(tmp_path / "out")
+    (tmp_path / "out").write_bytes(b"a file")
+    with pytest.raises(NotADirectoryError) as info:
+        copy(_file(source, tmp_path / "out" / "b"), Progress())
+    assert str(info.value).endswith(f", at {tmp_path / 'out'}")
+    assert (tmp_path / "out").read_bytes() == b"a file"
+
+
+def test_known_folders_are_bounded_and_age(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: a copy remembers a few thousand folders at most (then starts afresh),
+    each for as long as the sweep waits before sweeping a folder again."""
+    folders = _known_folders.KnownFolders()
+    monkeypatch.setattr(_known_folders, "_REMEMBERED", 3)
+    for name in "abc":
+        folders.learn(name)
+    assert all(folders.knows(name) for name in "abc")
+    folders.learn("d")
+    assert [folders.knows(name) for name in "abcd"] == [False, False, False, True]
+    folders.forget("d")
+    folders.forget("never known")
+    assert not folders.knows("d")
+    folders.learn("e")
+    monkeypatch.setattr(_temporaries, "_RESWEEP_SECONDS", 0.0)
+    assert not folders.knows("e")
+
+
+class QueueProgress(Progress):
+    """A stand-in with the queue's raise_if_cancelled as well."""
+
+    def __init__(self, cancelled: bool = False) -> None:
+        super().__init__()
+        self.cancelled = cancelled
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled:
+            raise tq.TransferCancelled("cancelled")
+
+
+def test_a_one_chunk_file_reports_once(tmp_path: Path) -> None:
+    """Issue 12: with the queue's on_progress, the check before the copy reads the cancel
+    without reporting 0 (a trip through the queue's lock): a one-chunk file reports
+    once, its size."""
+    source = tmp_path / "src.bin"
+    digest = _random_file(source, 4096)
+    progress = QueueProgress()
+    LocalCopy()(_file(source, tmp_path / "dst.bin"), progress)
+    assert progress.values == [4096]
+    assert _sha(tmp_path / "dst.bin") == digest
+
+
+def test_a_cancelled_job_is_seen_before_anything_is_touched(tmp_path: Path) -> None:
+    """Issue 12: raise_if_cancelled, before the copy, stops it with nothing made."""
+    source = tmp_path / "src.bin"
+    _random_file(source, 4096)
+    with pytest.raises(tq.TransferCancelled):
+        LocalCopy()(_file(source, tmp_path / "out" / "dst.bin"), QueueProgress(cancelled=True))
+    assert not (tmp_path / "out").exists()
+
+
+def test_source_replaced_after_its_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: what was opened is checked again (fstat): a folder swapped in after the
+    check of the name is refused, not copied from."""
+    source = tmp_path / "src.bin"
+    _random_file(source, 10)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    real = os.open
+
+    def swapped(path: Any, flags: int, *args: Any) -> int:
+        if os.fspath(path) == str(source):
+            return real(folder, os.O_RDONLY | os.O_CLOEXEC)
+        return real(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", swapped)
+    with pytest.raises(OSError, match="not a regular file") as info:
+        LocalCopy()(_file(source, tmp_path / "dst.bin"), Progress())
+    assert str(info.value).startswith(f"cannot read source {source}: ")
+    assert _entries(tmp_path) == ["folder", "src.bin"]
 
 
 # --- cancellation and failure -------------------------------------------------------
 
 
-def test_cancel_direct_leaves_nothing(tmp_path: Path) -> None:
+def test_cancel_direct_leaves_nothing(tmp_path: Path, copy_way: str) -> None:
     """Issue 4 Local, S9: TransferCancelled from on_progress mid-copy propagates and
     leaves neither the destination nor a temporary file."""
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
@@ -279,7 +665,7 @@ def test_cancel_before_start_touches_nothing(tmp_path: Path) -> None:
     assert not destination.parent.exists()
 
 
-def test_cancel_through_queue_mid_copy(tmp_path: Path) -> None:
+def test_cancel_through_queue_mid_copy(tmp_path: Path, copy_way: str) -> None:
     """Issue 4 Local, S9: cancel_job while the copy is half done (its temporary file
     exists) ends the copy: the job is cancelled, the file "Cancelled by user", and once
     the executor returned neither the destination nor a temporary file is left."""
@@ -325,7 +711,7 @@ def test_cancel_through_queue_mid_copy(tmp_path: Path) -> None:
     assert _entries(destination.parent) == []
 
 
-def test_failure_from_progress_leaves_nothing(tmp_path: Path) -> None:
+def test_failure_from_progress_leaves_nothing(tmp_path: Path, copy_way: str) -> None:
     """Issue 4 Local, S16: any exception during the copy propagates unchanged and leaves
     no partial destination."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
@@ -350,7 +736,9 @@ def test_failure_keeps_existing_destination(tmp_path: Path) -> None:
     assert _entries(tmp_path) == ["dst.bin", "src.bin"]
 
 
-def test_disk_full_while_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_while_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, copy_way: str
+) -> None:
     """Issue 4 Local, S16: a full disk (ENOSPC on write) is an OSError with its errno and
     a message naming the destination and saying the disk is full; nothing is left."""
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
@@ -367,7 +755,9 @@ def test_disk_full_while_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert _entries(destination.parent) == []
 
 
-def test_disk_full_through_queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_through_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, copy_way: str
+) -> None:
     """Issue 4 Local, S16: through the queue the full disk becomes the file's error text."""
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
     _random_file(source, 256 * KiB)
@@ -390,6 +780,7 @@ def test_disk_full_when_moving_into_place(tmp_path: Path, monkeypatch: pytest.Mo
     def disk_full(src: object, dst: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), src, None, dst)
 
+    monkeypatch.setattr(_atomic, "_renameat2", lambda: None)  # the move by hard link
     monkeypatch.setattr(os, "link", disk_full)
     with pytest.raises(OSError, match="No space left") as info:
         LocalCopy()(_file(source, destination), Progress())
@@ -509,10 +900,10 @@ def test_permission_error_keeps_type_and_names_path(
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
     _random_file(source, 1000)
 
-    def refused(path: str, flags: int, mode: int) -> int:
+    def refused(path: str) -> int:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
 
-    monkeypatch.setattr(_atomic, "open_locked", refused)
+    monkeypatch.setattr(_atomic, "create_locked", refused)
     with pytest.raises(PermissionError) as info:
         LocalCopy()(_file(source, destination), Progress())
     assert info.value.errno == errno.EACCES
@@ -706,10 +1097,10 @@ def test_error_with_unusual_constructor_becomes_oserror(
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     _random_file(source, 10)
 
-    def picky(path: str, flags: int, mode: int) -> int:
+    def picky(path: str) -> int:
         raise PickyError(errno.EIO, path)
 
-    monkeypatch.setattr(_atomic, "open_locked", picky)
+    monkeypatch.setattr(_atomic, "create_locked", picky)
     with pytest.raises(OSError, match="Input/output error") as info:
         LocalCopy()(_file(source, destination), Progress())
     assert type(info.value) is OSError

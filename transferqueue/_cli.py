@@ -37,16 +37,16 @@ from ._cli_exit import (
     _interrupted_status,
 )
 from ._cli_output import _display, _printable, _say, _size, _skipped, _skipped_note
-from ._cli_plan import _UsageError, plan
+from ._cli_plan import LazyS3Client, _UsageError, plan
 from ._config import get_max_concurrent_transfers
 from ._enums import TransferFileStatus, TransferStatus
 from ._queue import TransferQueue
 from ._retry import RetryPolicy
-from .executors._routing import Transfer, transfer_type_for
+from .executors._routing import Transfer, location_kind, transfer_type_for
 from .redis._url import redact_url
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from ._records import TransferJob
 
@@ -165,24 +165,65 @@ def copy(
     out: TextIO | None = None,
     err: TextIO | None = None,
     skipped: Sequence[dict[str, str]] = (),
+    s3_client: Callable[[], Any] | None = None,
 ) -> int:
     """Copy ``files`` (as :func:`plan` lists them) on a queue of ``concurrency`` slots,
     showing the progress on ``out``; return the exit status.
 
     ``skipped`` names what the listing left out (``{"path": ..., "error": ...}`` each,
     already reported on stderr): it goes into each JSON line and the summary, and makes
-    the exit status 1, though every listed file arrived.
+    the exit status 1, though every listed file arrived. ``s3_client`` gives the client of
+    the S3 transfers (the listings', so that a copy makes one).
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     policy = RetryPolicy(max_attempts=retries + 1)
+    with contextlib.ExitStack() as closing:
+        transfer = closing.enter_context(_transfer(files, overwrite, s3_client, closing))
+        return _copy_on_queue(
+            files, transfer, concurrency, policy, as_json, quiet, out, err, skipped
+        )
+
+
+def _transfer(
+    files: list[dict[str, Any]],
+    overwrite: bool,
+    s3_client: Callable[[], Any] | None,
+    closing: contextlib.ExitStack,
+) -> Transfer:
+    """The executor of a copy; its S3 executor, made here when S3 files come and a client
+    was given, is closed with ``closing`` (after the queue, which the copy leaves first)."""
+    if s3_client is None or not any(
+        location_kind(file[side]) == "s3"
+        for file in files
+        for side in ("source_path", "destination_path")
+    ):
+        return Transfer(overwrite=overwrite)
+    from .executors._s3 import S3Transfer
+
+    s3 = closing.enter_context(S3Transfer(client=s3_client(), overwrite=overwrite))
+    return Transfer(overwrite=overwrite, s3=s3)
+
+
+def _copy_on_queue(
+    files: list[dict[str, Any]],
+    transfer: Transfer,
+    concurrency: int,
+    policy: RetryPolicy,
+    as_json: bool,
+    quiet: bool,
+    out: TextIO,
+    err: TextIO,
+    skipped: Sequence[dict[str, str]],
+) -> int:
+    """:func:`copy`'s work, on a queue of its own."""
     with _copy_queue(concurrency) as queue:
         display = _display(out, as_json=as_json, quiet=quiet, skipped=skipped)
         job_type = {
             transfer_type_for(file["source_path"], file["destination_path"]) for file in files
         }
         kind = job_type.pop() if len(job_type) == 1 else "cross-storage"
-        job_id = queue.queue_job(kind, files, Transfer(overwrite=overwrite), retry=policy)
+        job_id = queue.queue_job(kind, files, transfer, retry=policy)
         final: TransferJob | None = None
         try:
             with queue.watch(job_id, keepalive=_KEEPALIVE) as snapshots:
@@ -238,7 +279,8 @@ def _cp(args: argparse.Namespace) -> int:
         skipped.append(entry)
         _say(f"skipped {entry['path']}: {entry['error']}", sys.stderr)
 
-    files = plan(sources, destination, on_error=report)
+    s3_client = LazyS3Client()
+    files = plan(sources, destination, on_error=report, s3_client=s3_client)
     if args.dry_run:
         _dry_run(files, skipped, as_json=args.json, quiet=args.quiet)
         return EXIT_FAILED if skipped else EXIT_OK
@@ -256,6 +298,7 @@ def _cp(args: argparse.Namespace) -> int:
         as_json=args.json,
         quiet=args.quiet,
         skipped=skipped,
+        s3_client=s3_client,
     )
 
 

@@ -78,11 +78,28 @@ def _join(folder: str, name: str) -> str:
     return os.path.join(folder, name)
 
 
+class LazyS3Client:
+    """The one boto3 S3 client of a ``cp``: made on the first call (boto3 is imported only
+    when an S3 location comes), then the same for the listings and the transfers. Used
+    from the main thread only, so it needs no lock."""
+
+    def __init__(self) -> None:
+        self._client: Any = None
+
+    def __call__(self) -> Any:
+        if self._client is None:
+            from .executors._s3 import make_s3_client
+
+            self._client = make_s3_client()
+        return self._client
+
+
 def plan(
     sources: Sequence[str],
     destination: str,
     *,
     on_error: Callable[[Exception], None] | None = None,
+    s3_client: Callable[[], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The files that ``cp sources destination`` copies, as ``queue_job`` takes them.
 
@@ -102,6 +119,9 @@ def plan(
     out, and so is a local source that is
     missing or cannot be read when there are several (one alone is a ``_UsageError``);
     without it, all of that is a ``_UsageError``.
+
+    ``s3_client`` gives the client that S3 sources are listed with (a fresh one each
+    otherwise).
     """
     into_folder = len(sources) > 1 or _is_folder(destination)
     files: list[dict[str, Any]] = []
@@ -117,7 +137,8 @@ def plan(
         if kind == "local" and location_kind(target) == "local" and _inside(target, source):
             raise _UsageError(f"cannot copy {source} into itself ({target})")
         try:
-            found = list_files(source, target, on_error=on_error)
+            options = {"client": s3_client()} if kind == "s3" and s3_client else {}
+            found = list_files(source, target, on_error=on_error, **options)
         except ImportError as exc:  # S3 without boto3
             raise _UsageError(f"{exc}; install it with: pip install 'transferqueue[s3]'") from None
         except OSError as exc:

@@ -30,11 +30,13 @@ from ._remote_names import UnsafeRemoteNameError
 from ._routing import Transfer, list_files, location_kind, transfer_type_for
 
 if TYPE_CHECKING:
-    from ._s3 import S3Transfer, is_s3_url, list_s3_objects, parse_s3_url
+    from ._s3 import S3Transfer, is_s3_url, list_s3_objects, make_s3_client, parse_s3_url
 
 # The S3 names need boto3 (the extra ``transferqueue[s3]``): imported on first use, so
 # that the other executors work without it.
-_S3_NAMES = frozenset({"S3Transfer", "is_s3_url", "list_s3_objects", "parse_s3_url"})
+_S3_NAMES = frozenset(
+    {"S3Transfer", "is_s3_url", "list_s3_objects", "make_s3_client", "parse_s3_url"}
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -74,6 +76,7 @@ __all__ = [
     "list_local_files",
     "list_s3_objects",
     "location_kind",
+    "make_s3_client",
     "parse_hf_url",
     "parse_s3_url",
     "transfer_type_for",

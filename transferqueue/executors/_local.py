@@ -7,7 +7,9 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
-from ._atomic import atomic_destination
+from ._atomic import atomic_file
+from ._kernel_copy import copy_in_kernel, fills_destination
+from ._known_folders import KnownFolders
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,16 +37,21 @@ class LocalCopy:
     local-to-local ``cross-storage`` jobs.
 
     ``executor(file, on_progress)`` copies ``file.source_path`` to ``file.destination_path``
-    in chunks of ``chunk_size`` bytes, reading into one reused buffer, and reports the
-    absolute bytes copied after every chunk, so the job learns of a cancellation between
-    two chunks at the latest (the copy then stops and ``TransferCancelled`` propagates).
+    in chunks of ``chunk_size`` bytes and reports the absolute bytes copied after every
+    chunk, so the job learns of a cancellation between two chunks at the latest (the copy
+    then stops and ``TransferCancelled`` propagates). The kernel moves the bytes
+    (``os.copy_file_range``, or ``os.sendfile`` between file systems it will not copy
+    between), as ``cp`` does: they never pass through this process. Where the kernel
+    refuses both (another operating system, an old kernel, a file system without
+    support, files of ``/proc``), they are read into one reused buffer and written.
 
     The bytes go to a hidden temporary file beside the destination (see
     :func:`~transferqueue.executors.atomic_destination`), moved into place once complete:
     a failed or cancelled copy leaves no partial destination. Missing parent folders are
-    created. An existing destination is refused with ``FileExistsError`` unless
-    ``overwrite`` is true. With ``preserve_mtime`` (the default) the copy gets the
-    source's modification time.
+    created; an instance remembers the folders it made or found, so that its next files
+    there cost no ``mkdir`` (a folder removed meanwhile is made again). An existing
+    destination is refused with ``FileExistsError`` unless ``overwrite`` is true. With
+    ``preserve_mtime`` (the default) the copy gets the source's modification time.
 
     The source is copied as it is when read: if it changed since it was listed, its
     current bytes are copied, whatever ``file.size`` says, and the true byte counts are
@@ -58,7 +65,7 @@ class LocalCopy:
     One instance may serve any number of files and threads at once.
     """
 
-    __slots__ = ("_chunk_size", "_overwrite", "_preserve_mtime")
+    __slots__ = ("_chunk_size", "_folders", "_overwrite", "_preserve_mtime")
 
     def __init__(
         self,
@@ -78,6 +85,9 @@ class LocalCopy:
         self._overwrite = overwrite
         self._chunk_size = chunk_size
         self._preserve_mtime = preserve_mtime
+        # The destination folders this instance made or found: its next file in one of
+        # them goes without mkdir and sweep (one instance usually serves one job).
+        self._folders = KnownFolders()
 
     @property
     def overwrite(self) -> bool:
@@ -110,46 +120,101 @@ class LocalCopy:
         source = os.fspath(file.source_path)
         destination = os.fspath(file.destination_path)
         chunk_size = self._chunk_size
-        on_progress(0)  # raises TransferCancelled before anything is touched
-        # Which path an OSError is about: reads blame the source, the rest the destination.
-        reading = True
+        # Raises TransferCancelled before anything is touched. The queue's on_progress
+        # checks without reporting (no trip through the queue's lock for a 0).
+        check = getattr(on_progress, "raise_if_cancelled", None)
+        if check is not None:
+            check()
+        else:
+            on_progress(0)
         try:
-            # Checked before opening: opening a FIFO would block, a folder fails late.
-            mode = os.stat(source).st_mode
-            if stat.S_ISDIR(mode):
-                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
-            if not stat.S_ISREG(mode):
-                raise OSError(errno.EINVAL, "the source is not a regular file")
-            with open(source, "rb", buffering=0) as reader:
-                info = os.fstat(reader.fileno())
-                reading = False
+            try:
+                # Checked before opening: opening a FIFO would block, a device may act.
+                mode = os.stat(source).st_mode
+                if stat.S_ISDIR(mode):
+                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+                if not stat.S_ISREG(mode):
+                    raise OSError(errno.EINVAL, "the source is not a regular file")
+                reader = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    info = os.fstat(reader)  # of what was opened, not of what was checked
+                    if not stat.S_ISREG(info.st_mode):
+                        raise OSError(errno.EINVAL, "the source is not a regular file")
+                except BaseException:
+                    os.close(reader)
+                    raise
+            except OSError as exc:
+                raise _SourceFailed(exc) from None
+            try:
                 mtime_ns = info.st_mtime_ns if self._preserve_mtime else None
-                with atomic_destination(
-                    destination, overwrite=self._overwrite, mtime_ns=mtime_ns
+                with atomic_file(
+                    destination,
+                    overwrite=self._overwrite,
+                    mtime_ns=mtime_ns,
+                    folders=self._folders,
                 ) as writer:
-                    # A buffer no larger than the file, so that small files do not cost
-                    # a chunk_size allocation each; it grows should the file have grown.
                     expected = info.st_size
-                    buffer = bytearray(max(1, min(chunk_size, expected)))
-                    view = memoryview(buffer)
-                    readinto, write = reader.readinto, writer.write
-                    done = 0
-                    while True:
-                        reading = True
-                        count = readinto(buffer)
-                        reading = False
-                        if not count:
-                            break
-                        write(view[:count])
-                        done += count
-                        on_progress(done)
-                        if done > expected and len(buffer) < chunk_size:
-                            buffer = bytearray(chunk_size)
-                            view = memoryview(buffer)
+                    copied = None
+                    if expected:  # an empty file (or one of /proc) is read: one call
+                        try:
+                            copied = copy_in_kernel(reader, writer, chunk_size, on_progress)
+                        except OSError as exc:
+                            if fills_destination(exc):
+                                raise
+                            raise _SourceFailed(exc) from None
+                    if copied is None:
+                        _copy_by_loop(reader, writer, chunk_size, expected, on_progress)
+            finally:
+                os.close(reader)
+        except _SourceFailed as failed:
+            raise _explained(failed.error, "read source", source) from failed.error
         except OSError as exc:
-            if reading:
-                raise _explained(exc, "read source", source) from exc
             raise _explained(exc, "write destination", destination) from exc
+
+
+class _SourceFailed(Exception):
+    """Carries an ``OSError`` of the source's out of the copy, to be explained as such."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _copy_by_loop(
+    reader_fd: int,
+    writer_fd: int,
+    chunk_size: int,
+    expected: int,
+    on_progress: Callable[[int], object],
+) -> None:
+    """Copy ``reader_fd`` to its end onto ``writer_fd`` through one reused
+    buffer, ``chunk_size`` bytes at a time, reporting the bytes copied after each chunk.
+    A read error is raised as :class:`_SourceFailed`.
+
+    The buffer is no larger than the file (``expected`` bytes), so that small files do not
+    cost a ``chunk_size`` allocation each; it grows should the file have grown.
+    """
+    buffer = bytearray(max(1, min(chunk_size, expected)))
+    view = memoryview(buffer)
+    readv, write = os.readv, os.write
+    buffers = [buffer]
+    done = 0
+    while True:
+        try:
+            count = readv(reader_fd, buffers)
+        except OSError as exc:
+            raise _SourceFailed(exc) from None
+        if not count:
+            return
+        written = 0
+        while written < count:  # a write may take fewer bytes than given
+            written += write(writer_fd, view[written:count])
+        done += count
+        on_progress(done)
+        if done > expected and len(buffer) < chunk_size:
+            buffer = bytearray(chunk_size)
+            view = memoryview(buffer)
+            buffers = [buffer]
 
 
 def _explained(exc: OSError, role: str, path: str) -> OSError:

@@ -113,6 +113,9 @@ class Transfer:
     once, even when many worker threads need it at the same time, with ``overwrite``.
     ``s3`` and ``huggingface`` replace the default S3 and Hugging Face executors (their
     own ``overwrite`` then applies). One instance serves any number of files and threads.
+
+    Call :meth:`close` (or use ``with``) once its files are done: it closes the executors
+    it made (the S3 one's request threads end), not those given to it.
     """
 
     def __init__(
@@ -130,8 +133,11 @@ class Transfer:
                     f"{name} must be an executor (callable), not {type(value).__name__}"
                 )
         self._overwrite = overwrite
+        # Guards the making of executors, _made and _closed; never held while one runs.
         self._lock = threading.Lock()
         self._executors: dict[str, Executor] = {}
+        self._made: list[Executor] = []  # those this instance made, and so closes
+        self._closed = False
         if s3 is not None:
             self._executors["s3"] = s3
         if huggingface is not None:
@@ -149,9 +155,29 @@ class Transfer:
         with self._lock:
             executor = self._executors.get(name)
             if executor is None:
+                if self._closed:
+                    raise RuntimeError("this Transfer is closed")
                 executor = self._make(name)
                 self._executors[name] = executor
+                self._made.append(executor)
             return executor
+
+    def close(self) -> None:
+        """Close the executors made here (after the transfers running now have ended);
+        a file that comes later fails with ``RuntimeError``."""
+        with self._lock:
+            self._closed = True
+            made, self._made = self._made, []
+        for executor in made:
+            close = getattr(executor, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> Transfer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _make(self, name: str) -> Executor:
         if name == "s3":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError
@@ -167,6 +168,34 @@ def s3_error(exc: BaseException, url: str, action: str, client: S3Client | None 
     return OSError(f"{url}: cannot {action}: {type(exc).__name__}: {exc}")
 
 
+_EXISTS = "destination object exists (pass overwrite=True to replace it)"
+
+
+def _is_precondition_failed(exc: botocore.exceptions.ClientError) -> bool:
+    code, _, status = _error_code(exc)
+    return status == 412 or code == "PreconditionFailed"
+
+
+def make_s3_client(transfer_config: TransferConfig | None = None) -> S3Client:
+    """A boto3 S3 client from a fresh session (so the usual environment variables and
+    config files apply), as :class:`S3Transfer` makes by default: its connection pool
+    holds what an instance with ``transfer_config`` uses at once (``max_concurrency +
+    max_submission_concurrency + 10``), and it downloads without a HEAD request per object.
+
+    Why no HEAD: s3transfer asks for an object's size and ETag first unless response
+    checksum validation is ``"when_required"``; then its first GET, of a range as long
+    as a part, tells both. That setting means botocore does not ask S3 for an object's
+    stored checksum to check the bytes against (they are still checked for length, and
+    TLS protects them on the way).
+    """
+    config = transfer_config if transfer_config is not None else TransferConfig()
+    pool = config.max_request_concurrency + config.max_submission_concurrency + 10
+    return boto3.session.Session().client(
+        "s3",
+        config=Config(max_pool_connections=pool, response_checksum_validation="when_required"),
+    )
+
+
 class _Progress(BaseSubscriber):
     """Sums s3transfer's increments (from its worker threads; negative on a retry) and
     wakes the executor's thread when another :data:`_REPORT_STEP` bytes moved or the
@@ -216,15 +245,21 @@ class S3Transfer:
     transfer within about 0.05 s: a multipart upload is aborted (no orphaned parts stay
     in the bucket), a download leaves no file behind.
 
-    ``client`` is a boto3 S3 client; by default one is made on first use, from a fresh
-    boto3 session (so the usual environment variables and config files apply), with
-    ``max_pool_connections`` raised to fit (see below). ``overwrite=False``
-    refuses an existing destination with ``FileExistsError``: a local file before the
-    download starts (and again, atomically, at the end), an object by a HEAD request
-    before an upload or copy starts (S3 has no atomic check, so an object created
-    meanwhile is replaced). Downloads go to a hidden temporary file beside the
-    destination (:func:`~transferqueue.executors.atomic_destination`), moved into place
-    only when complete; parent folders are created.
+    ``client`` is a boto3 S3 client; by default one is made on first use by
+    :func:`make_s3_client` (a fresh boto3 session, so the usual environment variables
+    and config files apply; ``max_pool_connections`` raised to fit, see below; downloads
+    without a HEAD request per object). ``overwrite=False`` refuses an existing
+    destination with ``FileExistsError``: a local file before the download starts (and
+    again, atomically, at the end); for an upload below ``multipart_threshold``, the PUT
+    itself (``If-None-Match: *``: one request, atomic; the server answers 412, which
+    becomes the ``FileExistsError``); for a multipart upload or a copy, a HEAD request
+    before it starts (an object created meanwhile is replaced). A server that ignores
+    ``If-None-Match`` on PUT replaces an existing object without a word: use
+    ``overwrite=False`` only with servers that honour it (AWS S3 does since August
+    2024, and so does moto, which the tests run against). Downloads go to a hidden
+    temporary file beside the destination
+    (:func:`~transferqueue.executors.atomic_destination`), moved into place only when
+    complete; parent folders are created.
 
     **Threads and connections.** One instance holds one s3transfer ``TransferManager``,
     whose ``max_concurrency`` request threads (``TransferConfig.max_concurrency``,
@@ -287,13 +322,7 @@ class S3Transfer:
         """The boto3 S3 client (made on first use unless one was given)."""
         with self._lock:
             if self._client is None:
-                pool = (
-                    self._config.max_request_concurrency
-                    + self._config.max_submission_concurrency
-                    + 10
-                )
-                session = boto3.session.Session()
-                self._client = session.client("s3", config=Config(max_pool_connections=pool))
+                self._client = make_s3_client(self._config)
             return self._client
 
     def _transfer_manager(self) -> TransferManager:
@@ -303,7 +332,11 @@ class S3Transfer:
                 raise RuntimeError("this S3Transfer is closed")
             if self._manager is None:
                 # Always the classic (threaded, cancellable) manager, never the CRT one.
-                self._manager = TransferManager(client, self._config)
+                manager = TransferManager(client, self._config)
+                # The condition of a single PUT (see _upload); s3transfer passes extra
+                # arguments on to PutObject unchanged, but lists the ones it accepts.
+                manager.ALLOWED_UPLOAD_ARGS = [*manager.ALLOWED_UPLOAD_ARGS, "IfNoneMatch"]
+                self._manager = manager
             return self._manager
 
     def close(self) -> None:
@@ -340,15 +373,24 @@ class S3Transfer:
 
     def _upload(self, source: str, destination: str, on_progress: ProgressCallback) -> None:
         bucket, key = _object_url(destination)
-        path = Path(source)
-        if path.is_dir():
+        try:
+            info = os.stat(source)
+        except FileNotFoundError:
+            raise FileNotFoundError(errno.ENOENT, "source file does not exist", source) from None
+        if stat.S_ISDIR(info.st_mode):
             raise IsADirectoryError(errno.EISDIR, "source is a folder, not a file", source)
-        if not path.exists():
-            raise FileNotFoundError(errno.ENOENT, "source file does not exist", source)
         manager = self._transfer_manager()
-        self._refuse_existing_object(bucket, key, "upload to")
+        extra_args = None
+        if not self.overwrite:
+            if info.st_size < self._config.multipart_threshold:
+                # One request: the PUT itself refuses an existing object, atomically.
+                extra_args = {"IfNoneMatch": "*"}
+            else:
+                # s3transfer would hand the condition to CreateMultipartUpload, which has
+                # none: a HEAD first (one request more, beside the file's many parts).
+                self._refuse_existing_object(bucket, key, "upload to")
         progress = _Progress()
-        future = manager.upload(source, bucket, key, subscribers=[progress])
+        future = manager.upload(source, bucket, key, extra_args=extra_args, subscribers=[progress])
         self._follow(
             future, progress, on_progress, destination, self._failure(destination, "upload to")
         )
@@ -406,6 +448,9 @@ class S3Transfer:
         """How a failed transfer of ``url`` is reported."""
 
         def fail(exc: BaseException) -> OSError:
+            if isinstance(exc, botocore.exceptions.ClientError) and _is_precondition_failed(exc):
+                # Our If-None-Match: * refused: the object exists (or appeared meanwhile).
+                return FileExistsError(errno.EEXIST, _EXISTS, url)
             if isinstance(exc, botocore.exceptions.ClientError | botocore.exceptions.BotoCoreError):
                 return s3_error(exc, url, action, self.client)
             if isinstance(exc, OSError):
@@ -449,9 +494,7 @@ class S3Transfer:
             raise s3_error(exc, url, action, client) from exc
         except botocore.exceptions.BotoCoreError as exc:
             raise s3_error(exc, url, action, client) from exc
-        raise FileExistsError(
-            errno.EEXIST, "destination object exists (pass overwrite=True to replace it)", url
-        )
+        raise FileExistsError(errno.EEXIST, _EXISTS, url)
 
     def _follow(
         self,
@@ -542,7 +585,7 @@ def list_s3_objects(
     """
     bucket, key = parse_s3_url(source)
     if client is None:
-        client = boto3.session.Session().client("s3")
+        client = make_s3_client()
     pagination: PaginatorConfigTypeDef = {} if page_size is None else {"PageSize": page_size}
     paginator = client.get_paginator("list_objects_v2")
     try:
