@@ -73,8 +73,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local me, lease, prefix = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local most, kept, longest = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 
+-- A reader (no owner) stores nothing of its own: not the epoch, not its lease.
 local epoch = redis.call('GET', KEYS[4])
-if not epoch then
+if not epoch and me ~= '' then
   redis.call('SET', KEYS[4], ARGV[7])
   epoch = ARGV[7]
 end
@@ -95,7 +96,7 @@ local function number(key)
 end
 local silence = number(KEYS[6])
 if not silence or silence < lease or silence > longest then
-  redis.call('SET', KEYS[6], lease, 'PX', kept)
+  if me ~= '' then redis.call('SET', KEYS[6], lease, 'PX', kept) end
   silence = lease
 elseif me ~= '' then
   redis.call('PEXPIRE', KEYS[6], kept)
@@ -157,7 +158,7 @@ for _, owner in ipairs(redis.call('SMEMBERS', KEYS[3])) do
     end
   end
 end
-return {alive, epoch, declared, orphans}
+return {alive, epoch or '', declared, orphans}
 """
 
 
@@ -167,7 +168,8 @@ class Beat(NamedTuple):
     alive: bool
     """False when the caller has been declared lost."""
     epoch: str
-    """The server's epoch: it changes when the server lost its data."""
+    """The server's epoch: it changes when the server lost its data ("" to a reader
+    while no owner stored one)."""
     declared: list[tuple[str, int]]
     """The owners this call declared lost (no other call declares them), each with the
     number of its unfinished jobs."""
@@ -190,8 +192,8 @@ class Owners:
     def beat(self, owner: str | None, lease: float, new_epoch: str) -> Beat:
         """Renew ``owner``'s lease (None: only look), suspect the owners whose lease
         ended, declare lost those silent for a further lease, and list unfinished jobs of
-        lost owners; ``new_epoch`` is stored should the server have none. One round
-        trip."""
+        lost owners; ``new_epoch`` is stored should the server have none (by an owner:
+        a look stores nothing of its own). One round trip."""
         args: list[str | int] = [
             owner or "",
             int(lease * 1000),
