@@ -20,6 +20,7 @@ from tests.redis_server import (  # noqa: F401
     redis_url,
     wait_until,
 )
+from tests.sse_pictures import Pictures
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -86,8 +87,14 @@ def test_the_all_jobs_stream_follows_the_cluster(
     while not (chunks and chunks[-1].startswith(":") and any(END in c for c in chunks)):
         chunks.append(next(stream))
     # Neither the finished job's news (older than the list) nor the hidden job's.
+    pictures = Pictures()
+    pictures.take_list(jobs)
     events = [named_event(chunk) for chunk in chunks if not chunk.startswith(":")]
-    assert {job["id"] for _, job in events} == {visible}
+    assert {data["job"]["id"] for _, data in events} == {visible}
+    # Rebuilt from the messages, the job is the owner's: its updates are sent as changes.
+    ended = owner.get_job(visible)
+    assert ended is not None
+    assert [pictures.apply(data) for _, data in events][-1] == ended.to_dict(camel_case=True)
     assert events[0][0] == "created"
     assert {kind for kind, _ in events[1:]} <= {"updated"}
     stream.close()
