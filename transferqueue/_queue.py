@@ -6,7 +6,6 @@ import functools
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -144,7 +143,8 @@ class TransferQueue:
         self._jobs: dict[str, Job] = {}  # every registered job, oldest first
         self._unfinished: dict[str, Job] = {}  # queued or active jobs, oldest first
         # The registered terminal jobs in the order they ended: what retention drops from.
-        self._finished: OrderedDict[str, Job] = OrderedDict()
+        # Oldest first (a dict keeps its order, for less than an OrderedDict a job).
+        self._finished: dict[str, Job] = {}
         self._scheduler = RoundRobin()
         # Files handed to a worker and not returned: running, or (with a backend) waiting
         # for their cluster-wide slot. At most _limit: the limit, or with a backend the
@@ -665,7 +665,8 @@ class TransferQueue:
         finished = self._finished
         if self._max_finished_jobs is not None:
             while len(finished) > self._max_finished_jobs:
-                job_id, _ = finished.popitem(last=False)
+                job_id = next(iter(finished))
+                del finished[job_id]
                 del self._jobs[job_id]
         if self._max_finished_age is not None and finished:
             cutoff = utc_now() - self._max_finished_age
