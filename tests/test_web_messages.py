@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -74,6 +75,9 @@ def test_an_update_of_a_big_job_costs_what_changed() -> None:
     with tq.TransferQueue(4, update_interval=0) as queue:
         job_id = queue.queue_job("local-upload", make_files(10_000, size=4), stepper)
         wait_for(queue, job_id, lambda job: job.progress.completed_files == 9_999)
+        # Once a later job's end was delivered, so were the events of those files: the
+        # streams below start after them.
+        queue.wait(queue.queue_job("local-upload", make_files(1), noop_executor), timeout=WAIT)
         endpoints = TransferEndpoints[object](queue, public=True, keepalive=WAIT)
         job_stream = endpoints.job_events(REQUEST, job_id)
         all_stream = endpoints.all_events(REQUEST)
@@ -107,6 +111,39 @@ def queue_dict(queue: tq.TransferQueue, job_id: str) -> dict[str, Any]:
     job = queue.get_job(job_id)
     assert job is not None
     return job.to_dict(camel_case=True)
+
+
+def test_a_job_stream_does_not_resend_what_its_first_snapshot_had() -> None:
+    """Issue 12: a stream opened while changes wait to be sent as an event (held back by
+    the update interval) has them in its first message, the job whole; the event that then
+    brings them lists them again as changed, and the stream leaves them out."""
+    with tq.TransferQueue(3, update_interval=60) as queue:
+        gate = GatedExecutor()
+        job_id = queue.queue_job("local-upload", make_files(3), gate)
+        gate.wait_running(3)  # active: that status change went out at once
+        gate.release("src/file-1")
+        gate.release("src/file-2")
+        deadline = time.monotonic() + WAIT
+        # Polled: no event tells of these two files for a minute (that is the point).
+        while queue_dict(queue, job_id)["progress"]["completedFiles"] < 2:
+            assert time.monotonic() < deadline, "the two files never completed"
+            time.sleep(0.01)
+        endpoints = TransferEndpoints[object](queue, public=True, keepalive=WAIT)
+        stream = endpoints.job_events(REQUEST, job_id)
+        assert isinstance(stream, EventStream)
+        pictures = Pictures()
+        first = pictures.apply(data_of(next(stream)))
+        assert [file["status"] for file in first["files"]] == [
+            "transferring",
+            "completed",
+            "completed",
+        ]
+        assert queue.cancel_job(job_id)  # a status change: an event at once
+        gate.release_all()
+        message = data_of(next_message(stream))
+        assert [entry["index"] for entry in message["changedFiles"]] == [0]
+        assert pictures.apply(message) == queue_dict(queue, job_id)
+        stream.close()
 
 
 def test_all_jobs_stream_is_right_after_events_its_receiver_missed(

@@ -108,6 +108,16 @@ def _event_number(last_event_id: str | None) -> int | None:
     return int(last_event_id)
 
 
+def _differing(
+    before: TransferJob, after: TransferJob, changes: tuple[int, ...]
+) -> tuple[int, ...]:
+    """The files among ``changes`` whose records differ between two snapshots: a file
+    changed since the previous event may be one a snapshot taken in between has already
+    (the first snapshot of a watch holds the changes not yet sent as an event)."""
+    old, new = before.files, after.files
+    return tuple(index for index in changes if old[index] is not new[index])
+
+
 def sse_message(data: Any, event: str | None = None, event_id: str | None = None) -> str:
     """One SSE message with ``data`` as compact JSON (on one line, as SSE requires)."""
     head = "" if event_id is None else f"id: {event_id}\n"
@@ -270,6 +280,9 @@ class TransferEndpoints(Generic[RequestT]):
 
         def stream() -> Generator[str, None, None]:
             sent: int | None = None  # the number of the event the client's picture is at
+            # The snapshot the client's picture is, exactly; None after a resumption,
+            # until the next update makes it exact.
+            picture: TransferJob | None = None
             for job in watch:
                 if job is None:
                     yield _KEEPALIVE
@@ -281,11 +294,15 @@ class TransferEndpoints(Generic[RequestT]):
                 if sent is not None:
                     if changes is not None:
                         self._history.record(job.id, sent, number, changes)
+                        if picture is not None:  # less those the client has as they are
+                            changes = _differing(picture, job, changes)
                     yield self._message(job, changes=changes, event_id=event_id)
+                    picture = job
                 elif resumed_at != number:  # else the client has this very event's picture
                     if resumed_at is not None and resumed_at < number:
                         changes = self._history.changes(job.id, resumed_at, number)
                     yield self._message(job, changes=changes, event_id=event_id)
+                    picture = job if changes is None else None
                 sent = number
                 if job.status.is_terminal:
                     end = {self._id_key: job.id, "status": job.status.value}
