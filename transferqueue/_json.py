@@ -36,19 +36,17 @@ def job_to_dict(job: TransferJob, *, camel_case: bool = False) -> dict[str, Any]
 
 
 def job_changes_to_dict(
-    job: TransferJob, changed_files: Sequence[int] | None, *, camel_case: bool = False
+    job: TransferJob, changed_files: Sequence[int], *, camel_case: bool = False
 ) -> dict[str, Any]:
-    """A job message: ``{"job": ...}`` with the whole job, or, given ``changed_files``
-    (indexes in ``job.files``), the job without its ``files`` and the changed files alone.
+    """The job without its files, and the files ``changed_files`` (indexes in
+    ``job.files``): ``{"job": TOTALS, "changed_files": [{"index": I, "file": FILE}, ...]}``
+    (``changedFiles`` in camelCase), in the order of ``changed_files``.
 
-    The second shape is ``{"job": TOTALS, "changed_files": [{"index": I, "file": FILE},
-    ...]}`` (``changedFiles`` in camelCase), in the order of ``changed_files``: what the
-    CLI's ``--json`` lines and the web streams send so that a job of many files costs
-    what changed, not what it holds. A reader keeps the files it has and puts each
-    ``FILE`` at ``files[I]``.
+    What the web streams send after the job whole (``{"job": JOB}``), in the shape of the
+    CLI's ``--json`` lines, so that an update of a job of many files costs what changed,
+    not what the job holds. A reader keeps the files it has and puts each ``FILE`` at
+    ``files[I]``.
     """
-    if changed_files is None:
-        return {"job": job_to_dict(job, camel_case=camel_case)}
     files = job.files
     to_dict = _file_camel if camel_case else _file_snake
     return {
