@@ -406,7 +406,7 @@ class TransferEndpoints(Generic[RequestT]):
         viewable = [job for job in jobs if self._allowed(request, job, "view")]
         pictures = {job.id: job for job in viewable if not job.status.is_terminal}
         yield sse_message([self._as_dict(job) for job in viewable], "jobs")
-        for item in news:
+        for item in news:  # pragma: no branch - the news end only once the stream was closed
             if item is None:
                 yield _KEEPALIVE
                 continue
