@@ -280,8 +280,8 @@ class TransferEndpoints(Generic[RequestT]):
 
         def stream() -> Generator[str, None, None]:
             sent: int | None = None  # the number of the event the client's picture is at
-            # The snapshot the client's picture is, exactly; None after a resumption,
-            # until the next update makes it exact.
+            # The snapshot the client's picture is, exactly; None while it is one this
+            # stream did not send (resumed with the picture the client has).
             picture: TransferJob | None = None
             for job in watch:
                 if job is None:
@@ -293,16 +293,16 @@ class TransferEndpoints(Generic[RequestT]):
                 changes = watch.changed_files
                 if sent is not None:
                     if changes is not None:
-                        self._history.record(job.id, sent, number, changes)
+                        self._history.record(sent, number, changes, job)
                         if picture is not None:  # less those the client has as they are
                             changes = _differing(picture, job, changes)
                     yield self._message(job, changes=changes, event_id=event_id)
                     picture = job
                 elif resumed_at != number:  # else the client has this very event's picture
                     if resumed_at is not None and resumed_at < number:
-                        changes = self._history.changes(job.id, resumed_at, number)
+                        changes = self._history.changes(resumed_at, number, job)
                     yield self._message(job, changes=changes, event_id=event_id)
-                    picture = job if changes is None else None
+                    picture = job
                 sent = number
                 if job.status.is_terminal:
                     end = {self._id_key: job.id, "status": job.status.value}

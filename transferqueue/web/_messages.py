@@ -18,6 +18,7 @@ from typing import TypeVar
 from transferqueue._records import TransferJob
 
 KeyT = TypeVar("KeyT")
+_Step = tuple[int, tuple[int, ...], "weakref.ref[TransferJob]"]
 
 # How many distinct messages of one snapshot are kept (whole, and deltas against several
 # earlier snapshots: streams that skipped different snapshots need different ones).
@@ -148,49 +149,65 @@ class ChangeHistory:
     a client reconnecting with the number of the event it has can be sent those files
     alone, when the numbers in between are all known here.
 
-    Each step is ``(earlier event, later event, the files changed between them)``; a
-    stream records each step it makes. Bounded: the latest steps of the most recent jobs.
+    Each step is ``(earlier event, later event, the files changed between them)``, with
+    the later event's snapshot, held weakly; a stream records each step it makes.
+    Bounded: the latest steps of the most recent jobs.
     """
 
     def __init__(self, jobs: int = 64, steps: int = 256) -> None:
         # _lock guards _steps; nothing is called while it is held.
         self._lock = threading.Lock()
-        # Per job: each later event's number -> (the earlier one's, the files changed).
-        self._steps: OrderedDict[str, OrderedDict[int, tuple[int, tuple[int, ...]]]] = OrderedDict()
+        # Per job: each later event's number -> (the earlier one's, the files changed,
+        # the later event's snapshot).
+        self._steps: OrderedDict[str, OrderedDict[int, _Step]] = OrderedDict()
         self._jobs = jobs
         self._per_job = steps
 
-    def record(self, job_id: str, earlier: int, later: int, changes: Iterable[int]) -> None:
-        """Note that from event ``earlier`` to event ``later`` only ``changes`` changed."""
+    def record(
+        self, earlier: int, later: int, changes: Iterable[int], snapshot: TransferJob
+    ) -> None:
+        """Note that from event ``earlier`` to event ``later`` only ``changes`` changed,
+        ``snapshot`` being the job at ``later``."""
         if later <= earlier:
             return
         with self._lock:
-            steps = self._steps.get(job_id)
+            steps = self._steps.get(snapshot.id)
             if steps is None:
-                steps = self._steps[job_id] = OrderedDict()
+                steps = self._steps[snapshot.id] = OrderedDict()
                 while len(self._steps) > self._jobs:
                     self._steps.popitem(last=False)
-            self._steps.move_to_end(job_id)
+            self._steps.move_to_end(snapshot.id)
             if later not in steps:
-                steps[later] = (earlier, tuple(changes))
+                steps[later] = (earlier, tuple(changes), weakref.ref(snapshot))
                 while len(steps) > self._per_job:
                     steps.popitem(last=False)
 
-    def changes(self, job_id: str, earlier: int, later: int) -> tuple[int, ...] | None:
-        """The files changed from event ``earlier`` to event ``later``, ascending; None
-        when a step in between is unknown here."""
+    def changes(self, earlier: int, later: int, now: TransferJob) -> tuple[int, ...] | None:
+        """The files that differ between the job at event ``earlier`` and ``now``, a
+        snapshot numbered ``later`` (which may hold changes not sent as an event yet),
+        ascending; None when a step in between is unknown here, or the snapshot of event
+        ``later`` is gone."""
         with self._lock:
-            steps = self._steps.get(job_id)
-            if steps is None:
+            steps = self._steps.get(now.id)
+            step = None if steps is None else steps.get(later)
+            if steps is None or step is None:
                 return None
+            at_later = step[2]()
             changed: set[int] = set()
             at = later
             while at > earlier:
-                step = steps.get(at)
-                if step is None:
+                found = steps.get(at)
+                if found is None:
                     return None
-                at, files = step
+                at, files, _ = found
                 changed.update(files)
             # Stepped past ``earlier``: what changed since the step's start includes all
             # that changed since ``earlier``.
-            return tuple(sorted(changed))
+        if at_later is None:
+            return None
+        # And what changed since event ``later`` (compared outside the lock).
+        since = changed_between(at_later, now)
+        if since is None:
+            return None
+        changed.update(since)
+        return tuple(sorted(changed))
