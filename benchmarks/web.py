@@ -1,116 +1,334 @@
-"""Measure what many SSE viewers of one big job cost the server (issue #5's streams).
+"""Measure what the SSE streams cost: bytes per update, and many browsers on one big job
+(issue 12; issue 5 for the streams themselves).
 
-Run ``python -m benchmarks.web`` from the repository root (needs no web framework: it
-reads the streams of :class:`~transferqueue.web.TransferEndpoints` directly, as a WSGI
-server would). ``VIEWERS`` threads each stream one job of ``FILES`` files while the job
-makes ``STEPS`` progress steps; the figure is the process's CPU time per step, with each
-snapshot's SSE message encoded once for every stream (as shipped) and once per stream
-(as before). The exit status is 1 if the target is missed.
+Run ``python -m benchmarks.web`` from the repository root (needs Flask, the ``flask``
+extra). Two parts, each beside its target, and beside the same figures for the streams as
+they were before (every update sent the job whole), run in the same script:
+
+* bytes of one update message in which one file moved, for jobs of 100, 1,000 and 10,000
+  files, on a job's stream and on the all-jobs stream (read from
+  :class:`~transferqueue.web.TransferEndpoints` directly);
+* ``CLIENTS`` browsers (a subprocess of this module, one thread and one HTTP connection
+  each) on the job stream of a 1,000-file job served by werkzeug's threaded server and the
+  Flask blueprint in this process, while one file reports progress ``STEPS`` times, every
+  ``STEP_SECONDS``, at the default ``update_interval``: the server process's CPU seconds
+  per second of the job, and the delay from an ``on_progress`` call to each client's
+  reading a message that shows it (p50, p99), on one machine's monotonic clock.
+
+The exit status is 1 if a target is missed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import json
+import os
 import platform
+import re
+import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import flask
+
 import transferqueue as tq
-from transferqueue.web import TransferEndpoints, _endpoints
+from transferqueue.web import EventStream, TransferEndpoints, transfer_blueprint
 
-VIEWERS = 50
+CLIENTS = 200
 FILES = 1_000
-STEPS = 40
-STEP_SECONDS = 0.025  # a little above update_interval, so that most steps are their own event
+STEPS = 60
+STEP_SECONDS = 0.05
+ROUNDS = 3
+UPDATE_BYTES_TARGET = 2_000  # a 10,000-file job's update in which one file moved
+CPU_TARGET = 0.15  # server CPU seconds per second of job
+P99_TARGET = 0.150  # seconds from on_progress to a client
+_LOADED = re.compile(rb'"loaded":(\d+)')  # the first file's, whole or changed: it comes first
 
 
-def _files() -> list[dict[str, Any]]:
+def _files(count: int, size: int = 1) -> list[dict[str, Any]]:
     return [
-        {"source_path": f"src/{i}", "destination_path": f"dst/{i}", "size": STEPS}
-        for i in range(FILES)
+        {"source_path": f"/srv/data/in/{i:05}.bin", "destination_path": f"/srv/out/{i:05}.bin"}
+        | {"size": size}
+        for i in range(count)
     ]
 
 
-def _stepping(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
-    if file.source_path != "src/0":
-        return  # one file moves, the others complete at once: the job stays big and active
-    for step in range(1, STEPS + 1):
-        on_progress.wait_cancelled(STEP_SECONDS)
-        on_progress(step)
+def _no_copy(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+    pass
 
 
-def cpu_per_step(*, shared_encoding: bool, dashboards: int = 0) -> tuple[float, int]:
-    """CPU seconds per progress step with ``VIEWERS`` streams, and the chunks they read;
-    ``dashboards`` of them are all-jobs streams, the others job streams."""
-    original = _endpoints._MessageCache.message
-    if not shared_encoding:
+class _Stepper:
+    """Completes every file at once but the first, which reports a byte per :meth:`step`
+    (or, once :meth:`go` was called, every ``STEP_SECONDS``) and records when."""
 
-        def encode_each_time(
-            self: Any, job: Any, event: Any, encode: Any, event_id: Any = None
-        ) -> str:
-            text: str = encode()
-            return text if event_id is None else f"id: {event_id}\n{text}"
+    def __init__(self) -> None:
+        self._steps = threading.Semaphore(0)
+        self._go = threading.Event()
+        self.sent: list[float] = []  # monotonic time of each on_progress call, by step
 
-        _endpoints._MessageCache.message = encode_each_time  # type: ignore[method-assign]
+    def __call__(self, file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        if not file.source_path.endswith("/00000.bin"):
+            return
+        for done in range(1, file.size + 1):
+            if self._go.is_set():
+                on_progress.wait_cancelled(STEP_SECONDS)
+            elif not self._steps.acquire(timeout=60):
+                raise TimeoutError("never stepped")
+            self.sent.append(time.monotonic())
+            on_progress(done)
+
+    def step(self) -> None:
+        self._steps.release()
+
+    def go(self) -> None:
+        self._go.set()
+        self._steps.release()
+
+
+def _always_whole(original: Callable[..., str]) -> Callable[..., str]:
+    """``TransferEndpoints._message`` sending every update as the job whole, as before."""
+
+    def whole_message(
+        self: Any, job: Any, event: Any = None, event_id: Any = None, **_: Any
+    ) -> str:
+        return original(self, job, event, event_id)
+
+    return whole_message
+
+
+@contextlib.contextmanager
+def _whole_jobs(whole: bool) -> Iterator[None]:
+    """With ``whole``, the streams send every update as the job whole, as they did before."""
+    original = TransferEndpoints._message
+    if whole:
+        TransferEndpoints._message = _always_whole(original)  # type: ignore[method-assign]
     try:
-        with tq.TransferQueue(2, update_interval=0.02) as queue:
-            endpoints = TransferEndpoints[object](queue, keepalive=60)
-            job_id = queue.queue_job("local-upload", _files(), _stepping)
-            chunks = [0] * VIEWERS
-            ready = threading.Barrier(VIEWERS + 1)
-
-            def view(index: int) -> None:
-                if index < dashboards:
-                    view_all(index)
-                    return
-                stream = endpoints.job_events(object(), job_id)
-                assert not isinstance(stream, _endpoints.Reply)
-                ready.wait()
-                for _ in stream:
-                    chunks[index] += 1
-
-            def view_all(index: int) -> None:
-                stream = endpoints.all_events(object())
-                assert not isinstance(stream, _endpoints.Reply)
-                next(stream)  # subscribed, with the list
-                ready.wait()
-                for chunk in stream:
-                    chunks[index] += 1
-                    if '"status":"completed"' in chunk[:200]:
-                        stream.close()
-                        return
-
-            threads = [threading.Thread(target=view, args=(i,)) for i in range(VIEWERS)]
-            for thread in threads:
-                thread.start()
-            ready.wait()
-            started = time.process_time()
-            queue.wait(job_id, timeout=120)
-            for thread in threads:
-                thread.join(120)
-            cpu = time.process_time() - started
+        yield
     finally:
-        _endpoints._MessageCache.message = original  # type: ignore[method-assign]
-    return cpu / STEPS, sum(chunks)
+        TransferEndpoints._message = original  # type: ignore[method-assign]
+
+
+def _next_message(stream: EventStream) -> str:
+    return next(chunk for chunk in stream if not chunk.startswith(":"))
+
+
+def update_bytes(files: int, *, whole: bool) -> tuple[int, int]:
+    """Bytes of the update message of a ``files``-file job in which one file moved, on a
+    job's stream and on the all-jobs stream."""
+    stepper = _Stepper()
+    with _whole_jobs(whole), tq.TransferQueue(4, update_interval=0) as queue:
+        job_id = queue.queue_job("local-upload", _files(files, size=3), stepper)
+        with queue.watch(job_id) as watch:  # until every other file is done
+            next(job for job in watch if job.progress.completed_files == files - 1)
+        # A later job's end delivered, so were the events of those files: the streams
+        # start after them.
+        queue.wait(queue.queue_job("local-upload", _files(1), _no_copy))
+        endpoints = TransferEndpoints[object](queue, public=True, keepalive=60)
+        job_stream = endpoints.job_events(object(), job_id)
+        all_stream = endpoints.all_events(object())
+        assert isinstance(job_stream, EventStream)
+        assert isinstance(all_stream, EventStream)
+        next(job_stream)
+        next(all_stream)
+        stepper.step()
+        sizes = (len(_next_message(job_stream).encode()), len(_next_message(all_stream).encode()))
+        job_stream.close()
+        all_stream.close()
+        stepper.step()
+        stepper.step()
+    return sizes
+
+
+# -- many browsers over HTTP ----------------------------------------------------------------
+
+
+def bench_app(whole: str = "no") -> flask.Flask:
+    """The server's app (``gunicorn 'benchmarks.web:bench_app("no")'``): the transfer
+    routes of a queue of its own, and routes to start the job, set it going and report
+    the process's CPU time and when each step was reported."""
+    if whole == "yes":  # for the server process's lifetime
+        TransferEndpoints._message = _always_whole(TransferEndpoints._message)  # type: ignore[method-assign]
+    queue = tq.TransferQueue(4)
+    stepper = _Stepper()
+    app = flask.Flask(__name__)
+    app.register_blueprint(
+        transfer_blueprint(queue=queue, public=True, keepalive=60), url_prefix="/transfers"
+    )
+
+    @app.post("/bench/job")
+    def start() -> dict[str, str]:
+        job_id = queue.queue_job("local-upload", _files(FILES, size=STEPS), stepper)
+        with queue.watch(job_id) as watch:  # until every other file is done
+            next(job for job in watch if job.progress.completed_files == FILES - 1)
+        queue.wait(queue.queue_job("local-upload", _files(1), _no_copy))  # see update_bytes
+        return {"id": job_id}
+
+    @app.post("/bench/go")
+    def go() -> dict[str, float]:
+        stepper.go()
+        return _cpu()
+
+    @app.get("/bench/state")
+    def state() -> dict[str, Any]:
+        return {"sent": stepper.sent} | _cpu()
+
+    return app
+
+
+def _cpu() -> dict[str, float]:
+    times = os.times()
+    return {"user": times.user, "system": times.system}
+
+
+@contextlib.contextmanager
+def _gunicorn(whole: bool) -> Iterator[int]:
+    """A gunicorn server of :func:`bench_app` (one process, a thread per stream, as
+    README.rst recommends); its port."""
+    with tempfile.TemporaryFile() as log:
+        command = [
+            sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "1",
+            "--threads", str(CLIENTS + 16), "--no-control-socket", "-b", "127.0.0.1:0",
+            "--graceful-timeout", "2", f'benchmarks.web:bench_app("{"yes" if whole else "no"}")',
+        ]  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                log.seek(0)
+                found = re.search(rb"Listening at: http://127\.0\.0\.1:(\d+)", log.read())
+                if found is not None:
+                    break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"gunicorn did not start: {log.read().decode()}")
+                time.sleep(0.05)
+            yield int(found[1])
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def _call(port: int, method: str, path: str) -> Any:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request(method, path)
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{method} {path}: {response.status} {body[:200]!r}")
+        return json.loads(body)
+    finally:
+        conn.close()
+
+
+def many_clients(*, whole: bool) -> tuple[float, float, float, float, int]:
+    """CPU seconds of the server per second of job (and of them in the kernel), p50 and
+    p99 delay from on_progress to a client, and the bytes the clients read."""
+    with _gunicorn(whole) as port:
+        job_id = _call(port, "POST", "/bench/job")["id"]
+        seen: list[list[tuple[float, int]]] = [[] for _ in range(CLIENTS)]
+        read = [0] * CLIENTS
+        ready = threading.Barrier(CLIENTS + 1)
+
+        def client(index: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            conn.request("GET", f"/transfers/{job_id}/events")
+            response = conn.getresponse()
+            loaded = -1
+            first = True
+            while line := response.readline():
+                read[index] += len(line)
+                if line.startswith(b"event: end"):
+                    break
+                if not line.startswith(b"data: "):
+                    continue
+                if first:
+                    first = False
+                    ready.wait()
+                match = _LOADED.search(line)
+                if match is not None and int(match[1]) > loaded:
+                    loaded = int(match[1])
+                    seen[index].append((time.monotonic(), loaded))
+            conn.close()
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+        for thread in threads:
+            thread.start()
+        ready.wait()  # every client has the job whole
+        started = time.monotonic()
+        cpu = _call(port, "POST", "/bench/go")
+        for thread in threads:
+            thread.join(120)
+        ended = max(times[-1][0] for times in seen if times)
+        state = _call(port, "GET", "/bench/state")
+    delays = []
+    for times in seen:
+        # For each step, the first time the client saw it or a later one (coalesced).
+        position = 0
+        for step, sent in enumerate(state["sent"], start=1):
+            while position < len(times) and times[position][1] < step:
+                position += 1
+            if position == len(times):
+                raise RuntimeError(f"a client never saw step {step}")
+            delays.append(times[position][0] - sent)
+    cuts = statistics.quantiles(delays, n=100)
+    seconds = ended - started
+    user, system = (state[key] - cpu[key] for key in ("user", "system"))
+    return (user + system) / seconds, system / seconds, cuts[49], cuts[98], sum(read)
 
 
 def main() -> int:
-    """Print the CPU cost per step, shared and per-stream encoding, beside the target."""
+    """Print the figures, before and now, beside the targets."""
     print(f"{platform.python_implementation()} {platform.python_version()} on {platform.machine()}")
-    print(f"{VIEWERS} job streams of a {FILES:,}-file job, {STEPS} progress steps")
-    shared, shared_chunks = min(cpu_per_step(shared_encoding=True) for _ in range(3))
-    each, each_chunks = min(cpu_per_step(shared_encoding=False) for _ in range(3))
+    ok = True
+    print("bytes of an update in which one file moved (job stream / all-jobs stream):")
+    sizes = {}
+    for files in (100, 1_000, 10_000):
+        sizes[files] = now = update_bytes(files, whole=False)
+        before = update_bytes(files, whole=True)
+        print(f"  {files:>6,} files: {now[0]:>5,} / {now[1]:>5,} B   before: {before[0]:>9,} B")
+    biggest = max(sizes[10_000])
+    grows = biggest / max(sizes[100])
+    met = biggest < UPDATE_BYTES_TARGET and grows < 1.1
+    ok &= met
     print(
-        f"encoded once per snapshot:  {shared * 1000:7.1f} ms CPU per step ({shared_chunks} chunks)"
+        f"  10,000 files: {biggest:,} B, {grows:.2f}x the 100-file job's"
+        f"  target < {UPDATE_BYTES_TARGET:,} B and independent of the size  "
+        f"{'ok' if met else 'MISSED'}"
     )
-    print(f"encoded once per stream:    {each * 1000:7.1f} ms CPU per step ({each_chunks} chunks)")
-    half = VIEWERS // 2
-    mixed, mixed_chunks = min(cpu_per_step(shared_encoding=True, dashboards=half) for _ in range(3))
-    print(f"once, {half} of them all-jobs: {mixed * 1000:5.1f} ms CPU per step ({mixed_chunks})")
-    ratio = each / shared
-    ok = ratio >= 5
-    print(f"saving {ratio:.1f}x  target >= 5x  {'ok' if ok else 'MISSED'}")
+    print(
+        f"{CLIENTS} clients of a {FILES:,}-file job's stream over HTTP, {STEPS} steps of "
+        f"{STEP_SECONDS * 1000:.0f} ms, medians of {ROUNDS} (interleaved):"
+    )
+    runs: dict[bool, list[tuple[float, float, float, float, int]]] = {False: [], True: []}
+    for _ in range(ROUNDS):
+        for whole in (False, True):
+            runs[whole].append(many_clients(whole=whole))
+    for whole, label in ((False, "now"), (True, "before (whole job per update)")):
+        cpu, system, p50, p99, sent = (
+            statistics.median(run[i] for run in runs[whole]) for i in range(5)
+        )
+        print(
+            f"  {label:<30} CPU {cpu:.3f} s/s (kernel {system:.3f})   delay p50"
+            f" {p50 * 1000:6.1f} ms  p99 {p99 * 1000:7.1f} ms   {sent / 1e6:6.1f} MB read"
+        )
+        if not whole:
+            met = cpu < CPU_TARGET and p99 < P99_TARGET
+            ok &= met
+            print(
+                f"  target CPU < {CPU_TARGET} s/s, p99 < {P99_TARGET * 1000:.0f} ms  "
+                f"{'ok' if met else 'MISSED'}"
+            )
     return 0 if ok else 1
 
 

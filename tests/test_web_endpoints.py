@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
-import attrs
 import pytest
 
 import transferqueue as tq
 from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.sse_pictures import Pictures
 from transferqueue.web import END_EVENT_ID, EventStream, Reply, TransferEndpoints, sse_message
 from transferqueue.web._hidden_paths import file_name, folders, hidden_error
 
@@ -24,12 +23,13 @@ REQUEST = object()  # the hooks below never look at it
 
 
 def events_until_keepalive(stream: EventStream) -> list[tuple[str, dict[str, Any]]]:
-    """``(event, job)`` for each message up to the next keep-alive comment."""
+    """``(event, job)`` for each message up to the next keep-alive comment: the job whole,
+    or its totals when the message has the changed files only."""
     events = []
     while not (chunk := next(stream)).startswith(":"):
         head, _, data = chunk.rpartition("data: ")
         assert head.startswith("event: "), chunk
-        events.append((head.removeprefix("event: ").strip(), json.loads(data)))
+        events.append((head.removeprefix("event: ").strip(), json.loads(data)["job"]))
     return events
 
 
@@ -125,7 +125,7 @@ def delivered(queue: tq.TransferQueue) -> None:
 
 
 def split_message(chunk: str) -> tuple[str | None, dict[str, Any]]:
-    """A job stream's data message as ``(id, job)``."""
+    """A job stream's data message as ``(id, message)``."""
     head, _, data = chunk.rpartition("data: ")
     assert head.startswith("id: "), chunk
     return head.removeprefix("id: ").strip(), json.loads(data)
@@ -134,10 +134,11 @@ def split_message(chunk: str) -> tuple[str | None, dict[str, Any]]:
 def test_job_stream_messages_carry_the_jobs_event_numbers_and_resume_after_them(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """Issue 11: each snapshot of a job's stream has ``id: <n>``, the job's last event it
+    """Issue 11: each message of a job's stream has ``id: <n>``, the job's last event it
     includes. A reconnect with the id of the job's current snapshot is not sent that
-    snapshot again (the next update comes); with an older (or unknown) id it starts with
-    the job as it stands; with the terminal snapshot's id it gets only the end."""
+    snapshot again (the next update comes); with an older id it is sent what changed since
+    (issue 12) when the endpoints saw every event in between, else the job whole; with
+    the terminal snapshot's id it gets only the end."""
     job_id = queue.queue_job("local-upload", make_files(2), gate)
     gate.wait_running(2)
     delivered(queue)  # so that the job's snapshot is its last event's
@@ -147,7 +148,8 @@ def test_job_stream_messages_carry_the_jobs_event_numbers_and_resume_after_them(
     first_id, first = split_message(next(stream))
     assert first_id is not None
     assert int(first_id) >= 1  # it is active: one update at least
-    assert first["status"] == "active"
+    assert first["job"]["status"] == "active"
+    assert len(first["job"]["files"]) == 2  # the stream opens with the job whole
     stream.close()
 
     resumed = endpoints.job_events(REQUEST, job_id, first_id)
@@ -156,13 +158,25 @@ def test_job_stream_messages_carry_the_jobs_event_numbers_and_resume_after_them(
     gate.release("src/file-0")
     news_id, news = split_message(next(chunk for chunk in resumed if chunk[0] != ":"))
     assert int(news_id or 0) > int(first_id)
-    assert news["files"][0]["status"] == "completed"
+    assert "files" not in news["job"]  # only what changed: the first file, at least
+    assert {entry["index"]: entry["file"]["status"] for entry in news["changedFiles"]}[0] == (
+        "completed"
+    )
+    pictures = Pictures()
+    pictures.apply(first)
+    assert pictures.apply(news) == queue_dict(queue, job_id)
     resumed.close()
 
     behind = endpoints.job_events(REQUEST, job_id, first_id)
     assert isinstance(behind, EventStream)
     assert split_message(next(behind)) == (news_id, news)  # everything it missed, at once
     behind.close()
+    # Endpoints that did not see the events in between send the job whole.
+    elsewhere = TransferEndpoints[object](queue, public=True, keepalive=0.05)
+    whole_again = elsewhere.job_events(REQUEST, job_id, first_id)
+    assert isinstance(whole_again, EventStream)
+    assert split_message(next(whole_again)) == (news_id, {"job": queue_dict(queue, job_id)})
+    whole_again.close()
 
     gate.release_all()
     queue.wait(job_id, timeout=WAIT)
@@ -170,11 +184,18 @@ def test_job_stream_messages_carry_the_jobs_event_numbers_and_resume_after_them(
     assert isinstance(whole, EventStream)
     chunks = list(whole)
     last_id, last = split_message(chunks[0])
-    assert last["status"] == "completed"
+    assert last["job"]["status"] == "completed"
     assert chunks[1].startswith(f"id: {END_EVENT_ID}\nevent: end\n")
     ended = endpoints.job_events(REQUEST, job_id, last_id)
     assert isinstance(ended, EventStream)
     assert list(ended) == chunks[1:]
+
+
+def queue_dict(queue: tq.TransferQueue, job_id: str) -> dict[str, Any]:
+    """The job as the queue has it now, as the streams' camelCase JSON."""
+    job = queue.get_job(job_id)
+    assert job is not None
+    return job.to_dict(camel_case=True)
 
 
 def test_hook_sees_the_request_object(queue: tq.TransferQueue) -> None:
@@ -310,53 +331,6 @@ def test_streams_of_one_job_share_its_encoded_snapshot(
     assert '"status":"completed"' in first_chunks[-2]
 
 
-def test_message_cache_is_by_snapshot_weak_and_bounded() -> None:
-    """Issue 5: a snapshot's data line is encoded once, whatever the event it goes out as;
-    another snapshot object is encoded afresh; the cache does not keep a snapshot alive
-    (its line goes once the snapshot does) and keeps its most recent jobs only."""
-    from transferqueue.web._endpoints import _MessageCache
-
-    encoded: list[str] = []
-
-    def encoder(text: str) -> Callable[[], str]:
-        def encode() -> str:
-            encoded.append(text)
-            return f"data: {text}\n\n"
-
-        return encode
-
-    with tq.TransferQueue(1) as queue:
-        jobs = []
-        for _ in range(3):
-            job_id = queue.queue_job("local-upload", make_files(1), noop_executor)
-            jobs.append(queue.wait(job_id, timeout=WAIT))
-    cache = _MessageCache(size=2)
-    a, b, c = jobs
-    line = cache.message(a, None, encoder("a"))
-    assert line == "data: a\n\n"
-    assert cache.message(a, None, encoder("again")) is line
-    assert cache.message(a, "updated", encoder("again")) == "event: updated\ndata: a\n\n"
-    copy = attrs.evolve(a)  # equal, but another snapshot object
-    assert cache.message(copy, None, encoder("copy")) == "data: copy\n\n"
-    assert list(cache._lines) == [a.id]
-    del copy  # the only reference: its line goes with the next entry
-    cache.message(b, None, encoder("b"))
-    assert list(cache._lines) == [b.id]
-    cache.message(a, None, encoder("a again"))
-    cache.message(c, None, encoder("c"))  # the least recent job, b, goes
-    assert list(cache._lines) == [a.id, c.id]
-    assert encoded == ["a", "copy", "b", "a again", "c"]
-
-    # With ids: each id's message is made once per snapshot, and few are kept.
-    first = cache.message(c, None, encoder("never"), "7")
-    assert first == "id: 7\ndata: c\n\n"
-    assert cache.message(c, None, encoder("never"), "7") is first
-    for number in range(8, 12):
-        cache.message(c, None, encoder("never"), str(number))
-    assert sorted(cache._lines[c.id][2]) == ["11"]  # the others went when it was the fifth
-    assert encoded == ["a", "copy", "b", "a again", "c"]
-
-
 # --- closed by default, hidden paths ---------------------------------------------------------
 
 
@@ -451,7 +425,7 @@ def test_hiding_and_plain_endpoints_never_share_a_message(
         while not (chunk := next(all_stream)).startswith(":"):
             sent[name].append(chunk)
         all_stream.close()
-    assert all("src/secret-" in chunk for chunk in sent["plain"] if 'data: {"id"' in chunk)
+    assert all("src/secret-" in chunk for chunk in sent["plain"] if '"sourcePath"' in chunk)
     assert not any("src/" in chunk or "dst/" in chunk for chunk in sent["hiding"])
     assert any('"sourcePath":"secret-0"' in chunk for chunk in sent["hiding"])
     for name in sent:  # both job streams went to their end

@@ -27,6 +27,7 @@ import pytest
 from werkzeug.serving import make_server
 
 import transferqueue as tq
+from tests.sse_pictures import Pictures
 from tests.web_apps import (
     KEEPALIVE,
     SERVER_FOLDER,
@@ -144,6 +145,7 @@ class Stream:
         self._response = response
         self._log = log
         self.last_id: str | None = None  # the id of the last event read that had one
+        self.pictures = Pictures()  # job messages are given as the whole jobs they rebuild
 
     def _line(self) -> bytes:
         try:
@@ -172,7 +174,12 @@ class Stream:
         assert ("id" in fields) == (event in (None, "end")), fields
         if "id" in fields:
             self.last_id = fields["id"]
-        return event, json.loads(fields["data"])
+        data = json.loads(fields["data"])
+        if event == "jobs":
+            self.pictures.take_list(data)
+        elif event != "end":
+            data = self.pictures.apply(data)
+        return event, data
 
     def events(self, until: Callable[[Event], bool]) -> list[Event]:
         """The events (comments skipped) up to and including the first matching ``until``."""

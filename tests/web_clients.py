@@ -34,6 +34,7 @@ from werkzeug.test import TestResponse
 import transferqueue as tq
 from tests.conftest import WAIT
 from tests.django_project import configure
+from tests.sse_pictures import Pictures
 from transferqueue.web import transfer_blueprint
 from transferqueue.web.django import transfer_urls
 
@@ -46,7 +47,8 @@ KEEPALIVE = 0.02
 """A short keepalive, so that readers waiting for a comment check their deadline often."""
 
 Event = tuple[str | None, Any]
-"""One SSE message as ``(event, data)``; a comment is ``("comment", text)``."""
+"""One SSE message as ``(event, data)``; a comment is ``("comment", text)``. The readers
+below give a :class:`Stream`'s job messages as the whole jobs they rebuild."""
 
 _Hook = Callable[[Any, tq.TransferJob | None, str], bool]
 
@@ -84,8 +86,11 @@ def deny_header(request: Any, job: tq.TransferJob | None, action: str) -> bool:
 # --- SSE ---------------------------------------------------------------------------------
 
 
-def parse(chunk: bytes) -> Event:
-    """One SSE chunk as ``(event, data)``; a comment gives ``("comment", text)``."""
+def parse(chunk: bytes, pictures: Pictures | None = None) -> Event:
+    """One SSE chunk as ``(event, data)``; a comment gives ``("comment", text)``.
+
+    With ``pictures`` (a :class:`Stream`'s), a job message's data is the job it rebuilds,
+    whole (see tests/sse_pictures.py); without, the message as sent."""
     text = chunk.decode()
     assert text.endswith("\n\n"), text
     if text.startswith(":"):
@@ -104,7 +109,16 @@ def parse(chunk: bytes) -> Event:
         assert fields["id"] == "end", text
     elif event is None:
         assert fields["id"].isdigit(), text
-    return event, json.loads(fields["data"])
+    data = json.loads(fields["data"])
+    if pictures is not None and event == "jobs":
+        pictures.take_list(data)
+    elif pictures is not None and event != "end":
+        data = pictures.apply(data)
+    return event, data
+
+
+def _pictures(chunks: Iterator[bytes]) -> Pictures | None:
+    return chunks.pictures if isinstance(chunks, Stream) else None
 
 
 def read_events(chunks: Iterator[bytes], count: int, *, comments: bool = False) -> list[Event]:
@@ -113,7 +127,7 @@ def read_events(chunks: Iterator[bytes], count: int, *, comments: bool = False) 
     events: list[Event] = []
     while len(events) < count:
         assert time.monotonic() < deadline, f"only {events} within {WAIT} s"
-        event = parse(next(chunks))
+        event = parse(next(chunks), _pictures(chunks))
         if comments or event[0] != "comment":
             events.append(event)
     return events
@@ -123,7 +137,7 @@ def read_until_comment(chunks: Iterator[bytes]) -> list[Event]:
     """The events before the next keep-alive comment (which is consumed)."""
     deadline = time.monotonic() + WAIT
     events: list[Event] = []
-    while (event := parse(next(chunks)))[0] != "comment":
+    while (event := parse(next(chunks), _pictures(chunks)))[0] != "comment":
         assert time.monotonic() < deadline, f"no keep-alive within {WAIT} s: {events}"
         events.append(event)
     assert event == ("comment", "keep-alive")
@@ -137,7 +151,7 @@ def read_until(chunks: Iterator[bytes], done: Callable[[list[Event]], bool]) -> 
     events: list[Event] = []
     while not done(events):
         assert time.monotonic() < deadline, f"not done within {WAIT} s: {events}"
-        event = parse(next(chunks))
+        event = parse(next(chunks), _pictures(chunks))
         if event[0] != "comment":
             events.append(event)
     return events
@@ -160,6 +174,7 @@ class Stream(Iterator[bytes]):
     def __init__(self, chunks: Iterable[bytes], close: Callable[[], None]) -> None:
         self._chunks = iter(chunks)
         self._close = close
+        self.pictures = Pictures()  # the jobs as this client's messages rebuild them
 
     def __next__(self) -> bytes:
         return next(self._chunks)

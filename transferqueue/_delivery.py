@@ -40,7 +40,7 @@ from blinker import NamedSignal
 
 from ._backend import RegistryBackend
 from ._enums import TransferStatus
-from ._job import Job
+from ._job import NEVER_SENT, Job
 from ._log import log_in_queue_thread
 from ._receivers import decisions
 from ._records import TransferJob
@@ -234,6 +234,7 @@ class EventDelivery:
                 with self._wakeup:
                     for job in finished:
                         job.terminal_delivered = True
+                        job.last_update_sent = NEVER_SENT  # nothing more: its time goes
                     self._job_finished.notify_all()
 
     def _take_batch(self) -> list[_Event]:

@@ -7,6 +7,7 @@ and the job changed since the last.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from collections import deque
@@ -40,8 +41,19 @@ id_lock = threading.Lock()  # renewed in a forked child (see _process.py)
 # What take_changed_files returns when no file changed: shared, never mutated.
 _NOTHING_CHANGED: frozenset[int] = frozenset()
 
+NEVER_SENT = float("-inf")
+"""``Job.last_update_sent`` before the first update, and once the job's end was delivered:
+one float for every job (each job's own would be 24 bytes it keeps when finished)."""
+
 # Speed samples are kept this many per speed window (see Job._sample).
 _SAMPLES_PER_WINDOW = 10
+
+
+@functools.lru_cache(maxsize=8)
+def _sample_spacing(speed_window: timedelta) -> timedelta:
+    """The time between two speed samples: one object for every job of a window, rather
+    than 40 bytes that each job keeps for as long as the queue keeps it."""
+    return speed_window / _SAMPLES_PER_WINDOW
 
 
 def transferring_record(record: TransferFile, attempt: int) -> TransferFile:
@@ -131,10 +143,10 @@ class Job:
         # Speed: (time, loaded bytes) samples, at least _sample_spacing apart, the oldest
         # the last one at or before the window's start; the newest is the latest change.
         self._speed_window = speed_window
-        self._sample_spacing = speed_window / _SAMPLES_PER_WINDOW
+        self._sample_spacing = _sample_spacing(speed_window)
         self._samples: deque[tuple[datetime, int]] | None = None  # None until active
         # Event bookkeeping, owned by the event delivery (see _delivery.py).
-        self.last_update_sent = float("-inf")
+        self.last_update_sent = NEVER_SENT
         self.terminal_delivered = False
         self.updates_posted = 0  # job-updated snapshots posted so far: their sequence
 
@@ -385,6 +397,8 @@ class Job:
         self.status = status
         self.error = error
         self.completed_at = utc_now()
+        if self._loaded_bytes == self._total_bytes:  # one int object for both, kept
+            self._loaded_bytes = self._total_bytes
         # Terminal is final (S4): freeze the snapshot now and drop everything mutable, so
         # late executor calls find nothing to change and the job keeps only its record.
         self._snapshot = self._build_snapshot()
@@ -507,11 +521,14 @@ class _FileTable:
         for index in self.dirty:
             record = records[index]
             error = self.errors.get(index)
+            loaded = self.loaded[index]
             records[index] = TransferFile(
                 record.source_path,
                 record.destination_path,
                 record.size,
-                self.loaded[index],
+                # A whole file's count is its size: the same int object, not a second one
+                # (32 bytes a file that a finished job would keep).
+                record.size if loaded == record.size else loaded,
                 self.statuses[index],
                 None if error is None else error.message,
                 self.attempts[index],

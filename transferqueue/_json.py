@@ -20,6 +20,7 @@ dicts and lists, so a caller may mutate the result freely.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,28 @@ def job_to_dict(job: TransferJob, *, camel_case: bool = False) -> dict[str, Any]
     if camel_case:
         return _job_camel(job)
     return _job_snake(job)
+
+
+def job_changes_to_dict(
+    job: TransferJob, changed_files: Sequence[int], *, camel_case: bool = False
+) -> dict[str, Any]:
+    """The job without its files, and the files ``changed_files`` (indexes in
+    ``job.files``): ``{"job": TOTALS, "changed_files": [{"index": I, "file": FILE}, ...]}``
+    (``changedFiles`` in camelCase), in the order of ``changed_files``.
+
+    What the web streams send after the job whole (``{"job": JOB}``), in the shape of the
+    CLI's ``--json`` lines, so that an update of a job of many files costs what changed,
+    not what the job holds. A reader keeps the files it has and puts each ``FILE`` at
+    ``files[I]``.
+    """
+    files = job.files
+    to_dict = _file_camel if camel_case else _file_snake
+    return {
+        "job": _job_camel(job, with_files=False) if camel_case else job_head_to_dict(job),
+        "changedFiles" if camel_case else "changed_files": [
+            {"index": index, "file": to_dict(files[index])} for index in changed_files
+        ],
+    }
 
 
 def progress_to_dict(progress: TransferProgress, *, camel_case: bool = False) -> dict[str, Any]:
@@ -119,15 +142,12 @@ def _python_iso(value: datetime | None, field: str) -> str | None:
 # (``?:`` in the seed, or ``None``-able here) is only written when it is not None.
 
 
-def _job_camel(job: TransferJob) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "id": job.id,
-        "type": job.type.value,
-        "status": job.status.value,
-        "files": [_file_camel(file) for file in job.files],
-        "progress": _progress_camel(job.progress),
-        "createdAt": _js_iso(job.created_at, "TransferJob.created_at"),
-    }
+def _job_camel(job: TransferJob, *, with_files: bool = True) -> dict[str, Any]:
+    result: dict[str, Any] = {"id": job.id, "type": job.type.value, "status": job.status.value}
+    if with_files:
+        result["files"] = [_file_camel(file) for file in job.files]
+    result["progress"] = _progress_camel(job.progress)
+    result["createdAt"] = _js_iso(job.created_at, "TransferJob.created_at")
     if job.started_at is not None:
         result["startedAt"] = _js_iso(job.started_at, "TransferJob.started_at")
     if job.completed_at is not None:

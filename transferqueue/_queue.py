@@ -144,6 +144,9 @@ class TransferQueue:
         self._jobs: dict[str, Job] = {}  # every registered job, oldest first
         self._unfinished: dict[str, Job] = {}  # queued or active jobs, oldest first
         # The registered terminal jobs in the order they ended: what retention drops from.
+        # Oldest first. An OrderedDict, not a dict: dropping a dict's first entry again and
+        # again leaves holes that each next(iter()) walks over (60 us a drop, under the lock,
+        # with 100,000 jobs kept), where popitem(last=False) stays constant.
         self._finished: OrderedDict[str, Job] = OrderedDict()
         self._scheduler = RoundRobin()
         # Files handed to a worker and not returned: running, or (with a backend) waiting
@@ -697,10 +700,10 @@ class TransferQueue:
         if self._max_finished_age is not None and finished:
             cutoff = utc_now() - self._max_finished_age
             while finished:
-                job_id, job = next(iter(finished.items()))
+                job_id, job = next(iter(finished.items()))  # the first of a linked list: O(1)
                 if job.completed_at is None or job.completed_at > cutoff:
                     break
-                del finished[job_id]
+                finished.popitem(last=False)
                 del self._jobs[job_id]
 
     def _retry_due_locked(self, job: Job, index: int) -> None:

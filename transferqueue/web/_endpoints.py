@@ -4,16 +4,22 @@ The Flask blueprint and the Django views are thin adapters around :class:`Transf
 they hand it their request object and turn its :class:`Reply` (status and JSON body) or its
 stream (an iterator of ``text/event-stream`` chunks) into their own response.
 
-SSE format: ``data: <json>`` per snapshot, ``: keep-alive`` comments after ``keepalive``
-quiet seconds, and on a job's stream after its terminal snapshot ``id: end`` /
+SSE format: ``data: <json>`` per job message, ``: keep-alive`` comments after
+``keepalive`` quiet seconds, and on a job's stream after its terminal message ``id: end`` /
 ``event: end``. A browser that reconnects after that sends ``Last-Event-ID: end`` and is
 answered 204 No Content, which ends ``EventSource``'s reconnecting for good.
 
-On a job's stream each snapshot carries ``id: <n>``, the number of the job's last event
-it includes (the same in every process of a cluster). A browser that reconnects sends it
-back as ``Last-Event-ID``: if the job has not changed since, the stream does not send that
-snapshot again; otherwise it starts with the job as it stands, which holds everything
-missed. The all-jobs stream carries no ids (a reconnect gets the list anew).
+A job message is ``{"job": JOB}`` with the job whole, the first time a client is sent the
+job, or ``{"job": TOTALS, "changedFiles": [{"index": I, "file": FILE}, ...]}`` with the job
+without its files and the files changed since the client's previous message of that job
+(the shape of ``transferqueue cp --json``'s lines; README.rst, "The web front").
+
+On a job's stream each message carries ``id: <n>``, the number of the job's last event it
+includes (the same in every process of a cluster). A browser that reconnects sends it
+back as ``Last-Event-ID``: if the job has not changed since, the stream sends nothing
+again; otherwise it starts with the files changed since that event, when these endpoints
+saw every step in between go out (:class:`~._messages.ChangeHistory`), else with the job
+whole. The all-jobs stream carries no ids (a reconnect gets the list anew).
 
 On a queue with a backend, the routes serve every job of the cluster: the list and the
 job's routes read the shared registry, a cancel reaches the job's owner, and the streams
@@ -24,7 +30,6 @@ from __future__ import annotations
 
 import json
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, Generic, TypeVar
@@ -33,13 +38,15 @@ import attrs
 
 import transferqueue
 from transferqueue._errors import JobNotFoundError
+from transferqueue._json import job_changes_to_dict
 from transferqueue._log import logger
 from transferqueue._queue import TransferQueue
 from transferqueue._records import TransferJob
 from transferqueue._signals import job_created, job_updated
 from transferqueue._validation import check_positive_seconds
 
-from ._hidden_paths import hide_paths
+from ._hidden_paths import hide_file_paths, hide_paths
+from ._messages import ChangeHistory, MessageCache
 
 RequestT = TypeVar("RequestT")
 
@@ -88,6 +95,29 @@ def _deny_all(request: object, job: TransferJob | None, action: str) -> bool:
     return False
 
 
+def _event_number(last_event_id: str | None) -> int | None:
+    """The event number a reconnecting client sent as ``Last-Event-ID``; None for no
+    header or anything but a number as the streams write them."""
+    if (
+        last_event_id is None
+        or not 0 < len(last_event_id) <= 18
+        or not (last_event_id.isascii() and last_event_id.isdigit())
+        or last_event_id != str(int(last_event_id))
+    ):
+        return None
+    return int(last_event_id)
+
+
+def _differing(
+    before: TransferJob, after: TransferJob, changes: tuple[int, ...]
+) -> tuple[int, ...]:
+    """The files among ``changes`` whose records differ between two snapshots: a file
+    changed since the previous event may be one a snapshot taken in between has already
+    (the first snapshot of a watch holds the changes not yet sent as an event)."""
+    old, new = before.files, after.files
+    return tuple(index for index in changes if old[index] is not new[index])
+
+
 def sse_message(data: Any, event: str | None = None, event_id: str | None = None) -> str:
     """One SSE message with ``data`` as compact JSON (on one line, as SSE requires)."""
     head = "" if event_id is None else f"id: {event_id}\n"
@@ -122,67 +152,6 @@ class EventStream(Iterator[str]):
         if self._release is not None:
             self._release()
         self._chunks.close()
-
-
-class _MessageCache:
-    """The SSE ``data`` line of each job's latest snapshot, encoded once for every stream.
-
-    All the streams of a job get the same snapshot object from the event thread; encoding
-    it once instead of once per stream matters for a big job with many viewers (a
-    1,000-file job is ~1 ms and ~100 KB per message). Entries are keyed by job id and
-    compared by identity; they hold the snapshot weakly, so a job the queue has dropped
-    does not live on here, and are bounded: the least recent jobs go first.
-
-    Each :class:`TransferEndpoints` has a cache of its own: a line is encoded with its
-    options (``camel_case``, ``hide_paths``), so endpoints with other options (one that
-    hides paths beside one that does not) never share a line.
-    """
-
-    def __init__(self, size: int = 64) -> None:
-        # _lock guards _lines; encoding happens outside it (two threads may both encode
-        # a snapshot first seen at the same moment; both results are the same text).
-        # Each entry: the snapshot, its data line, and that line under each SSE id it was
-        # sent with (one, as a rule: every stream of the job numbers it alike).
-        self._lock = threading.Lock()
-        self._lines: OrderedDict[str, tuple[weakref.ref[TransferJob], str, dict[str, str]]] = (
-            OrderedDict()
-        )
-        self._size = size
-
-    def message(
-        self,
-        job: TransferJob,
-        event: str | None,
-        encode: Callable[[], str],
-        event_id: str | None = None,
-    ) -> str:
-        """The message for ``job`` as ``event`` (or, with ``event_id``, as the data of a
-        job's stream with that id); its data line from ``encode()`` unless made already
-        for this very snapshot."""
-        with self._lock:
-            cached = self._lines.get(job.id)
-        if cached is not None and cached[0]() is job:
-            line, with_ids = cached[1], cached[2]
-        else:
-            line, with_ids = encode(), {}
-            with self._lock:
-                self._lines[job.id] = (weakref.ref(job), line, with_ids)
-                self._lines.move_to_end(job.id)
-                # Snapshots gone (their jobs dropped, or replaced by newer ones) free their
-                # text now; then the least recent jobs go beyond the bound.
-                for job_id in [key for key, (ref, _, _) in self._lines.items() if ref() is None]:
-                    del self._lines[job_id]
-                while len(self._lines) > self._size:
-                    self._lines.popitem(last=False)
-        if event_id is not None:
-            with self._lock:
-                message = with_ids.get(event_id)
-                if message is None:
-                    if len(with_ids) >= 4:  # a snapshot sent under many ids: keep the last
-                        with_ids.clear()
-                    message = with_ids[event_id] = f"id: {event_id}\n{line}"
-            return message
-        return line if event is None else f"event: {event}\n{line}"
 
 
 class TransferEndpoints(Generic[RequestT]):
@@ -241,7 +210,8 @@ class TransferEndpoints(Generic[RequestT]):
         if self._closed:
             logger.warning("transferqueue.web: %s", NOT_CONFIGURED)
         self._id_key = "jobId" if camel_case else "job_id"
-        self._messages = _MessageCache()
+        self._messages = MessageCache()
+        self._history = ChangeHistory()
 
     @property
     def queue(self) -> TransferQueue:
@@ -293,7 +263,8 @@ class TransferEndpoints(Generic[RequestT]):
         misses nothing between the status line and its first chunk. ``last_event_id`` is
         the request's ``Last-Event-ID`` header: a browser reconnecting after the end
         gets 204, which tells ``EventSource`` to stop; one reconnecting with the id of
-        the job's current snapshot is not sent that snapshot again.
+        the job's current snapshot is not sent that snapshot again, one with an older id
+        the changes since, where known (else the job whole).
         """
         if self._closed:
             return _not_configured()
@@ -306,16 +277,34 @@ class TransferEndpoints(Generic[RequestT]):
         except JobNotFoundError:  # dropped by retention in between
             return self._not_found(job_id)
 
+        resumed_at = _event_number(last_event_id)  # the client has that event's picture
+
         def stream() -> Generator[str, None, None]:
-            resumed_at = last_event_id  # the client has the snapshot of this event
+            sent: int | None = None  # the number of the event the client's picture is at
+            # The snapshot the client's picture is, exactly; None while it is one this
+            # stream did not send (resumed with the picture the client has).
+            picture: TransferJob | None = None
             for job in watch:
                 if job is None:
                     yield _KEEPALIVE
                     continue
                 event_id = watch.event_id
-                if resumed_at is None or event_id != resumed_at:
-                    yield self._message(job, event_id=event_id)
-                resumed_at = None
+                assert event_id is not None  # a snapshot was yielded
+                number = int(event_id)
+                changes = watch.changed_files
+                if sent is not None:
+                    if changes is not None:
+                        self._history.record(sent, number, changes, job)
+                        if picture is not None:  # less those the client has as they are
+                            changes = _differing(picture, job, changes)
+                    yield self._message(job, changes=changes, event_id=event_id)
+                    picture = job
+                elif resumed_at != number:  # else the client has this very event's picture
+                    if resumed_at is not None and resumed_at < number:
+                        changes = self._history.changes(resumed_at, number, job)
+                    yield self._message(job, changes=changes, event_id=event_id)
+                    picture = job
+                sent = number
                 if job.status.is_terminal:
                     end = {self._id_key: job.id, "status": job.status.value}
                     yield sse_message(end, "end", END_EVENT_ID)
@@ -325,8 +314,10 @@ class TransferEndpoints(Generic[RequestT]):
     def all_events(self, request: RequestT) -> Reply | EventStream:
         """``GET /events``: every viewable job's stream (never ends), or a 403 Reply.
 
-        First ``event: jobs`` with the current list, then ``event: created`` and
-        ``event: updated`` with one job each. A client slower than the events skips to
+        First ``event: jobs`` with the current list, then ``event: created`` (the job
+        whole) and ``event: updated`` (its changes since the snapshot this client was
+        sent last, or the job whole if none) with one job each. A client slower than the
+        events skips to
         each job's latest snapshot, so what waits for it is bounded by the number of
         jobs. An update already on its way when the list was taken may follow it, showing
         that job briefly as it stood a moment before (the next update corrects it); a job
@@ -355,17 +346,7 @@ class TransferEndpoints(Generic[RequestT]):
         try:
             jobs = queue.get_all_jobs()
             known.update(job.id for job in jobs)
-            finished = {job.id for job in jobs if job.status.is_terminal}
-            yield sse_message(self._viewable_dicts(request, jobs), "jobs")
-            for item in news:
-                if item is None:
-                    yield _KEEPALIVE
-                    continue
-                event, job = item
-                if job.id in finished:  # its end, as the list showed it already
-                    continue
-                if self._allowed(request, job, "view"):
-                    yield self._message(job, event)
+            yield from self._job_news(request, jobs, news)
         finally:
             news.close()
 
@@ -393,34 +374,92 @@ class TransferEndpoints(Generic[RequestT]):
         # pending (or both; the duplicate is harmless), never in neither.
         job_created.connect(on_created, sender=queue, weak=False)
         job_updated.connect(on_updated, sender=queue, weak=False)
-        try:
-            jobs = queue.get_all_jobs()
-            finished = {job.id for job in jobs if job.status.is_terminal}
-            yield sse_message(self._viewable_dicts(request, jobs), "jobs")
+
+        def news() -> Iterator[tuple[str, TransferJob] | None]:
             while True:
                 with ready:
                     if not pending:
                         ready.wait(self.keepalive)
-                    news = pending.popitem(last=False)[1] if pending else None
-                if news is None:
-                    yield _KEEPALIVE
-                    continue
-                event, job = news
-                if job.id in finished:  # posted before the list, which showed the job's end
-                    continue
-                if self._allowed(request, job, "view"):
-                    yield self._message(job, event)
+                    item = pending.popitem(last=False)[1] if pending else None
+                yield item
+
+        try:
+            jobs = queue.get_all_jobs()
+            yield from self._job_news(request, jobs, news())
         finally:
             # Without a sender: disconnecting with one would leave blinker holding them.
             job_created.disconnect(on_created)
             job_updated.disconnect(on_updated)
 
+    def _job_news(
+        self,
+        request: RequestT,
+        jobs: list[TransferJob],
+        news: Iterator[tuple[str, TransferJob] | None],
+    ) -> Generator[str, None, None]:
+        """The all-jobs stream's messages: the list ``jobs``, then each piece of ``news``
+        (``(event, job)``, or None for a keep-alive) the request may view.
+
+        A job the client was sent is then followed by its changes; each job's latest
+        snapshot sent is kept (until its end) to tell what changed since.
+        """
+        finished = {job.id for job in jobs if job.status.is_terminal}
+        viewable = [job for job in jobs if self._allowed(request, job, "view")]
+        pictures = {job.id: job for job in viewable if not job.status.is_terminal}
+        yield sse_message([self._as_dict(job) for job in viewable], "jobs")
+        for item in news:  # pragma: no branch - the news end only once the stream was closed
+            if item is None:
+                yield _KEEPALIVE
+                continue
+            event, job = item
+            if job.id in finished:  # posted before the list, which showed the job's end
+                continue
+            if not self._allowed(request, job, "view"):
+                pictures.pop(job.id, None)  # should it be shown again: whole
+                continue
+            if event == "created":
+                yield self._message(job, event)
+            else:
+                yield self._update_message(job, pictures.get(job.id))
+            if job.status.is_terminal:
+                pictures.pop(job.id, None)
+            else:
+                pictures[job.id] = job
+
     # -- helpers -------------------------------------------------------------------------
 
     def _message(
-        self, job: TransferJob, event: str | None = None, event_id: str | None = None
+        self,
+        job: TransferJob,
+        event: str | None = None,
+        event_id: str | None = None,
+        changes: tuple[int, ...] | None = None,
     ) -> str:
-        return self._messages.message(job, event, lambda: sse_message(self._as_dict(job)), event_id)
+        """The job message for ``job``: whole, or its totals and the files ``changes``."""
+        return self._messages.message(
+            job,
+            event,
+            lambda changes: sse_message(self._job_changes(job, changes)),
+            event_id,
+            changes,
+        )
+
+    def _job_changes(self, job: TransferJob, changes: tuple[int, ...] | None) -> dict[str, Any]:
+        if changes is None:
+            return {"job": self._as_dict(job)}
+        data = job_changes_to_dict(job, changes, camel_case=self.camel_case)
+        if self.hide_paths:
+            for entry in data["changedFiles" if self.camel_case else "changed_files"]:
+                hide_file_paths(
+                    job.files[entry["index"]], entry["file"], camel_case=self.camel_case
+                )
+        return data
+
+    def _update_message(self, job: TransferJob, sent: TransferJob | None) -> str:
+        """An all-jobs stream's ``updated`` message for a client whose picture of the job
+        is the snapshot ``sent`` (None: it has none, and gets the job whole)."""
+        changes = None if sent is None else self._messages.changes_since(sent, job)
+        return self._message(job, "updated", changes=changes)
 
     def _as_dict(self, job: TransferJob) -> dict[str, Any]:
         data = job.to_dict(camel_case=self.camel_case)

@@ -59,11 +59,16 @@ def hidden_error(file: TransferFile, error: str) -> str:
 
 def hide_paths(job: TransferJob, data: dict[str, Any], *, camel_case: bool) -> None:
     """Replace the paths in ``data``, the new dict of ``job.to_dict(camel_case=...)``."""
+    for file, file_data in zip(job.files, data["files"], strict=True):
+        hide_file_paths(file, file_data, camel_case=camel_case)
+
+
+def hide_file_paths(file: TransferFile, data: dict[str, Any], *, camel_case: bool) -> None:
+    """Replace the paths in ``data``, the new dict of ``file.to_dict(camel_case=...)``."""
     source_key, destination_key = (
         ("sourcePath", "destinationPath") if camel_case else ("source_path", "destination_path")
     )
-    for file, file_data in zip(job.files, data["files"], strict=True):
-        file_data[source_key] = file_name(file.source_path)
-        file_data[destination_key] = file_name(file.destination_path)
-        if file.error is not None:
-            file_data["error"] = hidden_error(file, file.error)
+    data[source_key] = file_name(file.source_path)
+    data[destination_key] = file_name(file.destination_path)
+    if file.error is not None:
+        data["error"] = hidden_error(file, file.error)

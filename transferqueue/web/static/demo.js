@@ -13,6 +13,7 @@
   const jobTemplate = document.getElementById("job-template");
   const fileTemplate = document.getElementById("file-template");
   const cards = new Map(); // job id -> its <li>
+  const jobs = new Map(); // job id -> the job as its messages rebuild it
 
   function formatBytes(bytes) {
     let value = bytes;
@@ -63,29 +64,60 @@
     element.hidden = text === "";
   }
 
-  function renderFiles(card, job) {
-    const list = card.querySelector(".files");
-    while (list.children.length > job.files.length) list.lastElementChild.remove();
-    job.files.forEach(function (file, index) {
-      let row = list.children[index];
-      if (!row) {
-        row = fileTemplate.content.firstElementChild.cloneNode(true);
-        list.appendChild(row);
-      }
-      row.dataset.status = file.status;
-      const name = row.querySelector(".name");
-      name.textContent = baseName(file.sourcePath);
-      name.title = file.sourcePath + " → " + file.destinationPath;
-      const status = row.querySelector(".file-status");
-      status.textContent = file.status;
-      status.dataset.status = file.status;
-      row.querySelector(".file-bytes").textContent =
-        formatBytes(file.loaded) + " / " + formatBytes(file.size);
-      setText(row.querySelector(".file-error"), file.error || "");
-    });
+  function renderFile(row, file) {
+    row.dataset.status = file.status;
+    const name = row.querySelector(".name");
+    name.textContent = baseName(file.sourcePath);
+    name.title = file.sourcePath + " → " + file.destinationPath;
+    const status = row.querySelector(".file-status");
+    status.textContent = file.status;
+    status.dataset.status = file.status;
+    row.querySelector(".file-bytes").textContent =
+      formatBytes(file.loaded) + " / " + formatBytes(file.size);
+    setText(row.querySelector(".file-error"), file.error || "");
   }
 
-  function render(job) {
+  // The rows of the files at `indexes` (of every file when null).
+  function renderFiles(card, job, indexes) {
+    const list = card.querySelector(".files");
+    while (list.children.length > job.files.length) list.lastElementChild.remove();
+    const due = indexes === null ? job.files.map(function (_, index) { return index; }) : indexes.slice();
+    // Rows the list lacks are made and filled, whatever changed.
+    for (let index = list.children.length; index < job.files.length; index += 1) {
+      list.appendChild(fileTemplate.content.firstElementChild.cloneNode(true));
+      if (indexes !== null) due.push(index);
+    }
+    for (const index of due) renderFile(list.children[index], job.files[index]);
+  }
+
+  // A job message (README.rst, "The web front"): {"job": JOB} with the whole job, or
+  // {"job": TOTALS, "changedFiles": [{"index": I, "file": FILE}, ...]}: the job without
+  // its files, and the files that changed since the message before. Returns the job
+  // rebuilt, and the indexes of the files to show again (null: all of them).
+  function apply(message) {
+    const job = message.job;
+    if (Array.isArray(job.files)) {
+      jobs.set(job.id, job);
+      return { job: job, indexes: null };
+    }
+    const known = jobs.get(job.id);
+    if (!known) return null; // never sent whole: cannot happen on one stream
+    job.files = known.files;
+    const indexes = [];
+    for (const change of message.changedFiles) {
+      job.files[change.index] = change.file;
+      indexes.push(change.index);
+    }
+    jobs.set(job.id, job);
+    return { job: job, indexes: indexes };
+  }
+
+  function show(message) {
+    const rebuilt = apply(message);
+    if (rebuilt) render(rebuilt.job, rebuilt.indexes);
+  }
+
+  function render(job, indexes) {
     let card = cards.get(job.id);
     if (!card) {
       card = jobTemplate.content.firstElementChild.cloneNode(true);
@@ -125,7 +157,7 @@
     setText(card.querySelector(".eta"),
       running && progress.etaSeconds != null ? formatSeconds(progress.etaSeconds) + " left" : "");
     setText(card.querySelector(".job-error"), job.error || "");
-    renderFiles(card, job);
+    renderFiles(card, job, indexes);
   }
 
   function cancelJob(jobId, button) {
@@ -170,8 +202,9 @@
     button.addEventListener("click", function () { startJob(button); });
   }
 
-  // One stream for every job; EventSource reconnects by itself after an error, and the
-  // server then sends the whole list again ("jobs").
+  // One stream for every job: each job whole first, then what changed. EventSource
+  // reconnects by itself after an error, and the server then sends the whole list again
+  // ("jobs").
   const events = new EventSource("/transfers/events");
   events.addEventListener("open", function () { setConnection("live", "Live"); });
   events.addEventListener("error", function () {
@@ -180,9 +213,9 @@
     else setConnection("connecting", "Reconnecting…");
   });
   events.addEventListener("jobs", function (event) {
-    for (const job of JSON.parse(event.data)) render(job);
+    for (const job of JSON.parse(event.data)) show({ job: job });
   });
-  events.addEventListener("created", function (event) { render(JSON.parse(event.data)); });
-  events.addEventListener("updated", function (event) { render(JSON.parse(event.data)); });
+  events.addEventListener("created", function (event) { show(JSON.parse(event.data)); });
+  events.addEventListener("updated", function (event) { show(JSON.parse(event.data)); });
   window.addEventListener("pagehide", function () { events.close(); });
 })();
