@@ -32,8 +32,9 @@ if MISSING is not None and not REQUIRED:
 
 import redis
 
-from transferqueue.redis import RedisBackend
+from transferqueue.redis import RedisBackend, RedisUnavailableError, _cancels
 from transferqueue.redis import _backend as backend_module
+from transferqueue.redis._connection import RedisConnection
 
 
 @pytest.fixture
@@ -242,7 +243,6 @@ def test_a_redis_outage_is_logged_once_by_the_listener_which_then_listens_again(
     """However often the listener fails to read while Redis is away (it tries again
     every second; here every 10 ms), it logs the outage once, and reads again after."""
     from tests.redis_server import start_redis_server
-    from transferqueue.redis import _cancels
 
     monkeypatch.setattr(_cancels, "RETRY_AFTER_FAILURE", 0.01)
     reads: list[str] = []
@@ -362,3 +362,35 @@ def test_a_job_forgotten_while_its_cancel_waits_for_the_owner_is_not_cancelled(
     assert 0 < client.pttl("q:cancel:elsewhere:1:feed") <= 60_000
     request = json.loads(cast(bytes, client.lpop("q:cancel:elsewhere:1:feed")))
     assert request == {"job": job_id, "by": f"{socket.gethostname()}:{os.getpid()}"}
+
+
+def test_a_request_taken_from_redis_is_acted_on_when_reading_the_rest_fails(
+    redis_url: str,  # noqa: F811
+    client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """BLPOP took the first request out of Redis; the LPOP for the others fails (Redis
+    gone between them): the first is still returned, the others stay for the next read."""
+    connection = RedisConnection(redis_url)
+    requests = _cancels.CancelRequests(connection, "q")
+    key = requests.key("h:1:t")
+    client.rpush(key, json.dumps({"job": "transfer-a", "by": "h:2"}))
+    client.rpush(key, json.dumps({"job": "transfer-b", "by": "h:2"}))
+    real_call = RedisConnection.call
+
+    def lpop_fails(self: RedisConnection, action: str, command: Any) -> Any:
+        if action == "reading cancel requests":
+            raise RedisUnavailableError("gone", self.url)
+        return real_call(self, action, command)
+
+    monkeypatch.setattr(RedisConnection, "call", lpop_fails)
+    with caplog.at_level(logging.WARNING, logger="transferqueue"):
+        assert requests.receive("h:1:t", 1) == [("transfer-a", "h:2")]
+    assert client.lrange(key, 0, -1) == [json.dumps({"job": "transfer-b", "by": "h:2"}).encode()]
+    assert any(
+        "could not read more cancel requests: gone" in r.getMessage() for r in caplog.records
+    )
+    monkeypatch.undo()
+    assert requests.receive("h:1:t", 1) == [("transfer-b", "h:2")]
+    connection.close()

@@ -34,10 +34,10 @@ if MISSING is not None and not REQUIRED:
 
 import redis
 
-from transferqueue.redis import OwnerLostError, RedisBackend, RedisSemaphore
+from transferqueue.redis import OwnerLostError, RedisBackend, RedisSemaphore, RedisUnavailableError
 from transferqueue.redis._connection import RedisConnection
 from transferqueue.redis._heartbeat import Heartbeat
-from transferqueue.redis._owners import Owners, fail_lost_job
+from transferqueue.redis._owners import Beat, Owners, fail_lost_job
 from transferqueue.redis._registry import NO_RETENTION, JobRegistry, Published
 
 LEASE = 1.0
@@ -529,3 +529,28 @@ def test_a_lost_owners_job_keeps_the_files_that_had_ended() -> None:
     )
     assert failed.progress.failed_files == 2
     assert failed.status is tq.TransferStatus.FAILED
+
+
+def test_redis_gone_while_failing_a_lost_owners_jobs_is_one_warning(
+    redis_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The beat listed jobs of a lost owner; Redis goes away before they are failed: one
+    WARNING, the rest left for the next beat (which lists them again), nothing raised to
+    the heartbeat thread (whose log would call it a bug)."""
+    backend = RedisBackend(redis_url, namespace="q", lease=LEASE)
+    tried: list[str] = []
+
+    def gone(job_id: str, owner: str) -> None:
+        tried.append(job_id)
+        raise RedisUnavailableError("gone", backend.url)
+
+    monkeypatch.setattr(backend._registry, "fail_orphan", gone)
+    orphans = [("h:1:lost", "transfer-1-1-a"), ("h:1:lost", "transfer-1-1-b")]
+    with caplog.at_level(logging.WARNING, logger="transferqueue"):
+        backend._reap(Beat(True, "epoch", [], orphans))
+    assert tried == ["transfer-1-1-a"]
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == ["could not fail the jobs of lost owners yet: gone"]
+    backend.close()

@@ -248,10 +248,14 @@ class RedisBackend:
     def set_limit(self, limit: int) -> None:
         """Store ``limit`` as the cluster's limit (for every process)."""
         limit = check_cluster_limit(limit)
+        # Kept slots go back: stamped before the write (no slot taken earlier is reused
+        # while it goes on) and after it (nor one taken under the old limit meanwhile).
+        with self._lock:
+            self._limit_changed_at = time.monotonic()
         self._in_this_process().set_limit(limit)
         with self._lock:
             self._limit = limit
-            self._limit_changed_at = time.monotonic()  # kept slots go back
+            self._limit_changed_at = time.monotonic()
 
     def read_limit(self) -> int:
         """The cluster's limit as Redis has it now."""
@@ -402,7 +406,13 @@ class RedisBackend:
                 jobs,
             )
         for owner, job_id in beat.orphans:
-            failed = self._registry.fail_orphan(job_id, owner)
+            try:
+                failed = self._registry.fail_orphan(job_id, owner)
+            except RedisBackendError as exc:  # Redis went away: the next beat lists them again
+                log_in_queue_thread(
+                    logging.WARNING, "could not fail the jobs of lost owners yet: %s", exc
+                )
+                return
             if failed is not None:
                 log_in_queue_thread(logging.WARNING, "job %s failed here: %s", job_id, failed.error)
 

@@ -102,8 +102,12 @@ class CancelRequests:
         )
         if reply is None:
             return []
-        raws = [cast(tuple[bytes, bytes], reply)[1]]
-        more = self._connection.call("reading cancel requests", lambda: client.lpop(key, 100))
+        raws = [cast(tuple[bytes, bytes], reply)[1]]  # out of Redis now: act on it whatever
+        try:
+            more = self._connection.call("reading cancel requests", lambda: client.lpop(key, 100))
+        except RedisBackendError as exc:  # the rest stay in Redis for the next read
+            log_in_queue_thread(logging.WARNING, "could not read more cancel requests: %s", exc)
+            more = None
         raws.extend(cast("list[bytes] | None", more) or [])
         requests = []
         for raw in raws:
