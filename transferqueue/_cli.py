@@ -9,49 +9,32 @@ single source missing or unreadable, two sources onto one destination, a source 
 would lead out of DEST), 130 after Ctrl-C, 143 after SIGTERM and 129 after SIGHUP (each
 cancels the copy, waits for the transfers to stop and leaves no partial file).
 
-What ``cp`` copies is planned in :mod:`._cli_plan`, and what it prints is
-:mod:`._cli_output`'s; the exit statuses and the signals are :mod:`._cli_exit`'s. The
-commands that follow a cluster of Redis-backed queues (``jobs``, ``watch``, ``cancel``)
-are in :mod:`._cli_cluster`. This module parses the command line, runs the copy on a
-queue of its own and turns signals and errors into exit statuses.
+What ``cp`` copies is planned in :mod:`._cli_plan`, copied by :mod:`._cli_copy` and
+shown as :mod:`._cli_output` shows it; the exit statuses and the signals are
+:mod:`._cli_exit`'s. ``demo`` is :mod:`._demo`'s. The commands that follow a cluster of
+Redis-backed queues (``jobs``, ``watch``, ``cancel``) are in :mod:`._cli_cluster`. This
+module parses the command line, hands each command to its module and turns errors and
+signals into exit statuses. ``python -m transferqueue`` runs it too.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import re
-import shutil
 import sys
-import tempfile
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import _cli_cluster
-from ._cli_exit import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    _cancelling_signals,
-    _interrupted_status,
-)
-from ._cli_output import _display, _printable, _say, _size, _skipped, _skipped_note
+from . import _cli_cluster, _demo
+from ._cli_copy import copy
+from ._cli_exit import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _cancelling_signals, _interrupted_status
+from ._cli_output import _printable, _say, _size, _skipped, _skipped_note
 from ._cli_plan import _UsageError, plan
 from ._config import get_max_concurrent_transfers
-from ._enums import TransferFileStatus, TransferStatus
-from ._queue import TransferQueue
-from ._retry import RetryPolicy
-from .executors._routing import Transfer, transfer_type_for
 from .redis._url import redact_url
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
-
-    from ._records import TransferJob
-
-_KEEPALIVE = 0.5
-_DEMO_SIZES_MIB = (1, 2, 4, 8, 16, 32, 64)
+    from collections.abc import Sequence
 
 
 # A URL as argparse may quote one in an error (an extra argument, an unknown command).
@@ -114,7 +97,36 @@ def _parser() -> argparse.ArgumentParser:
         help="print the job as JSON lines: whole first and last, its changes in between",
     )
     output.add_argument("-q", "--quiet", action="store_true", help="print only errors")
-    commands.add_parser("demo", help="copy a few generated files, showing the live progress")
+    demo = commands.add_parser(
+        "demo",
+        help="copy a few generated files, showing the live progress (--web: in a browser)",
+        description=(
+            "Generate seven files of 1 to 64 MiB in a temporary folder, copy them to another "
+            "with transferqueue cp, showing the live progress, and remove them again. With "
+            "--web, serve the demo page instead until Ctrl-C: its buttons start sample "
+            "copies (one that completes, one with a file that fails, a slow one to cancel) "
+            "and show them live. Either way nothing is left behind."
+        ),
+    )
+    demo.add_argument(
+        "--web", action="store_true", help="serve the demo page (needs the flask extra)"
+    )
+    demo.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="with --web: the port to listen on; 0 picks a free one (default: 8000)",
+    )
+    demo.add_argument(
+        "--host",
+        type=_host,
+        default=None,
+        help=(
+            "with --web: the address to listen on (default: 127.0.0.1, this machine only; "
+            "the demo has no login). Requests must name the demo by it, 127.0.0.1, "
+            "localhost or [::1] in their Host header"
+        ),
+    )
     _cli_cluster.add_commands(commands)
     return parser
 
@@ -126,6 +138,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"not a port (0 to 65535): {text!r}")
+    return value
+
+
+def _host(text: str) -> str:
+    # An empty address would listen on every interface: the demo has no login.
+    if not text:
+        raise argparse.ArgumentTypeError("an empty address would listen on every interface")
+    return text
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -134,96 +160,6 @@ def _non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
     return value
-
-
-@contextlib.contextmanager
-def _copy_queue(concurrency: int) -> Iterator[TransferQueue]:
-    """A queue of ``concurrency`` slots for one copy, shut down when the block ends.
-
-    When the block ends with an exception, wherever it was raised (a Ctrl-C or a
-    cancelling signal while the job is being queued included), the queue's jobs are
-    cancelled before it waits for them: a copy the command no longer watches must not
-    run on to its end, as a plain shutdown would let it.
-    """
-    queue = TransferQueue(concurrency)
-    try:
-        yield queue
-    except BaseException:
-        queue.shutdown(wait=True, cancel_jobs=True)
-        raise
-    queue.shutdown(wait=True)
-
-
-def copy(
-    files: list[dict[str, Any]],
-    *,
-    concurrency: int,
-    retries: int,
-    overwrite: bool,
-    as_json: bool = False,
-    quiet: bool = False,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
-    skipped: Sequence[dict[str, str]] = (),
-) -> int:
-    """Copy ``files`` (as :func:`plan` lists them) on a queue of ``concurrency`` slots,
-    showing the progress on ``out``; return the exit status.
-
-    ``skipped`` names what the listing left out (``{"path": ..., "error": ...}`` each,
-    already reported on stderr): it goes into each JSON line and the summary, and makes
-    the exit status 1, though every listed file arrived.
-    """
-    out = sys.stdout if out is None else out
-    err = sys.stderr if err is None else err
-    policy = RetryPolicy(max_attempts=retries + 1)
-    with _copy_queue(concurrency) as queue:
-        display = _display(out, as_json=as_json, quiet=quiet, skipped=skipped)
-        job_type = {
-            transfer_type_for(file["source_path"], file["destination_path"]) for file in files
-        }
-        kind = job_type.pop() if len(job_type) == 1 else "cross-storage"
-        job_id = queue.queue_job(kind, files, Transfer(overwrite=overwrite), retry=policy)
-        final: TransferJob | None = None
-        try:
-            with queue.watch(job_id, keepalive=_KEEPALIVE) as snapshots:
-                for job in snapshots:
-                    if job is not None:
-                        display.show(job, snapshots.changed_files)
-                        final = job
-        except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM / SIGHUP (_Signalled)
-            display.close()
-            queue.cancel_job(job_id)
-            # Every executor returns once it sees the cancel, leaving no partial file.
-            queue.shutdown(wait=True)
-            if as_json:
-                # JSON lines end with the job's end, an interrupted copy's too: the job
-                # cancelled, once nothing is left behind. The watch was left where the
-                # interrupt landed, so every file is listed (a no-op if it had ended).
-                display.show(queue.wait(job_id), None)
-            print("cancelled", file=err, flush=True)
-            return _interrupted_status(interrupt)
-        # Anything else (a closed pipe, a display error) leaves the queue's block, which
-        # cancels the job: it must not run on unseen.
-        display.close()
-    assert final is not None
-    assert final.status.is_terminal
-    failed = [file for file in final.files if file.status is not TransferFileStatus.COMPLETED]
-    for file in failed:
-        if file.error_type == "FileExistsError":  # the executor's message names its option
-            reason = f"{file.destination_path} exists (use --overwrite to replace it)"
-        else:
-            reason = file.error or ""
-        _say(f"failed {file.source_path}: {reason}", err)
-    if not as_json and not quiet:
-        progress = final.progress
-        copied = sum(file.size for file in final.files if file.status == "completed")
-        _say(
-            f"{progress.completed_files} of {progress.total_files} files copied "
-            f"({_size(copied)}), {progress.failed_files} failed{_skipped_note(skipped)}",
-            out,
-        )
-    arrived = final.status is TransferStatus.COMPLETED and not failed
-    return EXIT_OK if arrived and not skipped else EXIT_FAILED
 
 
 def _cp(args: argparse.Namespace) -> int:
@@ -292,28 +228,15 @@ def _dry_run(
     print(f"{len(files)} files, {_size(total)}{note} (dry run: nothing copied)", flush=True)
 
 
-def demo() -> int:
-    """Generate a few files of random bytes (1 to 64 MiB) in a temporary folder, copy
-    them to another with the live progress, say where they went, and clean up."""
-    try:
-        concurrency = get_max_concurrent_transfers()
-    except ValueError as exc:  # before any file is made
-        raise _UsageError(str(exc)) from None
-    root = tempfile.mkdtemp(prefix="transferqueue-demo-")
-    try:
-        source = os.path.join(root, "source")
-        destination = os.path.join(root, "copies")
-        os.mkdir(source)
-        for size in _DEMO_SIZES_MIB:
-            with open(os.path.join(source, f"sample-{size}MiB.bin"), "wb") as stream:
-                stream.write(os.urandom(size * 1024 * 1024))
-        print(f"generated {len(_DEMO_SIZES_MIB)} files in {source}", flush=True)
-        files = plan([source], destination)
-        status = copy(files, concurrency=concurrency, retries=0, overwrite=False)
-        print(f"copied to {destination} (now removed again)", flush=True)
-        return status
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+def _run_demo(args: argparse.Namespace) -> int:
+    if args.web:
+        return _demo.web_demo(
+            "127.0.0.1" if args.host is None else args.host,
+            8000 if args.port is None else args.port,
+        )
+    if args.host is not None or args.port is not None:
+        raise _UsageError("demo: --host and --port go with --web")
+    return _demo.terminal_demo()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -326,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _cancelling_signals():
             if args.command == "demo":
-                return demo()
+                return _run_demo(args)
             if args.command in _cli_cluster.COMMANDS:
                 return _cli_cluster.run(args)
             return _cp(args)
