@@ -23,6 +23,7 @@ import pytest
 from tests.conftest import WAIT, refuse_scandir
 from tests.fake_hub import FakeHub, RunningHub, Stall, start_hub
 from tests.lock_holder import holding_lock
+from tests.pty_terminal import Terminal as PtyTerminal
 from tests.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
 from tests.stall_proxy import stalling_proxy
 from tests.test_cli_output import Terminal, rebuild
@@ -402,6 +403,25 @@ def test_rich_progress_on_a_terminal(tmp_path: Path) -> None:
     assert "done " not in text
     for relative, data in contents.items():
         assert sha((tmp_path / "out" / relative).read_bytes()) == sha(data)
+
+
+def test_bars_and_summary_show_the_same_binary_units(tmp_path: Path) -> None:
+    """Issue 13: on a terminal the bars show sizes in the binary units of the summary
+    (rich's own column showed "900.0/900.0 kB" above a summary of "878.9 KiB")."""
+    for name in ("a.bin", "b.bin", "c.bin"):
+        (tmp_path / "src" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "src" / name).write_bytes(os.urandom(300_000))
+    terminal = PtyTerminal(
+        "cp",
+        str(tmp_path / "src"),
+        str(tmp_path / "out"),
+        env=dict(os.environ, TERM="xterm", COLUMNS="120"),
+    )
+    status, shown = terminal.finish()
+    assert status == 0, shown
+    assert "878.9 KiB of 878.9 KiB" in shown  # the job's bar, at its end
+    assert "3 of 3 files copied (878.9 KiB), 0 failed" in shown
+    assert re.search(r"\d (kB|MB|GB)\b", shown) is None
 
 
 def test_two_sources_onto_one_destination_are_refused(

@@ -1,5 +1,5 @@
-"""The ``transferqueue`` command line: ``transferqueue cp SRC... DEST``, ``transferqueue demo``
-and the cluster's ``jobs``, ``watch`` and ``cancel``.
+"""The ``transferqueue`` command line: ``transferqueue cp SRC [SRC ...] DEST``,
+``transferqueue demo`` and the cluster's ``jobs``, ``watch`` and ``cancel``.
 
 Exit status: 0 when every file arrived, 1 when some failed or something was left out (a
 folder below a source that could not be read, one of several sources missing or unreadable,
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from . import _cli_cluster, _demo
 from ._cli_copy import copy
 from ._cli_exit import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _cancelling_signals, _interrupted_status
-from ._cli_output import _printable, _say, _size, _skipped, _skipped_note
+from ._cli_output import _help_text, _printable, _say, _size, _skipped, _skipped_note
 from ._cli_plan import _UsageError, plan
 from ._config import get_max_concurrent_transfers
 from .redis._url import redact_url
@@ -51,26 +52,116 @@ class _Parser(argparse.ArgumentParser):
         super().error(_URL.sub(lambda found: redact_url(found.group()), message))
 
 
+def _version() -> str:
+    """The version of the transferqueue that runs: its installed metadata's, or the
+    source's ``__version__`` when it is not installed, or when what is installed is
+    another copy (a checkout run with PYTHONPATH beside an installed release, an editable
+    install), whose metadata may name another version."""
+    import importlib.metadata
+
+    from . import __file__ as package_file
+    from . import __version__
+
+    try:
+        installed = importlib.metadata.distribution("transferqueue")
+    except importlib.metadata.PackageNotFoundError:
+        return __version__
+    where = str(installed.locate_file("transferqueue/__init__.py"))
+    if os.path.realpath(where) != os.path.realpath(package_file):
+        return __version__
+    return installed.version
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: print the version and exit 0; looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **options: Any) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=options.get("help")
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        """Print ``transferqueue VERSION`` on stdout; exit 0."""
+        print(f"{parser.prog} {_version()}", flush=True)
+        parser.exit()
+
+
+# The examples of each command's --help, kept as written (RawDescriptionHelpFormatter);
+# tests/test_cli_help.py parses every one of them.
+_EXAMPLES = """\
+examples:
+  transferqueue demo                                  # generated files, copied
+  transferqueue demo --web                            # the same in a browser
+  transferqueue cp photos/ backup/                    # local folders
+  transferqueue cp -j 8 data/ s3://my-bucket/data/    # to S3
+  transferqueue cp hf://openai-community/gpt2 gpt2/   # from Hugging Face
+  transferqueue jobs --redis redis://localhost:6379/0 # a cluster's jobs
+  transferqueue cp --help                             # cp's options, examples"""
+
+_CP_EXAMPLES = """\
+examples:
+  Local files and folders:
+    transferqueue cp report.pdf copy.pdf
+    transferqueue cp photos/ backup/            # into backup/photos/
+    transferqueue cp a.bin b.bin notes/ out/    # several sources into out/
+    transferqueue cp --dry-run photos/ backup/  # print the plan, copy nothing
+
+  S3 (pip install 'transferqueue[s3]'; credentials, AWS_PROFILE and
+  AWS_ENDPOINT_URL as boto3 reads them):
+    transferqueue cp -j 8 data/ s3://my-bucket/data/    # 8 files at a time
+    transferqueue cp s3://my-bucket/data/ restored/     # a prefix, downloaded
+    transferqueue cp s3://my-bucket/a.csv s3://other-bucket/a.csv
+
+  Hugging Face (HF_TOKEN for private or gated repositories, HF_ENDPOINT for a
+  mirror):
+    transferqueue cp hf://openai-community/gpt2 models/gpt2/
+    transferqueue cp hf://datasets/owner/repo@main/train/ train/
+
+  In a script, one JSON object per line:
+    transferqueue cp --json data/ backup/ | jq .job.progress.percentage"""
+
+_DEMO_EXAMPLES = """\
+examples:
+  transferqueue demo
+  transferqueue demo --web               # then open http://127.0.0.1:8000/
+  transferqueue demo --web --port 0      # a free port: see the URL printed"""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="transferqueue",
         description="Copy files between local folders, S3 and Hugging Face, several at once.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print the version of transferqueue and exit"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     cp = commands.add_parser(
         "cp",
         help="copy files, folders, S3 prefixes or Hugging Face repositories",
-        description=(
+        description=_help_text(
             "Copy SRC to DEST. Sources are local paths, s3://bucket/key-or-prefix or "
             "hf://[datasets/]owner/repo[@revision][/path]; folders, prefixes and "
             "repositories are copied recursively. With several sources DEST is a folder. "
+            "Sizes and speeds are in binary units (1 MiB = 1024 KiB = 1,048,576 bytes).",
             "A folder below a source that cannot be read is reported on stderr and "
             "skipped, the rest is copied, and the exit status is 1; so is an S3 key "
             "that cannot safely become a path below DEST. Ctrl-C, SIGTERM and SIGHUP "
-            "cancel the copy, leaving no partial file (exit 130, 143, 129)."
+            "cancel the copy, leaving no partial file (exit 130, 143, 129).",
         ),
+        epilog=_CP_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    cp.add_argument("paths", nargs="+", metavar="SRC... DEST")
+    cp.add_argument("sources", nargs="+", metavar="SRC", help="what to copy: one or more")
+    cp.add_argument("destination", metavar="DEST", help="where to copy it")
     cp.add_argument(
         "-j",
         "--concurrency",
@@ -100,13 +191,15 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo",
         help="copy a few generated files, showing the live progress (--web: in a browser)",
-        description=(
+        description=_help_text(
             "Generate seven files of 1 to 64 MiB in a temporary folder, copy them to another "
-            "with transferqueue cp, showing the live progress, and remove them again. With "
-            "--web, serve the demo page instead until Ctrl-C: its buttons start sample "
+            "with transferqueue cp, showing the live progress, and remove them again.",
+            "With --web, serve the demo page instead until Ctrl-C: its buttons start sample "
             "copies (one that completes, one with a file that fails, a slow one to cancel) "
-            "and show them live. Either way nothing is left behind."
+            "and show them live. Either way nothing is left behind.",
         ),
+        epilog=_DEMO_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument(
         "--web", action="store_true", help="serve the demo page (needs the flask extra)"
@@ -163,9 +256,8 @@ def _non_negative_int(text: str) -> int:
 
 
 def _cp(args: argparse.Namespace) -> int:
-    if len(args.paths) < 2:
-        raise _UsageError("cp needs at least one SRC and a DEST")
-    *sources, destination = args.paths
+    sources: list[str] = args.sources
+    destination: str = args.destination
     skipped: list[dict[str, str]] = []
 
     def report(error: Exception) -> None:
