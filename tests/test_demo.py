@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import signal
@@ -131,3 +132,22 @@ def test_a_clean_up_is_not_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+@pytest.mark.parametrize("module", ["transferqueue.__main__", "transferqueue.web.__main__"])
+def test_importing_a_main_module_runs_nothing(
+    module: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command line runs when a ``__main__`` module is run, not when it is imported."""
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    imported = importlib.import_module(module)
+    assert imported.main is main
+    assert capsys.readouterr() == ("", "")
+
+
+def test_the_page_reports_only_flask_as_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``demo --web`` says which extra to install when Flask is missing; a module of its
+    own that is missing is a bug to show as it is, not an extra to install."""
+    monkeypatch.setitem(sys.modules, "transferqueue.web._local_only", None)
+    with pytest.raises(ModuleNotFoundError, match=re.escape("transferqueue.web._local_only")):
+        main(["demo", "--web", "--port", "0"])
