@@ -18,7 +18,7 @@ def configure() -> None:
         DEBUG=False,
         SECRET_KEY="transferqueue-tests",
         ALLOWED_HOSTS=["*"],
-        INSTALLED_APPS=[],
+        INSTALLED_APPS=["transferqueue.web.django"],
         MIDDLEWARE=[],
         ROOT_URLCONF="tests.django_project",
         DATABASES={},

@@ -12,11 +12,12 @@ tests check facts gathered in every process:
     cluster's count first reached LIMIT wait for that moment, so that the limit is
     reached by executors of several processes at once. Prints ``done`` once every job
     completed.
-``own URL NAMESPACE JOBS FILES``
-    queue JOBS jobs of FILES files of 10 bytes (at the queue's limit of 2), printing
-    ``job <id>`` for each. Each executor reports 5 bytes, then waits until the key
-    ``test:go`` exists, reports 10 and returns; should its job be cancelled first, its
-    next report raises TransferCancelled, which it notes in the list ``test:cancelled``
+``own URL NAMESPACE JOBS FILES [LEASE]``
+    queue JOBS jobs of FILES files of 10 bytes (at the queue's limit of 2, with a lease
+    of LEASE seconds, 10 by default), printing ``job <id>`` for each. Each executor
+    reports 5 bytes, then waits until the key ``test:go`` exists, reports 10 and
+    returns; should its job be cancelled first, its next report raises
+    TransferCancelled, which it notes in the list ``test:cancelled``
     (``<source path> <time.time()>``) before it lets it go. Should ``test:go`` hold
     ``fail``, each executor raises ValueError instead of reporting 10. Then prints
     ``ended <to_dict() JSON>`` for each job as it ends, in the order queued, and exits.
@@ -89,7 +90,7 @@ def count(url: str, namespace: str, limit: int, local_limit: int, jobs: int) -> 
     print("done", flush=True)
 
 
-def own(url: str, namespace: str, jobs: int, files: int) -> None:
+def own(url: str, namespace: str, jobs: int, files: int, lease: float) -> None:
     client = redis.Redis.from_url(url)
     go = f"{namespace}:test:go"
 
@@ -113,7 +114,8 @@ def own(url: str, namespace: str, jobs: int, files: int) -> None:
         {"source_path": f"src/{n}", "destination_path": f"dst/{n}", "size": 10}
         for n in range(files)
     ]
-    with tq.TransferQueue(2, backend=RedisBackend(url, namespace=namespace)) as queue:
+    backend = RedisBackend(url, namespace=namespace, lease=lease)
+    with tq.TransferQueue(2, backend=backend) as queue:
         ids = [queue.queue_job("s3-upload", listed, executor) for _ in range(jobs)]
         for job_id in ids:
             print("job", job_id, flush=True)
@@ -127,9 +129,10 @@ def main(argv: list[str]) -> None:
         limit, local_limit, jobs = map(int, rest)
         count(url, namespace, limit, local_limit, jobs)
     elif command == "own":
-        jobs, files = map(int, rest)
+        jobs, files = int(rest[0]), int(rest[1])
+        lease = float(rest[2]) if len(rest) > 2 else 10.0
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-        own(url, namespace, jobs, files)
+        own(url, namespace, jobs, files, lease)
     else:
         raise SystemExit(f"unknown command {command!r}")
 

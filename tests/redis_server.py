@@ -128,9 +128,9 @@ class RedisServer:
             time.sleep(0.025)
         raise RuntimeError(f"redis-server on port {self.port} did not answer in time")
 
-    def stop(self) -> None:
-        """Terminate the server and wait for it (killing it if it will not go), then
-        remove its folder and log."""
+    def terminate(self) -> None:
+        """Terminate the server and wait for it (killing it if it will not go); its
+        folder stays, with what it saved there."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -139,6 +139,10 @@ class RedisServer:
                 self.process.kill()
                 self.process.wait(timeout=10)
         self._log.close()
+
+    def stop(self) -> None:
+        """Terminate the server, then remove its folder and log."""
+        self.terminate()
         shutil.rmtree(self.log_path.parent, ignore_errors=True)
 
     def flush(self) -> None:
@@ -149,10 +153,13 @@ class RedisServer:
             client.flushall()
 
 
-def start_redis_server(port: int | None = None, *options: str) -> RedisServer:
+def start_redis_server(
+    port: int | None = None, *options: str, folder: Path | None = None
+) -> RedisServer:
     """A ready server with its own log folder (on ``port``, with more ``options`` for
-    redis-server); the caller stops it."""
-    log_dir = Path(tempfile.mkdtemp(prefix="transferqueue-redis-"))
+    redis-server, in ``folder`` if given: where a server with persistence finds its
+    data again); the caller stops it."""
+    log_dir = Path(tempfile.mkdtemp(prefix="transferqueue-redis-")) if folder is None else folder
     server = RedisServer(log_dir / "redis.log", port, options)
     try:
         server.wait_ready()

@@ -140,7 +140,9 @@ def gunicorn_cluster(
             time.sleep(0.05)
         found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", read_log())
         assert found is not None
-        yield ClusterServer(int(found.group(1)), read_log)
+        server = ClusterServer(int(found.group(1)), read_log)
+        _until_every_worker_answers(server, workers, time.monotonic() + STARTUP)
+        yield server
         assert process.poll() is None, f"gunicorn died:\n{read_log()}"
     finally:
         process.terminate()
@@ -149,6 +151,27 @@ def gunicorn_cluster(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(WAIT)
+
+
+def _until_every_worker_answers(server: ClusterServer, workers: int, deadline: float) -> None:
+    """Each worker loads the app after gunicorn logs its boot: ask until every one has
+    answered once (bounded by ``deadline``), so that a test's first request is not the one
+    that waits for a loaded machine to import the framework."""
+    answered: set[str] = set()
+    while len(answered) < workers:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            pytest.fail(f"only workers {sorted(answered)} answered within {STARTUP} s")
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=remaining)
+        try:
+            conn.request("GET", "/transfers/")
+            response = conn.getresponse()
+            response.read()
+            answered.add(response.getheader("X-Worker-Pid", ""))
+        except (OSError, http.client.HTTPException) as exc:
+            pytest.fail(f"GET /transfers/ failed: {exc!r}\nserver log:\n{server.log()}")
+        finally:
+            conn.close()
 
 
 @pytest.fixture(scope="module", params=["flask", "django"])

@@ -1,6 +1,8 @@
 """Issue 5 (the browser): the demo page in a real, headless Chromium driven by Playwright.
 
-The demo app runs in werkzeug's threaded server on 127.0.0.1 (a free port); Chromium is
+Each test runs twice: with the demo app (Flask) in werkzeug's threaded server, and with
+the same page and routes in Django under ASGI (tests/django_demo.py) in uvicorn (issue
+13), both on 127.0.0.1 (a free port). Chromium is
 Debian's ``/usr/bin/chromium`` (or the executable named by ``TRANSFERQUEUE_CHROMIUM``),
 which Playwright starts with a fresh temporary profile. Without it the module is
 skipped, unless ``TRANSFERQUEUE_REQUIRE_BROWSER=1`` (as in CI), which fails every test.
@@ -16,13 +18,17 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
+import flask
 import pytest
 from werkzeug.serving import make_server
 
 import transferqueue as tq
 from tests.conftest import WAIT
+from tests.django_demo import django_demo_app
+from tests.web_apps import uvicorn_server
 from transferqueue.web._demo import demo_app
 
 CHROMIUM = os.environ.get("TRANSFERQUEUE_CHROMIUM", "/usr/bin/chromium")
@@ -96,25 +102,35 @@ def slow_pause() -> float:
     return NEVER
 
 
-@pytest.fixture
-def demo(slow_pause: float) -> Iterator[Demo]:
+@pytest.fixture(params=["werkzeug-flask", "uvicorn-django-asgi"])
+def demo(request: pytest.FixtureRequest, slow_pause: float) -> Iterator[Demo]:
     """The demo app on a free port of 127.0.0.1, with its own queue of 3 slots and work
     folder (named as ``python -m transferqueue.web`` names it); samples copy at full
     speed, except the slow one, which by default stops after its first chunk until it is
     cancelled. Server, queue and folder are gone after the test."""
     queue = tq.TransferQueue(3)
+    # A short keep-alive: a stream whose page has closed notices it at its next write.
+    options: dict[str, Any] = {"pause": 0.002, "slow_pause": slow_pause, "keepalive": 0.5}
     with tempfile.TemporaryDirectory(prefix="transferqueue-web-demo-") as workdir:
-        # A short keep-alive: a stream whose page has closed notices it at its next write.
-        app = demo_app(queue, workdir, pause=0.002, slow_pause=slow_pause, keepalive=0.5)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name="demo-server", daemon=True)
-        thread.start()
         try:
-            yield Demo(f"http://127.0.0.1:{server.server_port}/", queue)
+            if request.param == "werkzeug-flask":
+                yield from _werkzeug_demo(demo_app(queue, workdir, **options), queue)
+            else:
+                with uvicorn_server(django_demo_app(queue, workdir, **options)) as port:
+                    yield Demo(f"http://127.0.0.1:{port}/", queue)
         finally:
-            server.shutdown()
-            thread.join(WAIT)
             queue.shutdown(wait=True, cancel_jobs=True)
+
+
+def _werkzeug_demo(app: flask.Flask, queue: tq.TransferQueue) -> Iterator[Demo]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="demo-server", daemon=True)
+    thread.start()
+    try:
+        yield Demo(f"http://127.0.0.1:{server.server_port}/", queue)
+    finally:
+        server.shutdown()
+        thread.join(WAIT)
 
 
 class Problems:

@@ -1,5 +1,7 @@
 """Issue 5 (Django): what only the views of transferqueue.web.django have, through Django's
-test client: 405s, CSRF, URL names and inclusion, urls.py and its TRANSFERQUEUE_WEB setting.
+test client: 405s, CSRF, URL names and inclusion, urls.py and its TRANSFERQUEUE setting;
+issue 13: the app config, the setting's concurrency limit, the system checks, the trailing
+slash, and streams under ASGI (through Django's AsyncClient).
 
 The routes themselves are tested under both frameworks in test_web_routes.py. Each test
 serves its own URLconf module (``override_settings(ROOT_URLCONF=module)``). Django's test
@@ -20,7 +22,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory, override_settings
-from django.urls import include, path, resolve, reverse
+from django.urls import NoReverseMatch, include, path, resolve, reverse
 
 import transferqueue as tq
 from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
@@ -39,16 +41,17 @@ from tests.web_clients import (
 )
 from transferqueue.web._endpoints import NOT_CONFIGURED
 from transferqueue.web.django import transfer_urls
+from transferqueue.web.django._settings import read_settings
 
 configure()
 # Imported here, after configure() and under the default settings: its import reads
-# TRANSFERQUEUE_WEB once, so a test importing it first under an override would leak that.
+# TRANSFERQUEUE once, so a test importing it first under an override would leak that.
 urls_module = importlib.import_module("transferqueue.web.django.urls")
 
 
 def _options_from_settings() -> Any:
-    """urls.py's settings reader."""
-    return urls_module._options_from_settings()
+    """The view options urls.py reads from the setting."""
+    return read_settings().view_options
 
 
 Serve = Callable[..., DjangoWebClient]  # serve(queue, **options) -> DjangoWebClient
@@ -130,27 +133,30 @@ def test_delete_needs_no_csrf_token(
 
 def test_url_names(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
     """Issue 5: the documented URL names reverse to the routes, "events" is the all-jobs
-    stream (not a job called "events"), and a namespaced second inclusion works."""
+    stream (not a job called "events"); issue 13: the names are in the application
+    namespace "transferqueue", and a second inclusion with an instance namespace works."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     other = tq.TransferQueue(1)
     try:
         other_id = other.queue_job("local-upload", make_files(1), noop_executor)
         patterns = django_urlconf(
             path("transfers/", include(transfer_urls(queue, public=True))),
-            path("other/", include((transfer_urls(other, public=True), "other"))),
+            path("other/", include(transfer_urls(other, public=True), namespace="other")),
         )
         with override_settings(ROOT_URLCONF=patterns):
-            assert reverse("transfers-list") == "/transfers/"
-            assert reverse("transfers-all-events") == "/transfers/events"
-            assert reverse("transfers-detail", args=[job_id]) == f"/transfers/{job_id}"
-            assert reverse("transfers-events", kwargs={"job_id": job_id}) == (
+            assert reverse("transferqueue:list") == "/transfers/"
+            assert reverse("transferqueue:all-events") == "/transfers/events"
+            assert reverse("transferqueue:detail", args=[job_id]) == f"/transfers/{job_id}"
+            assert reverse("transferqueue:events", kwargs={"job_id": job_id}) == (
                 f"/transfers/{job_id}/events"
             )
-            assert reverse("other:transfers-detail", args=[other_id]) == f"/other/{other_id}"
+            assert reverse("other:detail", args=[other_id]) == f"/other/{other_id}"
+            with pytest.raises(NoReverseMatch):
+                reverse("list")  # only in the application namespace
             client = Client()
-            assert client.get(reverse("transfers-detail", args=[job_id])).json()["id"] == job_id
-            assert client.get(reverse("other:transfers-list")).json()[0]["id"] == other_id
-            stream = DjangoWebClient(client).stream(reverse("transfers-all-events"))
+            assert client.get(reverse("transferqueue:detail", args=[job_id])).json()["id"] == job_id
+            assert client.get(reverse("other:list")).json()[0]["id"] == other_id
+            stream = DjangoWebClient(client).stream(reverse("transferqueue:all-events"))
             assert read_events(stream, 1)[0][0] == "jobs"
             stream.close()
     finally:
@@ -159,10 +165,10 @@ def test_url_names(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
 
 @contextlib.contextmanager
 def urls_built_with(setting: object) -> Iterator[None]:
-    """urls.py's patterns built under ``TRANSFERQUEUE_WEB=setting`` for the block, then
-    again under the default settings (which have no TRANSFERQUEUE_WEB)."""
+    """urls.py's patterns built under ``TRANSFERQUEUE=setting`` for the block, then
+    again under the default settings (which have no TRANSFERQUEUE)."""
     try:
-        with override_settings(TRANSFERQUEUE_WEB=setting):
+        with override_settings(TRANSFERQUEUE=setting):
             importlib.reload(urls_module)
         yield
     finally:
@@ -172,7 +178,7 @@ def urls_built_with(setting: object) -> Iterator[None]:
 def test_include_urls_module() -> None:
     """Issue 5: include("transferqueue.web.django.urls") serves the process-wide queue
     under the project's prefix, with the documented names; issue 10: without
-    TRANSFERQUEUE_WEB it refuses every request, with "public": True it serves them."""
+    TRANSFERQUEUE it refuses every request, with "PUBLIC": True it serves them."""
     job_id = tq.transfer_queue.queue_job("local-upload", make_files(1), noop_executor)
     done = tq.transfer_queue.wait(job_id, timeout=WAIT)
     patterns = django_urlconf(path("api/transfers/", include("transferqueue.web.django.urls")))
@@ -180,21 +186,21 @@ def test_include_urls_module() -> None:
         closed = Client().get(f"/api/transfers/{job_id}")
         assert (closed.status_code, closed.json()) == (403, {"error": NOT_CONFIGURED})
     patterns = django_urlconf(path("api/transfers/", include("transferqueue.web.django.urls")))
-    with urls_built_with({"public": True}), override_settings(ROOT_URLCONF=patterns):
+    with urls_built_with({"PUBLIC": True}), override_settings(ROOT_URLCONF=patterns):
         client = Client()
-        url = reverse("transfers-detail", args=[job_id])
+        url = reverse("transferqueue:detail", args=[job_id])
         assert url == f"/api/transfers/{job_id}"
         assert client.get(url).json() == done.to_dict(camel_case=True)
         assert job_id in [job["id"] for job in client.get("/api/transfers/").json()]
         assert client.get(f"/transfers/{job_id}").status_code == 404  # only under the prefix
-        stream = DjangoWebClient(client).stream(reverse("transfers-events", args=[job_id]))
+        stream = DjangoWebClient(client).stream(reverse("transferqueue:events", args=[job_id]))
         assert read_until_end(stream)[-1] == ("end", {"jobId": job_id, "status": "completed"})
         stream.close()
     assert subscribed_watches(tq.transfer_queue) == 0
 
 
 def test_urls_module_reads_setting_at_import() -> None:
-    """Issue 5: urls.py builds its patterns from TRANSFERQUEUE_WEB when it is imported,
+    """Issue 5: urls.py builds its patterns from TRANSFERQUEUE when it is imported,
     and keeps them when the setting changes later."""
     job_id = tq.transfer_queue.queue_job("local-upload", make_files(1), noop_executor)
     tq.transfer_queue.wait(job_id, timeout=WAIT)
@@ -202,29 +208,31 @@ def test_urls_module_reads_setting_at_import() -> None:
     def answer() -> Any:
         # A new URLconf each time: Django caches the patterns it resolved per URLconf.
         patterns = django_urlconf(path("transfers/", include("transferqueue.web.django.urls")))
-        with override_settings(ROOT_URLCONF=patterns, TRANSFERQUEUE_WEB={"public": True}):
+        with override_settings(ROOT_URLCONF=patterns, TRANSFERQUEUE={"PUBLIC": True}):
             return Client().get(f"/transfers/{job_id}").json()
 
-    with urls_built_with({"camel_case": False, "public": True}):
+    with urls_built_with({"CAMEL_CASE": False, "PUBLIC": True}):
         assert "total_files" in answer()["progress"]
     # Built again without the setting: closed, whatever the setting says now.
     assert answer() == {"error": NOT_CONFIGURED}
 
 
 def test_settings_absent() -> None:
-    """Issue 5: without TRANSFERQUEUE_WEB, urls.py uses transfer_urls' defaults."""
-    assert _options_from_settings() == {}
+    """Issue 5: without TRANSFERQUEUE, urls.py uses transfer_urls' defaults, and the
+    process-wide queue's limit is left to the environment."""
+    assert read_settings().view_options == {}
+    assert read_settings().concurrency_limit is None
 
 
 def test_settings_dotted_path(queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve) -> None:
-    """Issue 5: TRANSFERQUEUE_WEB's dotted can_access is imported, and the options it
+    """Issue 5: TRANSFERQUEUE's dotted CAN_ACCESS is imported, and the options it
     gives urls.py take effect (snake_case keys, the hook, the keepalive)."""
     setting = {
-        "camel_case": False,
-        "can_access": "tests.web_clients.deny_header",
-        "keepalive": KEEPALIVE,
+        "CAMEL_CASE": False,
+        "CAN_ACCESS": "tests.web_clients.deny_header",
+        "KEEPALIVE": KEEPALIVE,
     }
-    with override_settings(TRANSFERQUEUE_WEB=setting):
+    with override_settings(TRANSFERQUEUE=setting):
         options = _options_from_settings()
     assert options == {"camel_case": False, "can_access": deny_header, "keepalive": KEEPALIVE}
     job_id = queue.queue_job("local-upload", make_files(1), gate)
@@ -244,9 +252,9 @@ def test_settings_dotted_path(queue: tq.TransferQueue, gate: GatedExecutor, serv
 def test_settings_public_and_hide_paths(
     queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve
 ) -> None:
-    """Issue 10: TRANSFERQUEUE_WEB's "public" and "hide_paths" reach the routes: the job
+    """Issue 10: TRANSFERQUEUE's "PUBLIC" and "HIDE_PATHS" reach the routes: the job
     is served to anyone, its files named without their folders."""
-    with override_settings(TRANSFERQUEUE_WEB={"public": True, "hide_paths": True}):
+    with override_settings(TRANSFERQUEUE={"PUBLIC": True, "HIDE_PATHS": True}):
         options = _options_from_settings()
     assert options == {"public": True, "hide_paths": True}
     job_id = queue.queue_job("local-upload", make_files(1), gate)
@@ -256,50 +264,70 @@ def test_settings_public_and_hide_paths(
         "file-0",
         "file-0",
     )
-    with override_settings(TRANSFERQUEUE_WEB={"public": True, "can_access": None}):
+    with override_settings(TRANSFERQUEUE={"PUBLIC": True, "CAN_ACCESS": None}):
         assert _options_from_settings() == {"public": True, "can_access": None}
-    with override_settings(TRANSFERQUEUE_WEB={"public": False, "can_access": deny_header}):
+    with override_settings(TRANSFERQUEUE={"PUBLIC": False, "CAN_ACCESS": deny_header}):
         assert _options_from_settings() == {"public": False, "can_access": deny_header}
 
 
 def test_settings_callable() -> None:
-    """Issue 5: TRANSFERQUEUE_WEB's can_access may be the callable itself, or None."""
-    with override_settings(TRANSFERQUEUE_WEB={"can_access": deny_header}):
+    """Issue 5: TRANSFERQUEUE's CAN_ACCESS may be the callable itself, or None."""
+    with override_settings(TRANSFERQUEUE={"CAN_ACCESS": deny_header}):
         assert _options_from_settings() == {"can_access": deny_header}
-    with override_settings(TRANSFERQUEUE_WEB={"can_access": None, "keepalive": 2}):
+    with override_settings(TRANSFERQUEUE={"CAN_ACCESS": None, "KEEPALIVE": 2}):
         assert _options_from_settings() == {"can_access": None, "keepalive": 2.0}
 
 
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        (["camel_case"], "TRANSFERQUEUE_WEB must be a dict, not list"),
-        ({"camelCase": True, "queue": 1}, r"unknown keys \['camelCase', 'queue'\]"),
-        ({"can_access": "tests.test_web_django.no_such_hook"}, "no_such_hook"),
-        ({"can_access": "no_such_module_here.hook"}, "cannot import 'no_such_module_here.hook'"),
-        ({"can_access": "tests.test_web_django.not_a_hook"}, "must be callable, not int"),
-        ({"can_access": 42}, "must be callable, not int"),
-        ({"camel_case": "yes"}, r"\['camel_case'\] must be True or False"),
-        ({"keepalive": 0}, r"\['keepalive'\]: keepalive must be longer than 0"),
-        ({"keepalive": "15"}, r"\['keepalive'\]: keepalive must be a number"),
-        ({"public": "yes"}, r"\['public'\] must be True or False, not 'yes'"),
-        ({"public": 1}, r"\['public'\] must be True or False, not 1"),
-        ({"hide_paths": None}, r"\['hide_paths'\] must be True or False, not None"),
+        (["CAMEL_CASE"], "TRANSFERQUEUE must be a dict, not list"),
+        ({"camel_case": True, "QUEUE": 1}, r"unknown keys 'QUEUE', 'camel_case' \(known: "),
+        ({"CAN_ACCESS": "tests.test_web_django.no_such_hook"}, "no_such_hook"),
+        ({"CAN_ACCESS": "no_such_module_here.hook"}, "cannot import 'no_such_module_here.hook'"),
+        ({"CAN_ACCESS": "tests.test_web_django.not_a_hook"}, "must be callable, not int"),
+        ({"CAN_ACCESS": 42}, r"\['CAN_ACCESS'\] must be callable, not int"),
+        ({"CAMEL_CASE": "yes"}, r"\['CAMEL_CASE'\] must be True or False"),
+        ({"KEEPALIVE": 0}, r"\['KEEPALIVE'\]: keepalive must be longer than 0"),
+        ({"KEEPALIVE": "15"}, r"\['KEEPALIVE'\]: keepalive must be a number"),
+        ({"PUBLIC": "yes"}, r"\['PUBLIC'\] must be True or False, not 'yes'"),
+        ({"PUBLIC": 1}, r"\['PUBLIC'\] must be True or False, not 1"),
+        ({"HIDE_PATHS": None}, r"\['HIDE_PATHS'\] must be True or False, not None"),
         (
-            {"public": True, "can_access": "tests.web_clients.deny_header"},
-            "both 'can_access' and 'public': True",
+            {"PUBLIC": True, "CAN_ACCESS": "tests.web_clients.deny_header"},
+            "both 'CAN_ACCESS' and 'PUBLIC': True",
         ),
-        ({"public": True, "can_access": deny_header}, "both 'can_access' and 'public': True"),
+        ({"PUBLIC": True, "CAN_ACCESS": deny_header}, "both 'CAN_ACCESS' and 'PUBLIC': True"),
+        (
+            {"CONCURRENCY_LIMIT": 0},
+            r"\['CONCURRENCY_LIMIT'\]: concurrency limit must be at least 1",
+        ),
+        ({"CONCURRENCY_LIMIT": "4"}, r"\['CONCURRENCY_LIMIT'\]: concurrency limit must be an int"),
+        ({"CONCURRENCY_LIMIT": True}, r"\['CONCURRENCY_LIMIT'\]: concurrency limit must be an int"),
     ],
 )
 def test_settings_invalid(setting: object, message: str) -> None:
-    """Issue 5: a bad TRANSFERQUEUE_WEB raises ImproperlyConfigured naming the problem."""
+    """Issue 5, 13: a bad TRANSFERQUEUE raises ImproperlyConfigured naming the key and
+    the problem."""
     with (
-        override_settings(TRANSFERQUEUE_WEB=setting),
+        override_settings(TRANSFERQUEUE=setting),
         pytest.raises(ImproperlyConfigured, match=message) as raised,
     ):
-        _options_from_settings()
-    assert "TRANSFERQUEUE_WEB" in str(raised.value)
+        read_settings()
+    assert "TRANSFERQUEUE" in str(raised.value)
+
+
+def test_former_setting_is_refused() -> None:
+    """Issue 13: the former TRANSFERQUEUE_WEB setting is not silently ignored (its routes
+    would answer 403, its hook unused): it raises, naming the new setting and its keys."""
+    with (
+        override_settings(TRANSFERQUEUE_WEB={"public": True}),
+        pytest.raises(
+            ImproperlyConfigured, match="TRANSFERQUEUE_WEB is now TRANSFERQUEUE"
+        ) as raised,
+    ):
+        read_settings()
+    assert "CAN_ACCESS" in str(raised.value)
 
 
 # --- streams closed early, and the 204 ---------------------------------------------------------

@@ -1,10 +1,11 @@
 """Issue 5 (real servers): the Flask blueprint and the Django views behind werkzeug's threaded
-server and gunicorn (gthread), read by a real HTTP client over 127.0.0.1.
+server and gunicorn (gthread), and (issue 13) the Django views under ASGI behind uvicorn,
+read by a real HTTP client over 127.0.0.1.
 
-Every test runs against each of the four ``server`` fixtures (werkzeug or gunicorn, Flask
-or Django), which serve the apps of tests/web_apps.py. A test drives the app's queue
-through the test-only routes there, the same way whether the queue lives in this process
-or in a gunicorn worker.
+Every test runs against each of the five ``server`` fixtures (werkzeug or gunicorn, Flask
+or Django; uvicorn with Django's ASGI handler), which serve the apps of tests/web_apps.py.
+A test drives the app's queue through the test-only routes there, the same way whether
+the queue lives in this process or in a gunicorn worker.
 """
 
 from __future__ import annotations
@@ -26,7 +27,16 @@ import pytest
 from werkzeug.serving import make_server
 
 import transferqueue as tq
-from tests.web_apps import KEEPALIVE, SERVER_FOLDER, JobControl, WSGIApp, django_app, flask_app
+from tests.web_apps import (
+    KEEPALIVE,
+    SERVER_FOLDER,
+    JobControl,
+    WSGIApp,
+    django_app,
+    django_asgi_app,
+    flask_app,
+    uvicorn_server,
+)
 from transferqueue.web._endpoints import NOT_CONFIGURED
 
 WAIT = 10.0  # bound of every read and wait
@@ -219,6 +229,16 @@ def _werkzeug(make_app: Callable[[JobControl], WSGIApp]) -> Iterator[Server]:
         control.queue.shutdown(wait=True, cancel_jobs=True)
 
 
+def _uvicorn() -> Iterator[Server]:
+    control = JobControl(tq.TransferQueue(8))
+    try:
+        with uvicorn_server(django_asgi_app(control)) as port:
+            yield Server(port, lambda: "(uvicorn in this process: see captured log)")
+    finally:
+        control.close()
+        control.queue.shutdown(wait=True, cancel_jobs=True)
+
+
 def _gunicorn(framework: str, log_path: Path) -> Iterator[Server]:
     command = [
         sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", "64", "-w", "1",
@@ -260,6 +280,7 @@ def _gunicorn(framework: str, log_path: Path) -> Iterator[Server]:
         pytest.param(("werkzeug", "django"), id="werkzeug-django"),
         pytest.param(("gunicorn", "flask"), id="gunicorn-flask", marks=_NO_POSIX),
         pytest.param(("gunicorn", "django"), id="gunicorn-django", marks=_NO_POSIX),
+        pytest.param(("uvicorn", "django"), id="uvicorn-django-asgi"),
     ],
 )
 def server(
@@ -269,6 +290,8 @@ def server(
     kind, framework = request.param
     if kind == "werkzeug":
         yield from _werkzeug(flask_app if framework == "flask" else django_app)
+    elif kind == "uvicorn":
+        yield from _uvicorn()
     else:
         yield from _gunicorn(framework, tmp_path_factory.mktemp("gunicorn") / "log")
 

@@ -24,11 +24,14 @@ the worker's own; the in-process tests build ``flask_app(control)`` or
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import flask
+from django.core.handlers.asgi import ASGIHandler, ASGIRequest
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
@@ -46,6 +49,7 @@ SERVER_FOLDER = "/srv/transferqueue-server-folder"
 that ``hide_paths=True`` must keep out of every answer."""
 
 WSGIApp = Callable[..., Any]
+ASGIApp = Callable[..., Any]
 
 
 class JobControl:
@@ -166,6 +170,22 @@ def flask_app(control: JobControl) -> flask.Flask:
 
 def django_app(control: JobControl) -> WSGIApp:
     """A Django WSGI handler serving ``control``'s queue and the test routes."""
+    # Django resolves a request that carries a urlconf with it (as a middleware may set
+    # one): each app has its own routes, and the process's settings stay untouched. Built
+    # with type(), since Django's classes are untyped (Any) to mypy.
+    request_class = type("Request", (WSGIRequest,), {"urlconf": _django_urls(control)})
+    handler: WSGIApp = type("Handler", (WSGIHandler,), {"request_class": request_class})()
+    return handler
+
+
+def django_asgi_app(control: JobControl) -> ASGIApp:
+    """A Django ASGI handler serving ``control``'s queue and the test routes."""
+    request_class = type("Request", (ASGIRequest,), {"urlconf": _django_urls(control)})
+    handler: ASGIApp = type("Handler", (ASGIHandler,), {"request_class": request_class})()
+    return handler
+
+
+def _django_urls(control: JobControl) -> URLConf:
     from django.urls import URLPattern, URLResolver, include, path
 
     from tests import django_project
@@ -188,7 +208,7 @@ def django_app(control: JobControl) -> WSGIApp:
     urls: list[URLPattern | URLResolver] = [
         path(
             f"{prefix.strip('/')}/",
-            include((transfer_urls(control.queue, keepalive=KEEPALIVE, **options), name)),
+            include(transfer_urls(control.queue, keepalive=KEEPALIVE, **options), namespace=name),
         )
         for name, prefix, options in _MOUNTS
     ]
@@ -197,20 +217,47 @@ def django_app(control: JobControl) -> WSGIApp:
         path("test/jobs/<str:job_id>/release", release),
         path("test/counts", counts),
     ]
-
-    # Django resolves a request that carries a urlconf with it (as a middleware may set
-    # one): each app has its own routes, and the process's settings stay untouched. Built
-    # with type(), since Django's classes are untyped (Any) to mypy.
-    request_class = type("Request", (WSGIRequest,), {"urlconf": _URLConf(urls)})
-    handler: WSGIApp = type("Handler", (WSGIHandler,), {"request_class": request_class})()
-    return handler
+    return URLConf(urls)
 
 
-class _URLConf:
+class URLConf:
     """A URLconf that is not a module: Django reads only its ``urlpatterns``."""
 
     def __init__(self, urlpatterns: list[Any]) -> None:
         self.urlpatterns = urlpatterns
+
+
+# -- uvicorn ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def uvicorn_server(app: ASGIApp) -> Iterator[int]:
+    """Serve ``app`` with uvicorn in a thread of this process on 127.0.0.1; the port.
+
+    The socket is bound before uvicorn runs, so a request made at once waits in its
+    backlog until uvicorn accepts it. On leaving, uvicorn stops (it gives open connections
+    2 s) and its thread is joined.
+    """
+    import uvicorn
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        config = uvicorn.Config(
+            app, lifespan="off", log_level="warning", timeout_graceful_shutdown=2
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [listener]}, name="uvicorn-test-server"
+        )
+        thread.start()
+        try:
+            yield listener.getsockname()[1]
+        finally:
+            server.should_exit = True
+            thread.join(WAIT)
+            assert not thread.is_alive(), "the uvicorn server did not stop"
+    finally:
+        listener.close()
 
 
 # -- gunicorn ---------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs
 import redis
 
 import transferqueue as tq
-from tests.web_apps import KEEPALIVE, WAIT, WSGIApp, _URLConf
+from tests.web_apps import KEEPALIVE, WAIT, URLConf, WSGIApp
 from transferqueue.redis import RedisBackend
 
 NAMESPACE = "web"
@@ -111,10 +111,8 @@ def _django(queue: tq.TransferQueue) -> WSGIApp:
     from transferqueue.web.django import transfer_urls
 
     django_project.configure()
-    urls = [
-        path("transfers/", include((transfer_urls(queue, public=True, keepalive=KEEPALIVE), "t")))
-    ]
+    urls = [path("transfers/", include(transfer_urls(queue, public=True, keepalive=KEEPALIVE)))]
     # As tests/web_apps.py does: the request carries its urlconf, the settings stay.
-    request_class = type("Request", (WSGIRequest,), {"urlconf": _URLConf(urls)})
+    request_class = type("Request", (WSGIRequest,), {"urlconf": URLConf(urls)})
     handler: WSGIApp = type("Handler", (WSGIHandler,), {"request_class": request_class})()
     return handler

@@ -3,7 +3,8 @@
 Jobs of files are queued with an executor that transfers one file; the queue runs them in
 worker threads, never more at once than its limit, tracks every file's and job's progress,
 cancels jobs, and announces changes through the blinker signals ``job_created`` and
-``job_updated``. See README.rst for the contract and examples.
+``job_updated``. The documentation in docs/ has a tutorial and explains what the queue
+guarantees; README.rst is the manual.
 """
 
 from typing import TYPE_CHECKING

@@ -33,13 +33,19 @@ class SlotBackend(Protocol):
         *,
         on_cancel_request: Callable[[str, str], None],
         has_unfinished_jobs: Callable[[], bool],
+        on_owner_lost: Callable[[Collection[str], str, str], None],
+        current_jobs: Callable[[], list[tuple[TransferJob, int]]],
     ) -> None:
         """Bind the backend to the queue being made, whose ``limit`` is stored as the
         cluster's limit unless one is stored already, and whose retention (seconds for
         the age) applies to the shared registry. Other processes' requests to cancel
         this process's jobs go to ``on_cancel_request(job_id, requester)`` (called
-        without any lock held) while ``has_unfinished_jobs()``. Raises if the backend
-        serves a queue already or cannot reach its server."""
+        without any lock held) while ``has_unfinished_jobs()``. Should the cluster
+        declare this process lost (it was paused too long), ``on_owner_lost(job_ids,
+        message, error_type)`` fails the jobs it owned (no lock held); should the server
+        lose its data, ``current_jobs()`` gives every job of the queue with the number of
+        its last event, to write again. Raises if the backend serves a queue already or
+        cannot reach its server."""
 
     def job_id_suffix(self) -> str:
         """What this process appends to its job ids to keep them unique in the cluster."""

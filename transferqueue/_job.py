@@ -80,6 +80,7 @@ class Job:
         "created_at",
         "error",
         "executor",
+        "halted",
         "id",
         "last_update_sent",
         "retry_policy",
@@ -117,6 +118,9 @@ class Job:
         self._failed_files = 0
         self.executor: Executor | None = executor
         self.cancel_event: threading.Event | None = threading.Event()
+        # True once ended by cancel() or fail_all(): its running executors are told to
+        # stop (their on_progress raises TransferCancelled).
+        self.halted = False
         self.retry_policy = retry_policy  # None: failed files are not retried
         self._snapshot: TransferJob | None = None  # None: changed since the last snapshot
         # The files changed since the job's last job-updated event: each snapshot built
@@ -286,13 +290,28 @@ class Job:
         files = self._require_live()
         files.retry_at.clear()
         failure = Failure(reason, CANCELLED_TYPE)  # one, shared by every file it ends
+        self._halt(failure)
+        self._terminate(TransferStatus.CANCELLED, reason)
+
+    def fail_all(self, failure: Failure) -> None:
+        """Enter ``failed`` at once, as :meth:`cancel` enters ``cancelled``: every file not
+        completed becomes ``error`` with ``failure``, and its running executors are told
+        to stop (with a backend: this process was declared lost by its cluster)."""
+        files = self._require_live()
+        files.retry_at.clear()
+        self._halt(failure)
+        self._terminate(TransferStatus.FAILED, failure.message)
+
+    def _halt(self, failure: Failure) -> None:
+        """End every file that has not ended with ``failure``; stop the executors."""
+        files = self._require_live()
         for index, status in enumerate(files.statuses):
             if status is _QUEUED or status is _TRANSFERRING:
                 self._failed_files += 1
                 self._set(files, index, _ERROR, failure)
         assert self.cancel_event is not None
         self.cancel_event.set()
-        self._terminate(TransferStatus.CANCELLED, reason)
+        self.halted = True
 
     def _add_loaded(self, files: _FileTable, index: int, delta: int) -> None:
         files.loaded[index] += delta

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -17,7 +17,7 @@ from . import _process
 from ._clock import utc_now
 from ._delivery import EventDelivery
 from ._eager_lock import EagerLock
-from ._enums import TransferStatus, TransferType
+from ._enums import TransferType
 from ._errors import JobNotFoundError, QueueShutdownError, TransferQueueError
 from ._failure import Failure, error_type_name
 from ._job import Executor, Job
@@ -168,6 +168,8 @@ class TransferQueue:
                 age,
                 on_cancel_request=self._cancel_requested,
                 has_unfinished_jobs=self._has_unfinished_jobs,
+                on_owner_lost=self._owner_lost,
+                current_jobs=self._current_jobs,
             )
             self._limit = backend.local_limit or limit
         _process.register(self)
@@ -272,7 +274,7 @@ class TransferQueue:
         return [job_id for _, job_id in ordered]
 
     def cancel_job(self, job_id: str) -> bool:
-        """Cancel a queued or active job (S9); False if unknown or already terminal.
+        """Cancel a queued or active job; False if unknown or already terminal.
 
         The job is ``cancelled`` at once and its unfinished files become ``error``. Its
         waiting files never start; its running executors get ``TransferCancelled`` from
@@ -315,6 +317,31 @@ class TransferQueue:
     def _has_unfinished_jobs(self) -> bool:
         with self._lock:
             return bool(self._unfinished)
+
+    def _owner_lost(self, job_ids: Collection[str], message: str, error_type: str) -> None:
+        """The cluster declared this process lost (from the backend, no lock held): the
+        jobs it owned under the name it lost are failed there already, or about to be;
+        fail them here too, telling their running executors to stop."""
+        failure = Failure(message, error_type)
+        with self._lock:
+            ended = [self._unfinished[job_id] for job_id in job_ids if job_id in self._unfinished]
+            for job in ended:
+                job.fail_all(failure)
+                self._retry_timer.discard(job)
+                self._job_ended_locked(job)
+        if ended:
+            log_in_queue_thread(
+                logging.ERROR,
+                "this process was declared lost by its cluster: %d unfinished jobs failed (%s)",
+                len(ended),
+                message,
+            )
+
+    def _current_jobs(self) -> list[tuple[TransferJob, int]]:
+        """Every job this process keeps, as it stands, with the number of its last
+        event (for the backend to write again after its server lost its data)."""
+        with self._lock:
+            return [(job.snapshot(), job.updates_posted) for job in self._jobs.values()]
 
     def wait(self, job_id: str, timeout: float | timedelta | None = None) -> TransferJob:
         """Block until the job is terminal and its terminal event was delivered.
@@ -438,7 +465,7 @@ class TransferQueue:
         return self._limit
 
     def update_concurrency_limit(self, new_limit: int) -> None:
-        """Change the limit (S2): raising it starts waiting files at once; lowering it
+        """Change the limit: raising it starts waiting files at once; lowering it
         interrupts nothing, and no file starts until fewer than the new limit run.
 
         With a backend it changes the cluster's limit, for every process (and this
@@ -689,7 +716,7 @@ class TransferQueue:
         """Record an executor's progress; False once the job is cancelled."""
         with self._lock_eagerly:
             if job.is_finished:
-                return job.status is not TransferStatus.CANCELLED
+                return not job.halted
             if job.report_progress(index, attempt, loaded):
                 self._delivery.mark_changed(job)
             return True

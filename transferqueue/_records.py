@@ -45,10 +45,10 @@ class TransferFile:
     error_type: str | None = None
 
     def to_dict(self, *, camel_case: bool = False) -> dict[str, Any]:
-        """Return this file as a new JSON-ready dict (see :mod:`transferqueue._json`).
+        """Return this file as a new JSON-ready dict, which the caller may change.
 
         ``status`` becomes its string value, ``retry_at`` an ISO 8601 string in UTC.
-        ``camel_case=True`` gives the seed's ``TransferFileJob`` JSON (``sourcePath``, …,
+        ``camel_case=True`` gives camelCase JSON for a JavaScript front end (``sourcePath``, …,
         plus ``attempts``, ``retryAt`` and ``errorType``), leaving out fields that are
         ``None``.
         """
@@ -57,7 +57,7 @@ class TransferFile:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TransferFile:
         """The file from :meth:`to_dict`'s snake_case dict, every field checked: for data
-        from elsewhere (see :mod:`transferqueue._json_read`). Raises ``ValueError``
+        from elsewhere, another process through Redis say. Raises ``ValueError``
         naming the field for anything :meth:`to_dict` would not have written."""
         from ._json_read import file_from_dict
 
@@ -66,7 +66,7 @@ class TransferFile:
 
 @attrs.frozen
 class TransferProgress:
-    """A job's totals (contract S6).
+    """A job's totals.
 
     ``percentage`` is an int from 0 to 100 that is 100 exactly when every file completed;
     it is measured in bytes, or in files when the files total 0 bytes.
@@ -87,9 +87,9 @@ class TransferProgress:
     eta_seconds: float | None = None
 
     def to_dict(self, *, camel_case: bool = False) -> dict[str, Any]:
-        """Return this progress as a new JSON-ready dict (see :mod:`transferqueue._json`).
+        """Return this progress as a new JSON-ready dict, which the caller may change.
 
-        ``camel_case=True`` gives the seed's ``TransferProgress`` JSON (``totalFiles``, …,
+        ``camel_case=True`` gives camelCase JSON for a JavaScript front end (``totalFiles``, …,
         plus ``bytesPerSecond`` and ``etaSeconds``), leaving out fields that are ``None``.
         """
         return _json.progress_to_dict(self, camel_case=camel_case)
@@ -123,11 +123,11 @@ class TransferJob:
     error: str | None = None
 
     def to_dict(self, *, camel_case: bool = False) -> dict[str, Any]:
-        """Return this job as a new JSON-ready dict (see :mod:`transferqueue._json`).
+        """Return this job as a new JSON-ready dict, which the caller may change.
 
         Enums become their string values, datetimes ``isoformat()`` strings in UTC, and
-        ``files`` and ``progress`` nested dicts. ``camel_case=True`` gives the seed's
-        ``TransferJob`` JSON, as ``JSON.stringify`` would write it: its key names
+        ``files`` and ``progress`` nested dicts. ``camel_case=True`` gives camelCase JSON
+        for a JavaScript front end, as ``JSON.stringify`` would write it: its key names
         (``createdAt``, ``totalFiles``, ``sourcePath``, …), fields that are ``None`` left
         out, and datetimes like JavaScript's ``Date.toISOString()``
         (``2026-11-29T17:00:00.123Z``). The result is new on every call.

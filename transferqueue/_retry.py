@@ -124,7 +124,7 @@ class RetryPolicy:
         """Seconds to wait after the ``failed_attempts``-th failed attempt.
 
         ``random_fraction`` in [0, 1] picks where in the jitter range the delay falls
-        (1: the full backoff; the queue draws it from :func:`random.random`).
+        (1: the full backoff; the queue draws it from ``random.random()``).
         """
         if failed_attempts < 1:
             raise ValueError(f"failed_attempts must be >= 1, got {failed_attempts}")

@@ -13,8 +13,12 @@ import threading
 
 from ._config import get_max_concurrent_transfers
 from ._queue import TransferQueue
+from ._validation import check_limit
 
 _shared: TransferQueue | None = None
+# The limit the shared queue is made with instead of the environment's (set by a
+# framework's configuration, see set_shared_limit); guarded by _shared_lock.
+_configured_limit: int | None = None
 # Guards the making of _shared, so that threads that look it up at once get one queue.
 # Held only while the queue is made (which takes the process registry's lock inside, see
 # _process.py, never the other way round). Renewed in a forked child (see below).
@@ -38,8 +42,24 @@ def _make_shared() -> TransferQueue:
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = TransferQueue(get_max_concurrent_transfers())
+            limit = _configured_limit
+            _shared = TransferQueue(get_max_concurrent_transfers() if limit is None else limit)
         return _shared
+
+
+def set_shared_limit(limit: int) -> None:
+    """Give :data:`transfer_queue` the concurrency limit ``limit``, from configuration.
+
+    Made later, the queue gets it without reading ``MAX_CONCURRENT_TRANSFERS`` (so a bad
+    value there fails nothing); already made, its limit is changed. Nothing is made here.
+    """
+    global _configured_limit
+    with _shared_lock:
+        _configured_limit = check_limit(limit)
+        queue = _shared
+    if queue is not None:
+        # Outside the lock: the queue takes locks of its own.
+        queue.update_concurrency_limit(limit)
 
 
 def update_transfer_queue_concurrency(new_limit: int) -> None:

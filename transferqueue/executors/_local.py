@@ -48,7 +48,7 @@ class LocalCopy:
 
     The source is copied as it is when read: if it changed since it was listed, its
     current bytes are copied, whatever ``file.size`` says, and the true byte counts are
-    reported (the queue clamps them to the file's listed size, contract S7).
+    reported (the queue clamps them to the file's listed size).
 
     Errors keep their type (``FileNotFoundError``, ``PermissionError``,
     ``IsADirectoryError``, ``NotADirectoryError``, ``FileExistsError``, ``OSError`` with

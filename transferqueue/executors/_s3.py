@@ -517,8 +517,9 @@ def list_s3_objects(
     page_size: int | None = None,
     on_error: Callable[[UnsafeRemoteNameError], object] | None = None,
 ) -> list[dict[str, Any]]:
-    """List what ``source`` names, as the ``files`` that :meth:`TransferQueue.queue_job`
-    takes: ``[{"source_path": "s3://bucket/key", "destination_path": ..., "size": n}]``.
+    """List what ``source`` names, as the ``files`` that
+    :meth:`transferqueue.TransferQueue.queue_job` takes:
+    ``[{"source_path": "s3://bucket/key", "destination_path": ..., "size": n}]``.
 
     ``source`` is ``s3://bucket/key`` or a prefix. A key that exists exactly gives that
     one object, with ``destination`` as its destination. Otherwise the key is a folder:

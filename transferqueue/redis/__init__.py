@@ -27,7 +27,13 @@ ImportError that says so, while the exceptions and the records import anyway.
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._errors import RedisBackendError, RedisDataError, RedisUnavailableError, SlotLostError
+from ._errors import (
+    OwnerLostError,
+    RedisBackendError,
+    RedisDataError,
+    RedisUnavailableError,
+    SlotLostError,
+)
 from ._records import SemaphoreState
 from ._settings import DEFAULT_LEASE, DEFAULT_NAMESPACE, MAX_LIMIT
 
@@ -62,6 +68,7 @@ __all__ = [
     "DEFAULT_LEASE",
     "DEFAULT_NAMESPACE",
     "MAX_LIMIT",
+    "OwnerLostError",
     "RedisBackend",
     "RedisBackendError",
     "RedisDataError",

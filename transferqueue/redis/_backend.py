@@ -3,6 +3,8 @@ share through one Redis server and namespace."""
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import secrets
 import threading
@@ -14,13 +16,15 @@ import attrs
 
 from transferqueue._enums import TransferStatus
 from transferqueue._errors import JobNotFoundError
-from transferqueue._log import logger
+from transferqueue._log import log_in_queue_thread, logger
 from transferqueue._records import TransferJob
 
 from ._cancels import CancelListener, CancelRequests, requester
 from ._connection import RedisConnection
 from ._errors import RedisBackendError
+from ._heartbeat import Heartbeat
 from ._keys import HOST as _HOST
+from ._owners import LOST_TYPE, Beat, Owners, lost_message
 from ._registry import NO_RETENTION, TERMINAL_STATUSES, JobRegistry, Published, Retention
 from ._semaphore import RedisSemaphore
 from ._settings import (
@@ -28,6 +32,7 @@ from ._settings import (
     DEFAULT_NAMESPACE,
     DEFAULT_SLOT_KEEP,
     check_cluster_limit,
+    check_heartbeat,
     check_lease,
     check_namespace,
     check_slot_keep,
@@ -68,6 +73,13 @@ class RedisBackend:
     of any queue of the cluster see every job of the cluster. ``cancel_job`` of another
     process's job asks its owner, whose listener thread cancels it at once.
 
+    Each process that has queued a job sends a heartbeat every ``heartbeat`` seconds (a
+    third of ``lease`` by default) from a thread of its own, and is declared lost by the
+    cluster once it sent none for its lease and a further lease: any live process that
+    notices (its heartbeat, or a read) fails the lost owner's unfinished jobs, naming it.
+    A process that finds itself declared lost (it was paused past its lease) fails its
+    own unfinished jobs too, stopping their executors, and goes on under a new name.
+
     One backend serves one queue. In a child made by ``fork`` it starts afresh with
     connections, slots and a process identity of its own (the queue's fork hooks call
     :meth:`after_fork_in_child`).
@@ -79,25 +91,37 @@ class RedisBackend:
         *,
         namespace: str = DEFAULT_NAMESPACE,
         lease: float | timedelta = DEFAULT_LEASE,
+        heartbeat: float | timedelta | None = None,
         local_limit: int | None = None,
         slot_keep: float | timedelta = DEFAULT_SLOT_KEEP,
     ) -> None:
         self.namespace = check_namespace(namespace)
         """The namespace every key of this backend starts with."""
         self._lease = check_lease(lease)
+        self._heartbeat_interval = check_heartbeat(heartbeat, self._lease)
         self._local_limit = None if local_limit is None else _check_local_limit(local_limit)
         self._slot_keep = check_slot_keep(slot_keep, self._lease)
         self._url = url  # may hold a password: shown only through RedisConnection.url
-        self._connection = RedisConnection(url)  # checks the URL; connects on first use
-        self._registry = JobRegistry(self._connection, self.namespace, STREAM_LENGTH, STREAM_TTL)
-        self._cancels = CancelRequests(self._connection, self.namespace)
+        self._connect()  # checks the URL; connects on first use
         self._listener: CancelListener | None = None  # made by attach()
-        # Guards _semaphore, _pid, _owner, _limit, _retention and _attached. No Redis
-        # call is made under it but the one that makes a forked child's semaphore.
+        self._on_cancel_request: Callable[[str, str], None] | None = None
+        self._has_unfinished_jobs: Callable[[], bool] | None = None
+        self._heartbeat = Heartbeat(self._heartbeat_interval, self._beat)
+        self._on_owner_lost: Callable[[Collection[str], str, str], None] | None = None
+        self._current_jobs: Callable[[], list[tuple[TransferJob, int]]] | None = None
+        # Guards _semaphore, _pid, _owner, _owned, _epoch, _last_sweep, _beat_failing,
+        # _limit, _retention and _attached. No Redis call is made under it but the one
+        # that makes a forked child's semaphore, and no callback of the queue.
         self._lock = threading.Lock()
         self._semaphore: RedisSemaphore | None = None
         self._pid = os.getpid()
         self._owner = ProcessIdentity.new()
+        # The unfinished jobs written under the name in _owner: those to fail here should
+        # the cluster declare this process lost.
+        self._owned: set[str] = set()
+        self._epoch: str | None = None  # the server's epoch at the last heartbeat
+        self._last_sweep = -math.inf  # time.monotonic() of the last look for lost owners
+        self._beat_failing = False
         self._limit = 0  # the limit this process last stored or was made with
         self._retention = NO_RETENTION
         self._attached = False
@@ -118,6 +142,11 @@ class RedisBackend:
         """Seconds after taking a slot during which it may serve this process's next file
         without a round trip; 0: each file takes a slot of its own."""
         return self._slot_keep
+
+    @property
+    def heartbeat(self) -> float:
+        """Seconds between two heartbeats of this process."""
+        return self._heartbeat_interval
 
     @property
     def local_limit(self) -> int | None:
@@ -148,13 +177,17 @@ class RedisBackend:
         *,
         on_cancel_request: Callable[[str, str], None],
         has_unfinished_jobs: Callable[[], bool],
+        on_owner_lost: Callable[[Collection[str], str, str], None],
+        current_jobs: Callable[[], list[tuple[TransferJob, int]]],
     ) -> None:
         """Serve the queue being made: store ``limit`` as the cluster's limit unless one
         is stored; apply the queue's retention to the registry; pass the cancel requests
         of other processes to ``on_cancel_request(job_id, requester)`` while
-        ``has_unfinished_jobs()``. Raises RuntimeError if this backend serves a queue
-        already, and :class:`~transferqueue.redis.RedisUnavailableError` if Redis cannot
-        be reached."""
+        ``has_unfinished_jobs()``; should the cluster declare this process lost, have
+        ``on_owner_lost(job_ids, message, error_type)`` fail the jobs it owned; write
+        ``current_jobs()`` (each job with its last event's number) again should Redis
+        lose its data. Raises RuntimeError if this backend serves a queue already, and
+        :class:`~transferqueue.redis.RedisUnavailableError` if Redis cannot be reached."""
         limit = check_cluster_limit(limit)
         with self._lock:
             if self._attached:
@@ -169,9 +202,10 @@ class RedisBackend:
         with self._lock:
             self._semaphore, self._limit = semaphore, limit
             self._retention = Retention(max_finished_jobs, max_finished_age)
-            self._listener = CancelListener(
-                self._cancels, lambda: self.owner_id, on_cancel_request, has_unfinished_jobs
-            )
+            self._on_owner_lost, self._current_jobs = on_owner_lost, current_jobs
+            self._on_cancel_request = on_cancel_request
+            self._has_unfinished_jobs = has_unfinished_jobs
+            self._listener = self._new_listener()
 
     def job_id_suffix(self) -> str:
         """What makes this process's job ids unique in the cluster: ``-<token>``."""
@@ -227,40 +261,175 @@ class RedisBackend:
 
     def publish(self, events: Sequence[tuple[TransferJob, int, Collection[int] | None]]) -> None:
         """Write this process's job events to the registry (from its event thread, in
-        order, one round trip). Never raises."""
-        with self._lock:
-            owner, retention = self._owner.name, self._retention
+        order, one round trip). Never raises.
+
+        Should the cluster have declared this process lost, nothing is written: the
+        jobs it owned are failed (see :meth:`_declared_lost`), and the events are
+        written under its new name (a job that has ended in the registry, failed by
+        another process, is not written again)."""
         published = [Published(job, seq, changed) for job, seq, changed in events]
-        self._registry.publish(published, owner, retention)
+        with self._lock:
+            identity, retention = self._owner, self._retention
+            # Before the write: a job written is one to fail should this name be lost.
+            self._track_locked(published)
+        if self._registry.publish(published, identity.name, retention):
+            # Jobs created in this batch were written nowhere under the lost name.
+            created = {event.job.id for event in published if event.seq == 0}
+            self._declared_lost(identity, created)
+            with self._lock:
+                identity = self._owner
+            self._registry.publish([], identity.name, retention)
+
+    def _track_locked(self, events: Sequence[Published]) -> None:
+        for event in events:
+            if event.job.status.is_terminal:
+                self._owned.discard(event.job.id)
+            else:
+                self._owned.add(event.job.id)
 
     def read_job(self, job_id: str) -> TransferJob | None:
         """Any process's job as the registry has it, or None."""
+        self._sweep_if_due()
         return self._registry.read_job(job_id, self._current_retention())
 
     def read_jobs(self, skip: Collection[str]) -> list[TransferJob]:
         """Every job of the registry but those in ``skip``, oldest first."""
+        self._sweep_if_due()
         return self._registry.read_jobs(skip, self._current_retention())
 
     def read_active(self) -> list[tuple[str, int]]:
         """The registry's unfinished jobs: (id, creation in ms), oldest first."""
+        self._sweep_if_due()
         return self._registry.read_active()
 
     def wait(self, job_id: str, seconds: float | None) -> TransferJob:
-        """Block until another process's job is terminal; see :meth:`JobRegistry.wait`."""
-        return self._registry.wait(job_id, seconds)
+        """Block until another process's job is terminal; see :meth:`JobRegistry.wait`
+        (looking for lost owners at each step)."""
+        return self._registry.wait(job_id, seconds, self._sweep_if_due)
 
     def watch(self, job_id: str, timeout: float | None, keepalive: float | None) -> StreamWatch:
         """A watch of another process's job, read from its event stream; raises
         JobNotFoundError if the registry has no such job."""
+        self._sweep_if_due()
         job, seq, tail = self._registry.read_job_and_tail(job_id)
         if job is None:
             raise JobNotFoundError(job_id)
-        return StreamWatch(self._registry, job, seq, tail, timeout=timeout, keepalive=keepalive)
+        return StreamWatch(
+            self._registry,
+            job,
+            seq,
+            tail,
+            timeout=timeout,
+            keepalive=keepalive,
+            between_reads=self._sweep_if_due,
+        )
 
     def follow_all(self, keepalive: float, known: set[str]) -> ClusterEvents:
         """Every job's news in the cluster from now on (see :class:`ClusterEvents`);
         ``known`` are the jobs the follower has seen already."""
-        return ClusterEvents(self._registry, keepalive, known)
+        return ClusterEvents(self._registry, keepalive, known, self._sweep_if_due)
+
+    # -- liveness --------------------------------------------------------------------------
+
+    def _beat(self) -> None:
+        """The heartbeat thread's beat: renew this process's lease, write again what
+        Redis lost or what could not be written, fail the jobs of lost owners."""
+        with self._lock:
+            identity, known_epoch, retention = self._owner, self._epoch, self._retention
+            self._last_sweep = time.monotonic()
+        try:
+            beat = self._owners.beat(identity.name, self._lease, secrets.token_hex(8))
+        except RedisBackendError as exc:
+            with self._lock:
+                first, self._beat_failing = not self._beat_failing, True
+            if first:
+                log_in_queue_thread(
+                    logging.WARNING,
+                    "could not send a heartbeat to Redis (trying again every %g s): %s",
+                    self._heartbeat_interval,
+                    exc,
+                )
+            return
+        with self._lock:
+            recovered, self._beat_failing = self._beat_failing, False
+            self._epoch = beat.epoch
+        if recovered:
+            log_in_queue_thread(logging.INFO, "heartbeats reach Redis at %s again", self.url)
+        if not beat.alive:
+            self._declared_lost(identity, ())
+            return
+        if known_epoch is not None and beat.epoch != known_epoch:
+            self._write_all_again(identity, retention)
+        elif self._registry.has_unpublished():
+            self._registry.publish([], identity.name, retention)
+        self._reap(beat)
+
+    def _write_all_again(self, identity: ProcessIdentity, retention: Retention) -> None:
+        """Redis lost its data (restarted without it): write every job of this process
+        again, whole, from what it holds."""
+        assert self._current_jobs is not None, "attach() comes first"
+        jobs = self._current_jobs()
+        log_in_queue_thread(
+            logging.WARNING,
+            "Redis at %s lost its data (restarted without it?): writing this process's "
+            "%d jobs again",
+            self.url,
+            len(jobs),
+        )
+        events = [Published(job, seq, None) for job, seq in jobs]
+        with self._lock:
+            self._track_locked(events)
+        self._registry.publish(events, identity.name, retention)
+
+    def _sweep_if_due(self) -> None:
+        """Look for lost owners and fail their jobs, at most once per heartbeat interval
+        of this process (a reader calls it; so does each heartbeat)."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_sweep < self._heartbeat_interval:
+                return
+            self._last_sweep = now
+        self._reap(self._owners.beat(None, self._lease, secrets.token_hex(8)))
+
+    def _reap(self, beat: Beat) -> None:
+        """Log the owners ``beat`` declared lost; fail the jobs of lost owners it found."""
+        for owner, jobs in beat.declared:
+            log_in_queue_thread(
+                logging.WARNING if jobs else logging.INFO,
+                "owner %s was lost (no heartbeat within its lease): %d unfinished jobs of it "
+                "are failed",
+                owner,
+                jobs,
+            )
+        for owner, job_id in beat.orphans:
+            failed = self._registry.fail_orphan(job_id, owner)
+            if failed is not None:
+                log_in_queue_thread(logging.WARNING, "job %s failed here: %s", job_id, failed.error)
+
+    def _declared_lost(self, identity: ProcessIdentity, spared: Collection[str]) -> None:
+        """The cluster declared this process lost under ``identity``: go on under a new
+        name, and fail the jobs written under the lost one (but ``spared``, written
+        nowhere under it), as other processes fail them in the registry."""
+        with self._lock:
+            if self._owner is not identity:  # another thread saw to it
+                return
+            lost = self._owned - set(spared)
+            self._owned = self._owned & set(spared)
+            self._owner = ProcessIdentity.new()
+            renamed = self._owner.name
+        log_in_queue_thread(
+            logging.ERROR,
+            "this process, %s, was declared lost by its cluster (no heartbeat reached Redis "
+            "within the lease of %g s: was it paused?); it goes on as %s, and fails the %d "
+            "unfinished jobs it owned",
+            identity.name,
+            self._lease,
+            renamed,
+            len(lost),
+        )
+        assert self._on_owner_lost is not None, "attach() comes first"
+        self._on_owner_lost(lost, lost_message(identity.name), LOST_TYPE)
+        self._heartbeat.beat_soon()
 
     # -- cancel requests --------------------------------------------------------------------
 
@@ -271,6 +440,7 @@ class RedisBackend:
             listener = self._listener
         assert listener is not None
         listener.wake()
+        self._heartbeat.start()
 
     def request_cancel(self, job_id: str) -> bool:
         """Ask the owner of another process's job to cancel it, and wait (at most
@@ -280,6 +450,7 @@ class RedisBackend:
         Raises TimeoutError, naming the owner, when the owner does not confirm in time
         (the request still waits for it for a minute).
         """
+        self._sweep_if_due()
         state = self._registry.read_state(job_id)
         if state is None:
             return False
@@ -291,7 +462,7 @@ class RedisBackend:
         self._cancels.send(owner, job_id, requester())
         logger.info("job %s cancel requested from this process of its owner %s", job_id, owner)
         try:
-            job = self._registry.wait(job_id, CANCEL_TIMEOUT)
+            job = self._registry.wait(job_id, CANCEL_TIMEOUT, self._sweep_if_due)
         except JobNotFoundError:  # forgotten meanwhile: it had ended
             return False
         except TimeoutError:
@@ -315,6 +486,9 @@ class RedisBackend:
             listener = self._listener
         assert listener is not None, "attach() comes first"
         listener.stop()
+        if self._heartbeat.started:
+            self._heartbeat.stop()
+            self._retire()
         if semaphore is not None:
             # Holds no slot by now (the queue's workers have ended): nothing to give back
             # that could fail, only the lease thread to stop and connections to close.
@@ -322,6 +496,19 @@ class RedisBackend:
         self._connection.close()
 
     # -- internals -----------------------------------------------------------------------
+
+    def _retire(self) -> None:
+        """Leave the cluster's live owners (the queue has no unfinished job left), so
+        that nobody declares this process lost once it has gone. Never raises."""
+        with self._lock:
+            name = self._owner.name
+        client = self._connection.client
+        try:
+            self._connection.call(
+                "leaving the cluster", lambda: client.zrem(self._owners.owners_key, name)
+            )
+        except RedisBackendError as exc:
+            logger.warning("could not leave the cluster (its lease runs out by itself): %s", exc)
 
     def _current_retention(self) -> Retention:
         with self._lock:
@@ -332,15 +519,39 @@ class RedisBackend:
         # it from here), and every later file takes a slot of its own first.
         return RedisSemaphore(self._url, limit, namespace=self.namespace, lease=self._lease)
 
+    def _connect(self) -> None:
+        """Make the connection and what uses it (no Redis call)."""
+        self._connection = RedisConnection(self._url)
+        self._owners = Owners(self._connection, self.namespace)
+        self._registry = JobRegistry(
+            self._connection, self.namespace, STREAM_LENGTH, STREAM_TTL, self._owners, self._lease
+        )
+        self._cancels = CancelRequests(self._connection, self.namespace)
+
+    def _new_listener(self) -> CancelListener:
+        assert self._on_cancel_request is not None
+        assert self._has_unfinished_jobs is not None
+        return CancelListener(
+            self._cancels, lambda: self.owner_id, self._on_cancel_request, self._has_unfinished_jobs
+        )
+
     def after_fork_in_child(self) -> None:
         """Called by the queue in a forked child (no Redis call): new locks (a thread of
         the parent may have held one), an identity of its own, none of the parent's
-        unwritten events or threads. Its semaphore is made on first use."""
+        unwritten events or threads. Its semaphore is made on first use.
+
+        Its connection pool is new too: redis-py's own reset of a pool in a child takes
+        the pool's lock, which a thread of the parent may have held at the fork (the
+        heartbeat, a cancel listener), and would then wait for ever."""
+        self._connect()
+        self._heartbeat = Heartbeat(self._heartbeat_interval, self._beat)
+        self._listener = self._new_listener()
         self._lock = threading.Lock()
         self._owner = ProcessIdentity.new()
-        self._registry.reset_after_fork()
-        assert self._listener is not None, "attach() comes first"
-        self._listener.reset_after_fork()
+        self._owned = set()
+        self._epoch = None
+        self._last_sweep = -math.inf
+        self._beat_failing = False
 
     def _in_this_process(self) -> RedisSemaphore:
         """This process's semaphore: after a fork the child makes one of its own (the

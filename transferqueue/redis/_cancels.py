@@ -172,13 +172,6 @@ class CancelListener:
                 self._requests.wake(self._owner())
             thread.join()
 
-    def reset_after_fork(self) -> None:
-        """In a forked child: no thread listens here yet (the lock, which a thread of
-        the parent may have held, is new)."""
-        self._lock = threading.Lock()
-        self._thread = None
-        self._woken = False
-
     def _run(self) -> None:
         failing = False
         while not self._stopped.is_set():

@@ -43,3 +43,12 @@ class SlotLostError(TransferQueueError):
         super().__init__(f"slot {holder_id} is lost: {reason}")
         self.holder_id = holder_id
         self.reason = reason
+
+
+class OwnerLostError(TransferQueueError):
+    """The kind recorded for the files of a job whose owning process was lost: it sent
+    no heartbeat within its lease (killed, its host gone, or paused too long), so the
+    cluster declared it lost and failed its unfinished jobs. Files carry it as their
+    ``error_type``, ``"transferqueue.redis.OwnerLostError"``."""
+
+    __module__ = "transferqueue.redis"  # where users import it: a stable error_type

@@ -19,7 +19,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any, cast
@@ -38,6 +38,7 @@ from . import _registry_lua, _wire
 from ._connection import RedisConnection
 from ._errors import RedisBackendError
 from ._keys import check_job_id
+from ._owners import Owners, fail_lost_job, lost_message
 
 TERMINAL_STATUSES = frozenset(status.value for status in TransferStatus if status.is_terminal)
 """The terminal statuses as the registry's JSON writes them."""
@@ -89,9 +90,17 @@ class JobRegistry:
     """The registry of one namespace on one server."""
 
     def __init__(
-        self, connection: RedisConnection, namespace: str, stream_length: int, stream_ttl: float
+        self,
+        connection: RedisConnection,
+        namespace: str,
+        stream_length: int,
+        stream_ttl: float,
+        owners: Owners,
+        owner_lease: float,
     ) -> None:
         self._connection = connection
+        self._owners = owners
+        self._owner_lease_ms = int(owner_lease * 1000)
         self._client: redis.Redis = connection.client
         base = f"{namespace}:"
         self._job_prefix = base + "job:"
@@ -123,11 +132,15 @@ class JobRegistry:
 
     # -- writing (the owner's event thread) ------------------------------------------------
 
-    def publish(self, events: Sequence[Published], owner: str, retention: Retention) -> None:
+    def publish(self, events: Sequence[Published], owner: str, retention: Retention) -> bool:
         """Write the events, in order, in one round trip. Never raises: a failure is
         logged once until writes work again, and each job whose write failed is written
         whole (every file) with the next batch. A job Redis lost (restarted without its
-        data) is written whole at once, in a second round trip."""
+        data) is written whole at once, in a second round trip.
+
+        Returns True when ``owner`` has been declared lost: nothing was written, and the
+        events are kept to be written (whole) with the next batch, under the name the
+        process goes on with."""
         ids = _ids(events)
         with self._lock:
             retry, self._unpublished = self._unpublished, {}
@@ -135,18 +148,30 @@ class JobRegistry:
         batch = [event for job_id, event in retry.items() if job_id not in ids]
         for event in events:
             job_id = event.job.id
-            if retry.pop(job_id, None) is not None or job_id in partial_ones:
+            kept = retry.pop(job_id, None)
+            if kept is not None and kept.seq > event.seq:
+                # Kept by another thread's batch (queue_job writes a creation while the
+                # event thread writes the job's later events): the newer one goes.
+                event = kept
+            if kept is not None or job_id in partial_ones:
                 event = Published(event.job, event.seq, None)
                 partial_ones.discard(job_id)  # its later events in this batch need not be
             batch.append(event)
-        lost = self._write(batch, owner, retention)
+        lost, declared = self._write(batch, owner, retention)
         if lost:
-            self._write(lost, owner, retention)
+            declared = self._write(lost, owner, retention)[1] or declared
+        return declared
+
+    def has_unpublished(self) -> bool:
+        """True while events whose write failed wait for the next batch."""
+        with self._lock:
+            return bool(self._unpublished)
 
     def _write(
         self, batch: Sequence[Published], owner: str, retention: Retention
-    ) -> list[Published]:
-        """Write a batch; return the newest event, whole, of each job Redis had lost."""
+    ) -> tuple[list[Published], bool]:
+        """Write a batch; return the newest event, whole, of each job Redis had lost, and
+        whether ``owner`` was declared lost (its events are then kept for later)."""
         terminal = any(event.job.status.is_terminal for event in batch)
 
         def build(pipeline: Pipeline) -> None:
@@ -159,13 +184,18 @@ class JobRegistry:
             results = self._connection.pipelined("writing job events", build)
         except RedisBackendError as exc:
             self._failed(batch, str(exc))
-            return []
+            return [], False
         written = list(zip(batch, results, strict=False))
         failed = [event for event, result in written if isinstance(result, Exception)]
         if failed:
             error = next(result for _, result in written if isinstance(result, Exception))
             self._failed(failed, str(error))
-            return []
+            return [], False
+        refused = [event for event, result in written if result == -1]
+        if refused:
+            with self._lock:
+                self._keep_locked(refused)
+            return [], True
         lost = {event.job.id: event for event, result in written if result == 0}
         with self._lock:
             recovered, self._failing = self._failing, False
@@ -177,9 +207,11 @@ class JobRegistry:
         if recovered:
             log_in_queue_thread(logging.INFO, "job events are written to Redis again")
         newest = {event.job.id: event for event, _ in written if event.job.id in lost}
-        return [Published(event.job, event.seq, None) for event in newest.values()]
+        return [Published(event.job, event.seq, None) for event in newest.values()], False
 
-    def _add_publish(self, pipeline: Pipeline, event: Published, owner: str) -> None:
+    def _add_publish(
+        self, pipeline: Pipeline, event: Published, owner: str, reaping: bool = False
+    ) -> None:
         job = event.job
         indexes = range(len(job.files)) if event.changed is None else sorted(event.changed)
         encoded = [(index, _wire.encode_file(job.files[index])) for index in indexes]
@@ -192,6 +224,8 @@ class JobRegistry:
             self._finished,
             self.stream_key(job.id),
             self._all_events,
+            self._owners.owners_key,
+            self._owners.lost_key,
         ]
         args: list[str | int] = [
             job.id,
@@ -204,14 +238,59 @@ class JobRegistry:
             self._stream_ttl_ms,
             "{}" if event.seq == 0 else _wire.stream_files(encoded),
             "1" if event.changed is None else "0",
+            self._owner_lease_ms,
+            self._owners.owned_prefix,
+            "1" if reaping else "0",
             *pairs,
         ]
         self._publish.add(pipeline, keys, args)
 
+    # -- the jobs of lost owners (any process) ---------------------------------------------
+
+    def fail_orphan(self, job_id: str, owner: str) -> TransferJob | None:
+        """Fail the unfinished job ``job_id`` of ``owner``, declared lost: its unfinished
+        files become ``error``, naming the owner. Returns the job as written, or None
+        when there was nothing to write (the job ended, or another process failed it
+        first: the write is refused in Redis unless it follows the event read here)."""
+        client = self._client
+        pipeline = client.pipeline(transaction=True)
+        pipeline.hgetall(self.job_key(job_id))
+        (fields,) = self._connection.call("reading a job of a lost owner", pipeline.execute)
+        job = self._decoded(job_id, fields)
+        raw = cast(dict[bytes, bytes], fields or {})
+        seq = event_number(raw.get(_wire.SEQ))
+        stored_owner = raw.get(_wire.OWNER)
+        if job is None or seq is None or job.status.is_terminal or stored_owner is None:
+            self._forget_orphan(job_id, owner)
+            return None
+        if check_job_id(stored_owner) != owner:  # owned by another process now
+            self._forget_orphan(job_id, owner)
+            return None
+        failed, changed = fail_lost_job(job, lost_message(owner))
+        event = Published(failed, seq + 1, changed)
+        results = self._connection.pipelined(
+            "failing a job of a lost owner",
+            lambda pipeline: self._add_publish(pipeline, event, owner, reaping=True),
+        )
+        reply = self._connection.reply("failing a job of a lost owner", results[0])
+        return failed if reply not in (None, 0, -1) else None
+
+    def _forget_orphan(self, job_id: str, owner: str) -> None:
+        key = self._owners.owned_prefix + owner
+        client = self._client
+        self._connection.call("forgetting a job of a lost owner", lambda: client.srem(key, job_id))
+
+    def _keep_locked(self, events: Sequence[Published]) -> None:
+        """Keep the events to write whole with the next batch: the newest of each job
+        (another thread may have kept a newer one meanwhile)."""
+        for event in events:
+            kept = self._unpublished.get(event.job.id)
+            if kept is None or kept.seq <= event.seq:
+                self._unpublished[event.job.id] = Published(event.job, event.seq, None)
+
     def _failed(self, events: Sequence[Published], reason: str) -> None:
         with self._lock:
-            for event in events:
-                self._unpublished[event.job.id] = Published(event.job, event.seq, None)
+            self._keep_locked(events)
             first, self._failing = not self._failing, True
         if first:
             log_in_queue_thread(
@@ -220,13 +299,6 @@ class JobRegistry:
                 "next events): %s",
                 reason,
             )
-
-    def reset_after_fork(self) -> None:
-        """In a forked child: the parent's unwritten events are the parent's."""
-        self._lock = threading.Lock()
-        self._unpublished = {}
-        self._whole = set()
-        self._failing = False
 
     # -- retention --------------------------------------------------------------------------
 
@@ -306,17 +378,21 @@ class JobRegistry:
                 found.append((job_id, int(score)))
         return found
 
-    def wait(self, job_id: str, seconds: float | None) -> TransferJob:
+    def wait(
+        self, job_id: str, seconds: float | None, each_step: Callable[[], None]
+    ) -> TransferJob:
         """Block until another process's job is terminal in the registry; return it.
 
         Blocks on the job's stream, at most :data:`WAIT_STEP` at a time, looking at the job
-        again after each event or step. Raises JobNotFoundError when the registry has no
+        again after each event or step, after calling ``each_step()`` (which may fail the
+        job, should its owner be lost). Raises JobNotFoundError when the registry has no
         such job (or forgets it meanwhile), TimeoutError after ``seconds``.
         """
         remaining = math.inf if seconds is None else seconds
         stream = self.stream_key(job_id)
         client = self._client
         while True:
+            each_step()
             head, tail = self._head_and_tail(job_id)
             if head is None:
                 raise JobNotFoundError(job_id)

@@ -12,6 +12,8 @@ DEFAULT_SLOT_KEEP = 0.05
 """Seconds after taking a slot during which a worker may run its process's next file on it."""
 
 MIN_LEASE = 0.1
+# The shortest heartbeat interval: each beat is a round trip.
+MIN_HEARTBEAT = 0.05
 # A lease that ends further ahead than the longest one was not written by this library:
 # such holders and waiters are dropped instead of blocking their slot for ever.
 MAX_LEASE = 3600.0
@@ -53,6 +55,20 @@ def check_slot_keep(value: object, lease: float) -> float:
     seconds = check_seconds(value, "slot_keep")
     if seconds > lease:
         raise ValueError(f"slot_keep must be at most the lease ({lease:g} s), got {value!r}")
+    return seconds
+
+
+def check_heartbeat(value: object, lease: float) -> float:
+    """Return a heartbeat interval in seconds: None for a third of ``lease``, else a
+    number or ``timedelta`` from 0.05 s to half the lease (so that one late beat does
+    not make a live process look lost)."""
+    if value is None:
+        return max(lease / 3, MIN_HEARTBEAT)
+    seconds = check_positive_seconds(value, "heartbeat")
+    if seconds < MIN_HEARTBEAT:
+        raise ValueError(f"heartbeat must be at least {MIN_HEARTBEAT} seconds, got {value!r}")
+    if seconds > lease / 2:
+        raise ValueError(f"heartbeat must be at most half the lease ({lease:g} s), got {value!r}")
     return seconds
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from transferqueue._json_read import file_from_dict, job_from_head
@@ -40,6 +40,7 @@ class StreamWatch(JobWatch[Any]):
         *,
         timeout: float | None,
         keepalive: float | None,
+        between_reads: Callable[[], None],
     ) -> None:
         # The base class's feed only holds the first snapshot; this class reads the rest.
         super().__init__(
@@ -55,6 +56,7 @@ class StreamWatch(JobWatch[Any]):
         self._seq = seq  # the number of the last event applied to _job
         self._tail = tail  # the stream entry read last
         self._first_due = True
+        self._between_reads = between_reads  # looks for lost owners (and fails their jobs)
 
     def __next__(self) -> TransferJob | None:
         if self._first_due:
@@ -71,6 +73,7 @@ class StreamWatch(JobWatch[Any]):
             step = min(self._remaining, READ_STEP)
             if self._keepalive is not None:
                 step = min(step, self._keepalive - quiet)
+            self._between_reads()
             started = time.monotonic()
             entries = self._registry.read_events(self.job_id, self._tail, step)
             # A read that timed out used up its time even where the clock stands still
@@ -170,8 +173,15 @@ class ClusterEvents(Iterator["tuple[str, TransferJob] | None"]):
     read (several events of one job waiting together give one snapshot); ``None`` after
     ``keepalive`` quiet seconds. Never ends; :meth:`close` stops it."""
 
-    def __init__(self, registry: JobRegistry, keepalive: float, known: set[str]) -> None:
+    def __init__(
+        self,
+        registry: JobRegistry,
+        keepalive: float,
+        known: set[str],
+        between_reads: Callable[[], None],
+    ) -> None:
         self._registry = registry
+        self._between_reads = between_reads  # looks for lost owners (and fails their jobs)
         self._keepalive = keepalive
         self._known = known  # the jobs the follower has seen: their news is "updated"
         self._tail = registry.all_events_tail()
@@ -184,6 +194,7 @@ class ClusterEvents(Iterator["tuple[str, TransferJob] | None"]):
             if self._closed:
                 raise StopIteration
             step = min(READ_STEP, self._keepalive - quiet)
+            self._between_reads()
             entries = self._registry.read_all_events(self._tail, step)
             if not entries:
                 quiet += step

@@ -190,11 +190,12 @@ class TransferEndpoints(Generic[RequestT]):
 
     Who may do what is the application's decision, and the routes refuse everything until
     it is made: without ``can_access`` and without ``public=True`` every route answers 403
-    (with :data:`NOT_CONFIGURED` as its error, and a warning logged when the endpoints are
-    made). ``can_access(request, job, action)`` (see :data:`AccessHook`) decides each
-    request; ``public=True`` lets every caller that reaches the routes view and cancel every
-    job, for apps whose every visitor may (an intranet tool, a service behind an
-    authenticating proxy, a demo on this machine). Passing both is a ``ValueError``.
+    (with an error that says so, the same whatever was asked, and a warning logged when
+    the endpoints are made). ``can_access(request, job, action)`` (see
+    :data:`AccessHook`) decides each request; ``public=True`` lets every caller that
+    reaches the routes view and cancel every job, for apps whose every visitor may (an
+    intranet tool, a service behind an authenticating proxy, a demo on this machine).
+    Passing both is a ``ValueError``.
 
     ``hide_paths=True`` sends each file's name (the last component of its path) instead of
     its source and destination paths, in the JSON routes and in both streams; in a file's

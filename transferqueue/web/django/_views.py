@@ -1,14 +1,17 @@
 """The views behind :mod:`transferqueue.web.django` (routes, names and statuses: see there).
 
-Each view only converts: the Django request into a :class:`TransferEndpoints` call, and
-its :class:`Reply` or SSE stream into a Django response. They are ``csrf_exempt``, for the
-reason the package's docstring gives.
+Each view only converts: the Django request into a
+:class:`~transferqueue.web.TransferEndpoints` call, and its :class:`Reply` or SSE
+stream into a Django response, whose content is the stream itself under WSGI and an
+:class:`AsyncEventStream` of it under ASGI. They are ``csrf_exempt``, for the reason the
+package's docstring gives.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.core.handlers.asgi import ASGIRequest
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -29,7 +32,12 @@ from transferqueue.web._endpoints import (
     TransferEndpoints,
 )
 
+from ._async_stream import AsyncEventStream
+
 _View = Callable[..., HttpResponseBase]
+
+APP_NAME = "transferqueue"
+"""The application namespace of the URL patterns: ``reverse("transferqueue:list")``."""
 
 
 def transfer_urls(
@@ -40,13 +48,17 @@ def transfer_urls(
     public: bool = False,
     hide_paths: bool = False,
     keepalive: float = 15.0,
-) -> list[URLPattern]:
-    """Return the URL patterns serving ``queue``'s jobs (routes: :mod:`transferqueue.web.django`).
+) -> tuple[list[URLPattern], str]:
+    """Return the URL patterns serving ``queue``'s jobs, with their application namespace.
 
-    Include them under a prefix: ``path("transfers/", include(transfer_urls(queue)))``.
-    The options are :class:`TransferEndpoints`'s (``queue`` defaults to the process-wide
-    one; ``can_access`` is given the ``django.http.HttpRequest``). Without ``can_access``
-    or ``public=True`` every route answers 403.
+    Include them under a prefix: ``path("transfers/", include(transfer_urls(queue)))``
+    (routes and names: :mod:`transferqueue.web.django`). The answer is ``(patterns,
+    "transferqueue")``, what ``include()`` takes for an application namespace; a second
+    inclusion needs a namespace of its own: ``include(transfer_urls(other),
+    namespace="other")``.
+    The options are :class:`~transferqueue.web.TransferEndpoints`'s (``queue`` defaults
+    to the process-wide one; ``can_access`` is given the ``django.http.HttpRequest``).
+    Without ``can_access`` or ``public=True`` every route answers 403.
     """
     endpoints = TransferEndpoints[HttpRequest](
         queue,
@@ -60,33 +72,34 @@ def transfer_urls(
     def list_jobs(request: HttpRequest) -> HttpResponseBase:
         if request.method != "GET":
             return HttpResponseNotAllowed(["GET"])
-        return _respond(endpoints.list_jobs(request))
+        return _respond(request, endpoints.list_jobs(request))
 
     def job(request: HttpRequest, job_id: str) -> HttpResponseBase:
         if request.method == "GET":
-            return _respond(endpoints.get_job(request, job_id))
+            return _respond(request, endpoints.get_job(request, job_id))
         if request.method == "DELETE":
-            return _respond(endpoints.cancel_job(request, job_id))
+            return _respond(request, endpoints.cancel_job(request, job_id))
         return HttpResponseNotAllowed(["GET", "DELETE"])
 
     def job_events(request: HttpRequest, job_id: str) -> HttpResponseBase:
         if request.method != "GET":
             return HttpResponseNotAllowed(["GET"])
         last_event_id = request.headers.get("Last-Event-ID")
-        return _respond(endpoints.job_events(request, job_id, last_event_id))
+        return _respond(request, endpoints.job_events(request, job_id, last_event_id))
 
     def all_events(request: HttpRequest) -> HttpResponseBase:
         if request.method != "GET":
             return HttpResponseNotAllowed(["GET"])
-        return _respond(endpoints.all_events(request))
+        return _respond(request, endpoints.all_events(request))
 
-    return [
-        path("", _exempt(list_jobs), name="transfers-list"),
+    patterns = [
+        path("", _exempt(list_jobs), name="list"),
         # Before "<str:job_id>", which would take "events" for a job id.
-        path("events", _exempt(all_events), name="transfers-all-events"),
-        path("<str:job_id>", _exempt(job), name="transfers-detail"),
-        path("<str:job_id>/events", _exempt(job_events), name="transfers-events"),
+        path("events", _exempt(all_events), name="all-events"),
+        path("<str:job_id>", _exempt(job), name="detail"),
+        path("<str:job_id>/events", _exempt(job_events), name="events"),
     ]
+    return patterns, APP_NAME
 
 
 def _exempt(view: _View) -> _View:
@@ -96,9 +109,12 @@ def _exempt(view: _View) -> _View:
     return exempt
 
 
-def _respond(answer: Reply | EventStream) -> HttpResponseBase:
+def _respond(request: HttpRequest, answer: Reply | EventStream) -> HttpResponseBase:
     if isinstance(answer, Reply):
         if answer.body is None:
             return HttpResponse(status=answer.status)
         return JsonResponse(answer.body, safe=False, status=answer.status)
-    return StreamingHttpResponse(answer, content_type="text/event-stream", headers=SSE_HEADERS)
+    # Each handler streams only its own kind of iterator chunk by chunk: WSGI a plain one,
+    # ASGI an asynchronous one (either reads the other kind whole before sending it).
+    content = AsyncEventStream(answer) if isinstance(request, ASGIRequest) else answer
+    return StreamingHttpResponse(content, content_type="text/event-stream", headers=SSE_HEADERS)
