@@ -1,5 +1,5 @@
-"""Issue 4 ("Command line"): ``transferqueue cp`` and ``transferqueue demo``, in-process
-through ``main()`` and as ``python -m transferqueue`` subprocesses."""
+"""Issue 4 ("Command line"): ``transferqueue cp``, in-process through ``main()`` and as
+``python -m transferqueue`` subprocesses (``demo`` has tests/test_demo.py)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,12 @@ import pytest
 from tests.conftest import WAIT, refuse_scandir
 from tests.fake_hub import FakeHub, RunningHub, Stall, start_hub
 from tests.lock_holder import holding_lock
+from tests.pty_terminal import Terminal as PtyTerminal
 from tests.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
 from tests.stall_proxy import stalling_proxy
 from tests.test_cli_output import Terminal, rebuild
-from transferqueue._cli import copy, main
+from transferqueue._cli import main
+from transferqueue._cli_copy import copy
 from transferqueue._cli_exit import _cancelling_signals, _interrupted_status, _Signalled
 from transferqueue._cli_output import _skipped
 from transferqueue._cli_plan import _UsageError, plan
@@ -389,17 +391,6 @@ def test_signal_handlers_are_restored_and_only_set_in_the_main_thread(
     assert capsys.readouterr() == ("", "")
 
 
-def test_demo_command() -> None:
-    """Issue 4: ``transferqueue demo`` copies generated files with nothing to configure,
-    says where they went and cleans up."""
-    result = run("demo")
-    assert result.returncode == 0, result.stderr
-    assert "7 of 7 files copied (127.0 MiB), 0 failed" in result.stdout
-    where = result.stdout.splitlines()[-1]
-    assert where.startswith("copied to ")
-    assert not Path(where.split()[2]).parent.exists()
-
-
 def test_rich_progress_on_a_terminal(tmp_path: Path) -> None:
     """Issue 4: on a terminal the progress is a rich Progress (a job bar with the file
     count), and the copy still arrives intact."""
@@ -413,6 +404,25 @@ def test_rich_progress_on_a_terminal(tmp_path: Path) -> None:
     assert "done " not in text
     for relative, data in contents.items():
         assert sha((tmp_path / "out" / relative).read_bytes()) == sha(data)
+
+
+def test_bars_and_summary_show_the_same_binary_units(tmp_path: Path) -> None:
+    """Issue 13: on a terminal the bars show sizes in the binary units of the summary
+    (rich's own column showed "900.0/900.0 kB" above a summary of "878.9 KiB")."""
+    for name in ("a.bin", "b.bin", "c.bin"):
+        (tmp_path / "src" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "src" / name).write_bytes(os.urandom(300_000))
+    terminal = PtyTerminal(
+        "cp",
+        str(tmp_path / "src"),
+        str(tmp_path / "out"),
+        env=dict(os.environ, TERM="xterm", COLUMNS="120"),
+    )
+    status, shown = terminal.finish()
+    assert status == 0, shown
+    assert "878.9 KiB of 878.9 KiB" in shown  # the job's bar, at its end
+    assert "3 of 3 files copied (878.9 KiB), 0 failed" in shown
+    assert re.search(r"\d (kB|MB|GB)\b", shown) is None
 
 
 def test_two_sources_onto_one_destination_are_refused(
@@ -473,7 +483,7 @@ def test_an_error_while_showing_progress_cancels_the_job(
     cancelled before the error propagates, instead of running on unseen until every file
     is copied (which leaving the queue's block would wait for)."""
     import transferqueue as tq
-    import transferqueue._cli as cli
+    import transferqueue._cli_copy as cli_copy
 
     started = threading.Event()
     outcome: list[bool] = []
@@ -490,7 +500,7 @@ def test_an_error_while_showing_progress_cancels_the_job(
         assert started.wait(WAIT)
         raise BrokenPipeError("the reader went away")
 
-    monkeypatch.setattr(cli, "Transfer", Waiting)
+    monkeypatch.setattr(cli_copy, "Transfer", Waiting)
     monkeypatch.setattr(tq.TransferQueue, "watch", failing_watch)
     source = tmp_path / "a.bin"
     source.write_bytes(b"a")
@@ -508,7 +518,7 @@ def test_ctrl_c_while_the_job_is_being_queued_cancels_it(
     the job too: "cancelled", exit 130, the executor told to stop. Before, leaving the
     queue's block waited for the whole copy to run to its end, unseen."""
     import transferqueue as tq
-    import transferqueue._cli as cli
+    import transferqueue._cli_copy as cli_copy
 
     started = threading.Event()
     outcome: list[bool] = []
@@ -528,7 +538,7 @@ def test_ctrl_c_while_the_job_is_being_queued_cancels_it(
         assert started.wait(WAIT)
         raise KeyboardInterrupt  # as the job id was about to be returned
 
-    monkeypatch.setattr(cli, "Transfer", Waiting)
+    monkeypatch.setattr(cli_copy, "Transfer", Waiting)
     monkeypatch.setattr(tq.TransferQueue, "queue_job", interrupted)
     source = tmp_path / "a.bin"
     source.write_bytes(b"a")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 
 import transferqueue as tq
 from tests.conftest import WAIT, make_files, noop_executor
+from tests.pty_terminal import Terminal
 from tests.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,
@@ -52,6 +52,11 @@ def environment(**extra: str) -> dict[str, str]:
     """This process's environment without a Redis URL of its own, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if k != "TRANSFERQUEUE_REDIS_URL"}
     return {**env, "COLUMNS": "120", **extra}
+
+
+def on_a_terminal() -> dict[str, str]:
+    """The environment of a command writing to a pseudo-terminal."""
+    return environment(TERM="xterm")
 
 
 def command(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -287,41 +292,6 @@ def test_an_interrupted_watch_leaves_the_job_running(
     worker.finish()
 
 
-class Terminal:
-    """``python -m transferqueue ARGS`` writing to a pseudo-terminal, read as it goes."""
-
-    def __init__(self, *args: str) -> None:
-        self._parent, child = pty.openpty()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "transferqueue", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=child,
-            stderr=child,
-            cwd=ROOT,
-            env=environment(TERM="xterm"),
-        )
-        os.close(child)
-        self.shown = b""
-
-    def read_until(self, text: bytes) -> None:
-        """Read until ``text`` has been shown (bounded by pytest-timeout)."""
-        while text not in self.shown:
-            chunk = os.read(self._parent, 65536)
-            assert chunk, self.shown
-            self.shown += chunk
-
-    def finish(self) -> tuple[int, str]:
-        """Read the rest; the command's status and everything it showed."""
-        try:
-            while chunk := os.read(self._parent, 65536):
-                self.shown += chunk
-        except OSError:  # EIO: the command closed the terminal
-            pass
-        finally:
-            os.close(self._parent)
-        return self.process.wait(WAIT), self.shown.decode(errors="replace")
-
-
 def test_rich_bars_on_a_terminal(
     redis_url: str,  # noqa: F811
     client: redis.Redis,
@@ -331,7 +301,9 @@ def test_rich_bars_on_a_terminal(
     worker, [job_id] = owner(redis_url, 1, 2)
     workers.append(worker)
     wait_until(lambda: loaded(client, job_id, 2), "both files running")
-    terminal = Terminal("watch", job_id, "--redis", redis_url, "--namespace", NAMESPACE)
+    terminal = Terminal(
+        "watch", job_id, "--redis", redis_url, "--namespace", NAMESPACE, env=on_a_terminal()
+    )
     terminal.read_until(b"0/2 files")  # the bars, before the files go on
     client.set(f"{NAMESPACE}:test:go", 1)
     status, text = terminal.finish()
@@ -626,7 +598,15 @@ def test_redis_lost_mid_watch_exits_4(workers: list[Worker]) -> None:  # noqa: F
     try:
         worker, [job_id] = owner(own_server.url, 1, 1)
         workers.append(worker)
-        terminal = Terminal("watch", job_id, "--redis", own_server.url, "--namespace", NAMESPACE)
+        terminal = Terminal(
+            "watch",
+            job_id,
+            "--redis",
+            own_server.url,
+            "--namespace",
+            NAMESPACE,
+            env=on_a_terminal(),
+        )
         terminal.read_until(b"0/1 files")
         with redis.Redis.from_url(own_server.url) as plain:
             wait_until(lambda: reading_streams(plain) >= 1, "the watch reading the stream")

@@ -22,7 +22,7 @@ import pytest
 
 import transferqueue as tq
 from tests.conftest import WAIT, make_files, refuse_scandir
-from transferqueue import _cli, _cli_output
+from transferqueue import _cli, _cli_output, _cli_rich
 from transferqueue._clock import utc_now
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -196,13 +196,13 @@ def test_the_displays_read_only_the_changed_files(display: str) -> None:
     snapshots = every_snapshot(count)
     assert len(snapshots) == 1 + 4 * count  # a rescan per snapshot reads 360,000+ records
     out = Terminal()
-    shown: _cli_output._Plain | _cli_output._Json | _cli_output._Rich
+    shown: _cli_output._Display
     if display == "plain":
         shown = _cli_output._Plain(out, quiet=False)
     elif display == "json":
         shown = _cli_output._Json(out, [])
     else:
-        shown = _cli_output._Rich(out)
+        shown = _cli_rich._Rich(out)
     reads = [0]
     changed_in_all = 0
     for job, changed in snapshots:
@@ -368,7 +368,7 @@ def test_the_rich_display_escapes_odd_names() -> None:
         ),
         created_at=utc_now(),
     )
-    display = _cli_output._Rich(terminal)
+    display = _cli_rich._Rich(terminal)
     display.show(job, None)
     display.close()
     assert "\\xff-data.bin" in terminal.written()
@@ -486,10 +486,44 @@ def test_the_rich_display_shows_names_as_they_are_not_as_markup() -> None:
         ),
         created_at=utc_now(),
     )
-    display = _cli_output._Rich(terminal)
+    display = _cli_rich._Rich(terminal)
     display.show(job, None)
     display.close()
     written = terminal.written()
     assert name in written
     assert "\x1b[5m" not in written  # no blinking
     assert "\x1b]8;" not in written  # no hyperlink
+
+
+def test_the_rich_columns_show_binary_units() -> None:
+    """Issue 13: the bars' bytes and speed are in the binary units of every other line
+    (rich's own columns are decimal): done of total, speed per second, and ``?`` for
+    what rich cannot tell yet."""
+    from rich.progress import Progress
+
+    clock = [0.0]
+    progress = Progress(get_time=lambda: clock[0])
+    known = progress.add_task("known", total=3 * 1024 * 1024)
+    unknown = progress.add_task("unknown", total=None)
+    tasks = {task.id: task for task in progress.tasks}
+    sizes, speeds = _cli_rich._BytesColumn(), _cli_rich._SpeedColumn()
+    assert sizes.render(tasks[known]).plain == "0 B of 3.0 MiB"
+    assert speeds.render(tasks[known]).plain == "?"
+    progress.update(known, completed=512 * 1024)
+    clock[0] = 2.0
+    progress.update(known, completed=1536 * 1024)
+    assert sizes.render(tasks[known]).plain == "1.5 MiB of 3.0 MiB"
+    assert speeds.render(tasks[known]).plain == "512.0 KiB/s"
+    progress.update(unknown, completed=100)
+    assert sizes.render(tasks[unknown]).plain == "100 B of ?"
+
+
+@pytest.mark.parametrize("hidden", ["rich.console", "rich.progress", "rich.text"])
+def test_without_rich_a_terminal_gets_plain_lines(
+    hidden: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rich is the ``cli`` extra: without it, a terminal gets the plain lines."""
+    monkeypatch.delitem(sys.modules, "transferqueue._cli_rich", raising=False)
+    monkeypatch.setitem(sys.modules, hidden, None)
+    shown = _cli_output._display(Terminal(), as_json=False, quiet=False, skipped=())
+    assert isinstance(shown, _cli_output._Plain)

@@ -150,7 +150,9 @@ def test_the_flask_app_streams_the_backup_to_its_end(
         *snapshots, end = events
         assert end == ("end", {"jobId": job_id, "status": "completed"})
         assert all(event is None for event, _ in snapshots)
-        last: dict[str, Any] = snapshots[-1][1]
+        first: dict[str, Any] = snapshots[0][1]["job"]
+        assert len(first["files"]) == 12  # the stream opens with the job whole
+        last: dict[str, Any] = snapshots[-1][1]["job"]
         assert (last["status"], last["progress"]["percentage"]) == ("completed", 100)
         assert [job["id"] for job in client.get("/transfers/").get_json()] == [job_id]
         assert client.delete(f"/transfers/{job_id}").status_code == 409

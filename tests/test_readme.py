@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import configparser
 import os
 import pathlib
 import subprocess
@@ -27,6 +28,41 @@ def _code_block_after(heading: str) -> str:
             break
         lines.append(line[4:])
     return "\n".join(lines)
+
+
+def test_the_first_command_runs_the_demo(tmp_path: pathlib.Path) -> None:
+    """README's first command ends with ``transferqueue demo``: the ``transferqueue``
+    that setup.cfg installs, the command line's main() (which ``python -m transferqueue``
+    runs too: tests/test_demo.py), runs the demo, which copies its files and removes them
+    again."""
+    text = README.read_text(encoding="utf-8")
+    block = text.split("Two commands", 1)[1].split("::\n\n", 1)[1]
+    first_command = block.splitlines()[0].strip()
+    assert first_command.endswith(" && .venv/bin/transferqueue demo")
+    program, *args = first_command.rsplit(" && ", 1)[1].split()
+    setup = configparser.ConfigParser()
+    setup.read(README.parent / "setup.cfg", encoding="utf-8")
+    scripts = dict(
+        line.replace(" ", "").split("=")
+        for line in setup["options.entry_points"]["console_scripts"].split("\n")
+        if line
+    )
+    module, function = scripts[pathlib.PurePosixPath(program).name].split(":")
+    assert (module, function) == ("transferqueue._cli", "main")
+    # What the script pip writes for the entry point does.
+    script = f"import sys; from {module} import {function}; sys.exit({function}())"
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=README.parent,
+        env=dict(os.environ, TMPDIR=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "7 of 7 files copied (127.0 MiB), 0 failed" in result.stdout
+    assert os.listdir(tmp_path) == []
 
 
 def test_quick_start_copies_the_file(tmp_path: pathlib.Path) -> None:

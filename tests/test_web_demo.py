@@ -1,5 +1,6 @@
 """Issue 5 (the demo): ``transferqueue.web``'s demo app through Flask's test client, and
-``python -m transferqueue.web`` as a subprocess."""
+``transferqueue demo --web`` (and its older name ``python -m transferqueue.web``) as a
+subprocess."""
 
 from __future__ import annotations
 
@@ -328,13 +329,19 @@ def test_own_origin_may_start_and_cancel(
     assert cancelled.get_json()["status"] == "cancelled"
 
 
-# --- python -m transferqueue.web ------------------------------------------------------------
+# --- transferqueue demo --web -----------------------------------------------------------------
+
+# The command that serves the demo page, and the older name kept for it.
+DEMO_WEB = ("transferqueue", "demo", "--web")
+OLD_NAME = ("transferqueue.web",)
 
 
-def test_module_help() -> None:
-    """Issue 5: ``python -m transferqueue.web --help`` explains the command and its options."""
+@pytest.mark.parametrize("command", [DEMO_WEB, OLD_NAME], ids=["demo-web", "old-name"])
+def test_module_help(command: tuple[str, ...]) -> None:
+    """Issue 5: ``transferqueue demo --help`` explains the demo and the options of the
+    page's server; ``python -m transferqueue.web --help`` is the same command's."""
     result = subprocess.run(
-        [sys.executable, "-m", "transferqueue.web", "--help"],
+        [sys.executable, "-m", *command, "--help"],
         capture_output=True,
         text=True,
         timeout=WAIT * 3,
@@ -342,19 +349,20 @@ def test_module_help() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("usage: python -m transferqueue.web")
+    assert result.stdout.startswith("usage: transferqueue demo [-h] [--web]")
     assert "--port" in result.stdout
     assert "--host" in result.stdout
 
 
 def test_module_without_flask() -> None:
-    """Issue 5: without Flask the demo says which extra to install (exit 2, no traceback)."""
+    """Issue 5: without Flask the demo page says which extra to install (exit 2, no
+    traceback)."""
     hide_flask = (
         "import runpy, sys; sys.modules['flask'] = None; "
-        "runpy.run_module('transferqueue.web', run_name='__main__')"
+        "runpy.run_module('transferqueue', run_name='__main__')"
     )
     result = subprocess.run(
-        [sys.executable, "-c", hide_flask, "--port", "0"],
+        [sys.executable, "-c", hide_flask, "demo", "--web", "--port", "0"],
         capture_output=True,
         text=True,
         timeout=WAIT * 3,
@@ -362,17 +370,19 @@ def test_module_without_flask() -> None:
         check=False,
     )
     assert result.returncode == 2, result.stderr
-    assert "pip install 'transferqueue[flask]'" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr == (
+        "transferqueue demo --web needs Flask: pip install 'transferqueue[flask]'\n"
+    )
     assert result.stdout == ""
 
 
 class Server:
-    """``python -m transferqueue.web`` in a subprocess, its stdout read line by line."""
+    """``transferqueue demo --web`` (or ``command``) in a subprocess, its stdout read line
+    by line."""
 
-    def __init__(self, *args: str, tmpdir: Path) -> None:
+    def __init__(self, *args: str, tmpdir: Path, command: tuple[str, ...] = DEMO_WEB) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "transferqueue.web", *args],
+            [sys.executable, "-m", *command, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -413,12 +423,24 @@ def server_tmp(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
-def test_module_serves_the_page_then_cleans_up(server_tmp: Path, stop_signal: int) -> None:
+@pytest.mark.parametrize(
+    ("command", "stop_signal"),
+    [
+        (DEMO_WEB, signal.SIGINT),
+        (DEMO_WEB, signal.SIGTERM),
+        (DEMO_WEB, signal.SIGHUP),
+        (OLD_NAME, signal.SIGINT),
+    ],
+    ids=["ctrl-c", "term", "hup", "old-name"],
+)
+def test_module_serves_the_page_then_cleans_up(
+    server_tmp: Path, command: tuple[str, ...], stop_signal: int
+) -> None:
     """Issue 5: ``--port 0`` listens on a free port of 127.0.0.1 and prints its URL; the
-    page and a sample job work; Ctrl-C (or SIGTERM) stops it with status 0, cancelling
-    the running job, and removes the work folder with the files."""
-    server = Server("--port", "0", tmpdir=server_tmp)
+    page and a sample job work; Ctrl-C (or SIGTERM, SIGHUP) stops it with status 0,
+    cancelling the running job, and removes the work folder with the files. The older
+    name ``python -m transferqueue.web`` does the same."""
+    server = Server("--port", "0", tmpdir=server_tmp, command=command)
     try:
         url = re.fullmatch(r"transferqueue demo at (http://127\.0\.0\.1:\d+/)\n", server.line())
         assert url is not None
@@ -503,7 +525,7 @@ def _raw_request(
     ],
 )
 def test_module_checks_host_and_origin(server_tmp: Path, listen: str) -> None:
-    """Issue 10: ``python -m transferqueue.web`` refuses a request naming another host
+    """Issue 10: ``transferqueue demo --web`` refuses a request naming another host
     (DNS rebinding: ``Host: evil.example:PORT``) with 400, on the page, a stream and a
     start alike, and a start from another site's page with 403; it serves requests naming
     it 127.0.0.1, localhost, [::1] or its ``--host``, with its port."""

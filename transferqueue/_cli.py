@@ -1,5 +1,5 @@
-"""The ``transferqueue`` command line: ``transferqueue cp SRC... DEST``, ``transferqueue demo``
-and the cluster's ``jobs``, ``watch`` and ``cancel``.
+"""The ``transferqueue`` command line: ``transferqueue cp SRC [SRC ...] DEST``,
+``transferqueue demo`` and the cluster's ``jobs``, ``watch`` and ``cancel``.
 
 Exit status: 0 when every file arrived, 1 when some failed or something was left out (a
 folder below a source that could not be read, one of several sources missing or unreadable,
@@ -9,49 +9,33 @@ single source missing or unreadable, two sources onto one destination, a source 
 would lead out of DEST), 130 after Ctrl-C, 143 after SIGTERM and 129 after SIGHUP (each
 cancels the copy, waits for the transfers to stop and leaves no partial file).
 
-What ``cp`` copies is planned in :mod:`._cli_plan`, and what it prints is
-:mod:`._cli_output`'s; the exit statuses and the signals are :mod:`._cli_exit`'s. The
-commands that follow a cluster of Redis-backed queues (``jobs``, ``watch``, ``cancel``)
-are in :mod:`._cli_cluster`. This module parses the command line, runs the copy on a
-queue of its own and turns signals and errors into exit statuses.
+What ``cp`` copies is planned in :mod:`._cli_plan`, copied by :mod:`._cli_copy` and
+shown as :mod:`._cli_output` shows it; the exit statuses and the signals are
+:mod:`._cli_exit`'s. ``demo`` is :mod:`._demo`'s. The commands that follow a cluster of
+Redis-backed queues (``jobs``, ``watch``, ``cancel``) are in :mod:`._cli_cluster`. This
+module parses the command line, hands each command to its module and turns errors and
+signals into exit statuses. ``python -m transferqueue`` runs it too.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import _cli_cluster
-from ._cli_exit import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    _cancelling_signals,
-    _interrupted_status,
-)
-from ._cli_output import _display, _printable, _say, _size, _skipped, _skipped_note
+from . import _cli_cluster, _demo
+from ._cli_copy import copy
+from ._cli_exit import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _cancelling_signals, _interrupted_status
+from ._cli_output import _help_text, _printable, _say, _size, _skipped, _skipped_note
 from ._cli_plan import LazyS3Client, _UsageError, plan
 from ._config import get_max_concurrent_transfers
-from ._enums import TransferFileStatus, TransferStatus
-from ._queue import TransferQueue
-from ._retry import RetryPolicy
-from .executors._routing import Transfer, location_kind, transfer_type_for
 from .redis._url import redact_url
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
-
-    from ._records import TransferJob
-
-_KEEPALIVE = 0.5
-_DEMO_SIZES_MIB = (1, 2, 4, 8, 16, 32, 64)
+    from collections.abc import Sequence
 
 
 # A URL as argparse may quote one in an error (an extra argument, an unknown command).
@@ -68,26 +52,116 @@ class _Parser(argparse.ArgumentParser):
         super().error(_URL.sub(lambda found: redact_url(found.group()), message))
 
 
+def _version() -> str:
+    """The version of the transferqueue that runs: its installed metadata's, or the
+    source's ``__version__`` when it is not installed, or when what is installed is
+    another copy (a checkout run with PYTHONPATH beside an installed release, an editable
+    install), whose metadata may name another version."""
+    import importlib.metadata
+
+    from . import __file__ as package_file
+    from . import __version__
+
+    try:
+        installed = importlib.metadata.distribution("transferqueue")
+    except importlib.metadata.PackageNotFoundError:
+        return __version__
+    where = str(installed.locate_file("transferqueue/__init__.py"))
+    if os.path.realpath(where) != os.path.realpath(package_file):
+        return __version__
+    return installed.version
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: print the version and exit 0; looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **options: Any) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=options.get("help")
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        """Print ``transferqueue VERSION`` on stdout; exit 0."""
+        print(f"{parser.prog} {_version()}", flush=True)
+        parser.exit()
+
+
+# The examples of each command's --help, kept as written (RawDescriptionHelpFormatter);
+# tests/test_cli_help.py parses every one of them.
+_EXAMPLES = """\
+examples:
+  transferqueue demo                                  # generated files, copied
+  transferqueue demo --web                            # the same in a browser
+  transferqueue cp photos/ backup/                    # local folders
+  transferqueue cp -j 8 data/ s3://my-bucket/data/    # to S3
+  transferqueue cp hf://openai-community/gpt2 gpt2/   # from Hugging Face
+  transferqueue jobs --redis redis://localhost:6379/0 # a cluster's jobs
+  transferqueue cp --help                             # cp's options, examples"""
+
+_CP_EXAMPLES = """\
+examples:
+  Local files and folders:
+    transferqueue cp report.pdf copy.pdf
+    transferqueue cp photos/ backup/            # into backup/photos/
+    transferqueue cp a.bin b.bin notes/ out/    # several sources into out/
+    transferqueue cp --dry-run photos/ backup/  # print the plan, copy nothing
+
+  S3 (pip install 'transferqueue[s3]'; credentials, AWS_PROFILE and
+  AWS_ENDPOINT_URL as boto3 reads them):
+    transferqueue cp -j 8 data/ s3://my-bucket/data/    # 8 files at a time
+    transferqueue cp s3://my-bucket/data/ restored/     # a prefix, downloaded
+    transferqueue cp s3://my-bucket/a.csv s3://other-bucket/a.csv
+
+  Hugging Face (HF_TOKEN for private or gated repositories, HF_ENDPOINT for a
+  mirror):
+    transferqueue cp hf://openai-community/gpt2 models/gpt2/
+    transferqueue cp hf://datasets/owner/repo@main/train/ train/
+
+  In a script, one JSON object per line:
+    transferqueue cp --json data/ backup/ | jq .job.progress.percentage"""
+
+_DEMO_EXAMPLES = """\
+examples:
+  transferqueue demo
+  transferqueue demo --web               # then open http://127.0.0.1:8000/
+  transferqueue demo --web --port 0      # a free port: see the URL printed"""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="transferqueue",
         description="Copy files between local folders, S3 and Hugging Face, several at once.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print the version of transferqueue and exit"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     cp = commands.add_parser(
         "cp",
         help="copy files, folders, S3 prefixes or Hugging Face repositories",
-        description=(
+        description=_help_text(
             "Copy SRC to DEST. Sources are local paths, s3://bucket/key-or-prefix or "
             "hf://[datasets/]owner/repo[@revision][/path]; folders, prefixes and "
             "repositories are copied recursively. With several sources DEST is a folder. "
+            "Sizes and speeds are in binary units (1 MiB = 1024 KiB = 1,048,576 bytes).",
             "A folder below a source that cannot be read is reported on stderr and "
             "skipped, the rest is copied, and the exit status is 1; so is an S3 key "
             "that cannot safely become a path below DEST. Ctrl-C, SIGTERM and SIGHUP "
-            "cancel the copy, leaving no partial file (exit 130, 143, 129)."
+            "cancel the copy, leaving no partial file (exit 130, 143, 129).",
         ),
+        epilog=_CP_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    cp.add_argument("paths", nargs="+", metavar="SRC... DEST")
+    cp.add_argument("sources", nargs="+", metavar="SRC", help="what to copy: one or more")
+    cp.add_argument("destination", metavar="DEST", help="where to copy it")
     cp.add_argument(
         "-j",
         "--concurrency",
@@ -114,7 +188,38 @@ def _parser() -> argparse.ArgumentParser:
         help="print the job as JSON lines: whole first and last, its changes in between",
     )
     output.add_argument("-q", "--quiet", action="store_true", help="print only errors")
-    commands.add_parser("demo", help="copy a few generated files, showing the live progress")
+    demo = commands.add_parser(
+        "demo",
+        help="copy a few generated files, showing the live progress (--web: in a browser)",
+        description=_help_text(
+            "Generate seven files of 1 to 64 MiB in a temporary folder, copy them to another "
+            "with transferqueue cp, showing the live progress, and remove them again.",
+            "With --web, serve the demo page instead until Ctrl-C: its buttons start sample "
+            "copies (one that completes, one with a file that fails, a slow one to cancel) "
+            "and show them live. Either way nothing is left behind.",
+        ),
+        epilog=_DEMO_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument(
+        "--web", action="store_true", help="serve the demo page (needs the flask extra)"
+    )
+    demo.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="with --web: the port to listen on; 0 picks a free one (default: 8000)",
+    )
+    demo.add_argument(
+        "--host",
+        type=_host,
+        default=None,
+        help=(
+            "with --web: the address to listen on (default: 127.0.0.1, this machine only; "
+            "the demo has no login). Requests must name the demo by it, 127.0.0.1, "
+            "localhost or [::1] in their Host header"
+        ),
+    )
     _cli_cluster.add_commands(commands)
     return parser
 
@@ -124,6 +229,20 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
     return value
+
+
+def _port(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"not a port (0 to 65535): {text!r}")
+    return value
+
+
+def _host(text: str) -> str:
+    # An empty address would listen on every interface: the demo has no login.
+    if not text:
+        raise argparse.ArgumentTypeError("an empty address would listen on every interface")
+    return text
 
 
 def _non_negative_int(text: str) -> int:
@@ -136,141 +255,9 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-@contextlib.contextmanager
-def _copy_queue(concurrency: int) -> Iterator[TransferQueue]:
-    """A queue of ``concurrency`` slots for one copy, shut down when the block ends.
-
-    When the block ends with an exception, wherever it was raised (a Ctrl-C or a
-    cancelling signal while the job is being queued included), the queue's jobs are
-    cancelled before it waits for them: a copy the command no longer watches must not
-    run on to its end, as a plain shutdown would let it.
-    """
-    queue = TransferQueue(concurrency)
-    try:
-        yield queue
-    except BaseException:
-        queue.shutdown(wait=True, cancel_jobs=True)
-        raise
-    queue.shutdown(wait=True)
-
-
-def copy(
-    files: list[dict[str, Any]],
-    *,
-    concurrency: int,
-    retries: int,
-    overwrite: bool,
-    as_json: bool = False,
-    quiet: bool = False,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
-    skipped: Sequence[dict[str, str]] = (),
-    s3_client: Callable[[], Any] | None = None,
-) -> int:
-    """Copy ``files`` (as :func:`plan` lists them) on a queue of ``concurrency`` slots,
-    showing the progress on ``out``; return the exit status.
-
-    ``skipped`` names what the listing left out (``{"path": ..., "error": ...}`` each,
-    already reported on stderr): it goes into each JSON line and the summary, and makes
-    the exit status 1, though every listed file arrived. ``s3_client`` gives the client of
-    the S3 transfers (the listings', so that a copy makes one).
-    """
-    out = sys.stdout if out is None else out
-    err = sys.stderr if err is None else err
-    policy = RetryPolicy(max_attempts=retries + 1)
-    with contextlib.ExitStack() as closing:
-        transfer = closing.enter_context(_transfer(files, overwrite, s3_client, closing))
-        return _copy_on_queue(
-            files, transfer, concurrency, policy, as_json, quiet, out, err, skipped
-        )
-
-
-def _transfer(
-    files: list[dict[str, Any]],
-    overwrite: bool,
-    s3_client: Callable[[], Any] | None,
-    closing: contextlib.ExitStack,
-) -> Transfer:
-    """The executor of a copy; its S3 executor, made here when S3 files come and a client
-    was given, is closed with ``closing`` (after the queue, which the copy leaves first)."""
-    if s3_client is None or not any(
-        location_kind(file[side]) == "s3"
-        for file in files
-        for side in ("source_path", "destination_path")
-    ):
-        return Transfer(overwrite=overwrite)
-    from .executors._s3 import S3Transfer
-
-    s3 = closing.enter_context(S3Transfer(client=s3_client(), overwrite=overwrite))
-    return Transfer(overwrite=overwrite, s3=s3)
-
-
-def _copy_on_queue(
-    files: list[dict[str, Any]],
-    transfer: Transfer,
-    concurrency: int,
-    policy: RetryPolicy,
-    as_json: bool,
-    quiet: bool,
-    out: TextIO,
-    err: TextIO,
-    skipped: Sequence[dict[str, str]],
-) -> int:
-    """:func:`copy`'s work, on a queue of its own."""
-    with _copy_queue(concurrency) as queue:
-        display = _display(out, as_json=as_json, quiet=quiet, skipped=skipped)
-        job_type = {
-            transfer_type_for(file["source_path"], file["destination_path"]) for file in files
-        }
-        kind = job_type.pop() if len(job_type) == 1 else "cross-storage"
-        job_id = queue.queue_job(kind, files, transfer, retry=policy)
-        final: TransferJob | None = None
-        try:
-            with queue.watch(job_id, keepalive=_KEEPALIVE) as snapshots:
-                for job in snapshots:
-                    if job is not None:
-                        display.show(job, snapshots.changed_files)
-                        final = job
-        except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM / SIGHUP (_Signalled)
-            display.close()
-            queue.cancel_job(job_id)
-            # Every executor returns once it sees the cancel, leaving no partial file.
-            queue.shutdown(wait=True)
-            if as_json:
-                # JSON lines end with the job's end, an interrupted copy's too: the job
-                # cancelled, once nothing is left behind. The watch was left where the
-                # interrupt landed, so every file is listed (a no-op if it had ended).
-                display.show(queue.wait(job_id), None)
-            print("cancelled", file=err, flush=True)
-            return _interrupted_status(interrupt)
-        # Anything else (a closed pipe, a display error) leaves the queue's block, which
-        # cancels the job: it must not run on unseen.
-        display.close()
-    assert final is not None
-    assert final.status.is_terminal
-    failed = [file for file in final.files if file.status is not TransferFileStatus.COMPLETED]
-    for file in failed:
-        if file.error_type == "FileExistsError":  # the executor's message names its option
-            reason = f"{file.destination_path} exists (use --overwrite to replace it)"
-        else:
-            reason = file.error or ""
-        _say(f"failed {file.source_path}: {reason}", err)
-    if not as_json and not quiet:
-        progress = final.progress
-        copied = sum(file.size for file in final.files if file.status == "completed")
-        _say(
-            f"{progress.completed_files} of {progress.total_files} files copied "
-            f"({_size(copied)}), {progress.failed_files} failed{_skipped_note(skipped)}",
-            out,
-        )
-    arrived = final.status is TransferStatus.COMPLETED and not failed
-    return EXIT_OK if arrived and not skipped else EXIT_FAILED
-
-
 def _cp(args: argparse.Namespace) -> int:
-    if len(args.paths) < 2:
-        raise _UsageError("cp needs at least one SRC and a DEST")
-    *sources, destination = args.paths
+    sources: list[str] = args.sources
+    destination: str = args.destination
     skipped: list[dict[str, str]] = []
 
     def report(error: Exception) -> None:
@@ -279,7 +266,7 @@ def _cp(args: argparse.Namespace) -> int:
         skipped.append(entry)
         _say(f"skipped {entry['path']}: {entry['error']}", sys.stderr)
 
-    s3_client = LazyS3Client()
+    s3_client = LazyS3Client()  # made once, when a listing or a transfer needs it
     files = plan(sources, destination, on_error=report, s3_client=s3_client)
     if args.dry_run:
         _dry_run(files, skipped, as_json=args.json, quiet=args.quiet)
@@ -335,28 +322,15 @@ def _dry_run(
     print(f"{len(files)} files, {_size(total)}{note} (dry run: nothing copied)", flush=True)
 
 
-def demo() -> int:
-    """Generate a few files of random bytes (1 to 64 MiB) in a temporary folder, copy
-    them to another with the live progress, say where they went, and clean up."""
-    try:
-        concurrency = get_max_concurrent_transfers()
-    except ValueError as exc:  # before any file is made
-        raise _UsageError(str(exc)) from None
-    root = tempfile.mkdtemp(prefix="transferqueue-demo-")
-    try:
-        source = os.path.join(root, "source")
-        destination = os.path.join(root, "copies")
-        os.mkdir(source)
-        for size in _DEMO_SIZES_MIB:
-            with open(os.path.join(source, f"sample-{size}MiB.bin"), "wb") as stream:
-                stream.write(os.urandom(size * 1024 * 1024))
-        print(f"generated {len(_DEMO_SIZES_MIB)} files in {source}", flush=True)
-        files = plan([source], destination)
-        status = copy(files, concurrency=concurrency, retries=0, overwrite=False)
-        print(f"copied to {destination} (now removed again)", flush=True)
-        return status
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+def _run_demo(args: argparse.Namespace) -> int:
+    if args.web:
+        return _demo.web_demo(
+            "127.0.0.1" if args.host is None else args.host,
+            8000 if args.port is None else args.port,
+        )
+    if args.host is not None or args.port is not None:
+        raise _UsageError("demo: --host and --port go with --web")
+    return _demo.terminal_demo()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -369,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _cancelling_signals():
             if args.command == "demo":
-                return demo()
+                return _run_demo(args)
             if args.command in _cli_cluster.COMMANDS:
                 return _cli_cluster.run(args)
             return _cp(args)

@@ -29,7 +29,7 @@ from ._cli_exit import (
     EXIT_UNAVAILABLE,
     _interrupted_status,
 )
-from ._cli_output import _display, _say, _size
+from ._cli_output import _display, _help_text, _say, _size
 from ._cli_plan import _UsageError
 from ._enums import TransferFileStatus, TransferStatus
 from ._errors import JobNotFoundError
@@ -65,12 +65,38 @@ class _Failure(Exception):
         self.status = status
 
 
+# The examples of each command's --help, kept as written (RawDescriptionHelpFormatter);
+# tests/test_cli_help.py parses every one of them. The URL goes in the environment: a
+# command line is seen by every user of the host.
+_JOBS_EXAMPLES = f"""\
+examples:
+  export {ENV_URL}=redis://localhost:6379/0
+  transferqueue jobs                           # a table, oldest first
+  transferqueue jobs --namespace staging       # the jobs of another cluster
+  transferqueue jobs --json | jq -r '.[] | select(.status == "active") | .id'"""
+
+_WATCH_EXAMPLES = f"""\
+examples:
+  export {ENV_URL}=redis://localhost:6379/0
+  transferqueue watch transfer-1796306161312-1-e775dd317e64
+  transferqueue watch -q transfer-1796306161312-1-e775dd317e64 && echo done
+  transferqueue watch --json transfer-1796306161312-1-e775dd317e64 | tail -n 1"""
+
+_CANCEL_EXAMPLES = f"""\
+examples:
+  export {ENV_URL}=redis://localhost:6379/0
+  transferqueue jobs                        # the ids, with each job's status
+  transferqueue cancel transfer-1796306161312-1-e775dd317e64"""
+
+
 def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     """Add ``jobs``, ``watch`` and ``cancel`` to the subcommands of ``transferqueue``."""
     jobs = commands.add_parser(
         "jobs",
         help="list the jobs of a cluster of Redis-backed queues",
         description="List every job of the cluster, oldest first: one line each.",
+        epilog=_JOBS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_cluster_options(jobs)
     jobs.add_argument(
@@ -79,11 +105,13 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     watch = commands.add_parser(
         "watch",
         help="show the progress of a job of the cluster until it ends",
-        description=(
+        description=_help_text(
             "Show the live progress of a job that another process runs, as cp shows its "
             "own, until the job ends; exit 0 if it completed, 1 if it failed or was "
             "cancelled. Ctrl-C stops watching; the job goes on."
         ),
+        epilog=_WATCH_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     watch.add_argument("job_id", metavar="JOB_ID")
     _add_cluster_options(watch)
@@ -95,10 +123,12 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     cancel = commands.add_parser(
         "cancel",
         help="cancel a job of the cluster",
-        description=(
+        description=_help_text(
             "Ask the process that runs the job to cancel it, and wait until it did (a few "
             "seconds at most)."
         ),
+        epilog=_CANCEL_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cancel.add_argument("job_id", metavar="JOB_ID")
     _add_cluster_options(cancel)

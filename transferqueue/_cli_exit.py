@@ -67,6 +67,26 @@ def _cancelling_signals() -> Iterator[None]:
             signal.signal(number, old)
 
 
+@contextlib.contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Ignore Ctrl-C, SIGTERM and SIGHUP for the duration of the block (a clean-up that
+    must not be cut short), then put their handlers back; as in
+    :func:`_cancelling_signals`, one whose handler was not set from Python is left alone.
+    Main thread only."""
+    previous = {}
+    for number in (signal.SIGINT, *_CANCELLING_SIGNALS):
+        old = signal.getsignal(number)
+        if old is not None:
+            previous[number] = old
+    try:
+        for number in previous:
+            signal.signal(number, signal.SIG_IGN)
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
 def _interrupted_status(interrupt: KeyboardInterrupt) -> int:
     """The exit status after Ctrl-C (130) or a cancelling signal (128 + its number)."""
     if isinstance(interrupt, _Signalled):

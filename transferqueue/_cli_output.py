@@ -1,5 +1,6 @@
-"""What ``transferqueue cp`` prints: the progress (plain lines, JSON lines or rich bars),
-and names and messages made safe for the output.
+"""What ``transferqueue cp`` prints: the progress (plain lines, JSON lines, or rich bars:
+:mod:`._cli_rich`), sizes in binary units, and names and messages made safe for the
+output.
 
 Every line that may hold a name goes through :func:`_say` (or :func:`_printable`): a name
 is chosen by whoever owns the folder, the bucket or the repository, and may hold bytes
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, TextIO
+import textwrap
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import attrs
 
-from ._cli_plan import _name
 from ._enums import TransferFileStatus
 from .executors._hub_errors import HubEntryError
 from .executors._remote_names import UnsafeRemoteNameError
@@ -29,12 +30,21 @@ if TYPE_CHECKING:
 
 
 def _size(size: int) -> str:
+    """``size`` bytes in binary units, as every line and bar of the command line shows
+    sizes and speeds: ``512 B``, ``1.5 KiB``, ``127.0 MiB`` (1 KiB = 1024 bytes)."""
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if value < 1024 or unit == "TiB":
             return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _help_text(*paragraphs: str) -> str:
+    """``paragraphs`` filled to 78 columns, for a command's ``--help``: its formatter
+    (``RawDescriptionHelpFormatter``) keeps the lines it is given, so that the examples
+    below stay as written."""
+    return "\n\n".join(textwrap.fill(paragraph, 78) for paragraph in paragraphs)
 
 
 # Control characters: C0 (newline, escape, ...), DEL and C1. A remote name or a server's
@@ -197,76 +207,27 @@ class _Json:
         """Nothing to tear down."""
 
 
-class _Rich:
-    """A rich Progress: a bar for the job (bytes, percentage, speed, ETA) and one per
-    file being transferred."""
-
-    def __init__(self, out: TextIO) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TaskProgressColumn,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self._progress = Progress(
-            # markup=False: a file's name is shown as it is, never read as rich markup
-            # ("[blink]", "[link=...]" in a name).
-            TextColumn("{task.description}", markup=False),
-            BarColumn(),
-            TaskProgressColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=Console(file=out),
-        )
-        self._out = out
-        self._job_task: Any = None
-        self._file_tasks: dict[int, Any] = {}
-        self._progress.start()
+class _Display(Protocol):
+    """What shows a job's progress: plain lines, JSON lines or rich bars."""
 
     def show(self, job: TransferJob, changed: Sequence[int] | None) -> None:
-        """Update the job's bar, and the bars of the files among ``changed`` (indexes;
-        None: every file): one for each file transferring."""
-        progress = job.progress
-        description = (
-            f"{progress.completed_files + progress.failed_files}/{progress.total_files} files"
-        )
-        if self._job_task is None:
-            self._job_task = self._progress.add_task(description, total=progress.total_bytes)
-        self._progress.update(
-            self._job_task, description=description, completed=progress.loaded_bytes
-        )
-        files = job.files
-        for index in _indexes(job, changed):
-            file = files[index]
-            task = self._file_tasks.get(index)
-            if file.status is TransferFileStatus.TRANSFERRING:
-                if task is None:
-                    name = "  " + _printable(_name(file.source_path), self._out)
-                    task = self._progress.add_task(name, total=file.size)
-                    self._file_tasks[index] = task
-                self._progress.update(task, completed=file.loaded)
-            elif task is not None:
-                self._progress.remove_task(task)
-                del self._file_tasks[index]
+        """Show ``job``, whose files at the indexes ``changed`` changed since the snapshot
+        shown before (None: every file may have)."""
 
     def close(self) -> None:
-        self._progress.stop()
+        """Stop showing; nothing is shown after."""
 
 
 def _display(
     out: TextIO, *, as_json: bool, quiet: bool, skipped: Sequence[dict[str, str]]
-) -> _Plain | _Json | _Rich:
+) -> _Display:
     if as_json:
         return _Json(out, skipped)
     if not quiet and out.isatty():
         try:
-            return _Rich(out)
+            from ._cli_rich import _Rich
         except ImportError:
             pass  # rich is the "cli" extra: without it, plain lines
+        else:
+            return _Rich(out)
     return _Plain(out, quiet=quiet)

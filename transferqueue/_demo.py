@@ -1,134 +1,94 @@
-"""``python -m transferqueue``: a demo of the queue on built-in defaults.
+"""``transferqueue demo``: the queue at work on built-in defaults, nothing to configure.
 
-Three jobs of simulated transfers share a limit of 3: one completes, one has a failing
-file, and one is cancelled part-way. Live progress comes from the ``job-updated`` events;
-a table of the final snapshots ends the run.
+In the terminal (:func:`terminal_demo`), a real ``transferqueue cp`` of generated files
+from one temporary folder to another, with the live progress; with ``--web``
+(:func:`web_demo`), the demo page, whose buttons start sample copies and show them live
+in the browser. Either works in a temporary folder of its own (made where ``TMPDIR``
+says, as :func:`tempfile.mkdtemp` does) and removes it, with every file it made, before
+it ends.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
-import threading
-import time
-from typing import Any, TextIO
+import tempfile
 
-from ._enums import TransferStatus, TransferType
-from ._progress import ProgressCallback
+from ._cli_copy import copy
+from ._cli_exit import EXIT_USAGE, _uninterrupted
+from ._cli_plan import _UsageError, plan
+from ._config import get_max_concurrent_transfers
 from ._queue import TransferQueue
-from ._records import TransferFile, TransferJob
-from ._signals import job_created, job_updated
 
-_CHUNKS = 10
-_CHUNK_SECONDS = 0.03
-_CANCEL_AT_PERCENT = 30
+_SIZES_MIB = (1, 2, 4, 8, 16, 32, 64)
+# The page's samples share this limit: three jobs run at once, a fourth waits its turn.
+_WEB_CONCURRENCY = 3
 
 
-def simulated_transfer(file: TransferFile, on_progress: ProgressCallback) -> None:
-    """Pretend to copy ``file`` in chunks; fail any file whose name contains "corrupt"."""
-    for chunk in range(1, _CHUNKS + 1):
-        # wait_cancelled() is an interruptible sleep: a cancel ends it at once.
-        if on_progress.wait_cancelled(_CHUNK_SECONDS):
-            on_progress.raise_if_cancelled()
-        on_progress(file.size * chunk // _CHUNKS)
-        if "corrupt" in file.source_path and chunk == _CHUNKS // 2:
-            raise OSError(f"checksum mismatch in {file.source_path}")
+def terminal_demo() -> int:
+    """Generate a few files of random bytes (1 to 64 MiB) in a temporary folder, copy
+    them to another with the live progress, say where they went, and clean up; return
+    the copy's exit status."""
+    try:
+        concurrency = get_max_concurrent_transfers()
+    except ValueError as exc:  # before any file is made
+        raise _UsageError(str(exc)) from None
+    root = tempfile.mkdtemp(prefix="transferqueue-demo-")
+    try:
+        source = os.path.join(root, "source")
+        destination = os.path.join(root, "copies")
+        os.mkdir(source)
+        for size in _SIZES_MIB:
+            with open(os.path.join(source, f"sample-{size}MiB.bin"), "wb") as stream:
+                stream.write(os.urandom(size * 1024 * 1024))
+        print(f"generated {len(_SIZES_MIB)} files in {source}", flush=True)
+        files = plan([source], destination)
+        status = copy(files, concurrency=concurrency, retries=0, overwrite=False)
+        print(f"copied to {destination} (now removed again)", flush=True)
+        return status
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
-def _files(prefix: str, sizes: list[int]) -> list[dict[str, Any]]:
-    return [
-        {
-            "source_path": f"{prefix}/{name}",
-            "destination_path": f"/tmp/demo/{prefix}/{name}",
-            "size": size,
-        }
-        for name, size in ((f"part-{i:02}.bin", size) for i, size in enumerate(sizes))
-    ]
+def web_demo(host: str, port: int) -> int:
+    """Serve the demo page on ``host``:``port`` (0: a free port) until Ctrl-C, SIGTERM or
+    SIGHUP; return the exit status (0 once stopped so, 2 without Flask).
 
+    Ctrl-C is how this command is meant to end, so it ends with 0, not 130. A port in use
+    or an address that cannot be used is reported by werkzeug, which exits with status 1
+    (the work folder is removed all the same).
+    """
+    try:
+        from werkzeug.serving import make_server
 
-class _LiveReport:
-    """Prints a line whenever a job changes status or passes another 20%."""
-
-    def __init__(self, out: TextIO, started: float) -> None:
-        self._out = out
-        self._started = started
-        self._shown: dict[str, tuple[TransferStatus, int]] = {}
-        self.reached_cancel_point = threading.Event()
-        self.job_to_cancel = ""
-
-    def created(self, sender: Any, *, job: TransferJob, **extra: Any) -> None:
-        self._print(job, "queued")
-
-    def updated(self, sender: Any, *, job: TransferJob, **extra: Any) -> None:
-        step = job.progress.percentage // 20 * 20
-        if self._shown.get(job.id) != (job.status, step):
-            self._shown[job.id] = (job.status, step)
-            self._print(job, str(job.status))
-        if job.id == self.job_to_cancel and job.progress.percentage >= _CANCEL_AT_PERCENT:
-            self.reached_cancel_point.set()
-
-    def _print(self, job: TransferJob, status: str) -> None:
-        progress = job.progress
+        from .web._demo import demo_app
+        from .web._local_only import LOCAL_NAMES
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in ("flask", "werkzeug"):
+            raise
         print(
-            f"[{time.monotonic() - self._started:5.2f}s] {job.id:<28} {job.type:<13} "
-            f"{status:<9} {progress.percentage:3}%  "
-            f"{progress.completed_files}/{progress.total_files} files",
-            file=self._out,
-            flush=True,
+            "transferqueue demo --web needs Flask: pip install 'transferqueue[flask]'",
+            file=sys.stderr,
         )
-
-
-def _print_table(jobs: list[TransferJob], out: TextIO) -> None:
-    header = f"{'job':<28} {'type':<13} {'status':<9} {'files ok/failed/all':>19} {'bytes':>15}"
-    print("\n" + header + "\n" + "-" * len(header), file=out)
-    for job in jobs:
-        progress = job.progress
-        counts = f"{progress.completed_files}/{progress.failed_files}/{progress.total_files}"
-        loaded = f"{progress.loaded_bytes}/{progress.total_bytes}"
-        print(
-            f"{job.id:<28} {job.type:<13} {job.status:<9} {counts:>19} {loaded:>15}",
-            file=out,
-        )
-        if job.error:
-            print(f"{'':<28} error: {job.error}", file=out)
-        for file in job.files:
-            if file.error and file.error != job.error:
-                print(f"{'':<28}   {file.source_path}: {file.error}", file=out)
-
-
-def run_demo(out: TextIO) -> list[TransferJob]:
-    """Run the demo, writing to ``out``; return the final snapshots."""
-    started = time.monotonic()
-    report = _LiveReport(out, started)
-    with (
-        TransferQueue(3, update_interval=0.05) as queue,
-        job_created.connected_to(report.created, sender=queue),
-        job_updated.connected_to(report.updated, sender=queue),
-    ):
-        print(f"Three jobs share one queue with a limit of {queue.concurrency_limit}.", file=out)
-        ids = [
-            queue.queue_job(
-                TransferType.S3_UPLOAD, _files("uploads", [4_000_000] * 5), simulated_transfer
-            ),
-            queue.queue_job(
-                TransferType.LOCAL_UPLOAD,
-                _files("backup", [2_000_000, 1_000_000]) + _files("backup-corrupt", [500_000]),
-                simulated_transfer,
-            ),
-            queue.queue_job(
-                TransferType.HUGGINGFACE, _files("model", [8_000_000] * 6), simulated_transfer
-            ),
-        ]
-        report.job_to_cancel = ids[2]
-        if report.reached_cancel_point.wait(timeout=30):
-            print(f"Cancelling {ids[2]} at {_CANCEL_AT_PERCENT}%.", file=out, flush=True)
-            queue.cancel_job(ids[2])
-        final = [queue.wait(job_id, timeout=60) for job_id in ids]
-    _print_table(final, out)
-    return final
-
-
-def main() -> int:
-    """Entry point of ``python -m transferqueue``; returns the exit status."""
-    final = run_demo(sys.stdout)
-    expected = [TransferStatus.COMPLETED, TransferStatus.FAILED, TransferStatus.CANCELLED]
-    return 0 if [job.status for job in final] == expected else 1
+        return EXIT_USAGE
+    workdir = tempfile.mkdtemp(prefix="transferqueue-web-demo-")
+    queue = TransferQueue(_WEB_CONCURRENCY)
+    try:
+        app = demo_app(queue, workdir, hosts=(*LOCAL_NAMES, host))
+        # threaded: every open event stream holds a thread of its own.
+        server = make_server(host, port, app, threaded=True)
+        shown = f"[{host}]" if ":" in host else host
+        print(f"transferqueue demo at http://{shown}:{server.server_port}/", flush=True)
+        print(f"work folder {workdir}; press Ctrl-C to stop", flush=True)
+        # Returns after Ctrl-C, SIGTERM or SIGHUP: each raises a KeyboardInterrupt (the
+        # command line turns the two signals into one), which werkzeug catches.
+        server.serve_forever()
+        print("stopped", flush=True)
+    finally:
+        # A second Ctrl-C, SIGTERM or SIGHUP must not cut the clean-up short.
+        with _uninterrupted():
+            # The copies stop before their folder goes: a running copy would recreate it.
+            queue.shutdown(wait=True, cancel_jobs=True)
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0

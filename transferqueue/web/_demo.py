@@ -5,7 +5,7 @@
 per sample job (see :data:`DEMO_KINDS`). Each sample job gets a fresh folder in
 ``workdir`` with generated source files, copied by :class:`LocalCopy` slowed down on
 purpose so that a person can watch the bars move and press Cancel in time.
-``python -m transferqueue.web`` runs it (see ``__main__.py``).
+``transferqueue demo --web`` runs it (see :mod:`transferqueue._demo`).
 
 The demo has no login: its transfer routes are public, for the one person at this
 machine, and the app answers only requests that name it by a local name (see

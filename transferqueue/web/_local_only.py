@@ -17,7 +17,7 @@ other machines out but not other web pages open in the same browser:
 
 The port is the one the request came in on, the WSGI ``SERVER_PORT``, so the app can be
 made before the server picks a free port. werkzeug's server, which
-``python -m transferqueue.web`` runs, sets it from its socket; a server that took it from
+``transferqueue demo --web`` runs, sets it from its socket; a server that took it from
 the ``Host`` header instead would leave the port unchecked, but not the name.
 """
 
