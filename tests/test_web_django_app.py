@@ -205,15 +205,17 @@ def test_asgi_job_stream_is_async_and_live(queue: tq.TransferQueue, gate: GatedE
         assert isinstance(chunks, AsyncIterator), "an ASGI stream is an async iterator"
         seen = [await _read(chunks)]
         gate.release("src/file-0")
-        while seen[-1][1]["progress"]["completedFiles"] < 1:
+        while seen[-1][1]["job"]["progress"]["completedFiles"] < 1:
             seen.append(await _read(chunks))
         await asyncio.to_thread(response.close)
         return seen
 
     with override_settings(ROOT_URLCONF=patterns):
         seen = asyncio.run(follow())
-    assert [data["status"] for _, data in seen] == ["active"] * len(seen)
-    assert "completed" in [file["status"] for file in seen[-1][1]["files"]]
+    assert [data["job"]["status"] for _, data in seen] == ["active"] * len(seen)
+    assert len(seen[0][1]["job"]["files"]) == 2  # the stream opens with the job whole
+    changed = [change["file"]["status"] for change in seen[-1][1]["changedFiles"]]
+    assert "completed" in changed
     _wait_unsubscribed(queue)
     gate.release_all()
 
