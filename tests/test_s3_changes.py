@@ -139,6 +139,11 @@ def test_a_412_of_a_copy_or_download_names_the_changed_source(wrapped: bool) -> 
             assert str(reported) == (
                 f"s3://src/big: cannot {action}: the source object changed during the transfer"
             )
+        # Another failure of s3transfer's, raised while handling no 412, is not a change.
+        other = executor._failure("s3://src/big", "download", source_changed=True)
+        assert str(other(RuntimeError("boom"))) == (
+            "s3://src/big: cannot download: RuntimeError: boom"
+        )
         plain = executor._failure("s3://dst/k", "upload to")(precondition_failed("PutObject"))
         assert type(plain) is OSError
         assert "PreconditionFailed" in str(plain)
