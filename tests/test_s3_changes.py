@@ -106,7 +106,7 @@ def precondition_failed(operation: str) -> botocore.exceptions.ClientError:
 
 
 def wrapped_by_s3transfer(error: Exception) -> Exception:
-    """``error`` as s3transfer (0.13 on) reports it: another exception raised while
+    """``error`` as newer s3transfer (0.19) reports it: another exception raised while
     handling it (S3CopyFailedError, S3DownloadFailedError: "did not match expected ETag")."""
     try:
         raise error

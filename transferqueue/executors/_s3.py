@@ -184,7 +184,7 @@ def _is_precondition_failed(exc: BaseException | None) -> bool:
 
 def _source_changed(exc: BaseException) -> bool:
     """Whether a download or copy failed because a request conditional on the source's
-    ETag was refused: a bare 412, or the error that s3transfer (0.13 on) raises in its
+    ETag was refused: a bare 412, or the error that newer s3transfer (0.19) raises in its
     place (S3DownloadFailedError, S3CopyFailedError: "did not match expected ETag")."""
     return _is_precondition_failed(exc) or _is_precondition_failed(exc.__context__)
 
