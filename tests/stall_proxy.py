@@ -1,10 +1,11 @@
-"""A TCP proxy on 127.0.0.1 that holds a reply back half-way, for tests that must catch a
+"""TCP proxies on 127.0.0.1 that hold a reply back half-way, for tests that must catch a
 process in the middle of a download (the moto server sends a body all at once).
 
 Every connection is forwarded both ways to ``upstream``. Once one connection has carried
 more than ``after`` bytes from the upstream, the proxy stops forwarding that direction,
 sets ``reached`` and waits for ``release`` (bounded by ``WAIT``). ``stop()`` releases
-everything, closes every socket and joins every thread.
+everything, closes every socket and joins every thread. :class:`ReplyDroppingProxy`
+instead loses the reply to one request (the server did it, the client retries).
 """
 
 from __future__ import annotations
@@ -97,6 +98,69 @@ def stalling_proxy(upstream_url: str, after: int) -> Iterator[StallingProxy]:
     fixture (use with ``yield from``)."""
     host, _, port = upstream_url.removeprefix("http://").partition(":")
     proxy = StallingProxy((host, int(port)), after)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+class ReplyDroppingProxy(StallingProxy):
+    """Forwards like :class:`StallingProxy` (without holding anything back), except that
+    the final reply to the first request whose method is ``method`` is read from the
+    upstream and thrown away, and that connection closed: the server did the request,
+    the client never hears of it (and retries). ``dropped`` is set once that happened.
+    Interim replies (``100 Continue``) still pass.
+    """
+
+    def __init__(self, upstream: tuple[str, int], method: str) -> None:
+        self._method = method.encode() + b" "
+        self._armed = True  # no request dropped yet; guarded by _lock
+        self._dropping: set[socket.socket] = set()  # clients whose reply goes; under _lock
+        self.dropped = threading.Event()
+        super().__init__(upstream, after=0)
+
+    def _pump(self, source: socket.socket, target: socket.socket, from_upstream: bool) -> None:
+        pending = b""  # the start of a reply being dropped
+        try:
+            while True:
+                data = source.recv(_CHUNK)
+                if not data:
+                    break
+                if not from_upstream:
+                    with self._lock:
+                        if self._armed and data.startswith(self._method):
+                            # Marked before the request goes on, so before any reply.
+                            self._armed = False
+                            self._dropping.add(source)
+                    target.sendall(data)
+                    continue
+                with self._lock:
+                    dropping = target in self._dropping
+                if not dropping:
+                    target.sendall(data)
+                    continue
+                pending += data
+                while pending.startswith(b"HTTP/1.1 100") and b"\r\n\r\n" in pending:
+                    interim, _, pending = pending.partition(b"\r\n\r\n")
+                    target.sendall(interim + b"\r\n\r\n")
+                if b"\r\n" in pending and not pending.startswith(b"HTTP/1.1 100"):
+                    # The final status line came: the request was done. Its reply goes.
+                    with contextlib.suppress(OSError):
+                        target.shutdown(socket.SHUT_RDWR)
+                    self.dropped.set()
+                    return
+        except OSError:
+            pass  # a side went away (a killed client, stop())
+        finally:
+            with contextlib.suppress(OSError):
+                target.shutdown(socket.SHUT_WR)
+
+
+def reply_dropping_proxy(upstream_url: str, method: str) -> Iterator[ReplyDroppingProxy]:
+    """A :class:`ReplyDroppingProxy` in front of ``http://127.0.0.1:PORT`` for the duration
+    of a fixture (use with ``yield from``)."""
+    host, _, port = upstream_url.removeprefix("http://").partition(":")
+    proxy = ReplyDroppingProxy((host, int(port)), method)
     try:
         yield proxy
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import stat
 import threading
@@ -169,11 +170,23 @@ def s3_error(exc: BaseException, url: str, action: str, client: S3Client | None 
 
 
 _EXISTS = "destination object exists (pass overwrite=True to replace it)"
+# s3transfer makes the later requests of a multipart download or copy conditional on the
+# ETag of the first (IfMatch, CopySourceIfMatch): their 412 means the source was replaced.
+_SOURCE_CHANGED = "the source object changed during the transfer"
 
 
-def _is_precondition_failed(exc: botocore.exceptions.ClientError) -> bool:
+def _is_precondition_failed(exc: BaseException | None) -> bool:
+    if not isinstance(exc, botocore.exceptions.ClientError):
+        return False
     code, _, status = _error_code(exc)
     return status == 412 or code == "PreconditionFailed"
+
+
+def _source_changed(exc: BaseException) -> bool:
+    """Whether a download or copy failed because a request conditional on the source's
+    ETag was refused: a bare 412, or the error that newer s3transfer (0.19) raises in its
+    place (S3DownloadFailedError, S3CopyFailedError: "did not match expected ETag")."""
+    return _is_precondition_failed(exc) or _is_precondition_failed(exc.__context__)
 
 
 def make_s3_client(transfer_config: TransferConfig | None = None) -> S3Client:
@@ -233,6 +246,16 @@ class _Progress(BaseSubscriber):
             return max(self._total, 0)
 
 
+class _KnownSize(BaseSubscriber):
+    """Tells s3transfer the size of the file to upload, as measured by the executor."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+
+    def on_queued(self, future: TransferFuture, **kwargs: Any) -> None:
+        future.meta.provide_transfer_size(self._size)
+
+
 class S3Transfer:
     """An executor for S3: a local file to ``s3://bucket/key`` (s3-upload), ``s3://...``
     to a local file (s3-download), or ``s3://...`` to ``s3://...`` (a copy).
@@ -252,14 +275,19 @@ class S3Transfer:
     destination with ``FileExistsError``: a local file before the download starts (and
     again, atomically, at the end); for an upload below ``multipart_threshold``, the PUT
     itself (``If-None-Match: *``: one request, atomic; the server answers 412, which
-    becomes the ``FileExistsError``); for a multipart upload or a copy, a HEAD request
-    before it starts (an object created meanwhile is replaced). A server that ignores
-    ``If-None-Match`` on PUT replaces an existing object without a word: use
+    becomes the ``FileExistsError``, unless botocore retried the PUT and the object
+    holds the file's bytes: the first attempt's, stored but its reply lost); for a
+    multipart upload or a copy, a HEAD request before it starts (an object created
+    meanwhile is replaced). A server that ignores ``If-None-Match`` on PUT replaces an
+    existing object without a word: use
     ``overwrite=False`` only with servers that honour it (AWS S3 does since August
     2024, and so does moto, which the tests run against). Downloads go to a hidden
     temporary file beside the destination
     (:func:`~transferqueue.executors.atomic_destination`), moved into place only when
-    complete; parent folders are created.
+    complete; parent folders are created. The choice between one PUT and a multipart
+    upload follows the size the file had when its upload started (a file that grows
+    meanwhile is sent as long as it was then). A source object replaced during a
+    multipart download or copy fails it with an ``OSError`` naming the source.
 
     **Threads and connections.** One instance holds one s3transfer ``TransferManager``,
     whose ``max_concurrency`` request threads (``TransferConfig.max_concurrency``,
@@ -390,17 +418,53 @@ class S3Transfer:
                 # none: a HEAD first (one request more, beside the file's many parts).
                 self._refuse_existing_object(bucket, key, "upload to")
         progress = _Progress()
-        future = manager.upload(source, bucket, key, extra_args=extra_args, subscribers=[progress])
-        self._follow(
-            future, progress, on_progress, destination, self._failure(destination, "upload to")
+        # s3transfer measures the file again to choose between one PUT and a multipart
+        # upload: told the size measured here, it chooses as above even if the file grew
+        # meanwhile (it then sends the file's first st_size bytes).
+        future = manager.upload(
+            source,
+            bucket,
+            key,
+            extra_args=extra_args,
+            subscribers=[_KnownSize(info.st_size), progress],
         )
+        fail = self._failure(destination, "upload to", refused_put=extra_args is not None)
+        try:
+            self._follow(future, progress, on_progress, destination, fail)
+        except FileExistsError as exc:
+            if extra_args is None or not self._is_own_retried_put(
+                exc.__cause__, source, info.st_size, bucket, key
+            ):
+                raise
+            on_progress(info.st_size)
+
+    def _is_own_retried_put(
+        self, refusal: BaseException | None, source: str, size: int, bucket: str, key: str
+    ) -> bool:
+        """Whether the 412 that refused a retried conditional PUT answers our own first
+        attempt, stored by the server but its reply lost: the object now there holds the
+        file's first ``size`` bytes (a single PUT's ETag is their MD5, quoted)."""
+        response = cast(botocore.exceptions.ClientError, refusal).response  # see _failure
+        if not response.get("ResponseMetadata", {}).get("RetryAttempts"):
+            return False  # refused at the first attempt: someone else's object
+        try:
+            etag = self.client.head_object(Bucket=bucket, Key=key).get("ETag", "")
+            digest = hashlib.md5(usedforsecurity=False)
+            with open(source, "rb") as stream:
+                left = size
+                while left > 0 and (chunk := stream.read(min(left, _REPORT_STEP))):
+                    digest.update(chunk)
+                    left -= len(chunk)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, OSError):
+            return False  # cannot tell: the refusal stands
+        return etag == f'"{digest.hexdigest()}"'
 
     def _download(self, source: str, destination: str, on_progress: ProgressCallback) -> None:
         bucket, key = _object_url(source)
         target = Path(destination)
         check_destination(target, overwrite=self.overwrite)
         manager = self._transfer_manager()
-        fail = self._failure(source, "download")
+        fail = self._failure(source, "download", source_changed=True)
         progress = _Progress()
         # Handed an open file rather than a name, s3transfer writes into our locked
         # temporary itself; given a name, it would write "<name>.<random>" of its own,
@@ -444,13 +508,20 @@ class S3Transfer:
         finally:
             body.close()
 
-    def _failure(self, url: str, action: str) -> Callable[[BaseException], OSError]:
-        """How a failed transfer of ``url`` is reported."""
+    def _failure(
+        self, url: str, action: str, *, refused_put: bool = False, source_changed: bool = False
+    ) -> Callable[[BaseException], OSError]:
+        """How a failed transfer of ``url`` is reported. A 412 (a precondition failed) is
+        a ``FileExistsError`` if ``refused_put`` (the PUT carried If-None-Match: *), an
+        ``OSError`` saying that ``url`` changed if ``source_changed`` (the requests after
+        the first carried its ETag), else an error like any other."""
 
         def fail(exc: BaseException) -> OSError:
-            if isinstance(exc, botocore.exceptions.ClientError) and _is_precondition_failed(exc):
+            if refused_put and _is_precondition_failed(exc):
                 # Our If-None-Match: * refused: the object exists (or appeared meanwhile).
                 return FileExistsError(errno.EEXIST, _EXISTS, url)
+            if source_changed and _source_changed(exc):
+                return OSError(f"{url}: cannot {action}: {_SOURCE_CHANGED}")
             if isinstance(exc, botocore.exceptions.ClientError | botocore.exceptions.BotoCoreError):
                 return s3_error(exc, url, action, self.client)
             if isinstance(exc, OSError):
@@ -463,10 +534,12 @@ class S3Transfer:
         """How a failed server-side copy is reported: a bare 404 comes from the HEAD of the
         source (the first request), other errors name the bucket they mention."""
         source_bucket, _ = parse_s3_url(source)
-        read_source = self._failure(source, "copy")
+        read_source = self._failure(source, "copy", source_changed=True)
         write_destination = self._failure(destination, "copy to")
 
         def fail(exc: BaseException) -> OSError:
+            if _source_changed(exc):  # CopySourceIfMatch refused
+                return read_source(exc)
             if isinstance(exc, botocore.exceptions.ClientError):
                 code, _, _ = _error_code(exc)
                 named = exc.response.get("Error", {}).get("BucketName")
