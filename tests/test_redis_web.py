@@ -25,6 +25,7 @@ from tests.redis_server import (  # noqa: F401
     REQUIRED,
     RedisServer,
     redis_server,
+    wait_until,
 )
 from tests.test_web_servers import STARTUP, WAIT, Server, Stream
 
@@ -205,9 +206,14 @@ def test_a_job_is_listed_streamed_resumed_and_cancelled_through_other_workers(
     assert status == 200, made
     job_id, token = made["id"], made["token"]
 
-    status, _, listed = cluster.elsewhere(owner, "GET", "/transfers/")
-    assert status == 200
-    assert [job["status"] for job in listed if job["id"] == job_id] == ["active"]
+    def listed_elsewhere_as(status: str) -> bool:
+        # The owner writes the job's events to Redis from its event thread, after the
+        # POST's answer: another worker sees them soon, not at once.
+        answer, _, listed = cluster.elsewhere(owner, "GET", "/transfers/")
+        assert answer == 200
+        return [job["status"] for job in listed if job["id"] == job_id] == [status]
+
+    wait_until(lambda: listed_elsewhere_as("active"), "the job listed active by another worker")
     status, _, one = cluster.elsewhere(owner, "GET", f"/transfers/{job_id}")
     assert (status, one["id"]) == (200, job_id)
 
