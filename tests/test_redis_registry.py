@@ -222,7 +222,8 @@ def test_retention_applies_to_the_registry(
             keeper.wait(job_id)
         running = keeper.queue_job("s3-upload", make_files(1), gate)
         gate.wait_running(1)
-        assert client.zrange("q:finished", 0, -1) == [job_id.encode() for job_id in kept]
+        # Both kept ran at once (limit 2): which ended first is not the point.
+        assert set(client.zrange("q:finished", 0, -1)) == {job_id.encode() for job_id in kept}
         for job_id in early:
             assert not client.exists(f"q:job:{job_id}", f"q:events:{job_id}")
         # This process still has its own two: local retention is its own.
