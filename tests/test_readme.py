@@ -1,4 +1,5 @@
-"""README.rst's quick start runs as written."""
+"""README.rst's samples run as written, and so do the samples the docs' how-to guides took
+over from it (``docs_sample`` finds one by its caption, for the tests of other modules too)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import asyncio
 import configparser
 import os
 import pathlib
+import re
 import subprocess
 import sys
+import textwrap
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +20,7 @@ import transferqueue as tq
 from tests.conftest import make_files, noop_executor
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.rst"
+DOCS = README.parent / "docs"
 
 
 def _code_block_after(heading: str) -> str:
@@ -28,6 +33,36 @@ def _code_block_after(heading: str) -> str:
             break
         lines.append(line[4:])
     return "\n".join(lines)
+
+
+def docs_python_blocks() -> Iterator[tuple[pathlib.Path, str | None, str]]:
+    """Every ``.. code-block:: python`` in docs/: (file, its caption or None, its code)."""
+    for path in sorted(DOCS.rglob("*.rst")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines):
+            directive = re.fullmatch(r"(\s*)\.\. code-block:: python", line)
+            if directive is None:
+                continue
+            indent = len(directive.group(1))
+            caption = None
+            body = number + 1
+            while body < len(lines) and lines[body].strip().startswith(":"):
+                option, _, value = lines[body].strip()[1:].partition(":")
+                if option == "caption":
+                    caption = value.strip()
+                body += 1
+            code = []
+            for text in lines[body:]:
+                if text.strip() and len(text) - len(text.lstrip()) <= indent:
+                    break
+                code.append(text)
+            yield path, caption, textwrap.dedent("\n".join(code)).strip("\n") + "\n"
+
+
+def docs_sample(caption: str) -> str:
+    """The code of the one Python sample in docs/ captioned ``caption``."""
+    (code,) = [code for _, name, code in docs_python_blocks() if name == caption]
+    return code
 
 
 def test_the_first_command_runs_the_demo(tmp_path: pathlib.Path) -> None:
@@ -65,11 +100,16 @@ def test_the_first_command_runs_the_demo(tmp_path: pathlib.Path) -> None:
     assert os.listdir(tmp_path) == []
 
 
-def test_quick_start_copies_the_file(tmp_path: pathlib.Path) -> None:
-    """The 60-second quick start copies a.bin and prints the terminal snapshot's status."""
+@pytest.mark.parametrize("where", ["README.rst", "docs/howto/scripts.rst"])
+def test_quick_start_copies_the_file(tmp_path: pathlib.Path, where: str) -> None:
+    """The 60-second quick start, on the front page and in the scripts guide, copies a.bin
+    and prints the terminal snapshot's status."""
     data = os.urandom(1_048_576)
     (tmp_path / "a.bin").write_bytes(data)
-    code = _code_block_after("Quick start: a blocking script")
+    if where == "README.rst":
+        code = _code_block_after("Quick start: a blocking script")
+    else:
+        code = docs_sample("quickstart.py")
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=tmp_path,
@@ -84,10 +124,11 @@ def test_quick_start_copies_the_file(tmp_path: pathlib.Path) -> None:
 
 
 def test_asyncio_bridge_follows_a_job_to_its_end(capsys: pytest.CaptureFixture[str]) -> None:
-    """The asyncio bridge of "Receiving events", as written: a plain receiver hands each
-    snapshot to the loop, and the coroutine awaits them up to the terminal one."""
+    """The asyncio bridge of the scripts guide ("Bridging to asyncio"), as written: a plain
+    receiver hands each snapshot to the loop, and the coroutine awaits them up to the
+    terminal one."""
     namespace: dict[str, Any] = {}
-    exec(_code_block_after("Bridging to asyncio"), namespace)
+    exec(docs_sample("Following a job from asyncio"), namespace)
     queue = tq.TransferQueue(2)
     try:
         final = asyncio.run(namespace["copy_and_follow"](queue, make_files(3), noop_executor))
@@ -99,9 +140,10 @@ def test_asyncio_bridge_follows_a_job_to_its_end(capsys: pytest.CaptureFixture[s
 
 
 def test_the_celery_recipe_shows_the_tested_app() -> None:
-    """Every line of the Celery recipe's code in README.rst is a line of the app that
-    tests/test_celery_recipe.py runs, so that the manual cannot drift from what is tested."""
-    shown = _code_block_after("Handing transfers to Celery")
+    """Every line of the Celery recipe's code in the deployment guide is a line of the app
+    that tests/test_celery_recipe.py runs, so that the guide cannot drift from what is
+    tested."""
+    shown = docs_sample("transfers.py")
     tested = (README.parent / "tests" / "celery_recipe.py").read_text(encoding="utf-8")
     tested_lines = {line.rstrip() for line in tested.splitlines()}
     missing = [line for line in shown.splitlines() if line and line not in tested_lines]

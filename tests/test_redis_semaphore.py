@@ -12,7 +12,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,6 +23,7 @@ from tests.redis_server import (  # noqa: F401
     redis_url,
     wait_until,
 )
+from tests.test_readme import docs_sample
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -567,15 +567,8 @@ def test_close_releases_every_slot_and_ends_the_object(
 
 
 def test_the_readme_example_runs(redis_url: str) -> None:  # noqa: F811
-    """README.rst's semaphore example runs as written (on the test's server)."""
-    readme = Path(__file__).resolve().parent.parent / "README.rst"
-    after = readme.read_text(encoding="utf-8").split("The semaphore on its own")[1]
-    lines = []
-    for line in after.split(".. code-block:: python", 1)[1].splitlines()[1:]:
-        if line and not line.startswith("    "):
-            break
-        lines.append(line[4:])
-    code = "\n".join(lines)
+    """The Redis guide's semaphore example runs as written (on the test's server)."""
+    code = docs_sample("A semaphore across processes")
     assert "redis://localhost:6379/0" in code
     done = subprocess.run(
         [sys.executable, "-c", code.replace("redis://localhost:6379/0", redis_url)],

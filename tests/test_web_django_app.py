@@ -29,7 +29,7 @@ from django.urls import include, path
 import transferqueue as tq
 from tests.conftest import WAIT, GatedExecutor, make_files
 from tests.django_project import configure
-from tests.test_readme import _code_block_after
+from tests.test_readme import docs_sample
 from tests.web_clients import django_urlconf, parse, subscribed_watches
 from transferqueue import _singleton
 from transferqueue.web._endpoints import EventStream
@@ -319,11 +319,11 @@ def test_async_stream_closed_before_its_first_chunk() -> None:
 
 
 def test_readme_django_settings_as_written() -> None:
-    """Issue 13: README's Django settings, run as written, are a setting the application
+    """Issue 13: the Django guide's settings, run as written, are a setting the application
     accepts (its hook swapped for one that imports here), with the limit it shows; the
     error it quotes is the one raised; both check ids are documented."""
     names: dict[str, Any] = {}
-    exec(_code_block_after("\nDjango\n------\n"), names)
+    exec(docs_sample("Django: settings.py"), names)
     assert "transferqueue.web.django" in names["INSTALLED_APPS"]
     setting = {**names["TRANSFERQUEUE"], "CAN_ACCESS": "tests.web_clients.deny_header"}
     with override_settings(TRANSFERQUEUE=setting):
@@ -335,7 +335,7 @@ def test_readme_django_settings_as_written() -> None:
         "camel_case",
         "keepalive",
     }
-    readme = (ROOT / "README.rst").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "howto" / "django.rst").read_text(encoding="utf-8")
     with (
         override_settings(TRANSFERQUEUE={"CONCURRENCY_LIMIT": 0}),
         pytest.raises(ImproperlyConfigured) as raised,

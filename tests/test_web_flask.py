@@ -15,7 +15,7 @@ import pytest
 
 import transferqueue as tq
 from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
-from tests.test_readme import _code_block_after
+from tests.test_readme import docs_sample
 from tests.web_clients import (
     KEEPALIVE,
     FlaskWebClient,
@@ -97,13 +97,13 @@ def test_head_of_a_job_stream_leaves_no_watch(
 
 
 def test_readme_flask_sketch_serves_through_its_hook() -> None:
-    """Issue 10: README's Flask sketch, run as written in an app, gives the routes its
+    """Issue 10: the Flask guide's sketch, run as written in an app, gives the routes its
     access hook: the jobs are served to a user it lets in, refused to anyone else (it
     would be 403 for everyone, whoever asked, had it passed neither hook nor public)."""
     job_id = tq.transfer_queue.queue_job("local-upload", make_files(1), noop_executor)
     tq.transfer_queue.wait(job_id, timeout=WAIT)
     app = flask.Flask(__name__)
-    exec(_code_block_after("\nThe web front\n"), {"app": app})
+    exec(docs_sample("Flask: the routes behind an access hook"), {"app": app})
     client = app.test_client()
     assert client.get(f"/transfers/{job_id}", headers={"X-User": "alice"}).status_code == 200
     assert client.get(f"/transfers/{job_id}").status_code == 404
