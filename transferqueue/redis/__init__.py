@@ -1,8 +1,12 @@
-"""Coordination across processes and hosts through Redis (in progress: see README.rst).
+"""Coordination across processes and hosts through Redis.
 
 :class:`RedisBackend` makes a :class:`~transferqueue.TransferQueue` one of a cluster of
 queues in as many processes, on as many hosts, that share a Redis server and a
-namespace: its concurrency limit is then cluster-wide::
+namespace. The cluster has one concurrency limit; every process reads every job, can
+cancel it (its owner does) and follow its events (``watch`` and the web routes); the jobs
+of a process that dies are failed, naming it, and an outage or a restart of Redis loses
+no job that a live process keeps. The guide "Queues across processes on Redis" in the
+documentation (``docs/howto/redis.rst``) describes it whole. A queue of such a cluster::
 
     from transferqueue import TransferQueue
     from transferqueue.redis import RedisBackend
