@@ -3,6 +3,7 @@ one of them, and the API reference documents every public name."""
 
 from __future__ import annotations
 
+import configparser
 import filecmp
 import importlib.util
 import pathlib
@@ -88,6 +89,18 @@ def test_every_python_sample_is_run_by_a_test() -> None:
         body = source.split(f"def {function}(", 1)
         assert len(body) == 2, test
         assert f'"{caption}"' in body[1].split("\ndef ", 1)[0], test
+
+
+def test_tox_docs_runs_every_sample() -> None:
+    """``tox -e docs`` runs test_docs and test_readme whole, and by name each test of
+    another module that runs a sample of the docs."""
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(TESTS.parent / "tox.ini", encoding="utf-8")
+    commands = tox["testenv:docs"]["commands"].replace("\\\n", " ").split()
+    assert {"tests{/}test_docs.py", "tests{/}test_readme.py"} <= set(commands)
+    for test in RUN_BY_TESTS.values():
+        if test.split("::")[0] not in ("test_docs.py", "test_readme.py"):
+            assert f"tests{{/}}{test}" in commands, test
 
 
 def test_backup_copies_the_photos_with_progress(tmp_path: pathlib.Path) -> None:
