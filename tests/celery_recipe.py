@@ -1,4 +1,4 @@
-"""The Celery recipe of README.rst ("Scaling out on Redis", "Handing transfers to Celery"):
+"""The Celery recipe of docs/howto/deployment.rst ("Handing transfers to Celery"):
 a Flask view hands a copy to a Celery task, the task runs it on a Redis-backed queue in
 the Celery worker, and the browser follows it (and may cancel it) through the transfer
 routes of any gunicorn worker. tests/test_celery_recipe.py runs it with real processes.
@@ -74,7 +74,7 @@ publish = celery_app.task(publish_file, bind=True, name="transfers.publish")
 
 app = flask.Flask(__name__)
 # public=True: an intranet tool whose every visitor may see and cancel every copy. Pass
-# can_access=... instead where that is not so (README.rst, "Who may see what").
+# can_access=... instead where that is not so (docs/howto/flask.rst, "Who may see what").
 app.register_blueprint(transfer_blueprint(queue, public=True), url_prefix="/transfers")
 
 

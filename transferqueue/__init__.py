@@ -3,8 +3,9 @@
 Jobs of files are queued with an executor that transfers one file; the queue runs them in
 worker threads, never more at once than its limit, tracks every file's and job's progress,
 cancels jobs, and announces changes through the blinker signals ``job_created`` and
-``job_updated``. The documentation in docs/ has a tutorial and explains what the queue
-guarantees; README.rst is the manual.
+``job_updated``. The documentation in docs/ has a tutorial, how-to guides (scripts, the
+command line, S3, the Hugging Face hub, Flask, Django, Redis, deployment), an explanation of
+what the queue guarantees and this API reference.
 """
 
 from typing import TYPE_CHECKING

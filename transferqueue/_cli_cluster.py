@@ -1,5 +1,5 @@
 """``transferqueue jobs``, ``watch`` and ``cancel``: the jobs of a cluster of Redis-backed
-queues (README.rst, "Scaling out on Redis"), seen and cancelled from a shell.
+queues (docs/howto/redis.rst), seen and cancelled from a shell.
 
 Each command reads the cluster through a :class:`~transferqueue.redis.RedisBackend` that
 serves no queue: it reads the shared registry and the jobs' event streams, and ``cancel``

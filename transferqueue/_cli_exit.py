@@ -1,5 +1,5 @@
 """How a command of the command line ends: its exit statuses, and the signals that end
-it as Ctrl-C does (README.rst, "The command line", has the table)."""
+it as Ctrl-C does (docs/howto/cli.rst has the table)."""
 
 from __future__ import annotations
 

@@ -149,7 +149,7 @@ def _skipped_note(skipped: Sequence[dict[str, str]]) -> str:
 
 class _Json:
     """JSON lines, linear in the job's size: the whole job first and last, and in between
-    only what changed (README.rst, "The command line", describes the format)::
+    only what changed (docs/howto/cli.rst describes the format)::
 
         {"event": "created", "job": JOB, "skipped": [...]}
         {"event": "updated", "job": JOB_WITHOUT_FILES, "changed_files": CHANGED}

@@ -374,7 +374,7 @@ def _coroutine_refused(signal: NamedSignal) -> RuntimeError:
     return RuntimeError(
         f"Cannot send to a coroutine function: {signal.name} receivers are called in the "
         "queue's event thread; connect a plain function that hands the job to your event "
-        'loop (loop.call_soon_threadsafe), see README.rst, "Receiving events"'
+        'loop (loop.call_soon_threadsafe), see docs/howto/scripts.rst, "Bridging to asyncio"'
     )
 
 

@@ -103,9 +103,9 @@ class TransferQueue:
       are forgotten as new jobs come and go, oldest first (default: kept until
       :meth:`cleanup_old_jobs`);
     - ``backend``: shared state for a queue that is one of several processes, such as a
-      :class:`transferqueue.redis.RedisBackend` (see README.rst, "Scaling out on
-      Redis"). The limit is then cluster-wide. Without it (the default) the queue lives
-      in this process alone.
+      :class:`transferqueue.redis.RedisBackend` (see the guide "Queues across processes
+      on Redis", docs/howto/redis.rst). The limit is then cluster-wide. Without it (the
+      default) the queue lives in this process alone.
 
     No thread starts until the first job is queued.
     """

@@ -8,7 +8,7 @@ as ``def receiver(sender, *, job, **extra)``, so that keyword arguments added la
 break them. Receivers run in the queue's event-delivery thread, one event at a time, and
 are called as blinker's ``Signal.send`` calls them: an ``async def`` receiver is refused
 with the ``RuntimeError`` blinker raises (logged, since the thread sends it); see
-README.rst, "Receiving events", for the bridge to asyncio.
+docs/howto/scripts.rst, "Bridging to asyncio", for the bridge to asyncio.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ answered 204 No Content, which ends ``EventSource``'s reconnecting for good.
 A job message is ``{"job": JOB}`` with the job whole, the first time a client is sent the
 job, or ``{"job": TOTALS, "changedFiles": [{"index": I, "file": FILE}, ...]}`` with the job
 without its files and the files changed since the client's previous message of that job
-(the shape of ``transferqueue cp --json``'s lines; README.rst, "The web front").
+(the shape of ``transferqueue cp --json``'s lines; docs/howto/flask.rst, "The messages").
 
 On a job's stream each message carries ``id: <n>``, the number of the job's last event it
 includes (the same in every process of a cluster). A browser that reconnects sends it

@@ -2,8 +2,8 @@
 changed between a job's events (to resume a reconnecting stream with only those).
 
 A stream sends a job whole when the client has nothing of it, and otherwise only its
-totals and the files that changed since the snapshot the client has (README.rst, "The web
-front", describes the messages). Many streams of one job send the same message for the same
+totals and the files that changed since the snapshot the client has (docs/howto/flask.rst,
+"The messages", describes them). Many streams of one job send the same message for the same
 snapshot; it is encoded once, here, for all of them.
 """
 

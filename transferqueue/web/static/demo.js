@@ -90,7 +90,7 @@
     for (const index of due) renderFile(list.children[index], job.files[index]);
   }
 
-  // A job message (README.rst, "The web front"): {"job": JOB} with the whole job, or
+  // A job message (docs/howto/flask.rst, "The messages"): {"job": JOB} with the whole job, or
   // {"job": TOTALS, "changedFiles": [{"index": I, "file": FILE}, ...]}: the job without
   // its files, and the files that changed since the message before. Returns the job
   // rebuilt, and the indexes of the files to show again (null: all of them).
