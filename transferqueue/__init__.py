@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING
 
 from ._core import singleton as _singleton
 from ._core.config import get_max_concurrent_transfers
-from ._core.job import Executor
 from ._core.queue import DEFAULT_SPEED_WINDOW, DEFAULT_UPDATE_INTERVAL, TransferQueue
 from ._core.retry import DEFAULT_NEVER_RETRY_ON, DEFAULT_RETRY_ON, NO_RETRY, RetryPolicy
 from ._core.singleton import update_transfer_queue_concurrency
 from ._errors import JobNotFoundError, QueueShutdownError, TransferCancelled, TransferQueueError
 from ._events.signals import job_created, job_updated
 from ._events.watch import JobWatch
-from ._executor import ProgressCallback
+from ._executor import Executor, ProgressCallback
 from ._records.enums import TransferFileStatus, TransferStatus, TransferType
 from ._records.records import TransferFile, TransferJob, TransferProgress
 

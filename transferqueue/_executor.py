@@ -1,16 +1,14 @@
-"""The ``on_progress`` callable handed to executors, with its cancellation checks (S7, S9)."""
+"""What an executor is, and the ``on_progress`` callable handed to it with its
+cancellation checks."""
 
 from __future__ import annotations
 
 import math
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ._errors import TransferCancelled
-
-if TYPE_CHECKING:
-    from ._core.job import Job
+from ._records.records import TransferFile
 
 
 class ProgressCallback:
@@ -28,18 +26,20 @@ class ProgressCallback:
     thread to stop.
     """
 
-    __slots__ = ("_attempt", "_cancel_event", "_index", "_job", "_report")
+    __slots__ = ("_attempt", "_cancel_event", "_index", "_job_id", "_report")
 
     def __init__(
         self,
-        report: Callable[[Job, int, int, int], bool],
-        job: Job,
+        report: Callable[[int, int, int], bool],
+        job_id: str,
         index: int,
         attempt: int,
         cancel_event: threading.Event,
     ) -> None:
+        # ``report(index, attempt, loaded)`` records progress for the job; False means
+        # the job is cancelled.
         self._report = report
-        self._job = job
+        self._job_id = job_id
         self._index = index
         self._attempt = attempt
         self._cancel_event = cancel_event
@@ -51,8 +51,8 @@ class ProgressCallback:
         """
         if type(loaded) is not int:  # the fast path: an int, as documented
             loaded = _as_int(loaded)
-        if not self._report(self._job, self._index, self._attempt, loaded):
-            raise TransferCancelled(f"transfer job {self._job.id} was cancelled")
+        if not self._report(self._index, self._attempt, loaded):
+            raise TransferCancelled(f"transfer job {self._job_id} was cancelled")
 
     @property
     def cancelled(self) -> bool:
@@ -62,7 +62,7 @@ class ProgressCallback:
     def raise_if_cancelled(self) -> None:
         """Raise :class:`TransferCancelled` if the job is cancelled."""
         if self._cancel_event.is_set():
-            raise TransferCancelled(f"transfer job {self._job.id} was cancelled")
+            raise TransferCancelled(f"transfer job {self._job_id} was cancelled")
 
     def wait_cancelled(self, timeout: float | None = None) -> bool:
         """Block until the job is cancelled or ``timeout`` seconds passed.
@@ -82,3 +82,7 @@ def _as_int(loaded: object) -> int:
             raise ValueError(f"on_progress takes a finite number of bytes, not {loaded}")
         return int(loaded)
     raise TypeError(f"on_progress takes a number of bytes, not {type(loaded).__name__}")
+
+
+Executor = Callable[[TransferFile, ProgressCallback], object]
+"""``executor(file, on_progress)``: transfers one file, blocking; raises to fail it."""

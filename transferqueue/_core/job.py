@@ -11,10 +11,10 @@ import functools
 import itertools
 import threading
 from collections import deque
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from transferqueue._executor import Executor
 from transferqueue._records.enums import TransferFileStatus, TransferStatus, TransferType
 from transferqueue._records.records import TransferFile, TransferJob, TransferProgress
 
@@ -22,12 +22,7 @@ from .clock import utc_now
 from .failure import CANCELLED_TYPE, Failure
 
 if TYPE_CHECKING:
-    from transferqueue._executor import ProgressCallback
-
     from .retry import RetryPolicy
-
-Executor = Callable[[TransferFile, "ProgressCallback"], object]
-"""``executor(file, on_progress)``: transfers one file, blocking; raises to fail it."""
 
 _QUEUED = TransferFileStatus.QUEUED
 _TRANSFERRING = TransferFileStatus.TRANSFERRING

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, overload
 from transferqueue._errors import JobNotFoundError, QueueShutdownError, TransferQueueError
 from transferqueue._events.delivery import EventDelivery
 from transferqueue._events.watch import JobWatch, WatchFeed
+from transferqueue._executor import Executor
 from transferqueue._log import log_in_queue_thread, logger
 from transferqueue._records.enums import TransferType
 from transferqueue._records.records import TransferJob
@@ -24,7 +25,7 @@ from . import process as _process
 from .clock import utc_now
 from .eager_lock import EagerLock
 from .failure import Failure, error_type_name
-from .job import Executor, Job
+from .job import Job
 from .retry import RetryPolicy
 from .retry_timer import RetryTimer
 from .scheduler import RoundRobin

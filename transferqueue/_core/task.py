@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -9,12 +10,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from transferqueue._errors import TransferCancelled
-from transferqueue._executor import ProgressCallback
+from transferqueue._executor import Executor, ProgressCallback
 from transferqueue._log import log_in_queue_thread
 from transferqueue._records.records import TransferFile
 
 from .failure import Failure, describe_error
-from .job import Executor, Job, transferring_record
+from .job import Job, transferring_record
 from .retry import RetryPolicy
 
 
@@ -59,7 +60,11 @@ class FileTask:
             # so this result is ignored; the executor never runs.
             return TransferCancelled(f"transfer job {self.job.id} was cancelled")
         on_progress = ProgressCallback(
-            report, self.job, self.file_index, self.attempt, self.cancel_event
+            functools.partial(report, self.job),
+            self.job.id,
+            self.file_index,
+            self.attempt,
+            self.cancel_event,
         )
         try:
             self.executor(transferring_record(self.record, self.attempt), on_progress)

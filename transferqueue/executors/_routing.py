@@ -17,8 +17,7 @@ from ._local.listing import list_local_files
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from transferqueue._core.job import Executor
-    from transferqueue._executor import ProgressCallback
+    from transferqueue._executor import Executor, ProgressCallback
     from transferqueue._records.records import TransferFile
 
 LocationKind = Literal["local", "s3", "hf"]
