@@ -185,12 +185,16 @@ def test_executor_refuses_paths_without_s3(s3: S3Transfer, tmp_path: Path) -> No
 
 
 def test_s3_names_need_boto3_only_when_used() -> None:
-    """issue #4: boto3 is an extra: without it the other executors import, and the S3
-    names raise an ImportError that says what to install."""
+    """boto3 is an extra: without it the other executors import, S3 URLs are parsed
+    (plain string code), and the S3 names that need the SDK raise an ImportError that
+    says what to install."""
     script = (
         "import sys; sys.modules['boto3'] = None\n"
         "import transferqueue.executors as e\n"
         "assert e.LocalCopy is not None\n"
+        "assert e.parse_s3_url('s3://bucket/a/b') == ('bucket', 'a/b')\n"
+        "assert e.is_s3_url('s3://bucket') and not e.is_s3_url('/s3:/x')\n"
+        "assert 'boto3' not in sys.modules or sys.modules['boto3'] is None\n"
         "try:\n"
         "    e.S3Transfer\n"
         "except ImportError as exc:\n"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from transferqueue.executors._files.remote_names import UnsafeRemoteNameError, relative_parts
 from transferqueue.executors._hub.errors import HubError
 from transferqueue.executors._routing import list_files, location_kind, transfer_type_for
+from transferqueue.executors._s3_url import S3_SCHEME
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -28,14 +29,14 @@ class _UsageError(Exception):
 def _is_folder(destination: str) -> bool:
     if location_kind(destination) == "s3":
         # s3://bucket names no object: a bucket is where objects go, like a folder.
-        return destination.endswith("/") or "/" not in destination[len("s3://") :]
+        return destination.endswith("/") or "/" not in destination[len(S3_SCHEME) :]
     return destination.endswith(("/", os.sep)) or os.path.isdir(destination)
 
 
 def _name(source: str) -> str:
     """The last part of a source's path, as ``cp`` names the copy inside a folder."""
     if location_kind(source) == "s3":
-        rest = source[len("s3://") :].rstrip("/")
+        rest = source[len(S3_SCHEME) :].rstrip("/")
         return posixpath.basename(rest) or rest
     return os.path.basename(os.path.normpath(source))
 

@@ -28,15 +28,14 @@ from ._hub.location import HuggingFaceLocation, parse_hf_url
 from ._local.executor import LocalCopy
 from ._local.listing import list_local_files
 from ._routing import Transfer, list_files, location_kind, transfer_type_for
+from ._s3_url import is_s3_url, parse_s3_url
 
 if TYPE_CHECKING:
-    from ._s3 import S3Transfer, is_s3_url, list_s3_objects, make_s3_client, parse_s3_url
+    from ._s3 import S3Transfer, list_s3_objects, make_s3_client
 
-# The S3 names need boto3 (the extra ``transferqueue[s3]``): imported on first use, so
-# that the other executors work without it.
-_S3_NAMES = frozenset(
-    {"S3Transfer", "is_s3_url", "list_s3_objects", "make_s3_client", "parse_s3_url"}
-)
+# The S3 names that need boto3 (the extra ``transferqueue[s3]``): imported on first use,
+# so that the other executors (and S3 URL parsing) work without it.
+_S3_NAMES = frozenset({"S3Transfer", "list_s3_objects", "make_s3_client"})
 
 
 def __getattr__(name: str) -> Any:

@@ -13,6 +13,7 @@ from ._hub.download import HuggingFaceDownload
 from ._hub.listing import list_hf_files
 from ._local.executor import LocalCopy
 from ._local.listing import list_local_files
+from ._s3_url import is_s3_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,7 +40,7 @@ def location_kind(text: str | os.PathLike[str]) -> LocationKind:
     Only the scheme is looked at: nothing is checked to exist.
     """
     if isinstance(text, str):
-        if text.startswith("s3://"):
+        if is_s3_url(text):
             return "s3"
         if text.startswith("hf://"):
             return "hf"

@@ -35,13 +35,12 @@ from transferqueue.executors._files.remote_names import (
     join_below,
     relative_parts,
 )
+from transferqueue.executors._s3_url import is_s3_url, parse_s3_url, s3_url
 
 if TYPE_CHECKING:  # types only: boto3-stubs[s3] and types-s3transfer, not needed to run
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import PaginatorConfigTypeDef
     from s3transfer.futures import TransferFuture
-
-S3_SCHEME = "s3://"
 
 # How often, at most, the executor's thread looks at the transfer while no bytes move:
 # the longest delay between a cancel and the abort of the transfer.
@@ -63,44 +62,6 @@ _PERMISSION_CODES = frozenset(
         "401",
     }
 )
-
-
-def is_s3_url(path: str | os.PathLike[str]) -> bool:
-    """True if ``path`` is a string starting with ``s3://``."""
-    return isinstance(path, str) and path.startswith(S3_SCHEME)
-
-
-def parse_s3_url(url: str) -> tuple[str, str]:
-    """Split ``s3://bucket/key`` into ``(bucket, key)``; the key may be empty (``s3://bucket``
-    or ``s3://bucket/``), meaning the whole bucket.
-
-    Raises ``ValueError`` naming the URL for anything else: another scheme, no bucket, or
-    a bucket name that S3 would refuse (3 to 63 characters of lower-case letters, digits,
-    dots and hyphens, starting and ending with a letter or digit).
-    """
-    if not isinstance(url, str):
-        raise TypeError(f"an S3 URL is a str, not {type(url).__name__}")
-    if not url.startswith(S3_SCHEME):
-        raise ValueError(f"not an S3 URL (expected s3://bucket/key): {url!r}")
-    bucket, _, key = url[len(S3_SCHEME) :].partition("/")
-    if not bucket:
-        raise ValueError(f"S3 URL has no bucket (expected s3://bucket/key): {url!r}")
-    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789.-")
-    if (
-        not 3 <= len(bucket) <= 63
-        or not set(bucket) <= allowed
-        or not bucket[0].isalnum()
-        or not bucket[-1].isalnum()
-    ):
-        raise ValueError(
-            f"S3 URL has an invalid bucket name {bucket!r} (3 to 63 characters: "
-            f"lower-case letters, digits, '.' and '-'): {url!r}"
-        )
-    return bucket, key
-
-
-def _url(bucket: str, key: str) -> str:
-    return f"{S3_SCHEME}{bucket}/{key}"
 
 
 def _error_code(exc: botocore.exceptions.ClientError) -> tuple[str, str, int]:
@@ -554,7 +515,7 @@ class S3Transfer:
     def _refuse_existing_object(self, bucket: str, key: str, action: str) -> None:
         if self.overwrite:
             return
-        url = _url(bucket, key)
+        url = s3_url(bucket, key)
         client = self.client
         try:
             client.head_object(Bucket=bucket, Key=key)
@@ -675,7 +636,7 @@ def list_s3_objects(
                 ]
             key += "/"
         files = []
-        where = _url(bucket, key)
+        where = s3_url(bucket, key)
         for page in paginator.paginate(Bucket=bucket, Prefix=key, PaginationConfig=pagination):
             for entry in page.get("Contents", []):
                 name, size = entry["Key"], int(entry["Size"])
@@ -689,10 +650,10 @@ def list_s3_objects(
                     on_error(exc)
                     continue
                 files.append(
-                    {"source_path": _url(bucket, name), "destination_path": target, "size": size}
+                    {"source_path": s3_url(bucket, name), "destination_path": target, "size": size}
                 )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        raise s3_error(exc, _url(bucket, key), "list", client) from exc
+        raise s3_error(exc, s3_url(bucket, key), "list", client) from exc
     return files
 
 
