@@ -19,8 +19,8 @@ from ._errors import JobNotFoundError, QueueShutdownError, TransferCancelled, Tr
 from ._events.signals import job_created, job_updated
 from ._events.watch import JobWatch
 from ._executor import Executor, ProgressCallback
+from ._records import TransferFile, TransferJob, TransferProgress
 from ._records.enums import TransferFileStatus, TransferStatus, TransferType
-from ._records.records import TransferFile, TransferJob, TransferProgress
 
 if TYPE_CHECKING:
     from .redis import RedisBackend

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 
 from ._errors import TransferCancelled
-from ._records.records import TransferFile
+from ._records import TransferFile
 
 
 class ProgressCallback:

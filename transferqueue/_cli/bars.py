@@ -31,7 +31,7 @@ from .plan import _name
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from transferqueue._records.records import TransferJob
+    from transferqueue._records import TransferJob
 
 
 class _BytesColumn(ProgressColumn):

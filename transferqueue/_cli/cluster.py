@@ -42,7 +42,7 @@ from .plan import _UsageError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from transferqueue._records.records import TransferJob
+    from transferqueue._records import TransferJob
     from transferqueue.redis import RedisBackend
 
 COMMANDS = ("jobs", "watch", "cancel")

@@ -26,7 +26,7 @@ from transferqueue.executors._hub.errors import HubEntryError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from transferqueue._records.records import TransferJob
+    from transferqueue._records import TransferJob
 
 
 def _size(size: int) -> str:

@@ -24,7 +24,7 @@ from .output import _display, _say, _size, _skipped_note
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-    from transferqueue._records.records import TransferJob
+    from transferqueue._records import TransferJob
 
 _KEEPALIVE = 0.5
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from transferqueue._events.watch import JobWatch
-    from transferqueue._records.records import TransferJob
+    from transferqueue._records import TransferJob
 
 
 class SlotBackend(Protocol):

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from transferqueue._executor import Executor
+from transferqueue._records import TransferFile, TransferJob, TransferProgress
 from transferqueue._records.enums import TransferFileStatus, TransferStatus, TransferType
-from transferqueue._records.records import TransferFile, TransferJob, TransferProgress
 
 from .clock import utc_now
 from .failure import CANCELLED_TYPE, Failure

@@ -18,8 +18,8 @@ from transferqueue._events.delivery import EventDelivery
 from transferqueue._events.watch import JobWatch, WatchFeed
 from transferqueue._executor import Executor
 from transferqueue._log import log_in_queue_thread, logger
+from transferqueue._records import TransferJob
 from transferqueue._records.enums import TransferType
-from transferqueue._records.records import TransferJob
 
 from . import process as _process
 from .clock import utc_now

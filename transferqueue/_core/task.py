@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from transferqueue._errors import TransferCancelled
 from transferqueue._executor import Executor, ProgressCallback
 from transferqueue._log import log_in_queue_thread
-from transferqueue._records.records import TransferFile
+from transferqueue._records import TransferFile
 
 from .failure import Failure, describe_error
 from .job import Job, transferring_record

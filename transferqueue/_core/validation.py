@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
+from transferqueue._records import TransferFile
 from transferqueue._records.enums import TransferType
-from transferqueue._records.records import TransferFile
 
 from .retry import RetryPolicy
 

@@ -41,8 +41,8 @@ from blinker import NamedSignal
 from transferqueue._core.backend import RegistryBackend
 from transferqueue._core.job import NEVER_SENT, Job
 from transferqueue._log import log_in_queue_thread
+from transferqueue._records import TransferJob
 from transferqueue._records.enums import TransferStatus
-from transferqueue._records.records import TransferJob
 
 from .receivers import decisions
 from .signals import job_created, job_updated

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Generic, TypeVar
 
-from transferqueue._records.records import TransferJob
+from transferqueue._records import TransferJob
 
 SnapshotT = TypeVar("SnapshotT", TransferJob, "TransferJob | None")
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from transferqueue._executor import Executor, ProgressCallback
-    from transferqueue._records.records import TransferFile
+    from transferqueue._records import TransferFile
 
 LocationKind = Literal["local", "s3", "hf"]
 

@@ -28,7 +28,7 @@ from s3transfer.subscribers import BaseSubscriber
 
 from transferqueue._errors import TransferCancelled
 from transferqueue._executor import ProgressCallback
-from transferqueue._records.records import TransferFile
+from transferqueue._records import TransferFile
 from transferqueue.executors._files.atomic import atomic_destination, check_destination
 from transferqueue.executors._files.remote_names import (
     UnsafeRemoteNameError,

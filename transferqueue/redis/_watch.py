@@ -17,8 +17,7 @@ from typing import Any
 
 from transferqueue._events.watch import JobWatch, WatchFeed
 from transferqueue._log import logger
-from transferqueue._records.from_json import file_from_dict, job_from_head
-from transferqueue._records.records import TransferFile, TransferJob
+from transferqueue._records import TransferFile, TransferJob, file_from_dict, job_from_head
 
 from ._keys import check_job_id
 from ._registry import JobRegistry, event_number

@@ -26,8 +26,8 @@ import flask
 
 from transferqueue._core.queue import TransferQueue
 from transferqueue._executor import ProgressCallback
+from transferqueue._records import TransferFile
 from transferqueue._records.enums import TransferType
-from transferqueue._records.records import TransferFile
 from transferqueue.executors import LocalCopy
 
 from ._flask import transfer_blueprint

@@ -42,8 +42,7 @@ from transferqueue._core.validation import check_positive_seconds
 from transferqueue._errors import JobNotFoundError
 from transferqueue._events.signals import job_created, job_updated
 from transferqueue._log import logger
-from transferqueue._records.records import TransferJob
-from transferqueue._records.to_json import job_changes_to_dict
+from transferqueue._records import TransferJob, job_changes_to_dict
 
 from ._hidden_paths import hide_file_paths, hide_paths
 from ._messages import ChangeHistory, MessageCache

@@ -45,7 +45,7 @@ from pathlib import Path
 import attrs
 
 from transferqueue._executor import ProgressCallback
-from transferqueue._records.records import TransferFile
+from transferqueue._records import TransferFile
 from transferqueue.executors._files.atomic import check_destination, make_parents
 from transferqueue.executors._files.file_lock import FileBusyError
 
