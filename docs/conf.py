@@ -63,8 +63,8 @@ nitpick_ignore_regex = [
     ("py:class", r"TransferConfig|HttpRequest|URLPattern"),
     # Internal types in public signatures and bases: the queue's backend protocol (whose
     # one public implementation is transferqueue.redis.RedisBackend), and the classes and
-    # type variables of the underscore modules and packages, which are not part of the API and so have
-    # no entry to link to.
+    # type variables of the underscore modules and packages, which are not part of the API
+    # and so have no entry to link to.
     ("py:class", r"Backend"),
     ("py:(class|obj)", r"transferqueue(\.\w+)*\._\w+(\.\w+)+"),
     # boto3-stubs' client type: it exists only for type checkers (imported under

@@ -1,4 +1,4 @@
-"""S9 (cancel_job) and S4 (terminal is final), with the real worker threads."""
+"""``cancel_job``, and a terminal status that is final, with the real worker threads."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _terminal_job(queue: tq.TransferQueue, status: str) -> str:
 
 
 def test_cancel_unknown_job_returns_false(queue: tq.TransferQueue) -> None:
-    """S9: cancel_job returns False for an id that was never queued, and raises nothing."""
+    """``cancel_job`` returns False for an id that was never queued, and raises nothing."""
     assert queue.cancel_job("transfer-0-0") is False
     assert queue.cancel_job("no such job") is False
     assert queue.get_all_jobs() == []
@@ -44,7 +44,7 @@ def test_cancel_unknown_job_returns_false(queue: tq.TransferQueue) -> None:
 def test_cancel_terminal_job_returns_false_and_changes_nothing(
     queue: tq.TransferQueue, recorder: EventRecorder, status: str
 ) -> None:
-    """S9, S4: cancelling a terminal job returns False; its snapshot and events stay."""
+    """Cancelling a terminal job returns False; its snapshot and events stay."""
     job_id = _terminal_job(queue, status)
     before = queue.get_job(job_id)
     events_before = recorder.for_job(job_id)
@@ -63,7 +63,7 @@ def test_cancel_terminal_job_returns_false_and_changes_nothing(
 def test_cancel_is_immediate_and_keeps_completed_files(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """S9, S4: the job is cancelled at once with completed_at set; files not completed
+    """The job is cancelled at once with completed_at set; files not completed
     become error "Cancelled by user", a completed file stays completed."""
     job_id = queue.queue_job("s3-upload", make_files(4), gate)
     gate.wait_running(2)
@@ -108,7 +108,7 @@ def test_cancel_is_immediate_and_keeps_completed_files(
 def test_queued_files_of_a_cancelled_job_never_start(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """S9: limit 1, five gated files; cancelled while file 0 runs, the executor is called
+    """Limit 1, five gated files; cancelled while file 0 runs, the executor is called
     exactly once for that job, even after the slot frees and the queue drains."""
     queue.update_concurrency_limit(1)
     job_id = queue.queue_job("s3-upload", make_files(5), gate)
@@ -130,7 +130,7 @@ def test_queued_files_of_a_cancelled_job_never_start(
 def test_running_executor_gets_transfer_cancelled_from_next_on_progress(
     queue: tq.TransferQueue,
 ) -> None:
-    """S9: after cancel, the running executor's next on_progress raises TransferCancelled;
+    """After cancel, the running executor's next on_progress raises TransferCancelled;
     `cancelled` and `raise_if_cancelled` show it without reporting."""
     reported = threading.Event()
     cancelled_by_test = threading.Event()
@@ -178,7 +178,7 @@ def test_running_executor_gets_transfer_cancelled_from_next_on_progress(
 def test_executor_finishing_after_cancel_changes_nothing(
     queue: tq.TransferQueue, outcome: str
 ) -> None:
-    """S4, S9: an executor that ignores the cancellation and then returns (or raises) leaves
+    """An executor that ignores the cancellation and then returns (or raises) leaves
     the terminal job as it was: cancelled, its file error, its progress unchanged."""
     queue.update_concurrency_limit(1)
     reported = threading.Event()
@@ -220,7 +220,7 @@ def test_executor_finishing_after_cancel_changes_nothing(
 
 
 def test_running_executor_keeps_its_slot_until_it_returns(queue: tq.TransferQueue) -> None:
-    """S9, S2: limit 1; job A is cancelled while its executor is blocked; job B queued then
+    """Limit 1; job A is cancelled while its executor is blocked; job B queued then
     does not start until A's executor has returned."""
     queue.update_concurrency_limit(1)
     a_started = threading.Event()
@@ -260,7 +260,7 @@ def test_running_executor_keeps_its_slot_until_it_returns(queue: tq.TransferQueu
 def test_wait_after_cancel_returns_the_cancelled_snapshot(
     queue: tq.TransferQueue, recorder: EventRecorder
 ) -> None:
-    """S9, S8: wait() returns the cancelled snapshot, which is also the last event."""
+    """``wait()`` returns the cancelled snapshot, which is also the last event."""
 
     def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
         on_progress.wait_cancelled(WAIT)
@@ -281,7 +281,7 @@ def test_wait_after_cancel_returns_the_cancelled_snapshot(
 
 
 def test_cancelling_one_job_does_not_disturb_another(queue: tq.TransferQueue) -> None:
-    """S9: with two jobs running side by side, cancelling A leaves B's executor unaware of
+    """With two jobs running side by side, cancelling A leaves B's executor unaware of
     it (its on_progress keeps working) and B completes."""
     a_running = threading.Event()
     b_reported = threading.Event()

@@ -1,4 +1,4 @@
-"""Functional tests of cleanup, timestamps and waiting under a frozen clock (contract S11).
+"""Functional tests of cleanup, timestamps and waiting under a frozen clock.
 
 Every queue here is created inside ``freeze_time`` and shut down (its jobs finished)
 before the freeze ends.
@@ -29,7 +29,7 @@ def assert_utc(moment: datetime | None, expected: datetime) -> None:
 
 
 def test_cleanup_removes_jobs_completed_at_least_max_age_ago() -> None:
-    """S11: a job finished at T stays at T+59 min and is removed at T+60 min by
+    """A job finished at T stays at T+59 min and is removed at T+60 min by
     cleanup_old_jobs(3600), which returns how many it removed."""
     with freeze_time(T) as frozen, tq.TransferQueue(2) as q:
         ids = [
@@ -53,7 +53,7 @@ def test_cleanup_removes_jobs_completed_at_least_max_age_ago() -> None:
 
 
 def test_cleanup_keeps_queued_and_active_jobs() -> None:
-    """S11: queued and active jobs stay, even with max_age=0 a day later; only the
+    """Queued and active jobs stay, even with max_age=0 a day later; only the
     terminal job goes."""
     gate = GatedExecutor()
     with freeze_time(T) as frozen, tq.TransferQueue(2) as q:
@@ -81,7 +81,7 @@ def test_cleanup_keeps_queued_and_active_jobs() -> None:
 
 
 def test_cleanup_zero_removes_every_terminal_job() -> None:
-    """S11: cleanup_old_jobs(0) removes every terminal job (completed, failed, cancelled),
+    """``cleanup_old_jobs(0)`` removes every terminal job (completed, failed, cancelled),
     even at the instant it finished."""
     gate = GatedExecutor()
     with freeze_time(T), tq.TransferQueue(2) as q:
@@ -101,7 +101,7 @@ def test_cleanup_zero_removes_every_terminal_job() -> None:
 
 
 def test_cleanup_accepts_a_timedelta() -> None:
-    """S11: max_age may be a timedelta."""
+    """``max_age`` may be a timedelta."""
     with freeze_time(T) as frozen, tq.TransferQueue(2) as q:
         job_id = q.queue_job("s3-upload", make_files(1), noop_executor)
         q.wait(job_id, timeout=WAIT)
@@ -113,7 +113,7 @@ def test_cleanup_accepts_a_timedelta() -> None:
 
 
 def test_timestamps_are_aware_utc_and_follow_the_frozen_clock() -> None:
-    """S11/S4: created_at, started_at and completed_at are timezone-aware UTC and read
+    """``created_at``, started_at and completed_at are timezone-aware UTC and read
     from the (frozen) clock at the moment of each change."""
     gate = GatedExecutor()
     with freeze_time(T) as frozen, tq.TransferQueue(1) as q:
@@ -147,7 +147,7 @@ def test_timestamps_are_aware_utc_and_follow_the_frozen_clock() -> None:
 
 
 def test_wait_times_out_while_the_clock_is_frozen() -> None:
-    """S11: wait(timeout=...) still times out while time is frozen (internal waits do not
+    """``wait(timeout=...)`` still times out while time is frozen (internal waits do not
     use the frozen clock), and returns once the job finishes."""
     gate = GatedExecutor()
     with freeze_time(T), tq.TransferQueue(1) as q:
@@ -164,7 +164,7 @@ def test_wait_times_out_while_the_clock_is_frozen() -> None:
 
 
 def test_wait_on_an_unknown_id_raises_job_not_found() -> None:
-    """S11: wait() on an id never queued, or removed by cleanup, raises JobNotFoundError
+    """``wait()`` on an id never queued, or removed by cleanup, raises JobNotFoundError
     (a KeyError)."""
     with freeze_time(T), tq.TransferQueue(1) as q:
         with pytest.raises(tq.JobNotFoundError):
@@ -179,7 +179,7 @@ def test_wait_on_an_unknown_id_raises_job_not_found() -> None:
 
 
 def test_cleanup_zero_removes_jobs_even_after_the_clock_went_back() -> None:
-    """S11: 0 removes every terminal job, also one whose completed_at lies ahead of a
+    """0 removes every terminal job, also one whose completed_at lies ahead of a
     clock that was set back since."""
     with freeze_time(T) as frozen, tq.TransferQueue(1) as q:
         q.wait(q.queue_job("s3-upload", make_files(1), noop_executor), timeout=WAIT)

@@ -1,5 +1,5 @@
-"""S2 (one limit across all jobs, resizable at run time) and S3 (round-robin fairness),
-exercised with the real worker threads."""
+"""One limit across all jobs, resizable at run time, and round-robin fairness between
+jobs, exercised with the real worker threads."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class JobWatch:
 class StartChecker:
     """Wraps an executor; at every start checks that fewer than the limit in force run.
 
-    That is S2's rule for a start: "no new file starts until fewer than the (new) limit are
+    That is the rule for a start: "no new file starts until fewer than the (new) limit are
     running". The count covers executors actually inside their call, which the queue also
     counts as running, so a recorded violation is a real one. Only valid where the limit
     is not changed while a start is in flight (the tests change it with every runner held).
@@ -91,7 +91,7 @@ def _file_is(queue: tq.TransferQueue, job_id: str, index: int, status: str) -> C
 def test_limit_holds_across_several_jobs(
     watched: Callable[[int], tuple[tq.TransferQueue, JobWatch, GatedExecutor]],
 ) -> None:
-    """S2: three jobs of five files under limit 2 never run more than two executors at once;
+    """Three jobs of five files under limit 2 never run more than two executors at once;
     each release lets exactly one waiting file start."""
     queue, _, gate = watched(2)
     checker = StartChecker(queue, gate)
@@ -119,7 +119,7 @@ def test_limit_holds_across_several_jobs(
 def test_raising_the_limit_starts_waiting_files_at_once(
     watched: Callable[[int], tuple[tq.TransferQueue, JobWatch, GatedExecutor]],
 ) -> None:
-    """S2: raising the limit from 1 to 3 starts two waiting files without any release."""
+    """Raising the limit from 1 to 3 starts two waiting files without any release."""
     queue, _, gate = watched(1)
     job_id = queue.queue_job("s3-upload", make_files(5), gate)
     gate.wait_running(1)
@@ -147,7 +147,7 @@ def test_raising_the_limit_starts_waiting_files_at_once(
 def test_lowering_the_limit_interrupts_nothing(
     watched: Callable[[int], tuple[tq.TransferQueue, JobWatch, GatedExecutor]],
 ) -> None:
-    """S2: lowering 3 → 1 cancels none of the three running files, and no file starts
+    """Lowering 3 → 1 cancels none of the three running files, and no file starts
     until fewer than one run: only the third release lets exactly one new file start."""
     queue, watch, gate = watched(3)
     checker = StartChecker(queue, gate)
@@ -199,7 +199,7 @@ def test_lowering_the_limit_interrupts_nothing(
 def test_raise_then_lower_under_load_never_exceeds_the_limit(
     watched: Callable[[int], tuple[tq.TransferQueue, JobWatch, GatedExecutor]],
 ) -> None:
-    """S2: 2 → 4 → 2 → 3 → 1 with files held by a gate: each change starts exactly as many
+    """2 → 4 → 2 → 3 → 1 with files held by a gate: each change starts exactly as many
     files as the limit in force allows, and none beyond it."""
     queue, watch, gate = watched(2)
     checker = StartChecker(queue, gate)
@@ -276,7 +276,7 @@ def _start_order(jobs: list[tuple[str, int]]) -> list[str]:
 
 
 def test_one_file_job_behind_a_thousand_file_job_starts_at_the_next_free_slot() -> None:
-    """S3: limit 1; job A (1000 files) holds the slot with its first file; job B (1 file) is
+    """Limit 1; job A (1000 files) holds the slot with its first file; job B (1 file) is
     queued; when A's first file ends, B's file is the next to start (2nd overall)."""
     order = _start_order([("a", 1000), ("b", 1)])
     assert len(order) == 1001
@@ -284,7 +284,7 @@ def test_one_file_job_behind_a_thousand_file_job_starts_at_the_next_free_slot() 
 
 
 def test_round_robin_order_across_three_jobs_queued_behind_a_held_slot() -> None:
-    """S3: limit 1, the slot held by another job's file; jobs of 3, 2 and 2 files queued
+    """Limit 1, the slot held by another job's file; jobs of 3, 2 and 2 files queued
     meanwhile start one file per job in turn: A0 B0 C0 A1 B1 C1 A2."""
     order = _start_order([("x", 1), ("a", 3), ("b", 2), ("c", 2)])
     assert order == [
@@ -296,7 +296,7 @@ def test_round_robin_order_across_three_jobs_queued_behind_a_held_slot() -> None
 
 
 def test_round_robin_order_when_the_first_job_holds_the_slot() -> None:
-    """S3: limit 1; job A (3 files) takes the slot with A0 when queued; jobs B and C (2 files
+    """Limit 1; job A (3 files) takes the slot with A0 when queued; jobs B and C (2 files
     each) queued meanwhile: every job gets a turn before A a second one: A0 B0 C0 A1 B1 C1 A2.
     """
     order = _start_order([("a", 3), ("b", 2), ("c", 2)])

@@ -131,7 +131,7 @@ def test_a_failed_files_kind_in_a_real_queue(queue: tq.TransferQueue) -> None:
 
 
 def test_every_file_of_a_cancelled_job_has_the_cancelled_kind(queue: tq.TransferQueue) -> None:
-    """S9: the files a cancel ends, running or waiting, are of the kind TransferCancelled."""
+    """The files a cancel ends, running or waiting, are of the kind TransferCancelled."""
     job_id = queue.queue_job("s3-upload", make_files(3), lambda f, p: p.wait_cancelled(WAIT))
     assert queue.cancel_job(job_id)
     job = queue.wait(job_id, timeout=WAIT)

@@ -17,13 +17,13 @@ import transferqueue as tq
     ],
 )
 def test_hierarchy(exc: type[Exception], bases: tuple[type[Exception], ...]) -> None:
-    """Names: each exception subclasses what the contract lists."""
+    """Each exception subclasses what the contract lists."""
     for base in bases:
         assert issubclass(exc, base)
 
 
 def test_job_not_found_message_and_job_id() -> None:
-    """Names: JobNotFoundError carries ``job_id`` and a readable message naming it."""
+    """JobNotFoundError carries ``job_id`` and a readable message naming it."""
     error = tq.JobNotFoundError("transfer-1-2")
     assert error.job_id == "transfer-1-2"
     assert str(error) == "no transfer job with id 'transfer-1-2'"
@@ -31,7 +31,7 @@ def test_job_not_found_message_and_job_id() -> None:
 
 
 def test_job_not_found_is_caught_as_key_error(queue: tq.TransferQueue) -> None:
-    """Names: ``wait`` on an unknown id raises JobNotFoundError, catchable as KeyError."""
+    """``wait`` on an unknown id raises JobNotFoundError, catchable as KeyError."""
     with pytest.raises(KeyError) as info:
         queue.wait("transfer-0-0", timeout=0)
     assert isinstance(info.value, tq.JobNotFoundError)
@@ -40,7 +40,7 @@ def test_job_not_found_is_caught_as_key_error(queue: tq.TransferQueue) -> None:
 
 
 def test_queue_shutdown_error_is_caught_as_runtime_error() -> None:
-    """S15: queue_job after shutdown raises QueueShutdownError, catchable as RuntimeError."""
+    """``queue_job`` after shutdown raises QueueShutdownError, catchable as RuntimeError."""
     q = tq.TransferQueue(1)
     q.shutdown()
     with pytest.raises(RuntimeError) as info:

@@ -1,4 +1,4 @@
-"""Functional tests of the blinker events (contract S8), with real worker threads."""
+"""Functional tests of the blinker events, with real worker threads."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def assert_ordered(events: list[tuple[str, tq.TransferJob]]) -> None:
 
 
 def test_job_created_once_first_with_queue_as_sender(queue: tq.TransferQueue) -> None:
-    """S8: job_created is sent once per job, before any job_updated for it, with sender =
+    """``job_created`` is sent once per job, before any job_updated for it, with sender =
     the queue and job = a TransferJob snapshot of the new job."""
     events: list[tuple[str, Any, tq.TransferJob]] = []
     lock = threading.Lock()
@@ -98,7 +98,7 @@ def test_job_created_once_first_with_queue_as_sender(queue: tq.TransferQueue) ->
 
 @pytest.mark.parametrize("outcome", ["completed", "failed", "cancelled"])
 def test_every_status_change_is_sent_in_order(outcome: str) -> None:
-    """S8/S4: job_updated follows every status change: an "active" snapshot, then the
+    """``job_updated`` follows every status change: an "active" snapshot, then the
     terminal one; status never goes back and the terminal event comes once and last, even
     after the cancelled job's executor returns."""
     gate = GatedExecutor()
@@ -136,7 +136,7 @@ def test_every_status_change_is_sent_in_order(outcome: str) -> None:
 
 
 def test_interval_zero_sends_one_event_per_progress_change() -> None:
-    """S8: with update_interval=0 every change is sent: an executor reporting 10, 20, 30
+    """With update_interval=0 every change is sent: an executor reporting 10, 20, 30
     yields exactly one event for each, in order, between "active" and "completed"."""
 
     def stepping(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
@@ -159,7 +159,7 @@ def test_interval_zero_sends_one_event_per_progress_change() -> None:
 
 @pytest.mark.parametrize("interval", [0, 0.01])
 def test_two_workers_finishing_together_keep_every_job_in_order(interval: float) -> None:
-    """S8: with two workers that finish at the same moment, across many jobs, each job's
+    """With two workers that finish at the same moment, across many jobs, each job's
     snapshots still arrive in order and its terminal one comes once, last, with every
     file's final state."""
     barrier = threading.Barrier(2, timeout=WAIT)
@@ -192,7 +192,7 @@ def test_two_workers_finishing_together_keep_every_job_in_order(interval: float)
 def test_terminal_snapshot_carries_every_files_final_state(
     queue: tq.TransferQueue, recorder: EventRecorder
 ) -> None:
-    """S8: the terminal snapshot arrives once and last and carries each file's final
+    """The terminal snapshot arrives once and last and carries each file's final
     state, failed files included."""
 
     def half_fail(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
@@ -220,7 +220,7 @@ def test_terminal_snapshot_carries_every_files_final_state(
 def test_raising_receiver_is_logged_and_stops_nothing(
     queue: tq.TransferQueue, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """S8: a receiver that raises is logged on the "transferqueue" logger (with the job
+    """A receiver that raises is logged on the "transferqueue" logger (with the job
     id) and stops neither the transfers nor the other receivers."""
     good: list[tuple[str, tq.TransferJob]] = []
 
@@ -317,7 +317,7 @@ def test_coroutine_receiver_is_refused_as_blinker_refuses_it(
 def test_receiver_can_cancel_the_job_on_its_active_event(
     queue: tq.TransferQueue, recorder: EventRecorder
 ) -> None:
-    """S8/S9: a receiver that calls cancel_job on the "active" event does not deadlock:
+    """A receiver that calls cancel_job on the "active" event does not deadlock:
     the job ends cancelled and wait returns."""
     results: list[bool | BaseException] = []
 
@@ -347,7 +347,7 @@ def test_receiver_can_cancel_the_job_on_its_active_event(
 
 
 def test_receiver_can_queue_a_job(queue: tq.TransferQueue, recorder: EventRecorder) -> None:
-    """S8: a receiver may call queue_job; the new job runs to completion and its events
+    """A receiver may call queue_job; the new job runs to completion and its events
     are delivered, in the delivery thread."""
     queued: list[str | BaseException] = []
     done = threading.Event()
@@ -380,7 +380,7 @@ def test_receiver_can_queue_a_job(queue: tq.TransferQueue, recorder: EventRecord
 
 
 def test_receiver_can_read_the_queue(queue: tq.TransferQueue) -> None:
-    """S8: a receiver may call get_job, get_all_jobs and get_active_job_ids."""
+    """A receiver may call get_job, get_all_jobs and get_active_job_ids."""
     seen: list[tuple[tq.TransferJob, tq.TransferJob | None, list[str], list[str]]] = []
 
     def reader(sender: Any, *, job: tq.TransferJob, **extra: Any) -> None:
@@ -414,7 +414,7 @@ def test_receiver_can_read_the_queue(queue: tq.TransferQueue) -> None:
 def test_wait_returns_only_after_the_terminal_event_was_delivered(
     queue: tq.TransferQueue,
 ) -> None:
-    """S8: wait() does not return while a receiver is still handling the terminal event."""
+    """``wait()`` does not return while a receiver is still handling the terminal event."""
     entered = threading.Event()
     release = threading.Event()
     handled = threading.Event()
@@ -455,7 +455,7 @@ def test_wait_returns_only_after_the_terminal_event_was_delivered(
 def test_wait_inside_a_receiver_for_the_same_job_returns(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """S8: wait() called from a receiver for that receiver's job returns once the job is
+    """``wait()`` called from a receiver for that receiver's job returns once the job is
     terminal, on a non-terminal and on the terminal event, instead of deadlocking."""
     entered = threading.Event()
     results: list[tuple[str, str] | BaseException] = []
@@ -483,7 +483,7 @@ def test_wait_inside_a_receiver_for_the_same_job_returns(
 def test_receivers_run_in_the_event_thread(
     queue: tq.TransferQueue, recorder: EventRecorder
 ) -> None:
-    """S8: receivers run in the thread named "transferqueue-events", never in the thread
+    """Receivers run in the thread named "transferqueue-events", never in the thread
     that queued the job, for an empty job (finished inside queue_job) too."""
     idents: set[int] = set()
 
@@ -509,7 +509,7 @@ def test_receivers_run_in_the_event_thread(
 
 
 def test_progress_updates_are_coalesced() -> None:
-    """S8: with update_interval=0.1, an executor reporting progress 1000 times in a tight
+    """With update_interval=0.1, an executor reporting progress 1000 times in a tight
     loop yields far fewer events, and the terminal one carries the final state."""
 
     def chatty(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
@@ -561,13 +561,13 @@ def _coalesced_update_arrives() -> bool:
 
 
 def test_coalesced_update_is_delivered_while_the_executor_still_runs() -> None:
-    """S8: a coalesced progress change is sent within the interval, not only with the
+    """A coalesced progress change is sent within the interval, not only with the
     terminal snapshot."""
     assert _coalesced_update_arrives()
 
 
 def test_coalesced_update_is_delivered_under_a_frozen_clock() -> None:
-    """S8/S11: with the clock frozen, a coalesced progress change is still delivered."""
+    """With the clock frozen, a coalesced progress change is still delivered."""
     with freeze_time("2026-01-01"):
         flushed = _coalesced_update_arrives()
     assert flushed
@@ -576,7 +576,7 @@ def test_coalesced_update_is_delivered_under_a_frozen_clock() -> None:
 def test_coalesced_update_is_delivered_while_the_coalescing_clock_stands_still(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """S8/S11: the coalescing treats a wait that timed out as the due time reached, so
+    """The coalescing treats a wait that timed out as the due time reached, so
     updates go out even if time.monotonic() stands still. (freezegun alone does not
     show it: it hands the event thread the real clock, a threading frame being near.)"""
     monkeypatch.setattr(_delivery, "time", types.SimpleNamespace(monotonic=lambda: 1000.0))
@@ -586,7 +586,7 @@ def test_coalesced_update_is_delivered_while_the_coalescing_clock_stands_still(
 def test_muted_signal_delivers_no_update_and_wait_still_returns(
     queue: tq.TransferQueue, recorder: EventRecorder
 ) -> None:
-    """S8: while job_updated is muted no update reaches receivers, job_created still does,
+    """While job_updated is muted no update reaches receivers, job_created still does,
     and wait() returns."""
     with tq.job_updated.muted():
         job_id = queue.queue_job("s3-upload", make_files(2), noop_executor)
@@ -599,7 +599,7 @@ def test_muted_signal_delivers_no_update_and_wait_still_returns(
 def test_receiver_for_another_sender_gets_nothing(
     queue: tq.TransferQueue, recorder: EventRecorder
 ) -> None:
-    """S8: events are sent with sender = the queue: a receiver connected for another
+    """Events are sent with sender = the queue: a receiver connected for another
     sender gets none of them."""
     stray: list[tq.TransferJob] = []
 
@@ -624,7 +624,7 @@ def test_receiver_for_another_sender_gets_nothing(
 def test_empty_job_sends_created_then_one_completed_update(
     queue: tq.TransferQueue, recorder: EventRecorder
 ) -> None:
-    """S8/S5: a job without files sends job_created, then exactly one job_updated:
+    """A job without files sends job_created, then exactly one job_updated:
     completed with percentage 100."""
     job_id = queue.queue_job("local-upload", [], noop_executor)
     final = queue.wait(job_id, timeout=WAIT)
@@ -639,7 +639,7 @@ def test_empty_job_sends_created_then_one_completed_update(
 
 
 def test_each_job_keeps_its_own_coalescing_interval() -> None:
-    """S8: a coalesced update of one job comes at least ``update_interval`` after that
+    """A coalesced update of one job comes at least ``update_interval`` after that
     job's previous event, even when another job's update falls due first.
 
     X's update falls due first; Y became active later, so its update is due later. The
@@ -686,7 +686,7 @@ def test_each_job_keeps_its_own_coalescing_interval() -> None:
 def test_interval_zero_builds_no_snapshot_per_change_when_nobody_listens(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """S8 at update_interval=0: a snapshot costs O(files), so one per change is built only
+    """At update_interval=0, a snapshot costs O(files), so one per change is built only
     for listeners; with none connected, only created, active and terminal are built."""
     built: list[str] = []
     real_build = Job._build_snapshot

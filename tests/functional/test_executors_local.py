@@ -175,7 +175,7 @@ def _mapping(source: Path, destination: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize("size", [0, 1, 1000, 64 * KiB, 3 * 64 * KiB + 17])
 def test_copy_bytes_and_progress(tmp_path: Path, size: int, copy_way: str) -> None:
-    """Issue 4 Local, S7: bytes arrive intact (empty, small, exactly one chunk, several
+    """Bytes arrive intact (empty, small, exactly one chunk, several
     chunks); progress is absolute, never decreasing, at most one chunk apart, ending at
     the size; alike whether the kernel copies or the read/write loop does."""
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
@@ -193,7 +193,7 @@ def test_copy_bytes_and_progress(tmp_path: Path, size: int, copy_way: str) -> No
 
 
 def test_copy_through_queue(tmp_path: Path) -> None:
-    """Issue 4 Local, S6: a job of several files copied by one shared LocalCopy at limit 3
+    """A job of several files copied by one shared LocalCopy at limit 3
     completes with every file's bytes intact and the job's bytes all counted."""
     sizes = [0, 10, 5000, 300 * KiB, 1 * MiB + 3]
     files, digests = [], {}
@@ -213,7 +213,7 @@ def test_copy_through_queue(tmp_path: Path) -> None:
 
 
 def test_parents_created(tmp_path: Path) -> None:
-    """Issue 4 Local: missing parent folders of the destination are created."""
+    """Missing parent folders of the destination are created."""
     source = tmp_path / "src.bin"
     digest = _random_file(source, 777)
     destination = tmp_path / "a" / "b" / "c" / "dst.bin"
@@ -225,7 +225,7 @@ def test_parents_created(tmp_path: Path) -> None:
 def test_relative_destination_without_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 4 Local: a bare file name as destination goes to the working folder."""
+    """A bare file name as destination goes to the working folder."""
     monkeypatch.chdir(tmp_path)
     digest = _random_file(tmp_path / "src.bin", 100)
     LocalCopy()(tq.TransferFile("src.bin", "dst.bin", 100), Progress())
@@ -233,7 +233,7 @@ def test_relative_destination_without_folder(
 
 
 def test_modification_time_kept(tmp_path: Path) -> None:
-    """Issue 4 Local: the copy keeps the source's modification time (preserve_mtime, the
+    """The copy keeps the source's modification time (preserve_mtime, the
     default); with preserve_mtime=False it gets the time of the copy."""
     source = tmp_path / "src.bin"
     digest = _random_file(source, 2000)
@@ -248,7 +248,7 @@ def test_modification_time_kept(tmp_path: Path) -> None:
 
 
 def test_overwrite_refused(tmp_path: Path) -> None:
-    """Issue 4 Local: an existing destination is refused (FileExistsError naming it, with
+    """An existing destination is refused (FileExistsError naming it, with
     the way out), left untouched, and no temporary file stays."""
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
     _random_file(source, 1000)
@@ -262,7 +262,7 @@ def test_overwrite_refused(tmp_path: Path) -> None:
 
 
 def test_overwrite_allowed(tmp_path: Path) -> None:
-    """Issue 4 Local: overwrite=True replaces an existing destination with the new bytes."""
+    """Overwrite=True replaces an existing destination with the new bytes."""
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
     digest = _random_file(source, 100 * KiB)
     _random_file(destination, 5 * MiB)
@@ -273,7 +273,7 @@ def test_overwrite_allowed(tmp_path: Path) -> None:
 
 
 def test_file_larger_than_listed(tmp_path: Path, copy_way: str) -> None:
-    """Issue 4 Local, S7: a file that grew since it was listed is copied whole; the copy
+    """A file that grew since it was listed is copied whole; the copy
     reports its true bytes and the queue clamps them to the listed size."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     digest = _random_file(source, 5000)
@@ -291,7 +291,7 @@ def test_file_larger_than_listed(tmp_path: Path, copy_way: str) -> None:
 
 
 def test_file_smaller_than_listed(tmp_path: Path) -> None:
-    """Issue 4 Local: a file that shrank since it was listed is copied as it is now."""
+    """A file that shrank since it was listed is copied as it is now."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     digest = _random_file(source, 10)
     progress = Progress()
@@ -302,7 +302,7 @@ def test_file_smaller_than_listed(tmp_path: Path) -> None:
 
 
 def test_file_growing_while_copied(tmp_path: Path, copy_way: str) -> None:
-    """Issue 4 Local: bytes appended to the source during the copy are copied too (by
+    """Bytes appended to the source during the copy are copied too (by
     the read/write loop: the small first buffer grows to chunk_size once the file
     outgrows its opened size)."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
@@ -330,7 +330,7 @@ def test_file_growing_while_copied(tmp_path: Path, copy_way: str) -> None:
 
 
 def test_kernel_copies_in_chunk_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 12: the bytes go by os.copy_file_range, chunk_size at a time with progress
+    """The bytes go by os.copy_file_range, chunk_size at a time with progress
     after each step, and one more call to find the end; nothing is read or written here."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     digest = _random_file(source, 3 * 64 * KiB + 17)
@@ -351,7 +351,7 @@ REFUSALS = [errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBA
 def test_refused_copy_file_range_falls_back_to_sendfile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
-    """Issue 12: where copy_file_range refuses (another file system, an old kernel, no
+    """Where copy_file_range refuses (another file system, an old kernel, no
     support), sendfile copies, in the same steps."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     digest = _random_file(source, 2 * 64 * KiB + 5)
@@ -373,7 +373,7 @@ def test_refused_copy_file_range_falls_back_to_sendfile(
 def test_refused_kernel_copies_fall_back_to_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
-    """Issue 12: where the kernel refuses both of its copies, the bytes are read and
+    """Where the kernel refuses both of its copies, the bytes are read and
     written, in the same steps, with nothing of the refusals left in the copy."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     digest = _random_file(source, 2 * 64 * KiB + 5)
@@ -387,7 +387,7 @@ def test_refused_kernel_copies_fall_back_to_reading(
 
 
 def test_kernel_copying_nothing_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 12: a first step that moves nothing from a file whose size says otherwise
+    """A first step that moves nothing from a file whose size says otherwise
     (the kernel copies nothing from /proc and /sys files) hands over to the next way, and
     in the end to read(), which gets the bytes."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
@@ -409,7 +409,7 @@ SYSFS_FILE = Path("/sys/devices/system/cpu/online")
 
 @pytest.mark.skipif(not SYSFS_FILE.is_file(), reason="needs Linux's /sys")
 def test_sysfs_file_copied_as_read(tmp_path: Path) -> None:
-    """Issue 12: a real /sys file (size 4096, a few bytes of text) is copied as read()
+    """A real /sys file (size 4096, a few bytes of text) is copied as read()
     sees it, whatever the kernel's copies make of it."""
     destination = tmp_path / "online"
     LocalCopy()(_file(SYSFS_FILE, destination), Progress())
@@ -417,7 +417,7 @@ def test_sysfs_file_copied_as_read(tmp_path: Path) -> None:
 
 
 def test_copy_across_file_systems(tmp_path: Path) -> None:
-    """Issue 12: from tmpfs (/dev/shm) to the tests' folder, another file system where
+    """From tmpfs (/dev/shm) to the tests' folder, another file system where
     Linux refuses copy_file_range (EXDEV), the copy arrives whole, in chunk steps."""
     shm = Path("/dev/shm")
     if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
@@ -445,7 +445,7 @@ def test_copy_across_file_systems(tmp_path: Path) -> None:
 def test_kernel_error_after_first_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, role: str, path: str
 ) -> None:
-    """Issue 12: once bytes moved, an error is no refusal (a fallback would copy from the
+    """Once bytes moved, an error is no refusal (a fallback would copy from the
     middle): it fails the copy, blamed on the source unless it is the destination's
     (full, too large, read-only), and leaves nothing."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
@@ -476,7 +476,7 @@ def test_kernel_error_after_first_step(
 def test_kernel_error_at_first_step_that_is_no_refusal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, role: str, path: str
 ) -> None:
-    """Issue 12: at the first step too, only a refusal hands over to another way: an
+    """At the first step too, only a refusal hands over to another way: an
     input/output error or a read-only file system fails the copy, blamed as after the
     first step."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
@@ -497,7 +497,7 @@ def test_kernel_error_at_first_step_that_is_no_refusal(
 def test_read_error_in_the_loop_names_the_source(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 12: in the read/write loop, a failed read is the source's error."""
+    """In the read/write loop, a failed read is the source's error."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     _random_file(source, 1000)
     _refuse_kernel_copy(monkeypatch)
@@ -513,7 +513,7 @@ def test_read_error_in_the_loop_names_the_source(
 
 
 def test_kernel_ways_by_platform(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 12: copy_file_range where os has it, then sendfile on Linux only (elsewhere
+    """``copy_file_range`` where os has it, then sendfile on Linux only (elsewhere
     it sends to sockets only); none at all leaves the read/write loop."""
     assert _kernel_copy._ways() == (_kernel_copy._copy_file_range, _kernel_copy._sendfile)
     monkeypatch.delattr(os, "copy_file_range")
@@ -523,7 +523,7 @@ def test_kernel_ways_by_platform(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_no_kernel_copy_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 12: on a platform with no kernel copy, the read/write loop copies."""
+    """On a platform with no kernel copy, the read/write loop copies."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     digest = _random_file(source, 1000)
     monkeypatch.setattr(_kernel_copy, "_WAYS", ())
@@ -535,7 +535,7 @@ def test_no_kernel_copy_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_known_folder_is_not_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 12: the first file into a folder makes sure of it (mkdir, sweep); the next
+    """The first file into a folder makes sure of it (mkdir, sweep); the next
     files of the same LocalCopy into it do neither."""
     source = tmp_path / "src.bin"
     _random_file(source, 100)
@@ -556,7 +556,7 @@ def test_a_known_folder_is_not_made_again(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_a_known_folder_removed_meanwhile_is_made_again(tmp_path: Path) -> None:
-    """Issue 12: a folder the copy knows, removed since, is made again for the next file."""
+    """A folder the copy knows, removed since, is made again for the next file."""
     source = tmp_path / "src.bin"
     digest = _random_file(source, 100)
     copy = LocalCopy()
@@ -568,7 +568,7 @@ def test_a_known_folder_removed_meanwhile_is_made_again(tmp_path: Path) -> None:
 
 
 def test_a_known_folder_replaced_by_a_file_is_named(tmp_path: Path) -> None:
-    """Issue 12: a folder the copy knows, replaced since by a file, fails the next file
+    """A folder the copy knows, replaced since by a file, fails the next file
     with NotADirectoryError naming that file, as for a folder never known."""
     source = tmp_path / "src.bin"
     _random_file(source, 100)
@@ -583,7 +583,7 @@ def test_a_known_folder_replaced_by_a_file_is_named(tmp_path: Path) -> None:
 
 
 def test_known_folders_are_bounded_and_age(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 12: a copy remembers a few thousand folders at most (then starts afresh),
+    """A copy remembers a few thousand folders at most (then starts afresh),
     each for as long as the sweep waits before sweeping a folder again."""
     folders = _known_folders.KnownFolders()
     monkeypatch.setattr(_known_folders, "_REMEMBERED", 3)
@@ -613,7 +613,7 @@ class QueueProgress(Progress):
 
 
 def test_a_one_chunk_file_reports_once(tmp_path: Path) -> None:
-    """Issue 12: with the queue's on_progress, the check before the copy reads the cancel
+    """With the queue's on_progress, the check before the copy reads the cancel
     without reporting 0 (a trip through the queue's lock): a one-chunk file reports
     once, its size."""
     source = tmp_path / "src.bin"
@@ -625,7 +625,7 @@ def test_a_one_chunk_file_reports_once(tmp_path: Path) -> None:
 
 
 def test_a_cancelled_job_is_seen_before_anything_is_touched(tmp_path: Path) -> None:
-    """Issue 12: raise_if_cancelled, before the copy, stops it with nothing made."""
+    """``raise_if_cancelled``, before the copy, stops it with nothing made."""
     source = tmp_path / "src.bin"
     _random_file(source, 4096)
     with pytest.raises(tq.TransferCancelled):
@@ -634,7 +634,7 @@ def test_a_cancelled_job_is_seen_before_anything_is_touched(tmp_path: Path) -> N
 
 
 def test_source_replaced_after_its_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 12: what was opened is checked again (fstat): a folder swapped in after the
+    """What was opened is checked again (fstat): a folder swapped in after the
     check of the name is refused, not copied from."""
     source = tmp_path / "src.bin"
     _random_file(source, 10)
@@ -658,7 +658,7 @@ def test_source_replaced_after_its_check(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_cancel_direct_leaves_nothing(tmp_path: Path, copy_way: str) -> None:
-    """Issue 4 Local, S9: TransferCancelled from on_progress mid-copy propagates and
+    """TransferCancelled from on_progress mid-copy propagates and
     leaves neither the destination nor a temporary file."""
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
     _random_file(source, 1 * MiB)
@@ -670,7 +670,7 @@ def test_cancel_direct_leaves_nothing(tmp_path: Path, copy_way: str) -> None:
 
 
 def test_cancel_before_start_touches_nothing(tmp_path: Path) -> None:
-    """Issue 4 Local, S9: an executor started for an already cancelled job creates no
+    """An executor started for an already cancelled job creates no
     folder and no file (the first on_progress(0) raises)."""
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
     _random_file(source, 1000)
@@ -680,7 +680,7 @@ def test_cancel_before_start_touches_nothing(tmp_path: Path) -> None:
 
 
 def test_cancel_through_queue_mid_copy(tmp_path: Path, copy_way: str) -> None:
-    """Issue 4 Local, S9: cancel_job while the copy is half done (its temporary file
+    """``cancel_job`` while the copy is half done (its temporary file
     exists) ends the copy: the job is cancelled, the file "Cancelled by user", and once
     the executor returned neither the destination nor a temporary file is left."""
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
@@ -726,7 +726,7 @@ def test_cancel_through_queue_mid_copy(tmp_path: Path, copy_way: str) -> None:
 
 
 def test_failure_from_progress_leaves_nothing(tmp_path: Path, copy_way: str) -> None:
-    """Issue 4 Local, S16: any exception during the copy propagates unchanged and leaves
+    """Any exception during the copy propagates unchanged and leaves
     no partial destination."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     _random_file(source, 512 * KiB)
@@ -738,7 +738,7 @@ def test_failure_from_progress_leaves_nothing(tmp_path: Path, copy_way: str) -> 
 
 
 def test_failure_keeps_existing_destination(tmp_path: Path) -> None:
-    """Issue 4 Local: a failed copy with overwrite=True leaves the old destination whole."""
+    """A failed copy with overwrite=True leaves the old destination whole."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     _random_file(source, 512 * KiB)
     old_digest = _random_file(destination, 1000)
@@ -753,7 +753,7 @@ def test_failure_keeps_existing_destination(tmp_path: Path) -> None:
 def test_disk_full_while_writing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, copy_way: str
 ) -> None:
-    """Issue 4 Local, S16: a full disk (ENOSPC on write) is an OSError with its errno and
+    """A full disk (ENOSPC on write) is an OSError with its errno and
     a message naming the destination and saying the disk is full; nothing is left."""
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
     _random_file(source, 256 * KiB)
@@ -772,7 +772,7 @@ def test_disk_full_while_writing(
 def test_disk_full_through_queue(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, copy_way: str
 ) -> None:
-    """Issue 4 Local, S16: through the queue the full disk becomes the file's error text."""
+    """Through the queue the full disk becomes the file's error text."""
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
     _random_file(source, 256 * KiB)
     _small_disk(monkeypatch, room=0)
@@ -786,7 +786,7 @@ def test_disk_full_through_queue(
 
 
 def test_disk_full_when_moving_into_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 4 Local: ENOSPC at the final link names the destination, not the hidden
+    """ENOSPC at the final link names the destination, not the hidden
     temporary file, and leaves nothing."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     _random_file(source, 1000)
@@ -806,7 +806,7 @@ def test_disk_full_when_moving_into_place(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_missing_source(tmp_path: Path) -> None:
-    """Issue 4 Local: a missing source is a FileNotFoundError naming it; nothing created."""
+    """A missing source is a FileNotFoundError naming it; nothing created."""
     source, destination = tmp_path / "nope.bin", tmp_path / "out" / "dst.bin"
     with pytest.raises(FileNotFoundError) as info:
         LocalCopy()(tq.TransferFile(str(source), str(destination), 10), Progress())
@@ -816,7 +816,7 @@ def test_missing_source(tmp_path: Path) -> None:
 
 
 def test_source_is_a_folder(tmp_path: Path) -> None:
-    """Issue 4 Local: a folder given as the source file is an IsADirectoryError naming it."""
+    """A folder given as the source file is an IsADirectoryError naming it."""
     source = tmp_path / "folder"
     source.mkdir()
     destination = tmp_path / "out" / "dst.bin"
@@ -828,7 +828,7 @@ def test_source_is_a_folder(tmp_path: Path) -> None:
 
 
 def test_destination_is_a_folder(tmp_path: Path) -> None:
-    """Issue 4 Local: a folder where the destination file should be is an
+    """A folder where the destination file should be is an
     IsADirectoryError naming it; the folder stays empty."""
     source, destination = tmp_path / "src.bin", tmp_path / "out"
     _random_file(source, 10)
@@ -841,7 +841,7 @@ def test_destination_is_a_folder(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
 def test_source_not_a_regular_file(tmp_path: Path) -> None:
-    """Issue 4 Local: a FIFO is refused at once (opening it would block), naming it."""
+    """A FIFO is refused at once (opening it would block), naming it."""
     source = tmp_path / "pipe"
     os.mkfifo(source)
     with pytest.raises(OSError, match="not a regular file") as info:
@@ -851,7 +851,7 @@ def test_source_not_a_regular_file(tmp_path: Path) -> None:
 
 
 def test_destination_parent_is_a_file(tmp_path: Path) -> None:
-    """Issue 4 Local: a file where a destination folder should be (works as root too) is
+    """A file where a destination folder should be (works as root too) is
     a NotADirectoryError naming the destination and the file in the way."""
     source = tmp_path / "src.bin"
     _random_file(source, 10)
@@ -874,7 +874,7 @@ def _is_root() -> bool:
 
 @pytest.mark.skipif(_is_root(), reason="root ignores permission bits")
 def test_read_only_destination_folder(tmp_path: Path) -> None:
-    """Issue 4 Local: a read-only destination folder is a PermissionError naming the
+    """A read-only destination folder is a PermissionError naming the
     destination; nothing is written there."""
     source = tmp_path / "src.bin"
     _random_file(source, 1000)
@@ -893,7 +893,7 @@ def test_read_only_destination_folder(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(_is_root(), reason="root ignores permission bits")
 def test_unreadable_source(tmp_path: Path) -> None:
-    """Issue 4 Local: a source without read permission is a PermissionError naming it."""
+    """A source without read permission is a PermissionError naming it."""
     source = tmp_path / "src.bin"
     _random_file(source, 1000)
     source.chmod(0o000)
@@ -909,7 +909,7 @@ def test_unreadable_source(tmp_path: Path) -> None:
 def test_permission_error_keeps_type_and_names_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 4 Local: a permission refusal (simulated, so that it also runs as root) keeps
+    """A permission refusal (simulated, so that it also runs as root) keeps
     its type and errno and names the destination."""
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
     _random_file(source, 1000)
@@ -927,7 +927,7 @@ def test_permission_error_keeps_type_and_names_path(
 
 
 def test_source_vanishing_mid_job(tmp_path: Path) -> None:
-    """Issue 4 Local, S16: in a 3-file job whose second source is deleted while the first
+    """In a 3-file job whose second source is deleted while the first
     is copied, the second fails with "No such file" naming it, the others complete."""
     sources = [tmp_path / "src" / f"f{i}" for i in range(3)]
     digests = [_random_file(source, 10 * KiB) for source in sources]
@@ -964,7 +964,7 @@ def test_source_vanishing_mid_job(tmp_path: Path) -> None:
     ],
 )
 def test_constructor_validation(kwargs: dict[str, Any], error: type[Exception]) -> None:
-    """Issue 4 Local, S12: wrong argument types are TypeError, bad values ValueError,
+    """Wrong argument types are TypeError, bad values ValueError,
     each naming the argument."""
     (name,) = kwargs
     with pytest.raises(error, match=name):
@@ -972,7 +972,7 @@ def test_constructor_validation(kwargs: dict[str, Any], error: type[Exception]) 
 
 
 def test_constructor_settings() -> None:
-    """Issue 4 Local: the settings are readable and shown by repr."""
+    """The settings are readable and shown by repr."""
     copy = LocalCopy(overwrite=True, chunk_size=4096, preserve_mtime=False)
     assert (copy.overwrite, copy.chunk_size, copy.preserve_mtime) == (True, 4096, False)
     assert repr(copy) == "LocalCopy(overwrite=True, chunk_size=4096, preserve_mtime=False)"
@@ -1009,7 +1009,7 @@ def _tree(root: Path) -> dict[str, str]:
 
 
 def test_list_folder_recursively(tmp_path: Path) -> None:
-    """Issue 4 Local: a folder lists every regular file below it, sorted, with its size
+    """A folder lists every regular file below it, sorted, with its size
     and its destination mirrored under the destination; file symlinks are followed,
     folder symlinks and broken links left out, empty folders give nothing."""
     root = tmp_path / "root"
@@ -1026,7 +1026,7 @@ def test_list_folder_recursively(tmp_path: Path) -> None:
 
 
 def test_list_single_file(tmp_path: Path) -> None:
-    """Issue 4 Local: a file lists as one mapping whose destination is the given path."""
+    """A file lists as one mapping whose destination is the given path."""
     source = tmp_path / "one.bin"
     _random_file(source, 4321)
     assert list_local_files(source, tmp_path / "there.bin") == [
@@ -1039,13 +1039,13 @@ def test_list_single_file(tmp_path: Path) -> None:
 
 
 def test_list_empty_folder(tmp_path: Path) -> None:
-    """Issue 4 Local, S5: an empty folder lists nothing (its job completes at once)."""
+    """An empty folder lists nothing (its job completes at once)."""
     (tmp_path / "empty").mkdir()
     assert list_local_files(tmp_path / "empty", tmp_path / "copy") == []
 
 
 def test_list_missing_source(tmp_path: Path) -> None:
-    """Issue 4 Local: a missing source is a FileNotFoundError naming it."""
+    """A missing source is a FileNotFoundError naming it."""
     with pytest.raises(FileNotFoundError) as info:
         list_local_files(tmp_path / "missing", tmp_path / "copy")
     assert info.value.filename == str(tmp_path / "missing")
@@ -1053,7 +1053,7 @@ def test_list_missing_source(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
 def test_list_special_file_refused(tmp_path: Path) -> None:
-    """Issue 4 Local: a source that is neither file nor folder is refused, naming it;
+    """A source that is neither file nor folder is refused, naming it;
     inside a folder such files are skipped."""
     os.mkfifo(tmp_path / "pipe")
     with pytest.raises(OSError, match="neither a regular file nor a folder"):
@@ -1064,7 +1064,7 @@ def test_list_special_file_refused(tmp_path: Path) -> None:
 
 
 def test_list_and_copy_end_to_end(tmp_path: Path) -> None:
-    """Issue 4 Local, S4, S6: list_local_files + LocalCopy through a real TransferQueue
+    """``list_local_files`` + LocalCopy through a real TransferQueue
     copy a nested tree folder to folder; every file arrives with its checksum."""
     root = tmp_path / "root"
     digests = _tree(root)
@@ -1105,7 +1105,7 @@ class PickyError(OSError):
 def test_error_with_unusual_constructor_becomes_oserror(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 4 Local: an OSError subclass that cannot be rebuilt from a message still
+    """An OSError subclass that cannot be rebuilt from a message still
     gives a clear OSError naming the destination, with its errno and the original as
     cause."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"

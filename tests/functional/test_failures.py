@@ -1,4 +1,4 @@
-"""S16: an executor's exception fails only its file and harms nothing else."""
+"""An executor's exception fails only its file and harms nothing else."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _fail_file(index: int, exc: BaseException) -> tq.Executor:
 
 
 def test_exception_fails_only_its_file(queue: tq.TransferQueue) -> None:
-    """S16, S4: ValueError("boom") fails file 1 with error "boom"; files 0 and 2 complete;
+    """``ValueError("boom")`` fails file 1 with error "boom"; files 0 and 2 complete;
     the job fails with "1 of 3 files failed"."""
     job_id = queue.queue_job("s3-upload", make_files(3), _fail_file(1, ValueError("boom")))
     job = queue.wait(job_id, timeout=WAIT)
@@ -58,7 +58,7 @@ def test_exception_fails_only_its_file(queue: tq.TransferQueue) -> None:
 def test_empty_message_uses_the_class_name(
     queue: tq.TransferQueue, exc: BaseException, expected: str
 ) -> None:
-    """S16: an exception whose str() is empty fails its file with the class name."""
+    """An exception whose str() is empty fails its file with the class name."""
     job_id = queue.queue_job("s3-upload", make_files(1), _fail_file(0, exc))
     job = queue.wait(job_id, timeout=WAIT)
 
@@ -68,7 +68,7 @@ def test_empty_message_uses_the_class_name(
 
 
 def test_worker_keeps_working_after_a_failure(queue: tq.TransferQueue) -> None:
-    """S16: limit 1, so the same worker slot runs both jobs: after every file of the first
+    """Limit 1, so the same worker slot runs both jobs: after every file of the first
     job raised, a second job on the same queue still completes."""
     queue.update_concurrency_limit(1)
     failed = queue.queue_job("s3-upload", make_files(3), _fail_file(0, ValueError("boom")))
@@ -100,7 +100,7 @@ def _raise_always(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> No
 def test_base_exception_fails_the_file_and_spares_the_queue(
     queue: tq.TransferQueue, exc: BaseException, expected: str
 ) -> None:
-    """S16: a BaseException (SystemExit, KeyboardInterrupt, ...) from an executor fails its
+    """A BaseException (SystemExit, KeyboardInterrupt, ...) from an executor fails its
     file; the worker, the queue and the job's other files carry on."""
     queue.update_concurrency_limit(1)
     job_id = queue.queue_job("s3-upload", make_files(3), _fail_file(1, exc))
@@ -119,7 +119,7 @@ def test_base_exception_fails_the_file_and_spares_the_queue(
 def test_transfer_cancelled_raised_by_the_executor_itself_fails_its_file(
     queue: tq.TransferQueue, exc: BaseException, expected: str
 ) -> None:
-    """S16, S9: TransferCancelled raised by an executor whose job was not cancelled is an
+    """TransferCancelled raised by an executor whose job was not cancelled is an
     ordinary failure: the file is error, the job failed (not cancelled)."""
     job_id = queue.queue_job("s3-upload", make_files(2), _fail_file(0, exc))
     job = queue.wait(job_id, timeout=WAIT)
@@ -131,7 +131,7 @@ def test_transfer_cancelled_raised_by_the_executor_itself_fails_its_file(
 
 
 def test_failure_does_not_harm_a_job_running_alongside(queue: tq.TransferQueue) -> None:
-    """S16: while job B's executor runs, job A's executor fails; B is untouched, completes."""
+    """While job B's executor runs, job A's executor fails; B is untouched, completes."""
     b_running = threading.Event()
     a_failed = threading.Event()
 
@@ -205,7 +205,7 @@ def _run_limit_one(exc: BaseException, queue: tq.TransferQueue) -> tq.TransferJo
 def test_exception_whose_str_raises_fails_its_file_and_frees_the_slot(
     exc: BaseException,
 ) -> None:
-    """S16, S2: whatever str() of the error raises (SystemExit too), the file fails with
+    """Whatever str() of the error raises (SystemExit too), the file fails with
     its class name and a note, records its kind, and the slot of a limit-1 queue comes
     back: the job's next file and the next job run, wait() returns."""
     name = type(exc).__name__
@@ -218,7 +218,7 @@ def test_exception_whose_str_raises_fails_its_file_and_frees_the_slot(
 
 
 def test_an_error_that_breaks_isinstance_fails_its_file_and_frees_the_slot() -> None:
-    """S16, S19: an error whose type checks raise (SystemExit from ``__class__``) cannot be
+    """An error whose type checks raise (SystemExit from ``__class__``) cannot be
     judged by the retry policy: it fails its file without a retry, and the slot comes back."""
     policy = tq.RetryPolicy(max_attempts=3, initial_delay=0, jitter=0)
     with tq.TransferQueue(1, retry=policy) as q:
@@ -248,7 +248,7 @@ class RaisingFilter(logging.Filter):
 def test_logging_that_raises_costs_no_slot_and_no_event(
     caplog: pytest.LogCaptureFixture, raised: type[BaseException]
 ) -> None:
-    """S16, S24: a filter on the library's logger that raises on every record, even
+    """A filter on the library's logger that raises on every record, even
     SystemExit. On a limit-1 queue, file 0 fails once (logged, retried: the worker holds
     file 1's slot by then), then for good (logged), file 1 and the next job still run, the
     event thread (which logs each job's start and end) delivers, and wait() returns."""
@@ -282,7 +282,7 @@ def test_logging_that_raises_costs_no_slot_and_no_event(
 def test_logging_that_raises_in_the_callers_thread_reaches_the_caller_after_the_work(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """S24: what a filter raises on a record logged in the caller's own thread is the
+    """What a filter raises on a record logged in the caller's own thread is the
     caller's: update_concurrency_limit and shutdown raise it, but only once their work is
     done (the limit changed; the file waiting to retry failed with its last error and its
     job's terminal event was delivered)."""
@@ -314,7 +314,7 @@ def test_logging_that_raises_in_the_callers_thread_reaches_the_caller_after_the_
 def test_a_worker_that_cannot_start_fails_its_file_and_never_runs_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """S2, S4, S16: when no thread can start for a worker (a process limit), its file fails
+    """When no thread can start for a worker (a process limit), its file fails
     with the reason. The pool has already queued the task, and a thread that starts later
     must skip it: the file never runs, counts add up, and the limit still holds."""
     real_start = threading.Thread.start

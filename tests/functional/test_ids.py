@@ -1,4 +1,4 @@
-"""Functional tests of job ids (contract S1)."""
+"""Functional tests of job ids."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def check_ids(queues: list[tq.TransferQueue], ids: list[str]) -> None:
 
 
 def test_ids_are_unique_across_queues_and_threads() -> None:
-    """S1: ids are str starting with "transfer-", unique across two queues fed by ten
+    """Ids are str starting with "transfer-", unique across two queues fed by ten
     threads at once."""
     with tq.TransferQueue(2) as first, tq.TransferQueue(3) as second:
         ids = queue_from_many_threads([first, second])
@@ -65,7 +65,7 @@ def test_ids_are_unique_across_queues_and_threads() -> None:
 
 
 def test_ids_are_unique_under_a_frozen_clock() -> None:
-    """S1: ids stay unique when every job is created at the same (frozen) instant."""
+    """Ids stay unique when every job is created at the same (frozen) instant."""
     with freeze_time("2026-01-01"), tq.TransferQueue(2) as first, tq.TransferQueue(2) as second:
         ids = queue_from_many_threads([first, second])
         check_ids([first, second], ids)

@@ -1,4 +1,4 @@
-"""Unit tests of the internal job state, transferqueue._core.job.Job (contract S4-S7, S1)."""
+"""Unit tests of the internal job state, transferqueue._core.job.Job."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def start(job: Job, count: int) -> None:
 
 
 def snap(job: Job) -> tq.TransferJob:
-    """The job's snapshot, checked for internal consistency of its progress (S6)."""
+    """The job's snapshot, checked for internal consistency of its progress."""
     snapshot = job.snapshot()
     files, progress = snapshot.files, snapshot.progress
     assert progress.total_files == len(files)
@@ -44,7 +44,7 @@ def snap(job: Job) -> tq.TransferJob:
 
 
 def test_start_next_file_in_order_and_becomes_active() -> None:
-    """S4: the first started file makes the job active; files start in the given order."""
+    """The first started file makes the job active; files start in the given order."""
     job = make_job(10, 20)
     assert snap(job).status == tq.TransferStatus.QUEUED
     assert job.waiting_files == 2
@@ -61,7 +61,7 @@ def test_start_next_file_in_order_and_becomes_active() -> None:
 
 
 def test_progress_is_accounted() -> None:
-    """S6: loaded_bytes sums the files' loaded as progress is reported."""
+    """``loaded_bytes`` sums the files' loaded as progress is reported."""
     job = make_job(100, 200)
     start(job, 2)
     assert job.report_progress(0, 1, 40) is True
@@ -76,7 +76,7 @@ def test_progress_is_accounted() -> None:
     ("reported", "loaded"), [(-5, 0), (-(10**30), 0), (101, 100), (10**30, 100)]
 )
 def test_progress_is_clamped(reported: int, loaded: int) -> None:
-    """S7: values below 0 count as 0, values above the size count as the size."""
+    """Values below 0 count as 0, values above the size count as the size."""
     job = make_job(100, 50)
     start(job, 1)
     job.report_progress(0, 1, 30)
@@ -87,7 +87,7 @@ def test_progress_is_clamped(reported: int, loaded: int) -> None:
 
 
 def test_smaller_value_is_a_restart() -> None:
-    """S7: a smaller value than before is accepted and loaded_bytes follows it."""
+    """A smaller value than before is accepted and loaded_bytes follows it."""
     job = make_job(100, 100)
     start(job, 2)
     job.report_progress(1, 1, 10)
@@ -99,7 +99,7 @@ def test_smaller_value_is_a_restart() -> None:
 
 
 def test_report_for_a_file_not_transferring_changes_nothing() -> None:
-    """S4/S6: a late report after the file finished, or one for a queued file, is ignored."""
+    """A late report after the file finished, or one for a queued file, is ignored."""
     job = make_job(100, 100, 100)
     start(job, 2)
     job.report_progress(0, 1, 10)
@@ -115,7 +115,7 @@ def test_report_for_a_file_not_transferring_changes_nothing() -> None:
 
 
 def test_completed_file_counts_its_full_size() -> None:
-    """S6: a file that completes counts its size, whatever it reported before."""
+    """A file that completes counts its size, whatever it reported before."""
     job = make_job(100, 100)
     start(job, 1)
     job.report_progress(0, 1, 10)
@@ -129,7 +129,7 @@ def test_completed_file_counts_its_full_size() -> None:
 
 
 def test_percentage_floors_and_reaches_100_only_when_all_completed() -> None:
-    """S6: percentage is floored and is at most 99 until every file completed."""
+    """Percentage is floored and is at most 99 until every file completed."""
     job = make_job(3)
     start(job, 1)
     percentages = []
@@ -142,7 +142,7 @@ def test_percentage_floors_and_reaches_100_only_when_all_completed() -> None:
 
 
 def test_percentage_stays_below_100_with_a_file_left() -> None:
-    """S6: one unfinished file of 1 in 1000 bytes keeps the job below 100."""
+    """One unfinished file of 1 in 1000 bytes keeps the job below 100."""
     job = make_job(999, 1)
     start(job, 2)
     job.finish_file(0, None)
@@ -151,7 +151,7 @@ def test_percentage_stays_below_100_with_a_file_left() -> None:
 
 
 def test_zero_byte_job_is_measured_by_files() -> None:
-    """S6: a job whose files total 0 bytes measures its percentage in files."""
+    """A job whose files total 0 bytes measures its percentage in files."""
     job = make_job(0, 0, 0, 0)
     start(job, 4)
     assert snap(job).progress.percentage == 0
@@ -164,7 +164,7 @@ def test_zero_byte_job_is_measured_by_files() -> None:
 
 
 def test_empty_job_completes_at_once() -> None:
-    """S5: a job with no files is completed with percentage 100 and started_at set."""
+    """A job with no files is completed with percentage 100 and started_at set."""
     job = make_job()
     assert job.finish_if_done() is True
     snapshot = snap(job)
@@ -177,7 +177,7 @@ def test_empty_job_completes_at_once() -> None:
 
 
 def test_finish_if_done_is_false_while_files_remain() -> None:
-    """S4: a job with unfinished files does not end."""
+    """A job with unfinished files does not end."""
     job = make_job(1, 1)
     start(job, 1)
     job.finish_file(0, None)
@@ -186,7 +186,7 @@ def test_finish_if_done_is_false_while_files_remain() -> None:
 
 
 def test_failed_job_summarises_the_failures() -> None:
-    """S4: every file finished and one failed: the job is failed, "1 of 3 files failed"."""
+    """Every file finished and one failed: the job is failed, "1 of 3 files failed"."""
     job = make_job(10, 10, 10)
     start(job, 3)
     job.report_progress(1, 1, 4)
@@ -206,7 +206,7 @@ def test_failed_job_summarises_the_failures() -> None:
 
 
 def test_cancel_marks_unfinished_files_and_keeps_completed_ones() -> None:
-    """S9: cancel errors every file not completed with the reason; completed files stay."""
+    """Cancel errors every file not completed with the reason; completed files stay."""
     job = make_job(10, 10, 10)
     start(job, 2)
     job.finish_file(0, None)
@@ -230,7 +230,7 @@ def test_cancel_marks_unfinished_files_and_keeps_completed_ones() -> None:
 
 @pytest.mark.parametrize("ending", ["completed", "failed", "cancelled"])
 def test_terminal_job_is_final(ending: str) -> None:
-    """S4: once terminal, the snapshot is stable and every state change raises RuntimeError."""
+    """Once terminal, the snapshot is stable and every state change raises RuntimeError."""
     job = make_job(10, 10)
     start(job, 1)
     if ending == "cancelled":
@@ -258,7 +258,7 @@ def test_terminal_job_is_final(ending: str) -> None:
 
 
 def test_snapshot_is_reused_until_something_changes() -> None:
-    """S10: snapshot() returns the same object while unchanged and a new one after a change."""
+    """``snapshot()`` returns the same object while unchanged and a new one after a change."""
     job = make_job(10, 10)
     first = job.snapshot()
     assert job.snapshot() is first
@@ -275,7 +275,7 @@ def test_snapshot_is_reused_until_something_changes() -> None:
 
 
 def test_new_job_id_format_and_uniqueness() -> None:
-    """S1: ids are ``transfer-<digits>-<digits>`` and unique, even at the same instant."""
+    """Ids are ``transfer-<digits>-<digits>`` and unique, even at the same instant."""
     ids = [new_job_id(NOW) for _ in range(1000)]
     assert all(re.fullmatch(r"transfer-\d+-\d+", job_id) for job_id in ids)
     assert len(set(ids)) == len(ids)
@@ -283,7 +283,7 @@ def test_new_job_id_format_and_uniqueness() -> None:
 
 
 def test_timestamps_are_utc_and_follow_the_frozen_clock() -> None:
-    """S4/S11: created/started/completed are timezone-aware UTC, read from the frozen clock."""
+    """Created/started/completed are timezone-aware UTC, read from the frozen clock."""
     with freeze_time("2024-05-01 12:00:00") as frozen:
         created = datetime.now(timezone.utc)
         job = Job(

@@ -1,4 +1,4 @@
-"""Issue 12: what a finished job keeps, object by object (benchmarks/run.py measures the
+"""What a finished job keeps, object by object (benchmarks/run.py measures the
 bytes): values equal to one the job keeps anyway are that same object, not a copy."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def files(count: int) -> list[dict[str, Any]]:
 
 
 def test_a_finished_job_shares_what_it_can(queue: tq.TransferQueue) -> None:
-    """Issue 12: in a finished job each completed file's bytes done are its size's int,
+    """In a finished job each completed file's bytes done are its size's int,
     the job's bytes done its total's; every job of a queue shares one speed-sample
     spacing; the job's last update time is dropped once its end was delivered."""
     first, second = (queue.queue_job("local-upload", files(3), chunked) for _ in range(2))
@@ -39,7 +39,7 @@ def test_a_finished_job_shares_what_it_can(queue: tq.TransferQueue) -> None:
 
 
 def test_a_file_that_stopped_short_keeps_its_own_count(queue: tq.TransferQueue) -> None:
-    """Issue 12: the sharing is for equal values only: a file that failed halfway keeps
+    """The sharing is for equal values only: a file that failed halfway keeps
     the bytes it had done."""
 
     def half_then_fail(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:

@@ -250,13 +250,13 @@ def check_value(got: Any, value: Any, check_record: Any, time_matches: Any) -> N
 
 @pytest.mark.parametrize("cls", [tq.TransferFile, tq.TransferProgress, tq.TransferJob])
 def test_every_attrs_field_has_a_camel_case_name(cls: type[Any]) -> None:
-    """S18: the seed's interface plus our extras name every attrs field, no more, no less,
+    """The seed's interface plus our extras name every attrs field, no more, no less,
     so a new field fails here until it gets a camelCase name and a place in the JSON."""
     assert [camel(field.name) for field in attrs.fields(cls)] == list(INTERFACES[cls])
 
 
 def test_camel_case_full_job_has_every_seed_field() -> None:
-    """S18: with every optional field set, camel mode writes every field of the seed's
+    """With every optional field set, camel mode writes every field of the seed's
     TransferJob, TransferProgress and TransferFileJob, with the seed's JSON types."""
     job = full_job()
     data = job.to_dict(camel_case=True)
@@ -268,7 +268,7 @@ def test_camel_case_full_job_has_every_seed_field() -> None:
 
 
 def test_camel_case_leaves_out_unset_optional_fields() -> None:
-    """S18: optional fields that are None are left out, as JSON.stringify drops undefined;
+    """Optional fields that are None are left out, as JSON.stringify drops undefined;
     the required ones are all there."""
     job = bare_job()
     data = job.to_dict(camel_case=True)
@@ -288,14 +288,14 @@ def test_camel_case_leaves_out_unset_optional_fields() -> None:
 
 @pytest.mark.parametrize("job", [full_job(), bare_job()], ids=["full", "bare"])
 def test_snake_case_has_every_attrs_field(job: tq.TransferJob) -> None:
-    """S18: snake mode has every attrs field of every record under its Python name; None
+    """Snake mode has every attrs field of every record under its Python name; None
     stays None, enums are their values, datetimes read back with fromisoformat, in UTC."""
     check_snake(job.to_dict(), job)
 
 
 @pytest.mark.parametrize("cls", [tq.TransferFile, tq.TransferProgress])
 def test_nested_records_convert_alone(cls: type[Any]) -> None:
-    """S18: a file and a progress record have to_dict too, giving their part of the job's."""
+    """A file and a progress record have to_dict too, giving their part of the job's."""
     job = full_job()
     record = job.files[0] if cls is tq.TransferFile else job.progress
     key = "files" if cls is tq.TransferFile else "progress"
@@ -330,7 +330,7 @@ def test_every_enum_member_is_a_plain_seed_string(
     file_status: tq.TransferFileStatus,
     camel_case: bool,
 ) -> None:
-    """S18: every enum member becomes a plain str (not the enum), one of the seed's values."""
+    """Every enum member becomes a plain str (not the enum), one of the seed's values."""
     job = attrs.evolve(
         bare_job(),
         status=status,
@@ -371,7 +371,7 @@ def test_every_enum_member_is_a_plain_seed_string(
     ],
 )
 def test_camel_case_datetimes_are_js_iso_strings(value: datetime, expected: str) -> None:
-    """S18: camel mode writes datetimes like Date.prototype.toISOString(): UTC, ms, 'Z'."""
+    """Camel mode writes datetimes like Date.prototype.toISOString(): UTC, ms, 'Z'."""
     job = attrs.evolve(bare_job(), created_at=value, started_at=value, completed_at=value)
     file = tq.TransferFile("src/x", "dst/x", 1, retry_at=value)
     data = attrs.evolve(job, files=(file,)).to_dict(camel_case=True)
@@ -390,7 +390,7 @@ def test_camel_case_datetimes_are_js_iso_strings(value: datetime, expected: str)
     ],
 )
 def test_snake_case_datetimes_round_trip_in_utc(value: datetime) -> None:
-    """S18: snake mode writes isoformat() of the UTC time, which fromisoformat reads back
+    """Snake mode writes isoformat() of the UTC time, which fromisoformat reads back
     to the same instant, microseconds included."""
     file = tq.TransferFile("src/x", "dst/x", 1, retry_at=value)
     job = attrs.evolve(bare_job(), created_at=value, completed_at=value, files=(file,))
@@ -413,7 +413,7 @@ def test_snake_case_datetimes_round_trip_in_utc(value: datetime) -> None:
     ],
 )
 def test_naive_datetimes_are_refused(field: str, where: str, camel_case: bool) -> None:
-    """S18: a naive datetime raises ValueError naming the field, rather than being read as
+    """A naive datetime raises ValueError naming the field, rather than being read as
     local time or written without a zone."""
     naive = datetime(2026, 11, 29, 17, 0)
     job = bare_job()
@@ -429,7 +429,7 @@ def test_naive_datetimes_are_refused(field: str, where: str, camel_case: bool) -
 @pytest.mark.parametrize("job", [full_job(), bare_job()], ids=["full", "bare"])
 @pytest.mark.parametrize("camel_case", [False, True], ids=["snake", "camel"])
 def test_json_dumps_round_trips(job: tq.TransferJob, camel_case: bool) -> None:
-    """S18: the dict goes through json.dumps with no custom encoder, unchanged."""
+    """The dict goes through json.dumps with no custom encoder, unchanged."""
     data = job.to_dict(camel_case=camel_case)
     text = json.dumps(data, allow_nan=False)
     assert json.loads(text) == data
@@ -437,7 +437,7 @@ def test_json_dumps_round_trips(job: tq.TransferJob, camel_case: bool) -> None:
 
 @pytest.mark.parametrize("camel_case", [False, True], ids=["snake", "camel"])
 def test_each_call_returns_independent_dicts(camel_case: bool) -> None:
-    """S18, S10: every call builds new dicts and lists; mutating one changes neither the
+    """Every call builds new dicts and lists; mutating one changes neither the
     record nor a later result."""
     job = full_job()
     first = job.to_dict(camel_case=camel_case)
@@ -459,7 +459,7 @@ def test_each_call_returns_independent_dicts(camel_case: bool) -> None:
 
 
 def test_real_queue_job_converts_in_both_modes(queue: tq.TransferQueue) -> None:
-    """S18: a failed job from a real queue (one file raised) converts in both modes and
+    """A failed job from a real queue (one file raised) converts in both modes and
     carries the queue's values: status, timestamps, the failed file's error."""
     failing = threading.Event()
 

@@ -1,5 +1,5 @@
-"""The ``on_progress`` callable, transferqueue.ProgressCallback, through a real queue
-(contract S7, S9)."""
+"""The ``on_progress`` callable, transferqueue.ProgressCallback, through a real queue:
+absolute bytes, clamped, and the cancellation checks."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def run_paused(
     [(42, 42), (42.9, 42), (0.99, 0), (-3.5, 0), (1e30, 100), (ByteCount(7), 7)],
 )
 def test_on_progress_accepts_numbers(queue: tq.TransferQueue, value: float, loaded: int) -> None:
-    """S7: on_progress takes an int, or a float truncated to an int (then clamped)."""
+    """``on_progress`` takes an int, or a float truncated to an int (then clamped)."""
     during, final = run_paused(queue, lambda on_progress: on_progress(value))  # type: ignore[arg-type]
     assert during.files[0].loaded == loaded
     assert type(during.files[0].loaded) is int
@@ -69,7 +69,7 @@ def test_on_progress_accepts_numbers(queue: tq.TransferQueue, value: float, load
 def test_on_progress_rejects_bad_values(
     queue: tq.TransferQueue, value: object, error: type[Exception]
 ) -> None:
-    """S7/S16: a bad value raises inside the executor and, uncaught, fails the file with
+    """A bad value raises inside the executor and, uncaught, fails the file with
     that message; the bad value is not recorded."""
     raised: list[BaseException] = []
 
@@ -92,7 +92,7 @@ def test_on_progress_rejects_bad_values(
 
 
 def test_cancellation_is_visible_to_the_running_executor(queue: tq.TransferQueue) -> None:
-    """S9: ``cancelled`` is False while running and True after cancel_job; then
+    """``cancelled`` is False while running and True after cancel_job; then
     ``raise_if_cancelled()`` and ``on_progress()`` raise TransferCancelled."""
     inside, cancelled, done = threading.Event(), threading.Event(), threading.Event()
     seen: list[object] = []
@@ -128,7 +128,7 @@ def test_cancellation_is_visible_to_the_running_executor(queue: tq.TransferQueue
 
 
 def test_wait_cancelled_returns_true_when_cancelled(queue: tq.TransferQueue) -> None:
-    """S9: wait_cancelled, an interruptible sleep, returns True once the job is cancelled."""
+    """``wait_cancelled``, an interruptible sleep, returns True once the job is cancelled."""
     inside, done = threading.Event(), threading.Event()
     results: list[bool] = []
 
@@ -146,7 +146,7 @@ def test_wait_cancelled_returns_true_when_cancelled(queue: tq.TransferQueue) -> 
 
 
 def test_wait_cancelled_times_out_with_false(queue: tq.TransferQueue) -> None:
-    """S9: wait_cancelled returns False after its timeout when the job is not cancelled."""
+    """``wait_cancelled`` returns False after its timeout when the job is not cancelled."""
     results: list[bool] = []
 
     def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:

@@ -1,4 +1,4 @@
-"""The immutable records (contract S10 and "Names")."""
+"""The immutable records."""
 
 from __future__ import annotations
 
@@ -88,12 +88,12 @@ def make_job(files: Any = None) -> tq.TransferJob:
     ],
 )
 def test_field_names_are_the_contracts(cls: type[Any], fields: tuple[str, ...]) -> None:
-    """Names: each record has exactly the contract's fields, in order."""
+    """Each record has exactly the contract's fields, in order."""
     assert tuple(field.name for field in attrs.fields(cls)) == fields
 
 
 def test_transfer_file_defaults() -> None:
-    """Names: a new file record is queued, nothing loaded, no error."""
+    """A new file record is queued, nothing loaded, no error."""
     record = tq.TransferFile("src/a", "dst/a", 10)
     assert record.loaded == 0
     assert record.status == tq.TransferFileStatus.QUEUED
@@ -113,7 +113,7 @@ def test_transfer_file_defaults() -> None:
     ids=["file.loaded", "file.status", "progress.percentage", "job.status", "job.files"],
 )
 def test_records_are_frozen(record: object, field: str, value: object) -> None:
-    """S10: assigning to any record's field raises FrozenInstanceError."""
+    """Assigning to any record's field raises FrozenInstanceError."""
     before = getattr(record, field)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         setattr(record, field, value)
@@ -121,13 +121,13 @@ def test_records_are_frozen(record: object, field: str, value: object) -> None:
 
 
 def test_records_have_no_instance_dict() -> None:
-    """S10: no new attribute can be attached to a record either."""
+    """No new attribute can be attached to a record either."""
     with pytest.raises((AttributeError, attrs.exceptions.FrozenInstanceError)):
         make_file().extra = 1  # type: ignore[attr-defined]
 
 
 def test_job_files_is_a_tuple_from_a_real_queue(queue: tq.TransferQueue) -> None:
-    """S10: the ``files`` of a snapshot handed out by a queue is a tuple of TransferFile."""
+    """The ``files`` of a snapshot handed out by a queue is a tuple of TransferFile."""
     job = queue.wait(queue.queue_job("s3-upload", make_files(2), noop_executor), timeout=WAIT)
     assert len(job.files) == 2
     assert type(job.files) is tuple
@@ -136,7 +136,7 @@ def test_job_files_is_a_tuple_from_a_real_queue(queue: tq.TransferQueue) -> None
 
 
 def test_equality_and_hash() -> None:
-    """S10: records compare by value and can be hashed (usable as dict keys / in sets)."""
+    """Records compare by value and can be hashed (usable as dict keys / in sets)."""
     assert make_file() == make_file()
     assert hash(make_file()) == hash(make_file())
     assert make_file() != make_file(loaded=1)

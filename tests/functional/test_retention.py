@@ -69,7 +69,7 @@ class LookupSpy(dict[str, Job]):
 
 
 def test_count_keeps_the_newest_finished_jobs() -> None:
-    """S21: with max_finished_jobs=3, each job that ends beyond the third makes the
+    """With max_finished_jobs=3, each job that ends beyond the third makes the
     oldest finished one forgotten at once (before any getter looks): get_job gives None
     and wait raises JobNotFoundError for it."""
     with tq.TransferQueue(1, max_finished_jobs=3) as q:
@@ -86,7 +86,7 @@ def test_count_keeps_the_newest_finished_jobs() -> None:
 
 
 def test_count_drops_in_the_order_jobs_ended() -> None:
-    """S21: 'newest' is the order in which jobs ended: a job queued first that ends
+    """'newest' is the order in which jobs ended: a job queued first that ends
     last is kept over a later job that ended before it."""
     gate = GatedExecutor()
     with tq.TransferQueue(2, max_finished_jobs=1) as q:
@@ -103,7 +103,7 @@ def test_count_drops_in_the_order_jobs_ended() -> None:
 
 
 def test_unfinished_jobs_are_never_dropped() -> None:
-    """S21: a long-running job queued first survives twenty finished jobs under
+    """A long-running job queued first survives twenty finished jobs under
     max_finished_jobs=2, and a queued one behind it too; both are kept once they end."""
     gate = GatedExecutor()
     with tq.TransferQueue(2, max_finished_jobs=2) as q:
@@ -123,7 +123,7 @@ def test_unfinished_jobs_are_never_dropped() -> None:
 
 
 def test_zero_count_drops_each_job_as_it_ends_but_wait_still_returns() -> None:
-    """S21 with S8: max_finished_jobs=0 forgets each job as it ends, yet a wait() that
+    """``max_finished_jobs``=0 forgets each job as it ends, yet a wait() that
     was called before the end returns the terminal snapshot, and the terminal event is
     still delivered; wait() after the end finds no job."""
     gate = GatedExecutor()
@@ -170,7 +170,7 @@ def test_zero_count_drops_each_job_as_it_ends_but_wait_still_returns() -> None:
 
 @pytest.mark.parametrize("age", [60, 60.0, timedelta(minutes=1)])
 def test_age_drops_jobs_that_ended_that_long_ago(age: float | timedelta) -> None:
-    """S21: with max_finished_age=60 s (seconds or timedelta), a job that ended at T is
+    """With max_finished_age=60 s (seconds or timedelta), a job that ended at T is
     kept until T+60 s and forgotten from then ('ended that long ago or earlier'); one
     that ended at T+30 s goes at T+90 s."""
     with freeze_time(T) as frozen, tq.TransferQueue(1, max_finished_age=age) as q:
@@ -191,7 +191,7 @@ def test_age_drops_jobs_that_ended_that_long_ago(age: float | timedelta) -> None
 
 @pytest.mark.parametrize("trigger", ["get_job", "get_all_jobs", "queue_job", "job_end"])
 def test_age_is_applied_when_jobs_come_and_go_and_when_looked_up(trigger: str) -> None:
-    """S21: no thread forgets expired jobs; each of these does, at once: get_job,
+    """No thread forgets expired jobs; each of these does, at once: get_job,
     get_all_jobs, queueing a job, and a job ending."""
     gate = GatedExecutor()
     with freeze_time(T) as frozen, tq.TransferQueue(2, max_finished_age=60) as q:
@@ -217,7 +217,7 @@ def test_age_is_applied_when_jobs_come_and_go_and_when_looked_up(trigger: str) -
 
 
 def test_age_counts_from_the_end_and_spares_unfinished_jobs() -> None:
-    """S21: a job running for two hours outlives a 60 s max_finished_age while other
+    """A job running for two hours outlives a 60 s max_finished_age while other
     jobs come and go; its age counts from when it ended."""
     gate = GatedExecutor()
     with freeze_time(T) as frozen, tq.TransferQueue(2, max_finished_age=60) as q:
@@ -238,7 +238,7 @@ def test_age_counts_from_the_end_and_spares_unfinished_jobs() -> None:
 
 
 def test_count_and_age_together() -> None:
-    """S21: with both options the stricter one wins: at most 2 kept, and none older
+    """With both options the stricter one wins: at most 2 kept, and none older
     than 60 s."""
     with (
         freeze_time(T) as frozen,
@@ -255,7 +255,7 @@ def test_count_and_age_together() -> None:
 
 
 def test_zero_age_forgets_every_job_as_it_ends() -> None:
-    """S21: max_finished_age=0 keeps no finished job ('ended 0 s ago or earlier')."""
+    """``max_finished_age``=0 keeps no finished job ('ended 0 s ago or earlier')."""
     with tq.TransferQueue(1, max_finished_age=0) as q:
         job_id = q.queue_job("s3-upload", make_files(1), noop_executor)
         q.shutdown(wait=True)
@@ -267,7 +267,7 @@ def test_zero_age_forgets_every_job_as_it_ends() -> None:
 
 
 def test_cleanup_old_jobs_works_alongside_the_count() -> None:
-    """S21 with S11: cleanup_old_jobs counts only jobs still kept, and retention keeps
+    """``cleanup_old_jobs`` counts only jobs still kept, and retention keeps
     working after it (no job forgotten twice, no KeyError in a worker)."""
     with tq.TransferQueue(1, max_finished_jobs=3) as q:
         for n in range(5):
@@ -283,7 +283,7 @@ def test_cleanup_old_jobs_works_alongside_the_count() -> None:
 
 
 def test_cleanup_old_jobs_works_alongside_the_age() -> None:
-    """S21 with S11: cleanup_old_jobs with a shorter age than the queue's removes what
+    """``cleanup_old_jobs`` with a shorter age than the queue's removes what
     it says and the age retention then drops the rest without error."""
     with freeze_time(T) as frozen, tq.TransferQueue(1, max_finished_age=600) as q:
         early = [run_job(q, prefix=f"early{n}") for n in range(3)]
@@ -320,7 +320,7 @@ def test_cleanup_old_jobs_works_alongside_the_age() -> None:
     ],
 )
 def test_retention_options_are_validated(options: dict[str, Any], error: type[Exception]) -> None:
-    """S21 (S12 style): max_finished_jobs is an int >= 0 (not a bool or float);
+    """``max_finished_jobs`` is an int >= 0 (not a bool or float);
     max_finished_age a finite duration >= 0 in seconds or a timedelta; the error names
     the option."""
     (name,) = options
@@ -333,7 +333,7 @@ def test_retention_options_are_validated(options: dict[str, Any], error: type[Ex
     [{"max_finished_jobs": 0}, {"max_finished_jobs": 10**6}, {"max_finished_age": 0}],
 )
 def test_retention_option_edges_are_accepted(options: dict[str, Any]) -> None:
-    """S21: 0 is a valid count and a valid age."""
+    """0 is a valid count and a valid age."""
     with tq.TransferQueue(1, **options) as q:
         assert q.get_all_jobs() == []
 
@@ -342,7 +342,7 @@ def test_retention_option_edges_are_accepted(options: dict[str, Any]) -> None:
 
 
 def test_memory_stays_bounded_over_five_thousand_jobs() -> None:
-    """S21: 5,000 one-file jobs through a queue with max_finished_jobs=100 leave 100
+    """5,000 one-file jobs through a queue with max_finished_jobs=100 leave 100
     jobs and no other trace in any registry, round after round, with no thread but the
     workers and the event thread."""
     with tq.TransferQueue(1, max_finished_jobs=100) as q:

@@ -1,4 +1,4 @@
-"""S19 retries (issue #3 part 3), functional: a real queue, its worker and timer threads.
+"""Retries, functional: a real queue, its worker and timer threads.
 
 No test waits out a backoff: a retry that should happen does so at once
 (``initial_delay=0``), and a file that should wait waits an hour that nobody sees the end
@@ -89,7 +89,7 @@ def wait_for_job(
     satisfies ``predicate``; return that snapshot.
 
     A state reached later must be announced by a job-updated event (coalesced or not)
-    to be seen here: so waiting on it also checks that the queue reports it (S8)."""
+    to be seen here: so waiting on it also checks that the queue reports it."""
     cond = threading.Condition()
     seen: list[tq.TransferJob] = []
 
@@ -147,7 +147,7 @@ def join_all(threads: set[threading.Thread]) -> None:
 
 
 def test_transient_failure_is_retried_until_it_succeeds() -> None:
-    """S19, S6: an OSError twice, then success: three calls, the job completed, the
+    """An OSError twice, then success: three calls, the job completed, the
     file completed at 100% with attempts 3 and no error."""
     executor = Flaky(OSError("flaky 1"), OSError("flaky 2"))
     with retry_queue(retry=AT_ONCE) as queue:
@@ -167,7 +167,7 @@ def test_transient_failure_is_retried_until_it_succeeds() -> None:
 
 
 def test_executor_is_given_its_attempt_number() -> None:
-    """S19: the ``file`` an executor receives carries ``attempts`` = the number of
+    """The ``file`` an executor receives carries ``attempts`` = the number of
     this attempt: 1, 2, 3; the other files, never failing, get 1."""
     executor = Flaky(ConnectionResetError("reset"), TimeoutError("slow"))
     with retry_queue(retry=AT_ONCE) as queue:
@@ -185,7 +185,7 @@ def test_executor_is_given_its_attempt_number() -> None:
     [ConnectionResetError("reset"), TimeoutError("slow"), BrokenPipeError("pipe")],
 )
 def test_subclasses_of_oserror_are_retried_by_default(error: BaseException) -> None:
-    """S19: the default retry_on (OSError) covers its subclasses."""
+    """The default retry_on (OSError) covers its subclasses."""
     executor = Flaky(error)
     with retry_queue(retry=tq.RetryPolicy(initial_delay=0)) as queue:
         job = queue.wait(queue.queue_job("s3-upload", make_files(1), executor), timeout=WAIT)
@@ -195,7 +195,7 @@ def test_subclasses_of_oserror_are_retried_by_default(error: BaseException) -> N
 
 
 def test_a_missing_source_is_not_retried_by_default() -> None:
-    """S19: a FileNotFoundError is an OSError, but in DEFAULT_NEVER_RETRY_ON: one attempt."""
+    """A FileNotFoundError is an OSError, but in DEFAULT_NEVER_RETRY_ON: one attempt."""
     executor = Flaky(FileNotFoundError("gone"))
     with retry_queue(retry=tq.RetryPolicy(initial_delay=0)) as queue:
         job = queue.wait(queue.queue_job("s3-upload", make_files(1), executor), timeout=WAIT)
@@ -206,7 +206,7 @@ def test_a_missing_source_is_not_retried_by_default() -> None:
 
 
 def test_non_transient_error_is_not_retried() -> None:
-    """S19, S16: a ValueError is no transient failure under the default retry_on: the
+    """A ValueError is no transient failure under the default retry_on: the
     file fails on its first attempt with its message."""
     executor = Flaky(ValueError("bad input"))
     with retry_queue(retry=AT_ONCE) as queue:
@@ -218,7 +218,7 @@ def test_non_transient_error_is_not_retried() -> None:
 
 
 def test_every_attempt_failing_fails_the_file_with_the_last_error() -> None:
-    """S19, S4, S16: when all max_attempts fail the file fails with the last
+    """When all max_attempts fail the file fails with the last
     attempt's error, attempts == max_attempts, and the job fails."""
     executor = Flaky(*(OSError(f"attempt {n} failed") for n in (1, 2, 3, 4)))
     with retry_queue(retry=AT_ONCE) as queue:
@@ -235,7 +235,7 @@ def test_every_attempt_failing_fails_the_file_with_the_last_error() -> None:
 
 
 def test_only_the_failing_file_is_retried() -> None:
-    """S19, S16: in a job of three, only the file that failed is tried again; the
+    """In a job of three, only the file that failed is tried again; the
     job completes once it succeeds."""
     calls: list[str] = []
     lock = threading.Lock()
@@ -258,7 +258,7 @@ def test_only_the_failing_file_is_retried() -> None:
 
 
 def test_a_queue_without_a_policy_does_not_retry() -> None:
-    """S19: the default queue has no policy: an OSError fails the file at once."""
+    """The default queue has no policy: an OSError fails the file at once."""
     executor = Flaky(OSError("down"))
     with retry_queue() as queue:
         job = queue.wait(queue.queue_job("s3-upload", make_files(1), executor), timeout=WAIT)
@@ -268,7 +268,7 @@ def test_a_queue_without_a_policy_does_not_retry() -> None:
 
 
 def test_job_policy_no_retry_overrides_the_queues() -> None:
-    """S19: queue_job(..., retry=NO_RETRY) turns retries off for that job only; a
+    """``queue_job(..., retry=NO_RETRY)`` turns retries off for that job only; a
     job without ``retry`` on the same queue uses the queue's policy."""
     no_retry, default = Flaky(OSError("down")), Flaky(OSError("down"))
     with retry_queue(retry=AT_ONCE) as queue:
@@ -285,7 +285,7 @@ def test_job_policy_no_retry_overrides_the_queues() -> None:
 
 
 def test_job_policy_on_a_queue_without_one_retries() -> None:
-    """S19: a job's own policy applies on a queue that has none."""
+    """A job's own policy applies on a queue that has none."""
     executor = Flaky(OSError("down"), OSError("still down"))
     with retry_queue() as queue:
         job_id = queue.queue_job("s3-upload", make_files(1), executor, retry=AT_ONCE)
@@ -296,7 +296,7 @@ def test_job_policy_on_a_queue_without_one_retries() -> None:
 
 
 def test_job_policy_replaces_the_queues_entirely() -> None:
-    """S19: the job's policy is used instead of the queue's, not combined with it:
+    """The job's policy is used instead of the queue's, not combined with it:
     its max_attempts and retry_on both count."""
     more = Flaky(*(OSError(f"down {n}") for n in range(1, 6)))
     other_class = Flaky(ValueError("bad"), ValueError("bad again"))
@@ -317,7 +317,7 @@ def test_job_policy_replaces_the_queues_entirely() -> None:
 
 @pytest.mark.parametrize("bad", ["3", 3, True, tq.RetryPolicy, {"max_attempts": 3}])
 def test_bad_retry_argument_registers_nothing(bad: object) -> None:
-    """S19, S12: ``retry`` that is not a RetryPolicy (or None) is a TypeError naming
+    """``retry`` that is not a RetryPolicy (or None) is a TypeError naming
     it; nothing is registered, no event is sent, no executor runs."""
     executor = Flaky()
     with retry_queue() as queue, recording(queue) as recorder:
@@ -335,7 +335,7 @@ def test_bad_retry_argument_registers_nothing(bad: object) -> None:
 
 @pytest.mark.parametrize("bad", ["3", 3, tq.RetryPolicy])
 def test_bad_retry_option_of_the_queue(bad: object) -> None:
-    """S19, S12: TransferQueue(retry=...) must be a RetryPolicy or None."""
+    """``TransferQueue(retry=...)`` must be a RetryPolicy or None."""
     with pytest.raises(TypeError, match="retry"):
         tq.TransferQueue(1, retry=bad)  # type: ignore[arg-type]
 
@@ -344,7 +344,7 @@ def test_bad_retry_option_of_the_queue(bad: object) -> None:
 
 
 def test_transfer_cancelled_raised_by_an_executor_is_not_retried() -> None:
-    """S19: an executor raising TransferCancelled (its job not cancelled) is not
+    """An executor raising TransferCancelled (its job not cancelled) is not
     retried even under retry_on=(Exception,): the file fails with its message."""
     executor = Flaky(tq.TransferCancelled("gave up"), tq.TransferCancelled("gave up again"))
     everything = tq.RetryPolicy(max_attempts=5, initial_delay=0, retry_on=(Exception,))
@@ -360,7 +360,7 @@ def test_transfer_cancelled_raised_by_an_executor_is_not_retried() -> None:
 def test_files_of_a_cancelled_job_are_never_retried(
     late_error: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """S19, S9: an executor that ends with an error after its job was cancelled (the
+    """An executor that ends with an error after its job was cancelled (the
     TransferCancelled from on_progress, or any transient error) is not retried, under a
     policy that would retry both; nothing is logged as an error or a crash."""
     caplog.set_level(logging.DEBUG, logger="transferqueue")
@@ -400,7 +400,7 @@ def test_files_of_a_cancelled_job_are_never_retried(
 
 
 def test_file_waiting_to_retry_holds_no_slot() -> None:
-    """S19, S2: at limit 1, job A's only file fails transiently and waits an hour;
+    """At limit 1, job A's only file fails transiently and waits an hour;
     job B starts and runs meanwhile. A stays active, its file queued with the error,
     attempts 1 and retry_at set, and 0 bytes loaded."""
     gate = GatedExecutor()
@@ -435,7 +435,7 @@ def test_file_waiting_to_retry_holds_no_slot() -> None:
 
 
 def test_a_file_due_for_retry_waits_for_a_free_slot() -> None:
-    """S19, S2: at limit 1, a file whose (zero) delay ended while another job holds
+    """At limit 1, a file whose (zero) delay ended while another job holds
     the slot starts only when that slot is free; the limit is never exceeded."""
     gate = GatedExecutor()
     calls: list[int] = []
@@ -474,7 +474,7 @@ def test_a_file_due_for_retry_waits_for_a_free_slot() -> None:
 
 
 def test_cancel_wakes_a_file_waiting_to_retry() -> None:
-    """S19, S9: cancelling a job whose file waits an hour for its retry ends it at
+    """Cancelling a job whose file waits an hour for its retry ends it at
     once: wait() returns cancelled, the file has "Cancelled by user" and no retry_at,
     it is never retried, and the retry thread ends."""
     before = retry_threads()
@@ -501,7 +501,7 @@ def test_cancel_wakes_a_file_waiting_to_retry() -> None:
 
 
 def test_cancel_of_one_job_leaves_the_others_waiting() -> None:
-    """S19, S9: cancelling one job drops only its waits: another job's file still
+    """Cancelling one job drops only its waits: another job's file still
     waits for its retry."""
     with retry_queue(retry=AN_HOUR_LATER) as queue:
         a = queue.queue_job("s3-upload", make_files(1, prefix="a"), Flaky(OSError("a down")))
@@ -519,7 +519,7 @@ def test_cancel_of_one_job_leaves_the_others_waiting() -> None:
 
 
 def test_cancelling_many_waiting_jobs_keeps_the_retry_heap_small() -> None:
-    """S19, S9, issue 10: 300 jobs whose file waits an hour, all but one cancelled one
+    """300 jobs whose file waits an hour, all but one cancelled one
     by one: the cancelled waits never run and what the timer keeps stays within twice
     the waiting files plus 64; the last job still waits, and shutdown(cancel_jobs=True)
     cancels it too and empties the timer."""
@@ -549,7 +549,7 @@ def test_cancelling_many_waiting_jobs_keeps_the_retry_heap_small() -> None:
 
 
 def test_shutdown_wakes_a_file_waiting_to_retry() -> None:
-    """S19, S15: shutdown(wait=True) while a file waits an hour returns at once; the
+    """``shutdown(wait=True)`` while a file waits an hour returns at once; the
     file fails with its last error (not a cancel reason), the job fails, its terminal
     event is delivered once and last, and no retry thread is left."""
     before = retry_threads()
@@ -585,7 +585,7 @@ def test_shutdown_wakes_a_file_waiting_to_retry() -> None:
 
 
 def test_a_file_failing_after_shutdown_is_not_retried() -> None:
-    """S19, S15: a file whose attempt fails after shutdown began is not retried (the
+    """A file whose attempt fails after shutdown began is not retried (the
     queue would only have to wait for it): it fails with that error."""
     gate = GatedExecutor()
 
@@ -611,7 +611,7 @@ def test_a_file_failing_after_shutdown_is_not_retried() -> None:
 
 
 def test_shutdown_with_cancel_jobs_cancels_a_waiting_file() -> None:
-    """S19, S15: shutdown(cancel_jobs=True) cancels a job whose file waits for its
+    """``shutdown(cancel_jobs=True)`` cancels a job whose file waits for its
     retry: the file gets the cancel reason, not its last error."""
     with retry_queue(retry=AN_HOUR_LATER) as queue:
         job_id = queue.queue_job("s3-upload", make_files(1), Flaky(OSError("down")))
@@ -626,7 +626,7 @@ def test_shutdown_with_cancel_jobs_cancels_a_waiting_file() -> None:
 
 
 def test_a_waiting_file_keeps_its_errors_kind_and_its_next_attempt_clears_it() -> None:
-    """S19: a file waiting for its retry shows its last attempt's error and kind; once the
+    """A file waiting for its retry shows its last attempt's error and kind; once the
     next attempt starts both are cleared, and a success leaves them unset."""
     attempt_two, finish = threading.Event(), threading.Event()
 
@@ -669,7 +669,7 @@ def test_a_waiting_file_keeps_its_errors_kind_and_its_next_attempt_clears_it() -
 
 
 def test_a_stale_on_progress_from_a_leaked_thread_leaves_the_next_attempt_alone() -> None:
-    """S7, S19: attempt 1 leaves a thread behind that calls its ``on_progress`` while
+    """Attempt 1 leaves a thread behind that calls its ``on_progress`` while
     attempt 2 runs. The call belongs to an ended attempt: it changes nothing (attempt 2's
     bytes stay its own) and raises nothing, as the callback's docstring says."""
     attempt_two_running, stale_called, finish = (threading.Event() for _ in range(3))
@@ -730,7 +730,7 @@ FROZEN = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
     ],
 )
 def test_retry_at_is_now_plus_the_delay(policy: tq.RetryPolicy, expected_seconds: float) -> None:
-    """S19: with jitter 0 a failed file's retry_at is exactly the failure time plus
+    """With jitter 0 a failed file's retry_at is exactly the failure time plus
     delay(1) (here capped by max_delay in the last case)."""
     with freeze_time(FROZEN), retry_queue(retry=policy) as queue:
         job_id = queue.queue_job("s3-upload", make_files(1), Flaky(OSError("down")))
@@ -740,7 +740,7 @@ def test_retry_at_is_now_plus_the_delay(policy: tq.RetryPolicy, expected_seconds
 
 
 def test_retry_at_with_jitter_lies_in_the_jitter_range() -> None:
-    """S19: with jitter 0.5 the wait lies between half the backoff and all of it."""
+    """With jitter 0.5 the wait lies between half the backoff and all of it."""
     policy = tq.RetryPolicy(initial_delay=40, jitter=0.5)
     with freeze_time(FROZEN), retry_queue(retry=policy) as queue:
         ids = [
@@ -755,7 +755,7 @@ def test_retry_at_with_jitter_lies_in_the_jitter_range() -> None:
 
 
 def test_each_attempt_waits_delay_of_its_number(monkeypatch: pytest.MonkeyPatch) -> None:
-    """S19: after its n-th failed attempt a file waits delay(n, random.random()):
+    """After its n-th failed attempt a file waits delay(n, random.random()):
     with full jitter and fractions 0 then 1, attempt 1 is retried at once and attempt 2
     waits exactly initial * multiplier."""
     fractions = iter([0.0, 1.0])
@@ -777,7 +777,7 @@ def test_each_attempt_waits_delay_of_its_number(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_events_show_the_file_going_back_to_waiting() -> None:
-    """S19, S8: at update_interval 0 the job's events show the file transferring
+    """At update_interval 0 the job's events show the file transferring
     (attempt 1), then queued again with attempts 1 and its error, then transferring
     (attempt 2), then completed; the job stays active throughout until completed."""
     executor = Flaky(OSError("flaky"))
@@ -804,7 +804,7 @@ def test_events_show_the_file_going_back_to_waiting() -> None:
 
 
 def test_progress_resets_while_a_file_waits_to_retry() -> None:
-    """S19, S6: a file that reported bytes and then failed counts 0 bytes again while
+    """A file that reported bytes and then failed counts 0 bytes again while
     it waits, and the job's loaded_bytes drops by as much; after the successful retry
     the job completes at 100%."""
     gate = GatedExecutor()
@@ -859,7 +859,7 @@ def _records(caplog: pytest.LogCaptureFixture, level: int) -> list[logging.LogRe
 def test_a_retried_attempt_is_logged_at_info_and_the_last_failure_at_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """S19, S24: an attempt that will be retried is logged at INFO with its
+    """An attempt that will be retried is logged at INFO with its
     traceback and "retrying"; the final failure at WARNING with its own traceback."""
     caplog.set_level(logging.INFO, logger="transferqueue")
     first, last = OSError("first try"), OSError("last try")
@@ -887,7 +887,7 @@ def test_a_retried_attempt_is_logged_at_info_and_the_last_failure_at_warning(
 
 
 def test_a_cancelled_attempt_logs_no_warning(caplog: pytest.LogCaptureFixture) -> None:
-    """S19, S24: an executor ending with TransferCancelled after its job was
+    """An executor ending with TransferCancelled after its job was
     cancelled is no failure: nothing at WARNING or above, no traceback."""
     caplog.set_level(logging.DEBUG, logger="transferqueue")
     started = threading.Event()
@@ -912,7 +912,7 @@ def test_a_cancelled_attempt_logs_no_warning(caplog: pytest.LogCaptureFixture) -
 def test_a_file_failing_after_shutdown_is_logged_as_failed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """S19, S24: a file that fails after shutdown began is not retried, so its failure is
+    """A file that fails after shutdown began is not retried, so its failure is
     logged at WARNING with its traceback, and no record claims it is being retried."""
     caplog.set_level(logging.INFO, logger="transferqueue")
     gate = GatedExecutor()
@@ -946,7 +946,7 @@ def test_a_file_failing_after_shutdown_is_logged_as_failed(
 def test_a_cancelled_jobs_failing_file_is_not_logged_as_retrying(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """S19, S24: a transient failure of a file whose job was cancelled while it ran is no
+    """A transient failure of a file whose job was cancelled while it ran is no
     retry: no record says it is being retried."""
     caplog.set_level(logging.INFO, logger="transferqueue")
     started = threading.Event()

@@ -17,7 +17,7 @@ def _one_file() -> list[dict[str, object]]:
 
 
 def test_create_job(queue: tq.TransferQueue) -> None:
-    """S1: queue_job returns an id starting with "transfer-"; the job has its one file."""
+    """``queue_job`` returns an id starting with "transfer-"; the job has its one file."""
     job_id = queue.queue_job("local-upload", _one_file(), noop_executor)
 
     assert isinstance(job_id, str)
@@ -31,7 +31,7 @@ def test_create_job(queue: tq.TransferQueue) -> None:
 
 
 def test_process_files_with_concurrency_limit(queue: tq.TransferQueue) -> None:
-    """S2, S4, S6: three files under limit 2 run at most two at once, all complete, 100%."""
+    """Three files under limit 2 run at most two at once, all complete, 100%."""
     files = [
         {"source_path": "file1.txt", "destination_path": "dest1.txt", "size": 1024},
         {"source_path": "file2.txt", "destination_path": "dest2.txt", "size": 2048},
@@ -73,7 +73,7 @@ def test_process_files_with_concurrency_limit(queue: tq.TransferQueue) -> None:
 
 
 def test_handle_transfer_errors(queue: tq.TransferQueue) -> None:
-    """S16, S4: an executor that raises fails its file with the message; the job fails."""
+    """An executor that raises fails its file with the message; the job fails."""
 
     def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
         raise RuntimeError("Transfer failed")
@@ -88,7 +88,7 @@ def test_handle_transfer_errors(queue: tq.TransferQueue) -> None:
 
 
 def test_cancel_active_job(queue: tq.TransferQueue) -> None:
-    """S9, S4: right after cancel_job returns True the job is cancelled, and stays so.
+    """Right after cancel_job returns True the job is cancelled, and stays so.
 
     The seed's direct port fails here (its updateJob turned the cancelled job into failed).
     """
@@ -122,7 +122,7 @@ def test_cancel_active_job(queue: tq.TransferQueue) -> None:
 def test_emit_job_created_and_job_updated_events(
     queue: tq.TransferQueue, recorder: EventRecorder
 ) -> None:
-    """S8: job-created comes first, job-updated follows, and a completed update arrives."""
+    """Job-created comes first, job-updated follows, and a completed update arrives."""
     job_id = queue.queue_job("local-upload", _one_file(), noop_executor)
     final = queue.wait(job_id, timeout=WAIT)  # returns after the terminal event was sent
 
@@ -142,7 +142,7 @@ def test_emit_job_created_and_job_updated_events(
 
 
 def test_calculate_progress_correctly(queue: tq.TransferQueue) -> None:
-    """S6: two files of 1000 and 2000 bytes report 2 files, 3000 of 3000 bytes, 100%."""
+    """Two files of 1000 and 2000 bytes report 2 files, 3000 of 3000 bytes, 100%."""
     files = [
         {"source_path": "file1.txt", "destination_path": "dest1.txt", "size": 1000},
         {"source_path": "file2.txt", "destination_path": "dest2.txt", "size": 2000},
@@ -184,7 +184,7 @@ def test_track_active_job_ids(queue: tq.TransferQueue) -> None:
 
 
 def test_cleanup_old_completed_jobs(queue: tq.TransferQueue) -> None:
-    """S11: cleanup_old_jobs(0) removes the finished job; get_job then returns None."""
+    """``cleanup_old_jobs(0)`` removes the finished job; get_job then returns None."""
     job_id = queue.queue_job("local-upload", _one_file(), noop_executor)
     queue.wait(job_id, timeout=WAIT)
 

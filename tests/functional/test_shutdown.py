@@ -1,4 +1,4 @@
-"""S15: shutdown refuses new jobs, drains or cancels the rest, and joins every thread."""
+"""Shutdown refuses new jobs, drains or cancels the rest, and joins every thread."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def own_gate() -> Iterator[GatedExecutor]:
 
 
 def test_shutdown_waits_for_queued_and_running_files(own_gate: GatedExecutor) -> None:
-    """S15: shutdown(wait=True), called while one file runs and two wait, returns only once
+    """``shutdown(wait=True)``, called while one file runs and two wait, returns only once
     all three completed and every thread the queue started has ended."""
     before = queue_threads()
     executor = ThreadLog(own_gate)
@@ -87,7 +87,7 @@ def test_shutdown_waits_for_queued_and_running_files(own_gate: GatedExecutor) ->
 
 
 def test_files_queued_before_shutdown_still_run(own_gate: GatedExecutor) -> None:
-    """S15: after shutdown(wait=False) new jobs are refused (QueueShutdownError, nothing
+    """After shutdown(wait=False) new jobs are refused (QueueShutdownError, nothing
     registered) while the files already queued still run to completion."""
     before = queue_threads()
     queue = tq.TransferQueue(1)
@@ -112,7 +112,7 @@ def test_files_queued_before_shutdown_still_run(own_gate: GatedExecutor) -> None
 def test_queue_job_after_shutdown_raises_and_registers_nothing(
     queue: tq.TransferQueue, recorder: EventRecorder
 ) -> None:
-    """S15, S12: queue_job after shutdown raises QueueShutdownError (a TransferQueueError and
+    """``queue_job`` after shutdown raises QueueShutdownError (a TransferQueueError and
     a RuntimeError), registers no job and sends no event."""
     done = queue.queue_job("s3-upload", make_files(1), noop_executor)
     queue.wait(done, timeout=WAIT)
@@ -131,7 +131,7 @@ def test_queue_job_after_shutdown_raises_and_registers_nothing(
 
 
 def test_shutdown_with_cancel_jobs_cancels_every_unfinished_job() -> None:
-    """S15, S9: shutdown(cancel_jobs=True) cancels the running and the queued job, then
+    """``shutdown(cancel_jobs=True)`` cancels the running and the queued job, then
     joins; the queued job's file never starts."""
     before = queue_threads()
     running = threading.Event()
@@ -173,7 +173,7 @@ def test_shutdown_with_cancel_jobs_cancels_every_unfinished_job() -> None:
 @pytest.mark.parametrize("first", [True, False])
 @pytest.mark.parametrize("second", [True, False])
 def test_shutdown_is_idempotent(first: bool, second: bool) -> None:
-    """S15: a second shutdown, with or without wait, is harmless; the queue stays closed
+    """A second shutdown, with or without wait, is harmless; the queue stays closed
     and, after a final shutdown(wait=True), no thread of it is alive."""
     before = queue_threads()
     queue = tq.TransferQueue(2)
@@ -193,7 +193,7 @@ def test_shutdown_is_idempotent(first: bool, second: bool) -> None:
 
 
 def test_context_manager_shuts_down_and_joins_on_exit() -> None:
-    """S15: leaving ``with TransferQueue(n) as q`` waits for the running files, delivers the
+    """Leaving ``with TransferQueue(n) as q`` waits for the running files, delivers the
     terminal events, joins the threads and closes the queue."""
     before = queue_threads()
     release = threading.Event()
@@ -233,7 +233,7 @@ def test_context_manager_shuts_down_and_joins_on_exit() -> None:
 
 
 def test_shutdown_wait_from_inside_an_executor_raises() -> None:
-    """S15: shutdown(wait=True) from an executor of the queue would wait for itself: it
+    """``shutdown(wait=True)`` from an executor of the queue would wait for itself: it
     raises RuntimeError; shutdown(wait=False) there closes the queue, and the file succeeds."""
     before = queue_threads()
     outcome: dict[str, object] = {}
@@ -263,7 +263,7 @@ def test_shutdown_wait_from_inside_an_executor_raises() -> None:
 
 
 def test_shutdown_wait_from_inside_a_receiver_raises() -> None:
-    """S15, S8: shutdown(wait=True) from a job_updated receiver raises RuntimeError instead
+    """``shutdown(wait=True)`` from a job_updated receiver raises RuntimeError instead
     of deadlocking; shutdown(wait=False) there works; delivery and the job carry on."""
     before = queue_threads()
     outcome: dict[str, object] = {}
@@ -314,7 +314,7 @@ def test_shutdown_wait_from_inside_a_receiver_raises() -> None:
 def test_limit_raise_after_shutdown_starts_no_thread_but_work_drains(
     own_gate: GatedExecutor,
 ) -> None:
-    """S15, S2: after shutdown(wait=False), raising the limit starts neither a file nor a
+    """After shutdown(wait=False), raising the limit starts neither a file nor a
     thread; the remaining files still run, one at a time, to completion."""
     before = queue_threads()
     queue = tq.TransferQueue(1)
@@ -347,7 +347,7 @@ def test_limit_raise_after_shutdown_starts_no_thread_but_work_drains(
 def test_shutdown_joins_the_workers_of_a_pool_outgrown_by_the_limit(
     own_gate: GatedExecutor,
 ) -> None:
-    """S15, S2: raising the limit above the pool's size hands new files to a larger pool
+    """Raising the limit above the pool's size hands new files to a larger pool
     while the old one still runs its file; shutdown waits for that file too and joins
     both pools."""
     before = queue_threads()

@@ -1,4 +1,4 @@
-"""Functional tests of the immutable snapshots the queue hands out (contract S10)."""
+"""Functional tests of the immutable snapshots the queue hands out."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def assert_file_frozen(file: tq.TransferFile) -> None:
 
 
 def test_everything_handed_out_is_frozen(queue: tq.TransferQueue, recorder: EventRecorder) -> None:
-    """S10: get_job, get_all_jobs, wait, event payloads and the executor's file are
+    """``get_job``, get_all_jobs, wait, event payloads and the executor's file are
     frozen attrs records; files is a tuple."""
     given: list[tq.TransferFile] = []
 
@@ -64,7 +64,7 @@ def test_everything_handed_out_is_frozen(queue: tq.TransferQueue, recorder: Even
 
 
 def test_earlier_snapshots_do_not_change(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
-    """S10: a snapshot taken (or an event payload or executor file received) earlier is
+    """A snapshot taken (or an event payload or executor file received) earlier is
     unchanged after the job progressed and finished."""
     copies: list[tuple[Any, dict[str, Any]]] = []
     lock = threading.Lock()
@@ -105,7 +105,7 @@ def test_earlier_snapshots_do_not_change(queue: tq.TransferQueue, gate: GatedExe
 
 
 def test_executor_gets_the_file_transferring(queue: tq.TransferQueue) -> None:
-    """S10: the file given to an executor is a snapshot of that file, with status
+    """The file given to an executor is a snapshot of that file, with status
     "transferring", nothing loaded yet, and its paths and size."""
     given: list[tq.TransferFile] = []
     lock = threading.Lock()
@@ -130,7 +130,7 @@ def test_executor_gets_the_file_transferring(queue: tq.TransferQueue) -> None:
 
 
 def test_get_all_jobs_is_oldest_first(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
-    """S10: get_all_jobs lists every job, finished or not, oldest first."""
+    """``get_all_jobs`` lists every job, finished or not, oldest first."""
     ids = [
         queue.queue_job("s3-upload", make_files(1, prefix="a"), gate),
         queue.queue_job("s3-upload", [], noop_executor),
@@ -148,7 +148,7 @@ def test_get_all_jobs_is_oldest_first(queue: tq.TransferQueue, gate: GatedExecut
 def test_get_active_job_ids_lists_queued_and_active_oldest_first(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """S10: get_active_job_ids lists the queued and active jobs only, oldest first, and
+    """``get_active_job_ids`` lists the queued and active jobs only, oldest first, and
     drops jobs as they become terminal."""
     first = queue.queue_job("s3-upload", make_files(1, prefix="first"), gate)
     empty = queue.queue_job("s3-upload", [], noop_executor)

@@ -137,7 +137,7 @@ def one_file(size: int) -> list[dict[str, object]]:
 
 
 def test_unknown_until_two_samples_lie_apart() -> None:
-    """S20: a queued job, a job just started and a job whose only report came at the
+    """A queued job, a job just started and a job whose only report came at the
     instant it started have no speed and no ETA; the first report a time after the start
     gives bytes over that time."""
     with freeze_time(T) as frozen:
@@ -155,7 +155,7 @@ def test_unknown_until_two_samples_lie_apart() -> None:
 
 
 def test_first_report_after_start() -> None:
-    """S20: the speed is measured from the moment the job became active (its first
+    """The speed is measured from the moment the job became active (its first
     file started), not from its creation."""
     with freeze_time(T) as frozen:
         job = new_job([10_000], window=10)
@@ -167,7 +167,7 @@ def test_first_report_after_start() -> None:
 
 
 def test_steady_rate_is_exact_and_keeps_few_samples() -> None:
-    """S20: 100 bytes every second read as exactly 100 B/s at every report, before and
+    """100 bytes every second read as exactly 100 B/s at every report, before and
     after the window fills, with the ETA of the bytes left; a dozen samples at most."""
     with freeze_time(T) as frozen:
         job = new_job([5000], window=10)
@@ -180,7 +180,7 @@ def test_steady_rate_is_exact_and_keeps_few_samples() -> None:
 
 
 def test_window_slides_to_the_recent_rate() -> None:
-    """S20: after 20 s at 100 B/s the rate becomes 300 B/s; k seconds later the speed
+    """After 20 s at 100 B/s the rate becomes 300 B/s; k seconds later the speed
     is averaged over the last window only (anchor at 10 + k s): (1000 + 200k) / 10, which
     reaches exactly 300 once the window holds only the new rate (a cumulative average
     would still say 5000 / 30)."""
@@ -201,7 +201,7 @@ def test_window_slides_to_the_recent_rate() -> None:
 
 
 def test_stall_then_progress() -> None:
-    """S20: 100 B/s for 5 s, nothing for 15 s, then 100 bytes: the anchor is the last
+    """100 B/s for 5 s, nothing for 15 s, then 100 bytes: the anchor is the last
     sample before the window (at 5 s), so the speed is 100 / 15; as reports resume every
     second, the stall leaves the window and the speed is 100 B/s again."""
     with freeze_time(T) as frozen:
@@ -224,7 +224,7 @@ def test_stall_then_progress() -> None:
 
 
 def test_settle_speed_after_a_whole_window_without_bytes() -> None:
-    """S20: a job whose bytes have not moved for a whole window settles at 0 B/s and no
+    """A job whose bytes have not moved for a whole window settles at 0 B/s and no
     ETA, once (a second look changes nothing); before that it keeps its rate and says
     how long until the window is up; a job not active has nothing to settle."""
     with freeze_time(T) as frozen:
@@ -252,7 +252,7 @@ def test_settle_speed_after_a_whole_window_without_bytes() -> None:
 
 
 def test_settle_speed_of_a_job_that_never_moved() -> None:
-    """S20: an active job without a byte for a whole window reads 0 B/s (known: nothing
+    """An active job without a byte for a whole window reads 0 B/s (known: nothing
     moved), not "unknown"."""
     with freeze_time(T) as frozen:
         job = new_job([1000], window=2)
@@ -263,7 +263,7 @@ def test_settle_speed_of_a_job_that_never_moved() -> None:
 
 
 def test_settle_speed_of_a_job_reading_zero_already_tells_nothing() -> None:
-    """S20 with S19: a job whose speed reads 0 already (a retry took its bytes back) is
+    """A job whose speed reads 0 already (a retry took its bytes back) is
     settled without a new snapshot: nothing changed for its watchers."""
     with freeze_time(T) as frozen:
         job = new_job([1000], window=2)
@@ -282,7 +282,7 @@ def test_settle_speed_of_a_job_reading_zero_already_tells_nothing() -> None:
 
 
 def test_queue_tells_watchers_when_a_job_stalls() -> None:
-    """S20: the queue itself settles a stalled job: its watchers get a snapshot with 0 B/s
+    """The queue itself settles a stalled job: its watchers get a snapshot with 0 B/s
     and no ETA once a whole window passed without bytes, and only one while it stays
     stalled; get_job() agrees. (The window is short so that the queue, which looks at
     each active job once a window, looks soon; the frozen clock decides what is seen.)"""
@@ -325,7 +325,7 @@ def test_queue_tells_watchers_when_a_job_stalls() -> None:
 
 
 def test_stall_event_carries_the_file_changes_pending_with_it() -> None:
-    """S20 with S8: the snapshot announcing a stall also reports the file changes still
+    """The snapshot announcing a stall also reports the file changes still
     waiting for update_interval (a file done, the next begun), so they are not announced
     a second time when that interval comes."""
     events: list[tq.TransferJob] = []
@@ -369,7 +369,7 @@ def test_stall_event_carries_the_file_changes_pending_with_it() -> None:
 
 
 def test_retry_reset_gives_zero_speed_not_negative() -> None:
-    """S20 with S19: a file that goes back to wait for a retry takes its bytes back;
+    """A file that goes back to wait for a retry takes its bytes back;
     the speed is then 0 (not negative) and the ETA unknown, until the new attempt's
     bytes outweigh the anchor again."""
     with freeze_time(T) as frozen:
@@ -396,7 +396,7 @@ def test_retry_reset_gives_zero_speed_not_negative() -> None:
 
 
 def test_restart_with_a_smaller_value_gives_zero_not_negative() -> None:
-    """S20 with S7: an executor that restarts its file (reports fewer bytes than
+    """An executor that restarts its file (reports fewer bytes than
     before) makes the speed 0, never negative, and the ETA unknown."""
     with freeze_time(T) as frozen:
         job = new_job([1000], window=2)
@@ -408,7 +408,7 @@ def test_restart_with_a_smaller_value_gives_zero_not_negative() -> None:
 
 
 def test_speed_spans_files_and_counts_a_completed_file() -> None:
-    """S20 with S6: a file completing adds its remaining bytes at that moment, and the
+    """A file completing adds its remaining bytes at that moment, and the
     next file's start takes no sample: the speed is the job's, across its files."""
     with freeze_time(T) as frozen:
         job = new_job([400, 600], window=10)
@@ -427,7 +427,7 @@ def test_speed_spans_files_and_counts_a_completed_file() -> None:
 
 
 def test_eta_is_zero_when_every_byte_is_loaded_but_the_job_is_active() -> None:
-    """S20: the last file reported all its bytes but its executor has not returned:
+    """The last file reported all its bytes but its executor has not returned:
     the job is active, nothing is left, so the ETA is 0 (not None)."""
     with freeze_time(T) as frozen:
         job = new_job([500], window=10)
@@ -440,7 +440,7 @@ def test_eta_is_zero_when_every_byte_is_loaded_but_the_job_is_active() -> None:
 
 @pytest.mark.parametrize("end", ["completed", "failed", "cancelled"])
 def test_terminal_job_has_no_speed(end: str) -> None:
-    """S20: once the job is terminal, speed and ETA are None, whatever it measured."""
+    """Once the job is terminal, speed and ETA are None, whatever it measured."""
     with freeze_time(T) as frozen:
         job = new_job([1000], window=10)
         job.start_next_file()
@@ -460,7 +460,7 @@ def test_terminal_job_has_no_speed(end: str) -> None:
 
 
 def test_samples_stay_few_after_ten_thousand_reports() -> None:
-    """S20 (bounded memory): 10,000 reports 1 ms apart keep at most a dozen samples
+    """10,000 reports 1 ms apart keep at most a dozen samples
     (a tenth of the 10 s window apart, plus the anchor and the newest), and the speed is
     exactly the 10 bytes per ms reported."""
     with freeze_time(T) as frozen:
@@ -476,7 +476,7 @@ def test_samples_stay_few_after_ten_thousand_reports() -> None:
 
 
 def test_samples_stay_a_tenth_of_the_window_apart_at_coarse_reports() -> None:
-    """S20 (DEFAULT_SPEED_WINDOW: 'Samples are kept a tenth of the window apart'):
+    """DEFAULT_SPEED_WINDOW ('Samples are kept a tenth of the window apart'):
     with reports 0.6 s apart and a 10 s window, the kept samples but the newest lie at
     least 1 s apart, so at most a dozen are kept."""
     with freeze_time(T) as frozen:
@@ -498,7 +498,7 @@ def test_samples_stay_a_tenth_of_the_window_apart_at_coarse_reports() -> None:
 
 
 def test_queue_reports_exact_speed_and_eta() -> None:
-    """S20: a running queue's get_job() reports the exact speed over a 4 s window
+    """A running queue's get_job() reports the exact speed over a 4 s window
     (given in seconds) and the ETA as the executor reports, moved by frozen ticks; the
     terminal snapshot has neither."""
     stepper = Stepper()
@@ -528,7 +528,7 @@ def test_queue_reports_exact_speed_and_eta() -> None:
 
 
 def test_queue_default_window_is_ten_seconds() -> None:
-    """S20: DEFAULT_SPEED_WINDOW is 10 s and a queue without the option averages over
+    """``DEFAULT_SPEED_WINDOW`` is 10 s and a queue without the option averages over
     it: after 10 s at 100 B/s and 2 s at 300 B/s the anchor is the sample at 2 s."""
     assert tq.DEFAULT_SPEED_WINDOW == 10.0
     stepper = Stepper()
@@ -552,7 +552,7 @@ def test_queue_default_window_is_ten_seconds() -> None:
 
 
 def test_queue_window_as_timedelta_and_restart_clamps_to_zero() -> None:
-    """S20 with S7: speed_window accepts a timedelta (2 s here); an executor that starts
+    """``speed_window`` accepts a timedelta (2 s here); an executor that starts
     its file over makes the speed 0 and the ETA None in get_job()."""
     stepper = Stepper()
     with freeze_time(T) as frozen, tq.TransferQueue(1, speed_window=timedelta(seconds=2)) as q:
@@ -573,7 +573,7 @@ def test_queue_window_as_timedelta_and_restart_clamps_to_zero() -> None:
 
 
 def test_queue_speed_across_the_files_of_a_job() -> None:
-    """S20: one job, two files run one after the other: the end of the first counts
+    """One job, two files run one after the other: the end of the first counts
     its remaining bytes when it ends, and the speed carries on over the second."""
     stepper = Stepper()
     with freeze_time(T) as frozen, tq.TransferQueue(1) as q:
@@ -599,7 +599,7 @@ def test_queue_speed_across_the_files_of_a_job() -> None:
 
 
 def test_queued_and_failed_jobs_in_a_queue_have_no_speed() -> None:
-    """S20: a job still queued behind a full limit, and a job that failed, report
+    """A job still queued behind a full limit, and a job that failed, report
     neither speed nor ETA."""
     gate = GatedExecutor()
 
@@ -645,7 +645,7 @@ def test_queued_and_failed_jobs_in_a_queue_have_no_speed() -> None:
     ],
 )
 def test_speed_window_validation(window: object, error: type[Exception]) -> None:
-    """S20 (S12 style): speed_window must be a duration from 1 ms to a day, in seconds or
+    """``speed_window`` must be a duration from 1 ms to a day, in seconds or
     a timedelta: TypeError for a wrong type, ValueError for 0, negative, non-finite or out
     of that range (a shorter one would have the queue look at its jobs without pause)."""
     with pytest.raises(error, match="speed_window"):
@@ -656,6 +656,6 @@ def test_speed_window_validation(window: object, error: type[Exception]) -> None
     "window", [0.001, 0.5, 3, timedelta(milliseconds=250), 86_400, timedelta(days=1)]
 )
 def test_speed_window_accepts_positive_durations(window: float | timedelta) -> None:
-    """S20: any duration from 1 ms to a day is a valid window."""
+    """Any duration from 1 ms to a day is a valid window."""
     with tq.TransferQueue(1, speed_window=window) as q:
         assert q.get_all_jobs() == []

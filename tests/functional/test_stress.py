@@ -1,4 +1,4 @@
-"""Many client threads queueing, cancelling and waiting at once (S2, S4, S6, S8, S9, S15)."""
+"""Many client threads queueing, cancelling and waiting at once."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def _plan_jobs(client: int, seed: int) -> list[Plan]:
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("update_interval", [0.1, 0])
 def test_many_clients_queue_cancel_and_wait_at_once(seed: int, update_interval: float) -> None:
-    """S2, S4, S6, S8, S9, S15: 20 threads queue 300 jobs at once and cancel a third of
+    """20 threads queue 300 jobs at once and cancel a third of
     them; the limit holds, every job ends consistently, events are complete and in order,
     and shutdown leaves no thread of the queue alive."""
     before = queue_threads()
@@ -205,6 +205,6 @@ def _check_events(events: list[tuple[str, tq.TransferJob]], final: tq.TransferJo
     terminal = [job for _, job in events if job.status.is_terminal]
     assert terminal == [final]
     assert events[-1] == ("job-updated", final)
-    # In order: the number of finished files never goes back (S8).
+    # In order: the number of finished files never goes back.
     finished = [job.progress.completed_files + job.progress.failed_files for _, job in events]
     assert finished == sorted(finished)

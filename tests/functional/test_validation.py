@@ -1,4 +1,4 @@
-"""Bad input through the public API (contract S12): rejected calls leave no trace."""
+"""Bad input through the public API: rejected calls leave no trace."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ BAD_LIMITS: list[tuple[object, type[Exception]]] = [
 
 @pytest.mark.parametrize(("limit", "error"), BAD_LIMITS)
 def test_constructor_rejects_bad_limit(limit: object, error: type[Exception]) -> None:
-    """S12: the limit is an int >= 1 (bool refused): TypeError for a type, ValueError below 1."""
+    """The limit is an int >= 1 (bool refused): TypeError for a type, ValueError below 1."""
     with pytest.raises(error, match="concurrency limit"):
         tq.TransferQueue(limit)  # type: ignore[arg-type]
 
@@ -63,7 +63,7 @@ def test_constructor_rejects_bad_limit(limit: object, error: type[Exception]) ->
 def test_update_rejects_bad_limit_and_keeps_the_old(
     queue: tq.TransferQueue, limit: object, error: type[Exception]
 ) -> None:
-    """S12/S2: a rejected update_concurrency_limit leaves the limit unchanged."""
+    """A rejected update_concurrency_limit leaves the limit unchanged."""
     queue.update_concurrency_limit(3)
     with pytest.raises(error, match="concurrency limit"):
         queue.update_concurrency_limit(limit)  # type: ignore[arg-type]
@@ -72,14 +72,14 @@ def test_update_rejects_bad_limit_and_keeps_the_old(
 
 @pytest.mark.parametrize("interval", [-1, math.nan, "1", True, None])
 def test_constructor_rejects_bad_update_interval(interval: object) -> None:
-    """S8/S12: update_interval is a finite number of seconds >= 0 or a timedelta."""
+    """``update_interval`` is a finite number of seconds >= 0 or a timedelta."""
     with pytest.raises((TypeError, ValueError), match="update_interval"):
         tq.TransferQueue(2, update_interval=interval)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("interval", [0, 0.5, timedelta(milliseconds=50)])
 def test_constructor_accepts_update_interval(interval: float | timedelta) -> None:
-    """S8: 0, a float and a timedelta are valid intervals."""
+    """0, a float and a timedelta are valid intervals."""
     with tq.TransferQueue(2, update_interval=interval) as q:
         assert q.concurrency_limit == 2
 
@@ -181,7 +181,7 @@ def test_queue_job_rejects_and_leaves_no_trace(
     error: type[Exception] | tuple[type[Exception], ...],
     match: str,
 ) -> None:
-    """S12: a bad type, files or executor raises naming the problem; nothing is registered
+    """A bad type, files or executor raises naming the problem; nothing is registered
     and no event is sent."""
     with pytest.raises(error, match=match):
         queue.queue_job(type_, files, executor)
@@ -191,7 +191,7 @@ def test_queue_job_rejects_and_leaves_no_trace(
 def test_bad_file_in_a_generator_leaves_no_trace(
     queue: tq.TransferQueue, recorder: EventRecorder
 ) -> None:
-    """S12: a generator whose third item is bad rejects the whole job, not a prefix of it."""
+    """A generator whose third item is bad rejects the whole job, not a prefix of it."""
 
     def files() -> Iterator[dict[str, Any]]:
         yield GOOD_FILE
@@ -207,14 +207,14 @@ def test_bad_file_in_a_generator_leaves_no_trace(
 def test_queue_job_accepts_member_and_value(
     queue: tq.TransferQueue, type_: tq.TransferType | str
 ) -> None:
-    """Names/S12: every API that takes a type accepts the enum member or its string value."""
+    """Every API that takes a type accepts the enum member or its string value."""
     job = queue.wait(queue.queue_job(type_, make_files(1), noop_executor), timeout=WAIT)
     assert job.type is tq.TransferType(type_)
     assert job.status == tq.TransferStatus.COMPLETED
 
 
 def test_path_like_paths_become_str(queue: tq.TransferQueue, tmp_path: pathlib.Path) -> None:
-    """S12: source_path and destination_path may be os.PathLike; snapshots hold str."""
+    """``source_path`` and destination_path may be os.PathLike; snapshots hold str."""
     source, destination = tmp_path / "a.bin", pathlib.PurePosixPath("bucket/a.bin")
     given: list[tq.TransferFile] = []
 
@@ -235,7 +235,7 @@ def test_path_like_paths_become_str(queue: tq.TransferQueue, tmp_path: pathlib.P
 
 
 def test_generator_of_mappings_is_accepted(queue: tq.TransferQueue) -> None:
-    """S12: files may be any iterable of mappings: a generator, a read-only mapping."""
+    """Files may be any iterable of mappings: a generator, a read-only mapping."""
     files = (MappingProxyType(item) for item in make_files(3))
     job = queue.wait(queue.queue_job("s3-download", files, noop_executor), timeout=WAIT)
     assert [record.source_path for record in job.files] == [
@@ -264,7 +264,7 @@ BAD_DURATIONS: list[tuple[object, type[Exception]]] = [
 def test_cleanup_rejects_bad_max_age(
     queue: tq.TransferQueue, max_age: object, error: type[Exception]
 ) -> None:
-    """S11/S12: max_age is seconds >= 0 or a timedelta; a rejected call removes nothing."""
+    """``max_age`` is seconds >= 0 or a timedelta; a rejected call removes nothing."""
     job_id = queue.queue_job("s3-upload", [], noop_executor)
     queue.wait(job_id, timeout=WAIT)
     with pytest.raises(error, match="max_age"):
@@ -273,7 +273,7 @@ def test_cleanup_rejects_bad_max_age(
 
 
 def test_cleanup_accepts_timedelta(queue: tq.TransferQueue) -> None:
-    """S11: a timedelta max_age works like its number of seconds."""
+    """A timedelta max_age works like its number of seconds."""
     job_id = queue.queue_job("s3-upload", [], noop_executor)
     queue.wait(job_id, timeout=WAIT)
     assert queue.cleanup_old_jobs(timedelta(hours=1)) == 0
@@ -286,14 +286,14 @@ def test_cleanup_accepts_timedelta(queue: tq.TransferQueue) -> None:
 def test_wait_rejects_bad_timeout(
     queue: tq.TransferQueue, timeout: object, error: type[Exception]
 ) -> None:
-    """S12: wait's timeout is seconds >= 0, a timedelta or None."""
+    """Wait's timeout is seconds >= 0, a timedelta or None."""
     job_id = queue.queue_job("s3-upload", [], noop_executor)
     with pytest.raises(error, match="timeout"):
         queue.wait(job_id, timeout=timeout)  # type: ignore[arg-type]
 
 
 def test_wait_accepts_timedelta(queue: tq.TransferQueue) -> None:
-    """Names: wait(timeout=) takes a timedelta."""
+    """``wait(timeout=)`` takes a timedelta."""
     job_id = queue.queue_job("s3-upload", make_files(2), noop_executor)
     job = queue.wait(job_id, timeout=timedelta(seconds=WAIT))
     assert job.status == tq.TransferStatus.COMPLETED

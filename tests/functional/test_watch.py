@@ -1,4 +1,4 @@
-"""Functional tests of ``queue.watch()`` (contract S17), with the queue's real threads.
+"""Functional tests of ``queue.watch()``, with the queue's real threads.
 
 Most queues here use ``update_interval=0``, so that every change is its own event and a
 watch has many snapshots to skip or to get in order. JobWatch on its own, fed by hand, is
@@ -117,7 +117,7 @@ def one_file(size: int = 100) -> list[dict[str, Any]]:
 def test_first_next_yields_current_snapshot_at_once(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """S17: the first next() yields the job as it stands, at once, even while its
+    """The first next() yields the job as it stands, at once, even while its
     executor is blocked (timeout=0: any waiting would raise TimeoutError instead)."""
     job_id = queue.queue_job("s3-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -134,7 +134,7 @@ def test_first_next_yields_current_snapshot_at_once(
 def test_yields_each_newer_snapshot_then_ends_after_terminal(
     queue0: tq.TransferQueue, stepper: SteppingExecutor
 ) -> None:
-    """S17: after the current snapshot it yields newer ones (never an older one after a
+    """After the current snapshot it yields newer ones (never an older one after a
     newer one), ends with the terminal snapshot and then stops; that last item is what
     wait() returns."""
     job_id = queue0.queue_job("s3-upload", make_files(2, 20), stepper)
@@ -159,7 +159,7 @@ def test_yields_each_newer_snapshot_then_ends_after_terminal(
 
 
 def test_snapshot_already_on_its_way_is_not_replayed(queue0: tq.TransferQueue) -> None:
-    """S17: events posted before the watch began but delivered after it are older than
+    """Events posted before the watch began but delivered after it are older than
     its first snapshot (or the same); the watch never yields them after that snapshot."""
     stepper = SteppingExecutor()
     in_receiver = threading.Event()
@@ -199,7 +199,7 @@ def test_snapshot_already_on_its_way_is_not_replayed(queue0: tq.TransferQueue) -
 
 
 def test_slow_consumer_gets_latest_then_terminal(queue0: tq.TransferQueue) -> None:
-    """S17: a consumer that does not iterate while 100 changes happen skips them and gets
+    """A consumer that does not iterate while 100 changes happen skips them and gets
     the latest (within one step), then the terminal snapshot, then StopIteration."""
     stepper = SteppingExecutor()
     saw_all = threading.Event()
@@ -239,7 +239,7 @@ def test_slow_consumer_gets_latest_then_terminal(queue0: tq.TransferQueue) -> No
 def test_consumer_back_after_the_end_gets_only_the_terminal_snapshot(
     queue0: tq.TransferQueue, stepper: SteppingExecutor
 ) -> None:
-    """S17: a consumer that comes back after the job ended skips every intermediate
+    """A consumer that comes back after the job ended skips every intermediate
     snapshot: it gets the terminal one next, then StopIteration."""
     job_id = queue0.queue_job("s3-upload", make_files(3, 30), stepper)
     watch = queue0.watch(job_id, timeout=WAIT)
@@ -261,7 +261,7 @@ def _fail(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
 def test_watching_a_terminal_job_yields_its_terminal_snapshot_once(
     queue: tq.TransferQueue, gate: GatedExecutor, how: str, status: str
 ) -> None:
-    """S17: a job already terminal gives exactly its terminal snapshot, then the iterator
+    """A job already terminal gives exactly its terminal snapshot, then the iterator
     stops; nothing is subscribed for it."""
     executors: dict[str, tq.Executor] = {"complete": noop_executor, "fail": _fail, "cancel": gate}
     executor = executors[how]
@@ -280,7 +280,7 @@ def test_watching_a_terminal_job_yields_its_terminal_snapshot_once(
 
 
 def test_unknown_job_raises_job_not_found_at_call_time(queue: tq.TransferQueue) -> None:
-    """S17: watch() of an unknown id raises JobNotFoundError (a KeyError) when called,
+    """``watch()`` of an unknown id raises JobNotFoundError (a KeyError) when called,
     not when iterated; so does a job removed by cleanup_old_jobs."""
     with pytest.raises(tq.JobNotFoundError):
         queue.watch("transfer-0-0")
@@ -300,7 +300,7 @@ def test_unknown_job_raises_job_not_found_at_call_time(queue: tq.TransferQueue) 
 def test_keepalive_yields_none_while_quiet_then_the_snapshot(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """S17: with keepalive, a quiet period yields None (at least once) before the next
+    """With keepalive, a quiet period yields None (at least once) before the next
     snapshot; snapshots still come after it."""
     job_id = queue.queue_job("s3-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -316,7 +316,7 @@ def test_keepalive_yields_none_while_quiet_then_the_snapshot(
 
 
 def test_no_keepalive_means_no_none(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
-    """S17: without keepalive a quiet watch yields nothing: it waits until its timeout
+    """Without keepalive a quiet watch yields nothing: it waits until its timeout
     and raises TimeoutError, never None."""
     job_id = queue.queue_job("s3-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -328,7 +328,7 @@ def test_no_keepalive_means_no_none(queue: tq.TransferQueue, gate: GatedExecutor
 
 
 def test_keepalive_as_timedelta(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
-    """S17: keepalive and timeout take a timedelta as well as seconds."""
+    """Keepalive and timeout take a timedelta as well as seconds."""
     job_id = queue.queue_job("s3-upload", make_files(1), gate)
     gate.wait_running(1)
     with queue.watch(
@@ -357,7 +357,7 @@ def test_keepalive_as_timedelta(queue: tq.TransferQueue, gate: GatedExecutor) ->
 def test_invalid_options_raise_at_call_time(
     queue: tq.TransferQueue, gate: GatedExecutor, options: dict[str, Any], error: type[Exception]
 ) -> None:
-    """S17/S12: a bad keepalive or timeout is refused when watch() is called, and nothing
+    """A bad keepalive or timeout is refused when watch() is called, and nothing
     is subscribed."""
     job_id = queue.queue_job("s3-upload", make_files(1), gate)
     with pytest.raises(error):
@@ -366,7 +366,7 @@ def test_invalid_options_raise_at_call_time(
 
 
 def test_timeout_raises_while_the_job_is_held(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
-    """S17: iterating raises TimeoutError once the watch has waited ``timeout`` seconds
+    """Iterating raises TimeoutError once the watch has waited ``timeout`` seconds
     without the job finishing."""
     job_id = queue.queue_job("s3-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -380,7 +380,7 @@ def test_timeout_raises_while_the_job_is_held(queue: tq.TransferQueue, gate: Gat
 
 
 def test_timeout_raises_under_a_frozen_clock(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
-    """S17/S11: with freezegun's clock standing still, the timeout still expires (the
+    """With freezegun's clock standing still, the timeout still expires (the
     watch must not measure its wait with time.monotonic alone)."""
     job_id = queue.queue_job("s3-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -396,7 +396,7 @@ def test_timeout_raises_under_a_frozen_clock(queue: tq.TransferQueue, gate: Gate
 def test_keepalive_and_timeout_under_a_frozen_clock(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """S17/S11: under freezegun, keep-alives come and the timeout (which keep-alives do
+    """Under freezegun, keep-alives come and the timeout (which keep-alives do
     not reset) still ends the iteration."""
     job_id = queue.queue_job("s3-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -414,7 +414,7 @@ def test_keepalive_and_timeout_under_a_frozen_clock(
 
 
 def test_close_unsubscribes(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
-    """S17: close() unsubscribes at once, ends the iterator and is idempotent."""
+    """``close()`` unsubscribes at once, ends the iterator and is idempotent."""
     job_id = queue.queue_job("s3-upload", make_files(1), gate)
     watch = queue.watch(job_id, timeout=WAIT)
     other = queue.watch(job_id, timeout=WAIT)
@@ -432,7 +432,7 @@ def test_close_unsubscribes(queue: tq.TransferQueue, gate: GatedExecutor) -> Non
 
 
 def test_with_block_left_early_unsubscribes(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
-    """S17: leaving a ``with queue.watch(...)`` block early (break) unsubscribes."""
+    """Leaving a ``with queue.watch(...)`` block early (break) unsubscribes."""
     job_id = queue.queue_job("s3-upload", make_files(1), gate)
     with queue.watch(job_id, timeout=WAIT) as watch:
         assert queue._delivery.watch_count() == 1
@@ -445,7 +445,7 @@ def test_with_block_left_early_unsubscribes(queue: tq.TransferQueue, gate: Gated
 def test_generator_with_block_closed_early_unsubscribes(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """S17: a streaming generator that iterates the watch inside ``with`` (the README's
+    """A streaming generator that iterates the watch inside ``with`` (the README's
     Flask sketch) unsubscribes when the server closes it early."""
     job_id = queue.queue_job("s3-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -487,7 +487,7 @@ def event_thread_parked(q: tq.TransferQueue) -> Iterator[None]:
 
 
 def test_dropped_watch_is_freed(queue0: tq.TransferQueue, stepper: SteppingExecutor) -> None:
-    """S17: a watch dropped without close(), after it was fed events, is freed: the queue,
+    """A watch dropped without close(), after it was fed events, is freed: the queue,
     its event thread included, keeps no reference to it."""
     job_id = queue0.queue_job("s3-upload", one_file(10), stepper)
     watch = queue0.watch(job_id, timeout=WAIT)
@@ -502,7 +502,7 @@ def test_dropped_watch_is_freed(queue0: tq.TransferQueue, stepper: SteppingExecu
 
 
 def test_dropped_watch_unsubscribes(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
-    """S17: a watch dropped without close() unsubscribes at once (lock free) and is
+    """A watch dropped without close() unsubscribes at once (lock free) and is
     freed."""
     job_id = queue.queue_job("s3-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -519,7 +519,7 @@ def test_dropped_watch_unsubscribes(queue: tq.TransferQueue, gate: GatedExecutor
 def test_never_iterated_watch_dropped_unsubscribes(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """S17: a watch never iterated (a client gone before the first byte) and dropped
+    """A watch never iterated (a client gone before the first byte) and dropped
     unsubscribes and is freed."""
     job_id = queue.queue_job("s3-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -533,7 +533,7 @@ def test_never_iterated_watch_dropped_unsubscribes(
 def test_consumer_generator_closed_early_unsubscribes(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """S17: a generator wrapping the watch without ``with``, closed early as a WSGI
+    """A generator wrapping the watch without ``with``, closed early as a WSGI
     server closes a response, leaves nothing subscribed."""
     job_id = queue.queue_job("s3-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -548,7 +548,7 @@ def test_consumer_generator_closed_early_unsubscribes(
 def test_watch_dropped_while_the_lock_is_busy_goes_with_the_next_event(
     queue0: tq.TransferQueue, stepper: SteppingExecutor
 ) -> None:
-    """S17: a watch dropped where the queue's lock is busy (its finaliser never blocks on
+    """A watch dropped where the queue's lock is busy (its finaliser never blocks on
     it) is unsubscribed by its job's next event, before the job ends."""
     job_id = queue0.queue_job("s3-upload", one_file(10), stepper)
     watch = queue0.watch(job_id, timeout=WAIT)
@@ -566,7 +566,7 @@ def test_watch_dropped_while_the_lock_is_busy_goes_with_the_next_event(
 def test_terminal_job_unsubscribes_its_watches(
     queue0: tq.TransferQueue, stepper: SteppingExecutor
 ) -> None:
-    """S17: once the job is terminal, the event thread forgets its watches, iterated to
+    """Once the job is terminal, the event thread forgets its watches, iterated to
     the end or not."""
     job_id = queue0.queue_job("s3-upload", one_file(5), stepper)
     drained = queue0.watch(job_id, timeout=WAIT)
@@ -580,7 +580,7 @@ def test_terminal_job_unsubscribes_its_watches(
 
 
 def test_watching_starts_no_thread(queue0: tq.TransferQueue, stepper: SteppingExecutor) -> None:
-    """S17: a watch (with keepalive and timeout) starts no thread, and none stays
+    """A watch (with keepalive and timeout) starts no thread, and none stays
     behind once it is closed."""
     job_id = queue0.queue_job("s3-upload", one_file(10), stepper)
     stepper.go.set()
@@ -602,7 +602,7 @@ def test_watching_starts_no_thread(queue0: tq.TransferQueue, stepper: SteppingEx
 def test_fifty_consumers_each_see_ordered_snapshots_ending_with_terminal(
     queue0: tq.TransferQueue, stepper: SteppingExecutor
 ) -> None:
-    """S17: 50 threads watching one job each get snapshots in order, ending with the
+    """50 threads watching one job each get snapshots in order, ending with the
     terminal one that wait() returns; nothing stays subscribed."""
     job_id = queue0.queue_job("s3-upload", make_files(4, 25), stepper)
     consumers = 50
@@ -641,7 +641,7 @@ def test_fifty_consumers_each_see_ordered_snapshots_ending_with_terminal(
 def test_close_from_another_thread_wakes_the_consumer(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """S17: close() from another thread ends a consumer blocked in next() with
+    """``close()`` from another thread ends a consumer blocked in next() with
     StopIteration, promptly (well before its own timeout)."""
     job_id = queue.queue_job("s3-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -671,7 +671,7 @@ def test_close_from_another_thread_wakes_the_consumer(
 def test_snapshots_are_those_receivers_get(
     queue0: tq.TransferQueue, stepper: SteppingExecutor
 ) -> None:
-    """S17/S8: after the first, every snapshot a watch yields is one the job_updated
+    """After the first, every snapshot a watch yields is one the job_updated
     receivers got (the same object), and the last is the terminal event's."""
     received: list[tq.TransferJob] = []
 
@@ -693,7 +693,7 @@ def test_snapshots_are_those_receivers_get(
 
 @pytest.mark.parametrize("interval", [0, tq.DEFAULT_UPDATE_INTERVAL])
 def test_watch_counts_as_a_listener(interval: float) -> None:
-    """S17/S8: with no receiver connected at all, a watch still gets file-level progress,
+    """With no receiver connected at all, a watch still gets file-level progress,
     at update_interval 0 and at the default (snapshots are built for it)."""
     assert not tq.job_updated.receivers, "a receiver leaked from elsewhere: test is void"
     stepper = SteppingExecutor()
@@ -718,7 +718,7 @@ def test_watch_counts_as_a_listener(interval: float) -> None:
 
 
 def test_watch_types() -> None:
-    """S17: watch() is typed JobWatch[TransferJob]; with keepalive its items may be None
+    """``watch()`` is typed JobWatch[TransferJob]; with keepalive its items may be None
     (JobWatch[TransferJob | None]). Checked by mypy --strict over this file; at run time
     only the classes are checked."""
     with tq.TransferQueue(1) as q:
@@ -738,7 +738,7 @@ def test_watch_types() -> None:
 
 
 def test_a_receiver_cannot_wait_on_a_watch(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
-    """S17, S8: a watch is fed by the event thread, so a receiver iterating one would wait
+    """A watch is fed by the event thread, so a receiver iterating one would wait
     for itself: it gets what is there at once, then RuntimeError instead of a hang."""
     outcome: list[object] = []
     done = threading.Event()

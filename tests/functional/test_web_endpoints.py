@@ -1,4 +1,4 @@
-"""Issue 5: TransferEndpoints, the framework-neutral core under the Flask and Django adapters.
+"""TransferEndpoints, the framework-neutral core under the Flask and Django adapters.
 
 Called directly with a stand-in request object: what no adapter test can pin down
 deterministically (what a slow all-jobs client is sent, events older than its first list,
@@ -34,14 +34,14 @@ def events_until_keepalive(stream: EventStream) -> list[tuple[str, dict[str, Any
 
 
 def test_sse_message_format() -> None:
-    """Issue 5: one message per chunk: optional id and event lines, compact JSON data."""
+    """One message per chunk: optional id and event lines, compact JSON data."""
     assert sse_message({"a": [1, 2]}) == 'data: {"a":[1,2]}\n\n'
     assert sse_message("x", "end", "end") == 'id: end\nevent: end\ndata: "x"\n\n'
     assert sse_message(None, "jobs") == "event: jobs\ndata: null\n\n"
 
 
 def test_slow_all_jobs_client_gets_each_jobs_latest_news() -> None:
-    """Issue 5: a client that reads nothing while a job sends a hundred updates is then sent
+    """A client that reads nothing while a job sends a hundred updates is then sent
     that job once, as it stands last: what waits for a slow client is one entry per job."""
     steps = 100
 
@@ -71,7 +71,7 @@ def test_slow_all_jobs_client_gets_each_jobs_latest_news() -> None:
 def test_all_jobs_stream_drops_events_older_than_its_list(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """Issue 5: an update posted before the stream listed a finished job, but delivered after,
+    """An update posted before the stream listed a finished job, but delivered after,
     is not sent: the client never sees a finished job as running again."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -94,7 +94,7 @@ def test_all_jobs_stream_drops_events_older_than_its_list(
 
 
 def test_reconnect_after_the_end_is_204(queue: tq.TransferQueue) -> None:
-    """Issue 5: a job stream's end carries the id a browser sends back when it reconnects,
+    """A job stream's end carries the id a browser sends back when it reconnects,
     and that reconnect is answered 204 (EventSource then stops); other ids stream again."""
     job_id = queue.queue_job("local-upload", make_files(1), noop_executor)
     queue.wait(job_id, timeout=WAIT)
@@ -134,7 +134,7 @@ def split_message(chunk: str) -> tuple[str | None, dict[str, Any]]:
 def test_job_stream_messages_carry_the_jobs_event_numbers_and_resume_after_them(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """Issue 11: each message of a job's stream has ``id: <n>``, the job's last event it
+    """Each message of a job's stream has ``id: <n>``, the job's last event it
     includes. A reconnect with the id of the job's current snapshot is not sent that
     snapshot again (the next update comes); with an older id it is sent what changed since
     (issue 12) when the endpoints saw every event in between, else the job whole; with
@@ -199,7 +199,7 @@ def queue_dict(queue: tq.TransferQueue, job_id: str) -> dict[str, Any]:
 
 
 def test_hook_sees_the_request_object(queue: tq.TransferQueue) -> None:
-    """Issue 5: the access hook is given the adapter's request object and the job."""
+    """The access hook is given the adapter's request object and the job."""
     calls: list[tuple[object, str | None, str]] = []
 
     def hook(request: object, job: tq.TransferJob | None, action: str) -> bool:
@@ -214,7 +214,7 @@ def test_hook_sees_the_request_object(queue: tq.TransferQueue) -> None:
 
 
 def test_default_queue_is_looked_up_each_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 5: without a queue the endpoints serve the process-wide one of the moment."""
+    """Without a queue the endpoints serve the process-wide one of the moment."""
     endpoints = TransferEndpoints[object](public=True)
     with tq.TransferQueue(1) as first, tq.TransferQueue(1) as second:
         monkeypatch.setattr(tq, "transfer_queue", first)
@@ -225,13 +225,13 @@ def test_default_queue_is_looked_up_each_time(monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.mark.parametrize("keepalive", [0, -1, float("nan")])
 def test_keepalive_must_be_positive(keepalive: float) -> None:
-    """Issue 5: a keep-alive interval that is not a positive number is refused by name."""
+    """A keep-alive interval that is not a positive number is refused by name."""
     with pytest.raises(ValueError, match="keepalive"):
         TransferEndpoints[object](public=True, keepalive=keepalive)
 
 
 def test_job_dropped_between_check_and_watch_is_404(queue: tq.TransferQueue) -> None:
-    """Issue 5: a finished job that cleanup drops while its stream is being set up (here by
+    """A finished job that cleanup drops while its stream is being set up (here by
     the access hook itself) is a 404, not an error."""
     job_id = queue.queue_job("local-upload", make_files(1), noop_executor)
     queue.wait(job_id, timeout=WAIT)
@@ -246,7 +246,7 @@ def test_job_dropped_between_check_and_watch_is_404(queue: tq.TransferQueue) -> 
 
 
 def test_cancelled_job_dropped_by_retention_is_404(gate: GatedExecutor) -> None:
-    """Issue 5: with no finished job kept, a cancelled job is gone by the time its snapshot
+    """With no finished job kept, a cancelled job is gone by the time its snapshot
     would be answered: 404 naming it (the cancel itself took effect)."""
     with tq.TransferQueue(1, max_finished_jobs=0) as queue:
         job_id = queue.queue_job("local-upload", make_files(1), gate)
@@ -266,7 +266,7 @@ def subscribed(queue: tq.TransferQueue) -> int:
 def test_closing_a_job_stream_unsubscribes_at_once(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """Issue 5: closing a job stream, started or not, unsubscribes its watch then and there
+    """Closing a job stream, started or not, unsubscribes its watch then and there
     (not later, when the stream object is collected)."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -289,7 +289,7 @@ def test_closing_a_job_stream_unsubscribes_at_once(
 def test_job_created_while_listing_is_not_lost(
     queue: tq.TransferQueue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 5: the all-jobs stream subscribes before it lists, so a job created just after
+    """The all-jobs stream subscribes before it lists, so a job created just after
     the list was taken still comes, as created."""
     take_list = queue.get_all_jobs
     made: list[str] = []
@@ -314,7 +314,7 @@ def test_job_created_while_listing_is_not_lost(
 def test_streams_of_one_job_share_its_encoded_snapshot(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """Issue 5: every stream of a job sends the message encoded once for its snapshot (a big
+    """Every stream of a job sends the message encoded once for its snapshot (a big
     job with many viewers is encoded once per update, not once per viewer)."""
     job_id = queue.queue_job("local-upload", make_files(3), gate)
     gate.wait_running(2)
@@ -335,7 +335,7 @@ def test_streams_of_one_job_share_its_encoded_snapshot(
 
 
 def test_closed_endpoints_hook_denies_too(queue: tq.TransferQueue) -> None:
-    """Issue 10: endpoints given neither a hook nor public=True answer 403 on every route,
+    """Endpoints given neither a hook nor public=True answer 403 on every route,
     and the hook they keep inside denies everything too, so a route that forgot to check
     first would still refuse."""
     job_id = queue.queue_job("local-upload", make_files(1), noop_executor)
@@ -360,7 +360,7 @@ def test_closed_endpoints_hook_denies_too(queue: tq.TransferQueue) -> None:
     ],
 )
 def test_file_name(path: str, name: str) -> None:
-    """Issue 10: a hidden path is shown as its last component, after / or \\."""
+    """A hidden path is shown as its last component, after / or \\."""
     assert file_name(path) == name
 
 
@@ -376,13 +376,13 @@ def test_file_name(path: str, name: str) -> None:
     ],
 )
 def test_folders(path: str, expected: list[str]) -> None:
-    """Issue 10: the folders above a path that name a place (never the root, an URL's
+    """The folders above a path that name a place (never the root, an URL's
     scheme or a single relative component), deepest first."""
     assert list(folders(path)) == expected
 
 
 def test_hidden_error() -> None:
-    """Issue 10: in an error, a file's paths become their names and the folders above them
+    """In an error, a file's paths become their names and the folders above them
     "…", a deeper folder whole (not its parent followed by the rest); other text stays,
     except that a longer name starting with a folder's path loses that part too (hiding
     errs on the side of hiding)."""
@@ -400,7 +400,7 @@ def test_hidden_error() -> None:
 def test_hiding_and_plain_endpoints_never_share_a_message(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """Issue 10: endpoints that hide paths and endpoints that do not, streaming the same
+    """Endpoints that hide paths and endpoints that do not, streaming the same
     snapshots at once, each send their own encoding (each has its own message cache):
     the paths never reach the hiding streams, and the plain ones keep them."""
     job_id = queue.queue_job("local-upload", make_files(2, prefix="secret"), gate)

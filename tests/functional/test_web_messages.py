@@ -1,4 +1,4 @@
-"""Issue 12: the streams send a job whole once, then its totals and the files that changed.
+"""The streams send a job whole once, then its totals and the files that changed.
 
 Through :class:`TransferEndpoints` called directly (as test_web_endpoints.py does), and the
 message cache and change history underneath: what an update costs on the wire for a big
@@ -68,7 +68,7 @@ def wait_for(queue: tq.TransferQueue, job_id: str, done: Callable[[tq.TransferJo
 
 
 def test_an_update_of_a_big_job_costs_what_changed() -> None:
-    """Issue 12: after the whole job when the stream opens, an update of a 10,000-file job
+    """After the whole job when the stream opens, an update of a 10,000-file job
     in which one file moved is under 2 KB, on the job's stream and on the all-jobs
     stream, and the messages rebuild the job exactly."""
     stepper = Stepper()
@@ -117,7 +117,7 @@ def queue_dict(queue: tq.TransferQueue, job_id: str) -> dict[str, Any]:
 
 
 def test_a_job_stream_does_not_resend_what_its_first_snapshot_had() -> None:
-    """Issue 12: a stream opened while changes wait to be sent as an event (held back by
+    """A stream opened while changes wait to be sent as an event (held back by
     the update interval) has them in its first message, the job whole; the event that then
     brings them lists them again as changed, and the stream leaves them out."""
     with tq.TransferQueue(3, update_interval=60) as queue:
@@ -152,7 +152,7 @@ def test_a_job_stream_does_not_resend_what_its_first_snapshot_had() -> None:
 def test_all_jobs_stream_is_right_after_events_its_receiver_missed(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """Issue 12: the all-jobs stream sends what changed since the snapshot the client has,
+    """The all-jobs stream sends what changed since the snapshot the client has,
     not since the job's previous event: an event muted (or one on its way when the list was
     taken) cannot leave the client with a file as it was."""
     job_id = queue.queue_job("local-upload", make_files(2), gate)
@@ -176,7 +176,7 @@ def test_all_jobs_stream_is_right_after_events_its_receiver_missed(
 def test_a_job_hidden_for_a_while_is_sent_whole_again(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:
-    """Issue 12: an update the client may not see is not sent; when it may see the job
+    """An update the client may not see is not sent; when it may see the job
     again, the job comes whole (the changes in between were never sent to it)."""
     visible = threading.Event()
     visible.set()
@@ -210,7 +210,7 @@ def test_a_job_hidden_for_a_while_is_sent_whole_again(
 def test_a_reconnect_with_an_id_it_cannot_trust_gets_the_job_whole(
     queue: tq.TransferQueue, gate: GatedExecutor, last_event_id: str
 ) -> None:
-    """Issue 12: a ``Last-Event-ID`` that is not an event number as the stream writes them
+    """A ``Last-Event-ID`` that is not an event number as the stream writes them
     (other digits, signs, spaces, too long), or one the job has not reached, is answered
     with the job whole, never with changes against a picture the client cannot have."""
     job_id = queue.queue_job("local-upload", make_files(2), gate)
@@ -223,7 +223,7 @@ def test_a_reconnect_with_an_id_it_cannot_trust_gets_the_job_whole(
 
 
 def test_hidden_paths_in_changed_files(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
-    """Issue 12: with ``hide_paths`` the changed files carry their names only, their
+    """With ``hide_paths`` the changed files carry their names only, their
     errors too."""
     files = make_files(2, prefix="secret")
     files[1]["source_path"] = "/srv/in/missing.bin"
@@ -301,7 +301,7 @@ def test_message_cache_is_by_snapshot_and_changes_weak_and_bounded() -> None:
 
 
 def test_changes_between_two_snapshots() -> None:
-    """Issue 12: the files whose records differ, by identity first, then by value (a job
+    """The files whose records differ, by identity first, then by value (a job
     read afresh from Redis has new but equal records); None when the files differ in
     number; each pair compared once for every stream."""
     a, _ = finished_jobs(2)
@@ -322,7 +322,7 @@ def test_changes_between_two_snapshots() -> None:
 
 
 def test_change_history() -> None:
-    """Issue 12: the files that differ between the job at one event and a snapshot of a
+    """The files that differ between the job at one event and a snapshot of a
     later one, from the steps streams recorded and what changed since that event; None
     where a step in between is unknown, or that event's snapshot is gone; bounded per
     job and in jobs."""

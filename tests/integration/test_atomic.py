@@ -2,7 +2,7 @@
 
 Every local file an executor writes goes through ``atomic_destination``: the bytes land
 in a hidden temporary file beside the destination and are moved into place only when
-complete, so a failure or a cancellation (S9) never leaves a partial file behind.
+complete, so a failure or a cancellation never leaves a partial file behind.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _raise(exc: BaseException) -> Callable[[], object]:
 
 
 def test_complete_write_is_moved_into_place(tmp_path: Path) -> None:
-    """Issue 4 Local: a clean exit leaves exactly the destination, bytes intact, no temp."""
+    """A clean exit leaves exactly the destination, bytes intact, no temp."""
     data = os.urandom(300_000)
     destination = tmp_path / "out.bin"
     with atomic_destination(destination) as stream:
@@ -92,7 +92,7 @@ def test_complete_write_is_moved_into_place(tmp_path: Path) -> None:
 
 
 def test_exception_removes_temporary_and_leaves_no_destination(tmp_path: Path) -> None:
-    """Issue 4 Local: an exception in the block re-raises, removes the temp file, and
+    """An exception in the block re-raises, removes the temp file, and
     leaves no partial destination."""
     destination = tmp_path / "out.bin"
     with pytest.raises(Boom):
@@ -101,7 +101,7 @@ def test_exception_removes_temporary_and_leaves_no_destination(tmp_path: Path) -
 
 
 def test_cancellation_removes_temporary(tmp_path: Path) -> None:
-    """Issue 4 Local, S9: TransferCancelled (what on_progress raises) cleans up too."""
+    """TransferCancelled (what on_progress raises) cleans up too."""
     destination = tmp_path / "out.bin"
     with pytest.raises(tq.TransferCancelled):
         _write(destination, b"x" * 1000, during=_raise(tq.TransferCancelled("cancelled")))
@@ -109,7 +109,7 @@ def test_cancellation_removes_temporary(tmp_path: Path) -> None:
 
 
 def test_base_exception_removes_temporary(tmp_path: Path) -> None:
-    """Issue 4 Local: a KeyboardInterrupt during the write leaves nothing behind either."""
+    """A KeyboardInterrupt during the write leaves nothing behind either."""
     destination = tmp_path / "out.bin"
     with pytest.raises(KeyboardInterrupt):
         _write(destination, b"x", during=_raise(KeyboardInterrupt()))
@@ -117,7 +117,7 @@ def test_base_exception_removes_temporary(tmp_path: Path) -> None:
 
 
 def test_existing_destination_refused_before_writing(tmp_path: Path) -> None:
-    """Issue 4 Local: without overwrite an existing destination is refused up front
+    """Without overwrite an existing destination is refused up front
     (FileExistsError naming it), untouched, and no temporary file is created."""
     destination = tmp_path / "out.bin"
     destination.write_bytes(b"original")
@@ -132,7 +132,7 @@ def test_existing_destination_refused_before_writing(tmp_path: Path) -> None:
 
 
 def test_overwrite_replaces_existing_destination(tmp_path: Path) -> None:
-    """Issue 4 Local: overwrite=True replaces the old bytes with the new ones."""
+    """Overwrite=True replaces the old bytes with the new ones."""
     destination = tmp_path / "out.bin"
     destination.write_bytes(b"original contents")
     data = os.urandom(5000)
@@ -143,7 +143,7 @@ def test_overwrite_replaces_existing_destination(tmp_path: Path) -> None:
 
 
 def test_failed_overwrite_keeps_the_old_file(tmp_path: Path) -> None:
-    """Issue 4 Local: a failed write with overwrite=True leaves the old file as it was."""
+    """A failed write with overwrite=True leaves the old file as it was."""
     destination = tmp_path / "out.bin"
     destination.write_bytes(b"original contents")
     with pytest.raises(Boom):
@@ -153,7 +153,7 @@ def test_failed_overwrite_keeps_the_old_file(tmp_path: Path) -> None:
 
 
 def test_file_appearing_meanwhile_is_not_clobbered(tmp_path: Path) -> None:
-    """Issue 4 Local: a destination created by someone else during the write is kept;
+    """A destination created by someone else during the write is kept;
     the move fails with FileExistsError and the temporary file is removed."""
     destination = tmp_path / "out.bin"
     with pytest.raises(FileExistsError):
@@ -163,7 +163,7 @@ def test_file_appearing_meanwhile_is_not_clobbered(tmp_path: Path) -> None:
 
 
 def test_destination_folder_refused(tmp_path: Path) -> None:
-    """Issue 4 Local: a folder where the destination file should be → IsADirectoryError."""
+    """A folder where the destination file should be → IsADirectoryError."""
     destination = tmp_path / "folder"
     destination.mkdir()
     with pytest.raises(IsADirectoryError) as info, atomic_destination(destination):
@@ -174,7 +174,7 @@ def test_destination_folder_refused(tmp_path: Path) -> None:
 
 
 def test_parent_folders_created(tmp_path: Path) -> None:
-    """Issue 4 Local: missing parent folders are created."""
+    """Missing parent folders are created."""
     destination = tmp_path / "a" / "b" / "c" / "out.bin"
     with atomic_destination(destination) as stream:
         stream.write(b"hello")
@@ -183,7 +183,7 @@ def test_parent_folders_created(tmp_path: Path) -> None:
 
 
 def test_modification_time_applied(tmp_path: Path) -> None:
-    """Issue 4 Local: ``mtime_ns`` becomes the destination's modification time."""
+    """``mtime_ns`` becomes the destination's modification time."""
     destination = tmp_path / "out.bin"
     mtime_ns = 1_500_000_000_123_456_789
     with atomic_destination(destination, mtime_ns=mtime_ns) as stream:
@@ -193,7 +193,7 @@ def test_modification_time_applied(tmp_path: Path) -> None:
 
 
 def test_temporary_path_is_hidden_unique_and_beside(tmp_path: Path) -> None:
-    """Issue 4 Local: the temporary name is hidden, in the destination's folder, and fresh
+    """The temporary name is hidden, in the destination's folder, and fresh
     on every call (two writers of one destination never share a temp file)."""
     destination = tmp_path / "sub" / "data.csv"
     names = {temporary_path(destination) for _ in range(50)}
@@ -205,7 +205,7 @@ def test_temporary_path_is_hidden_unique_and_beside(tmp_path: Path) -> None:
 
 
 def test_check_destination(tmp_path: Path) -> None:
-    """Issue 4 Local: check_destination accepts a free name (or an existing file with
+    """``check_destination`` accepts a free name (or an existing file with
     overwrite) and refuses an existing file without overwrite, or a folder."""
     free = tmp_path / "free"
     check_destination(free, overwrite=False)
@@ -221,7 +221,7 @@ def test_check_destination(tmp_path: Path) -> None:
 def test_move_without_hard_links_falls_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 4 Local: on a file system without hard links (os.link → EPERM) the move
+    """On a file system without hard links (os.link → EPERM) the move
     still happens, and still refuses an existing destination without overwrite."""
 
     def no_links(src: object, dst: object, **kwargs: object) -> None:
@@ -245,7 +245,7 @@ def test_move_without_hard_links_falls_back(
 def test_move_other_link_error_propagates_and_cleans_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 4 Local: an os.link failure other than "not supported" (here a full disk)
+    """An os.link failure other than "not supported" (here a full disk)
     propagates with its errno, and atomic_destination removes the temporary file."""
 
     def disk_full(src: object, dst: object, **kwargs: object) -> None:
@@ -261,7 +261,7 @@ def test_move_other_link_error_propagates_and_cleans_up(
 
 
 def test_write_error_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 4 Local: a write that fails (full disk) leaves neither temp nor destination."""
+    """A write that fails (full disk) leaves neither temp nor destination."""
 
     def small_disk(fd: int, mode: str, **options: Any) -> FullDisk:
         return FullDisk(open(fd, mode, **options), room=10)
@@ -275,7 +275,7 @@ def test_write_error_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_file_in_the_way_of_the_parents_is_named(tmp_path: Path) -> None:
-    """Issue 4 Local, S16: a parent folder that is a file is a NotADirectoryError naming
+    """A parent folder that is a file is a NotADirectoryError naming
     that file, not a FileExistsError that would read as if the destination existed."""
     blocker = tmp_path / "blocker"
     blocker.write_bytes(b"x")
@@ -289,7 +289,7 @@ def test_a_file_in_the_way_of_the_parents_is_named(tmp_path: Path) -> None:
 
 
 def test_a_destination_name_of_255_bytes_can_be_written(tmp_path: Path) -> None:
-    """Issue 4 Local: the temporary name stays within 255 bytes, so the longest name a
+    """The temporary name stays within 255 bytes, so the longest name a
     filesystem allows (multi-byte characters included) can still be a destination."""
     for name in ("a" * 255, "é" * 127):
         destination = tmp_path / name
@@ -318,7 +318,7 @@ def _temporary(folder: Path, name: str, *, age: float = STALE) -> Path:
 
 
 def test_the_temporary_is_locked_for_its_whole_life(tmp_path: Path) -> None:
-    """Issue 10: while the bytes are written, and up to the move into place, the
+    """While the bytes are written, and up to the move into place, the
     temporary holds an exclusive flock, which is how a later run tells it from one a
     killed writer left."""
     destination = tmp_path / "out.bin"
@@ -333,7 +333,7 @@ def test_the_temporary_is_locked_for_its_whole_life(tmp_path: Path) -> None:
 def test_a_file_already_at_the_temporary_name_is_neither_used_nor_removed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 10: the temporary is created exclusively, without following a link: a file
+    """The temporary is created exclusively, without following a link: a file
     or a link already at its name (planted) makes the write fail, and stays as it was;
     the link's target is untouched."""
     target = tmp_path / "precious"
@@ -349,7 +349,7 @@ def test_a_file_already_at_the_temporary_name_is_neither_used_nor_removed(
 
 
 def test_stale_temporaries_are_removed_and_nothing_else(tmp_path: Path) -> None:
-    """Issue 10: the first write into a folder removes the temporaries a killed writer
+    """The first write into a folder removes the temporaries a killed writer
     left there (the name of atomic_destination's temporaries, a regular file, nobody
     holding its lock, not modified for longer than the age guard), for any destination
     name; it keeps a young one, a locked one, a link so named (and its target), a folder
@@ -392,7 +392,7 @@ def test_stale_temporaries_are_removed_and_nothing_else(tmp_path: Path) -> None:
 def test_a_folder_is_swept_once_in_a_while_not_per_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 10: a folder is scanned for stale temporaries by the first write into it,
+    """A folder is scanned for stale temporaries by the first write into it,
     not by every write (a 100,000-file copy into one folder scans it once); it is scanned
     again only after the resweep period, so a long-running process still clears what
     other processes leave later."""
@@ -419,7 +419,7 @@ def test_a_folder_is_swept_once_in_a_while_not_per_file(
 def test_the_swept_folders_remembered_are_bounded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 10: a process writing into ever new folders remembers only the latest few
+    """A process writing into ever new folders remembers only the latest few
     thousand as swept (bounded memory); a forgotten folder is swept again."""
     monkeypatch.setattr(_temporaries, "_swept", collections.OrderedDict())
     monkeypatch.setattr(_temporaries, "_REMEMBERED_FOLDERS", 2)
@@ -432,7 +432,7 @@ def test_the_swept_folders_remembered_are_bounded(
 
 
 def test_a_sweep_is_best_effort(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 10: a folder that cannot be listed, or a temporary that cannot be removed,
+    """A folder that cannot be listed, or a temporary that cannot be removed,
     does not fail the write: the leftovers stay, the destination arrives."""
     stale = _temporary(tmp_path, ".out.bin.0123abcd.part")
     refuse_scandir(monkeypatch, tmp_path)
@@ -457,7 +457,7 @@ def test_a_sweep_is_best_effort(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_a_temporary_locked_by_a_sweep_while_created_is_given_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 10: should a sweep (of a process whose clock runs far ahead) lock a new
+    """Should a sweep (of a process whose clock runs far ahead) lock a new
     temporary before its writer does, the writer fails with FileBusyError and removes
     the file it created, leaving nothing."""
 
@@ -491,7 +491,7 @@ print(len(theirs), len(set(theirs) & set(ours)))
 
 
 def test_a_forked_child_draws_other_temporary_names() -> None:
-    """Issue 12: the names' random bytes are drawn 4 KiB at a time per thread; a forked
+    """The names' random bytes are drawn 4 KiB at a time per thread; a forked
     child, which has a copy of its parent's store, draws afresh, or parent and child
     would make the same temporary names in one folder."""
     root = Path(__file__).resolve().parents[2]
@@ -507,7 +507,7 @@ def test_a_forked_child_draws_other_temporary_names() -> None:
 
 
 def test_the_names_random_store_is_drawn_again_when_used_up() -> None:
-    """Issue 12: a thread's store of random bytes gives 1,024 names, then is drawn again;
+    """A thread's store of random bytes gives 1,024 names, then is drawn again;
     the names stay distinct across the refill."""
     names = {_temporaries.temporary_name("x") for _ in range(3000)}
     assert len(names) == 3000
@@ -517,7 +517,7 @@ def test_the_names_random_store_is_drawn_again_when_used_up() -> None:
 def test_a_taken_temporary_name_is_drawn_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 12: a temporary name that is taken (another process drew the same 32 bits)
+    """A temporary name that is taken (another process drew the same 32 bits)
     is drawn again, up to three times; the file at the taken name stays as it was."""
     planted = tmp_path / ".out.bin.0123abcd.part"
     planted.write_bytes(b"someone else's")
@@ -535,7 +535,7 @@ def test_a_taken_temporary_name_is_drawn_again(
 
 
 def test_check_destination_is_one_stat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 12: check_destination asks the file system once (it asked twice), and reads a
+    """``check_destination`` asks the file system once (it asked twice), and reads a
     name under a file or a dangling link as free, as Path.exists did; other errors raise."""
     calls: list[object] = []
     real = os.stat
@@ -558,7 +558,7 @@ def test_check_destination_is_one_stat(tmp_path: Path, monkeypatch: pytest.Monke
 def test_a_folder_gone_before_the_temporary_is_created_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 12: a folder removed between its creation and the temporary's (a folder not
+    """A folder removed between its creation and the temporary's (a folder not
     known from before) fails the write with the file system's error, no second try."""
     calls: list[str] = []
 
@@ -575,7 +575,7 @@ def test_a_folder_gone_before_the_temporary_is_created_fails(
 def test_create_locked_gives_up_a_file_locked_before_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 12: should another process lock the new file first, create_locked raises
+    """Should another process lock the new file first, create_locked raises
     FileBusyError naming it and closes its descriptor (the caller removes the file)."""
     opened: list[int] = []
     real_open = os.open
@@ -596,7 +596,7 @@ def test_create_locked_gives_up_a_file_locked_before_it(
 def test_the_move_is_one_rename_that_replaces_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 12: on Linux the temporary is renamed into place by renameat2 with
+    """On Linux the temporary is renamed into place by renameat2 with
     RENAME_NOREPLACE, one folder operation (no hard link, no unlink), and a name taken
     meanwhile is still refused, the file there kept."""
     if _atomic._renameat2() is None:
@@ -640,7 +640,7 @@ def _failing_rename(code: int) -> Callable[..., int]:
 def test_a_file_system_without_noreplace_moves_by_link(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
-    """Issue 12: where renameat2 or its flag is not supported, the move goes by hard link."""
+    """Where renameat2 or its flag is not supported, the move goes by hard link."""
     monkeypatch.setattr(_atomic, "_renameat2", lambda: _failing_rename(code))
     link = _recorded(monkeypatch, "link")
     _write(tmp_path / "out.bin", b"new")
@@ -652,7 +652,7 @@ def test_a_file_system_without_noreplace_moves_by_link(
 def test_another_rename_error_fails_the_move(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 12: another renameat2 error propagates with its errno and leaves nothing."""
+    """Another renameat2 error propagates with its errno and leaves nothing."""
     monkeypatch.setattr(_atomic, "_renameat2", lambda: _failing_rename(errno.EIO))
     with pytest.raises(OSError, match="Input/output error") as info:
         _write(tmp_path / "out.bin", b"new")
@@ -661,7 +661,7 @@ def test_another_rename_error_fails_the_move(
 
 
 def test_renameat2_is_looked_up_once_and_may_be_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 12: the C library's renameat2 is looked up on first use; a C library without
+    """The C library's renameat2 is looked up on first use; a C library without
     it (or none to load) leaves None, and the moves go by hard link."""
 
     def no_library(*args: object, **kwargs: object) -> Any:

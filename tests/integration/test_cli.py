@@ -1,4 +1,4 @@
-"""Issue 4 ("Command line"): ``transferqueue cp``, in-process through ``main()`` and as
+"""``transferqueue cp``, in-process through ``main()`` and as
 ``python -m transferqueue`` subprocesses (``demo`` has tests/integration/test_demo.py)."""
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def test_cp_folder_plain_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Issue 4: a folder is copied recursively (checksums equal), one "done" line per file
+    """A folder is copied recursively (checksums equal), one "done" line per file
     and a summary when stdout is not a terminal; exit 0."""
     contents = make_tree(tmp_path / "src")
     assert main(["cp", "-j", "2", str(tmp_path / "src"), str(tmp_path / "out")]) == 0
@@ -78,7 +78,7 @@ def test_cp_folder_plain_log(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_cp_several_sources_into_folder(tmp_path: Path) -> None:
-    """Issue 4: with several sources DEST is a folder; each lands under its own name."""
+    """With several sources DEST is a folder; each lands under its own name."""
     make_tree(tmp_path / "src")
     (tmp_path / "one.txt").write_bytes(b"one")
     args = ["cp", "-q", str(tmp_path / "one.txt"), str(tmp_path / "src"), str(tmp_path / "d")]
@@ -91,14 +91,14 @@ def test_cp_several_sources_into_folder(tmp_path: Path) -> None:
 
 
 def test_quiet_prints_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Issue 4: --quiet prints nothing when all went well."""
+    """--quiet prints nothing when all went well."""
     make_tree(tmp_path / "src")
     assert main(["cp", "--quiet", str(tmp_path / "src"), str(tmp_path / "out")]) == 0
     assert capsys.readouterr() == ("", "")
 
 
 def test_dry_run_copies_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Issue 4: --dry-run prints each source -> destination with its size, copies nothing."""
+    """--dry-run prints each source -> destination with its size, copies nothing."""
     make_tree(tmp_path / "src")
     assert main(["cp", "--dry-run", str(tmp_path / "src"), str(tmp_path / "out")]) == 0
     assert not (tmp_path / "out").exists()
@@ -109,7 +109,7 @@ def test_dry_run_copies_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Issue 4, issue 10: --json prints one JSON event per line: "created" with the
+    """--json prints one JSON event per line: "created" with the
     whole job, "updated" lines, and last "ended" with the whole terminal job, which is
     what the lines rebuild."""
     make_tree(tmp_path / "src")
@@ -128,7 +128,7 @@ def test_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_existing_destination_fails_then_overwrite(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue 4: an existing destination fails the file (exit 1, reason on stderr, old
+    """An existing destination fails the file (exit 1, reason on stderr, old
     bytes kept); --overwrite replaces it (exit 0)."""
     (tmp_path / "a").write_bytes(BIG)
     (tmp_path / "b").write_bytes(b"old")
@@ -156,7 +156,7 @@ def test_existing_destination_fails_then_overwrite(
     ],
 )
 def test_bad_usage_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    """Issue 4: argparse errors exit 2 with a message on stderr."""
+    """Argparse errors exit 2 with a message on stderr."""
     assert main(args) == 2
     assert capsys.readouterr().err
 
@@ -164,7 +164,7 @@ def test_bad_usage_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -
 def test_missing_source_and_unsupported_pair_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue 4: a missing source and an unsupported pair are usage errors (exit 2)."""
+    """A missing source and an unsupported pair are usage errors (exit 2)."""
     assert main(["cp", str(tmp_path / "nope"), str(tmp_path / "out")]) == 2
     assert "nope" in capsys.readouterr().err
     (tmp_path / "a").write_bytes(b"a")
@@ -174,7 +174,7 @@ def test_missing_source_and_unsupported_pair_exit_2(
 
 
 def test_subprocess_exit_codes_and_plain_log(tmp_path: Path) -> None:
-    """Issue 4: as a program: exit 0 with plain lines (not a terminal), 1 on a failed
+    """As a program: exit 0 with plain lines (not a terminal), 1 on a failed
     file with its reason on stderr, 2 for bad usage."""
     make_tree(tmp_path / "src")
     done = run("cp", str(tmp_path / "src"), str(tmp_path / "out"))
@@ -191,7 +191,7 @@ def test_subprocess_exit_codes_and_plain_log(tmp_path: Path) -> None:
 
 
 def test_s3_round_trip(s3_env: str, tmp_path: Path) -> None:  # noqa: F811
-    """Issue 4: local -> s3:// -> local through the command line against a moto server
+    """Local -> s3:// -> local through the command line against a moto server
     (AWS_ENDPOINT_URL), checksums equal."""
     s3_client().create_bucket(Bucket="bucket")
     contents = make_tree(tmp_path / "src")
@@ -291,7 +291,7 @@ def _interrupted_copy(
 def test_ctrl_c_sigterm_and_sighup_cancel_and_leave_no_partial_file(
     hub: RunningHub, tmp_path: Path, number: signal.Signals, status: int
 ) -> None:
-    """Issue 4, S9; issue 10 (SIGTERM and SIGHUP): the signal while a file is
+    """The signal while a file is
     mid-transfer cancels the copy as Ctrl-C does: "cancelled" printed, exit 128 + the
     signal's number (130, 143, 129), the finished file kept, no partial or temporary
     file left."""
@@ -321,7 +321,7 @@ def _small_file_copied(line: str) -> bool:
 def test_an_interrupted_json_copy_ends_with_its_ended_line(
     hub: RunningHub, tmp_path: Path, number: signal.Signals, status: int
 ) -> None:
-    """Issue 10: ``cp --json`` stopped by Ctrl-C or SIGTERM mid-transfer ends its lines
+    """``cp --json`` stopped by Ctrl-C or SIGTERM mid-transfer ends its lines
     as every run does, with one ``ended`` line, last: the job cancelled, the small file
     completed and the big one an error, once the transfers stopped (no partial file);
     the lines rebuild that same job. Before, the lines stopped where they were."""
@@ -348,7 +348,7 @@ def test_an_interrupted_json_copy_ends_with_its_ended_line(
 
 
 def test_an_ignored_sighup_stays_ignored(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 10: under ``nohup`` (SIGHUP ignored when cp starts) a hang-up does not stop
+    """Under ``nohup`` (SIGHUP ignored when cp starts) a hang-up does not stop
     the copy: SIGHUP then SIGTERM end it with SIGTERM's status, 143 (a SIGHUP handled
     would have come first, 129)."""
     nohup = shutil.which("nohup")
@@ -365,7 +365,7 @@ def test_an_ignored_sighup_stays_ignored(hub: RunningHub, tmp_path: Path) -> Non
 def test_signal_handlers_are_restored_and_only_set_in_the_main_thread(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue 10: main() puts back the SIGTERM and SIGHUP handlers it found, and run from
+    """``main()`` puts back the SIGTERM and SIGHUP handlers it found, and run from
     another thread (where Python refuses to set handlers) it copies all the same."""
 
     def mine(signum: int, frame: object) -> None:
@@ -392,7 +392,7 @@ def test_signal_handlers_are_restored_and_only_set_in_the_main_thread(
 
 
 def test_rich_progress_on_a_terminal(tmp_path: Path) -> None:
-    """Issue 4: on a terminal the progress is a rich Progress (a job bar with the file
+    """On a terminal the progress is a rich Progress (a job bar with the file
     count), and the copy still arrives intact."""
     contents = make_tree(tmp_path / "src")
     files = plan([str(tmp_path / "src")], str(tmp_path / "out"))
@@ -407,7 +407,7 @@ def test_rich_progress_on_a_terminal(tmp_path: Path) -> None:
 
 
 def test_bars_and_summary_show_the_same_binary_units(tmp_path: Path) -> None:
-    """Issue 13: on a terminal the bars show sizes in the binary units of the summary
+    """On a terminal the bars show sizes in the binary units of the summary
     (rich's own column showed "900.0/900.0 kB" above a summary of "878.9 KiB")."""
     for name in ("a.bin", "b.bin", "c.bin"):
         (tmp_path / "src" / name).parent.mkdir(exist_ok=True)
@@ -428,7 +428,7 @@ def test_bars_and_summary_show_the_same_binary_units(tmp_path: Path) -> None:
 def test_two_sources_onto_one_destination_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue 4 CLI: two sources with the same name into one folder would race for one
+    """Two sources with the same name into one folder would race for one
     destination and lose one file: a usage error (exit 2) before anything is copied."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -444,7 +444,7 @@ def test_two_sources_onto_one_destination_are_refused(
 def test_a_folder_into_itself_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue 4 CLI: as cp, copying a folder into itself is a usage error, not a copy that
+    """As cp, copying a folder into itself is a usage error, not a copy that
     nests one level deeper on every run."""
     source = tmp_path / "src"
     make_tree(source)
@@ -455,7 +455,7 @@ def test_a_folder_into_itself_is_refused(
 
 
 def test_a_bucket_without_a_key_is_a_folder(tmp_path: Path) -> None:
-    """Issue 4 CLI: ``s3://bucket`` names no object; a file copied there keeps its name."""
+    """``s3://bucket`` names no object; a file copied there keeps its name."""
     source = tmp_path / "x.txt"
     source.write_bytes(b"x")
     assert plan([str(source)], "s3://bucket") == [
@@ -479,7 +479,7 @@ def test_a_name_that_is_not_utf8_is_copied(tmp_path: Path) -> None:
 def test_an_error_while_showing_progress_cancels_the_job(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 4 CLI, S9: when showing the progress fails (a closed pipe, say), the job is
+    """When showing the progress fails (a closed pipe, say), the job is
     cancelled before the error propagates, instead of running on unseen until every file
     is copied (which leaving the queue's block would wait for)."""
     import transferqueue as tq
@@ -807,7 +807,7 @@ def test_cp_reports_and_skips_unsafe_s3_keys(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Issue 10: keys that cannot safely become paths below DEST (an empty, '.' or '..'
+    """Keys that cannot safely become paths below DEST (an empty, '.' or '..'
     segment, a leading '/', a backslash, a NUL; a key ending in '/' that holds data) are
     each reported on stderr as ``skipped NAME: REASON (from PREFIX)`` and left out, the
     rest is copied, nothing lands outside DEST, and the exit status is 1; the dry run says
@@ -850,7 +850,7 @@ def test_an_s3_source_whose_name_leads_out_of_dest_is_refused(
     capsys: pytest.CaptureFixture[str],
     source: str,
 ) -> None:
-    """Issue 10: copied into a folder, a source is named by its last segment; for
+    """Copied into a folder, a source is named by its last segment; for
     ``s3://bucket/..`` or ``s3://bucket/x/..`` that is '..', which would put the copy in
     DEST's parent: a usage error (exit 2) naming the source, before anything is listed
     or copied."""
@@ -870,7 +870,7 @@ def test_an_s3_source_whose_name_leads_out_of_dest_is_refused(
 def test_a_local_source_named_dotdot_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 10: ``cp .. DEST/`` would copy into DEST's parent (the copy's name is '..'):
+    """``cp .. DEST/`` would copy into DEST's parent (the copy's name is '..'):
     a usage error; ``cp . DEST/`` still copies the folder's contents into DEST, as
     ``cp -r`` does."""
     here = tmp_path / "a" / "b"
@@ -888,7 +888,7 @@ def test_a_local_source_named_dotdot_is_refused(
 def test_a_planned_destination_outside_dest_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 10: whatever a listing returns, ``plan`` refuses a destination that does
+    """Whatever a listing returns, ``plan`` refuses a destination that does
     not lie in DEST, naming the source (here a hub tree entry '/abs/x', which the hub
     listing joined as an absolute path)."""
     fake = FakeHub(repos={("model", "owner/evil"): {"/abs/x": b"x", "fine.txt": b"ok"}})
@@ -904,7 +904,7 @@ def test_a_planned_destination_outside_dest_is_refused(
 def test_unusable_hub_entries_are_reported_and_skipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue 10: a hub tree entry whose path would leave DEST, or whose size is not a
+    """A hub tree entry whose path would leave DEST, or whose size is not a
     size, is reported on stderr as ``skipped NAME: REASON (from REPO)`` and left out, the
     rest copied, exit 1, as for unsafe S3 keys."""
     fake = FakeHub(repos={("model", "owner/evil"): {"fine.txt": b"ok"}})
@@ -931,7 +931,7 @@ def test_unusable_hub_entries_are_reported_and_skipped(
 def test_the_same_source_twice_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue 10: ``cp a a DEST/`` would copy one file twice onto one destination (two
+    """``cp a a DEST/`` would copy one file twice onto one destination (two
     writers racing): a usage error (exit 2) naming both sources and the destination, as
     for two different sources with one name; nothing is copied."""
     source = tmp_path / "a"
@@ -946,7 +946,7 @@ def test_the_same_source_twice_is_refused(
 
 
 def test_a_single_unreadable_file_is_a_usage_error(tmp_path: Path) -> None:
-    """Issue 10: as README says, a single source that cannot be read is bad usage (exit
+    """As README says, a single source that cannot be read is bad usage (exit
     2, the reason said once), a file as much as a folder; one of several is reported,
     skipped, and the rest copied (exit 1). For real: chmod 000 (as root through setpriv
     without the file capabilities)."""
@@ -984,7 +984,7 @@ def test_a_killed_copy_leaves_a_temporary_that_is_skipped_then_removed(
     s3_env: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    """Issue 10: ``cp`` killed with SIGKILL in the middle of a download (held half-way by
+    """``cp`` killed with SIGKILL in the middle of a download (held half-way by
     a proxy in front of the S3 server) leaves its one hidden ``.NAME.<8 hex>.part`` (not
     a file of s3transfer's own). A ``cp`` of that folder does not copy it (nor another
     process's live temporary); the next ``cp`` into the folder removes it once it is
@@ -1031,7 +1031,7 @@ def test_a_killed_copy_leaves_a_temporary_that_is_skipped_then_removed(
 
 
 def test_only_the_first_cancelling_signal_interrupts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 10: inside main(), the first SIGTERM or SIGHUP raises (as Ctrl-C does) and
+    """Inside main(), the first SIGTERM or SIGHUP raises (as Ctrl-C does) and
     later ones are ignored, so that they cannot cut the clean-up short; a handler not
     set from Python (getsignal() gives None: it could not be put back) is left alone."""
     handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGHUP)}
@@ -1056,7 +1056,7 @@ def test_only_the_first_cancelling_signal_interrupts(monkeypatch: pytest.MonkeyP
 
 
 def test_what_else_a_listing_leaves_out_is_reported_by_its_text() -> None:
-    """Issue 10: an error of another kind handed to cp's on_error (a listing may report
+    """An error of another kind handed to cp's on_error (a listing may report
     more than unreadable paths and unsafe names) is still said, by its text."""
     assert _skipped(ValueError("odd size")) == {"path": "?", "error": "odd size"}
     assert _skipped(ValueError()) == {"path": "?", "error": "ValueError"}

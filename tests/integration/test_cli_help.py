@@ -1,4 +1,4 @@
-"""Issue 13 ("The command line's finish"): ``--version``, ``cp``'s usage line and the
+"""``--version``, ``cp``'s usage line and the
 examples of every command's ``--help``, as ``python -m transferqueue`` subprocesses."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 10: what ``transferqueue cp`` prints, for big jobs and odd names.
+"""What ``transferqueue cp`` prints, for big jobs and odd names.
 
 Item 9: ``--json`` is linear in the job's size (the whole job in the first and last lines,
 in between only the files that changed, by index), and the displays look only at the
@@ -77,7 +77,7 @@ def environment(**changes: str | None) -> dict[str, str]:
 
 
 def test_json_rebuilds_the_job_from_lines_that_grow_linearly(tmp_path: Path) -> None:
-    """Issue 10: a real ``cp --json`` of 600 files: the first line ("created") and the
+    """A real ``cp --json`` of 600 files: the first line ("created") and the
     last ("ended") carry the whole job and "skipped"; the "updated" lines in between
     carry the job without its files and the files changed since the line before. The
     lines rebuild the final job exactly, and the files they list in all stay linear: at
@@ -115,7 +115,7 @@ def test_json_rebuilds_the_job_from_lines_that_grow_linearly(tmp_path: Path) -> 
 
 
 def test_json_of_a_job_finished_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Issue 10: an empty folder makes an empty job, completed at once: "created" and
+    """An empty folder makes an empty job, completed at once: "created" and
     "ended" still come, the last listing no change."""
     (tmp_path / "empty").mkdir()
     assert _cli.main(["cp", "--json", str(tmp_path / "empty"), str(tmp_path / "out")]) == 0
@@ -190,7 +190,7 @@ class Terminal(io.StringIO):
 
 @pytest.mark.parametrize("display", ["plain", "json", "rich"])
 def test_the_displays_read_only_the_changed_files(display: str) -> None:
-    """Issue 10: fed the snapshots of a 300-file job, a display reads each file once
+    """Fed the snapshots of a 300-file job, a display reads each file once
     for the first snapshot (and once more for the last, with --json), then only the
     changed ones: not all 300 per snapshot, as the 83 s for 100,000 files came from.
     The plain display still prints each file done exactly once."""
@@ -223,7 +223,7 @@ def test_the_displays_read_only_the_changed_files(display: str) -> None:
 
 
 def test_json_prints_nothing_after_the_ended_line() -> None:
-    """Issue 10: the ``ended`` line is the last, also when the end is shown once more (a
+    """The ``ended`` line is the last, also when the end is shown once more (a
     copy interrupted just after its job ended shows the job's end again); a job that is
     terminal from its first line gets ``created`` then ``ended``."""
     snapshots = every_snapshot(3)
@@ -498,7 +498,7 @@ def test_the_rich_display_shows_names_as_they_are_not_as_markup() -> None:
 
 
 def test_the_rich_columns_show_binary_units() -> None:
-    """Issue 13: the bars' bytes and speed are in the binary units of every other line
+    """The bars' bytes and speed are in the binary units of every other line
     (rich's own columns are decimal): done of total, speed per second, and ``?`` for
     what rich cannot tell yet."""
     from rich.progress import Progress

@@ -1,4 +1,4 @@
-"""Issue 13 ("One demo, one entry point"): ``python -m transferqueue`` is the command line,
+"""``python -m transferqueue`` is the command line,
 ``transferqueue demo`` the terminal demo, ``transferqueue demo --web`` the demo page
 (served and stopped in tests/integration/test_web_demo.py)."""
 

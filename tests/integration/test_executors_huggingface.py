@@ -1,8 +1,8 @@
 """The Hugging Face executor and listing helper against a fake hub on 127.0.0.1.
 
 Issue 4 ("Hugging Face"): downloads of model and dataset files, redirects to a CDN that
-must not see the token, private repositories, clear errors (S16), resume by HTTP Range
-after a broken connection, cancellation (S9) and the hub's endpoint and token from the
+must not see the token, private repositories, clear errors, resume by HTTP Range
+after a broken connection, cancellation and the hub's endpoint and token from the
 environment. Every download test checks the bytes that arrived (size and sha256).
 """
 
@@ -70,7 +70,7 @@ def queue_one(
 
 
 def test_public_model_file(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4: a public model file arrives whole, with absolute progress up to its size."""
+    """A public model file arrives whole, with absolute progress up to its size."""
     dest = tmp_path / "out" / "config.json"
     progress = run(HuggingFaceDownload(endpoint=hub.url), "hf://owner/model/config.json", dest)
     assert_file(dest, CONFIG)
@@ -83,7 +83,7 @@ def test_public_model_file(hub: RunningHub, tmp_path: Path) -> None:
 
 
 def test_dataset_file_through_queue(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4, S4: a dataset file downloads through a real TransferQueue."""
+    """A dataset file downloads through a real TransferQueue."""
     dest = tmp_path / "train.csv"
     executor = HuggingFaceDownload(endpoint=hub.url, chunk_size=4096)
     with tq.TransferQueue(2) as q:
@@ -95,7 +95,7 @@ def test_dataset_file_through_queue(hub: RunningHub, tmp_path: Path) -> None:
 
 
 def test_redirect_to_cdn_drops_the_token(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4: a file behind a 302 arrives; the hub sees the token, the CDN does not."""
+    """A file behind a 302 arrives; the hub sees the token, the CDN does not."""
     dest = tmp_path / "weights.bin"
     run(HuggingFaceDownload(endpoint=hub.url, token=TOKEN), "hf://owner/model/weights.bin", dest)
     assert_file(dest, WEIGHTS)
@@ -107,7 +107,7 @@ def test_redirect_to_cdn_drops_the_token(hub: RunningHub, tmp_path: Path) -> Non
 
 
 def test_private_repo_with_the_right_token(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4: token support: a private repository's file downloads with its token."""
+    """Token support: a private repository's file downloads with its token."""
     dest = tmp_path / "secret.bin"
     executor = HuggingFaceDownload(endpoint=hub.url, token=TOKEN, chunk_size=8192)
     with tq.TransferQueue(1) as q:
@@ -120,7 +120,7 @@ def test_private_repo_with_the_right_token(hub: RunningHub, tmp_path: Path) -> N
 def test_bad_or_missing_token_is_a_clear_permanent_error(
     hub: RunningHub, tmp_path: Path, token: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 4, S16, issue 10: a bad or missing token fails with a clear message that never
+    """A bad or missing token fails with a clear message that never
     shows the token, is a PermissionError (as a refused S3 or local access is), so not
     retried, and leaves no file."""
     monkeypatch.delenv("HF_TOKEN", raising=False)
@@ -150,7 +150,7 @@ def test_bad_or_missing_token_is_a_clear_permanent_error(
 
 
 def test_missing_file_is_a_clear_error(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4, S16, issue 10: a 404 names the repository, revision and path, is a
+    """A 404 names the repository, revision and path, is a
     FileNotFoundError (as a missing S3 key or local file is), not retried; nothing is left."""
     dest = tmp_path / "nope.txt"
     with pytest.raises(HubNotFoundError) as caught:
@@ -170,7 +170,7 @@ def test_missing_file_is_a_clear_error(hub: RunningHub, tmp_path: Path) -> None:
 
 
 def test_resume_after_a_broken_connection(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4: a connection broken after N bytes raises ConnectionError and keeps the
+    """A connection broken after N bytes raises ConnectionError and keeps the
     partial file; the next call asks for ``bytes=N-`` and completes the file correctly."""
     cut = 100_000
     hub.hub.break_after["weights.bin"] = cut
@@ -209,7 +209,7 @@ def test_resume_through_a_queue_with_retry(hub: RunningHub, tmp_path: Path) -> N
 def test_corrupt_partial_fails_the_checksum_and_is_discarded(
     hub: RunningHub, tmp_path: Path
 ) -> None:
-    """Issue 4: a resumed file is checked against the sha256 the hub announces
+    """A resumed file is checked against the sha256 the hub announces
     (X-Linked-Etag): a spoiled part fails the check, is discarded, and the retry (the
     error is a ConnectionError) downloads the file afresh, correctly."""
     cut = 100_000
@@ -233,7 +233,7 @@ def test_corrupt_partial_fails_the_checksum_and_is_discarded(
 
 
 def test_server_error_is_retried(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4, issue 3: a 503 is a HubUnavailableError (a ConnectionError), retried."""
+    """A 503 is a HubUnavailableError (a ConnectionError), retried."""
     hub.hub.fail_once["config.json"] = 503
     dest = tmp_path / "config.json"
     executor = HuggingFaceDownload(endpoint=hub.url)
@@ -251,7 +251,7 @@ def test_server_error_is_retried(hub: RunningHub, tmp_path: Path) -> None:
 
 
 def test_server_ignoring_range_restarts_from_zero(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4: a 200 reply to a Range request replaces the partial file from byte 0."""
+    """A 200 reply to a Range request replaces the partial file from byte 0."""
     hub.hub.break_after["train.csv"] = 5000
     hub.hub.ignore_range = True
     dest = tmp_path / "train.csv"
@@ -270,7 +270,7 @@ def test_server_ignoring_range_restarts_from_zero(hub: RunningHub, tmp_path: Pat
 
 
 def test_cancel_mid_download_through_the_queue(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4, S9: cancelling a job while the server stalls mid-file ends the download
+    """Cancelling a job while the server stalls mid-file ends the download
     promptly and leaves neither the destination nor a partial file."""
     stall = Stall(path="weights.bin", after=64 * 1024)
     hub.hub.stall = stall
@@ -305,7 +305,7 @@ def test_cancel_mid_download_through_the_queue(hub: RunningHub, tmp_path: Path) 
 
 
 def test_cancel_direct_call_while_stalled(hub: RunningHub, tmp_path: Path) -> None:
-    """S9: a direct call notices cancellation while waiting for bytes and cleans up."""
+    """A direct call notices cancellation while waiting for bytes and cleans up."""
     stall = Stall(path="train.csv", after=20_000)
     hub.hub.stall = stall
     dest = tmp_path / "train.csv"
@@ -335,7 +335,7 @@ def test_cancel_direct_call_while_stalled(hub: RunningHub, tmp_path: Path) -> No
 
 
 def test_stalled_server_times_out_and_keeps_the_part(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4: a server that stops sending cannot hang the download: TimeoutError (an
+    """A server that stops sending cannot hang the download: TimeoutError (an
     OSError, retried by default) after ``timeout``, and the part is kept for the retry.
     The short timeout can count only the stall's silence: the client's checks between
     reads wait until the server has put every byte before it into the socket (a server
@@ -360,7 +360,7 @@ def test_stalled_server_times_out_and_keeps_the_part(hub: RunningHub, tmp_path: 
 
 
 def test_existing_destination_is_not_overwritten(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4: an existing destination is refused before any request, unless overwrite."""
+    """An existing destination is refused before any request, unless overwrite."""
     dest = tmp_path / "config.json"
     dest.write_bytes(b"mine")
     with pytest.raises(FileExistsError):
@@ -375,7 +375,7 @@ def test_existing_destination_is_not_overwritten(hub: RunningHub, tmp_path: Path
 def test_endpoint_and_token_come_from_the_environment_at_call_time(
     hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 4: HF_ENDPOINT and HF_TOKEN are read when a file downloads, not before."""
+    """``HF_ENDPOINT`` and HF_TOKEN are read when a file downloads, not before."""
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.delenv("HF_TOKEN", raising=False)
     executor = HuggingFaceDownload()  # made before the environment is right
@@ -393,7 +393,7 @@ def test_endpoint_and_token_come_from_the_environment_at_call_time(
 
 
 def test_list_whole_repo_over_paginated_tree(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4: a repo's file list (all pages of the tree API), downloaded through a queue."""
+    """A repo's file list (all pages of the tree API), downloaded through a queue."""
     hub.hub.page_size = 2
     mappings = list_hf_files("hf://owner/model", tmp_path / "out", endpoint=hub.url)
     expected = {
@@ -417,7 +417,7 @@ def test_list_whole_repo_over_paginated_tree(hub: RunningHub, tmp_path: Path) ->
 
 
 def test_list_sub_path_and_single_file(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4: a folder of a repo maps below it; one file maps to destination/name."""
+    """A folder of a repo maps below it; one file maps to destination/name."""
     hub.hub.page_size = 3
     folder = list_hf_files("hf://owner/model@main/sub/", tmp_path / "f", endpoint=hub.url)
     assert [(m["destination_path"], m["size"]) for m in folder] == [
@@ -470,7 +470,7 @@ def test_list_sub_path_and_single_file(hub: RunningHub, tmp_path: Path) -> None:
     ],
 )
 def test_parse_hf_url_valid(url: str, expected: HuggingFaceLocation) -> None:
-    """Issue 4: the hf:// forms the command line takes, and their round trip."""
+    """The hf:// forms the command line takes, and their round trip."""
     location = parse_hf_url(url)
     assert location == expected
     assert parse_hf_url(location.url()) == location
@@ -506,13 +506,13 @@ def test_a_branch_with_a_slash_is_listed_and_downloaded(hub: RunningHub, tmp_pat
     ],
 )
 def test_parse_hf_url_invalid(url: str) -> None:
-    """Issue 4: malformed hf:// URLs raise ValueError naming the URL."""
+    """Malformed hf:// URLs raise ValueError naming the URL."""
     with pytest.raises(ValueError, match="URL"):
         parse_hf_url(url)
 
 
 def test_executor_rejects_a_repo_url_and_bad_options(tmp_path: Path) -> None:
-    """S16: a source that names no file fails clearly, before any network use."""
+    """A source that names no file fails clearly, before any network use."""
     with pytest.raises(ValueError, match="names a repository"):
         run(HuggingFaceDownload(endpoint="http://127.0.0.1:9"), "hf://owner/repo", tmp_path / "x")
     with pytest.raises(ValueError, match="endpoint"):

@@ -249,7 +249,7 @@ def _port(url: str) -> int:
 def test_listing_and_downloads_over_https(
     https_hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 4: with the CA in SSL_CERT_FILE and HF_ENDPOINT=https://127.0.0.1:PORT, a
+    """With the CA in SSL_CERT_FILE and HF_ENDPOINT=https://127.0.0.1:PORT, a
     paginated listing (its next-page links are https too) and the download of every file,
     one through the https CDN, succeed through a queue, byte for byte."""
     assert https_hub.url.startswith("https://127.0.0.1:")
@@ -276,7 +276,7 @@ def test_listing_and_downloads_over_https(
 def test_token_goes_to_the_https_hub_not_to_the_https_cdn(
     https_hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 4: over HTTPS, HF_TOKEN reaches the hub's origin (the private file and the
+    """Over HTTPS, HF_TOKEN reaches the hub's origin (the private file and the
     private listing are allowed), and is not sent after the 302 to the CDN, another https
     origin (another port)."""
     monkeypatch.setenv("HF_ENDPOINT", https_hub.url)
@@ -315,7 +315,7 @@ def test_range_resume_over_tls(
     content: bytes,
     cut: int,
 ) -> None:
-    """Issue 4: a TLS connection cut after N bytes (no close_notify) is a ConnectionError
+    """A TLS connection cut after N bytes (no close_notify) is a ConnectionError
     that keeps the part; the next call asks for ``bytes=N-`` over TLS and completes the
     file (for the CDN file, against the hub's sha256 too), alone and through a queue's
     retry."""
@@ -348,7 +348,7 @@ def test_range_resume_over_tls(
 def test_stalled_tls_server_times_out_and_resumes(
     https_hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 4: a TLS server that stops sending mid-file cannot hang the download (the
+    """A TLS server that stops sending mid-file cannot hang the download (the
     poll for bytes copes with TLS's own buffering): TimeoutError after ``timeout``, the
     part kept, and the next call resumes it over TLS."""
     monkeypatch.setenv("HF_ENDPOINT", https_hub.url)
@@ -370,7 +370,7 @@ def test_stalled_tls_server_times_out_and_resumes(
 def test_cancel_while_a_tls_server_says_nothing(
     https_hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 4, S9: a cancel reaches a download waiting for a TLS server's first byte at
+    """A cancel reaches a download waiting for a TLS server's first byte at
     once, although TLS records that carry no data (TLS 1.3 session tickets) made the socket
     readable: the executor returns long before its 30 s timeout, leaving no file."""
     monkeypatch.setenv("HF_ENDPOINT", https_hub.url)
@@ -407,7 +407,7 @@ def test_cancel_while_a_tls_server_says_nothing(
 def test_every_framing_over_tls(
     https_hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, framing: Framing
 ) -> None:
-    """Issue 10: over TLS too, a file from the hub, one from the CDN and a paginated
+    """Over TLS too, a file from the hub, one from the CDN and a paginated
     listing arrive whole whether their bodies have a length on a kept-alive connection,
     end with the connection (Connection: close, HTTP/1.0) or are chunked, written in
     pieces with pauses longer than the client's poll interval."""
@@ -475,7 +475,7 @@ def untrusted(
 def test_untrusted_certificate_fails_the_file(
     untrusted: RunningHub, rejected: str, tmp_path: Path
 ) -> None:
-    """Issue 4: a certificate the client cannot verify (unknown CA, no CA configured, a
+    """A certificate the client cannot verify (unknown CA, no CA configured, a
     name that is not 127.0.0.1, or the CDN's unknown CA) fails the download with the ssl
     verification error (kept at least as the cause), before any HTTP request reaches that
     server, so the token never crosses an unverified connection; no file or part is
@@ -503,7 +503,7 @@ def test_untrusted_certificate_fails_the_file(
 
 @pytest.mark.parametrize("untrusted", ["unknown-ca", "cdn-unknown-ca"], indirect=True)
 def test_untrusted_certificate_is_not_retried(untrusted: RunningHub, tmp_path: Path) -> None:
-    """Issue 4, issue 3: a certificate failure is permanent: the default policy must not
+    """A certificate failure is permanent: the default policy must not
     count it as transient, and a queue retrying transient errors tries the file once."""
     dest = tmp_path / "secret.bin"
     executor = HuggingFaceDownload(timeout=WAIT)
@@ -527,7 +527,7 @@ def test_untrusted_certificate_is_not_retried(untrusted: RunningHub, tmp_path: P
 
 @pytest.mark.parametrize("untrusted", ["unknown-ca"], indirect=True)
 def test_untrusted_certificate_error_names_the_host(untrusted: RunningHub, tmp_path: Path) -> None:
-    """Issue 4, S16: the failed file's error (direct and in the queue's record) names the
+    """The failed file's error (direct and in the queue's record) names the
     host whose certificate could not be verified and says so."""
     dest = tmp_path / "secret.bin"
     executor = HuggingFaceDownload(timeout=WAIT)

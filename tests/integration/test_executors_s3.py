@@ -1,8 +1,8 @@
 """The S3 executor and listing helper against a real S3 endpoint (moto's server on
 127.0.0.1) through real boto3 clients; every test checks the bytes that arrived.
 
-Clauses: S7 (absolute progress), S9 (cancellation reaches the executor), S16 (a failure
-becomes the file's error text), and issue #4's S3 requirements."""
+Covered: absolute progress, cancellation reaching the executor, a failure becoming the
+file's error text, and the executor's S3 behaviour (multipart, ranged downloads, errors)."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ def s3(client: S3Client) -> Iterator[S3Transfer]:
 
 
 def test_parse_s3_url_splits_bucket_and_key() -> None:
-    """issue #4: s3://bucket/key names a bucket and a key (which may hold slashes)."""
+    """``s3://bucket/key`` names a bucket and a key (which may hold slashes)."""
     assert parse_s3_url("s3://my-bucket/a/b/c.txt") == ("my-bucket", "a/b/c.txt")
     assert parse_s3_url("s3://my.bucket") == ("my.bucket", "")
     assert parse_s3_url("s3://abc/") == ("abc", "")
@@ -170,14 +170,14 @@ def test_parse_s3_url_splits_bucket_and_key() -> None:
     ],
 )
 def test_parse_s3_url_rejects_bad_urls(url: str, problem: str) -> None:
-    """issue #4: a bad URL is a ValueError that names the URL and the problem."""
+    """A bad URL is a ValueError that names the URL and the problem."""
     with pytest.raises(ValueError, match=problem) as info:
         parse_s3_url(url)
     assert repr(url) in str(info.value)
 
 
 def test_executor_refuses_paths_without_s3(s3: S3Transfer, tmp_path: Path) -> None:
-    """S16: a pair with no s3:// side is refused with a message naming both paths."""
+    """A pair with no s3:// side is refused with a message naming both paths."""
     with pytest.raises(ValueError, match="needs an s3:// source or destination"):
         s3(transfer_file(tmp_path / "a", tmp_path / "b", 1), FakeProgress().as_callback())
     with pytest.raises(ValueError, match="names no object"):
@@ -212,7 +212,7 @@ def test_s3_names_need_boto3_only_when_used() -> None:
 
 
 def test_small_upload_called_directly(s3: S3Transfer, client: S3Client, tmp_path: Path) -> None:
-    """S7: a small upload arrives whole; progress is reported from the caller's thread
+    """A small upload arrives whole; progress is reported from the caller's thread
     in absolute bytes, ending at the size."""
     data = payload(300_000)
     source = tmp_path / "small.bin"
@@ -227,7 +227,7 @@ def test_small_upload_called_directly(s3: S3Transfer, client: S3Client, tmp_path
 
 
 def test_multipart_upload_through_a_queue(s3: S3Transfer, client: S3Client, tmp_path: Path) -> None:
-    """issue #4 + S7: 20 MiB goes up in 4 parts through a real queue; the object's
+    """20 MiB goes up in 4 parts through a real queue; the object's
     checksum matches and the progress the executor reported is absolute, ending at size."""
     data = payload(20 * MiB, seed=1)
     source = tmp_path / "big.bin"
@@ -259,7 +259,7 @@ def test_multipart_upload_through_a_queue(s3: S3Transfer, client: S3Client, tmp_
 
 
 def test_small_and_multipart_download(s3: S3Transfer, client: S3Client, tmp_path: Path) -> None:
-    """issue #4 + S7: a small and a 20 MiB (ranged, multipart) download through a real queue
+    """A small and a 20 MiB (ranged, multipart) download through a real queue
     arrive whole in new subfolders, and no temporary file is left beside them."""
     small, big = payload(1000, seed=2), payload(20 * MiB, seed=3)
     client.put_object(Bucket=BUCKET, Key="small.txt", Body=small)
@@ -294,7 +294,7 @@ def test_small_and_multipart_download(s3: S3Transfer, client: S3Client, tmp_path
 def test_download_called_directly_reports_progress(
     s3: S3Transfer, client: S3Client, tmp_path: Path
 ) -> None:
-    """S7: a direct multipart download reports absolute bytes ending at the size."""
+    """A direct multipart download reports absolute bytes ending at the size."""
     data = payload(12 * MiB, seed=4)
     client.put_object(Bucket=BUCKET, Key="k.bin", Body=data)
     progress = FakeProgress()
@@ -306,7 +306,7 @@ def test_download_called_directly_reports_progress(
 
 
 def test_download_refuses_to_overwrite_unless_asked(client: S3Client, tmp_path: Path) -> None:
-    """issue #4: an existing destination is kept (FileExistsError naming it) unless the
+    """An existing destination is kept (FileExistsError naming it) unless the
     executor was made with overwrite=True, which replaces it."""
     data = payload(5000, seed=5)
     client.put_object(Bucket=BUCKET, Key="k", Body=data)
@@ -329,7 +329,7 @@ def test_download_refuses_to_overwrite_unless_asked(client: S3Client, tmp_path: 
 
 
 def test_upload_refuses_an_existing_object_unless_asked(client: S3Client, tmp_path: Path) -> None:
-    """issue #4: overwrite=False also keeps an existing object (FileExistsError naming
+    """Overwrite=False also keeps an existing object (FileExistsError naming
     its URL); overwrite=True replaces it."""
     client.put_object(Bucket=BUCKET, Key="k", Body=b"old")
     data = payload(2000, seed=6)
@@ -346,7 +346,7 @@ def test_upload_refuses_an_existing_object_unless_asked(client: S3Client, tmp_pa
 
 
 def test_default_client_comes_from_the_environment(s3_env: str, tmp_path: Path) -> None:
-    """issue #4: without a client, boto3's usual configuration (AWS_ENDPOINT_URL, the
+    """Without a client, boto3's usual configuration (AWS_ENDPOINT_URL, the
     credentials in the environment) decides where the bytes go."""
     check = s3_client()
     check.create_bucket(Bucket="env-bucket")
@@ -367,7 +367,7 @@ def test_default_client_comes_from_the_environment(s3_env: str, tmp_path: Path) 
 
 
 def test_server_side_copy_small_and_multipart(s3: S3Transfer, client: S3Client) -> None:
-    """issue #4: S3-to-S3 copies (one request, and 4 copied parts) through a real queue
+    """S3-to-S3 copies (one request, and 4 copied parts) through a real queue
     arrive with the source's bytes, and report progress up to the size."""
     client.create_bucket(Bucket="other")
     small, big = payload(777, seed=8), payload(20 * MiB, seed=9)
@@ -397,7 +397,7 @@ def test_server_side_copy_small_and_multipart(s3: S3Transfer, client: S3Client) 
 
 
 def test_streamed_copy_with_a_source_client(client: S3Client) -> None:
-    """issue #4: with source_client the copy streams (GET with one client, multipart
+    """With source_client the copy streams (GET with one client, multipart
     upload with the other) and arrives whole, progress ending at the size."""
     data = payload(11 * MiB, seed=10)
     client.put_object(Bucket=BUCKET, Key="src", Body=data)
@@ -514,7 +514,7 @@ def run_cancelled_job(
 
 
 def test_cancel_mid_multipart_upload_leaves_no_upload(client: S3Client, tmp_path: Path) -> None:
-    """S9 + issue #4: cancelling the job after the first 5 MiB part aborts the multipart
+    """Cancelling the job after the first 5 MiB part aborts the multipart
     upload: no open upload and no object remain in the bucket."""
     data = payload(20 * MiB, seed=11)
     source = _write(tmp_path / "big.bin", data)
@@ -543,7 +543,7 @@ def test_cancel_mid_multipart_upload_leaves_no_upload(client: S3Client, tmp_path
 
 
 def test_cancel_mid_download_leaves_no_file(client: S3Client, tmp_path: Path) -> None:
-    """S9 + issue #4: cancelling a download after its first part leaves neither the
+    """Cancelling a download after its first part leaves neither the
     destination nor a temporary file in the folder."""
     data = payload(20 * MiB, seed=12)
     client.put_object(Bucket=BUCKET, Key="big", Body=data)
@@ -578,7 +578,7 @@ def test_cancel_mid_download_leaves_no_file(client: S3Client, tmp_path: Path) ->
 
 
 def test_a_download_writes_into_one_locked_temporary(client: S3Client, tmp_path: Path) -> None:
-    """issue 10: s3transfer writes straight into atomic_destination's temporary (given a
+    """S3transfer writes straight into atomic_destination's temporary (given a
     file name, it would write a ``NAME.<random>`` of its own, which a process killed
     mid-download leaves behind under a name nothing recognises): while the download
     runs, the folder holds that one ``.NAME.<8 hex>.part``, locked; then the file."""
@@ -622,7 +622,7 @@ def test_a_download_writes_into_one_locked_temporary(client: S3Client, tmp_path:
 
 
 def test_direct_cancel_raises_transfer_cancelled(client: S3Client, tmp_path: Path) -> None:
-    """S9: an executor called directly raises TransferCancelled (naming the URL) once its
+    """An executor called directly raises TransferCancelled (naming the URL) once its
     on_progress says cancelled, and the aborted upload leaves nothing behind."""
     data = payload(20 * MiB, seed=13)
     source = _write(tmp_path / "f", data)
@@ -665,7 +665,7 @@ def test_direct_cancel_raises_transfer_cancelled(client: S3Client, tmp_path: Pat
 
 
 def test_missing_bucket_and_key_give_clear_errors(s3: S3Transfer, tmp_path: Path) -> None:
-    """S16 + issue #4: a missing bucket or key fails the file in a real queue job with
+    """A missing bucket or key fails the file in a real queue job with
     FileNotFoundError-like text naming the URL and what is missing; nothing is written."""
     source = _write(tmp_path / "f", b"data")
     out = tmp_path / "out"
@@ -714,7 +714,7 @@ def test_missing_bucket_and_key_give_clear_errors(s3: S3Transfer, tmp_path: Path
 def test_wrong_credentials_give_permission_errors(
     moto_server: MotoServer, client: S3Client, tmp_path: Path
 ) -> None:
-    """S16 + issue #4: with credentials the server refuses, uploads and downloads fail
+    """With credentials the server refuses, uploads and downloads fail
     with a PermissionError naming the URL; the right credentials then work."""
     data = payload(3000, seed=14)
     client.put_object(Bucket=BUCKET, Key="k", Body=data)
@@ -781,7 +781,7 @@ def test_wrong_credentials_give_permission_errors(
 
 
 def test_list_s3_objects_pages_through_a_prefix(client: S3Client, tmp_path: Path) -> None:
-    """issue #4: a prefix lists every object below it (over several pages), with sizes
+    """A prefix lists every object below it (over several pages), with sizes
     and destinations below the given folder; folder markers and sibling prefixes are left
     out; each listed file then downloads whole."""
     contents = {f"data/f{i:02d}": payload(100 + i, seed=i) for i in range(11)}
@@ -809,7 +809,7 @@ def test_list_s3_objects_pages_through_a_prefix(client: S3Client, tmp_path: Path
 
 
 def test_list_s3_objects_exact_key_bucket_and_errors(client: S3Client) -> None:
-    """issue #4: a key that exists is one file with the destination as given; a whole
+    """A key that exists is one file with the destination as given; a whole
     bucket lists everything (an S3 destination joins with '/'); nothing below a prefix is
     an empty list; a missing bucket is a FileNotFoundError naming it."""
     client.put_object(Bucket=BUCKET, Key="a/b", Body=b"12345")
@@ -843,7 +843,7 @@ HOSTILE_KEYS = {
 
 
 def test_list_s3_objects_refuses_unsafe_keys(client: S3Client, tmp_path: Path) -> None:
-    """issue 10: every key below the prefix passes the one check of remote names before
+    """Every key below the prefix passes the one check of remote names before
     it becomes a path: a key with an empty, '.' or '..' segment, a leading '/', a
     backslash or a NUL raises UnsafeRemoteNameError naming it and where it came from
     (for a local and for an S3 destination alike); with on_error each is reported there
@@ -877,7 +877,7 @@ def test_list_s3_objects_refuses_unsafe_keys(client: S3Client, tmp_path: Path) -
 
 
 def test_list_s3_objects_checks_keys_of_a_whole_bucket(client: S3Client, tmp_path: Path) -> None:
-    """issue 10: listing a whole bucket, a key is the name: '/abs' and '../top' are
+    """Listing a whole bucket, a key is the name: '/abs' and '../top' are
     refused there too."""
     for key in ("/abs", "../top", "fine"):
         client.put_object(Bucket=BUCKET, Key=key, Body=b"x")
@@ -891,7 +891,7 @@ def test_list_s3_objects_checks_keys_of_a_whole_bucket(client: S3Client, tmp_pat
 
 
 def test_list_s3_objects_keys_ending_in_a_slash(client: S3Client, tmp_path: Path) -> None:
-    """issue 10: a zero-byte key ending in '/' is a folder marker and is skipped; one
+    """A zero-byte key ending in '/' is a folder marker and is skipped; one
     that holds data cannot become a file name, so it is refused as an unsafe name
     (raised, or reported to on_error), not silently dropped."""
     client.put_object(Bucket=BUCKET, Key="p/marker/", Body=b"")
@@ -916,7 +916,7 @@ def test_list_s3_objects_keys_ending_in_a_slash(client: S3Client, tmp_path: Path
 
 
 def test_constructor_and_closed_instance_errors(tmp_path: Path) -> None:
-    """issue #4: a wrong transfer_config, a non-threaded one (which could not be
+    """A wrong transfer_config, a non-threaded one (which could not be
     cancelled), a closed instance and a non-str URL are refused with clear messages."""
     with pytest.raises(TypeError, match="TransferConfig"):
         S3Transfer(transfer_config=cast(Any, {"max_concurrency": 2}))
@@ -933,7 +933,7 @@ def test_constructor_and_closed_instance_errors(tmp_path: Path) -> None:
 
 
 def test_upload_of_a_folder_is_refused(s3: S3Transfer, client: S3Client, tmp_path: Path) -> None:
-    """S16: a folder as an upload's source fails with IsADirectoryError naming it."""
+    """A folder as an upload's source fails with IsADirectoryError naming it."""
     with pytest.raises(IsADirectoryError, match="source is a folder") as info:
         s3(transfer_file(tmp_path, f"s3://{BUCKET}/k", 1), FakeProgress().as_callback())
     assert str(tmp_path) in str(info.value)
@@ -941,7 +941,7 @@ def test_upload_of_a_folder_is_refused(s3: S3Transfer, client: S3Client, tmp_pat
 
 
 def test_unreachable_endpoint_is_a_connection_error(s3_env: str, tmp_path: Path) -> None:
-    """S16: an endpoint nobody listens on gives ConnectionError naming the URL."""
+    """An endpoint nobody listens on gives ConnectionError naming the URL."""
     nobody = f"http://127.0.0.1:{free_port()}"
     client = s3_client(endpoint_url=nobody, config=Config(retries={"max_attempts": 1}))
     data = b"x" * 10
@@ -975,7 +975,7 @@ def test_unreachable_endpoint_is_a_connection_error(s3_env: str, tmp_path: Path)
 def test_local_write_failure_names_the_url(
     s3: S3Transfer, client: S3Client, tmp_path: Path
 ) -> None:
-    """S16: a download whose destination folder vanishes while the object is requested
+    """A download whose destination folder vanishes while the object is requested
     fails with an OSError naming the URL and the local problem, and leaves nothing."""
     client.put_object(Bucket=BUCKET, Key="k", Body=b"abc")
     out = tmp_path / "out"
@@ -993,7 +993,7 @@ def test_local_write_failure_names_the_url(
 
 
 def test_copy_errors_name_the_side_that_failed(client: S3Client) -> None:
-    """S16: a copy from a missing key names the source; a copy into a missing bucket
+    """A copy from a missing key names the source; a copy into a missing bucket
     names the destination; a streamed copy from a missing key names the source."""
     client.put_object(Bucket=BUCKET, Key="k", Body=b"abc")
     with S3Transfer(client=client, overwrite=True) as executor:
@@ -1035,7 +1035,7 @@ class RaisingProgress(FakeProgress):
 
 
 def test_cancel_raised_by_a_report_aborts_the_upload(client: S3Client, tmp_path: Path) -> None:
-    """S9: when on_progress itself raises TransferCancelled, the executor cancels the
+    """When on_progress itself raises TransferCancelled, the executor cancels the
     transfer before re-raising it: the multipart upload is aborted, no object appears."""
     data = payload(20 * MiB, seed=15)
     progress = RaisingProgress(5 * MiB)
@@ -1102,7 +1102,7 @@ def test_cancel_raised_by_a_report_aborts_the_upload(client: S3Client, tmp_path:
     ],
 )
 def test_s3_error_mapping(error: Exception, kind: type[OSError], text: str) -> None:
-    """S16: botocore failures become OSError subclasses whose text names the URL and the
+    """Botocore failures become OSError subclasses whose text names the URL and the
     problem (unit check of the mapping, for codes moto does not produce)."""
     mapped = s3_error(error, "s3://bkt/a/b", "read")
     assert type(mapped) is kind
@@ -1110,7 +1110,7 @@ def test_s3_error_mapping(error: Exception, kind: type[OSError], text: str) -> N
 
 
 def test_list_s3_objects_default_client_and_hidden_names(s3_env: str, tmp_path: Path) -> None:
-    """issue #4: without a client the listing uses boto3's usual configuration."""
+    """Without a client the listing uses boto3's usual configuration."""
     check = s3_client()
     check.create_bucket(Bucket="env-bucket")
     check.put_object(Bucket="env-bucket", Key="p/q", Body=b"12")

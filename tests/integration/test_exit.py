@@ -39,7 +39,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_job_queued_at_interpreter_exit_is_refused_or_fails_its_files() -> None:
-    """S12, S15, S16: nothing is left half-done when no worker or event thread can start."""
+    """Nothing is left half-done when no worker or event thread can start."""
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60, check=False
     )
@@ -58,7 +58,7 @@ def test_job_queued_at_interpreter_exit_is_refused_or_fails_its_files() -> None:
 def test_job_is_refused_when_its_event_thread_cannot_start(
     queue: tq.TransferQueue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """S12: a job whose events no thread could deliver is refused with the reason, before
+    """A job whose events no thread could deliver is refused with the reason, before
     anything is registered, started or sent; the queue works again once threads can start."""
     real_start = threading.Thread.start
 

@@ -1,4 +1,4 @@
-"""Fork safety (S23, issue 3 part 7), with a real ``os.fork()``.
+"""Fork safety, with a real ``os.fork()``.
 
 Python 3.12+ warns (DeprecationWarning) when a multi-threaded process forks, and pytest
 runs with ``filterwarnings = error``; forking the pytest process would also copy its
@@ -485,7 +485,7 @@ def run_script(
 
 
 def test_a_queue_used_before_fork_works_in_the_child() -> None:
-    """S23: after ``os.fork()`` the child's queue has forgotten the parent's unfinished
+    """After ``os.fork()`` the child's queue has forgotten the parent's unfinished
     jobs (one running, one waiting to retry) and kept its finished ones, whose ``wait``
     returns even where the terminal event was still on its way in the parent; a watch
     inherited on a parent's job ends at once. New jobs run there on fresh worker threads
@@ -554,7 +554,7 @@ FORKS = 40
 
 
 def test_fork_while_other_threads_hammer_the_queue_inherits_no_held_lock() -> None:
-    """S23: forking again and again while threads keep taking the queue's locks
+    """Forking again and again while threads keep taking the queue's locks
     (queue_job, get_all_jobs, cancel_job, cleanup_old_jobs, progress reports, a receiver)
     neither deadlocks the parent nor leaves the child a lock held by a thread it does not
     have: every child finds no job active, queues and finishes a job and shuts down
@@ -568,7 +568,7 @@ def test_fork_while_other_threads_hammer_the_queue_inherits_no_held_lock() -> No
 
 
 def test_multiprocessing_fork_child_runs_a_job_on_the_inherited_queue() -> None:
-    """S23: a ``multiprocessing`` fork-context Process, started while the parent's
+    """A ``multiprocessing`` fork-context Process, started while the parent's
     queue runs a job, runs its own job on the inherited queue (fresh workers, the parent's
     running job unknown there) and exits cleanly; the parent's job then completes."""
     parent, _ = run_script(MULTIPROCESSING_SCRIPT)

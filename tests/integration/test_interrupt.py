@@ -1,4 +1,4 @@
-"""Ctrl-C and interpreter exit (S22, issue 3 part 6): real subprocesses, a real SIGINT.
+"""Ctrl-C and interpreter exit: real subprocesses, a real SIGINT.
 
 Each test runs SCRIPT in a fresh interpreter. Its job has four files on a queue of limit 2;
 their executors are cooperative but never end by themselves: they report progress, then
@@ -257,7 +257,7 @@ def assert_cancelled_at_exit(child: Child) -> None:
 def test_sigint_interrupts_a_blocked_caller_and_the_process_exits(
     queue_kind: str, block: str
 ) -> None:
-    """S22: SIGINT while the main thread blocks in ``wait()`` or iterates ``watch()``
+    """SIGINT while the main thread blocks in ``wait()`` or iterates ``watch()``
     (on a queue of its own or on ``tq.transfer_queue``) raises KeyboardInterrupt within
     1 s; the script catches it and returns, and the process exits (code 0) within 2 s
     although its cooperative executors never end by themselves: the exit hook cancelled
@@ -277,7 +277,7 @@ def test_sigint_interrupts_a_blocked_caller_and_the_process_exits(
 
 @pytest.mark.parametrize("block", ["wait", "watch"])
 def test_uncaught_keyboard_interrupt_still_exits_promptly(block: str) -> None:
-    """S22: a script that does not catch KeyboardInterrupt prints its traceback within
+    """A script that does not catch KeyboardInterrupt prints its traceback within
     1 s of SIGINT and exits within 2 s after it, killed by SIGINT as Python does for an
     uncaught KeyboardInterrupt (so a nonzero status), its job cancelled at exit."""
     child = Child(SCRIPT, "own", block, "raise")
@@ -294,7 +294,7 @@ def test_uncaught_keyboard_interrupt_still_exits_promptly(block: str) -> None:
 
 @pytest.mark.parametrize("queue_kind", ["own", "singleton"])
 def test_returning_from_main_cancels_running_jobs_at_exit(queue_kind: str) -> None:
-    """S22: a script that queues a job and simply returns (no wait, no signal) exits
+    """A script that queues a job and simply returns (no wait, no signal) exits
     within 2 s while its cooperative executors run for ever: the hook registered with
     ``threading._register_atexit`` cancelled the job before ``concurrent.futures`` joined
     its workers, so they stopped and the two queued files never started."""
@@ -362,7 +362,7 @@ LATE_JOB_SCRIPT = textwrap.dedent(
 
 
 def test_a_job_queued_while_the_interpreter_exits_does_not_hold_up_exit() -> None:
-    """S22: "at interpreter exit unfinished jobs are cancelled before the workers are
+    """ "at interpreter exit unfinished jobs are cancelled before the workers are
     joined, so a process with cooperative executors exits within two seconds". A job
     queued once the exit hook has run (an executor that queues a clean-up job when its
     upload is cancelled) must not escape that: it is refused or cancelled too, and the

@@ -45,7 +45,7 @@ class DiskFull(OSError):
 def test_job_queued_and_completed_are_info_from_the_event_thread(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """S24: 'job queued' (INFO, with the id, the type and the file count) and 'job
+    """'job queued' (INFO, with the id, the type and the file count) and 'job
     completed' (INFO) are logged, in that order, by the event thread; caplog gets them
     because records from any thread reach the root logger's handlers."""
     caplog.set_level(logging.INFO, logger=LOGGER)
@@ -65,7 +65,7 @@ def test_job_queued_and_completed_are_info_from_the_event_thread(
 
 
 def test_failed_file_and_failed_job_are_warnings(caplog: pytest.LogCaptureFixture) -> None:
-    """S24 with S16: a failed file is a WARNING naming the file, the job and the error,
+    """A failed file is a WARNING naming the file, the job and the error,
     with the executor's very exception as exc_info (its traceback); the failed job is a
     WARNING with its summary."""
     caplog.set_level(logging.INFO, logger=LOGGER)
@@ -102,7 +102,7 @@ def test_failed_file_and_failed_job_are_warnings(caplog: pytest.LogCaptureFixtur
 def test_retried_attempt_is_info_and_the_last_failure_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """S24 with part 3: an attempt that will be retried is logged at INFO with its
+    """An attempt that will be retried is logged at INFO with its
     exception; the attempt after which the file fails for good is the WARNING."""
     caplog.set_level(logging.INFO, logger=LOGGER)
     raised: list[BaseException] = []
@@ -128,7 +128,7 @@ def test_retried_attempt_is_info_and_the_last_failure_a_warning(
 
 
 def test_cancelled_job_is_info_and_no_failure_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    """S24 with S9: a cancelled job is logged at INFO; its executor stopping with
+    """A cancelled job is logged at INFO; its executor stopping with
     TransferCancelled is no failure, so nothing is logged at WARNING or above."""
     caplog.set_level(logging.INFO, logger=LOGGER)
     started = threading.Event()
@@ -153,7 +153,7 @@ def test_cancelled_job_is_info_and_no_failure_is_logged(caplog: pytest.LogCaptur
 
 
 def test_gated_cancel_logs_nothing_above_info(caplog: pytest.LogCaptureFixture) -> None:
-    """S24 with S9: an executor that just returns after its job was cancelled leaves
+    """An executor that just returns after its job was cancelled leaves
     no warning either."""
     caplog.set_level(logging.INFO, logger=LOGGER)
     gate = GatedExecutor()
@@ -173,7 +173,7 @@ def test_gated_cancel_logs_nothing_above_info(caplog: pytest.LogCaptureFixture) 
 
 
 def test_limit_change_is_info_with_old_and_new_values(caplog: pytest.LogCaptureFixture) -> None:
-    """S24 with S2: changing the limit logs the old and the new value at INFO; setting
+    """Changing the limit logs the old and the new value at INFO; setting
     the same limit again logs nothing."""
     caplog.set_level(logging.INFO, logger=LOGGER)
     with tq.TransferQueue(2) as q:
@@ -192,7 +192,7 @@ def test_limit_change_is_info_with_old_and_new_values(caplog: pytest.LogCaptureF
 def test_a_raising_receiver_is_an_error_with_its_exception(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """S24 with S8: a receiver that raises is logged at ERROR with its exception."""
+    """A receiver that raises is logged at ERROR with its exception."""
     caplog.set_level(logging.INFO, logger=LOGGER)
     raised: list[BaseException] = []
 
@@ -250,7 +250,7 @@ SILENT_SCRIPT = textwrap.dedent(
 
 
 def test_nothing_is_printed_without_logging_configuration() -> None:
-    """S24: a script that configures no logging, and whose files fail, whose receiver
+    """A script that configures no logging, and whose files fail, whose receiver
     raises and whose job is cancelled at exit, prints nothing to stdout or stderr (the
     library's logger has a NullHandler, so logging's last resort never fires)."""
     result = subprocess.run(

@@ -107,7 +107,7 @@ def test_a_job_stream_sends_the_job_whole_after_a_gap_in_its_events(
     two: tuple[tq.TransferQueue, tq.TransferQueue],
     redis_url: str,  # noqa: F811
 ) -> None:
-    """Issue 12: when an event of another process's job is gone from Redis before the
+    """When an event of another process's job is gone from Redis before the
     stream read it (trimmed), the watch reads the job whole again, and the stream sends
     it whole: changes against a picture the client may not have would leave it wrong."""
     import redis

@@ -1,4 +1,4 @@
-"""Issue 4 ("Command line"): routing a (source, destination) pair to its transfer type,
+"""Routing a (source, destination) pair to its transfer type,
 listing helper and executor (transferqueue.executors._routing)."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def hub() -> Iterator[RunningHub]:
 
 
 def test_location_kind() -> None:
-    """Issue 4: the scheme alone decides the kind of location."""
+    """The scheme alone decides the kind of location."""
     assert location_kind("s3://bucket/key") == "s3"
     assert location_kind("hf://owner/repo") == "hf"
     assert location_kind("/tmp/x") == "local"
@@ -61,7 +61,7 @@ def test_location_kind() -> None:
 def test_transfer_type_for_supported_pairs(
     source: str, destination: str, expected: tq.TransferType
 ) -> None:
-    """Issue 4: each supported pair has its transfer type."""
+    """Each supported pair has its transfer type."""
     assert transfer_type_for(source, destination) is expected
 
 
@@ -70,7 +70,7 @@ def test_transfer_type_for_supported_pairs(
     [("/a", "hf://owner/repo"), ("hf://owner/repo", "s3://bucket/k"), ("s3://b/k", "hf://o/r")],
 )
 def test_transfer_type_for_unsupported_pair(source: str, destination: str) -> None:
-    """Issue 4: any other pair is a ValueError naming both and what is supported."""
+    """Any other pair is a ValueError naming both and what is supported."""
     with pytest.raises(ValueError, match="supported") as info:
         transfer_type_for(source, destination)
     assert source in str(info.value)
@@ -78,7 +78,7 @@ def test_transfer_type_for_unsupported_pair(source: str, destination: str) -> No
 
 
 def test_list_files_local(tmp_path: Path) -> None:
-    """Issue 4: a local folder is listed by list_local_files, which takes on_error and no
+    """A local folder is listed by list_local_files, which takes on_error and no
     other kind's options."""
     (tmp_path / "src" / "d").mkdir(parents=True)
     (tmp_path / "src" / "d" / "f").write_bytes(b"12345")
@@ -102,7 +102,7 @@ def test_list_files_local(tmp_path: Path) -> None:
 
 
 def test_list_files_and_transfer_s3_round_trip(s3_env: str, tmp_path: Path) -> None:  # noqa: F811
-    """Issue 4: local -> s3 -> s3 -> local through one Transfer executor and a real queue;
+    """Local -> s3 -> s3 -> local through one Transfer executor and a real queue;
     S3 prefixes are listed by list_s3_objects."""
     s3_client().create_bucket(Bucket="bucket")
     (tmp_path / "src").mkdir()
@@ -126,7 +126,7 @@ def test_list_files_gives_on_error_to_the_s3_listing(
     s3_env: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    """Issue 10: ``on_error`` reaches the S3 listing too: a key that cannot become a path
+    """``on_error`` reaches the S3 listing too: a key that cannot become a path
     below the destination is reported there and left out; without it, it raises."""
     client = s3_client()
     client.create_bucket(Bucket="bucket")
@@ -152,7 +152,7 @@ def test_list_files_gives_on_error_to_the_s3_listing(
 def test_list_files_and_transfer_hf(
     hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 4: hf:// sources are listed by list_hf_files (options passed through) and
+    """Hf:// sources are listed by list_hf_files (options passed through) and
     downloaded by the Transfer's HuggingFaceDownload."""
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.delenv("HF_TOKEN", raising=False)
@@ -166,7 +166,7 @@ def test_list_files_and_transfer_hf(
 
 
 def test_transfer_local_copy_and_overwrite(tmp_path: Path) -> None:
-    """Issue 4: local -> local goes to LocalCopy with the Transfer's overwrite setting."""
+    """Local -> local goes to LocalCopy with the Transfer's overwrite setting."""
     source = tmp_path / "a.bin"
     source.write_bytes(PAYLOAD)
     target = tmp_path / "b.bin"
@@ -183,7 +183,7 @@ def test_transfer_local_copy_and_overwrite(tmp_path: Path) -> None:
 
 
 def test_transfer_unsupported_pair_fails_the_file(tmp_path: Path) -> None:
-    """Issue 4: a file whose pair is unsupported fails with the ValueError's text."""
+    """A file whose pair is unsupported fails with the ValueError's text."""
     files = [{"source_path": str(tmp_path / "a"), "destination_path": "hf://o/r", "size": 1}]
     with tq.TransferQueue(1) as queue:
         job = queue.wait(queue.queue_job("local-upload", files, Transfer()), timeout=WAIT)
@@ -192,7 +192,7 @@ def test_transfer_unsupported_pair_fails_the_file(tmp_path: Path) -> None:
 
 
 def test_transfer_uses_given_executors() -> None:
-    """Issue 4: s3= and huggingface= replace the default executors."""
+    """S3= and huggingface= replace the default executors."""
     seen: list[str] = []
 
     def s3(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
@@ -216,7 +216,7 @@ def test_transfer_uses_given_executors() -> None:
 
 
 def test_transfer_makes_each_executor_once_across_threads() -> None:
-    """Issue 4: many threads asking at once get one and the same executor."""
+    """Many threads asking at once get one and the same executor."""
     transfer = Transfer()
     barrier = threading.Barrier(8)
     made: list[object] = []

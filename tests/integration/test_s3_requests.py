@@ -84,7 +84,7 @@ def _run(executor: tq.Executor, type_: str, files: list[dict[str, Any]]) -> tq.T
 def test_an_upload_without_overwrite_is_one_conditional_put(
     moto_server: MotoServer, client: Any, tmp_path: Path
 ) -> None:
-    """Issue 12: each small upload without overwrite is a single PUT; no HEAD of the
+    """Each small upload without overwrite is a single PUT; no HEAD of the
     object (nor of the bucket) comes first."""
     files = _files(tmp_path, 3)
     jobs: list[tq.TransferJob] = []
@@ -102,7 +102,7 @@ def test_an_upload_without_overwrite_is_one_conditional_put(
 def test_an_existing_object_is_refused_by_the_put_itself(
     moto_server: MotoServer, client: Any, tmp_path: Path
 ) -> None:
-    """Issue 12: the server refuses the conditional PUT onto an existing object (412),
+    """The server refuses the conditional PUT onto an existing object (412),
     which is a FileExistsError naming the URL and the way out; the object is kept. One
     request; through the queue the file fails with error_type FileExistsError."""
     client.put_object(Bucket=BUCKET, Key="f0", Body=b"old")
@@ -134,7 +134,7 @@ def test_an_existing_object_is_refused_by_the_put_itself(
 def test_an_upload_with_overwrite_is_one_plain_put(
     moto_server: MotoServer, client: Any, tmp_path: Path
 ) -> None:
-    """Issue 12: with overwrite, one PUT replaces the object."""
+    """With overwrite, one PUT replaces the object."""
     client.put_object(Bucket=BUCKET, Key="f0", Body=b"old")
     files = _files(tmp_path, 1)
     with S3Transfer(overwrite=True) as executor:
@@ -146,7 +146,7 @@ def test_an_upload_with_overwrite_is_one_plain_put(
 def test_a_multipart_upload_without_overwrite_asks_first(
     moto_server: MotoServer, client: Any, tmp_path: Path
 ) -> None:
-    """Issue 12: a multipart upload cannot carry the condition through s3transfer (it
+    """A multipart upload cannot carry the condition through s3transfer (it
     would give it to CreateMultipartUpload, which has none), so a HEAD asks first, and
     an existing object is refused before any part is sent."""
     source = tmp_path / "big"
@@ -165,7 +165,7 @@ def test_a_multipart_upload_without_overwrite_asks_first(
 def test_a_download_is_one_get(
     moto_server: MotoServer, client: Any, s3_env: str, tmp_path: Path
 ) -> None:
-    """Issue 12: with the default client, each object listed is downloaded by one GET
+    """With the default client, each object listed is downloaded by one GET
     (its first part's range tells s3transfer the size), with no HEAD first; an empty
     object too."""
     sizes = {"a": 1000, "b": 300_000, "empty": 0}
@@ -186,7 +186,7 @@ def test_a_download_is_one_get(
 def test_a_multipart_download_needs_no_head(
     moto_server: MotoServer, client: Any, s3_env: str, tmp_path: Path
 ) -> None:
-    """Issue 12: a large object comes in ranged GETs, the first of which tells its size
+    """A large object comes in ranged GETs, the first of which tells its size
     and ETag (the others are made conditional on it); no HEAD."""
     data = hashlib.sha256(b"seed").digest() * (12 * MiB // 32)
     client.put_object(Bucket=BUCKET, Key="big", Body=data)
@@ -202,7 +202,7 @@ def test_a_multipart_download_needs_no_head(
 
 
 def test_transfer_closes_the_executor_it_made(client: Any, tmp_path: Path) -> None:
-    """Issue 12: Transfer.close() closes the S3 executor it made, whose request threads
+    """``Transfer.close()`` closes the S3 executor it made, whose request threads
     then end (they were left running before); a later file fails with RuntimeError. An
     executor given to it is the caller's, left open."""
     before = set(threading.enumerate())
@@ -229,7 +229,7 @@ def test_cp_makes_one_client_and_one_request_per_object(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Issue 12: ``cp`` makes one boto3 client for its listings and its transfers (it
+    """``cp`` makes one boto3 client for its listings and its transfers (it
     made one per S3 source listed and one more for the transfers), and sends one request
     per object each way beside the listing's."""
     made: list[Any] = []
@@ -265,7 +265,7 @@ def test_cp_makes_one_client_and_one_request_per_object(
 
 
 def test_local_cp_makes_no_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 12: a local copy makes no S3 client (boto3 is not even asked)."""
+    """A local copy makes no S3 client (boto3 is not even asked)."""
 
     def refused(*args: Any) -> Any:
         raise AssertionError("an S3 client was made")

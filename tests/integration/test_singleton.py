@@ -1,4 +1,4 @@
-"""The process-wide queue (contract S14), checked in fresh interpreters where it matters."""
+"""The process-wide queue, checked in fresh interpreters where it matters."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def run_json(code: str, env_value: str | None) -> dict[str, Any]:
     ("env_value", "limit"), [(None, 2), ("5", 5), (" 3 ", 3), ("banana", None), ("0", None)]
 )
 def test_import_has_no_side_effect(env_value: str | None, limit: int | None) -> None:
-    """S14/S13: importing starts no thread, makes no queue and reads no configuration, so
+    """Importing starts no thread, makes no queue and reads no configuration, so
     it succeeds whatever MAX_CONCURRENT_TRANSFERS holds; the first lookup of
     transfer_queue makes it from the variable, still without a thread."""
     code = IMPORT_ONLY if limit is not None else IMPORT_ONLY.replace("facts[", "# facts[")
@@ -109,7 +109,7 @@ def test_import_has_no_side_effect(env_value: str | None, limit: int | None) -> 
 
 
 def test_invalid_config_fails_the_first_lookup_with_a_clear_error() -> None:
-    """S14/S13: with a bad MAX_CONCURRENT_TRANSFERS the first lookup of transfer_queue
+    """With a bad MAX_CONCURRENT_TRANSFERS the first lookup of transfer_queue
     (or update_transfer_queue_concurrency) raises a ValueError naming the variable and
     the value; nothing is kept, so once the value is fixed the next lookup works."""
     output = run_json(BAD_THEN_FIXED, "banana")
@@ -132,7 +132,7 @@ def run_cli(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_bad_variable_leaves_the_command_line_working(tmp_path: pathlib.Path) -> None:
-    """S13, CLI: a bad MAX_CONCURRENT_TRANSFERS crashes no command: --help and a copy
+    """A bad MAX_CONCURRENT_TRANSFERS crashes no command: --help and a copy
     given -j work, and a copy or the demo, which need the variable, get the CLI's own
     usage error (exit 2, no traceback) before doing anything."""
     (tmp_path / "src.txt").write_bytes(b"payload")
@@ -174,7 +174,7 @@ class ObservedLock:
 def test_threads_looking_up_the_shared_queue_at_once_get_one_queue(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """S14: threads that look transfer_queue up together, while none exists yet, get the
+    """Threads that look transfer_queue up together, while none exists yet, get the
     same queue, made once. The first to read the configuration waits there until every
     other thread has either come to the lock or read the configuration too: without the
     lock, each would make a queue of its own."""
@@ -250,7 +250,7 @@ FORK_WHILE_HELD = """
 
 
 def test_a_child_forked_while_the_queue_is_being_made_can_make_its_own() -> None:
-    """S14, S23: a child forked while another thread of the parent held the singleton's
+    """A child forked while another thread of the parent held the singleton's
     lock (making the queue) gets a fresh lock, so its first lookup works."""
     result = run_python(FORK_WHILE_HELD, None)
     assert result.returncode == 0, result.stderr
@@ -259,7 +259,7 @@ def test_a_child_forked_while_the_queue_is_being_made_can_make_its_own() -> None
 
 
 def test_singleton_runs_a_job_and_then_has_threads() -> None:
-    """S14: the singleton works; its threads exist once used (so "no thread at import" is
+    """The singleton works; its threads exist once used (so "no thread at import" is
     a real observation), and the script still exits."""
     output = run_json(QUEUE_ONE_JOB, None)
     assert output["status"] == "completed"
@@ -268,7 +268,7 @@ def test_singleton_runs_a_job_and_then_has_threads() -> None:
 
 
 def test_singleton_is_a_transfer_queue() -> None:
-    """S14: transfer_queue is a TransferQueue, the same at every lookup, listed by dir()
+    """``transfer_queue`` is a TransferQueue, the same at every lookup, listed by dir()
     although it is made on first use; other missing names still raise AttributeError."""
     assert isinstance(tq.transfer_queue, tq.TransferQueue)
     assert tq.transfer_queue is tq.transfer_queue
@@ -279,7 +279,7 @@ def test_singleton_is_a_transfer_queue() -> None:
 
 
 def test_update_transfer_queue_concurrency() -> None:
-    """S14: update_transfer_queue_concurrency changes the singleton's limit."""
+    """``update_transfer_queue_concurrency`` changes the singleton's limit."""
     old = tq.transfer_queue.concurrency_limit
     try:
         tq.update_transfer_queue_concurrency(old + 3)
@@ -297,7 +297,7 @@ def test_update_transfer_queue_concurrency() -> None:
 def test_update_transfer_queue_concurrency_rejects_bad_values(
     value: object, error: type[Exception]
 ) -> None:
-    """S14/S12: a bad limit is refused and the singleton's limit stays."""
+    """A bad limit is refused and the singleton's limit stays."""
     old = tq.transfer_queue.concurrency_limit
     try:
         with pytest.raises(error):

@@ -1,4 +1,4 @@
-"""Issue 5 (the browser): the demo page in a real, headless Chromium driven by Playwright.
+"""The demo page in a real, headless Chromium driven by Playwright.
 
 Each test runs twice: with the demo app (Flask) in werkzeug's threaded server, and with
 the same page and routes in Django under ASGI (tests/helpers/django_demo.py) in uvicorn (issue
@@ -207,7 +207,7 @@ def job_id(card: Locator) -> str:
 
 
 def test_page_loads_with_no_jobs(demo_page: DemoPage) -> None:
-    """Issue 5: the page loads its own files only, connects its event stream ("Live"),
+    """The page loads its own files only, connects its event stream ("Live"),
     and says there is no job yet; the three start buttons are there, with text."""
     page = demo_page.page
     expect(page).to_have_title("transferqueue demo")
@@ -219,7 +219,7 @@ def test_page_loads_with_no_jobs(demo_page: DemoPage) -> None:
 
 
 def test_refused_stream_shows_disconnected(browser: Browser, demo: Demo) -> None:
-    """Issue 5: when the server refuses the event stream (an HTTP error, after which
+    """When the server refuses the event stream (an HTTP error, after which
     EventSource gives up), the page says "Disconnected" rather than reconnecting for ever."""
     context = browser.new_context()
     try:
@@ -234,7 +234,7 @@ def test_refused_stream_shows_disconnected(browser: Browser, demo: Demo) -> None
 
 
 def test_copy_job_bar_reaches_100(demo_page: DemoPage) -> None:
-    """Issue 5: the "Copy sample files" button starts a job whose card, fed by the event
+    """The "Copy sample files" button starts a job whose card, fed by the event
     stream, ends with its bar at 100%, status completed, every file completed, all
     bytes counted and no Cancel button."""
     card = demo_page.start("copy", "Sample files #1")
@@ -253,7 +253,7 @@ def test_copy_job_bar_reaches_100(demo_page: DemoPage) -> None:
 
 
 def test_slow_job_cancelled_with_its_button(demo_page: DemoPage) -> None:
-    """Issue 5: the slow job shows live progress while active (its first chunks), its
+    """The slow job shows live progress while active (its first chunks), its
     Cancel button cancels it in the queue, and the card turns cancelled with the
     reason, its bar stopped short of 100% and the button gone."""
     card = demo_page.start("slow", "Slow copy #1")
@@ -274,7 +274,7 @@ def test_slow_job_cancelled_with_its_button(demo_page: DemoPage) -> None:
 
 
 def test_failing_job_shows_the_file_error(demo_page: DemoPage) -> None:
-    """Issue 5: the job with a missing file ends failed, the missing file's row shows
+    """The job with a missing file ends failed, the missing file's row shows
     its status and the error text, and the other three files show completed."""
     card = demo_page.start("failing", "With a missing file #1")
     expect_status(card, "failed")
@@ -298,7 +298,7 @@ def test_failing_job_shows_the_file_error(demo_page: DemoPage) -> None:
 
 
 def test_data_is_shown_as_text_never_as_html(demo_page: DemoPage) -> None:
-    """Issue 5: file names and errors with markup in them are shown literally: no
+    """File names and errors with markup in them are shown literally: no
     element or script from the data reaches the page."""
     markup = '<img src=x onerror="window.injected=1">'
 
@@ -325,7 +325,7 @@ def test_data_is_shown_as_text_never_as_html(demo_page: DemoPage) -> None:
 # screenshot, and needs 48 s to finish, far more than this test takes.
 @pytest.mark.parametrize("slow_pause", [1.0])
 def test_three_jobs_and_screenshot(demo_page: DemoPage) -> None:
-    """Issue 5: a failing, a normal and a slow job side by side, newest first, each with
+    """A failing, a normal and a slow job side by side, newest first, each with
     its own status; a reload rebuilds the same list from the stream's first event.
     Saves the screenshot named by TRANSFERQUEUE_SCREENSHOT."""
     page = demo_page.page

@@ -1,4 +1,4 @@
-"""Issue 5 (the demo): ``transferqueue.web``'s demo app through Flask's test client, and
+"""``transferqueue.web``'s demo app through Flask's test client, and
 ``transferqueue demo --web`` (and its older name ``python -m transferqueue.web``) as a
 subprocess."""
 
@@ -50,7 +50,7 @@ def all_files(folder: Path) -> list[str]:
 
 
 def test_page_and_static_files_are_served(queue: tq.TransferQueue, tmp_path: Path) -> None:
-    """Issue 5: ``/`` is the HTML page, which links its CSS and JavaScript under
+    """``/`` is the HTML page, which links its CSS and JavaScript under
     ``/static/``, served with their content types."""
     client = make_client(queue, tmp_path)
     page = client.get("/")
@@ -71,7 +71,7 @@ def test_page_and_static_files_are_served(queue: tq.TransferQueue, tmp_path: Pat
 
 
 def test_page_loads_nothing_from_elsewhere() -> None:
-    """Issue 5: no CDN or other outside resource: every ``src``/``href`` of the page is
+    """No CDN or other outside resource: every ``src``/``href`` of the page is
     one of its own files (or the empty ``data:`` icon that stops a favicon request), and
     the script fetches only this server's paths."""
     html = (STATIC / "demo.html").read_text()
@@ -84,7 +84,7 @@ def test_page_loads_nothing_from_elsewhere() -> None:
 
 
 def test_page_has_a_button_per_demo_kind() -> None:
-    """Issue 5: each sample job has its button (with text), and no button starts a kind
+    """Each sample job has its button (with text), and no button starts a kind
     the app does not know."""
     html = (STATIC / "demo.html").read_text()
     assert sorted(re.findall(r'data-kind="([^"]+)"', html)) == sorted(DEMO_KINDS)
@@ -103,7 +103,7 @@ def start(client: FlaskClient, kind: str) -> dict[str, object]:
 
 
 def test_copy_job_copies_every_file(queue: tq.TransferQueue, tmp_path: Path) -> None:
-    """Issue 5: ``POST /demo/copy`` answers 201 with the new job (camelCase) and copies
+    """``POST /demo/copy`` answers 201 with the new job (camelCase) and copies
     four generated files; the blueprint at ``/transfers`` serves the same job."""
     client = make_client(queue, tmp_path, pause=0)
     job = start(client, "copy")
@@ -125,7 +125,7 @@ def test_copy_job_copies_every_file(queue: tq.TransferQueue, tmp_path: Path) -> 
 
 
 def test_each_start_gets_a_fresh_folder(queue: tq.TransferQueue, tmp_path: Path) -> None:
-    """Issue 5: starting the same sample twice makes two jobs in two folders, so the
+    """Starting the same sample twice makes two jobs in two folders, so the
     second copy does not fail on the first one's destinations."""
     client = make_client(queue, tmp_path, pause=0)
     first, second = start(client, "copy"), start(client, "copy")
@@ -139,7 +139,7 @@ def test_each_start_gets_a_fresh_folder(queue: tq.TransferQueue, tmp_path: Path)
 def test_failing_job_fails_on_the_missing_file_only(
     queue: tq.TransferQueue, tmp_path: Path
 ) -> None:
-    """Issue 5: ``POST /demo/failing`` lists a file that does not exist: the job ends
+    """``POST /demo/failing`` lists a file that does not exist: the job ends
     ``failed`` with that file's error saying which file and why, every other file is
     ``completed`` and copied."""
     client = make_client(queue, tmp_path, pause=0)
@@ -161,7 +161,7 @@ def test_failing_job_fails_on_the_missing_file_only(
 def test_slow_job_is_cancelled_through_the_blueprint(
     queue: tq.TransferQueue, tmp_path: Path
 ) -> None:
-    """Issue 5: ``POST /demo/slow`` starts a throttled copy; ``DELETE /transfers/<id>``
+    """``POST /demo/slow`` starts a throttled copy; ``DELETE /transfers/<id>``
     cancels it mid-file at once (the pause is interruptible), and no partial
     destination (nor its hidden temporary file) is left."""
     client = make_client(queue, tmp_path, slow_pause=NEVER)
@@ -191,7 +191,7 @@ def test_slow_job_is_cancelled_through_the_blueprint(
 
 
 def test_unknown_kind_is_404(queue: tq.TransferQueue, tmp_path: Path) -> None:
-    """Issue 5: an unknown sample is a 404 with a JSON error naming the known ones, and
+    """An unknown sample is a 404 with a JSON error naming the known ones, and
     creates nothing; GET on a sample route is 405."""
     client = make_client(queue, tmp_path)
     response = client.post("/demo/nope", json={})
@@ -203,7 +203,7 @@ def test_unknown_kind_is_404(queue: tq.TransferQueue, tmp_path: Path) -> None:
 
 
 def test_start_needs_a_json_body(queue: tq.TransferQueue, tmp_path: Path) -> None:
-    """Issue 5: a start without a JSON body (what a cross-site form sends) is refused with
+    """A start without a JSON body (what a cross-site form sends) is refused with
     415 and starts nothing."""
     client = make_client(queue, tmp_path)
     form = client.post("/demo/copy", data={"x": "1"})
@@ -233,7 +233,7 @@ FOREIGN_HOSTS = [
 def test_foreign_host_is_refused_everywhere(
     queue: tq.TransferQueue, tmp_path: Path, host: str
 ) -> None:
-    """Issue 10: a request whose Host header does not name the demo (what a page on
+    """A request whose Host header does not name the demo (what a page on
     another domain resolving to 127.0.0.1 sends) is answered 400 on every route: the page,
     its files, the streams, the JSON routes, starts and cancels; nothing starts or stops."""
     client = make_client(queue, tmp_path, slow_pause=NEVER)
@@ -265,7 +265,7 @@ def test_foreign_host_is_refused_everywhere(
     "host", ["localhost", "localhost:80", "LocalHost:80", "127.0.0.1", "127.0.0.1:80", "[::1]:80"]
 )
 def test_own_names_are_accepted(queue: tq.TransferQueue, tmp_path: Path, host: str) -> None:
-    """Issue 10: the demo's own names pass, in any case, with its port or (on port 80,
+    """The demo's own names pass, in any case, with its port or (on port 80,
     which browsers leave out) without."""
     client = make_client(queue, tmp_path)
     for path in ("/", "/transfers/"):
@@ -274,7 +274,7 @@ def test_own_names_are_accepted(queue: tq.TransferQueue, tmp_path: Path, host: s
 
 
 def test_hosts_option(queue: tq.TransferQueue, tmp_path: Path) -> None:
-    """Issue 10: ``hosts`` replaces the names the demo answers to (IPv6 ones bracketed;
+    """``hosts`` replaces the names the demo answers to (IPv6 ones bracketed;
     an empty one, as ``--host ""`` gives, names nothing)."""
     client = make_client(queue, tmp_path, hosts=["demo.internal", "fe80::1", ""])
     for host, status in (
@@ -295,7 +295,7 @@ def test_hosts_option(queue: tq.TransferQueue, tmp_path: Path) -> None:
 def test_cross_site_start_and_cancel_are_refused(
     queue: tq.TransferQueue, tmp_path: Path, origin: str
 ) -> None:
-    """Issue 10: a POST or DELETE whose Origin is not the demo's own (a page of another
+    """A POST or DELETE whose Origin is not the demo's own (a page of another
     site, a sandboxed frame's "null") is answered 403 and changes nothing; a GET from
     elsewhere is not refused (it cannot read the answer without CORS)."""
     client = make_client(queue, tmp_path, slow_pause=NEVER)
@@ -318,7 +318,7 @@ def test_cross_site_start_and_cancel_are_refused(
 def test_own_origin_may_start_and_cancel(
     queue: tq.TransferQueue, tmp_path: Path, origin: str | None
 ) -> None:
-    """Issue 10: the demo's own page (its Origin) and clients that send no Origin (curl,
+    """The demo's own page (its Origin) and clients that send no Origin (curl,
     scripts) start and cancel jobs."""
     client = make_client(queue, tmp_path, slow_pause=NEVER)
     headers = {} if origin is None else {"Origin": origin}
@@ -338,7 +338,7 @@ OLD_NAME = ("transferqueue.web",)
 
 @pytest.mark.parametrize("command", [DEMO_WEB, OLD_NAME], ids=["demo-web", "old-name"])
 def test_module_help(command: tuple[str, ...]) -> None:
-    """Issue 5: ``transferqueue demo --help`` explains the demo and the options of the
+    """``transferqueue demo --help`` explains the demo and the options of the
     page's server; ``python -m transferqueue.web --help`` is the same command's."""
     result = subprocess.run(
         [sys.executable, "-m", *command, "--help"],
@@ -355,7 +355,7 @@ def test_module_help(command: tuple[str, ...]) -> None:
 
 
 def test_module_without_flask() -> None:
-    """Issue 5: without Flask the demo page says which extra to install (exit 2, no
+    """Without Flask the demo page says which extra to install (exit 2, no
     traceback)."""
     hide_flask = (
         "import runpy, sys; sys.modules['flask'] = None; "
@@ -436,7 +436,7 @@ def server_tmp(tmp_path: Path) -> Path:
 def test_module_serves_the_page_then_cleans_up(
     server_tmp: Path, command: tuple[str, ...], stop_signal: int
 ) -> None:
-    """Issue 5: ``--port 0`` listens on a free port of 127.0.0.1 and prints its URL; the
+    """``--port 0`` listens on a free port of 127.0.0.1 and prints its URL; the
     page and a sample job work; Ctrl-C (or SIGTERM, SIGHUP) stops it with status 0,
     cancelling the running job, and removes the work folder with the files. The older
     name ``python -m transferqueue.web`` does the same."""
@@ -473,7 +473,7 @@ def test_module_serves_the_page_then_cleans_up(
 
 
 def test_module_reports_a_busy_port(server_tmp: Path) -> None:
-    """Issue 5: a port already in use is a short error and exit status 1, and the
+    """A port already in use is a short error and exit status 1, and the
     work folder is removed all the same."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -525,7 +525,7 @@ def _raw_request(
     ],
 )
 def test_module_checks_host_and_origin(server_tmp: Path, listen: str) -> None:
-    """Issue 10: ``transferqueue demo --web`` refuses a request naming another host
+    """``transferqueue demo --web`` refuses a request naming another host
     (DNS rebinding: ``Host: evil.example:PORT``) with 400, on the page, a stream and a
     start alike, and a start from another site's page with 403; it serves requests naming
     it 127.0.0.1, localhost, [::1] or its ``--host``, with its port."""

@@ -1,4 +1,4 @@
-"""Issue 5 (Django): what only the views of transferqueue.web.django have, through Django's
+"""What only the views of transferqueue.web.django have, through Django's
 test client: 405s, CSRF, URL names and inclusion, urls.py and its TRANSFERQUEUE setting;
 issue 13: the app config, the setting's concurrency limit, the system checks, the trailing
 slash, and streams under ASGI (through Django's AsyncClient).
@@ -90,7 +90,7 @@ not_a_hook = 42  # imported by dotted path in the settings tests
 def test_wrong_method(
     queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve, method: str, url: str, allow: str
 ) -> None:
-    """Issue 5: a method a route does not serve is a 405 naming the allowed ones, and
+    """A method a route does not serve is a 405 naming the allowed ones, and
     changes nothing (a DELETE of the job's events does not cancel it)."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     response = getattr(serve(queue, public=True).client, method)(url.format(job_id=job_id))
@@ -105,7 +105,7 @@ def test_wrong_method(
 def test_delete_needs_no_csrf_token(
     queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve
 ) -> None:
-    """Issue 5: with CsrfViewMiddleware enforcing, DELETE cancels without a CSRF token
+    """With CsrfViewMiddleware enforcing, DELETE cancels without a CSRF token
     (the views are csrf_exempt), while an ordinary view in the same project is refused."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -132,7 +132,7 @@ def test_delete_needs_no_csrf_token(
 
 
 def test_url_names(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
-    """Issue 5: the documented URL names reverse to the routes, "events" is the all-jobs
+    """The documented URL names reverse to the routes, "events" is the all-jobs
     stream (not a job called "events"); issue 13: the names are in the application
     namespace "transferqueue", and a second inclusion with an instance namespace works."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
@@ -176,7 +176,7 @@ def urls_built_with(setting: object) -> Iterator[None]:
 
 
 def test_include_urls_module() -> None:
-    """Issue 5: include("transferqueue.web.django.urls") serves the process-wide queue
+    """``include("transferqueue.web.django.urls")`` serves the process-wide queue
     under the project's prefix, with the documented names; issue 10: without
     TRANSFERQUEUE it refuses every request, with "PUBLIC": True it serves them."""
     job_id = tq.transfer_queue.queue_job("local-upload", make_files(1), noop_executor)
@@ -200,7 +200,7 @@ def test_include_urls_module() -> None:
 
 
 def test_urls_module_reads_setting_at_import() -> None:
-    """Issue 5: urls.py builds its patterns from TRANSFERQUEUE when it is imported,
+    """``urls.py`` builds its patterns from TRANSFERQUEUE when it is imported,
     and keeps them when the setting changes later."""
     job_id = tq.transfer_queue.queue_job("local-upload", make_files(1), noop_executor)
     tq.transfer_queue.wait(job_id, timeout=WAIT)
@@ -218,14 +218,14 @@ def test_urls_module_reads_setting_at_import() -> None:
 
 
 def test_settings_absent() -> None:
-    """Issue 5: without TRANSFERQUEUE, urls.py uses transfer_urls' defaults, and the
+    """Without TRANSFERQUEUE, urls.py uses transfer_urls' defaults, and the
     process-wide queue's limit is left to the environment."""
     assert read_settings().view_options == {}
     assert read_settings().concurrency_limit is None
 
 
 def test_settings_dotted_path(queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve) -> None:
-    """Issue 5: TRANSFERQUEUE's dotted CAN_ACCESS is imported, and the options it
+    """TRANSFERQUEUE's dotted CAN_ACCESS is imported, and the options it
     gives urls.py take effect (snake_case keys, the hook, the keepalive)."""
     setting = {
         "CAMEL_CASE": False,
@@ -252,7 +252,7 @@ def test_settings_dotted_path(queue: tq.TransferQueue, gate: GatedExecutor, serv
 def test_settings_public_and_hide_paths(
     queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve
 ) -> None:
-    """Issue 10: TRANSFERQUEUE's "PUBLIC" and "HIDE_PATHS" reach the routes: the job
+    """TRANSFERQUEUE's "PUBLIC" and "HIDE_PATHS" reach the routes: the job
     is served to anyone, its files named without their folders."""
     with override_settings(TRANSFERQUEUE={"PUBLIC": True, "HIDE_PATHS": True}):
         options = _options_from_settings()
@@ -271,7 +271,7 @@ def test_settings_public_and_hide_paths(
 
 
 def test_settings_callable() -> None:
-    """Issue 5: TRANSFERQUEUE's CAN_ACCESS may be the callable itself, or None."""
+    """TRANSFERQUEUE's CAN_ACCESS may be the callable itself, or None."""
     with override_settings(TRANSFERQUEUE={"CAN_ACCESS": deny_header}):
         assert _options_from_settings() == {"can_access": deny_header}
     with override_settings(TRANSFERQUEUE={"CAN_ACCESS": None, "KEEPALIVE": 2}):
@@ -321,7 +321,7 @@ def test_settings_invalid(setting: object, message: str) -> None:
 
 
 def test_former_setting_is_refused() -> None:
-    """Issue 13: the former TRANSFERQUEUE_WEB setting is not silently ignored (its routes
+    """The former TRANSFERQUEUE_WEB setting is not silently ignored (its routes
     would answer 403, its hook unused): it raises, naming the new setting and its keys."""
     with (
         override_settings(TRANSFERQUEUE_WEB={"public": True}),
@@ -342,7 +342,7 @@ def test_job_events_close_before_reading(
     serve: Serve,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Issue 5: a job stream's response closed before its first chunk (its generator never
+    """A job stream's response closed before its first chunk (its generator never
     started) unsubscribes at once, by closing its watch (not when the watch is collected),
     and leaves the job running."""
     watches = keep_watches(queue, monkeypatch)  # only close() can unsubscribe them
@@ -359,7 +359,7 @@ def test_job_events_close_before_reading(
 
 
 def test_all_events_close_before_reading(queue: tq.TransferQueue, serve: Serve) -> None:
-    """Issue 5: the all-jobs stream subscribes when it starts, so a response closed
+    """The all-jobs stream subscribes when it starts, so a response closed
     before its first chunk leaves no receiver either."""
     created_before = len(tq.job_created.receivers)
     updated_before = len(tq.job_updated.receivers)
@@ -371,7 +371,7 @@ def test_all_events_close_before_reading(queue: tq.TransferQueue, serve: Serve) 
 def test_job_events_after_end_sends_no_body(
     queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve
 ) -> None:
-    """Issue 5: the view answering a reconnect after the end (``Last-Event-ID: end``) sends
+    """The view answering a reconnect after the end (``Last-Event-ID: end``) sends
     a 204 without a body itself (the test client strips a 204's body, as servers should)."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     serve(queue, public=True)
@@ -387,7 +387,7 @@ def test_job_events_after_end_sends_no_body(
 
 
 def test_views_without_django(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 5: without Django, importing the views names the extra to install."""
+    """Without Django, importing the views names the extra to install."""
     monkeypatch.setitem(sys.modules, "django", None)
     for name in ("transferqueue.web.django", "transferqueue.web.django._views"):
         monkeypatch.delitem(sys.modules, name)

@@ -1,4 +1,4 @@
-"""Issue 13 (Django as Django developers expect it): the application in INSTALLED_APPS, its
+"""The application in INSTALLED_APPS, its
 TRANSFERQUEUE concurrency limit, the system checks, the trailing slash, and the event
 streams under ASGI (Django's AsyncClient here; a real uvicorn in test_web_servers.py and
 test_web_browser.py).
@@ -47,7 +47,7 @@ GZIP = "django.middleware.gzip.GZipMiddleware"
 
 
 def test_app_config_is_found_by_its_dotted_path() -> None:
-    """Issue 13: "transferqueue.web.django" in INSTALLED_APPS is the package's AppConfig,
+    """ "transferqueue.web.django" in INSTALLED_APPS is the package's AppConfig,
     labelled "transferqueue"."""
     config = apps.get_app_config("transferqueue")
     assert isinstance(config, TransferQueueConfig)
@@ -80,14 +80,14 @@ def _django_process(setting: str, env_limit: str) -> subprocess.CompletedProcess
 
 
 def test_concurrency_limit_from_settings_when_django_starts() -> None:
-    """Issue 13: TRANSFERQUEUE's CONCURRENCY_LIMIT is the process-wide queue's limit once
+    """TRANSFERQUEUE's CONCURRENCY_LIMIT is the process-wide queue's limit once
     Django has started, and a bad MAX_CONCURRENT_TRANSFERS is then never read."""
     done = _django_process('{"CONCURRENCY_LIMIT": 7}', "not a number")
     assert (done.returncode, done.stdout.strip()) == (0, "7"), done.stderr
 
 
 def test_bad_setting_stops_django_from_starting() -> None:
-    """Issue 13: a bad TRANSFERQUEUE stops django.setup() with ImproperlyConfigured naming
+    """A bad TRANSFERQUEUE stops django.setup() with ImproperlyConfigured naming
     the key, before any request."""
     done = _django_process('{"CONCURRENCY_LIMIT": 0}', "2")
     assert done.returncode != 0
@@ -97,7 +97,7 @@ def test_bad_setting_stops_django_from_starting() -> None:
 def test_setting_changes_a_queue_made_before_django_started(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Issue 13: a process-wide queue made before Django's start gets the setting's limit
+    """A process-wide queue made before Django's start gets the setting's limit
     when the app is ready."""
     queue = tq.TransferQueue(2)
     monkeypatch.setattr(_singleton, "_shared", queue)
@@ -114,7 +114,7 @@ def test_setting_changes_a_queue_made_before_django_started(
 
 
 def test_set_shared_limit_refuses_a_bad_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 13: the limit given to the process-wide queue is checked as the queue's own."""
+    """The limit given to the process-wide queue is checked as the queue's own."""
     monkeypatch.setattr(_singleton, "_configured_limit", None)
     with pytest.raises(ValueError, match="at least 1"):
         _singleton.set_shared_limit(0)
@@ -129,7 +129,7 @@ def _ids() -> list[str]:
 
 
 def test_gzip_middleware_is_warned_about() -> None:
-    """Issue 13: transferqueue.W001 names GZipMiddleware (or a subclass) in MIDDLEWARE;
+    """``transferqueue.W001`` names GZipMiddleware (or a subclass) in MIDDLEWARE;
     other and unimportable middleware are no concern of it."""
     assert "transferqueue.W001" not in _ids()
     middleware = ["django.middleware.common.CommonMiddleware", "no_such_module.Middleware"]
@@ -148,7 +148,7 @@ class OwnGZip(GZipMiddleware):
 
 
 def test_django_before_5_under_asgi_is_warned_about(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 13: transferqueue.W002 warns on Django before 5.0 (an ASGI client that left
+    """``transferqueue.W002`` warns on Django before 5.0 (an ASGI client that left
     is never noticed there), and can be silenced by its id."""
     assert "transferqueue.W002" not in _ids()
     monkeypatch.setattr(django, "VERSION", (4, 2, 20, "final", 0))
@@ -163,7 +163,7 @@ def test_django_before_5_under_asgi_is_warned_about(monkeypatch: pytest.MonkeyPa
 
 
 def test_list_without_trailing_slash(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
-    """Issue 13: as the Flask blueprint's, the list is reached at the prefix without its
+    """As the Flask blueprint's, the list is reached at the prefix without its
     trailing slash (Django's APPEND_SLASH redirects there, the default with
     CommonMiddleware), and no other route takes a trailing slash."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
@@ -190,7 +190,7 @@ async def _read(chunks: AsyncIterator[bytes]) -> tuple[str | None, Any]:
 
 
 def test_asgi_job_stream_is_async_and_live(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
-    """Issue 13: under ASGI a job's stream is an asynchronous iterator whose events come
+    """Under ASGI a job's stream is an asynchronous iterator whose events come
     while the job runs (its first at once, an update when a file completes), not all at
     its end; closing the response ends the subscription."""
     job_id = queue.queue_job("local-upload", make_files(2), gate)
@@ -256,7 +256,7 @@ class Blocking:
 
 
 def test_async_stream_does_not_block_the_loop() -> None:
-    """Issue 13: while a chunk is awaited (the blocking next() in the stream's thread),
+    """While a chunk is awaited (the blocking next() in the stream's thread),
     the event loop runs other tasks; the chunks then come in order, and the end."""
     body = Blocking()
 
@@ -277,7 +277,7 @@ def test_async_stream_does_not_block_the_loop() -> None:
 
 
 def test_async_stream_closed_while_waiting() -> None:
-    """Issue 13: close() during a blocked next() (the client gone) returns at once, and
+    """``close()`` during a blocked next() (the client gone) returns at once, and
     closes the stream in its own thread as soon as that next() returns."""
     body = Blocking()
 
@@ -299,7 +299,7 @@ def test_async_stream_closed_while_waiting() -> None:
 
 
 def test_async_stream_closed_before_its_first_chunk() -> None:
-    """Issue 13: a stream closed before anything was asked of it (aclose, as
+    """A stream closed before anything was asked of it (aclose, as
     contextlib.aclosing does) still releases what it holds."""
     body = Blocking()
 
@@ -319,7 +319,7 @@ def test_async_stream_closed_before_its_first_chunk() -> None:
 
 
 def test_readme_django_settings_as_written() -> None:
-    """Issue 13: the Django guide's settings, run as written, are a setting the application
+    """The Django guide's settings, run as written, are a setting the application
     accepts (its hook swapped for one that imports here), with the limit it shows; the
     error it quotes is the one raised; both check ids are documented."""
     names: dict[str, Any] = {}

@@ -1,4 +1,4 @@
-"""Issue 5 (Flask): what only the blueprint of transferqueue.web has, through Flask's test client.
+"""What only the blueprint of transferqueue.web has, through Flask's test client.
 
 The routes themselves are tested under both frameworks in test_web_routes.py. Flask's test
 client runs a stream's generator to its first chunk inside ``get()``: a response closed
@@ -29,7 +29,7 @@ from transferqueue.web._endpoints import NOT_CONFIGURED
 
 
 def test_list_without_trailing_slash(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
-    """Issue 5: the list is served at the prefix with and without its trailing slash
+    """The list is served at the prefix with and without its trailing slash
     (strict_slashes=False), with the same options and access checks."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     client = FlaskWebClient(queue, can_access=deny_header)
@@ -44,7 +44,7 @@ def test_list_without_trailing_slash(queue: tq.TransferQueue, gate: GatedExecuto
 
 
 def test_unknown_attribute_of_the_web_package() -> None:
-    """Issue 5: transferqueue.web's lazy import of Flask answers only for the blueprint."""
+    """``transferqueue.web``'s lazy import of Flask answers only for the blueprint."""
     import transferqueue.web
 
     with pytest.raises(AttributeError, match="no_such_thing"):
@@ -52,7 +52,7 @@ def test_unknown_attribute_of_the_web_package() -> None:
 
 
 def test_blueprint_without_flask(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 5: without Flask, asking for the blueprint names the extra to install."""
+    """Without Flask, asking for the blueprint names the extra to install."""
     import transferqueue.web
 
     monkeypatch.setitem(sys.modules, "flask", None)
@@ -62,7 +62,7 @@ def test_blueprint_without_flask(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_hook_may_read_the_request_context_in_streams(queue: tq.TransferQueue) -> None:
-    """Issue 5: the all-jobs stream checks each event in the request's context, so a hook
+    """The all-jobs stream checks each event in the request's context, so a hook
     may use flask.request (or g, or a login manager's current user) as in a view."""
 
     def header_hook(request: flask.Request, job: tq.TransferJob | None, action: str) -> bool:
@@ -82,7 +82,7 @@ def test_hook_may_read_the_request_context_in_streams(queue: tq.TransferQueue) -
 def test_head_of_a_job_stream_leaves_no_watch(
     queue: tq.TransferQueue, gate: GatedExecutor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 5: a response closed before its stream's first chunk (a HEAD request, whose body
+    """A response closed before its stream's first chunk (a HEAD request, whose body
     is never sent) unsubscribes when it is closed, not when its watch is collected."""
     watches = keep_watches(queue, monkeypatch)  # only close() can unsubscribe them
     job_id = queue.queue_job("local-upload", make_files(1), gate)
@@ -97,7 +97,7 @@ def test_head_of_a_job_stream_leaves_no_watch(
 
 
 def test_readme_flask_sketch_serves_through_its_hook() -> None:
-    """Issue 10: the Flask guide's sketch, run as written in an app, gives the routes its
+    """The Flask guide's sketch, run as written in an app, gives the routes its
     access hook: the jobs are served to a user it lets in, refused to anyone else (it
     would be 403 for everyone, whoever asked, had it passed neither hook nor public)."""
     job_id = tq.transfer_queue.queue_job("local-upload", make_files(1), noop_executor)

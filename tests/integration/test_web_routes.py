@@ -1,4 +1,4 @@
-"""Issue 5: the routes of transferqueue.web, the same under Flask and under Django.
+"""The routes of transferqueue.web, the same under Flask and under Django.
 
 Each test runs once per framework (``[flask]`` and ``[django]`` in its id) through
 tests/helpers/web_clients.py, which also checks every answer's content type and stream headers and
@@ -57,7 +57,7 @@ def serve(request: pytest.FixtureRequest) -> Iterator[Serve]:
 
 
 def test_list_jobs_camel_case(queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve) -> None:
-    """Issue 5: GET /transfers/ lists every job as its camelCase to_dict, oldest first."""
+    """GET /transfers/ lists every job as its camelCase to_dict, oldest first."""
     first = queue.queue_job("local-upload", make_files(1, prefix="a"), gate)
     second = queue.queue_job("s3-upload", make_files(2, prefix="b"), gate)
     status, body = serve(queue, public=True).get("/transfers/")
@@ -72,7 +72,7 @@ def test_list_jobs_camel_case(queue: tq.TransferQueue, gate: GatedExecutor, serv
 
 
 def test_list_jobs_snake_case(queue: tq.TransferQueue, serve: Serve) -> None:
-    """Issue 5: camel_case=False switches every route to the snake_case to_dict."""
+    """``camel_case``=False switches every route to the snake_case to_dict."""
     job_id = queue.queue_job("local-upload", make_files(1), noop_executor)
     done = queue.wait(job_id, timeout=WAIT)
     client = serve(queue, public=True, camel_case=False)
@@ -84,13 +84,13 @@ def test_list_jobs_snake_case(queue: tq.TransferQueue, serve: Serve) -> None:
 
 
 def test_list_jobs_empty(queue: tq.TransferQueue, serve: Serve) -> None:
-    """Issue 5: an empty queue lists as [] (a JSON list, which Django's JsonResponse
+    """An empty queue lists as [] (a JSON list, which Django's JsonResponse
     refuses unless told safe=False)."""
     assert serve(queue, public=True).get("/transfers/") == (200, [])
 
 
 def test_get_job(queue: tq.TransferQueue, serve: Serve) -> None:
-    """Issue 5: GET /transfers/<id> gives the job's camelCase JSON."""
+    """GET /transfers/<id> gives the job's camelCase JSON."""
     job_id = queue.queue_job("local-upload", make_files(2), noop_executor)
     done = queue.wait(job_id, timeout=WAIT)
     status, body = serve(queue, public=True).get(f"/transfers/{job_id}")
@@ -100,7 +100,7 @@ def test_get_job(queue: tq.TransferQueue, serve: Serve) -> None:
 
 
 def test_get_unknown_job(queue: tq.TransferQueue, serve: Serve) -> None:
-    """Issue 5: an unknown id is a 404 with a JSON error naming it."""
+    """An unknown id is a 404 with a JSON error naming it."""
     status, body = serve(queue, public=True).get("/transfers/nope")
     assert status == 404
     assert body["jobId"] == "nope"
@@ -108,7 +108,7 @@ def test_get_unknown_job(queue: tq.TransferQueue, serve: Serve) -> None:
 
 
 def test_cancel_job(queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve) -> None:
-    """Issue 5 / S9: DELETE cancels a running job and answers its cancelled snapshot;
+    """DELETE cancels a running job and answers its cancelled snapshot;
     a second DELETE is a 409."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -125,7 +125,7 @@ def test_cancel_job(queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve) 
 
 
 def test_cancel_finished_job(queue: tq.TransferQueue, serve: Serve) -> None:
-    """Issue 5: DELETE of a completed job is a 409 and leaves it completed."""
+    """DELETE of a completed job is a 409 and leaves it completed."""
     job_id = queue.queue_job("local-upload", make_files(1), noop_executor)
     queue.wait(job_id, timeout=WAIT)
     status, body = serve(queue, public=True).delete(f"/transfers/{job_id}")
@@ -137,14 +137,14 @@ def test_cancel_finished_job(queue: tq.TransferQueue, serve: Serve) -> None:
 
 
 def test_cancel_unknown_job(queue: tq.TransferQueue, serve: Serve) -> None:
-    """Issue 5: DELETE of an unknown id is a 404 with a JSON error."""
+    """DELETE of an unknown id is a 404 with a JSON error."""
     status, body = serve(queue, public=True).delete("/transfers/nope")
     assert status == 404
     assert body["jobId"] == "nope"
 
 
 def test_keepalive_must_be_positive(serve: Serve) -> None:
-    """Issue 5: keepalive is checked when the blueprint or the patterns are made."""
+    """Keepalive is checked when the blueprint or the patterns are made."""
     with pytest.raises(ValueError, match="keepalive"):
         serve(None, public=True, keepalive=0)
 
@@ -160,7 +160,7 @@ def test_every_route_refused_without_hook_or_public(
     caplog: pytest.LogCaptureFixture,
     options: dict[str, Any],
 ) -> None:
-    """Issue 10: routes given neither an access hook nor public=True answer every request
+    """Routes given neither an access hook nor public=True answer every request
     403 with the same body (which tells the developer what to pass and nothing about the
     jobs: a running job and an unknown id look alike), cancel nothing, subscribe nothing;
     one warning says why, when the routes are made."""
@@ -199,7 +199,7 @@ def test_every_route_refused_without_hook_or_public(
 
 
 def test_public_routes_log_no_warning(serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
-    """Issue 10: routes given public=True or a hook were configured: no warning."""
+    """Routes given public=True or a hook were configured: no warning."""
     with caplog.at_level(logging.WARNING, logger="transferqueue"):
         serve(None, public=True)
         serve(None, can_access=deny_header)
@@ -207,7 +207,7 @@ def test_public_routes_log_no_warning(serve: Serve, caplog: pytest.LogCaptureFix
 
 
 def test_hook_and_public_together_refused(serve: Serve) -> None:
-    """Issue 10: a hook and public=True contradict each other: refused when the routes
+    """A hook and public=True contradict each other: refused when the routes
     are made, not at the first request."""
     with pytest.raises(ValueError, match=r"either can_access .* or public=True .*not both"):
         serve(None, can_access=deny_header, public=True)
@@ -226,7 +226,7 @@ def test_hook_and_public_together_refused(serve: Serve) -> None:
     ],
 )
 def test_access_options_checked(serve: Serve, options: dict[str, Any], message: str) -> None:
-    """Issue 10: public and hide_paths must be bools (a truthy string does not open the
+    """Public and hide_paths must be bools (a truthy string does not open the
     routes), and a hook must be callable."""
     with pytest.raises(TypeError, match=message):
         serve(None, **options)
@@ -264,7 +264,7 @@ def _copy_jobs_with_errors(
 def test_hide_paths(
     queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve, tmp_path: Path, camel_case: bool
 ) -> None:
-    """Issue 10: with hide_paths=True no answer carries a server path: the list, a job, a
+    """With hide_paths=True no answer carries a server path: the list, a job, a
     cancelled job, every message of the all-jobs stream (its list, created and updated) and
     of a job's stream name each file by its name, and its error says which file failed by
     that name (the folder above it as "…")."""
@@ -330,7 +330,7 @@ def test_hide_paths(
 
 
 def test_denied_view_hides_jobs(queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve) -> None:
-    """Issue 5: a user the hook denies "view" sees no job, and gets 404 (not 403) for one,
+    """A user the hook denies "view" sees no job, and gets 404 (not 403) for one,
     for its cancel and for its events, so ids do not leak; the job is not cancelled and
     nothing is subscribed."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
@@ -356,7 +356,7 @@ def test_denied_view_hides_jobs(queue: tq.TransferQueue, gate: GatedExecutor, se
 def test_denied_one_job_filters_list(
     queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve
 ) -> None:
-    """Issue 5: the hook is asked per job: a hidden job is left out of the list and is a
+    """The hook is asked per job: a hidden job is left out of the list and is a
     404, while the others stay visible."""
     hidden = queue.queue_job("local-upload", make_files(1, prefix="a"), gate)
     shown = queue.queue_job("local-upload", make_files(1, prefix="b"), gate)
@@ -370,7 +370,7 @@ def test_denied_one_job_filters_list(
 
 
 def test_denied_cancel(queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve) -> None:
-    """Issue 5: a user who may view but not cancel gets 403, and the job keeps running."""
+    """A user who may view but not cancel gets 403, and the job keeps running."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     gate.wait_running(1)
     client = serve(queue, can_access=deny_header)
@@ -383,7 +383,7 @@ def test_denied_cancel(queue: tq.TransferQueue, gate: GatedExecutor, serve: Serv
 
 
 def test_denied_collection(queue: tq.TransferQueue, serve: Serve) -> None:
-    """Issue 5: the hook asked with job=None can forbid the collection routes (403, a
+    """The hook asked with job=None can forbid the collection routes (403, a
     JSON error and not a stream), and a refused stream connects no receiver."""
     created_before = len(tq.job_created.receivers)
     updated_before = len(tq.job_updated.receivers)
@@ -400,7 +400,7 @@ def test_denied_collection(queue: tq.TransferQueue, serve: Serve) -> None:
 
 
 def test_job_events_to_the_end(queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve) -> None:
-    """Issue 5: a job's stream subscribes before its response starts, sends its snapshot at
+    """A job's stream subscribes before its response starts, sends its snapshot at
     once, its updates, the terminal snapshot and ``end``, then closes; the watch is
     unsubscribed."""
     job_id = queue.queue_job("local-upload", make_files(2), gate)
@@ -423,7 +423,7 @@ def test_job_events_to_the_end(queue: tq.TransferQueue, gate: GatedExecutor, ser
 def test_job_events_keepalive_and_close(
     queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve
 ) -> None:
-    """Issue 5: a quiet job's stream sends keep-alive comments; closing the response
+    """A quiet job's stream sends keep-alive comments; closing the response
     (the client gone) mid-way frees the subscription and cancels nothing."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     gate.wait_running(1)
@@ -446,7 +446,7 @@ def test_job_events_close_releases_a_referenced_watch(
     serve: Serve,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Issue 5: closing a job stream's response unsubscribes at once, by closing its watch,
+    """Closing a job stream's response unsubscribes at once, by closing its watch,
     not when the watch happens to be collected (a server or middleware may keep it)."""
     watches = keep_watches(queue, monkeypatch)  # only close() can unsubscribe them
     job_id = queue.queue_job("local-upload", make_files(1), gate)
@@ -461,7 +461,7 @@ def test_job_events_close_releases_a_referenced_watch(
 def test_job_events_cancelled_while_streaming(
     queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve
 ) -> None:
-    """Issue 5: a job cancelled through DELETE ends its stream with the cancelled snapshot."""
+    """A job cancelled through DELETE ends its stream with the cancelled snapshot."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     gate.wait_running(1)
     client = serve(queue, public=True, keepalive=KEEPALIVE)
@@ -477,7 +477,7 @@ def test_job_events_cancelled_while_streaming(
 
 
 def test_job_events_finished_job(queue: tq.TransferQueue, serve: Serve) -> None:
-    """Issue 5: a finished job's stream is its terminal snapshot and ``end`` at once."""
+    """A finished job's stream is its terminal snapshot and ``end`` at once."""
     job_id = queue.queue_job("local-upload", make_files(1), noop_executor)
     done = queue.wait(job_id, timeout=WAIT)
     stream = serve(queue, public=True, camel_case=False).stream(f"/transfers/{job_id}/events")
@@ -488,7 +488,7 @@ def test_job_events_finished_job(queue: tq.TransferQueue, serve: Serve) -> None:
 
 
 def test_job_events_after_end(queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve) -> None:
-    """Issue 5: a browser reconnecting with ``Last-Event-ID: end`` gets 204 No Content with
+    """A browser reconnecting with ``Last-Event-ID: end`` gets 204 No Content with
     no body (which stops EventSource), and subscribes nothing; another Last-Event-ID gets
     the stream."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
@@ -503,7 +503,7 @@ def test_job_events_after_end(queue: tq.TransferQueue, gate: GatedExecutor, serv
 
 
 def test_job_events_unknown(queue: tq.TransferQueue, serve: Serve) -> None:
-    """Issue 5: an unknown job's events route is a 404 JSON error, not a stream."""
+    """An unknown job's events route is a 404 JSON error, not a stream."""
     status, body = serve(queue, public=True).get("/transfers/nope/events")
     assert status == 404
     assert body["jobId"] == "nope"
@@ -514,7 +514,7 @@ def test_job_events_unknown(queue: tq.TransferQueue, serve: Serve) -> None:
 
 
 def test_all_events(queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve) -> None:
-    """Issue 5: /events sends the current jobs, then created and updated events of new and
+    """/events sends the current jobs, then created and updated events of new and
     old jobs, and keep-alives; closing it disconnects its receivers."""
     created = threading.Event()
 
@@ -561,7 +561,7 @@ def test_all_events(queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve) 
 def test_all_events_filters_denied_jobs(
     queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve
 ) -> None:
-    """Issue 5: /events leaves out the jobs the hook hides from the caller."""
+    """/events leaves out the jobs the hook hides from the caller."""
     hidden = queue.queue_job("local-upload", make_files(1, prefix="a"), gate)
     client = serve(queue, can_access=deny_header, keepalive=KEEPALIVE)
     stream = client.stream("/transfers/events", headers={"X-Deny": hidden})
@@ -586,7 +586,7 @@ def test_all_events_filters_denied_jobs(
 
 
 def test_default_queue_is_the_process_wide_one(serve: Serve) -> None:
-    """Issue 5 / S14: without a queue the routes serve tq.transfer_queue."""
+    """Without a queue the routes serve tq.transfer_queue."""
     job_id = tq.transfer_queue.queue_job("local-upload", make_files(1), noop_executor)
     done = tq.transfer_queue.wait(job_id, timeout=WAIT)
     client = serve(None, public=True)

@@ -1,4 +1,4 @@
-"""Issue 5 (real servers): the Flask blueprint and the Django views behind werkzeug's threaded
+"""The Flask blueprint and the Django views behind werkzeug's threaded
 server and gunicorn (gthread), and (issue 13) the Django views under ASGI behind uvicorn,
 read by a real HTTP client over 127.0.0.1.
 
@@ -316,7 +316,7 @@ def jobs(server: Server) -> Iterator[list[str]]:
 
 
 def test_job_stream_to_the_end(server: Server, jobs: list[str]) -> None:
-    """Issue 5: through a real server, a job's stream starts with the job as it stands, then
+    """Through a real server, a job's stream starts with the job as it stands, then
     brings each update, the terminal snapshot and ``end``, and the server ends it."""
     job_id = server.create_job(files=2)
     jobs.append(job_id)
@@ -342,7 +342,7 @@ def test_job_stream_to_the_end(server: Server, jobs: list[str]) -> None:
 
 
 def test_fifty_clients_see_the_end(server: Server, jobs: list[str]) -> None:
-    """Issue 5: 50 SSE clients subscribed to one job at once all get its terminal snapshot
+    """50 SSE clients subscribed to one job at once all get its terminal snapshot
     and ``end``, each on a stream the server then closes."""
     job_id = server.create_job()
     jobs.append(job_id)
@@ -388,7 +388,7 @@ def test_fifty_clients_see_the_end(server: Server, jobs: list[str]) -> None:
 
 
 def test_dropped_job_streams_unsubscribe(server: Server, jobs: list[str]) -> None:
-    """Issue 5: clients that close their connection mid-stream leave no watch behind, once
+    """Clients that close their connection mid-stream leave no watch behind, once
     the server has written to them (its next keep-alive), while the job runs on."""
     job_id = server.create_job()
     jobs.append(job_id)
@@ -406,7 +406,7 @@ def test_dropped_job_streams_unsubscribe(server: Server, jobs: list[str]) -> Non
 
 
 def test_dropped_all_jobs_stream_disconnects(server: Server, jobs: list[str]) -> None:
-    """Issue 5: the all-jobs stream, read through a real server, announces a new job; a
+    """The all-jobs stream, read through a real server, announces a new job; a
     client that drops it leaves no signal receiver behind."""
     before = server.counts()
     stream = server.stream("/transfers/events")
@@ -428,7 +428,7 @@ def test_dropped_all_jobs_stream_disconnects(server: Server, jobs: list[str]) ->
 
 
 def test_json_routes_and_cancel(server: Server, jobs: list[str]) -> None:
-    """Issue 5: the JSON routes answer through a real server, and a DELETE ends an open
+    """The JSON routes answer through a real server, and a DELETE ends an open
     stream of the job with its cancelled snapshot and ``end``."""
     job_id = server.create_job()
     jobs.append(job_id)
@@ -452,7 +452,7 @@ def test_json_routes_and_cancel(server: Server, jobs: list[str]) -> None:
 
 
 def test_closed_routes_refuse_everything(server: Server, jobs: list[str]) -> None:
-    """Issue 10: routes given neither an access hook nor public=True answer every request
+    """Routes given neither an access hook nor public=True answer every request
     403 through a real server, the streams too, and cancel nothing."""
     job_id = server.create_job()
     jobs.append(job_id)
@@ -464,7 +464,7 @@ def test_closed_routes_refuse_everything(server: Server, jobs: list[str]) -> Non
 
 
 def test_hidden_paths_through_a_real_server(server: Server, jobs: list[str]) -> None:
-    """Issue 10: with hide_paths=True neither the JSON routes nor any stream message (a
+    """With hide_paths=True neither the JSON routes nor any stream message (a
     job's and the all-jobs stream's) carry a server path, while a stream of the same job
     without it, open at the same time and fed the same snapshots, carries the paths."""
     job_id = server.create_job(files=2)

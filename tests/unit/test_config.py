@@ -1,4 +1,4 @@
-"""Configuration from the environment (contract S13)."""
+"""Configuration from the environment."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ ENV = "MAX_CONCURRENT_TRANSFERS"
 
 
 def test_unset_gives_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    """S13: without MAX_CONCURRENT_TRANSFERS the limit is 2."""
+    """Without MAX_CONCURRENT_TRANSFERS the limit is 2."""
     monkeypatch.delenv(ENV, raising=False)
     assert tq.get_max_concurrent_transfers() == 2
 
@@ -20,7 +20,7 @@ def test_unset_gives_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     [("5", 5), ("  7\n", 7), ("1", 1), ("\t12 ", 12), ("  3 ", 3), ("007", 7), ("1000", 1000)],
 )
 def test_integer_values(monkeypatch: pytest.MonkeyPatch, raw: str, expected: int) -> None:
-    """S13: a whole number from 1 to 1000, surrounding whitespace and leading zeros
+    """A whole number from 1 to 1000, surrounding whitespace and leading zeros
     allowed, is the limit."""
     monkeypatch.setenv(ENV, raw)
     value = tq.get_max_concurrent_transfers()
@@ -62,7 +62,7 @@ HOSTILE = [
 def test_invalid_values_raise_naming_the_variable_and_the_value(
     monkeypatch: pytest.MonkeyPatch, raw: str
 ) -> None:
-    """S13: any other value than a whole number from 1 to 1000 in ASCII digits raises
+    """Any other value than a whole number from 1 to 1000 in ASCII digits raises
     ValueError naming the variable, the range and the value (as repr: escaped)."""
     monkeypatch.setenv(ENV, raw)
     expected = f"{ENV} must be a whole number from 1 to 1000, got "
@@ -74,7 +74,7 @@ def test_invalid_values_raise_naming_the_variable_and_the_value(
 
 
 def test_a_long_value_is_cut_in_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    """S13: the message of a huge value stays short, and says how long the value was."""
+    """The message of a huge value stays short, and says how long the value was."""
     monkeypatch.setenv(ENV, "x" * 100_000)
     with pytest.raises(ValueError, match=r"got 'x{40}'\.\.\. \(100000 characters\)$") as caught:
         tq.get_max_concurrent_transfers()
@@ -82,7 +82,7 @@ def test_a_long_value_is_cut_in_the_message(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_value_is_read_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """S13: the variable is read on every call, not cached at import."""
+    """The variable is read on every call, not cached at import."""
     monkeypatch.setenv(ENV, "3")
     assert tq.get_max_concurrent_transfers() == 3
     monkeypatch.setenv(ENV, "4")

@@ -22,7 +22,7 @@ ALL_MEMBERS: list[enum.Enum] = [member for cls, _ in CONTRACT_VALUES for member 
 
 @pytest.mark.parametrize(("cls", "values"), CONTRACT_VALUES)
 def test_every_contract_value_is_a_member(cls: type[enum.Enum], values: set[str]) -> None:
-    """Names: each enum has exactly the contract's values, looked up by value."""
+    """Each enum has exactly the contract's values, looked up by value."""
     assert {member.value for member in cls} == values
     for value in values:
         assert cls(value).value == value
@@ -30,7 +30,7 @@ def test_every_contract_value_is_a_member(cls: type[enum.Enum], values: set[str]
 
 @pytest.mark.parametrize("member", ALL_MEMBERS, ids=str)
 def test_member_equals_its_value(member: enum.Enum) -> None:
-    """Names: ``job.status == "completed"`` holds; members are str and hash like their values."""
+    """``job.status == "completed"`` holds; members are str and hash like their values."""
     assert isinstance(member, str)
     assert member == member.value
     assert member.value == member
@@ -40,7 +40,7 @@ def test_member_equals_its_value(member: enum.Enum) -> None:
 
 @pytest.mark.parametrize("member", ALL_MEMBERS, ids=str)
 def test_str_and_format_give_the_value(member: enum.Enum) -> None:
-    """Names: str(), format() and f-strings give the bare value (not "Class.MEMBER")."""
+    """``str()``, format() and f-strings give the bare value (not "Class.MEMBER")."""
     value = member.value
     assert str(member) == value
     assert format(member) == value
@@ -51,7 +51,7 @@ def test_str_and_format_give_the_value(member: enum.Enum) -> None:
 
 
 def test_distinct_enums_with_a_shared_value_stay_distinct_types() -> None:
-    """Names: "queued"/"completed" exist in two enums; each compares equal to the string."""
+    """ "queued"/"completed" exist in two enums; each compares equal to the string."""
     queued: str = "queued"
     assert queued == tq.TransferStatus.QUEUED
     assert queued == tq.TransferFileStatus.QUEUED
@@ -70,11 +70,11 @@ def test_distinct_enums_with_a_shared_value_stay_distinct_types() -> None:
     ],
 )
 def test_is_terminal(status: tq.TransferStatus, terminal: bool) -> None:
-    """S4: completed, failed and cancelled are the terminal statuses."""
+    """Completed, failed and cancelled are the terminal statuses."""
     assert status.is_terminal is terminal
 
 
 def test_unknown_value_is_rejected() -> None:
-    """Names: a value outside the contract is not a member."""
+    """A value outside the contract is not a member."""
     with pytest.raises(ValueError, match="s3-sync"):
         tq.TransferType("s3-sync")

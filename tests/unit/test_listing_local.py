@@ -254,7 +254,7 @@ def test_an_entry_whose_type_cannot_be_read_is_reported(
 
 
 def test_temporaries_below_a_folder_are_left_out(tmp_path: Path) -> None:
-    """Issue 10: below a source folder, files named as a transfer's temporary
+    """Below a source folder, files named as a transfer's temporary
     (``.NAME.<8 hex>.part``) or a Hugging Face partial (``.NAME.<12 hex>.hfpart``, and
     its record ``.hfmeta``) are
     left out, so that copying a folder a transfer writes to (or a killed one wrote to)
@@ -292,7 +292,7 @@ def test_temporaries_below_a_folder_are_left_out(tmp_path: Path) -> None:
 def test_a_source_file_that_cannot_be_read_raises(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 10: a source that is a file is opened once while listing, so that one that
+    """A source that is a file is opened once while listing, so that one that
     cannot be read raises there (PermissionError naming it), as a source folder that
     cannot be read does, instead of being listed and failing later. Injected at
     ``os.open`` so that it runs as root too."""

@@ -1,4 +1,4 @@
-"""S19 retries (issue #3 part 3): the RetryTimer on its own, with a real lock and thread.
+"""Retries: the RetryTimer on its own, with a real lock and thread.
 
 Entries are ordered by giving some a delay of 0 or a few milliseconds and others an
 hour: nothing here sleeps, and nothing waits for the hour.
@@ -90,7 +90,7 @@ def _join(thread: threading.Thread | None) -> None:
 
 
 def test_no_thread_until_an_entry_is_added(timer: RetryTimer, lock: threading.Lock) -> None:
-    """S19: the timer starts its one thread, named "transferqueue-retries", with the
+    """The timer starts its one thread, named "transferqueue-retries", with the
     first waiting entry, not before."""
     before = {t for t in threading.enumerate() if t.name == "transferqueue-retries"}
     assert timer.thread() is None
@@ -110,7 +110,7 @@ def test_no_thread_until_an_entry_is_added(timer: RetryTimer, lock: threading.Lo
 def test_entries_come_due_in_order_of_due_time(
     timer: RetryTimer, lock: threading.Lock, fired: Fired
 ) -> None:
-    """S19: entries fire in the order of their due times, not of adding; equal due
+    """Entries fire in the order of their due times, not of adding; equal due
     times keep the order they were added in; an entry due in an hour does not fire."""
     late, first, second, tied, last = (_job() for _ in range(5))
     with lock:  # all added at once: one "now" for all of them
@@ -131,7 +131,7 @@ def test_entries_come_due_in_order_of_due_time(
 def test_on_due_runs_in_the_timer_thread_under_the_lock(
     timer: RetryTimer, lock: threading.Lock, fired: Fired
 ) -> None:
-    """S19: on_due(job, index) is called in the "transferqueue-retries" thread with
+    """``on_due(job, index)`` is called in the "transferqueue-retries" thread with
     the queue's lock held (it only does bookkeeping on the queue's state)."""
     job = _job()
     with lock:
@@ -146,7 +146,7 @@ def test_on_due_runs_in_the_timer_thread_under_the_lock(
 def test_thread_ends_when_no_entry_is_left(
     timer: RetryTimer, lock: threading.Lock, fired: Fired
 ) -> None:
-    """S19: once every entry came due the thread ends; the next entry starts a new
+    """Once every entry came due the thread ends; the next entry starts a new
     one, which fires too."""
     with lock:
         timer.add(_job(), 0, 0)
@@ -171,7 +171,7 @@ def test_thread_ends_when_no_entry_is_left(
 def test_discard_removes_only_that_jobs_entries(
     timer: RetryTimer, lock: threading.Lock, fired: Fired
 ) -> None:
-    """S19: discard(job) drops every entry of that job (they never fire) and keeps
+    """``discard(job)`` drops every entry of that job (they never fire) and keeps
     the others, which fire as planned, even those due after the dropped ones."""
     dropped, kept = _job(), _job()
     with lock:
@@ -194,7 +194,7 @@ def test_discard_removes_only_that_jobs_entries(
 def test_discard_of_entries_already_in_the_heap(
     timer: RetryTimer, lock: threading.Lock, fired: Fired
 ) -> None:
-    """S19: discard also removes entries the thread has already scheduled (taken in
+    """Discard also removes entries the thread has already scheduled (taken in
     before a later entry fired), and leaves the other jobs' scheduled entries."""
     dropped, kept, marker = _job(), _job(), _job()
     with lock:
@@ -214,7 +214,7 @@ def test_discard_of_entries_already_in_the_heap(
 def test_discard_of_the_last_entries_ends_the_thread_at_once(
     timer: RetryTimer, lock: threading.Lock, fired: Fired
 ) -> None:
-    """S19: a thread sleeping for an hour-long wait wakes and ends as soon as its
+    """A thread sleeping for an hour-long wait wakes and ends as soon as its
     entries are discarded (what a cancel relies on), without firing them."""
     job = _job()
     marker = _job()
@@ -237,7 +237,7 @@ def test_discard_of_the_last_entries_ends_the_thread_at_once(
 def test_discard_of_an_unknown_job_changes_nothing(
     timer: RetryTimer, lock: threading.Lock, fired: Fired
 ) -> None:
-    """S19: discarding a job with no entries keeps every entry."""
+    """Discarding a job with no entries keeps every entry."""
     job = _job()
     with lock:
         timer.add(job, 0, HOUR)
@@ -250,7 +250,7 @@ def test_discard_of_an_unknown_job_changes_nothing(
 def test_clear_returns_the_jobs_once_each_oldest_wait_first(
     timer: RetryTimer, lock: threading.Lock, fired: Fired
 ) -> None:
-    """S19: clear() forgets every entry and returns their jobs, each once, in the
+    """``clear()`` forgets every entry and returns their jobs, each once, in the
     order their first entry was added (not the jobs' creation order); the thread ends
     and nothing fires."""
     a, b, c = _job(), _job(), _job()
@@ -277,7 +277,7 @@ def test_clear_returns_the_jobs_once_each_oldest_wait_first(
 def test_due_entries_fire_while_the_clock_stands_still(
     timer: RetryTimer, lock: threading.Lock, fired: Fired, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """S19, S11: with time.monotonic() frozen (as freezegun freezes it for some
+    """With time.monotonic() frozen (as freezegun freezes it for some
     callers) a wait that timed out counts as due: entries still fire, in order."""
     frozen_clock = SimpleNamespace(monotonic=lambda: 1000.0)
     monkeypatch.setattr(_retry_timer, "time", frozen_clock)
@@ -298,7 +298,7 @@ def test_due_entries_fire_while_the_clock_stands_still(
 def test_a_discarded_wait_never_fires_and_a_new_wait_of_the_job_does(
     timer: RetryTimer, lock: threading.Lock, fired: Fired
 ) -> None:
-    """Issue 10: a discarded entry stays in the heap, marked, and is skipped when due;
+    """A discarded entry stays in the heap, marked, and is skipped when due;
     the same job's wait added afterwards (the same file, even) is a new entry and fires.
     Due at once, the discarded ones would fire first had they not been skipped."""
     job, other = _job(), _job()
@@ -323,7 +323,7 @@ def test_a_discarded_wait_never_fires_and_a_new_wait_of_the_job_does(
 def test_discarding_the_same_job_twice_or_after_its_wait_fired_changes_nothing(
     timer: RetryTimer, lock: threading.Lock, fired: Fired
 ) -> None:
-    """Issue 10: once a job's waits fired or were discarded, discarding it again
+    """Once a job's waits fired or were discarded, discarding it again
     forgets nothing else."""
     job, kept = _job(), _job()
     with lock:
@@ -340,7 +340,7 @@ def test_discarding_the_same_job_twice_or_after_its_wait_fired_changes_nothing(
 def test_the_heap_stays_bounded_while_many_jobs_are_cancelled(
     timer: RetryTimer, lock: threading.Lock, fired: Fired
 ) -> None:
-    """Issue 10: discarded entries are swept out once they outnumber the live ones (and
+    """Discarded entries are swept out once they outnumber the live ones (and
     64): what is stored stays within twice the waiting files plus 64 after every discard,
     and the last discard empties it."""
     jobs = [_job() for _ in range(2000)]
@@ -366,7 +366,7 @@ def test_the_heap_stays_bounded_while_many_jobs_are_cancelled(
 def test_a_cancel_costs_its_own_entries_not_the_whole_heap(
     timer: RetryTimer, lock: threading.Lock, fired: Fired, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 10: cancelling 2,000 jobs one by one, each with a file waiting, rebuilds
+    """Cancelling 2,000 jobs one by one, each with a file waiting, rebuilds
     the heap only now and then: the entries heapified in all stay linear in the number
     of entries (rebuilding on every cancel, as before, heapified about 2,000,000)."""
     heapified: list[int] = []

@@ -1,4 +1,4 @@
-"""Unit tests of the round-robin scheduler, transferqueue._core.scheduler.RoundRobin (S3)."""
+"""Unit tests of the round-robin scheduler, transferqueue._core.scheduler.RoundRobin."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def take(ring: RoundRobin, picks: int) -> list[str]:
 
 @pytest.mark.parametrize("first_picks_before_others_join", [False, True])
 def test_round_robin_across_jobs(first_picks_before_others_join: bool) -> None:
-    """S3: jobs of 3, 1 and 2 files interleave one file each, in order within a job,
+    """Jobs of 3, 1 and 2 files interleave one file each, in order within a job,
     also when the first job took a slot before the others were queued."""
     ring = RoundRobin()
     ring.add(make_job("a", 3))
@@ -47,12 +47,12 @@ def test_round_robin_across_jobs(first_picks_before_others_join: bool) -> None:
 
 
 def test_empty_ring_returns_none() -> None:
-    """S3: with no waiting file, next_job returns None."""
+    """With no waiting file, next_job returns None."""
     assert RoundRobin().next_job() is None
 
 
 def test_cancelled_job_is_skipped() -> None:
-    """S9/S3: a job cancelled while in the ring never gets another file started."""
+    """A job cancelled while in the ring never gets another file started."""
     ring = RoundRobin()
     a, b, c = make_job("a", 3), make_job("b", 2), make_job("c", 2)
     for job in (a, b, c):
@@ -64,7 +64,7 @@ def test_cancelled_job_is_skipped() -> None:
 
 @pytest.mark.parametrize("served_last", [False, True])
 def test_cancelled_job_is_skipped_also_when_served_last(served_last: bool) -> None:
-    """S9/S3: cancelling the job picked last, or one not yet picked, leaves only the other."""
+    """Cancelling the job picked last, or one not yet picked, leaves only the other."""
     ring = RoundRobin()
     a, b = make_job("a", 3), make_job("b", 2)
     ring.add(a)
@@ -76,7 +76,7 @@ def test_cancelled_job_is_skipped_also_when_served_last(served_last: bool) -> No
 
 
 def test_one_file_job_behind_a_big_one_gets_the_next_pick() -> None:
-    """S3: a one-file job added behind a 1000-file job that already holds the slots is
+    """A one-file job added behind a 1000-file job that already holds the slots is
     picked next (so certainly within the next two picks); then the big job resumes."""
     ring = RoundRobin()
     ring.add(make_job("big", 1000))

@@ -1,4 +1,4 @@
-"""Unit tests of JobWatch alone (contract S17): no queue, no event thread; the test
+"""Unit tests of JobWatch alone: no queue, no event thread; the test
 feeds it snapshots with its feed's ``offer()``, as the event thread would.
 
 The functional side, with a real queue, is in ``test_watch.py``.
@@ -158,7 +158,7 @@ def drain_until_timeout(watch: JobWatch[Any], limit: int = 10) -> list[object]:
 
 
 def test_first_next_yields_the_first_snapshot_at_once() -> None:
-    """S17: the first next() returns the snapshot the watch started from without waiting
+    """The first next() returns the snapshot the watch started from without waiting
     (timeout=0 would raise on any wait), and is the iterator itself."""
     first = snapshot(10)
     watch, _ = make_watch(first, timeout=0)
@@ -169,7 +169,7 @@ def test_first_next_yields_the_first_snapshot_at_once() -> None:
 
 
 def test_newer_snapshots_are_yielded_one_by_one() -> None:
-    """S17: each snapshot offered with a higher sequence is yielded, in order."""
+    """Each snapshot offered with a higher sequence is yielded, in order."""
     watch, feed = make_watch(snapshot(0), sequence=3, timeout=0)
     assert next(watch).progress.loaded_bytes == 0
     for sequence, loaded in [(4, 10), (5, 20), (9, 30)]:
@@ -181,7 +181,7 @@ def test_newer_snapshots_are_yielded_one_by_one() -> None:
 
 
 def test_snapshots_not_newer_than_seen_are_ignored() -> None:
-    """S17: a snapshot numbered at or below what the watch has seen (one already on its
+    """A snapshot numbered at or below what the watch has seen (one already on its
     way when the watch began, or one arriving late) is never yielded."""
     first = snapshot(50)
     watch, feed = make_watch(first, sequence=5, timeout=0)
@@ -202,7 +202,7 @@ def test_snapshots_not_newer_than_seen_are_ignored() -> None:
 
 
 def test_the_same_snapshot_is_not_yielded_twice() -> None:
-    """S17: an event carrying the very snapshot the watch has (an unchanged job) does
+    """An event carrying the very snapshot the watch has (an unchanged job) does
     not yield it again."""
     first = snapshot(20)
     watch, feed = make_watch(first, sequence=1, timeout=0)
@@ -213,7 +213,7 @@ def test_the_same_snapshot_is_not_yielded_twice() -> None:
 
 
 def test_slow_consumer_skips_to_the_latest() -> None:
-    """S17: snapshots offered while the consumer does not iterate are skipped; the next
+    """Snapshots offered while the consumer does not iterate are skipped; the next
     next() yields the latest."""
     watch, feed = make_watch(snapshot(0), sequence=0, timeout=0)
     assert next(watch).progress.loaded_bytes == 0
@@ -226,7 +226,7 @@ def test_slow_consumer_skips_to_the_latest() -> None:
 
 
 def test_changed_files_follow_the_snapshots_yielded() -> None:
-    """Issue 10: ``changed_files`` is None for the first snapshot (even one replaced by a
+    """``changed_files`` is None for the first snapshot (even one replaced by a
     newer before the consumer looked), then the offered event's own tuple (the same
     object) when nothing was skipped, and the sorted union of the skipped events' and
     the yielded one's when the consumer skipped; older or repeated offers add nothing."""
@@ -259,7 +259,7 @@ def test_changed_files_follow_the_snapshots_yielded() -> None:
 
 
 def test_terminal_snapshot_is_yielded_then_the_iterator_stops() -> None:
-    """S17: after skipping intermediates, the terminal snapshot is yielded, then
+    """After skipping intermediates, the terminal snapshot is yielded, then
     StopIteration (at once: no wait), and later offers change nothing."""
     watch, feed = make_watch(snapshot(0), sequence=0)
     next(watch)
@@ -278,7 +278,7 @@ def test_terminal_snapshot_is_yielded_then_the_iterator_stops() -> None:
 
 @pytest.mark.parametrize("status", ["completed", "failed", "cancelled"])
 def test_terminal_offered_before_the_first_next(status: str) -> None:
-    """S17: a consumer that had not started when the job ended gets the terminal
+    """A consumer that had not started when the job ended gets the terminal
     snapshot (the latest), then StopIteration."""
     watch, feed = make_watch(snapshot(0, "queued"), sequence=0)
     terminal = snapshot(SIZE if status == "completed" else 0, status)
@@ -287,7 +287,7 @@ def test_terminal_offered_before_the_first_next(status: str) -> None:
 
 
 def test_watch_of_a_terminal_job_yields_it_once() -> None:
-    """S17: a watch made for a job already terminal (nothing subscribed) yields its
+    """A watch made for a job already terminal (nothing subscribed) yields its
     terminal snapshot, then stops without waiting."""
     terminal = snapshot(SIZE, "completed")
     watch, _ = make_watch(terminal, subscribed=False, timeout=None)
@@ -300,7 +300,7 @@ def test_watch_of_a_terminal_job_yields_it_once() -> None:
 
 
 def test_keepalive_yields_none_after_a_quiet_period() -> None:
-    """S17: with keepalive, waiting that long without a snapshot yields None (repeatedly),
+    """With keepalive, waiting that long without a snapshot yields None (repeatedly),
     and a snapshot offered afterwards is still yielded."""
     watch, feed = make_watch(snapshot(0), keepalive=0.01)
     assert next(watch) is not None
@@ -312,7 +312,7 @@ def test_keepalive_yields_none_after_a_quiet_period() -> None:
 
 
 def test_without_keepalive_quiet_ends_in_timeout_not_none() -> None:
-    """S17: without keepalive, a quiet watch never yields None: it times out."""
+    """Without keepalive, a quiet watch never yields None: it times out."""
     watch, _ = make_watch(snapshot(0), timeout=0.05)
     next(watch)
     with closed_after(watch, WAIT):
@@ -323,7 +323,7 @@ def test_without_keepalive_quiet_ends_in_timeout_not_none() -> None:
 
 
 def test_timeout_counts_all_waiting_across_keepalives() -> None:
-    """S17: the timeout is the total time waited, not reset by each keep-alive: a quiet
+    """The timeout is the total time waited, not reset by each keep-alive: a quiet
     watch yields a few Nones, then raises TimeoutError."""
     watch, _ = make_watch(snapshot(0), timeout=0.1, keepalive=0.02)
     next(watch)
@@ -334,7 +334,7 @@ def test_timeout_counts_all_waiting_across_keepalives() -> None:
 
 
 def test_a_ready_snapshot_is_yielded_before_waiting() -> None:
-    """S17: a snapshot already offered is yielded even with no time left to wait."""
+    """A snapshot already offered is yielded even with no time left to wait."""
     watch, feed = make_watch(snapshot(0), timeout=0, keepalive=0.01)
     next(watch)
     newer = snapshot(1)
@@ -343,7 +343,7 @@ def test_a_ready_snapshot_is_yielded_before_waiting() -> None:
 
 
 def test_timeout_expires_under_a_frozen_clock() -> None:
-    """S17/S11: with freezegun's clock standing still, the timeout still expires."""
+    """With freezegun's clock standing still, the timeout still expires."""
     with freeze_time(FROZEN):
         assert_clock_frozen()
         watch, _ = make_watch(snapshot(0), timeout=0.1)
@@ -353,7 +353,7 @@ def test_timeout_expires_under_a_frozen_clock() -> None:
 
 
 def test_keepalives_and_timeout_under_a_frozen_clock() -> None:
-    """S17/S11: under freezegun, keep-alives come at their interval and the timeout,
+    """Under freezegun, keep-alives come at their interval and the timeout,
     which they do not reset, still ends the iteration."""
     with freeze_time(FROZEN):
         assert_clock_frozen()
@@ -368,7 +368,7 @@ def test_keepalives_and_timeout_under_a_frozen_clock() -> None:
 
 
 def test_close_unsubscribes_once_and_ends_the_iterator() -> None:
-    """S17: close() unsubscribes (blocking, from the caller's thread) exactly once, even
+    """``close()`` unsubscribes (blocking, from the caller's thread) exactly once, even
     when called again; the iterator ends, a pending snapshot included, and later offers
     are ignored."""
     unsubscribe = Unsubscriber()
@@ -386,7 +386,7 @@ def test_close_unsubscribes_once_and_ends_the_iterator() -> None:
 
 
 def test_with_block_closes() -> None:
-    """S17: ``with watch:`` gives the watch itself and closes it on exit, early exit by
+    """``with watch:`` gives the watch itself and closes it on exit, early exit by
     break or exception included."""
     unsubscribe = Unsubscriber()
     watch, _ = make_watch(snapshot(0), unsubscribe=unsubscribe)
@@ -405,7 +405,7 @@ def test_with_block_closes() -> None:
 
 
 def test_dropping_an_open_watch_unsubscribes_without_blocking() -> None:
-    """S17: a watch dropped unclosed unsubscribes from its finaliser, without blocking
+    """A watch dropped unclosed unsubscribes from its finaliser, without blocking
     (a finaliser may run in a thread that holds the queue's lock)."""
     unsubscribe = Unsubscriber()
     watch, _ = make_watch(snapshot(0), unsubscribe=unsubscribe)
@@ -421,7 +421,7 @@ def test_dropping_an_open_watch_unsubscribes_without_blocking() -> None:
 
 
 def test_dropping_a_closed_watch_does_not_unsubscribe_again() -> None:
-    """S17: a watch closed and then dropped is unsubscribed once, by close()."""
+    """A watch closed and then dropped is unsubscribed once, by close()."""
     unsubscribe = Unsubscriber()
     watch, _ = make_watch(snapshot(0), unsubscribe=unsubscribe)
     watch.close()
@@ -443,7 +443,7 @@ class _SignallingCondition(threading.Condition):
 
 
 def test_close_from_another_thread_wakes_a_blocked_consumer() -> None:
-    """S17: close() from another thread ends a consumer blocked in next() (no timeout,
+    """``close()`` from another thread ends a consumer blocked in next() (no timeout,
     no keepalive) with StopIteration."""
     first = snapshot(0)
     watch, feed = make_watch(first, timeout=None)
@@ -470,7 +470,7 @@ def test_close_from_another_thread_wakes_a_blocked_consumer() -> None:
 
 
 def test_an_offer_wakes_a_blocked_consumer() -> None:
-    """S17: a snapshot offered from another thread wakes a consumer blocked in next()."""
+    """A snapshot offered from another thread wakes a consumer blocked in next()."""
     first = snapshot(0)
     watch, feed = make_watch(first, timeout=None)
     ready = _SignallingCondition()
@@ -493,7 +493,7 @@ def test_an_offer_wakes_a_blocked_consumer() -> None:
 
 
 def test_concurrent_offers_are_consumed_in_order_ending_with_terminal() -> None:
-    """S17: with one thread offering 2,000 snapshots and the terminal one while another
+    """With one thread offering 2,000 snapshots and the terminal one while another
     iterates, the consumer gets an increasing subsequence ending with the terminal."""
     watch, feed = make_watch(snapshot(0), sequence=0)
     offered = [snapshot(loaded) for loaded in range(1, 2001)]

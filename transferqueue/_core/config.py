@@ -1,4 +1,4 @@
-"""Configuration from the environment (contract S13).
+"""Configuration from the environment.
 
 The environment is input from outside the process: it is read strictly, and a bad value
 is refused with a message that names the variable and shows the value, shortened and

@@ -52,7 +52,7 @@ CANCELLED_TYPE = error_type_name(TransferCancelled)
 def describe_error(exc: BaseException) -> Failure:
     """Return what a file failed with ``exc`` records; never raises.
 
-    The message is ``str(exc)``, or the class name where that is empty (S16). Where
+    The message is ``str(exc)``, or the class name where that is empty. Where
     ``str()`` itself raises, even a ``BaseException``, it is the class name with a note
     that the message could not be read.
     """

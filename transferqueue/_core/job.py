@@ -29,7 +29,7 @@ _TRANSFERRING = TransferFileStatus.TRANSFERRING
 _COMPLETED = TransferFileStatus.COMPLETED
 _ERROR = TransferFileStatus.ERROR
 
-# Ids must be unique across every queue of the process (S1), hence one counter here.
+# Ids must be unique across every queue of the process, hence one counter here.
 # itertools.count is not documented as thread-safe, so it gets a lock of its own.
 _id_counter = itertools.count(1)
 id_lock = threading.Lock()  # renewed in a forked child (see _process.py)
@@ -220,7 +220,7 @@ class Job:
 
     def report_progress(self, index: int, attempt: int, loaded: int) -> bool:
         """Record ``loaded`` bytes done of a file's transferring ``attempt`` (clamped to
-        0..size, S7).
+        0..size).
 
         Returns whether anything changed. A report for an attempt that has ended (a late
         call after its executor returned, from a thread it left behind, even while a
@@ -288,7 +288,7 @@ class Job:
         if self._failed_files:
             self._terminate(TransferStatus.FAILED, f"{self._failed_files} of {total} files failed")
         else:
-            if self.started_at is None:  # an empty job: it starts and ends at once (S5)
+            if self.started_at is None:  # an empty job: it starts and ends at once
                 self.started_at = self.created_at
             self._terminate(TransferStatus.COMPLETED, None)
         return True
@@ -351,7 +351,7 @@ class Job:
         return self._speed_window.total_seconds()
 
     def settle_speed(self) -> tuple[bool, float] | None:
-        """Report 0 B/s once no byte has moved for a whole speed window (S20).
+        """Report 0 B/s once no byte has moved for a whole speed window.
 
         Speed is measured at changes, so a stalled job would keep its last rate; the
         event thread calls this now and then. Returns None when the job is not active
@@ -396,7 +396,7 @@ class Job:
         self.completed_at = utc_now()
         if self._loaded_bytes == self._total_bytes:  # one int object for both, kept
             self._loaded_bytes = self._total_bytes
-        # Terminal is final (S4): freeze the snapshot now and drop everything mutable, so
+        # Terminal is final: freeze the snapshot now and drop everything mutable, so
         # late executor calls find nothing to change and the job keeps only its record.
         self._snapshot = self._build_snapshot()
         self._files = None
@@ -450,9 +450,9 @@ class Job:
     def _progress(self, total_files: int) -> TransferProgress:
         completed = self._completed_files
         if completed == total_files:
-            percentage = 100  # every file completed, an empty job included (S5)
+            percentage = 100  # every file completed, an empty job included
         elif self._total_bytes:
-            # Floor, capped at 99: 100 means "every file completed" and nothing less (S6).
+            # Floor, capped at 99: 100 means "every file completed" and nothing less.
             percentage = min(99, self._loaded_bytes * 100 // self._total_bytes)
         else:
             percentage = completed * 100 // total_files

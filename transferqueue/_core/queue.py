@@ -223,7 +223,7 @@ class TransferQueue:
             )
             self._jobs[job.id] = job
             created = self._delivery.post_created(job)
-            if job.finish_if_done():  # no files: completed at once (S5)
+            if job.finish_if_done():  # no files: completed at once
                 self._job_ended_locked(job)
             else:
                 self._unfinished[job.id] = job
@@ -672,7 +672,7 @@ class TransferQueue:
         return None
 
     def _finish_file_locked(self, job: Job, index: int, error: Failure | None) -> None:
-        if job.is_finished:  # cancelled meanwhile: terminal is final (S4)
+        if job.is_finished:  # cancelled meanwhile: terminal is final
             return
         if job.finish_file(index, error):
             self._job_ended_locked(job)
@@ -882,7 +882,7 @@ class TransferQueue:
     ) -> bool:
         """Record how a file's attempt ended; True if it now waits to be retried."""
         job = task.job
-        if job.is_finished:  # cancelled meanwhile: terminal is final (S4)
+        if job.is_finished:  # cancelled meanwhile: terminal is final
             return False
         if error is not None and retry_delay is not None and not self._closed:
             try:

@@ -1,4 +1,4 @@
-"""Which job's file starts next: round-robin across jobs with waiting files (contract S3)."""
+"""Which job's file starts next: round-robin across jobs with waiting files."""
 
 from __future__ import annotations
 

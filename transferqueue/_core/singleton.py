@@ -1,4 +1,4 @@
-"""The process-wide queue (contract S14), made on first use.
+"""The process-wide queue, made on first use.
 
 Importing the package has no side effect: neither the environment is read nor a queue
 made until ``transferqueue.transfer_queue`` is first looked up (through the package's

@@ -1,4 +1,4 @@
-"""Checks of the arguments of public calls (contract S12).
+"""Checks of the arguments of public calls.
 
 Each check either returns the normalised value or raises a ``TypeError`` / ``ValueError``
 whose message names the argument and the problem. They run before the queue registers

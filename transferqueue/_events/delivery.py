@@ -1,4 +1,4 @@
-"""Delivery of job events to blinker receivers, in order, from one thread (contract S8).
+"""Delivery of job events to blinker receivers, in order, from one thread.
 
 Snapshots are built under the queue's state lock, at the moment of the change they
 report, and appended to an outbox; a single delivery thread sends them in that order with
@@ -23,7 +23,7 @@ existed, ``def on_update(sender, job)``, are called as they always were.
 The same thread feeds each :class:`~transferqueue.JobWatch` of a job after the blinker
 receivers, and logs each job's creation and end, so that the log follows the events. It
 also looks at each active job once per speed window, so that a stalled job's speed falls
-to 0 with an event of its own (S20).
+to 0 with an event of its own.
 """
 
 from __future__ import annotations
