@@ -23,6 +23,7 @@ import pytest
 import transferqueue as tq
 from tests.conftest import WAIT, make_files, refuse_scandir
 from transferqueue._cli import bars as _cli_rich
+from transferqueue._cli import display as _cli_display
 from transferqueue._cli import main as _cli
 from transferqueue._cli import output as _cli_output
 from transferqueue._core.clock import utc_now
@@ -198,7 +199,7 @@ def test_the_displays_read_only_the_changed_files(display: str) -> None:
     snapshots = every_snapshot(count)
     assert len(snapshots) == 1 + 4 * count  # a rescan per snapshot reads 360,000+ records
     out = Terminal()
-    shown: _cli_output._Display
+    shown: _cli_display._Display
     if display == "plain":
         shown = _cli_output._Plain(out, quiet=False)
     elif display == "json":
@@ -527,5 +528,5 @@ def test_without_rich_a_terminal_gets_plain_lines(
     """rich is the ``cli`` extra: without it, a terminal gets the plain lines."""
     monkeypatch.delitem(sys.modules, "transferqueue._cli.bars", raising=False)
     monkeypatch.setitem(sys.modules, hidden, None)
-    shown = _cli_output._display(Terminal(), as_json=False, quiet=False, skipped=())
+    shown = _cli_display._display(Terminal(), as_json=False, quiet=False, skipped=())
     assert isinstance(shown, _cli_output._Plain)

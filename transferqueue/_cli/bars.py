@@ -1,9 +1,9 @@
 """The command line's progress on a terminal: rich bars (the ``cli`` extra), a bar for the
 job and one per file in flight, sizes and speeds in the binary units of every other line
-the command prints (:func:`._cli_output._size`): rich's own columns would show decimal
+the command prints (:func:`.output._size`): rich's own columns would show decimal
 megabytes beside a summary in MiB.
 
-Imported only when rich is to draw (:func:`._cli_output._display`), so that the command
+Imported only when rich is to draw (:func:`.display._display`), so that the command
 line works without rich.
 """
 

@@ -9,7 +9,7 @@ if none were stored yet, and so change the cluster it only meant to look at.
 
 The URL comes from ``--redis`` or the environment variable ``TRANSFERQUEUE_REDIS_URL``
 (better: a command line is seen by every user of the host); it is checked before use and
-its password is never printed. Exit statuses are in :mod:`._cli_exit`.
+its password is never printed. Exit statuses are in :mod:`.exit_status`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from transferqueue.redis import DEFAULT_NAMESPACE, RedisBackendError
 from transferqueue.redis._settings import check_namespace
 from transferqueue.redis._url import redact_url
 
+from .display import _display
 from .exit_status import (
     EXIT_FAILED,
     EXIT_NOT_FOUND,
@@ -36,7 +37,7 @@ from .exit_status import (
     EXIT_UNAVAILABLE,
     _interrupted_status,
 )
-from .output import _display, _help_text, _say, _size
+from .output import _help_text, _say, _size
 from .plan import _UsageError
 
 if TYPE_CHECKING:

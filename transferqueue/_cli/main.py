@@ -9,10 +9,10 @@ single source missing or unreadable, two sources onto one destination, a source 
 would lead out of DEST), 130 after Ctrl-C, 143 after SIGTERM and 129 after SIGHUP (each
 cancels the copy, waits for the transfers to stop and leaves no partial file).
 
-What ``cp`` copies is planned in :mod:`._cli_plan`, copied by :mod:`._cli_copy` and
-shown as :mod:`._cli_output` shows it; the exit statuses and the signals are
-:mod:`._cli_exit`'s. ``demo`` is :mod:`._demo`'s. The commands that follow a cluster of
-Redis-backed queues (``jobs``, ``watch``, ``cancel``) are in :mod:`._cli_cluster`. This
+What ``cp`` copies is planned in :mod:`.plan`, copied by :mod:`.run_copy` and
+shown as :mod:`.output` shows it; the exit statuses and the signals are
+:mod:`.exit_status`'s. ``demo`` is :mod:`.demo`'s. The commands that follow a cluster of
+Redis-backed queues (``jobs``, ``watch``, ``cancel``) are in :mod:`.cluster`. This
 module parses the command line, hands each command to its module and turns errors and
 signals into exit statuses. ``python -m transferqueue`` runs it too.
 """

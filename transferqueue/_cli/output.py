@@ -1,6 +1,6 @@
 """What ``transferqueue cp`` prints: the progress (plain lines, JSON lines, or rich bars:
-:mod:`._cli_rich`), sizes in binary units, and names and messages made safe for the
-output.
+:mod:`.bars`; :mod:`.display` chooses), sizes in binary units, and names and messages
+made safe for the output.
 
 Every line that may hold a name goes through :func:`_say` (or :func:`_printable`): a name
 is chosen by whoever owns the folder, the bucket or the repository, and may hold bytes
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
@@ -205,29 +205,3 @@ class _Json:
 
     def close(self) -> None:
         """Nothing to tear down."""
-
-
-class _Display(Protocol):
-    """What shows a job's progress: plain lines, JSON lines or rich bars."""
-
-    def show(self, job: TransferJob, changed: Sequence[int] | None) -> None:
-        """Show ``job``, whose files at the indexes ``changed`` changed since the snapshot
-        shown before (None: every file may have)."""
-
-    def close(self) -> None:
-        """Stop showing; nothing is shown after."""
-
-
-def _display(
-    out: TextIO, *, as_json: bool, quiet: bool, skipped: Sequence[dict[str, str]]
-) -> _Display:
-    if as_json:
-        return _Json(out, skipped)
-    if not quiet and out.isatty():
-        try:
-            from .bars import _Rich
-        except ImportError:
-            pass  # rich is the "cli" extra: without it, plain lines
-        else:
-            return _Rich(out)
-    return _Plain(out, quiet=quiet)

@@ -1,9 +1,9 @@
 """Running a planned copy for the command line: ``transferqueue cp`` and the terminal
-demo hand :func:`copy` the files :func:`~._cli_plan.plan` listed, and get its exit
+demo hand :func:`copy` the files :func:`~.plan.plan` listed, and get its exit
 status back.
 
-The copy runs on a queue of its own, shown as :mod:`._cli_output` shows a job; Ctrl-C,
-SIGTERM and SIGHUP (see :mod:`._cli_exit`) cancel it, wait for the transfers to stop and
+The copy runs on a queue of its own, shown as :mod:`.output` shows a job; Ctrl-C,
+SIGTERM and SIGHUP (see :mod:`.exit_status`) cancel it, wait for the transfers to stop and
 leave no partial file.
 """
 
@@ -18,8 +18,9 @@ from transferqueue._core.retry import RetryPolicy
 from transferqueue._records.enums import TransferFileStatus, TransferStatus
 from transferqueue.executors._routing import Transfer, location_kind, transfer_type_for
 
+from .display import _display
 from .exit_status import EXIT_FAILED, EXIT_OK, _interrupted_status
-from .output import _display, _say, _size, _skipped_note
+from .output import _say, _size, _skipped_note
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence

@@ -17,7 +17,7 @@ change (``queue_job`` writes the job's creation itself, before it returns the id
 Each ``job-updated`` event also says which files changed since the job's previous one
 (``changed_files``, taken from the job as its snapshot is built), so that a receiver or a
 watch can follow a job of many files by its changes rather than rescanning every file. A
-receiver gets it only if it can take it (:mod:`._receivers`): receivers written before it
+receiver gets it only if it can take it (:mod:`.receivers`): receivers written before it
 existed, ``def on_update(sender, job)``, are called as they always were.
 
 The same thread feeds each :class:`~transferqueue.JobWatch` of a job after the blinker

@@ -2,7 +2,7 @@
 
 Both are sent with ``sender`` = the :class:`~transferqueue.TransferQueue` and the keyword
 argument ``job``: a :class:`~transferqueue.TransferJob` snapshot; ``job-updated`` also with
-``changed_files``, to the receivers that take it (see :mod:`._receivers`: one written
+``changed_files``, to the receivers that take it (see :mod:`.receivers`: one written
 before it existed, ``def on_update(sender, job)``, is called without it). Write receivers
 as ``def receiver(sender, *, job, **extra)``, so that keyword arguments added later do not
 break them. Receivers run in the queue's event-delivery thread, one event at a time, and

@@ -4,7 +4,7 @@ folder's creation and its sweep for stale temporaries.
 Copying many small files into few folders, making sure of the folder (``mkdir``, then a
 ``stat`` when it exists) and asking the sweep about it cost more than the file itself on
 a fast file system. A :class:`KnownFolders` remembers each folder made or found, and
-swept, for as long as :mod:`._temporaries` waits before sweeping a folder again. A
+swept, for as long as :mod:`.temporaries` waits before sweeping a folder again. A
 remembered folder that was removed or replaced meanwhile is noticed when the temporary
 file cannot be created in it; the writer then forgets it and makes sure of it again.
 """

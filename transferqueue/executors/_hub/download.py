@@ -1,17 +1,17 @@
 """Downloads from the Hugging Face hub: one file per executor call, resumable by HTTP Range.
 
 The downloader speaks the hub's plain HTTP layout with the standard library alone
-(``http.client``, see :mod:`._hub_http`), not through ``huggingface_hub``: that library
+(``http.client``, see :mod:`.http`), not through ``huggingface_hub``: that library
 reads ``HF_ENDPOINT`` only once, at import, reports progress coarsely, offers no way to
 cancel a running download and keeps its own cache folder in the destination. What this
 module does not do that ``huggingface_hub`` does: read the token saved by
 ``huggingface-cli login`` (pass ``token=`` or set ``HF_TOKEN``), use the Xet storage
 protocol (the hub still serves every file over plain HTTP), and keep a shared cache.
 
-Errors (:mod:`._hub_errors`): a connection that breaks, stalls or is refused raises
+Errors (:mod:`.errors`): a connection that breaks, stalls or is refused raises
 ``ConnectionError`` or ``TimeoutError``, which are ``OSError`` and so transient under the
 default :class:`~transferqueue.RetryPolicy`; the partial file is kept and the next attempt
-resumes it (see :mod:`._hub_partial` for when a partial file may be resumed). A refusal
+resumes it (see :mod:`.partial` for when a partial file may be resumed). A refusal
 by the hub (401/403, 404, other 4xx) raises a :class:`HubRequestError`, not retried; its
 partial file is removed. A 5xx or 429 reply raises :class:`HubUnavailableError`, a
 ``ConnectionError`` (retried). For LFS files the hub announces the file's sha256
@@ -30,7 +30,7 @@ read.
 
 Cancellation is noticed within ``POLL_INTERVAL`` while waiting for bytes, but not while
 connecting, which ``timeout`` bounds. A whole repository is downloaded by listing it with
-:func:`list_hf_files` (:mod:`._hub_listing`) and queueing the mappings with a
+:func:`list_hf_files` (:mod:`.listing`) and queueing the mappings with a
 :class:`HuggingFaceDownload`.
 """
 

@@ -7,8 +7,9 @@ link to a page already read, more than ``MAX_TREE_PAGES`` pages, a page larger t
 ``MAX_TREE_ENTRIES`` entries in all ends the listing with a :class:`HubError`: what a
 listing reads, and what it keeps in memory, is bounded whatever the pages. Each file entry is
 checked once, here, before it becomes a mapping: its path must pass
-:func:`~._remote_names.relative_parts` and land below the destination, its size must be
-an int from 0 to ``MAX_FILE_SIZE``, and no path may come twice.
+:func:`~transferqueue.executors._files.remote_names.relative_parts` and land below the
+destination, its size must be an int from 0 to ``MAX_FILE_SIZE``, and no path may come
+twice.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ class _Scope:
     def mapping(self, entry: object) -> dict[str, Any] | None:
         """The mapping for a tree ``entry``, None for an entry out of scope or not a
         file; raises ``ValueError`` (:class:`HubEntryError`,
-        :class:`~._remote_names.UnsafeRemoteNameError`) for an entry that cannot be used.
+        :class:`~transferqueue.executors._files.remote_names.UnsafeRemoteNameError`) for an
+        entry that cannot be used.
         """
         if not isinstance(entry, dict):
             raise HubEntryError(entry, "not an object", where=self.where)

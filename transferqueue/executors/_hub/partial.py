@@ -6,15 +6,15 @@ the same for every attempt and every run of the same download (which resumes it)
 differs for any other; ``NAME`` is only a hint, shortened to keep the whole within 255
 bytes.
 
-Ownership. The partial file is opened without following a symbolic link, only if it is
-a regular file, created exclusively (``O_EXCL``) when new, and held with an exclusive
-``flock`` for the whole download (:mod:`._file_lock`): a second download of the same
-file into the same destination, in this process or another, finds it busy and fails
-with ``FileBusyError`` instead of writing into it. Once locked, the name is checked to
-still lead to the file held (its owner may have moved it into place or removed it
-between the open and the lock). A symbolic link, FIFO or other non-regular file found
-at the partial's name is not ours: it is removed (never followed) and a new partial made;
-a folder there fails the download.
+Ownership. The partial file is opened without following a symbolic link, only if it is a
+regular file, created exclusively (``O_EXCL``) when new, and held with an exclusive
+``flock`` for the whole download (:mod:`transferqueue.executors._files.file_lock`): a
+second download of the same file into the same destination, in this process or another,
+finds it busy and fails with ``FileBusyError`` instead of writing into it. Once locked,
+the name is checked to still lead to the file held (its owner may have moved it into
+place or removed it between the open and the lock). A symbolic link, FIFO or other
+non-regular file found at the partial's name is not ours: it is removed (never followed)
+and a new partial made; a folder there fails the download.
 
 Resume. A partial is resumed only when its :class:`ResumeRecord`, a small JSON file
 ``DEST/.NAME.TAG.hfmeta`` written before the first byte of the body, holds what proves
