@@ -226,29 +226,34 @@ def test_a_receiver_whose_signature_cannot_be_read_is_called_the_old_way(
 
 
 def test_each_receiver_is_looked_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Decided once per receiver: per function, per partial, per callable object, and
-    per function for bound methods (blinker makes a new one for each event, and every
-    method bound from one function answers alike); a callable that cannot be weakly
-    referenced, or hashed, is looked at each time instead (and still answered right)."""
+    """Decided once per receiver (the ``async def`` check included: it is asked for every
+    receiver at every event): per function, per partial, per callable object, and per
+    function for bound methods (blinker makes a new one for each event, and every method
+    bound from one function answers alike); a callable that cannot be weakly referenced,
+    or hashed, is looked at each time instead (and still answered right)."""
     looked_at: list[object] = []
-    real = _receivers._takes_changed_files
+    real = _receivers._call_style
 
-    def counting(receiver: Callable[..., Any]) -> bool:
+    def counting(receiver: Callable[..., Any]) -> str:
         looked_at.append(receiver)
         return real(receiver)
 
-    monkeypatch.setattr(_receivers, "_takes_changed_files", counting)
+    async def coroutine(sender: Any, *, job: tq.TransferJob) -> None:
+        """Refused at every event, looked at once."""
+
+    monkeypatch.setattr(_receivers, "_call_style", counting)
     decisions = _Decisions()
     first, second = Listener(), Listener()
     partial = functools.partial(named, "p")
     for _ in range(3):
+        assert decisions.call_style(coroutine) == _receivers.COROUTINE
         assert decisions.takes_changed_files(keyword_only)
         assert not decisions.takes_changed_files(before_changed_files)
         assert not decisions.takes_changed_files(first.old)
         assert not decisions.takes_changed_files(second.old)
         assert decisions.takes_changed_files(first.new)
         assert decisions.takes_changed_files(partial)
-    assert len(looked_at) == 5  # keyword_only, before_changed_files, old, new, partial
+    assert len(looked_at) == 6  # coroutine, keyword_only, before_changed_files, old, new, partial
 
     class Slotted:
         __slots__ = ()  # no __weakref__: cannot be remembered weakly

@@ -28,7 +28,6 @@ to 0 with an event of its own.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import threading
@@ -44,7 +43,7 @@ from transferqueue._log import log_in_queue_thread
 from transferqueue._records import TransferJob
 from transferqueue._records.enums import TransferStatus
 
-from .receivers import decisions
+from .receivers import COROUTINE, WITH_CHANGED_FILES, decisions
 from .signals import job_created, job_updated
 from .watch import JobWatch, Unsubscribe, WatchFeed
 
@@ -345,11 +344,12 @@ class EventDelivery:
             if not signal.is_muted:  # receivers_for() ignores muting; Signal.send honours it
                 for receiver in signal.receivers_for(sender):
                     try:
-                        if inspect.iscoroutinefunction(receiver):
+                        style = decisions.call_style(receiver)
+                        if style == COROUTINE:
                             raise _coroutine_refused(signal)
                         # Only to receivers that take it: one written before it existed,
                         # def on_update(sender, job), must not fail at every event.
-                        if updated and decisions.takes_changed_files(receiver):
+                        if updated and style == WITH_CHANGED_FILES:
                             if changed is None:
                                 changed = tuple(sorted(changes))
                             receiver(sender, job=snapshot, changed_files=changed)

@@ -1,4 +1,5 @@
-"""Which receivers of ``job-updated`` are given ``changed_files``.
+"""How each receiver is called: with ``changed_files`` or without, or not at all (an
+``async def`` receiver, which blinker refuses too).
 
 ``job-updated`` gained the keyword argument ``changed_files`` after receivers had been
 written as ``def on_update(sender, job)``; calling those with it would raise
@@ -33,11 +34,17 @@ from typing import Any
 
 CHANGED_FILES = "changed_files"
 
+# How a receiver is called (see _Decisions.call_style).
+PLAIN = "plain"
+WITH_CHANGED_FILES = "with changed_files"
+COROUTINE = "coroutine"
+
 _BY_KEYWORD = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
 class _Decisions:
-    """Whether each receiver takes ``changed_files``, remembered weakly.
+    """How each receiver is called, remembered weakly: it is asked for every receiver at
+    every event.
 
     Rule of the lock: it guards ``_known`` alone and is held only to look up or store a
     decision, never while a signature is read (reading one may run the receiver's own
@@ -48,7 +55,7 @@ class _Decisions:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._known: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+        self._known: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
     def renew_lock(self) -> None:
         """In a forked child: a lock of its own. What is known stays true, and a store
@@ -57,18 +64,30 @@ class _Decisions:
 
     def takes_changed_files(self, receiver: Callable[..., Any]) -> bool:
         """Whether ``receiver`` is to be called with ``changed_files=``."""
+        return self.call_style(receiver) == WITH_CHANGED_FILES
+
+    def call_style(self, receiver: Callable[..., Any]) -> str:
+        """:data:`COROUTINE` for an ``async def`` receiver (never called: it would only
+        make a coroutine that nothing awaits), :data:`WITH_CHANGED_FILES` for one that
+        takes ``changed_files=``, :data:`PLAIN` for any other."""
         key = receiver.__func__ if isinstance(receiver, types.MethodType) else receiver
         try:
             with self._lock:
                 known = self._known.get(key)
         except TypeError:  # not weakly referable, or not hashable: not remembered
-            return _takes_changed_files(receiver)
+            return _call_style(receiver)
         if known is not None:
             return known
-        decision = _takes_changed_files(receiver)
+        decision = _call_style(receiver)
         with self._lock:  # looked up above, so it can be weakly referenced and hashed
             self._known[key] = decision
         return decision
+
+
+def _call_style(receiver: Callable[..., Any]) -> str:
+    if inspect.iscoroutinefunction(receiver):
+        return COROUTINE
+    return WITH_CHANGED_FILES if _takes_changed_files(receiver) else PLAIN
 
 
 def _takes_changed_files(receiver: Callable[..., Any]) -> bool:
