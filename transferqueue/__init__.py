@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 from . import _singleton
 from ._config import get_max_concurrent_transfers
 from ._enums import TransferFileStatus, TransferStatus, TransferType
-from ._errors import JobNotFoundError, QueueShutdownError, TransferCancelled, TransferQueueError
+from ._errors import (
+    JobNotFoundError,
+    JobStateError,
+    QueueShutdownError,
+    TransferCancelled,
+    TransferPaused,
+    TransferQueueError,
+)
 from ._job import Executor
 from ._progress import ProgressCallback
 from ._queue import DEFAULT_SPEED_WINDOW, DEFAULT_UPDATE_INTERVAL, TransferQueue
@@ -59,6 +66,7 @@ __all__ = [
     "NO_RETRY",
     "Executor",
     "JobNotFoundError",
+    "JobStateError",
     "JobWatch",
     "ProgressCallback",
     "QueueShutdownError",
@@ -68,6 +76,7 @@ __all__ = [
     "TransferFile",
     "TransferFileStatus",
     "TransferJob",
+    "TransferPaused",
     "TransferProgress",
     "TransferQueue",
     "TransferQueueError",

@@ -158,9 +158,15 @@ class Job:
         return self._files is None
 
     @property
+    def is_paused(self) -> bool:
+        """True while the job is paused."""
+        return self.status is TransferStatus.PAUSED
+
+    @property
     def waiting_files(self) -> int:
-        """How many files have not started yet (0 once terminal)."""
-        if self._files is None:
+        """How many files may start now: those not started yet (0 once terminal, and
+        while paused)."""
+        if self._files is None or self.status is TransferStatus.PAUSED:
             return 0
         assert self._retry_ready is not None
         return len(self._retry_ready) + len(self._files.records) - self._next_index
@@ -253,6 +259,40 @@ class Job:
             self._failed_files += 1
             self._set(files, index, _ERROR, error)
         return self.finish_if_done()
+
+    def pause(self) -> None:
+        """Enter ``paused``: no file starts until :meth:`resume`; running files go on
+        until their executors stop (:meth:`stopped_for_pause`) or finish."""
+        self._require_live()
+        self.status = TransferStatus.PAUSED
+        self._snapshot = None
+
+    def resume(self) -> None:
+        """Leave ``paused`` for ``active``, or ``queued`` if no file had started; the
+        speed is measured afresh, not across the pause."""
+        self._require_live()
+        if self.started_at is None:
+            self.status = TransferStatus.QUEUED
+        else:
+            self.status = TransferStatus.ACTIVE
+            self._samples = deque([(utc_now(), self._loaded_bytes)])
+        self._snapshot = None
+
+    def stopped_for_pause(self, index: int) -> None:
+        """A file's executor stopped because the job was paused: the file is ``queued``
+        again, first in line, keeping its bytes done (the executor resumes from what it
+        kept, or reports from 0 again)."""
+        files = self._require_live()
+        assert self._retry_ready is not None
+        self._retry_ready.append(index)
+        self._set(files, index, _QUEUED)
+
+    def unreserve(self, index: int) -> None:
+        """Put back a file taken by :meth:`reserve_next_file` that did not start (its
+        job was paused while it waited for its slot)."""
+        self._require_live()
+        assert self._retry_ready is not None
+        self._retry_ready.appendleft(index)
 
     def wait_to_retry(self, index: int, error: Failure, retry_at: datetime) -> None:
         """Put a failed file back to ``queued`` until :meth:`retry_due`: it keeps its

@@ -1,4 +1,5 @@
-"""The ``on_progress`` callable handed to executors, with its cancellation checks (S7, S9)."""
+"""The ``on_progress`` callable handed to executors, with its cancellation and pause
+checks (S7, S9)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,18 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._errors import TransferCancelled
+from ._enums import TransferStatus
+from ._errors import TransferCancelled, TransferPaused
 
 if TYPE_CHECKING:
     from ._job import Job
+
+# What the queue's report of a progress call answers: go on, or stop and why.
+GO_ON = 0
+STOP_CANCELLED = 1
+STOP_PAUSED = 2
+
+_PAUSED = TransferStatus.PAUSED
 
 
 class ProgressCallback:
@@ -26,13 +35,17 @@ class ProgressCallback:
     even while a later attempt of the same file runs with a callback of its own; only a
     cancelled job still makes it raise :class:`TransferCancelled`, which tells such a
     thread to stop.
+
+    Once the job is paused, the call raises :class:`TransferPaused` instead: the
+    executor should stop there, keeping what it has if it can resume from it. Read
+    :attr:`paused` or call :meth:`raise_if_paused` to check without reporting.
     """
 
-    __slots__ = ("_attempt", "_cancel_event", "_index", "_job", "_report")
+    __slots__ = ("_attempt", "_cancel_event", "_index", "_job", "_report", "told_to_pause")
 
     def __init__(
         self,
-        report: Callable[[Job, int, int, int], bool],
+        report: Callable[[Job, int, int, int], int],
         job: Job,
         index: int,
         attempt: int,
@@ -43,16 +56,23 @@ class ProgressCallback:
         self._index = index
         self._attempt = attempt
         self._cancel_event = cancel_event
+        # Set once this callback raised TransferPaused: whatever the executor raises
+        # afterwards is read as the pause, not as a failure of the file.
+        self.told_to_pause = False
 
     def __call__(self, loaded: int) -> None:
         """Report ``loaded`` bytes done; values outside 0..size are clamped.
 
-        Raises :class:`TransferCancelled` when the job has been cancelled.
+        Raises :class:`TransferCancelled` when the job has been cancelled, and
+        :class:`TransferPaused` when it has been paused.
         """
         if type(loaded) is not int:  # the fast path: an int, as documented
             loaded = _as_int(loaded)
-        if not self._report(self._job, self._index, self._attempt, loaded):
-            raise TransferCancelled(f"transfer job {self._job.id} was cancelled")
+        outcome = self._report(self._job, self._index, self._attempt, loaded)
+        if outcome:
+            if outcome == STOP_CANCELLED:
+                raise TransferCancelled(f"transfer job {self._job.id} was cancelled")
+            self._pause()
 
     @property
     def cancelled(self) -> bool:
@@ -63,6 +83,27 @@ class ProgressCallback:
         """Raise :class:`TransferCancelled` if the job is cancelled."""
         if self._cancel_event.is_set():
             raise TransferCancelled(f"transfer job {self._job.id} was cancelled")
+
+    @property
+    def paused(self) -> bool:
+        """True while the job is paused; reading it reports nothing."""
+        return self._job.status is _PAUSED
+
+    def raise_if_paused(self) -> None:
+        """Raise :class:`TransferPaused` if the job is paused."""
+        if self._job.status is _PAUSED:
+            self._pause()
+
+    def raise_if_stopped(self) -> None:
+        """Raise :class:`TransferCancelled` if the job is cancelled, else
+        :class:`TransferPaused` if it is paused: the check for an executor waiting on
+        something it can abandon either way."""
+        self.raise_if_cancelled()
+        self.raise_if_paused()
+
+    def _pause(self) -> None:
+        self.told_to_pause = True
+        raise TransferPaused(f"transfer job {self._job.id} was paused")
 
     def wait_cancelled(self, timeout: float | None = None) -> bool:
         """Block until the job is cancelled or ``timeout`` seconds passed.

@@ -17,11 +17,12 @@ from . import _process
 from ._clock import utc_now
 from ._delivery import EventDelivery
 from ._eager_lock import EagerLock
-from ._enums import TransferType
-from ._errors import JobNotFoundError, QueueShutdownError, TransferQueueError
+from ._enums import TransferStatus, TransferType
+from ._errors import JobNotFoundError, JobStateError, QueueShutdownError, TransferQueueError
 from ._failure import Failure, error_type_name
 from ._job import Executor, Job
 from ._log import log_in_queue_thread, logger
+from ._progress import GO_ON, STOP_CANCELLED, STOP_PAUSED
 from ._records import TransferJob
 from ._retry import RetryPolicy
 from ._retry_timer import RetryTimer
@@ -260,7 +261,7 @@ class TransferQueue:
         return jobs
 
     def get_active_job_ids(self) -> list[str]:
-        """Return the ids of the queued and active jobs, oldest first (with a backend,
+        """Return the ids of the queued, active and paused jobs, oldest first (with a backend,
         of the cluster)."""
         with self._lock:
             active = list(self._unfinished)
@@ -298,6 +299,66 @@ class TransferQueue:
         if known or self._backend is None:
             return False
         return self._backend.request_cancel(job_id)  # another process's job
+
+    def pause_job(self, job_id: str) -> None:
+        """Pause a queued or active job: it becomes ``paused`` at once and starts no file
+        until :meth:`resume_job`.
+
+        Its running executors get :class:`TransferPaused` from their next ``on_progress``
+        call and stop there, keeping what they have where they can resume from it; each
+        gives its slot back as it stops, and its file is ``queued`` again, with the bytes
+        it had. A paused job is not finished: :meth:`wait` and :meth:`watch` go on
+        waiting, retention keeps it, :meth:`cancel_job` still cancels it.
+
+        Raises :class:`JobNotFoundError` for an unknown id, :class:`JobStateError` when
+        the job is paused already or finished, and :class:`QueueShutdownError` after
+        :meth:`shutdown` (which cancels paused jobs: nothing could resume them).
+        With a backend, a job of another process cannot be paused from here
+        (``JobStateError``): pause it through the process that runs it.
+        """
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                if job.is_finished or job.is_paused:
+                    raise JobStateError(job_id, str(job.status), "pause")
+                if self._closed:
+                    raise QueueShutdownError("the transfer queue is shut down")
+                job.pause()
+                self._delivery.post_update(job)
+        if job is None:
+            self._refuse_foreign(job_id, "pause")
+        logger.info("job %s paused", job_id)
+
+    def resume_job(self, job_id: str) -> None:
+        """Resume a paused job: it is ``active`` again (``queued`` if none of its files
+        had started) and its files start as slots allow, those stopped by the pause
+        first; executors that kept what they had go on from there.
+
+        Raises :class:`JobNotFoundError` for an unknown id and :class:`JobStateError`
+        when the job is not paused (with a backend: a job of another process, as for
+        :meth:`pause_job`).
+        """
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                if not job.is_paused:
+                    raise JobStateError(job_id, str(job.status), "resume")
+                job.resume()
+                self._delivery.post_update(job)
+                self._scheduler.add(job)
+                self._start_workers_locked()
+        if job is None:
+            self._refuse_foreign(job_id, "resume")
+        logger.info("job %s resumed", job_id)
+
+    def _refuse_foreign(self, job_id: str, action: str) -> None:
+        """The job is not this process's: unknown, or (with a backend) another's."""
+        if self._backend is None:
+            raise JobNotFoundError(job_id)
+        job = self._backend.read_job(job_id)
+        if job is None:
+            raise JobNotFoundError(job_id)
+        raise JobStateError(job_id, f"{job.status} in another process", action)
 
     def _cancel_requested(self, job_id: str, requester: str) -> None:
         """Another process asked to cancel a job of this one (from the backend's thread)."""
@@ -348,6 +409,8 @@ class TransferQueue:
 
     def wait(self, job_id: str, timeout: float | timedelta | None = None) -> TransferJob:
         """Block until the job is terminal and its terminal event was delivered.
+        A paused job is not terminal: ``wait`` goes on blocking until it is resumed and
+        finishes (or is cancelled), or ``timeout`` passes.
 
         Returns the terminal snapshot. Raises :class:`JobNotFoundError` for an unknown
         id (or one that retention or cleanup has dropped already: with a small
@@ -437,7 +500,7 @@ class TransferQueue:
         """Forget terminal jobs that completed at least ``max_age`` ago; return how many.
 
         ``max_age`` is in seconds or a ``timedelta``; 0 removes every terminal job.
-        Queued and active jobs always stay.
+        Queued, active and paused jobs always stay.
         """
         seconds = check_seconds(max_age, "max_age")
         cutoff = utc_now() - timedelta(seconds=seconds)
@@ -490,6 +553,7 @@ class TransferQueue:
 
     def shutdown(self, wait: bool = True, *, cancel_jobs: bool = False) -> None:
         """Refuse new jobs; with ``cancel_jobs``, cancel every unfinished job first.
+        Paused jobs are cancelled either way: nothing could resume them.
 
         With ``wait`` (the default) return once every queued and running file finished,
         every event was delivered and every thread of the queue ended. Idempotent.
@@ -503,8 +567,9 @@ class TransferQueue:
             )
         with self._lock:
             self._closed = True
-            if cancel_jobs:
-                for job in list(self._unfinished.values()):
+            for job in list(self._unfinished.values()):
+                # A paused job could never be resumed now (nothing may start): cancelled.
+                if cancel_jobs or job.is_paused:
                     self._cancel_locked(job, _CANCELLED_BY_SHUTDOWN)
             # Files waiting to be retried give up now, with their last error.
             given_up = 0
@@ -715,14 +780,15 @@ class TransferQueue:
         self._delivery.mark_changed(job)
         self._start_workers_locked()
 
-    def _report_progress(self, job: Job, index: int, attempt: int, loaded: int) -> bool:
-        """Record an executor's progress; False once the job is cancelled."""
+    def _report_progress(self, job: Job, index: int, attempt: int, loaded: int) -> int:
+        """Record an executor's progress; say whether it should stop (the job was
+        cancelled or paused) or go on."""
         with self._lock_eagerly:
             if job.is_finished:
-                return not job.halted
+                return STOP_CANCELLED if job.halted else GO_ON
             if job.report_progress(index, attempt, loaded):
                 self._delivery.mark_changed(job)
-            return True
+            return STOP_PAUSED if job.status is TransferStatus.PAUSED else GO_ON
 
     # -- the worker threads -----------------------------------------------------------------
 
@@ -742,9 +808,9 @@ class TransferQueue:
                 # executor's error, the retry policy or logging raise. What the policy says
                 # is decided here, without the lock. A final failure is logged before the
                 # job's end can be reported; a retry only once it is certain (a cancel or a
-                # shutdown can refuse it under the lock).
+                # shutdown can refuse it under the lock). A pause is no failure.
                 failure = retry_delay = None
-                if error is not None:
+                if error is not None and not task.paused:
                     failure, retry_delay = task.judge_failure(error)
                 with self._lock_eagerly:
                     self._running -= 1
@@ -785,16 +851,21 @@ class TransferQueue:
                 task: FileTask | None = None
                 error = failure = retry_delay = None
                 with self._lock_eagerly:
-                    if job.is_finished:  # cancelled while waiting: the file is ended
+                    if job.is_finished or job.is_paused or slot is None:
+                        # Cancelled while waiting: the file is ended. Paused (the wait
+                        # ends without a slot then, even if resumed since): the file goes
+                        # back to its job's line, and any slot to the next file.
+                        if not job.is_finished:
+                            job.unreserve(reservation.file_index)
+                            self._scheduler.add(job)
                         self._running -= 1
                         next_reservation = self._next_reservation_locked()
                     else:
-                        assert slot is not None  # only a cancel ends the wait without one
                         task = self._start_reserved_locked(reservation)
                 if task is not None:
                     error = task.run(self._report_progress)
                     # As in _work: nothing from here to the seat's release may raise.
-                    if error is not None:
+                    if error is not None and not task.paused:
                         failure, retry_delay = task.judge_failure(error)
                     if slot is not None and not backend.may_reuse(slot, taken_at):
                         backend.release_slot(slot)  # back before the file's end is told
@@ -826,18 +897,24 @@ class TransferQueue:
                 backend.release_slot(slot)
 
     def _acquire_slot(self, backend: Backend, reservation: Reservation) -> object | None:
-        """The reserved file's cluster-wide slot; None once its job is cancelled.
+        """The reserved file's cluster-wide slot; None once its job is cancelled or
+        paused.
 
         While the backend cannot give one (its server unreachable), the file stays
         ``queued`` and this worker asks again, waiting 0.1 s, then twice as long each
         time up to 5 s. Never raises.
         """
         cancel = reservation.cancel_event
+        job = reservation.job
+
+        def stopped() -> bool:
+            return cancel.is_set() or job.is_paused
+
         delay = _SLOT_RETRY_FIRST
         failed = False
         while True:
             try:
-                slot = backend.acquire_slot(cancel.is_set)
+                slot = backend.acquire_slot(stopped)
             except Exception as exc:  # noqa: BLE001 - the seat must not be lost
                 if not failed:
                     log_in_queue_thread(
@@ -881,6 +958,13 @@ class TransferQueue:
         """Record how a file's attempt ended; True if it now waits to be retried."""
         job = task.job
         if job.is_finished:  # cancelled meanwhile: terminal is final (S4)
+            return False
+        if task.paused:
+            job.stopped_for_pause(task.file_index)
+            self._delivery.mark_changed(job)
+            if not job.is_paused:  # resumed before its executor stopped: it starts again
+                self._scheduler.add(job)
+                self._start_workers_locked()
             return False
         if error is not None and retry_delay is not None and not self._closed:
             try:
