@@ -44,6 +44,7 @@ from pathlib import Path
 
 import attrs
 
+from transferqueue._errors import TransferPaused
 from transferqueue._progress import ProgressCallback
 from transferqueue._records import TransferFile
 
@@ -88,7 +89,9 @@ class HuggingFaceDownload:
     it is not 0), ``Content-Length`` or ``Content-Range`` fails with
     :class:`HubSizeError`, and so does any byte of a body without an announced length for
     a file of ``size`` 0 (see the module's documentation: nothing is written without a
-    bound). A cancel or a refusal by the hub removes the partial file. An existing
+    bound). A paused job (``TransferPaused`` from ``on_progress``) keeps the partial
+    file as a broken connection does, and the resumed file asks only for the rest. A
+    cancel or a refusal by the hub removes the partial file. An existing
     destination is refused (``FileExistsError``) unless ``overwrite`` is true.
 
     Progress is reported after every ``chunk_size`` bytes written to the partial file
@@ -172,6 +175,10 @@ class HuggingFaceDownload:
             self._download(location, endpoint, token, part, listed, on_progress)
             part.move_into_place(destination, overwrite=self.overwrite)
             keep = True  # moved: nothing left to remove
+        except TransferPaused:
+            # The job was paused: the resumed file goes on from here, as after a break.
+            keep = part.size() > 0 and part.record() is not None
+            raise
         except (ConnectionError, TimeoutError) as exc:
             # Transient: the next attempt resumes from here, if anything proves it may.
             keep = part.size() > 0 and part.record() is not None
