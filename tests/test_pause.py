@@ -261,7 +261,7 @@ def test_invalid_transitions(queue: tq.TransferQueue, gate: GatedExecutor) -> No
 
 
 def test_cancel_a_paused_job(queue: tq.TransferQueue, stepped: SteppedExecutor) -> None:
-    job_id = queue.queue_job("local-upload", make_files(2, size=20), stepped)
+    job_id = queue.queue_job("local-upload", make_files(1, size=30), stepped)
     stepped.allow(1)
     stepped.wait_written("src/file-0", 10)
     queue.pause_job(job_id)
@@ -275,11 +275,11 @@ def test_cancel_a_paused_job(queue: tq.TransferQueue, stepped: SteppedExecutor) 
 
 def test_shutdown_cancels_paused_jobs_and_refuses_pauses(stepped: SteppedExecutor) -> None:
     queue = tq.TransferQueue(1)
-    paused = queue.queue_job("local-upload", make_files(1, size=20), stepped)
-    queue.pause_job(paused)
     gate = GatedExecutor()
     running = queue.queue_job("local-upload", make_files(1), gate)
     gate.wait_running(1)
+    paused = queue.queue_job("local-upload", make_files(1, size=20), stepped)
+    queue.pause_job(paused)  # queued behind the running one: nothing of it started
     queue.shutdown(wait=False)
     done = queue.wait(paused, timeout=WAIT)
     assert done.status is tq.TransferStatus.CANCELLED
@@ -409,3 +409,46 @@ def test_progress_callback_pause_checks(queue: tq.TransferQueue) -> None:
         (True, f"transfer job {job_id} was paused"),
     ]
     queue.cancel_job(job_id)
+
+
+def test_wait_stopped_wakes_at_a_pause_and_at_a_cancel(queue: tq.TransferQueue) -> None:
+    """An executor sleeping in wait_stopped wakes when its job is paused (and, resumed,
+    sleeps again until the job is cancelled); without either, it times out."""
+    woke: list[tuple[bool, bool]] = []
+    inside = threading.Event()
+
+    def sleeper(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        woke.append((on_progress.wait_stopped(0.01), on_progress.paused))
+        inside.set()
+        woke.append((on_progress.wait_stopped(WAIT), on_progress.paused))
+        on_progress.raise_if_stopped()
+
+    job_id = queue.queue_job("local-upload", make_files(1), sleeper)
+    assert inside.wait(WAIT)
+    queue.pause_job(job_id)
+    wait_for_job(queue, job_id, _stopped)
+    inside.clear()
+    queue.resume_job(job_id)
+    assert inside.wait(WAIT)
+    queue.cancel_job(job_id)
+    assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.CANCELLED
+    assert woke == [(False, False), (True, True), (False, False), (True, False)]
+
+
+def test_wait_stopped_made_while_paused_is_set(queue: tq.TransferQueue) -> None:
+    """The stop event made for a job already paused starts set; once the job finished
+    there is nothing to wait for."""
+    started, go_on = threading.Event(), threading.Event()
+    waits: list[bool] = []
+
+    def late(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        started.set()
+        assert go_on.wait(WAIT)
+        waits.append(on_progress.wait_stopped(WAIT))
+
+    job_id = queue.queue_job("local-upload", make_files(1), late)
+    assert started.wait(WAIT)
+    queue.pause_job(job_id)
+    go_on.set()
+    assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+    assert waits == [True]

@@ -98,6 +98,7 @@ class Job:
         "retry_policy",
         "started_at",
         "status",
+        "stop_event",
         "terminal_delivered",
         "type",
         "updates_posted",
@@ -133,6 +134,9 @@ class Job:
         # True once ended by cancel() or fail_all(): its running executors are told to
         # stop (their on_progress raises TransferCancelled).
         self.halted = False
+        # Set while paused and once halted, for executors waiting in wait_stopped; made
+        # on first use (most jobs are never paused nor waited so), dropped once terminal.
+        self.stop_event: threading.Event | None = None
         self.retry_policy = retry_policy  # None: failed files are not retried
         self._snapshot: TransferJob | None = None  # None: changed since the last snapshot
         # The files changed since the job's last job-updated event: each snapshot built
@@ -266,6 +270,17 @@ class Job:
         self._require_live()
         self.status = TransferStatus.PAUSED
         self._snapshot = None
+        if self.stop_event is not None:
+            self.stop_event.set()
+
+    def stop_event_locked(self) -> threading.Event:
+        """The job's stop event, made if it has none: set while the job is paused, and
+        once it is halted."""
+        if self.stop_event is None:
+            self.stop_event = threading.Event()
+            if self.status is TransferStatus.PAUSED:
+                self.stop_event.set()
+        return self.stop_event
 
     def resume(self) -> None:
         """Leave ``paused`` for ``active``, or ``queued`` if no file had started; the
@@ -277,6 +292,8 @@ class Job:
             self.status = TransferStatus.ACTIVE
             self._samples = deque([(utc_now(), self._loaded_bytes)])
         self._snapshot = None
+        if self.stop_event is not None:
+            self.stop_event.clear()
 
     def stopped_for_pause(self, index: int) -> None:
         """A file's executor stopped because the job was paused: the file is ``queued``
@@ -363,6 +380,8 @@ class Job:
                 self._set(files, index, _ERROR, failure)
         assert self.cancel_event is not None
         self.cancel_event.set()
+        if self.stop_event is not None:
+            self.stop_event.set()
         self.halted = True
 
     def _add_loaded(self, files: _FileTable, index: int, delta: int) -> None:
@@ -447,6 +466,7 @@ class Job:
         self._samples = None
         self.executor = None
         self.cancel_event = None
+        self.stop_event = None
         self.retry_policy = None
 
     # -- snapshots ------------------------------------------------------------------

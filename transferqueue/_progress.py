@@ -38,10 +38,19 @@ class ProgressCallback:
 
     Once the job is paused, the call raises :class:`TransferPaused` instead: the
     executor should stop there, keeping what it has if it can resume from it. Read
-    :attr:`paused` or call :meth:`raise_if_paused` to check without reporting.
+    :attr:`paused` or call :meth:`raise_if_paused` to check without reporting, and sleep
+    with :meth:`wait_stopped` to wake at a pause as well as at a cancel.
     """
 
-    __slots__ = ("_attempt", "_cancel_event", "_index", "_job", "_report", "told_to_pause")
+    __slots__ = (
+        "_attempt",
+        "_cancel_event",
+        "_index",
+        "_job",
+        "_report",
+        "_stop_event",
+        "told_to_pause",
+    )
 
     def __init__(
         self,
@@ -50,12 +59,16 @@ class ProgressCallback:
         index: int,
         attempt: int,
         cancel_event: threading.Event,
+        stop_event: Callable[[Job], threading.Event | None],
     ) -> None:
         self._report = report
         self._job = job
         self._index = index
         self._attempt = attempt
         self._cancel_event = cancel_event
+        # The queue's: the job's stop event (set while it is paused or once it is
+        # cancelled), made on first use; None once the job is finished.
+        self._stop_event = stop_event
         # Set once this callback raised TransferPaused: whatever the executor raises
         # afterwards is read as the pause, not as a failure of the file.
         self.told_to_pause = False
@@ -100,6 +113,16 @@ class ProgressCallback:
         something it can abandon either way."""
         self.raise_if_cancelled()
         self.raise_if_paused()
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Block until the job is cancelled or paused, or ``timeout`` seconds passed.
+
+        Returns True if the job is cancelled or paused (then call
+        :meth:`raise_if_stopped`): :meth:`wait_cancelled` for an executor that would
+        rather stop at a pause too than sleep through it.
+        """
+        stop = self._stop_event(self._job)
+        return True if stop is None else stop.wait(timeout)  # None: finished, so stopped
 
     def _pause(self) -> None:
         self.told_to_pause = True

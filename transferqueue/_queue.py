@@ -790,6 +790,11 @@ class TransferQueue:
                 self._delivery.mark_changed(job)
             return STOP_PAUSED if job.status is TransferStatus.PAUSED else GO_ON
 
+    def _stop_event(self, job: Job) -> threading.Event | None:
+        """The job's stop event, made now if it has none; None once it is finished."""
+        with self._lock:
+            return None if job.is_finished else job.stop_event_locked()
+
     # -- the worker threads -----------------------------------------------------------------
 
     def _work(self, task: FileTask) -> None:
@@ -802,7 +807,7 @@ class TransferQueue:
             next_task: FileTask | None = task
             while next_task is not None:
                 task = next_task
-                error = task.run(self._report_progress)
+                error = task.run(self._report_progress, self._stop_event)
                 # From here to the slot's release no call may raise, or the slot and the
                 # file would be lost for ever: run() and judge_failure() catch whatever the
                 # executor's error, the retry policy or logging raise. What the policy says
@@ -863,7 +868,7 @@ class TransferQueue:
                     else:
                         task = self._start_reserved_locked(reservation)
                 if task is not None:
-                    error = task.run(self._report_progress)
+                    error = task.run(self._report_progress, self._stop_event)
                     # As in _work: nothing from here to the seat's release may raise.
                     if error is not None and not task.paused:
                         failure, retry_delay = task.judge_failure(error)

@@ -54,9 +54,14 @@ class FileTask:
         # is then no failure of the file).
         self.paused = False
 
-    def run(self, report: Callable[[Job, int, int, int], int]) -> BaseException | None:
+    def run(
+        self,
+        report: Callable[[Job, int, int, int], int],
+        stop_event: Callable[[Job], threading.Event | None],
+    ) -> BaseException | None:
         """Run the executor (without the lock); return what it raised, None on success.
-        ``report`` records ``on_progress`` calls."""
+        ``report`` records ``on_progress`` calls; ``stop_event`` gives the job's stop
+        event (see :meth:`ProgressCallback.wait_stopped`)."""
         if self.cancel_event.is_set():
             # Cancelled between being picked and starting: the job is terminal already,
             # so this result is ignored; the executor never runs.
@@ -66,7 +71,7 @@ class FileTask:
             self.paused = True
             return TransferPaused(f"transfer job {self.job.id} was paused")
         on_progress = ProgressCallback(
-            report, self.job, self.file_index, self.attempt, self.cancel_event
+            report, self.job, self.file_index, self.attempt, self.cancel_event, stop_event
         )
         try:
             self.executor(transferring_record(self.record, self.attempt), on_progress)
