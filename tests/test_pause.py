@@ -452,3 +452,27 @@ def test_wait_stopped_made_while_paused_is_set(queue: tq.TransferQueue) -> None:
     go_on.set()
     assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
     assert waits == [True]
+
+
+def test_an_error_that_breaks_isinstance_while_paused_fails_its_file(
+    queue: tq.TransferQueue,
+) -> None:
+    """The executor, never told to pause (it reports nothing), raises an error whose
+    type checks raise while its job is paused: no pause can be read in it, so it fails
+    its file, and the slot comes back."""
+    from tests.test_failures import HostileClassError
+
+    started, go_on = threading.Event(), threading.Event()
+
+    def hostile(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        started.set()
+        assert go_on.wait(WAIT)
+        raise HostileClassError("odd")
+
+    job_id = queue.queue_job("local-upload", make_files(1), hostile)
+    assert started.wait(WAIT)
+    queue.pause_job(job_id)
+    go_on.set()
+    done = queue.wait(job_id, timeout=WAIT)
+    assert done.status is tq.TransferStatus.FAILED
+    assert done.files[0].error == "odd"

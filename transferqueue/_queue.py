@@ -174,6 +174,7 @@ class TransferQueue:
                 has_unfinished_jobs=self._has_unfinished_jobs,
                 on_owner_lost=self._owner_lost,
                 current_jobs=self._current_jobs,
+                on_pause_request=self._pause_requested,
             )
             self._limit = backend.local_limit or limit
         _process.register(self)
@@ -313,8 +314,9 @@ class TransferQueue:
         Raises :class:`JobNotFoundError` for an unknown id, :class:`JobStateError` when
         the job is paused already or finished, and :class:`QueueShutdownError` after
         :meth:`shutdown` (which cancels paused jobs: nothing could resume them).
-        With a backend, a job of another process cannot be paused from here
-        (``JobStateError``): pause it through the process that runs it.
+        With a backend, a job of another process is paused by that process, which this
+        call asks through the backend and waits for (a few seconds at most);
+        ``TimeoutError`` if its owner does not confirm.
         """
         with self._lock:
             job = self._jobs.get(job_id)
@@ -326,8 +328,9 @@ class TransferQueue:
                 job.pause()
                 self._delivery.post_update(job)
         if job is None:
-            self._refuse_foreign(job_id, "pause")
-        logger.info("job %s paused", job_id)
+            self._ask_owner(job_id, "pause")
+        else:
+            logger.info("job %s paused", job_id)
 
     def resume_job(self, job_id: str) -> None:
         """Resume a paused job: it is ``active`` again (``queued`` if none of its files
@@ -335,8 +338,8 @@ class TransferQueue:
         first; executors that kept what they had go on from there.
 
         Raises :class:`JobNotFoundError` for an unknown id and :class:`JobStateError`
-        when the job is not paused (with a backend: a job of another process, as for
-        :meth:`pause_job`).
+        when the job is not paused. With a backend, a job of another process is resumed
+        by that process, as :meth:`pause_job` pauses it.
         """
         with self._lock:
             job = self._jobs.get(job_id)
@@ -348,17 +351,43 @@ class TransferQueue:
                 self._scheduler.add(job)
                 self._start_workers_locked()
         if job is None:
-            self._refuse_foreign(job_id, "resume")
-        logger.info("job %s resumed", job_id)
+            self._ask_owner(job_id, "resume")
+        else:
+            logger.info("job %s resumed", job_id)
 
-    def _refuse_foreign(self, job_id: str, action: str) -> None:
-        """The job is not this process's: unknown, or (with a backend) another's."""
+    def _ask_owner(self, job_id: str, action: str) -> None:
+        """The job is not this process's: unknown, or (with a backend) another's, whose
+        owner is asked to pause or resume it."""
         if self._backend is None:
             raise JobNotFoundError(job_id)
-        job = self._backend.read_job(job_id)
-        if job is None:
-            raise JobNotFoundError(job_id)
-        raise JobStateError(job_id, f"{job.status} in another process", action)
+        self._backend.request_pause(job_id, action)
+
+    def _pause_requested(self, job_id: str, requester: str, action: str) -> None:
+        """Another process asked to pause or resume a job of this one (from the
+        backend's thread); one that does not allow it (it ended, or was paused or
+        resumed meanwhile) is left as it is: the requester reads it in the registry."""
+        try:
+            if action == "pause":
+                self.pause_job(job_id)
+            else:
+                self.resume_job(job_id)
+        except (TransferQueueError, ValueError) as exc:
+            log_in_queue_thread(
+                logging.INFO,
+                "job %s: %s requested by %s, but not done here: %s",
+                job_id,
+                action,
+                requester,
+                exc,
+            )
+        else:
+            log_in_queue_thread(
+                logging.INFO,
+                "job %s %s requested by %s (another process)",
+                job_id,
+                action,
+                requester,
+            )
 
     def _cancel_requested(self, job_id: str, requester: str) -> None:
         """Another process asked to cancel a job of this one (from the backend's thread)."""
