@@ -628,3 +628,36 @@ def test_a_paused_download_keeps_its_part_and_resumes_by_range(
     assert first.range is None
     assert (second.range, second.if_range) == (f"bytes={kept}-", validator("etag", TRAIN))
     assert list(tmp_path.iterdir()) == [dest]
+
+
+def test_a_download_paused_while_the_hub_sends_nothing_stops_at_once(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    """The hub stalls mid-body; the job is paused: the download notices while it waits
+    for bytes (not at its next chunk, which is not coming), keeps its part and gives its
+    slot back; resumed, it asks for the rest."""
+    from tests.test_retries import wait_for_job
+
+    chunk = 4096
+    hub.hub.stall = Stall("train.csv", after=4 * chunk)  # hangs up once released
+    dest = tmp_path / "train.csv"
+    executor = HuggingFaceDownload(endpoint=hub.url, chunk_size=chunk)
+    files = [{"source_path": TRAIN_URL, "destination_path": str(dest), "size": len(TRAIN)}]
+    with tq.TransferQueue(1) as queue:
+        job_id = queue.queue_job("huggingface", files, executor)
+        assert hub.hub.stall.reached.wait(WAIT)
+        wait_for_job(queue, job_id, lambda job: job.files[0].loaded >= 2 * chunk)
+        queue.pause_job(job_id)
+        paused = wait_for_job(
+            queue, job_id, lambda job: job.files[0].status is tq.TransferFileStatus.QUEUED
+        )
+        hub.hub.stall.release.set()
+        hub.hub.stall = None
+        (part,) = partials(tmp_path)
+        kept = part.stat().st_size
+        assert paused.files[0].loaded <= kept
+        queue.resume_job(job_id)
+        done = queue.wait(job_id, timeout=WAIT)
+    assert done.status is tq.TransferStatus.COMPLETED
+    assert_file(dest, TRAIN)
+    assert hub.hub.seen()[1].range == f"bytes={kept}-"

@@ -476,3 +476,15 @@ def test_an_error_that_breaks_isinstance_while_paused_fails_its_file(
     done = queue.wait(job_id, timeout=WAIT)
     assert done.status is tq.TransferStatus.FAILED
     assert done.files[0].error == "odd"
+
+
+def test_a_paused_job_goes_through_json(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
+    """to_dict() writes "paused", from_dict() takes it back (as the Redis registry does)."""
+    job_id = queue.queue_job("local-upload", make_files(1), gate)
+    gate.wait_running(1)
+    queue.pause_job(job_id)
+    paused = queue.get_job(job_id)
+    assert paused is not None
+    assert paused.to_dict()["status"] == "paused"
+    assert paused.to_dict(camel_case=True)["status"] == "paused"
+    assert tq.TransferJob.from_dict(paused.to_dict()) == paused

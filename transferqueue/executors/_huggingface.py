@@ -28,10 +28,10 @@ than its bound raises :class:`HubSizeError` as soon as it is, and the partial fi
 removed; a reply announcing more than a size that is not 0 is refused before its body is
 read.
 
-Cancellation is noticed within ``POLL_INTERVAL`` while waiting for bytes, but not while
-connecting, which ``timeout`` bounds. A whole repository is downloaded by listing it with
-:func:`list_hf_files` (:mod:`._hub_listing`) and queueing the mappings with a
-:class:`HuggingFaceDownload`.
+Cancellation, and a pause of the job, is noticed within ``POLL_INTERVAL`` while waiting
+for bytes, but not while connecting, which ``timeout`` bounds. A whole repository is
+downloaded by listing it with :func:`list_hf_files` (:mod:`._hub_listing`) and queueing the
+mappings with a :class:`HuggingFaceDownload`.
 """
 
 from __future__ import annotations
@@ -217,7 +217,10 @@ class HuggingFaceDownload:
                 token=token,
                 auth_origin=endpoint,
                 timeout=self.timeout,
-                check_cancelled=on_progress.raise_if_cancelled,
+                # A pause too ends the wait for bytes (getattr: stand-ins may lack it).
+                check_cancelled=getattr(
+                    on_progress, "raise_if_stopped", on_progress.raise_if_cancelled
+                ),
             ) as reply:
                 response = reply.response
                 if response.status == 416 and record is not None:
