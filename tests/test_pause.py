@@ -488,3 +488,36 @@ def test_a_paused_job_goes_through_json(queue: tq.TransferQueue, gate: GatedExec
     assert paused.to_dict()["status"] == "paused"
     assert paused.to_dict(camel_case=True)["status"] == "paused"
     assert tq.TransferJob.from_dict(paused.to_dict()) == paused
+
+
+def test_a_retry_due_while_paused_waits_for_the_resume() -> None:
+    """A file fails while its job is paused; its retry falls due during the pause and
+    does not start (the queue would start it in the same step, under its lock: the event
+    that shows it due shows it not started); resumed, the retry runs."""
+    started, go_on = threading.Event(), threading.Event()
+    attempts: list[int] = []
+
+    def flaky(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        attempts.append(file.attempts)
+        if len(attempts) == 1:
+            started.set()
+            assert go_on.wait(WAIT)
+            raise ConnectionError("dropped")
+
+    policy = tq.RetryPolicy(max_attempts=2, initial_delay=0, jitter=0)
+    with tq.TransferQueue(1, retry=policy) as queue:
+        job_id = queue.queue_job("local-upload", make_files(1), flaky)
+        assert started.wait(WAIT)
+        queue.pause_job(job_id)
+        go_on.set()
+        due = wait_for_job(
+            queue,
+            job_id,
+            lambda job: job.files[0].error is not None and job.files[0].retry_at is None,
+        )
+        assert due.status is tq.TransferStatus.PAUSED
+        assert due.files[0].status is tq.TransferFileStatus.QUEUED
+        assert due.files[0].attempts == 1
+        queue.resume_job(job_id)
+        assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+    assert attempts == [1, 2]
