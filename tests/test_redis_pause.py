@@ -193,13 +193,14 @@ def test_a_job_of_this_process_that_it_no_longer_runs_is_not_asked_for(
 def test_requests_this_process_cannot_follow_are_logged(
     asker: tq.TransferQueue, client: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A resume of a running job, a pause of an unknown one, sent by hand: logged and
+    """A pause of an unknown job, a resume of a running one, sent by hand: logged and
     left; a well-formed pause after them pauses."""
     gate = GatedExecutor()
     job_id = asker.queue_job("s3-upload", make_files(1), gate)
     gate.wait_running(1)
     key = f"q:cancel:{owner_of(asker)}"
     with caplog.at_level(logging.INFO, logger="transferqueue"):
+        client.rpush(key, json.dumps({"job": "transfer-unknown", "by": "h:1", "do": "pause"}))
         client.rpush(key, json.dumps({"job": job_id, "by": "h:1", "do": "resume"}))
         client.rpush(key, json.dumps({"job": job_id, "by": "h:1", "do": "pause"}))
         wait_until(lambda: _status(asker, job_id).status is tq.TransferStatus.PAUSED, "paused")
@@ -208,6 +209,7 @@ def test_requests_this_process_cannot_follow_are_logged(
         m.startswith(f"job {job_id}: resume requested by h:1, but not done here") for m in messages
     ), messages
     assert f"job {job_id} pause requested by h:1 (another process)" in messages
+    assert "job transfer-unknown: pause requested by h:1, but it is not running here" in messages
     gate.release_all()
     asker.resume_job(job_id)
     assert asker.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED

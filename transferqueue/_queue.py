@@ -318,19 +318,10 @@ class TransferQueue:
         call asks through the backend and waits for (a few seconds at most);
         ``TimeoutError`` if its owner does not confirm.
         """
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is not None:
-                if job.is_finished or job.is_paused:
-                    raise JobStateError(job_id, str(job.status), "pause")
-                if self._closed:
-                    raise QueueShutdownError("the transfer queue is shut down")
-                job.pause()
-                self._delivery.post_update(job)
-        if job is None:
-            self._ask_owner(job_id, "pause")
-        else:
+        if self._pause_here(job_id, "pause"):
             logger.info("job %s paused", job_id)
+        else:
+            self._ask_owner(job_id, "pause")
 
     def resume_job(self, job_id: str) -> None:
         """Resume a paused job: it is ``active`` again (``queued`` if none of its files
@@ -341,19 +332,33 @@ class TransferQueue:
         when the job is not paused. With a backend, a job of another process is resumed
         by that process, as :meth:`pause_job` pauses it.
         """
+        if self._pause_here(job_id, "resume"):
+            logger.info("job %s resumed", job_id)
+        else:
+            self._ask_owner(job_id, "resume")
+
+    def _pause_here(self, job_id: str, action: str) -> bool:
+        """Pause (``action`` "pause") or resume ("resume") a job of this process; False
+        if it has none by that id. Raises as :meth:`pause_job` and :meth:`resume_job`;
+        logs nothing (the caller does, as its thread must)."""
+        pausing = action == "pause"
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is not None:
-                if not job.is_paused:
-                    raise JobStateError(job_id, str(job.status), "resume")
+            if job is None:
+                return False
+            if job.is_finished or job.is_paused is pausing:
+                raise JobStateError(job_id, str(job.status), action)
+            if pausing:
+                if self._closed:
+                    raise QueueShutdownError("the transfer queue is shut down")
+                job.pause()
+                self._delivery.post_update(job)
+            else:
                 job.resume()
                 self._delivery.post_update(job)
                 self._scheduler.add(job)
                 self._start_workers_locked()
-        if job is None:
-            self._ask_owner(job_id, "resume")
-        else:
-            logger.info("job %s resumed", job_id)
+        return True
 
     def _ask_owner(self, job_id: str, action: str) -> None:
         """The job is not this process's: unknown, or (with a backend) another's, whose
@@ -367,11 +372,8 @@ class TransferQueue:
         backend's thread); one that does not allow it (it ended, or was paused or
         resumed meanwhile) is left as it is: the requester reads it in the registry."""
         try:
-            if action == "pause":
-                self.pause_job(job_id)
-            else:
-                self.resume_job(job_id)
-        except (TransferQueueError, ValueError) as exc:
+            done = self._pause_here(job_id, action)
+        except TransferQueueError as exc:
             log_in_queue_thread(
                 logging.INFO,
                 "job %s: %s requested by %s, but not done here: %s",
@@ -380,10 +382,19 @@ class TransferQueue:
                 requester,
                 exc,
             )
-        else:
+            return
+        if done:
             log_in_queue_thread(
                 logging.INFO,
                 "job %s %s requested by %s (another process)",
+                job_id,
+                action,
+                requester,
+            )
+        else:  # ended and forgotten meanwhile: the requester reads its end in the registry
+            log_in_queue_thread(
+                logging.INFO,
+                "job %s: %s requested by %s, but it is not running here",
                 job_id,
                 action,
                 requester,
