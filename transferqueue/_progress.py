@@ -33,8 +33,8 @@ class ProgressCallback:
     It belongs to its attempt: once the executor it was given to has returned, a call
     (from a thread the executor left running, say) changes nothing and raises nothing,
     even while a later attempt of the same file runs with a callback of its own; only a
-    cancelled job still makes it raise :class:`TransferCancelled`, which tells such a
-    thread to stop.
+    cancelled job still makes it raise :class:`TransferCancelled` (and a paused one
+    :class:`TransferPaused`), which tells such a thread to stop.
 
     Once the job is paused, the call raises :class:`TransferPaused` instead: the
     executor should stop there, keeping what it has if it can resume from it. Read
