@@ -258,3 +258,32 @@ def test_a_file_waiting_for_its_cluster_slot_gives_it_up_when_paused(
         queue.resume_job(second)
         gate.release_all()
         assert queue.wait(second, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+
+
+def test_a_backend_serving_a_queue_that_takes_no_pauses_logs_them(
+    redis_url: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A queue made before pausing existed attaches without on_pause_request: a pause
+    request for it is logged and dropped; cancels still reach it."""
+    cancels: list[tuple[str, str]] = []
+    backend = RedisBackend(redis_url, namespace="q")
+    backend.attach(
+        1,
+        None,
+        None,
+        on_cancel_request=lambda job_id, by: cancels.append((job_id, by)),
+        has_unfinished_jobs=lambda: False,
+        on_owner_lost=lambda job_ids, message, error_type: None,
+        current_jobs=list,
+    )
+    try:
+        with caplog.at_level(logging.INFO, logger="transferqueue"):
+            backend._on_request("transfer-x", "h:1", "pause")
+            backend._on_request("transfer-x", "h:1", "cancel")
+        assert "job transfer-x: pause requested by h:1, but this queue takes none" in [
+            record.getMessage() for record in caplog.records
+        ]
+        assert cancels == [("transfer-x", "h:1")]
+    finally:
+        backend.shutdown()
