@@ -15,7 +15,14 @@ from ._core.config import get_max_concurrent_transfers
 from ._core.queue import DEFAULT_SPEED_WINDOW, DEFAULT_UPDATE_INTERVAL, TransferQueue
 from ._core.retry import DEFAULT_NEVER_RETRY_ON, DEFAULT_RETRY_ON, NO_RETRY, RetryPolicy
 from ._core.singleton import update_transfer_queue_concurrency
-from ._errors import JobNotFoundError, QueueShutdownError, TransferCancelled, TransferQueueError
+from ._errors import (
+    JobNotFoundError,
+    JobStateError,
+    QueueShutdownError,
+    TransferCancelled,
+    TransferPaused,
+    TransferQueueError,
+)
 from ._events.signals import job_created, job_updated
 from ._events.watch import JobWatch
 from ._executor import Executor, ProgressCallback
@@ -59,6 +66,7 @@ __all__ = [
     "NO_RETRY",
     "Executor",
     "JobNotFoundError",
+    "JobStateError",
     "JobWatch",
     "ProgressCallback",
     "QueueShutdownError",
@@ -68,6 +76,7 @@ __all__ = [
     "TransferFile",
     "TransferFileStatus",
     "TransferJob",
+    "TransferPaused",
     "TransferProgress",
     "TransferQueue",
     "TransferQueueError",

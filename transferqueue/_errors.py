@@ -22,6 +22,35 @@ class TransferCancelled(TransferQueueError):
     __module__ = "transferqueue"
 
 
+class TransferPaused(TransferQueueError):
+    """Raised inside an executor by ``on_progress`` once the executor's job is paused.
+
+    Let it propagate, keeping what the file has so far where the executor can resume
+    from it (the built-in executors do): the queue puts the file back to ``queued`` and
+    calls the executor again for it once the job is resumed. An executor that knows
+    nothing of pausing loses nothing by it: whatever it raises after ``on_progress``
+    raised this is read as the pause, and a file it completes regardless is completed.
+    """
+
+    __module__ = "transferqueue"
+
+
+class JobStateError(TransferQueueError, ValueError):
+    """The job's status does not allow what was asked: pausing a job that is paused or
+    finished, resuming one that is not paused."""
+
+    __module__ = "transferqueue"
+
+    def __init__(self, job_id: str, status: str, action: str) -> None:
+        super().__init__(job_id, status, action)
+        self.job_id = job_id
+        self.status = status  # the job's status when it was asked
+        self.action = action  # "pause" or "resume"
+
+    def __str__(self) -> str:
+        return f"cannot {self.action} transfer job {self.job_id}: it is {self.status}"
+
+
 class JobNotFoundError(TransferQueueError, KeyError):
     """No job with this id is registered (never queued, or removed by cleanup)."""
 

@@ -1122,3 +1122,171 @@ def test_error_with_unusual_constructor_becomes_oserror(
     assert str(info.value) == f"cannot write destination {destination}: Input/output error"
     assert isinstance(info.value.__cause__, PickyError)
     assert _entries(tmp_path) == ["src.bin"]
+
+
+# --- pausing (issue 14, part 5) --------------------------------------------------------
+
+
+class MovedBytes:
+    """Sums the bytes every way LocalCopy writes moves (the kernel's copy_file_range and
+    sendfile, and os.write), whatever the source: what a copy really transferred."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.total = 0
+        for name in ("copy_file_range", "sendfile", "write"):
+            monkeypatch.setattr(os, name, self._counted(getattr(os, name)))
+
+    def _counted(self, real: Callable[..., int]) -> Callable[..., int]:
+        def counted(*args: Any) -> int:
+            done = real(*args)
+            self.total += done
+            return done
+
+        return counted
+
+
+class PausedAt:
+    """An executor around ``copy`` whose first attempt, on reaching ``mark`` bytes,
+    waits for the test to pause the job before the report goes through (which then
+    raises TransferPaused). ``reports`` holds each attempt's reported values."""
+
+    def __init__(self, copy: LocalCopy, mark: int) -> None:
+        self.copy = copy
+        self.mark = mark
+        self.reached, self.paused = threading.Event(), threading.Event()
+        self.reports: list[list[int]] = []
+
+    def __call__(self, file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        values: list[int] = []
+        self.reports.append(values)
+
+        class Watched:
+            def __call__(inner, loaded: int) -> None:
+                values.append(loaded)
+                if loaded >= self.mark and not self.reached.is_set():
+                    self.reached.set()
+                    assert self.paused.wait(WAIT)
+                on_progress(loaded)
+
+            def raise_if_cancelled(inner) -> None:
+                on_progress.raise_if_cancelled()
+
+        self.copy(file, Watched())
+
+
+def _paused_and_stopped(job: tq.TransferJob) -> bool:
+    return (
+        job.status is tq.TransferStatus.PAUSED
+        and job.files[0].status is tq.TransferFileStatus.QUEUED
+    )
+
+
+def test_pause_mid_copy_then_resume(
+    tmp_path: Path, copy_way: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paused mid-file, the copy keeps its temporary file (nothing at the destination);
+    resumed, it goes on from the kept length: the result is byte-exact and no byte is
+    written twice."""
+    from tests.functional.test_retries import wait_for_job
+
+    source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
+    size = 1 * MiB + 17
+    digest = _random_file(source, size)
+    chunk = 64 * KiB
+    executor = PausedAt(LocalCopy(chunk_size=chunk), mark=5 * chunk)
+    moved = MovedBytes(monkeypatch)
+    with tq.TransferQueue(1) as queue:
+        job_id = queue.queue_job("local-upload", [_mapping(source, destination)], executor)
+        assert executor.reached.wait(WAIT)
+        queue.pause_job(job_id)
+        executor.paused.set()
+        paused = wait_for_job(queue, job_id, _paused_and_stopped)
+        assert paused.files[0].loaded == 5 * chunk
+        (kept,) = _entries(destination.parent)  # only the hidden temporary file
+        assert kept.startswith(".dst.bin.")
+        assert (destination.parent / kept).stat().st_size == 5 * chunk
+        queue.resume_job(job_id)
+        done = queue.wait(job_id, timeout=WAIT)
+    assert done.status is tq.TransferStatus.COMPLETED
+    assert _sha(destination) == digest
+    assert _entries(destination.parent) == ["dst.bin"]
+    assert executor.reports[1][0] == 6 * chunk  # the resumed attempt's first chunk
+    assert moved.total == size
+
+
+def test_resume_direct_goes_on_from_the_kept_copy(tmp_path: Path, copy_way: str) -> None:
+    """Called directly: TransferPaused from on_progress keeps the copy; the next call for
+    the same file reports from where it stopped and completes it."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    digest = _random_file(source, 300 * KiB)
+    copy = LocalCopy(chunk_size=64 * KiB)
+    with pytest.raises(tq.TransferPaused):
+        copy(_file(source, destination), Progress(fail_at=128 * KiB, error=tq.TransferPaused("p")))
+    progress = Progress()
+    copy(_file(source, destination), progress)
+    # The first 0 is the check a plain callable gets before anything is touched.
+    assert progress.values == [0, 192 * KiB, 256 * KiB, 300 * KiB]
+    assert _sha(destination) == digest
+    assert _entries(tmp_path) == ["dst.bin", "src.bin"]
+
+
+def test_a_kept_copy_of_a_changed_source_is_dropped(tmp_path: Path) -> None:
+    """The source changed while paused: the kept bytes are of another file, so the copy
+    starts again from byte 0 and the kept file is removed."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    _random_file(source, 200 * KiB)
+    copy = LocalCopy(chunk_size=64 * KiB)
+    with pytest.raises(tq.TransferPaused):
+        copy(_file(source, destination), Progress(fail_at=64 * KiB, error=tq.TransferPaused("p")))
+    digest = _random_file(source, 200 * KiB)  # same size; another inode and mtime
+    progress = Progress()
+    copy(_file(source, destination), progress)
+    assert progress.values[:2] == [0, 64 * KiB]  # counted from 0 again
+    assert _sha(destination) == digest
+    assert _entries(tmp_path) == ["dst.bin", "src.bin"]
+
+
+def test_a_kept_copy_removed_meanwhile_is_started_again(tmp_path: Path) -> None:
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    digest = _random_file(source, 200 * KiB)
+    copy = LocalCopy(chunk_size=64 * KiB)
+    with pytest.raises(tq.TransferPaused):
+        copy(_file(source, destination), Progress(fail_at=64 * KiB, error=tq.TransferPaused("p")))
+    (kept,) = [name for name in _entries(tmp_path) if name.startswith(".dst.bin.")]
+    os.unlink(tmp_path / kept)
+    progress = Progress()
+    copy(_file(source, destination), progress)
+    assert progress.values[:2] == [0, 64 * KiB]
+    assert _sha(destination) == digest
+
+
+def test_a_kept_copy_goes_with_its_executor(tmp_path: Path) -> None:
+    """A paused job that is cancelled never resumes: its kept file is removed once the
+    executor is dropped (and at the interpreter's exit at the latest)."""
+    import gc
+
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    _random_file(source, 200 * KiB)
+    copy = LocalCopy(chunk_size=64 * KiB)
+    with pytest.raises(tq.TransferPaused):
+        copy(_file(source, destination), Progress(fail_at=64 * KiB, error=tq.TransferPaused("p")))
+    assert len(_entries(tmp_path)) == 2
+    del copy
+    gc.collect()
+    assert _entries(tmp_path) == ["src.bin"]
+
+
+def test_a_second_kept_copy_replaces_the_first(tmp_path: Path) -> None:
+    from transferqueue.executors._local import kept_partials as _kept_partials
+
+    partials = _kept_partials.KeptPartials()
+    made = []
+    for name in ("one", "two"):
+        path = tmp_path / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+        made.append(_kept_partials._Kept(str(path), fd, (0, 0, 0, 0), 0))
+        partials.keep("s", "d", made[-1])
+    assert _entries(tmp_path) == ["two"]
+    assert partials.take("s", "d") == made[1]
+    assert not partials
+    os.close(made[1].fd)

@@ -76,7 +76,8 @@ def keep_watches(queue: tq.TransferQueue, monkeypatch: pytest.MonkeyPatch) -> li
 
 def deny_header(request: Any, job: tq.TransferJob | None, action: str) -> bool:
     """Access hook for either framework (both requests have ``headers.get``):
-    ``X-Deny: view`` hides every job, ``X-Deny: cancel`` forbids cancels,
+    ``X-Deny: view`` hides every job, ``X-Deny: cancel`` forbids cancels (``pause``,
+    ``resume``: those),
     ``X-Deny: list`` forbids the collection routes, ``X-Deny: <job id>`` hides that job."""
     deny: str = request.headers.get("X-Deny", "")
     if job is None:
@@ -206,6 +207,10 @@ class WebClient(abc.ABC):
         """DELETE: ``(status, body)`` as for :meth:`get`."""
 
     @abc.abstractmethod
+    def put(self, url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """PUT (no body): ``(status, body)`` as for :meth:`get`."""
+
+    @abc.abstractmethod
     def stream(self, url: str, headers: dict[str, str] | None = None) -> Stream:
         """GET an SSE route, which must answer a stream."""
 
@@ -229,6 +234,10 @@ class FlaskWebClient(WebClient):
     def delete(self, url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         """DELETE (see :meth:`WebClient.delete`)."""
         return self._json(self.client.delete(url, headers=headers))
+
+    def put(self, url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """PUT (see :meth:`WebClient.put`)."""
+        return self._json(self.client.put(url, headers=headers))
 
     def stream(self, url: str, headers: dict[str, str] | None = None) -> Stream:
         """GET an SSE route (see :meth:`WebClient.stream`)."""
@@ -262,6 +271,10 @@ class DjangoWebClient(WebClient):
     def delete(self, url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         """DELETE (see :meth:`WebClient.delete`)."""
         return self._json(self.client.delete(url, headers=headers or {}))
+
+    def put(self, url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """PUT (see :meth:`WebClient.put`)."""
+        return self._json(self.client.put(url, headers=headers or {}))
 
     def stream(self, url: str, headers: dict[str, str] | None = None) -> Stream:
         """GET an SSE route (see :meth:`WebClient.stream`)."""

@@ -587,3 +587,77 @@ def test_a_255_byte_name_downloads_and_resumes(hub: RunningHub, tmp_path: Path, 
     assert [r.range for r in hub.hub.seen()] == [None, "bytes=5000-"]
     twin = tmp_path / (name[:-5] + "m.bin")
     assert executor.partial_path(twin, TRAIN_URL) != part
+
+
+# --- pausing (issue 14, part 5) ----------------------------------------------------------
+
+
+def test_a_paused_download_keeps_its_part_and_resumes_by_range(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    """Paused mid-file through a queue, the download keeps its partial file; resumed, it
+    asks only for the bytes after it (Range, If-Range): the file arrives whole, and no
+    byte the first attempt wrote is asked for again."""
+    from tests.functional.test_retries import wait_for_job
+
+    chunk = 4096
+    hub.hub.stall = Stall("train.csv", after=4 * chunk, resume=True)
+    dest = tmp_path / "train.csv"
+    executor = HuggingFaceDownload(endpoint=hub.url, chunk_size=chunk)
+    files = [{"source_path": TRAIN_URL, "destination_path": str(dest), "size": len(TRAIN)}]
+    with tq.TransferQueue(1) as queue:
+        job_id = queue.queue_job("huggingface", files, executor)
+        assert hub.hub.stall.reached.wait(WAIT)
+        wait_for_job(queue, job_id, lambda job: job.files[0].loaded >= 2 * chunk)
+        queue.pause_job(job_id)
+        hub.hub.stall.release.set()  # the next chunk's report says: pause
+
+        def stopped(job: tq.TransferJob) -> bool:
+            return job.files[0].status is tq.TransferFileStatus.QUEUED
+
+        paused = wait_for_job(queue, job_id, stopped)
+        (part,) = partials(tmp_path)
+        kept = part.stat().st_size
+        assert paused.files[0].loaded <= kept < len(TRAIN)
+        assert not dest.exists()
+        queue.resume_job(job_id)
+        done = queue.wait(job_id, timeout=WAIT)
+    assert done.status is tq.TransferStatus.COMPLETED
+    assert_file(dest, TRAIN)
+    first, second = hub.hub.seen()
+    assert first.range is None
+    assert (second.range, second.if_range) == (f"bytes={kept}-", validator("etag", TRAIN))
+    assert list(tmp_path.iterdir()) == [dest]
+
+
+def test_a_download_paused_while_the_hub_sends_nothing_stops_at_once(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    """The hub stalls mid-body; the job is paused: the download notices while it waits
+    for bytes (not at its next chunk, which is not coming), keeps its part and gives its
+    slot back; resumed, it asks for the rest."""
+    from tests.functional.test_retries import wait_for_job
+
+    chunk = 4096
+    hub.hub.stall = Stall("train.csv", after=4 * chunk)  # hangs up once released
+    dest = tmp_path / "train.csv"
+    executor = HuggingFaceDownload(endpoint=hub.url, chunk_size=chunk)
+    files = [{"source_path": TRAIN_URL, "destination_path": str(dest), "size": len(TRAIN)}]
+    with tq.TransferQueue(1) as queue:
+        job_id = queue.queue_job("huggingface", files, executor)
+        assert hub.hub.stall.reached.wait(WAIT)
+        wait_for_job(queue, job_id, lambda job: job.files[0].loaded >= 2 * chunk)
+        queue.pause_job(job_id)
+        paused = wait_for_job(
+            queue, job_id, lambda job: job.files[0].status is tq.TransferFileStatus.QUEUED
+        )
+        hub.hub.stall.release.set()
+        hub.hub.stall = None
+        (part,) = partials(tmp_path)
+        kept = part.stat().st_size
+        assert paused.files[0].loaded <= kept
+        queue.resume_job(job_id)
+        done = queue.wait(job_id, timeout=WAIT)
+    assert done.status is tq.TransferStatus.COMPLETED
+    assert_file(dest, TRAIN)
+    assert hub.hub.seen()[1].range == f"bytes={kept}-"

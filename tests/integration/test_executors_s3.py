@@ -1138,3 +1138,68 @@ def attrs_dict(file: tq.TransferFile) -> dict[str, Any]:
         "destination_path": file.destination_path,
         "size": file.size,
     }
+
+
+# -- pausing (issue 14, part 5) --------------------------------------------------------------
+
+
+class PausedProgress(RecordingProgress):
+    """RecordingProgress that also passes the queue's pause check through, setting
+    ``saw_pause`` once it raised."""
+
+    def __init__(self, real: tq.ProgressCallback, seen: list[int], threshold: int) -> None:
+        super().__init__(real, seen, threshold)
+        self.saw_pause = threading.Event()
+
+    def raise_if_paused(self) -> None:
+        try:
+            self.real.raise_if_paused()
+        except tq.TransferPaused:
+            self.saw_pause.set()
+            raise
+
+
+def test_pause_mid_multipart_upload_restarts_it_whole(client: S3Client, tmp_path: Path) -> None:
+    """Paused after the first part, the upload is aborted (s3transfer cannot keep its
+    parts for a later call): no open upload is left while paused; resumed, the file is
+    uploaded again from byte 0, whole, and the job completes."""
+    from tests.functional.test_retries import wait_for_job
+
+    data = payload(20 * MiB, seed=21)
+    source = _write(tmp_path / "big.bin", data)
+    release = threading.Event()
+    hold_requests(client, "UploadPart", lambda params: params["PartNumber"] >= 2, release)
+    seen: list[int] = []
+    wrappers: list[PausedProgress] = []
+    started = threading.Event()
+
+    with S3Transfer(client=client, transfer_config=multipart_config(max_concurrency=1)) as s3:
+
+        def wrapped(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+            wrappers.append(PausedProgress(on_progress, seen, 5 * MiB))
+            started.set()
+            s3(file, cast(tq.ProgressCallback, wrappers[-1]))
+
+        files = [
+            {"source_path": source, "destination_path": f"s3://{BUCKET}/big", "size": len(data)}
+        ]
+        with tq.TransferQueue(1) as queue:
+            job_id = queue.queue_job("s3-upload", files, wrapped)
+            assert started.wait(WAIT)
+            assert wrappers[0].reached.wait(WAIT)
+            queue.pause_job(job_id)
+            assert wrappers[0].saw_pause.wait(WAIT)
+            release.set()  # the held part may go now: the upload is being aborted
+            paused = wait_for_job(
+                queue, job_id, lambda job: job.files[0].status is tq.TransferFileStatus.QUEUED
+            )
+            assert paused.status is tq.TransferStatus.PAUSED
+            assert paused.files[0].error is None
+            assert open_uploads(client, BUCKET) == []
+            assert keys(client, BUCKET) == []
+            queue.resume_job(job_id)
+            done = queue.wait(job_id, timeout=WAIT)
+    assert done.status is tq.TransferStatus.COMPLETED
+    assert done.files[0].attempts == 2
+    assert sha256(read_object(client, BUCKET, "big")) == sha256(data)
+    assert open_uploads(client, BUCKET) == []

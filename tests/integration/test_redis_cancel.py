@@ -188,6 +188,8 @@ def test_an_owner_that_does_not_answer_makes_cancel_raise_naming_it(
         b'{"job": "two words", "by": "me"}',
         b'{"job": "transfer-x", "by": ""}',
         b'{"job": "transfer-x", "by": "me", "more": 1}',
+        b'{"job": "transfer-x", "by": "me", "do": "explode"}',
+        b'{"job": "transfer-x", "by": "me", "do": "cancel"}',
     ],
 )
 def test_malformed_cancel_requests_are_logged_and_dropped(
@@ -386,11 +388,11 @@ def test_a_request_taken_from_redis_is_acted_on_when_reading_the_rest_fails(
 
     monkeypatch.setattr(RedisConnection, "call", lpop_fails)
     with caplog.at_level(logging.WARNING, logger="transferqueue"):
-        assert requests.receive("h:1:t", 1) == [("transfer-a", "h:2")]
+        assert requests.receive("h:1:t", 1) == [("transfer-a", "h:2", "cancel")]
     assert client.lrange(key, 0, -1) == [json.dumps({"job": "transfer-b", "by": "h:2"}).encode()]
     assert any(
         "could not read more cancel requests: gone" in r.getMessage() for r in caplog.records
     )
     monkeypatch.undo()
-    assert requests.receive("h:1:t", 1) == [("transfer-b", "h:2")]
+    assert requests.receive("h:1:t", 1) == [("transfer-b", "h:2", "cancel")]
     connection.close()

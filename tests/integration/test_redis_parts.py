@@ -167,7 +167,7 @@ class QuietRequests:
         self.step = threading.Event()
         self.reads = 0
 
-    def receive(self, owner: str, seconds: float) -> list[tuple[str, str]]:
+    def receive(self, owner: str, seconds: float) -> list[tuple[str, str, str]]:
         self.reads += 1
         assert self.step.wait(WAIT)
         self.step.clear()
@@ -202,7 +202,7 @@ def test_a_cancel_listener_that_found_no_work_stays_when_a_wake_came_meanwhile()
         asked.append(answer)
         return answer
 
-    listener = CancelListener(requests, lambda: "me", lambda job, by: None, has_work)  # type: ignore[arg-type]
+    listener = CancelListener(requests, lambda: "me", lambda job, by, action: None, has_work)  # type: ignore[arg-type]
     listener.wake()
     requests.step.set()  # the one read, in the round where there was work
     wait_for_thread_end("transferqueue-cancels")
@@ -215,7 +215,7 @@ def test_a_stopped_cancel_listener_ends_after_its_read_though_work_remains(
     requests: QuietRequests,
 ) -> None:
     """stop() wakes the read going on (or, with the server away, it ends by itself)."""
-    listener = CancelListener(requests, lambda: "me", lambda job, by: None, lambda: True)  # type: ignore[arg-type]
+    listener = CancelListener(requests, lambda: "me", lambda job, by, action: None, lambda: True)  # type: ignore[arg-type]
     listener.wake()
     wait_until_reading(requests)
     stopping = threading.Thread(target=listener.stop)

@@ -273,6 +273,36 @@ def test_slow_job_cancelled_with_its_button(demo_page: DemoPage) -> None:
     demo_page.check_clean()
 
 
+def test_slow_job_paused_and_resumed_with_its_button(demo_page: DemoPage) -> None:
+    """Issue 14: the slow job's Pause button pauses it in the queue: the card turns
+    paused, its files queued with the bytes they had, the button says Resume. Resume
+    makes it active again, and each file goes on from its kept copy (its next chunk,
+    not its first again); Cancel still ends it."""
+    card = demo_page.start("slow", "Slow copy #1")
+    expect_status(card, "active")
+    expect(card.get_by_test_id("file-bytes")).to_have_text(["256 KiB / 12.0 MiB"] * 2)
+    expect(card.get_by_test_id("job-files")).to_have_text("0 of 2 files")
+    card.get_by_role("button", name="Pause Slow copy #1").click()
+    expect_status(card, "paused")
+    expect(card.get_by_test_id("file-status")).to_have_text(["queued"] * 2, timeout=TIMEOUT_MS)
+    expect(card.get_by_test_id("file-bytes")).to_have_text(["256 KiB / 12.0 MiB"] * 2)
+    expect(card.get_by_test_id("pause")).to_have_text("Resume")
+    expect(card.get_by_test_id("cancel")).to_be_visible()
+    paused = demo_page.demo.queue.get_job(job_id(card))
+    assert paused is not None
+    assert paused.status == tq.TransferStatus.PAUSED
+    card.get_by_role("button", name="Resume Slow copy #1").click()
+    expect_status(card, "active")
+    expect(card.get_by_test_id("pause")).to_have_text("Pause")
+    expect(card.get_by_test_id("file-bytes")).to_have_text(
+        ["512 KiB / 12.0 MiB"] * 2, timeout=TIMEOUT_MS
+    )
+    card.get_by_role("button", name="Cancel Slow copy #1").click()
+    expect_status(card, "cancelled")
+    expect(card.get_by_test_id("pause")).to_be_hidden()
+    demo_page.check_clean()
+
+
 def test_failing_job_shows_the_file_error(demo_page: DemoPage) -> None:
     """The job with a missing file ends failed, the missing file's row shows
     its status and the error text, and the other three files show completed."""

@@ -9,7 +9,7 @@ import pytest
 import transferqueue as tq
 
 CONTRACT_VALUES: list[tuple[type[enum.Enum], set[str]]] = [
-    (tq.TransferStatus, {"queued", "active", "completed", "failed", "cancelled"}),
+    (tq.TransferStatus, {"queued", "active", "paused", "completed", "failed", "cancelled"}),
     (tq.TransferFileStatus, {"queued", "transferring", "completed", "error"}),
     (
         tq.TransferType,

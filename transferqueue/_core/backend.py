@@ -35,12 +35,14 @@ class SlotBackend(Protocol):
         has_unfinished_jobs: Callable[[], bool],
         on_owner_lost: Callable[[Collection[str], str, str], None],
         current_jobs: Callable[[], list[tuple[TransferJob, int]]],
+        on_pause_request: Callable[[str, str, str], None] | None = None,
     ) -> None:
         """Bind the backend to the queue being made, whose ``limit`` is stored as the
         cluster's limit unless one is stored already, and whose retention (seconds for
         the age) applies to the shared registry. Other processes' requests to cancel
         this process's jobs go to ``on_cancel_request(job_id, requester)`` (called
-        without any lock held) while ``has_unfinished_jobs()``. Should the cluster
+        without any lock held) while ``has_unfinished_jobs()``, and their requests to
+        pause or resume them to ``on_pause_request(job_id, requester, action)``. Should the cluster
         declare this process lost (it was paused too long), ``on_owner_lost(job_ids,
         message, error_type)`` fails the jobs it owned (no lock held); should the server
         lose its data, ``current_jobs()`` gives every job of the queue with the number of
@@ -139,5 +141,16 @@ class CancelBackend(Protocol):
         when the owner does not confirm in time."""
 
 
-class Backend(SlotBackend, RegistryBackend, EventsBackend, CancelBackend, Protocol):
+class PauseBackend(Protocol):
+    """Pause and resume requests between processes."""
+
+    def request_pause(self, job_id: str, action: str) -> None:
+        """Ask the process that owns ``job_id`` to pause it (``action`` ``"pause"``) or
+        resume it (``"resume"``), and wait until it has. Raises
+        :class:`~transferqueue.JobNotFoundError`, :class:`~transferqueue.JobStateError`
+        when its status does not allow it, and ``TimeoutError`` when the owner does not
+        confirm in time."""
+
+
+class Backend(SlotBackend, RegistryBackend, EventsBackend, CancelBackend, PauseBackend, Protocol):
     """Everything a backend provides."""

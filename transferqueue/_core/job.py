@@ -95,6 +95,7 @@ class Job:
         "retry_policy",
         "started_at",
         "status",
+        "stop_event",
         "terminal_delivered",
         "type",
         "updates_posted",
@@ -130,6 +131,9 @@ class Job:
         # True once ended by cancel() or fail_all(): its running executors are told to
         # stop (their on_progress raises TransferCancelled).
         self.halted = False
+        # Set while paused and once halted, for executors waiting in wait_stopped; made
+        # on first use (most jobs are never paused nor waited so), dropped once terminal.
+        self.stop_event: threading.Event | None = None
         self.retry_policy = retry_policy  # None: failed files are not retried
         self._snapshot: TransferJob | None = None  # None: changed since the last snapshot
         # The files changed since the job's last job-updated event: each snapshot built
@@ -155,9 +159,15 @@ class Job:
         return self._files is None
 
     @property
+    def is_paused(self) -> bool:
+        """True while the job is paused."""
+        return self.status is TransferStatus.PAUSED
+
+    @property
     def waiting_files(self) -> int:
-        """How many files have not started yet (0 once terminal)."""
-        if self._files is None:
+        """How many files may start now: those not started yet (0 once terminal, and
+        while paused)."""
+        if self._files is None or self.status is TransferStatus.PAUSED:
             return 0
         assert self._retry_ready is not None
         return len(self._retry_ready) + len(self._files.records) - self._next_index
@@ -251,6 +261,53 @@ class Job:
             self._set(files, index, _ERROR, error)
         return self.finish_if_done()
 
+    def pause(self) -> None:
+        """Enter ``paused``: no file starts until :meth:`resume`; running files go on
+        until their executors stop (:meth:`stopped_for_pause`) or finish."""
+        self._require_live()
+        self.status = TransferStatus.PAUSED
+        self._snapshot = None
+        if self.stop_event is not None:
+            self.stop_event.set()
+
+    def stop_event_locked(self) -> threading.Event:
+        """The job's stop event, made if it has none: set while the job is paused, and
+        once it is halted."""
+        if self.stop_event is None:
+            self.stop_event = threading.Event()
+            if self.status is TransferStatus.PAUSED:
+                self.stop_event.set()
+        return self.stop_event
+
+    def resume(self) -> None:
+        """Leave ``paused`` for ``active``, or ``queued`` if no file had started; the
+        speed is measured afresh, not across the pause."""
+        self._require_live()
+        if self.started_at is None:
+            self.status = TransferStatus.QUEUED
+        else:
+            self.status = TransferStatus.ACTIVE
+            self._samples = deque([(utc_now(), self._loaded_bytes)])
+        self._snapshot = None
+        if self.stop_event is not None:
+            self.stop_event.clear()
+
+    def stopped_for_pause(self, index: int) -> None:
+        """A file's executor stopped because the job was paused: the file is ``queued``
+        again, first in line, keeping its bytes done (the executor resumes from what it
+        kept, or reports from 0 again)."""
+        files = self._require_live()
+        assert self._retry_ready is not None
+        self._retry_ready.append(index)
+        self._set(files, index, _QUEUED)
+
+    def unreserve(self, index: int) -> None:
+        """Put back a file taken by :meth:`reserve_next_file` that did not start (its
+        job was paused while it waited for its slot)."""
+        self._require_live()
+        assert self._retry_ready is not None
+        self._retry_ready.appendleft(index)
+
     def wait_to_retry(self, index: int, error: Failure, retry_at: datetime) -> None:
         """Put a failed file back to ``queued`` until :meth:`retry_due`: it keeps its
         ``error`` and gets its ``retry_at``; its bytes count from 0 again."""
@@ -320,6 +377,8 @@ class Job:
                 self._set(files, index, _ERROR, failure)
         assert self.cancel_event is not None
         self.cancel_event.set()
+        if self.stop_event is not None:
+            self.stop_event.set()
         self.halted = True
 
     def _add_loaded(self, files: _FileTable, index: int, delta: int) -> None:
@@ -404,6 +463,7 @@ class Job:
         self._samples = None
         self.executor = None
         self.cancel_event = None
+        self.stop_event = None
         self.retry_policy = None
 
     # -- snapshots ------------------------------------------------------------------

@@ -13,13 +13,18 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
-from transferqueue._errors import JobNotFoundError, QueueShutdownError, TransferQueueError
+from transferqueue._errors import (
+    JobNotFoundError,
+    JobStateError,
+    QueueShutdownError,
+    TransferQueueError,
+)
 from transferqueue._events.delivery import EventDelivery
 from transferqueue._events.watch import JobWatch, WatchFeed
-from transferqueue._executor import Executor
+from transferqueue._executor import GO_ON, STOP_CANCELLED, STOP_PAUSED, Executor
 from transferqueue._log import log_in_queue_thread, logger
 from transferqueue._records import TransferJob
-from transferqueue._records.enums import TransferType
+from transferqueue._records.enums import TransferStatus, TransferType
 
 from . import process as _process
 from .clock import utc_now
@@ -175,6 +180,7 @@ class TransferQueue:
                 has_unfinished_jobs=self._has_unfinished_jobs,
                 on_owner_lost=self._owner_lost,
                 current_jobs=self._current_jobs,
+                on_pause_request=self._pause_requested,
             )
             self._limit = backend.local_limit or limit
         _process.register(self)
@@ -262,7 +268,7 @@ class TransferQueue:
         return jobs
 
     def get_active_job_ids(self) -> list[str]:
-        """Return the ids of the queued and active jobs, oldest first (with a backend,
+        """Return the ids of the queued, active and paused jobs, oldest first (with a backend,
         of the cluster)."""
         with self._lock:
             active = list(self._unfinished)
@@ -300,6 +306,105 @@ class TransferQueue:
         if known or self._backend is None:
             return False
         return self._backend.request_cancel(job_id)  # another process's job
+
+    def pause_job(self, job_id: str) -> None:
+        """Pause a queued or active job: it becomes ``paused`` at once and starts no file
+        until :meth:`resume_job`.
+
+        Its running executors get :class:`TransferPaused` from their next ``on_progress``
+        call and stop there, keeping what they have where they can resume from it; each
+        gives its slot back as it stops, and its file is ``queued`` again, with the bytes
+        it had. A paused job is not finished: :meth:`wait` and :meth:`watch` go on
+        waiting, retention keeps it, :meth:`cancel_job` still cancels it.
+
+        Raises :class:`JobNotFoundError` for an unknown id, :class:`JobStateError` when
+        the job is paused already or finished, and :class:`QueueShutdownError` after
+        :meth:`shutdown` (which cancels paused jobs: nothing could resume them).
+        With a backend, a job of another process is paused by that process, which this
+        call asks through the backend and waits for (a few seconds at most);
+        ``TimeoutError`` if its owner does not confirm.
+        """
+        if self._pause_here(job_id, "pause"):
+            logger.info("job %s paused", job_id)
+        else:
+            self._ask_owner(job_id, "pause")
+
+    def resume_job(self, job_id: str) -> None:
+        """Resume a paused job: it is ``active`` again (``queued`` if none of its files
+        had started) and its files start as slots allow, those stopped by the pause
+        first; executors that kept what they had go on from there.
+
+        Raises :class:`JobNotFoundError` for an unknown id and :class:`JobStateError`
+        when the job is not paused. With a backend, a job of another process is resumed
+        by that process, as :meth:`pause_job` pauses it.
+        """
+        if self._pause_here(job_id, "resume"):
+            logger.info("job %s resumed", job_id)
+        else:
+            self._ask_owner(job_id, "resume")
+
+    def _pause_here(self, job_id: str, action: str) -> bool:
+        """Pause (``action`` "pause") or resume ("resume") a job of this process; False
+        if it has none by that id. Raises as :meth:`pause_job` and :meth:`resume_job`;
+        logs nothing (the caller does, as its thread must)."""
+        pausing = action == "pause"
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return False
+            if job.is_finished or job.is_paused is pausing:
+                raise JobStateError(job_id, str(job.status), action)
+            if pausing:
+                if self._closed:
+                    raise QueueShutdownError("the transfer queue is shut down")
+                job.pause()
+                self._delivery.post_update(job)
+            else:
+                job.resume()
+                self._delivery.post_update(job)
+                self._scheduler.add(job)
+                self._start_workers_locked()
+        return True
+
+    def _ask_owner(self, job_id: str, action: str) -> None:
+        """The job is not this process's: unknown, or (with a backend) another's, whose
+        owner is asked to pause or resume it."""
+        if self._backend is None:
+            raise JobNotFoundError(job_id)
+        self._backend.request_pause(job_id, action)
+
+    def _pause_requested(self, job_id: str, requester: str, action: str) -> None:
+        """Another process asked to pause or resume a job of this one (from the
+        backend's thread); one that does not allow it (it ended, or was paused or
+        resumed meanwhile) is left as it is: the requester reads it in the registry."""
+        try:
+            done = self._pause_here(job_id, action)
+        except TransferQueueError as exc:
+            log_in_queue_thread(
+                logging.INFO,
+                "job %s: %s requested by %s, but not done here: %s",
+                job_id,
+                action,
+                requester,
+                exc,
+            )
+            return
+        if done:
+            log_in_queue_thread(
+                logging.INFO,
+                "job %s %s requested by %s (another process)",
+                job_id,
+                action,
+                requester,
+            )
+        else:  # ended and forgotten meanwhile: the requester reads its end in the registry
+            log_in_queue_thread(
+                logging.INFO,
+                "job %s: %s requested by %s, but it is not running here",
+                job_id,
+                action,
+                requester,
+            )
 
     def _cancel_requested(self, job_id: str, requester: str) -> None:
         """Another process asked to cancel a job of this one (from the backend's thread)."""
@@ -350,6 +455,8 @@ class TransferQueue:
 
     def wait(self, job_id: str, timeout: float | timedelta | None = None) -> TransferJob:
         """Block until the job is terminal and its terminal event was delivered.
+        A paused job is not terminal: ``wait`` goes on blocking until it is resumed and
+        finishes (or is cancelled), or ``timeout`` passes.
 
         Returns the terminal snapshot. Raises :class:`JobNotFoundError` for an unknown
         id (or one that retention or cleanup has dropped already: with a small
@@ -439,7 +546,7 @@ class TransferQueue:
         """Forget terminal jobs that completed at least ``max_age`` ago; return how many.
 
         ``max_age`` is in seconds or a ``timedelta``; 0 removes every terminal job.
-        Queued and active jobs always stay.
+        Queued, active and paused jobs always stay.
         """
         seconds = check_seconds(max_age, "max_age")
         cutoff = utc_now() - timedelta(seconds=seconds)
@@ -492,6 +599,7 @@ class TransferQueue:
 
     def shutdown(self, wait: bool = True, *, cancel_jobs: bool = False) -> None:
         """Refuse new jobs; with ``cancel_jobs``, cancel every unfinished job first.
+        Paused jobs are cancelled either way: nothing could resume them.
 
         With ``wait`` (the default) return once every queued and running file finished,
         every event was delivered and every thread of the queue ended. Idempotent.
@@ -505,8 +613,9 @@ class TransferQueue:
             )
         with self._lock:
             self._closed = True
-            if cancel_jobs:
-                for job in list(self._unfinished.values()):
+            for job in list(self._unfinished.values()):
+                # A paused job could never be resumed now (nothing may start): cancelled.
+                if cancel_jobs or job.is_paused:
                     self._cancel_locked(job, _CANCELLED_BY_SHUTDOWN)
             # Files waiting to be retried give up now, with their last error.
             given_up = 0
@@ -717,14 +826,20 @@ class TransferQueue:
         self._delivery.mark_changed(job)
         self._start_workers_locked()
 
-    def _report_progress(self, job: Job, index: int, attempt: int, loaded: int) -> bool:
-        """Record an executor's progress; False once the job is cancelled."""
+    def _report_progress(self, job: Job, index: int, attempt: int, loaded: int) -> int:
+        """Record an executor's progress; say whether it should stop (the job was
+        cancelled or paused) or go on."""
         with self._lock_eagerly:
             if job.is_finished:
-                return not job.halted
+                return STOP_CANCELLED if job.halted else GO_ON
             if job.report_progress(index, attempt, loaded):
                 self._delivery.mark_changed(job)
-            return True
+            return STOP_PAUSED if job.status is TransferStatus.PAUSED else GO_ON
+
+    def _stop_event(self, job: Job) -> threading.Event | None:
+        """The job's stop event, made now if it has none; None once it is finished."""
+        with self._lock:
+            return None if job.is_finished else job.stop_event_locked()
 
     # -- the worker threads -----------------------------------------------------------------
 
@@ -738,15 +853,15 @@ class TransferQueue:
             next_task: FileTask | None = task
             while next_task is not None:
                 task = next_task
-                error = task.run(self._report_progress)
+                error = task.run(self._report_progress, self._stop_event)
                 # From here to the slot's release no call may raise, or the slot and the
                 # file would be lost for ever: run() and judge_failure() catch whatever the
                 # executor's error, the retry policy or logging raise. What the policy says
                 # is decided here, without the lock. A final failure is logged before the
                 # job's end can be reported; a retry only once it is certain (a cancel or a
-                # shutdown can refuse it under the lock).
+                # shutdown can refuse it under the lock). A pause is no failure.
                 failure = retry_delay = None
-                if error is not None:
+                if error is not None and not task.paused:
                     failure, retry_delay = task.judge_failure(error)
                 with self._lock_eagerly:
                     self._running -= 1
@@ -787,16 +902,21 @@ class TransferQueue:
                 task: FileTask | None = None
                 error = failure = retry_delay = None
                 with self._lock_eagerly:
-                    if job.is_finished:  # cancelled while waiting: the file is ended
+                    if job.is_finished or job.is_paused or slot is None:
+                        # Cancelled while waiting: the file is ended. Paused (the wait
+                        # ends without a slot then, even if resumed since): the file goes
+                        # back to its job's line, and any slot to the next file.
+                        if not job.is_finished:
+                            job.unreserve(reservation.file_index)
+                            self._scheduler.add(job)
                         self._running -= 1
                         next_reservation = self._next_reservation_locked()
                     else:
-                        assert slot is not None  # only a cancel ends the wait without one
                         task = self._start_reserved_locked(reservation)
                 if task is not None:
-                    error = task.run(self._report_progress)
+                    error = task.run(self._report_progress, self._stop_event)
                     # As in _work: nothing from here to the seat's release may raise.
-                    if error is not None:
+                    if error is not None and not task.paused:
                         failure, retry_delay = task.judge_failure(error)
                     if slot is not None and not backend.may_reuse(slot, taken_at):
                         backend.release_slot(slot)  # back before the file's end is told
@@ -828,18 +948,24 @@ class TransferQueue:
                 backend.release_slot(slot)
 
     def _acquire_slot(self, backend: Backend, reservation: Reservation) -> object | None:
-        """The reserved file's cluster-wide slot; None once its job is cancelled.
+        """The reserved file's cluster-wide slot; None once its job is cancelled or
+        paused.
 
         While the backend cannot give one (its server unreachable), the file stays
         ``queued`` and this worker asks again, waiting 0.1 s, then twice as long each
         time up to 5 s. Never raises.
         """
         cancel = reservation.cancel_event
+        job = reservation.job
+
+        def stopped() -> bool:
+            return cancel.is_set() or job.is_paused
+
         delay = _SLOT_RETRY_FIRST
         failed = False
         while True:
             try:
-                slot = backend.acquire_slot(cancel.is_set)
+                slot = backend.acquire_slot(stopped)
             except Exception as exc:  # noqa: BLE001 - the seat must not be lost
                 if not failed:
                     log_in_queue_thread(
@@ -883,6 +1009,13 @@ class TransferQueue:
         """Record how a file's attempt ended; True if it now waits to be retried."""
         job = task.job
         if job.is_finished:  # cancelled meanwhile: terminal is final
+            return False
+        if task.paused:
+            job.stopped_for_pause(task.file_index)
+            self._delivery.mark_changed(job)
+            if not job.is_paused:  # resumed before its executor stopped: it starts again
+                self._scheduler.add(job)
+                self._start_workers_locked()
             return False
         if error is not None and retry_delay is not None and not self._closed:
             try:

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 
-from transferqueue._errors import TransferCancelled
+from transferqueue._errors import TransferCancelled, TransferPaused
 from transferqueue._executor import Executor, ProgressCallback
 from transferqueue._log import log_in_queue_thread
 from transferqueue._records import TransferFile
@@ -29,6 +29,7 @@ class FileTask:
         "executor",
         "file_index",
         "job",
+        "paused",
         "record",
         "retry_policy",
     )
@@ -51,24 +52,41 @@ class FileTask:
         self.cancel_event = cancel_event
         self.retry_policy = retry_policy
         self.abandoned = False  # set under the state lock when no worker could take it
+        # Set by run(): the attempt ended because its job was paused (an error it raised
+        # is then no failure of the file).
+        self.paused = False
 
-    def run(self, report: Callable[[Job, int, int, int], bool]) -> BaseException | None:
+    def run(
+        self,
+        report: Callable[[Job, int, int, int], int],
+        stop_event: Callable[[Job], threading.Event | None],
+    ) -> BaseException | None:
         """Run the executor (without the lock); return what it raised, None on success.
-        ``report`` records ``on_progress`` calls."""
+        ``report`` records ``on_progress`` calls; ``stop_event`` gives the job's stop
+        event (see :meth:`ProgressCallback.wait_stopped`)."""
         if self.cancel_event.is_set():
             # Cancelled between being picked and starting: the job is terminal already,
             # so this result is ignored; the executor never runs.
             return TransferCancelled(f"transfer job {self.job.id} was cancelled")
+        if self.job.is_paused:
+            # Paused between being picked and starting: the file goes back untouched.
+            self.paused = True
+            return TransferPaused(f"transfer job {self.job.id} was paused")
         on_progress = ProgressCallback(
             functools.partial(report, self.job),
-            self.job.id,
+            self.job,
             self.file_index,
             self.attempt,
             self.cancel_event,
+            functools.partial(stop_event, self.job),
         )
         try:
             self.executor(transferring_record(self.record, self.attempt), on_progress)
         except BaseException as exc:  # noqa: BLE001 - a failing executor must not harm the worker
+            # Told to pause, the executor may raise something of its own on the way out
+            # (it knows nothing of pausing, or wrapped the exception): a pause all the same.
+            # A TransferPaused of its own making counts only while the job is paused.
+            self.paused = on_progress.told_to_pause or _is_pause(exc, self.job)
             return exc
         return None
 
@@ -127,6 +145,14 @@ class FileTask:
                 text,
                 exc_info=error,
             )
+
+
+def _is_pause(error: BaseException, job: Job) -> bool:
+    """Whether ``error`` is a TransferPaused raised while ``job`` is paused."""
+    try:
+        return job.is_paused and isinstance(error, TransferPaused)
+    except BaseException:  # noqa: BLE001 - a __class__ that raises: not ours, so no pause
+        return False
 
 
 class Reservation:

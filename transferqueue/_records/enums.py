@@ -19,10 +19,16 @@ class _StrEnum(str, enum.Enum):
 
 
 class TransferStatus(_StrEnum):
-    """Where a job stands: ``queued`` → ``active`` → one of the three terminal statuses."""
+    """Where a job stands: ``queued`` → ``active`` → one of the three terminal statuses.
+
+    ``paused`` (by :meth:`~transferqueue.TransferQueue.pause_job`) is not terminal: the
+    job starts no file until :meth:`~transferqueue.TransferQueue.resume_job` puts it back
+    to ``active`` (``queued`` if no file of it had started).
+    """
 
     QUEUED = "queued"
     ACTIVE = "active"
+    PAUSED = "paused"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"

@@ -227,7 +227,10 @@ class S3Transfer:
     request threads). Progress is reported in absolute bytes, from the queue worker's
     thread, after every MiB moved and at the end. Cancelling the job cancels the
     transfer within about 0.05 s: a multipart upload is aborted (no orphaned parts stay
-    in the bucket), a download leaves no file behind.
+    in the bucket), a download leaves no file behind. Pausing the job stops the transfer
+    the same way (``TransferPaused``), and the resumed file starts again from byte 0:
+    s3transfer makes a new multipart upload for every upload and aborts it when stopped,
+    with no way to hand it the parts of an earlier one.
 
     ``client`` is a boto3 S3 client; by default one is made on first use by
     :func:`make_s3_client` (a fresh boto3 session, so the usual environment variables
@@ -539,18 +542,26 @@ class S3Transfer:
         fail: Callable[[BaseException], OSError],
     ) -> None:
         """Report the transfer's progress from this (the queue worker's) thread until it
-        ends; cancel it when the job is cancelled, and raise its failure as an OSError.
+        ends; cancel it when the job is cancelled or paused, and raise its failure as an
+        OSError.
 
         ``on_progress`` is called only here, never from s3transfer's threads, so that its
         ``TransferCancelled`` reaches the queue.
         """
         reported = 0
+        # A paused job stops the transfer as a cancel does: s3transfer can neither keep
+        # a multipart upload's parts for a later call (each upload() creates its own
+        # upload, and aborts it when cancelled) nor resume a download, so the resumed
+        # file starts again from byte 0. (getattr: any callable may stand in.)
+        raise_if_paused = getattr(on_progress, "raise_if_paused", None)
         try:
             on_progress(0)
             while not future.done():
                 total = progress.wait(reported, _POLL_SECONDS)
                 if on_progress.cancelled:
                     break
+                if raise_if_paused is not None:
+                    raise_if_paused()
                 if total != reported:
                     on_progress(total)
                     reported = total

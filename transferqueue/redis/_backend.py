@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from transferqueue._errors import JobNotFoundError
+from transferqueue._errors import JobNotFoundError, JobStateError
 from transferqueue._log import log_in_queue_thread, logger
 from transferqueue._records import TransferJob
 from transferqueue._records.enums import TransferStatus
 
-from ._cancels import CancelListener, CancelRequests, requester
+from ._cancels import CANCEL, CancelListener, CancelRequests, requester
 from ._connection import RedisConnection
 from ._errors import RedisBackendError
 from ._heartbeat import Heartbeat
@@ -43,6 +43,9 @@ from ._watch import ClusterEvents, StreamWatch
 # A job's stream keeps about this many events, and lives this long after the job ended.
 STREAM_LENGTH = 1000
 STREAM_TTL = 300.0
+_PAUSED = frozenset({TransferStatus.PAUSED.value})
+_RUNNING = frozenset({TransferStatus.QUEUED.value, TransferStatus.ACTIVE.value})
+
 # How long cancel_job waits for another process to confirm it cancelled its job.
 CANCEL_TIMEOUT = 5.0
 
@@ -105,6 +108,7 @@ class RedisBackend:
         self._connect()  # checks the URL; connects on first use
         self._listener: CancelListener | None = None  # made by attach()
         self._on_cancel_request: Callable[[str, str], None] | None = None
+        self._on_pause_request: Callable[[str, str, str], None] | None = None
         self._has_unfinished_jobs: Callable[[], bool] | None = None
         self._heartbeat = Heartbeat(self._heartbeat_interval, self._beat)
         self._on_owner_lost: Callable[[Collection[str], str, str], None] | None = None
@@ -179,12 +183,15 @@ class RedisBackend:
         has_unfinished_jobs: Callable[[], bool],
         on_owner_lost: Callable[[Collection[str], str, str], None],
         current_jobs: Callable[[], list[tuple[TransferJob, int]]],
+        on_pause_request: Callable[[str, str, str], None] | None = None,
     ) -> None:
         """Serve the queue being made: store ``limit`` as the cluster's limit unless one
         is stored; apply the queue's retention to the registry; pass the cancel requests
         of other processes to ``on_cancel_request(job_id, requester)`` while
-        ``has_unfinished_jobs()``; should the cluster declare this process lost, have
-        ``on_owner_lost(job_ids, message, error_type)`` fail the jobs it owned; write
+        ``has_unfinished_jobs()``, and their pause and resume requests to
+        ``on_pause_request(job_id, requester, action)``; should the cluster declare
+        this process lost, have ``on_owner_lost(job_ids, message, error_type)`` fail
+        the jobs it owned; write
         ``current_jobs()`` (each job with its last event's number) again should Redis
         lose its data. Raises RuntimeError if this backend serves a queue already, and
         :class:`~transferqueue.redis.RedisUnavailableError` if Redis cannot be reached."""
@@ -204,6 +211,7 @@ class RedisBackend:
             self._retention = Retention(max_finished_jobs, max_finished_age)
             self._on_owner_lost, self._current_jobs = on_owner_lost, current_jobs
             self._on_cancel_request = on_cancel_request
+            self._on_pause_request = on_pause_request
             self._has_unfinished_jobs = has_unfinished_jobs
             self._listener = self._new_listener()
 
@@ -482,6 +490,43 @@ class RedisBackend:
             ) from None
         return job.status is TransferStatus.CANCELLED
 
+    def request_pause(self, job_id: str, action: str) -> None:
+        """Ask the owner of another process's job to pause it (``action`` "pause") or
+        resume it ("resume"), and wait (at most :data:`CANCEL_TIMEOUT`) until the
+        registry shows it so.
+
+        Raises JobNotFoundError when the registry has no such job, JobStateError when
+        its status does not allow it (it is finished, paused already, or not paused) or
+        it ends meanwhile, and TimeoutError, naming the owner, when the owner does not
+        confirm in time.
+        """
+        self._sweep_if_due()
+        state = self._registry.read_state(job_id)
+        if state is None:
+            raise JobNotFoundError(job_id)
+        status, owner = state
+        pausing = action == "pause"
+        if status is None:  # malformed, as read_job() logs: no such job for us
+            raise JobNotFoundError(job_id)
+        if status in TERMINAL_STATUSES or (status == "paused") is pausing or owner is None:
+            raise JobStateError(job_id, status, action)
+        if owner == self.owner_id:  # ours, yet not running here: nothing to ask
+            raise JobStateError(job_id, f"{status} but no longer run by this process", action)
+        self._cancels.send(owner, job_id, requester(), action)
+        logger.info("job %s %s requested from this process of its owner %s", job_id, action, owner)
+        wanted = _PAUSED if pausing else _RUNNING
+        try:
+            job = self._registry.wait(
+                job_id, CANCEL_TIMEOUT, self._sweep_if_due, wanted | TERMINAL_STATUSES
+            )
+        except TimeoutError:
+            raise TimeoutError(
+                f"the owner {owner} of transfer job {job_id} did not confirm the {action} "
+                f"within {CANCEL_TIMEOUT:g} s (the request waits for it for a minute)"
+            ) from None
+        if job.status.value not in wanted:  # it ended first
+            raise JobStateError(job_id, job.status.value, action)
+
     def forget_ended_before(self, cutoff: datetime | None) -> list[str]:
         """Forget the registry's jobs that ended at or before ``cutoff`` (None: all)."""
         return self._registry.forget_ended_before(
@@ -539,11 +584,27 @@ class RedisBackend:
         self._cancels = CancelRequests(self._connection, self.namespace)
 
     def _new_listener(self) -> CancelListener:
-        assert self._on_cancel_request is not None
         assert self._has_unfinished_jobs is not None
         return CancelListener(
-            self._cancels, lambda: self.owner_id, self._on_cancel_request, self._has_unfinished_jobs
+            self._cancels, lambda: self.owner_id, self._on_request, self._has_unfinished_jobs
         )
+
+    def _on_request(self, job_id: str, by: str, action: str) -> None:
+        """A request read by the listener: to the queue's callback for its action (a
+        pause or resume for a queue that takes none is logged and dropped)."""
+        if action == CANCEL:
+            assert self._on_cancel_request is not None
+            self._on_cancel_request(job_id, by)
+        elif self._on_pause_request is not None:
+            self._on_pause_request(job_id, by, action)
+        else:
+            log_in_queue_thread(
+                logging.WARNING,
+                "job %s: %s requested by %s, but this queue takes none",
+                job_id,
+                action,
+                by,
+            )
 
     def after_fork_in_child(self) -> None:
         """Called by the queue in a forked child (no Redis call): new locks (a thread of

@@ -1,11 +1,12 @@
-"""Cancel requests between the processes of a cluster.
+"""Cancel (and pause and resume) requests between the processes of a cluster.
 
 Each process that owns jobs has a list, ``<namespace>:cancel:<owner>``: a process that
 cancels another's job pushes ``{"job": <id>, "by": "<host>:<pid>"}`` onto the owner's
 list, and the owner's listener thread, blocked on it (``BLPOP``), cancels the job at
-once. A list expires a minute after its last request, so that requests to an owner that
-is gone do not pile up. What a list holds is checked before use: anything else is logged
-and dropped.
+once. A pause or a resume is ``{"job": <id>, "by": ..., "do": "pause"}`` (``"resume"``)
+on the same list: one listener, in order with the cancels. A list expires a minute after
+its last request, so that requests to an owner that is gone do not pile up. What a list
+holds is checked before use: anything else is logged and dropped.
 """
 
 from __future__ import annotations
@@ -42,21 +43,30 @@ def requester() -> str:
     return f"{HOST}:{os.getpid()}"
 
 
-def _checked_request(raw: bytes) -> tuple[str, str]:
-    """The job id and the requester of a request; ``ValueError`` if it is not one."""
+CANCEL = "cancel"
+"""What a request without ``do`` asks."""
+_ACTIONS = frozenset({"pause", "resume"})  # what ``do`` may say
+
+
+def _checked_request(raw: bytes) -> tuple[str, str, str]:
+    """The job id, the requester and the action (``cancel``, ``pause`` or ``resume``) of
+    a request; ``ValueError`` if it is not one."""
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
         raise ValueError("not JSON") from None
-    if not isinstance(data, dict) or set(data) != {"job", "by"}:
-        raise ValueError("not an object with exactly the keys job and by")
+    if not isinstance(data, dict) or set(data) - {"do"} != {"job", "by"}:
+        raise ValueError("not an object with exactly the keys job and by (and do)")
+    action = data.get("do", CANCEL)
+    if "do" in data and action not in _ACTIONS:
+        raise ValueError("do is not pause or resume")
     job, by = data["job"], data["by"]
     job_id = check_job_id(job.encode()) if isinstance(job, str) else None
     if job_id is None:
         raise ValueError("job is not a job id")
     if not isinstance(by, str) or not by or len(by) > _MAX_NAME or not by.isprintable():
         raise ValueError("by is not a process name")
-    return job_id, by
+    return job_id, by, action
 
 
 class CancelRequests:
@@ -70,10 +80,13 @@ class CancelRequests:
         """The list of requests to ``owner``."""
         return self._prefix + owner
 
-    def send(self, owner: str, job_id: str, by: str) -> None:
-        """Ask ``owner`` to cancel ``job_id`` (one round trip)."""
+    def send(self, owner: str, job_id: str, by: str, action: str = CANCEL) -> None:
+        """Ask ``owner`` to cancel (or pause, or resume) ``job_id`` (one round trip)."""
         key = self.key(owner)
-        request = json.dumps({"job": job_id, "by": by})
+        fields = {"job": job_id, "by": by}
+        if action != CANCEL:
+            fields["do"] = action
+        request = json.dumps(fields)
 
         def build(pipeline: Pipeline) -> None:
             pipeline.rpush(key, request)
@@ -92,9 +105,9 @@ class CancelRequests:
 
         self._connection.pipelined("waking the cancel listener", build)
 
-    def receive(self, owner: str, seconds: float) -> list[tuple[str, str]]:
+    def receive(self, owner: str, seconds: float) -> list[tuple[str, str, str]]:
         """The requests to ``owner``, waiting up to ``seconds`` for the first; each as
-        ``(job id, requester)``. Malformed ones are logged and dropped."""
+        ``(job id, requester, action)``. Malformed ones are logged and dropped."""
         client = self._connection.client
         key = self.key(owner)
         reply = self._connection.call(
@@ -136,7 +149,7 @@ class CancelListener:
         self,
         requests: CancelRequests,
         owner: Callable[[], str],
-        on_request: Callable[[str, str], None],
+        on_request: Callable[[str, str, str], None],
         has_work: Callable[[], bool],
     ) -> None:
         self._requests = requests
@@ -198,7 +211,7 @@ class CancelListener:
                 self._stopped.wait(RETRY_AFTER_FAILURE)
                 continue
             failing = False
-            for job_id, by in requests:
-                self._on_request(job_id, by)
+            for job_id, by, action in requests:
+                self._on_request(job_id, by, action)
         with self._lock:
             self._thread = None

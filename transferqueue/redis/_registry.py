@@ -379,9 +379,14 @@ class JobRegistry:
         return found
 
     def wait(
-        self, job_id: str, seconds: float | None, each_step: Callable[[], None]
+        self,
+        job_id: str,
+        seconds: float | None,
+        each_step: Callable[[], None],
+        until: frozenset[str] = TERMINAL_STATUSES,
     ) -> TransferJob:
-        """Block until another process's job is terminal in the registry; return it.
+        """Block until another process's job is terminal in the registry (or has
+        another status of ``until``); return it.
 
         Blocks on the job's stream, at most :data:`WAIT_STEP` at a time, looking at the job
         again after each event or step, after calling ``each_step()`` (which may fail the
@@ -400,11 +405,11 @@ class JobRegistry:
             if status is None:  # malformed, as read_job() logs: no such job for us
                 self.read_job(job_id, NO_RETENTION)
                 raise JobNotFoundError(job_id)
-            if status in TERMINAL_STATUSES:
+            if status in until:
                 job = self.read_job(job_id, NO_RETENTION)
                 if job is None:
                     raise JobNotFoundError(job_id)
-                return job  # terminal is final: as its head said
+                return job  # terminal is final (another status: as its head said then)
             if remaining <= 0:
                 raise TimeoutError(f"transfer job {job_id} did not finish within {seconds} s")
             step = min(remaining, WAIT_STEP)

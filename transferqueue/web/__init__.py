@@ -13,6 +13,11 @@ and serve the same routes, relative to the prefix they are mounted under:
 ``DELETE /<job_id>``
     cancel it: 200 with the cancelled snapshot; 404 unknown (or not viewable), 403 when
     the caller may view but not cancel it, 409 when it has finished already.
+``PUT /<job_id>/pause``, ``PUT /<job_id>/resume``
+    pause or resume it: 200 with its snapshot (also when it was paused, or not paused,
+    already: the request asks for a state); 404, 403 as for ``DELETE``; 409 when it has
+    finished, belongs to another process of a Redis cluster, or the queue shut down.
+    ``PUT``, like ``DELETE``, is no method a cross-site form can send.
 ``GET /<job_id>/events``
     ``text/event-stream``: ``data: <job>`` with the job as it stands at once, then each
     update, ``: keep-alive`` comments while quiet, and after the terminal snapshot
@@ -26,7 +31,8 @@ and serve the same routes, relative to the prefix they are mounted under:
 
 The routes refuse every request (403) until the application says who may do what: an
 access hook ``can_access(request, job, action)``, consulted on every route in the
-request's thread (``action`` is ``"view"`` or ``"cancel"``; ``job`` is None for the
+request's thread (``action`` is ``"view"``, ``"cancel"``, ``"pause"`` or ``"resume"``;
+``job`` is None for the
 collection routes, answered 403 when denied, and then each job is filtered with its own
 ``"view"`` call), or ``public=True`` for routes every caller may use. ``hide_paths=True``
 sends file names instead of server paths. See :class:`TransferEndpoints`.

@@ -78,8 +78,9 @@ DEMO_KINDS: dict[str, DemoKind] = {
 class ThrottledCopy:
     """:class:`LocalCopy` in chunks of 256 KiB with a pause of ``pause`` seconds after each.
 
-    The pause is ``on_progress.wait_cancelled``, so a cancel ends it at once, and the copy
-    then stops (its temporary file removed, as :class:`LocalCopy` does on any error).
+    The pause is ``on_progress.wait_stopped``, so a cancel ends it at once, and the copy
+    then stops (its temporary file removed, as :class:`LocalCopy` does on any error); so
+    does a pause of the job, the copy keeping its temporary file to resume from.
     """
 
     def __init__(self, pause: float) -> None:
@@ -91,9 +92,11 @@ class ThrottledCopy:
 
         def report(done: int) -> None:
             on_progress(done)
-            # LocalCopy reports 0 before it starts: no chunk to pause after yet.
-            if done and on_progress.wait_cancelled(self.pause):
-                on_progress.raise_if_cancelled()
+            # LocalCopy reports 0 before it starts: no chunk to pause after yet. A pause
+            # of the job ends the wait as a cancel does, and the copy then stops keeping
+            # what it copied (LocalCopy resumes from there).
+            if done and on_progress.wait_stopped(self.pause):
+                on_progress.raise_if_stopped()
 
         self._copy(file, report)
 

@@ -1,4 +1,4 @@
-"""The five transfer routes without a web framework: what each answers, and its SSE streams.
+"""The transfer routes without a web framework: what each answers, and its SSE streams.
 
 The Flask blueprint and the Django views are thin adapters around :class:`TransferEndpoints`:
 they hand it their request object and turn its :class:`Reply` (status and JSON body) or its
@@ -39,10 +39,11 @@ import attrs
 import transferqueue
 from transferqueue._core.queue import TransferQueue
 from transferqueue._core.validation import check_positive_seconds
-from transferqueue._errors import JobNotFoundError
+from transferqueue._errors import JobNotFoundError, JobStateError, QueueShutdownError
 from transferqueue._events.signals import job_created, job_updated
 from transferqueue._log import logger
 from transferqueue._records import TransferJob, job_changes_to_dict
+from transferqueue._records.enums import TransferStatus
 
 from ._hidden_paths import hide_file_paths, hide_paths
 from ._messages import ChangeHistory, MessageCache
@@ -52,7 +53,8 @@ RequestT = TypeVar("RequestT")
 AccessHook = Callable[[RequestT, "TransferJob | None", str], bool]
 """``can_access(request, job, action)``: may this request do ``action`` to ``job``?
 
-``action`` is ``"view"`` or ``"cancel"``. ``job`` is None when the request asks for the
+``action`` is ``"view"``, ``"cancel"``, ``"pause"`` or ``"resume"``. ``job`` is None when
+the request asks for the
 collection (the list and the all-jobs stream); each job in it is then checked with its
 own ``"view"`` call. ``request`` is the framework's request object.
 """
@@ -250,6 +252,48 @@ class TransferEndpoints(Generic[RequestT]):
         if cancelled is None:  # dropped by retention in between
             return self._not_found(job_id)
         return Reply(200, self._as_dict(cancelled))
+
+    def pause_job(self, request: RequestT, job_id: str) -> Reply:
+        """``PUT /<id>/pause``: pause; 404 unknown or hidden, 403 denied, 409 finished
+        (or not this process's, or the queue shut down). A paused job answers 200 as it
+        is: the request asks for a state, which it has."""
+        return self._pause_or_resume(request, job_id, "pause")
+
+    def resume_job(self, request: RequestT, job_id: str) -> Reply:
+        """``PUT /<id>/resume``: resume; as :meth:`pause_job`, a job that is not paused
+        answering 200 as it is."""
+        return self._pause_or_resume(request, job_id, "resume")
+
+    def _pause_or_resume(self, request: RequestT, job_id: str, action: str) -> Reply:
+        if self._closed:
+            return _not_configured()
+        queue = self.queue
+        job = self._viewable(request, job_id)
+        if job is None:
+            return self._not_found(job_id)
+        if not self._allowed(request, job, action):
+            return self._error(403, f"not allowed to {action} transfer job {job_id}", job_id)
+        if job.status.is_terminal:
+            return self._error(409, f"transfer job {job_id} has finished already", job_id)
+        pausing = action == "pause"
+        if (job.status is TransferStatus.PAUSED) is not pausing:
+            try:
+                if pausing:
+                    queue.pause_job(job_id)
+                else:
+                    queue.resume_job(job_id)
+            except JobNotFoundError:  # dropped by retention in between
+                return self._not_found(job_id)
+            except (JobStateError, QueueShutdownError) as exc:
+                # Finished meanwhile, another process's job, or the queue shut down; a
+                # job another request paused or resumed meanwhile is as asked.
+                now = queue.get_job(job_id)
+                if now is None or (now.status is TransferStatus.PAUSED) is not pausing:
+                    return self._error(409, str(exc), job_id)
+        changed = queue.get_job(job_id)
+        if changed is None:  # dropped by retention in between
+            return self._not_found(job_id)
+        return Reply(200, self._as_dict(changed))
 
     # -- streams -------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 The routes, statuses and stream format are :mod:`transferqueue.web`'s; relative to the
 prefix the app registers the blueprint under, they are ``/`` (both with and without the
-trailing slash), ``/<job_id>``, ``/<job_id>/events`` and ``/events``. The access hook is
+trailing slash), ``/<job_id>``, ``/<job_id>/pause``, ``/<job_id>/resume``,
+``/<job_id>/events`` and ``/events``. The access hook is
 given the ``flask.Request``.
 """
 
@@ -71,6 +72,14 @@ def transfer_blueprint(
     @bp.delete("/<job_id>")
     def cancel_job(job_id: str) -> flask.Response:
         return respond(endpoints.cancel_job(request(), job_id))
+
+    @bp.put("/<job_id>/pause")
+    def pause_job(job_id: str) -> flask.Response:
+        return respond(endpoints.pause_job(request(), job_id))
+
+    @bp.put("/<job_id>/resume")
+    def resume_job(job_id: str) -> flask.Response:
+        return respond(endpoints.resume_job(request(), job_id))
 
     @bp.get("/<job_id>/events")
     def job_events(job_id: str) -> flask.Response:

@@ -202,7 +202,7 @@ def atomic_file(
     """
     path = os.fspath(destination)
     check_destination(path, overwrite=overwrite)
-    temporary, fd = _create_beside(path, folders)
+    temporary, fd = create_beside(path, folders)
     try:
         yield fd
         if mtime_ns is not None:
@@ -216,7 +216,7 @@ def atomic_file(
         os.close(fd)
 
 
-def _create_beside(destination: str, folders: KnownFolders | None) -> tuple[str, int]:
+def create_beside(destination: str, folders: KnownFolders | None) -> tuple[str, int]:
     """Make sure of the destination's folder (unless ``folders`` knows it), then create and
     lock a temporary file in it; its name and descriptor."""
     folder = os.path.dirname(destination) or os.curdir

@@ -28,10 +28,10 @@ than its bound raises :class:`HubSizeError` as soon as it is, and the partial fi
 removed; a reply announcing more than a size that is not 0 is refused before its body is
 read.
 
-Cancellation is noticed within ``POLL_INTERVAL`` while waiting for bytes, but not while
-connecting, which ``timeout`` bounds. A whole repository is downloaded by listing it with
-:func:`list_hf_files` (:mod:`.listing`) and queueing the mappings with a
-:class:`HuggingFaceDownload`.
+Cancellation, and a pause of the job, is noticed within ``POLL_INTERVAL`` while waiting
+for bytes, but not while connecting, which ``timeout`` bounds. A whole repository is
+downloaded by listing it with :func:`list_hf_files` (:mod:`.listing`) and queueing the
+mappings with a :class:`HuggingFaceDownload`.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from pathlib import Path
 
 import attrs
 
+from transferqueue._errors import TransferPaused
 from transferqueue._executor import ProgressCallback
 from transferqueue._records import TransferFile
 from transferqueue.executors._files.atomic import check_destination, make_parents
@@ -88,7 +89,9 @@ class HuggingFaceDownload:
     it is not 0), ``Content-Length`` or ``Content-Range`` fails with
     :class:`HubSizeError`, and so does any byte of a body without an announced length for
     a file of ``size`` 0 (see the module's documentation: nothing is written without a
-    bound). A cancel or a refusal by the hub removes the partial file. An existing
+    bound). A paused job (``TransferPaused`` from ``on_progress``) keeps the partial
+    file as a broken connection does, and the resumed file asks only for the rest. A
+    cancel or a refusal by the hub removes the partial file. An existing
     destination is refused (``FileExistsError``) unless ``overwrite`` is true.
 
     Progress is reported after every ``chunk_size`` bytes written to the partial file
@@ -172,6 +175,10 @@ class HuggingFaceDownload:
             self._download(location, endpoint, token, part, listed, on_progress)
             part.move_into_place(destination, overwrite=self.overwrite)
             keep = True  # moved: nothing left to remove
+        except TransferPaused:
+            # The job was paused: the resumed file goes on from here, as after a break.
+            keep = part.size() > 0 and part.record() is not None
+            raise
         except (ConnectionError, TimeoutError) as exc:
             # Transient: the next attempt resumes from here, if anything proves it may.
             keep = part.size() > 0 and part.record() is not None
@@ -210,7 +217,10 @@ class HuggingFaceDownload:
                 token=token,
                 auth_origin=endpoint,
                 timeout=self.timeout,
-                check_cancelled=on_progress.raise_if_cancelled,
+                # A pause too ends the wait for bytes (getattr: stand-ins may lack it).
+                check_cancelled=getattr(
+                    on_progress, "raise_if_stopped", on_progress.raise_if_cancelled
+                ),
             ) as reply:
                 response = reply.response
                 if response.status == 416 and record is not None:

@@ -7,9 +7,9 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
-from transferqueue.executors._files.atomic import atomic_file
 from transferqueue.executors._files.known_folders import KnownFolders
 
+from .kept_partials import KeptPartials, resumable_file
 from .kernel_copy import copy_in_kernel, fills_destination
 
 if TYPE_CHECKING:
@@ -48,7 +48,12 @@ class LocalCopy:
 
     The bytes go to a hidden temporary file beside the destination (see
     :func:`~transferqueue.executors.atomic_destination`), moved into place once complete:
-    a failed or cancelled copy leaves no partial destination. Missing parent folders are
+    a failed or cancelled copy leaves no partial destination. When the job is paused
+    (``on_progress`` raises ``TransferPaused``), the copy keeps its temporary file, and
+    the resumed file goes on from its length if the source is the same file, unchanged
+    (else from byte 0): nothing already copied is copied again. Kept files are this
+    instance's, in memory; one whose job never resumes goes with the instance (see
+    ``_kept_partials``). Missing parent folders are
     created; an instance remembers the folders it made or found, so that its next files
     there cost no ``mkdir`` (a folder removed meanwhile is made again). An existing
     destination is refused with ``FileExistsError`` unless ``overwrite`` is true. With
@@ -66,7 +71,7 @@ class LocalCopy:
     One instance may serve any number of files and threads at once.
     """
 
-    __slots__ = ("_chunk_size", "_folders", "_overwrite", "_preserve_mtime")
+    __slots__ = ("_chunk_size", "_folders", "_kept", "_overwrite", "_preserve_mtime")
 
     def __init__(
         self,
@@ -89,6 +94,7 @@ class LocalCopy:
         # The destination folders this instance made or found: its next file in one of
         # them goes without mkdir and sweep (one instance usually serves one job).
         self._folders = KnownFolders()
+        self._kept = KeptPartials()  # the copies kept by a pause, until resumed
 
     @property
     def overwrite(self) -> bool:
@@ -148,23 +154,31 @@ class LocalCopy:
                 raise _SourceFailed(exc) from None
             try:
                 mtime_ns = info.st_mtime_ns if self._preserve_mtime else None
-                with atomic_file(
+                identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+                with resumable_file(
+                    self._kept,
+                    source,
                     destination,
+                    identity,
                     overwrite=self._overwrite,
                     mtime_ns=mtime_ns,
                     folders=self._folders,
-                ) as writer:
+                ) as (writer, offset):
+                    if offset:  # a kept copy goes on where it stopped
+                        os.lseek(reader, offset, os.SEEK_SET)
                     expected = info.st_size
                     copied = None
-                    if expected:  # an empty file (or one of /proc) is read: one call
+                    if expected > offset:  # an empty file (or one of /proc) is read: one call
                         try:
-                            copied = copy_in_kernel(reader, writer, chunk_size, on_progress)
+                            copied = copy_in_kernel(
+                                reader, writer, chunk_size, on_progress, start=offset
+                            )
                         except OSError as exc:
                             if fills_destination(exc):
                                 raise
                             raise _SourceFailed(exc) from None
                     if copied is None:
-                        _copy_by_loop(reader, writer, chunk_size, expected, on_progress)
+                        _copy_by_loop(reader, writer, chunk_size, expected, on_progress, offset)
             finally:
                 os.close(reader)
         except _SourceFailed as failed:
@@ -187,19 +201,22 @@ def _copy_by_loop(
     chunk_size: int,
     expected: int,
     on_progress: Callable[[int], object],
+    start: int = 0,
 ) -> None:
-    """Copy ``reader_fd`` to its end onto ``writer_fd`` through one reused
-    buffer, ``chunk_size`` bytes at a time, reporting the bytes copied after each chunk.
-    A read error is raised as :class:`_SourceFailed`.
+    """Copy ``reader_fd`` from its position (``start`` bytes in) to its end onto
+    ``writer_fd`` through one reused buffer, ``chunk_size`` bytes at a time, reporting
+    the bytes of the file copied after each chunk. A read error is raised as
+    :class:`_SourceFailed`.
 
-    The buffer is no larger than the file (``expected`` bytes), so that small files do not
-    cost a ``chunk_size`` allocation each; it grows should the file have grown.
+    The buffer is no larger than what is left of the file (``expected`` bytes in all),
+    so that small files do not cost a ``chunk_size`` allocation each; it grows should the
+    file have grown.
     """
-    buffer = bytearray(max(1, min(chunk_size, expected)))
+    buffer = bytearray(max(1, min(chunk_size, expected - start)))
     view = memoryview(buffer)
     readv, write = os.readv, os.write
     buffers = [buffer]
-    done = 0
+    done = start
     while True:
         try:
             count = readv(reader_fd, buffers)

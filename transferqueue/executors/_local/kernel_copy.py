@@ -65,12 +65,18 @@ _WAYS = _ways()
 
 
 def copy_in_kernel(
-    source_fd: int, destination_fd: int, chunk_size: int, on_progress: Callable[[int], object]
+    source_fd: int,
+    destination_fd: int,
+    chunk_size: int,
+    on_progress: Callable[[int], object],
+    *,
+    start: int = 0,
 ) -> int | None:
     """Copy from ``source_fd``'s position to its end onto ``destination_fd``, ``chunk_size``
-    bytes a step, calling ``on_progress`` with the bytes copied so far after each step;
-    return that total, or ``None`` when every kernel copy refused before moving a byte
-    (nothing written, both positions unchanged).
+    bytes a step, calling ``on_progress`` with the bytes copied so far (counted from
+    ``start``, the bytes a resumed copy had already) after each step; return that total,
+    or ``None`` when every kernel copy refused before moving a byte (nothing written,
+    both positions unchanged).
 
     An ``OSError`` after the first step, or any other than a refusal at the first step,
     propagates (see :func:`fills_destination` for whose it is); so does anything
@@ -85,7 +91,7 @@ def copy_in_kernel(
             raise
         if not count:
             continue  # see the module's docstring: let read() say what the file holds
-        done = count
+        done = start + count
         on_progress(done)
         while True:
             count = way(source_fd, destination_fd, chunk_size)

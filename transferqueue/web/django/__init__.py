@@ -20,7 +20,9 @@ Either way the routes answer 403 to everything until they are given an access ho
 The routes, statuses and stream format are :mod:`transferqueue.web`'s. Relative to the
 prefix, with their URL names in the application namespace ``transferqueue``: ``""``
 (``transferqueue:list``), ``"<job_id>"`` (``transferqueue:detail``, GET and DELETE),
-``"<job_id>/events"`` (``transferqueue:events``) and ``"events"``
+``"<job_id>/pause"`` and ``"<job_id>/resume"`` (``transferqueue:pause`` and
+``transferqueue:resume``, PUT), ``"<job_id>/events"`` (``transferqueue:events``) and
+``"events"``
 (``transferqueue:all-events``). As a Flask blueprint's list route is reached without the
 prefix's trailing slash too, so is this one with Django's ``APPEND_SLASH`` (the default,
 with ``CommonMiddleware``), which redirects ``GET /transfers`` to ``/transfers/``. The
@@ -30,10 +32,10 @@ Any other method is answered 405 with an ``Allow`` header. To include the patter
 give the second inclusion an instance namespace:
 ``include(transfer_urls(other), namespace="other")`` is reversed as ``"other:list"``.
 
-The views are ``csrf_exempt``: ``DELETE``, their only state-changing method, cannot be sent
-by a cross-site form, and a cross-site script can send it only after a CORS preflight that
-the site allows; who may cancel what is the access hook's (or the app's authentication's)
-decision.
+The views are ``csrf_exempt``: ``DELETE`` and ``PUT``, their only state-changing methods,
+cannot be sent by a cross-site form, and a cross-site script can send them only after a
+CORS preflight that the site allows; who may cancel, pause or resume what is the access
+hook's (or the app's authentication's) decision.
 
 Serve them under WSGI with a threaded server (gunicorn with ``gthread``, say) or under ASGI
 (Uvicorn, Daphne): either way each open stream holds one thread, which waits for its

@@ -81,6 +81,16 @@ def transfer_urls(
             return _respond(request, endpoints.cancel_job(request, job_id))
         return HttpResponseNotAllowed(["GET", "DELETE"])
 
+    def pause(request: HttpRequest, job_id: str) -> HttpResponseBase:
+        if request.method != "PUT":
+            return HttpResponseNotAllowed(["PUT"])
+        return _respond(request, endpoints.pause_job(request, job_id))
+
+    def resume(request: HttpRequest, job_id: str) -> HttpResponseBase:
+        if request.method != "PUT":
+            return HttpResponseNotAllowed(["PUT"])
+        return _respond(request, endpoints.resume_job(request, job_id))
+
     def job_events(request: HttpRequest, job_id: str) -> HttpResponseBase:
         if request.method != "GET":
             return HttpResponseNotAllowed(["GET"])
@@ -97,6 +107,8 @@ def transfer_urls(
         # Before "<str:job_id>", which would take "events" for a job id.
         path("events", _exempt(all_events), name="all-events"),
         path("<str:job_id>", _exempt(job), name="detail"),
+        path("<str:job_id>/pause", _exempt(pause), name="pause"),
+        path("<str:job_id>/resume", _exempt(resume), name="resume"),
         path("<str:job_id>/events", _exempt(job_events), name="events"),
     ]
     return patterns, APP_NAME

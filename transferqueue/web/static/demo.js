@@ -55,8 +55,9 @@
     return job.type;
   }
 
+  // Not finished: a job that may still be paused, resumed or cancelled.
   function isActive(status) {
-    return status === "queued" || status === "active";
+    return status === "queued" || status === "active" || status === "paused";
   }
 
   function setText(element, text) {
@@ -128,6 +129,10 @@
       const cancel = card.querySelector(".cancel");
       cancel.setAttribute("aria-label", "Cancel " + title.textContent);
       cancel.addEventListener("click", function () { cancelJob(job.id, cancel); });
+      const pause = card.querySelector(".pause");
+      pause.addEventListener("click", function () {
+        pauseOrResume(job.id, pause, cards.get(job.id).dataset.status === "paused" ? "resume" : "pause");
+      });
       card.querySelector(".bar").setAttribute("aria-label", "Progress of " + title.textContent);
       cards.set(job.id, card);
       jobList.prepend(card); // newest first
@@ -139,6 +144,10 @@
     badge.textContent = job.status;
     badge.dataset.status = job.status;
     card.querySelector(".cancel").hidden = !isActive(job.status);
+    const pause = card.querySelector(".pause");
+    pause.hidden = !isActive(job.status);
+    pause.textContent = job.status === "paused" ? "Resume" : "Pause";
+    pause.setAttribute("aria-label", pause.textContent + " " + card.querySelector(".job-title").textContent);
 
     const bar = card.querySelector(".bar");
     bar.setAttribute("aria-valuenow", String(progress.percentage));
@@ -168,6 +177,20 @@
         if (!response.ok && response.status !== 409) showStartError("Cancel failed: HTTP " + response.status);
       })
       .catch(function (error) { showStartError("Cancel failed: " + error.message); })
+      .finally(function () { button.disabled = false; });
+  }
+
+  // PUT, like the cancel's DELETE, is no method a cross-site form can send. The new
+  // status arrives through the event stream, in order with the job's other updates.
+  function pauseOrResume(jobId, button, action) {
+    button.disabled = true;
+    const label = action === "pause" ? "Pause" : "Resume";
+    fetch("/transfers/" + encodeURIComponent(jobId) + "/" + action, { method: "PUT" })
+      .then(function (response) {
+        // 409: it finished meanwhile; its last update is on its way anyway.
+        if (!response.ok && response.status !== 409) showStartError(label + " failed: HTTP " + response.status);
+      })
+      .catch(function (error) { showStartError(label + " failed: " + error.message); })
       .finally(function () { button.disabled = false; });
   }
 

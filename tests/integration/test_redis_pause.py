@@ -1,0 +1,289 @@
+"""Issue 14, part 5, across processes: ``pause_job`` and ``resume_job`` of another
+process's job ask its owner (a real process, tests/helpers/redis_queue_worker.py) through Redis,
+as ``cancel_job`` does; a paused job is ``paused`` in the shared registry; with a
+backend, a job paused while its file waits for a cluster-wide slot gives the wait up."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+import transferqueue as tq
+from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.helpers.redis_server import (  # noqa: F401
+    MISSING,
+    REQUIRED,
+    redis_server,
+    redis_url,
+    wait_until,
+)
+from tests.helpers.worker_process import Worker, workers  # noqa: F401
+from tests.integration.test_redis_cancel import owner, owner_of, running
+
+if MISSING is not None and not REQUIRED:
+    pytest.skip(MISSING, allow_module_level=True)
+
+import redis
+
+from transferqueue.redis import RedisBackend
+from transferqueue.redis import _backend as backend_module
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:  # noqa: F811
+    with redis.Redis.from_url(redis_url) as plain:
+        yield plain
+
+
+@pytest.fixture
+def asker(redis_url: str) -> Iterator[tq.TransferQueue]:  # noqa: F811
+    """A queue of this process, in the owner's namespace: it asks, it owns nothing."""
+    queue = tq.TransferQueue(4, backend=RedisBackend(redis_url, namespace="q"))
+    try:
+        yield queue
+    finally:
+        queue.shutdown(cancel_jobs=True)
+
+
+def _status(queue: tq.TransferQueue, job_id: str) -> tq.TransferJob:
+    job = queue.get_job(job_id)
+    assert job is not None
+    return job
+
+
+def test_pause_and_resume_another_processs_job(
+    redis_url: str,  # noqa: F811
+    client: redis.Redis,
+    asker: tq.TransferQueue,
+    workers: list[Worker],  # noqa: F811
+) -> None:
+    """pause_job here returns once the owner paused the job (the registry says so); its
+    executor stops at its next report; resume_job here has the owner resume it, and the
+    file runs again to the job's end. The owner's log names who asked."""
+    worker, [job_id] = owner(redis_url, 1, 1)
+    workers.append(worker)
+    wait_until(lambda: running(asker, job_id, 1), "the file running")
+    asker.pause_job(job_id)
+    assert _status(asker, job_id).status is tq.TransferStatus.PAUSED
+    with pytest.raises(tq.JobStateError, match="it is paused"):
+        asker.pause_job(job_id)
+    client.set("q:test:go", 1)  # the executor's next report raises TransferPaused
+    wait_until(
+        lambda: _status(asker, job_id).files[0].status is tq.TransferFileStatus.QUEUED,
+        "the file stopped",
+    )
+    asker.resume_job(job_id)
+    kind, _, data = worker.read_line().partition(" ")
+    assert kind == "ended"
+    job = tq.TransferJob.from_dict(json.loads(data))
+    assert job.status is tq.TransferStatus.COMPLETED
+    assert job.files[0].attempts == 2
+    log = worker.finish()
+    requester = f"{socket.gethostname()}:{os.getpid()}"
+    assert f"job {job_id} pause requested by {requester} (another process)" in log
+    assert f"job {job_id} resume requested by {requester} (another process)" in log
+    with pytest.raises(tq.JobStateError, match="it is completed"):
+        asker.pause_job(job_id)
+    with pytest.raises(tq.JobStateError, match="it is completed"):
+        asker.resume_job(job_id)
+    with pytest.raises(tq.JobNotFoundError):
+        asker.pause_job("transfer-1-1-000000000000")
+
+
+def test_resume_of_another_processs_running_job_is_refused(
+    redis_url: str,  # noqa: F811
+    client: redis.Redis,
+    asker: tq.TransferQueue,
+    workers: list[Worker],  # noqa: F811
+) -> None:
+    worker, [job_id] = owner(redis_url, 1, 1)
+    workers.append(worker)
+    wait_until(lambda: running(asker, job_id, 1), "the file running")
+    with pytest.raises(tq.JobStateError, match=r"cannot resume .* it is active"):
+        asker.resume_job(job_id)
+    client.set("q:test:go", 1)
+    assert worker.read_line().startswith("ended ")
+    worker.finish()
+    assert not client.keys("q:cancel:*")  # nothing was asked
+
+
+def test_an_owner_that_does_not_answer_makes_pause_raise_naming_it(
+    redis_url: str,  # noqa: F811
+    asker: tq.TransferQueue,
+    client: redis.Redis,
+    workers: list[Worker],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The owner is stopped (SIGSTOP): pause_job raises TimeoutError naming it; the
+    request waits in Redis, and the owner pauses the job once it runs again."""
+    monkeypatch.setattr(backend_module, "CANCEL_TIMEOUT", 0.5)
+    worker, [job_id] = owner(redis_url, 1, 1)
+    workers.append(worker)
+    wait_until(lambda: running(asker, job_id, 1), "the file running")
+    worker.process.send_signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(TimeoutError, match=r"did not confirm the pause within 0\.5 s"):
+            asker.pause_job(job_id)
+    finally:
+        worker.process.send_signal(signal.SIGCONT)
+    wait_until(lambda: _status(asker, job_id).status is tq.TransferStatus.PAUSED, "paused")
+    asker.cancel_job(job_id)
+    assert worker.read_line().startswith("ended ")
+    worker.finish()
+
+
+def test_a_job_that_ends_before_its_owner_pauses_it_is_a_state_error(
+    asker: tq.TransferQueue, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The owner ended the job before it read the request: pause_job says so."""
+    job_id = "transfer-1-2-abcdefabcdef"
+    waited: list[frozenset[str]] = []
+    backend = asker._backend
+    assert isinstance(backend, RedisBackend)
+
+    def read_state(job: str) -> tuple[str, str]:
+        return "active", "elsewhere:1:abcdefabcdef"
+
+    def ended(job: str, seconds: float, each_step: object, until: frozenset[str]) -> object:
+        waited.append(until)
+        done = asker.get_job(finished)
+        assert done is not None
+        return done
+
+    finished = asker.queue_job("s3-upload", make_files(1), noop_executor)
+    asker.wait(finished, timeout=WAIT)
+    monkeypatch.setattr(backend._registry, "read_state", read_state)
+    monkeypatch.setattr(backend._registry, "wait", ended)
+    with pytest.raises(tq.JobStateError, match=f"cannot pause transfer job {job_id}"):
+        asker.pause_job(job_id)
+    assert "paused" in waited[0]
+    assert "completed" in waited[0]
+
+
+def test_a_job_of_this_process_that_it_no_longer_runs_is_not_asked_for(
+    asker: tq.TransferQueue, client: redis.Redis
+) -> None:
+    """Redis says an unfinished job belongs to this process, which does not know it: a
+    JobStateError, nobody asked; a malformed entry is no job."""
+    job_id = asker.queue_job("s3-upload", make_files(1), noop_executor)
+    asker.wait(job_id)
+    fields = client.hgetall(f"q:job:{job_id}")
+    head = json.loads(fields[b"head"])
+    head["status"] = "active"
+    assert asker.cleanup_old_jobs(0) == 1
+    fields.update({b"head": json.dumps(head).encode(), b"owner": owner_of(asker).encode()})
+    client.hset(f"q:job:{job_id}", mapping=fields)  # type: ignore[arg-type]
+    with pytest.raises(tq.JobStateError, match="no longer run by this process"):
+        asker.pause_job(job_id)
+    client.hset(f"q:job:{job_id}", "owner", "two words")
+    with pytest.raises(tq.JobStateError, match="it is active"):
+        asker.pause_job(job_id)
+    client.hset(f"q:job:{job_id}", "head", b"{}")
+    with pytest.raises(tq.JobNotFoundError):
+        asker.pause_job(job_id)
+    assert not client.keys("q:cancel:*")
+
+
+def test_requests_this_process_cannot_follow_are_logged(
+    asker: tq.TransferQueue, client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pause of an unknown job, a resume of a running one, sent by hand: logged and
+    left; a well-formed pause after them pauses."""
+    gate = GatedExecutor()
+    job_id = asker.queue_job("s3-upload", make_files(1), gate)
+    gate.wait_running(1)
+    key = f"q:cancel:{owner_of(asker)}"
+    with caplog.at_level(logging.INFO, logger="transferqueue"):
+        client.rpush(key, json.dumps({"job": "transfer-unknown", "by": "h:1", "do": "pause"}))
+        client.rpush(key, json.dumps({"job": job_id, "by": "h:1", "do": "resume"}))
+        client.rpush(key, json.dumps({"job": job_id, "by": "h:1", "do": "pause"}))
+        wait_until(lambda: _status(asker, job_id).status is tq.TransferStatus.PAUSED, "paused")
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(
+        m.startswith(f"job {job_id}: resume requested by h:1, but not done here") for m in messages
+    ), messages
+    assert f"job {job_id} pause requested by h:1 (another process)" in messages
+    assert "job transfer-unknown: pause requested by h:1, but it is not running here" in messages
+    gate.release_all()
+    asker.resume_job(job_id)
+    assert asker.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+
+
+def test_the_registry_says_paused(redis_url: str, asker: tq.TransferQueue) -> None:  # noqa: F811
+    """Another queue of the cluster reads the paused job from Redis (checked on the way
+    in, as everything from Redis): paused, and still among the active ids."""
+    gate = GatedExecutor()
+    job_id = asker.queue_job("s3-upload", make_files(1), gate)
+    gate.wait_running(1)
+    asker.pause_job(job_id)
+    with tq.TransferQueue(1, backend=RedisBackend(redis_url, namespace="q")) as reader:
+        wait_until(lambda: _status(reader, job_id).status is tq.TransferStatus.PAUSED, "paused")
+        assert job_id in reader.get_active_job_ids()
+        gate.release_all()
+        asker.resume_job(job_id)
+        assert reader.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+
+
+def test_a_file_waiting_for_its_cluster_slot_gives_it_up_when_paused(
+    redis_url: str,  # noqa: F811
+) -> None:
+    """The cluster's one slot is taken; the second job's file waits for it. Paused, the
+    job gives the wait up (its file never started, none of its attempts counted); the
+    slot, once free, serves a third job; resumed, the second runs."""
+    # Two seats in this process, one slot in the cluster: the second file takes a seat
+    # and waits there for the slot.
+    backend = RedisBackend(redis_url, namespace="q", local_limit=2)
+    with tq.TransferQueue(1, backend=backend) as queue:
+        gate = GatedExecutor()
+        first = queue.queue_job("s3-upload", make_files(1, prefix="a"), gate)
+        gate.wait_running(1)
+        second = queue.queue_job("s3-upload", make_files(1, prefix="b"), gate)
+        queue.pause_job(second)
+        third = queue.queue_job("s3-upload", make_files(1, prefix="c"), gate)
+        gate.release("src/a-0")
+        gate.wait_started(2)
+        assert gate.started[1] == "src/c-0"
+        gate.release("src/c-0")
+        assert queue.wait(third, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+        assert queue.wait(first, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+        paused = _status(queue, second)
+        assert paused.status is tq.TransferStatus.PAUSED
+        assert paused.files[0].attempts == 0
+        queue.resume_job(second)
+        gate.release_all()
+        assert queue.wait(second, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+
+
+def test_a_backend_serving_a_queue_that_takes_no_pauses_logs_them(
+    redis_url: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A queue made before pausing existed attaches without on_pause_request: a pause
+    request for it is logged and dropped; cancels still reach it."""
+    cancels: list[tuple[str, str]] = []
+    backend = RedisBackend(redis_url, namespace="q")
+    backend.attach(
+        1,
+        None,
+        None,
+        on_cancel_request=lambda job_id, by: cancels.append((job_id, by)),
+        has_unfinished_jobs=lambda: False,
+        on_owner_lost=lambda job_ids, message, error_type: None,
+        current_jobs=list,
+    )
+    try:
+        with caplog.at_level(logging.INFO, logger="transferqueue"):
+            backend._on_request("transfer-x", "h:1", "pause")
+            backend._on_request("transfer-x", "h:1", "cancel")
+        assert "job transfer-x: pause requested by h:1, but this queue takes none" in [
+            record.getMessage() for record in caplog.records
+        ]
+        assert cancels == [("transfer-x", "h:1")]
+    finally:
+        backend.shutdown()
