@@ -215,7 +215,6 @@ class JobRegistry:
         job = event.job
         indexes = range(len(job.files)) if event.changed is None else sorted(event.changed)
         encoded = [(index, _wire.encode_file(job.files[index])) for index in indexes]
-        pairs = [text for index, data in encoded for text in (f"{_wire.FILE_PREFIX}{index}", data)]
         ended = "" if job.completed_at is None else str(_ms(job.completed_at))
         keys = [
             self.job_key(job.id),
@@ -241,7 +240,7 @@ class JobRegistry:
             self._owner_lease_ms,
             self._owners.owned_prefix,
             "1" if reaping else "0",
-            *pairs,
+            _wire.hash_fields(encoded),
         ]
         self._publish.add(pipeline, keys, args)
 
