@@ -446,7 +446,7 @@ def test_an_older_event_refused_later_does_not_replace_a_newer_one_kept(
         assert registry.publish([Published(ended, 1, ())], "host:1:old", NO_RETENTION)
         # The write of the other thread, which had taken what was kept before the newer
         # event was: refused too, it comes back after it.
-        assert registry._write([Published(created, 0, None)], "host:1:old", NO_RETENTION)[1]
+        assert registry._write([Published(created, 0, None)], "host:1:old", NO_RETENTION, [])[1]
         assert not registry.publish([], "host:1:new", NO_RETENTION)
         assert registry.read_job(created.id, NO_RETENTION) == ended
     finally:

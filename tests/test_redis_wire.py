@@ -7,24 +7,29 @@ and messages, and through a real Redis, read back by another queue."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, noop_executor
+from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
 from tests.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,
     redis_server,
     redis_url,
+    wait_until,
 )
 from transferqueue._enums import TransferFileStatus
 from transferqueue._records import TransferFile
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
+
+import redis
 
 from transferqueue.redis import RedisBackend
 from transferqueue.redis._wire import encode_file, hash_fields
@@ -139,3 +144,87 @@ def test_a_job_of_more_files_than_one_hset_takes_reads_back_whole(
     ended = owner.wait(job_id, WAIT)
     assert ended.status is tq.TransferStatus.COMPLETED
     assert reader.wait(job_id, WAIT) == ended
+
+
+@pytest.mark.parametrize("first", ["event thread", "queue_job"])
+def test_a_job_is_sent_whole_once_whichever_thread_writes_it_first(
+    redis_url: str,  # noqa: F811
+    reader: tq.TransferQueue,
+    monkeypatch: pytest.MonkeyPatch,
+    first: str,
+) -> None:
+    """queue_job writes a job's creation, the event thread its later events: when the
+    event thread gets to the job first, it writes the job whole, and the creation is
+    not sent again (it was, 50 files of long names here: bytes Redis received, counted
+    by Redis); when queue_job writes first, the event after it carries its one changed
+    file. Either way another process reads the job complete once queue_job returned."""
+    gate = GatedExecutor()
+    backend = RedisBackend(redis_url, namespace="w")
+    real_publish = backend.publish
+    created, event_written = threading.Event(), threading.Event()
+
+    def ordered_publish(events: Sequence[tuple[tq.TransferJob, int, Any]]) -> None:
+        if all(len(job.files) == 1 for job, _, _ in events):  # the first job's: as they come
+            real_publish(events)
+            return
+        creation = any(seq == 0 for _, seq, _ in events)
+        if creation and first == "event thread":
+            assert event_written.wait(WAIT)
+        if not creation and first == "queue_job":
+            assert created.wait(WAIT)
+        real_publish(events)
+        (created if creation else event_written).set()
+
+    monkeypatch.setattr(backend, "publish", ordered_publish)
+    long_name = "n" * 2000
+    files = [
+        {"source_path": f"{long_name}{n}", "destination_path": f"d{n}", "size": 1}
+        for n in range(50)
+    ]
+    with redis.Redis.from_url(redis_url) as client, tq.TransferQueue(1, backend=backend) as owner:
+        # Scripts loaded first: a pipeline that met an unknown script is sent again.
+        reader.wait(owner.queue_job("local-upload", files[:1], noop_executor), WAIT)
+        received = int(client.info("stats")["total_net_input_bytes"])
+        try:
+            job_id = owner.queue_job("local-upload", files, gate)
+            job = reader.get_job(job_id)
+            assert job is not None
+            assert len(job.files) == 50
+            gate.wait_running(1)
+            assert event_written.wait(WAIT)
+            received = int(client.info("stats")["total_net_input_bytes"]) - received
+        finally:
+            gate.release_all()
+        whole = sum(len(encode_file(file)) for file in job.files)
+        # An event written whole holds every file twice (the hash, the stream entry); a
+        # creation once.
+        assert received < (2.5 if first == "event thread" else 1.5) * whole
+        assert received > (2 if first == "event thread" else 1) * whole
+        assert reader.wait(job_id, WAIT) == owner.wait(job_id, WAIT)
+
+
+def test_a_job_with_no_event_since_its_creation_is_written_again_after_redis_lost_it(
+    redis_url: str,  # noqa: F811
+    reader: tq.TransferQueue,
+) -> None:
+    """Redis forgets everything: the owner's next heartbeat writes each of its jobs
+    again, the one still waiting for a slot (its creation its only write so far) too,
+    though its creation was written whole before."""
+    gate = GatedExecutor()
+    backend = RedisBackend(redis_url, namespace="w", lease=1.0)
+    with redis.Redis.from_url(redis_url) as client, tq.TransferQueue(1, backend=backend) as owner:
+        try:
+            running = owner.queue_job("local-upload", make_files(1), gate)
+            gate.wait_running(1)
+            waiting = owner.queue_job("local-upload", make_files(2), gate)
+            assert reader.get_job(waiting) is not None
+            client.flushall()
+            wait_until(lambda: reader.get_job(waiting) is not None, "the waiting job is back")
+            back = reader.get_job(waiting)
+            assert back is not None
+            assert back.status is tq.TransferStatus.QUEUED  # written again, not by its start
+            assert back == owner.get_job(waiting)
+            wait_until(lambda: reader.get_job(running) is not None, "the running job is back")
+        finally:
+            gate.release_all()
+        assert reader.wait(waiting, WAIT) == owner.wait(waiting, WAIT)

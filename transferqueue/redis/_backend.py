@@ -383,7 +383,7 @@ class RedisBackend:
         events = [Published(job, seq, None) for job, seq in jobs]
         with self._lock:
             self._track_locked(events)
-        self._registry.publish(events, identity.name, retention)
+        self._registry.write_again(events, identity.name, retention)
 
     def _sweep_if_due(self) -> None:
         """Look for lost owners and fail their jobs, at most once per heartbeat interval
