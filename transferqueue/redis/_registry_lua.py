@@ -10,15 +10,9 @@ ids name.
 
 from __future__ import annotations
 
+from ._lua_checks import key_types_check
+
 PUBLISH = r"""
-local KINDS = {'hash', 'zset', 'zset', 'zset', 'stream', 'stream', 'zset', 'zset'}
-for i = 1, 8 do
-  local kind = redis.call('TYPE', KEYS[i])['ok']
-  if kind ~= 'none' and kind ~= KINDS[i] then
-    return redis.error_reply('transferqueue: the key ' .. KEYS[i] .. ' holds a ' .. kind
-      .. ', not a ' .. KINDS[i])
-  end
-end
 -- KEYS: 1 the job's hash, 2 every job (zset by creation, ms), 3 the unfinished jobs
 -- (zset by creation), 4 the finished jobs (zset by end, ms), 5 the job's stream, 6 the
 -- namespace's stream (which job had which event, for whoever follows every job), 7 the
@@ -34,6 +28,8 @@ end
 -- repeated call) or for a job that has ended (terminal is final); 0 when only some files
 -- follow but the job is missing (Redis lost it): nothing is written, the caller writes
 -- the job whole; -1 when the owner was declared lost: nothing is written.
+""" + key_types_check("hash", "zset", "zset", "zset", "stream", "stream", "zset", "zset")
+PUBLISH += r"""
 local seq, owner, owned = tonumber(ARGV[2]), ARGV[4], ARGV[12]
 local stored = redis.call('HGET', KEYS[1], 'seq')
 local lost = redis.call('ZSCORE', KEYS[8], owner)
