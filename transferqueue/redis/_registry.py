@@ -15,11 +15,12 @@ Each event writes the head and only the files that changed since the job's previ
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any, cast
@@ -195,6 +196,18 @@ class JobRegistry:
         if lost:
             declared = self._write(lost, owner, retention, notes)[1] or declared
         return declared
+
+    @contextlib.contextmanager
+    def writes_held(self) -> Iterator[None]:
+        """No write of this registry is in flight, nor starts, within the block."""
+        with self._write_lock:
+            yield
+
+    def in_redis(self, job_ids: Collection[str]) -> set[str]:
+        """Those of the unfinished ``job_ids`` that a write brought to Redis (each one
+        whole, then its changes); the others were refused, failed or not sent yet."""
+        with self._lock:
+            return {job_id for job_id in job_ids if job_id in self._whole}
 
     def has_unpublished(self) -> bool:
         """True while events whose write failed wait for the next batch."""
