@@ -776,21 +776,24 @@ class TransferQueue:
         taken_at = 0.0
         try:
             next_reservation: Reservation | None = reservation
+            # The next file, started already: its reservation came with a kept slot.
+            next_task: FileTask | None = None
             while next_reservation is not None:
                 reservation = next_reservation
                 job = reservation.job
-                if slot is None:
-                    slot = self._acquire_slot(backend, reservation)
-                    taken_at = time.monotonic()
-                task: FileTask | None = None
+                task, next_task = next_task, None
                 error = failure = retry_delay = None
-                with self._lock_eagerly:
-                    if job.is_finished:  # cancelled while waiting: the file is ended
-                        self._running -= 1
-                        next_reservation = self._next_reservation_locked()
-                    else:
-                        assert slot is not None  # only a cancel ends the wait without one
-                        task = self._start_reserved_locked(reservation)
+                if task is None:
+                    if slot is None:
+                        slot = self._acquire_slot(backend, reservation)
+                        taken_at = time.monotonic()
+                    with self._lock_eagerly:
+                        if job.is_finished:  # cancelled while waiting: the file is ended
+                            self._running -= 1
+                            next_reservation = self._next_reservation_locked()
+                        else:
+                            assert slot is not None  # only a cancel ends the wait without one
+                            task = self._start_reserved_locked(reservation)
                 if task is not None:
                     error = task.run(self._report_progress)
                     # As in _work: nothing from here to the seat's release may raise.
@@ -805,6 +808,11 @@ class TransferQueue:
                         told = slot is None or next_reservation is not None
                         if told:  # else the kept slot goes back first
                             retrying = self._end_attempt_locked(task, failure, retry_delay)
+                        if slot is not None and next_reservation is not None:
+                            # The kept slot serves it: started under this same hold of
+                            # the lock, as an embedded queue's next file is (its job has
+                            # not ended: the file was reserved under this hold).
+                            next_task = self._start_reserved_locked(next_reservation)
                     if not told:
                         assert slot is not None
                         backend.release_slot(slot)
