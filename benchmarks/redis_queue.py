@@ -210,13 +210,15 @@ def coordination_tax(url: str, rounds: int) -> None:
             ""
             if not mode.clustered
             else (
-                f"  ratio {ratio:.2f} (target >= {TAX_TARGET}: "
+                f"  throughput ratio {ratio:.2f} (target >= {TAX_TARGET}: "
                 f"{'ok' if ratio >= TAX_TARGET else 'MISSED'})"
             )
         )
         spent = statistics.median(process_cpu[mode]) / files
         redis_spent = statistics.median(cpu[mode]) / files if mode.clustered else 0.0
-        against = f" (ratio {embedded_cpu / (spent + redis_spent):.2f})" if mode.clustered else ""
+        against = (
+            f" (CPU ratio {embedded_cpu / (spent + redis_spent):.2f})" if mode.clustered else ""
+        )
         print(
             f"  {mode.name:<38} {rate:9,.0f} files/s  queue_job "
             f"{statistics.median(queueing[mode]) * 1e3:6.1f} ms  CPU {spent * 1e6:3.0f} + "
