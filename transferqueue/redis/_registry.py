@@ -11,6 +11,8 @@ job ended.
 Writes come from the owner's event thread, coalesced as its events are (one snapshot per
 job per ``update_interval`` at most) and pipelined: one round trip per batch of events.
 Each event writes the head and only the files that changed since the job's previous one.
+``queue_job`` writes a job's creation; the writes go out one at a time, so that a job is
+sent whole once, by whichever of the two threads gets to it first.
 """
 
 from __future__ import annotations
@@ -179,9 +181,9 @@ class JobRegistry:
             job_id = event.job.id
             kept = retry.pop(job_id, None)
             if kept is not None and kept.seq > event.seq:
-                # Kept from an earlier batch that failed, or was refused with a later
-                # event of the job (queue_job's creation comes after the event thread's
-                # first events when it lost the race): the newer one goes.
+                # Kept from an earlier batch that failed or was refused, and newer than
+                # this one (queue_job's creation, when the event thread's batch with the
+                # job's first events went first): the newer one goes.
                 event = kept
             elif kept is None and event.seq == 0 and job_id in whole:
                 # A creation the event thread got ahead of: written whole already.
