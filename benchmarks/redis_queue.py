@@ -13,7 +13,9 @@ rounds of the interleaved comparison (default 3; the median is printed).
   same with ``local_limit=4``. Printed: files per second of the whole run (from the
   processes' common start to the last one's end), the clustered modes' ratio to the
   embedded one (target: at least 0.70), the median time of a ``queue_job`` (a clustered
-  one writes the job to Redis before it returns) and the CPU Redis spent per file.
+  one writes the job to Redis before it returns), and the CPU the processes and Redis
+  spent per file, with the embedded CPU per file over this mode's (the ratio a machine
+  whose CPUs are all busy with this work would see, less swayed by other load).
 - **Round trips on the hot path.** One process runs 2,000 no-op files (one job) on a
   Redis-backed queue at a limit of 4, with the default ``slot_keep`` and with 0: what the
   process sent to Redis per file (counted in redis-py's connection; a pipeline counts
@@ -122,12 +124,15 @@ def _worker(url: str, mode: _Mode, start: Barrier, results: Any, number: int) ->
     with queue:
         queue.wait(queue.queue_job("local-upload", _files(20, "warm-"), _one_chunk), 60)
         start.wait(START_TIMEOUT)
+        cpu = time.process_time()
         latencies = _run_jobs(queue, str(number))
-        results.put((time.perf_counter(), latencies))
+        results.put((time.perf_counter(), latencies, time.process_time() - cpu))
 
 
-def _tax_round(url: str, mode: _Mode) -> tuple[float, list[float]]:
-    """Files per second of PROCESSES processes at once, and every queue_job's seconds."""
+def _tax_round(url: str, mode: _Mode) -> tuple[float, list[float], float]:
+    """Files per second of PROCESSES processes at once, every queue_job's seconds, and
+    the CPU seconds the processes spent (all their threads, from the common start to
+    each one's end)."""
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(PROCESSES + 1)
     results = context.Queue()
@@ -139,16 +144,18 @@ def _tax_round(url: str, mode: _Mode) -> tuple[float, list[float]]:
         process.start()
     start.wait(START_TIMEOUT)  # a process that failed breaks it: no endless wait
     began = time.perf_counter()
-    ends, latencies = [], []
+    ends, latencies, cpu = [], [], 0.0
     for _ in processes:
-        end, queued = results.get(timeout=900)
+        end, queued, spent = results.get(timeout=900)
         ends.append(float(end))
         latencies.extend(queued)
+        cpu += float(spent)
     for process in processes:
         process.join(60)
         if process.exitcode != 0:
             raise RuntimeError(f"a benchmark process exited {process.exitcode}")
-    return PROCESSES * JOBS_PER_PROCESS * FILES_PER_JOB / (max(ends) - began), latencies
+    files = PROCESSES * JOBS_PER_PROCESS * FILES_PER_JOB
+    return files / (max(ends) - began), latencies, cpu
 
 
 def _redis_cpu(url: str) -> float:
@@ -178,20 +185,24 @@ def coordination_tax(url: str, rounds: int) -> None:
     rates: dict[_Mode, list[float]] = {mode: [] for mode in modes}
     queueing: dict[_Mode, list[float]] = {mode: [] for mode in modes}
     cpu: dict[_Mode, list[float]] = {mode: [] for mode in modes}
+    process_cpu: dict[_Mode, list[float]] = {mode: [] for mode in modes}
     for _ in range(rounds):
         for mode in modes:  # interleaved: each round runs every mode once
             _clear(url)
             before = _redis_cpu(url)
-            rate, latencies = _tax_round(url, mode)
+            rate, latencies, spent = _tax_round(url, mode)
             cpu[mode].append(_redis_cpu(url) - before)
+            process_cpu[mode].append(spent)
             rates[mode].append(rate)
             queueing[mode].extend(latencies)
     files = PROCESSES * JOBS_PER_PROCESS * FILES_PER_JOB
     embedded = statistics.median(rates[EMBEDDED])
     print(
         f"{PROCESSES} processes x {JOBS_PER_PROCESS} jobs x {FILES_PER_JOB} no-op files "
-        f"(median of {rounds}; queue_job p50 of a {FILES_PER_JOB}-file job):"
+        f"(median of {rounds}; queue_job p50 of a {FILES_PER_JOB}-file job; CPU per file "
+        "of the processes and of Redis):"
     )
+    embedded_cpu = statistics.median(process_cpu[EMBEDDED]) / files
     for mode in modes:
         rate = statistics.median(rates[mode])
         ratio = rate / embedded
@@ -199,14 +210,19 @@ def coordination_tax(url: str, rounds: int) -> None:
             ""
             if not mode.clustered
             else (
-                f"  ratio {ratio:.2f} (target >= {TAX_TARGET}: "
+                f"  throughput ratio {ratio:.2f} (target >= {TAX_TARGET}: "
                 f"{'ok' if ratio >= TAX_TARGET else 'MISSED'})"
             )
         )
+        spent = statistics.median(process_cpu[mode]) / files
+        redis_spent = statistics.median(cpu[mode]) / files if mode.clustered else 0.0
+        against = (
+            f" (CPU ratio {embedded_cpu / (spent + redis_spent):.2f})" if mode.clustered else ""
+        )
         print(
             f"  {mode.name:<38} {rate:9,.0f} files/s  queue_job "
-            f"{statistics.median(queueing[mode]) * 1e3:6.1f} ms  Redis CPU "
-            f"{statistics.median(cpu[mode]) / files * 1e6:4.0f} us/file{verdict}"
+            f"{statistics.median(queueing[mode]) * 1e3:6.1f} ms  CPU {spent * 1e6:3.0f} + "
+            f"{redis_spent * 1e6:2.0f} us/file{against}{verdict}"
         )
 
 

@@ -11,7 +11,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import cast
 
@@ -19,7 +19,7 @@ import attrs
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.conftest import WAIT, GatedExecutor, make_files
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,
@@ -38,7 +38,7 @@ from transferqueue.redis import OwnerLostError, RedisBackend, RedisSemaphore, Re
 from transferqueue.redis._connection import RedisConnection
 from transferqueue.redis._heartbeat import Heartbeat
 from transferqueue.redis._owners import Beat, Owners, fail_lost_job
-from transferqueue.redis._registry import NO_RETENTION, JobRegistry, Published
+from transferqueue.redis._registry import NO_RETENTION, JobRegistry, Published, Retention
 
 LEASE = 1.0
 LOST_TYPE = "transferqueue.redis.OwnerLostError"
@@ -448,7 +448,7 @@ def test_an_older_event_refused_later_does_not_replace_a_newer_one_kept(
         assert registry.publish([Published(ended, 1, ())], "host:1:old", NO_RETENTION)
         # The write of the other thread, which had taken what was kept before the newer
         # event was: refused too, it comes back after it.
-        assert registry._write([Published(created, 0, None)], "host:1:old", NO_RETENTION)[1]
+        assert registry._write([Published(created, 0, None)], "host:1:old", NO_RETENTION, [])[1]
         assert not registry.publish([], "host:1:new", NO_RETENTION)
         assert registry.read_job(created.id, NO_RETENTION) == ended
     finally:
@@ -556,3 +556,52 @@ def test_redis_gone_while_failing_a_lost_owners_jobs_is_one_warning(
     messages = [record.getMessage() for record in caplog.records]
     assert messages == ["could not fail the jobs of lost owners yet: gone"]
     backend.close()
+
+
+def test_a_job_queued_as_its_process_is_declared_lost_goes_on_under_the_new_name(
+    redis_url: str,  # noqa: F811
+    client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """queue_job has counted its new job as the process's but not yet written it when
+    the heartbeat finds the process declared lost: the job was never in Redis under the
+    lost name (no other process fails it), so it is not failed with that name's jobs. Its
+    creation, refused under the lost name, is written under the new one, and the job
+    runs to its end, for this process and for the others."""
+    backend = RedisBackend(redis_url, namespace="q", lease=0.6)
+    registry = backend._registry
+    real_publish = registry.publish
+    held, go_on = threading.Event(), threading.Event()
+
+    def held_publish(events: Sequence[Published], owner: str, retention: Retention) -> bool:
+        if any(event.job.type is tq.TransferType.LOCAL_UPLOAD for event in events):
+            held.set()  # the new job's creation, or its first events: none written yet
+            assert go_on.wait(WAIT)
+        return real_publish(events, owner, retention)
+
+    monkeypatch.setattr(registry, "publish", held_publish)
+    with (
+        tq.TransferQueue(2, backend=backend) as queue,
+        tq.TransferQueue(1, backend=RedisBackend(redis_url, namespace="q")) as reader,
+    ):
+        first = queue.queue_job("s3-upload", [], StoppableExecutor())  # starts the heartbeat
+        assert queue.wait(first, WAIT).status is tq.TransferStatus.COMPLETED
+        queued: list[str] = []
+        gate = GatedExecutor()
+        queueing = threading.Thread(
+            target=lambda: queued.append(queue.queue_job("local-upload", make_files(1), gate))
+        )
+        queueing.start()
+        try:
+            assert held.wait(WAIT)
+            gate.wait_running(1)
+            lost_name = backend.owner_id
+            declare_lost(client, lost_name)
+            wait_until(lambda: backend.owner_id != lost_name, "a new name")
+        finally:
+            go_on.set()
+            queueing.join(WAIT)
+            gate.release_all()
+        (job_id,) = queued
+        assert queue.wait(job_id, WAIT).status is tq.TransferStatus.COMPLETED
+        assert reader.wait(job_id, WAIT).status is tq.TransferStatus.COMPLETED

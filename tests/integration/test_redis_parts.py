@@ -15,6 +15,7 @@ from tests.conftest import WAIT
 from transferqueue.redis._cancels import CancelListener
 from transferqueue.redis._keeper import LeaseKeeper
 from transferqueue.redis._keys import SemaphoreKeys, new_holder_id
+from transferqueue.redis._lua_checks import key_types_check
 from transferqueue.redis._url import redact_url, scrub, url_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -244,3 +245,12 @@ def wait_until_reading(requests: QuietRequests) -> None:
             return
         threading.Event().wait(0.005)
     raise AssertionError("the listener never read")
+
+
+@pytest.mark.parametrize("kinds", [(), ("zset", "table"), ("hash", "'); redis.call('FLUSHALL")])
+def test_the_key_type_check_takes_redis_types_only(kinds: tuple[str, ...]) -> None:
+    """The Lua prologue the registry's and the owners' scripts share is made from Redis's
+    type names only: nothing else is put into a script's text."""
+    with pytest.raises(ValueError, match="not Redis types"):
+        key_types_check(*kinds)
+    assert key_types_check("hash", "zset").startswith("local KINDS = {'hash', 'zset'}\n")

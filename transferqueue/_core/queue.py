@@ -893,26 +893,29 @@ class TransferQueue:
         taken_at = 0.0
         try:
             next_reservation: Reservation | None = reservation
+            # The next file, started already: its reservation came with a kept slot.
+            next_task: FileTask | None = None
             while next_reservation is not None:
                 reservation = next_reservation
                 job = reservation.job
-                if slot is None:
-                    slot = self._acquire_slot(backend, reservation)
-                    taken_at = time.monotonic()
-                task: FileTask | None = None
+                task, next_task = next_task, None
                 error = failure = retry_delay = None
-                with self._lock_eagerly:
-                    if job.is_finished or job.is_paused or slot is None:
-                        # Cancelled while waiting: the file is ended. Paused (the wait
-                        # ends without a slot then, even if resumed since): the file goes
-                        # back to its job's line, and any slot to the next file.
-                        if not job.is_finished:
-                            job.unreserve(reservation.file_index)
-                            self._scheduler.add(job)
-                        self._running -= 1
-                        next_reservation = self._next_reservation_locked()
-                    else:
-                        task = self._start_reserved_locked(reservation)
+                if task is None:
+                    if slot is None:
+                        slot = self._acquire_slot(backend, reservation)
+                        taken_at = time.monotonic()
+                    with self._lock_eagerly:
+                        if job.is_finished or job.is_paused or slot is None:
+                            # Cancelled while waiting: the file is ended. Paused (the wait
+                            # ends without a slot then, even if resumed since): the file
+                            # goes back to its job's line, and any slot to the next file.
+                            if not job.is_finished:
+                                job.unreserve(reservation.file_index)
+                                self._scheduler.add(job)
+                            self._running -= 1
+                            next_reservation = self._next_reservation_locked()
+                        else:
+                            task = self._start_reserved_locked(reservation)
                 if task is not None:
                     error = task.run(self._report_progress, self._stop_event)
                     # As in _work: nothing from here to the seat's release may raise.
@@ -927,6 +930,11 @@ class TransferQueue:
                         told = slot is None or next_reservation is not None
                         if told:  # else the kept slot goes back first
                             retrying = self._end_attempt_locked(task, failure, retry_delay)
+                        if slot is not None and next_reservation is not None:
+                            # The kept slot serves it: started under this same hold of
+                            # the lock, as an embedded queue's next file is (its job has
+                            # not ended: the file was reserved under this hold).
+                            next_task = self._start_reserved_locked(next_reservation)
                     if not told:
                         assert slot is not None
                         backend.release_slot(slot)

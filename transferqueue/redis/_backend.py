@@ -285,9 +285,7 @@ class RedisBackend:
             # Before the write: a job written is one to fail should this name be lost.
             self._track_locked(published)
         if self._registry.publish(published, identity.name, retention):
-            # Jobs created in this batch were written nowhere under the lost name.
-            created = {event.job.id for event in published if event.seq == 0}
-            self._declared_lost(identity, created)
+            self._declared_lost(identity)
             with self._lock:
                 identity = self._owner
             self._registry.publish([], identity.name, retention)
@@ -368,7 +366,7 @@ class RedisBackend:
         if recovered:
             log_in_queue_thread(logging.INFO, "heartbeats reach Redis at %s again", self.url)
         if not beat.alive:
-            self._declared_lost(identity, ())
+            self._declared_lost(identity)
             return
         if known_epoch is not None and beat.epoch != known_epoch:
             self._write_all_again(identity, retention)
@@ -391,7 +389,7 @@ class RedisBackend:
         events = [Published(job, seq, None) for job, seq in jobs]
         with self._lock:
             self._track_locked(events)
-        self._registry.publish(events, identity.name, retention)
+        self._registry.write_again(events, identity.name, retention)
 
     def _sweep_if_due(self) -> None:
         """Look for lost owners and fail their jobs, at most once per heartbeat interval
@@ -424,15 +422,18 @@ class RedisBackend:
             if failed is not None:
                 log_in_queue_thread(logging.WARNING, "job %s failed here: %s", job_id, failed.error)
 
-    def _declared_lost(self, identity: ProcessIdentity, spared: Collection[str]) -> None:
+    def _declared_lost(self, identity: ProcessIdentity) -> None:
         """The cluster declared this process lost under ``identity``: go on under a new
-        name, and fail the jobs written under the lost one (but ``spared``, written
-        nowhere under it), as other processes fail them in the registry."""
-        with self._lock:
+        name, and fail the jobs written under the lost one, as other processes fail them
+        in the registry. Only those: a job queued just now, whose creation no write
+        brought to Redis yet, is not in Redis under the lost name (its write will be
+        refused, and made under the new name), so it goes on. Decided with no write in
+        flight, so that none lands meanwhile."""
+        with self._registry.writes_held(), self._lock:
             if self._owner is not identity:  # another thread saw to it
                 return
-            lost = self._owned - set(spared)
-            self._owned = self._owned & set(spared)
+            lost = self._registry.in_redis(self._owned)
+            self._owned -= lost
             self._owner = ProcessIdentity.new()
             renamed = self._owner.name
         log_in_queue_thread(

@@ -15,12 +15,12 @@ import contextlib
 import json
 import logging
 import os
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from transferqueue._log import log_in_queue_thread
 
+from ._daemon import DaemonLoop
 from ._errors import RedisBackendError
 from ._keys import HOST, check_job_id
 
@@ -139,10 +139,9 @@ class CancelListener:
     """The thread that reads this process's cancel requests while ``has_work()``.
 
     :meth:`wake` starts it when there is none (call it after queueing a job); it ends by
-    itself once ``has_work()`` is false, within :data:`LISTEN_STEP`. A thread that found
-    no work ends only if no wake came meanwhile (``_woken``), so that it and a wake for
-    new work cannot miss each other; ``has_work()`` (which takes the queue's lock) is
-    never asked under this object's lock.
+    itself once ``has_work()`` is false, within :data:`LISTEN_STEP` (see
+    :class:`._daemon.DaemonLoop`: a wake and the thread's end cannot miss each other, and
+    ``has_work()``, which takes the queue's lock, is never asked under the loop's).
     """
 
     def __init__(
@@ -155,63 +154,44 @@ class CancelListener:
         self._requests = requests
         self._owner = owner
         self._on_request = on_request
-        self._has_work = has_work
-        # Guards _thread and _woken; held for nothing else (no call, no Redis).
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._woken = False  # a wake() came since the thread last asked has_work()
-        self._stopped = threading.Event()
+        self._failing = False  # only the thread reads and writes it
+        self._loop = DaemonLoop(
+            "transferqueue-cancels",
+            self._listen,
+            "handling cancel requests failed",
+            has_work=has_work,
+        )
 
     def wake(self) -> None:
         """Make sure a thread listens (a process limit that refuses it is logged: the
         jobs run on, only cancels from other processes wait for the next wake)."""
-        with self._lock:
-            self._woken = True
-            if self._thread is not None or self._stopped.is_set():
-                return
-            thread = threading.Thread(target=self._run, name="transferqueue-cancels", daemon=True)
-            try:
-                thread.start()
-            except RuntimeError as exc:
-                log_in_queue_thread(logging.ERROR, "no thread to listen for cancels: %s", exc)
-                return
-            self._thread = thread
+        try:
+            self._loop.wake()
+        except RuntimeError as exc:
+            log_in_queue_thread(logging.ERROR, "no thread to listen for cancels: %s", exc)
 
     def stop(self) -> None:
         """End the thread (waking its read, or else waiting for it, at most one read)
         and start no other."""
-        self._stopped.set()
-        with self._lock:
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            # Should Redis be away, the read ends by itself, within LISTEN_STEP.
-            with contextlib.suppress(RedisBackendError):
-                self._requests.wake(self._owner())
-            thread.join()
+        self._loop.stop(interrupt=self._interrupt)
 
-    def _run(self) -> None:
-        failing = False
-        while not self._stopped.is_set():
-            with self._lock:
-                self._woken = False
-            if not self._has_work():
-                with self._lock:
-                    if not self._woken:
-                        self._thread = None
-                        return
-                continue
-            try:
-                requests = self._requests.receive(self._owner(), LISTEN_STEP)
-            except RedisBackendError as exc:
-                if not failing:
-                    log_in_queue_thread(
-                        logging.WARNING, "could not read cancel requests from Redis: %s", exc
-                    )
-                failing = True
-                self._stopped.wait(RETRY_AFTER_FAILURE)
-                continue
-            failing = False
-            for job_id, by, action in requests:
-                self._on_request(job_id, by, action)
-        with self._lock:
-            self._thread = None
+    def _interrupt(self) -> None:
+        # Should Redis be away, the read ends by itself, within LISTEN_STEP.
+        with contextlib.suppress(RedisBackendError):
+            self._requests.wake(self._owner())
+
+    def _listen(self) -> None:
+        """One read of the requests (blocking up to LISTEN_STEP), each one acted on."""
+        try:
+            requests = self._requests.receive(self._owner(), LISTEN_STEP)
+        except RedisBackendError as exc:
+            if not self._failing:
+                log_in_queue_thread(
+                    logging.WARNING, "could not read cancel requests from Redis: %s", exc
+                )
+            self._failing = True
+            self._loop.pause(RETRY_AFTER_FAILURE)
+            return
+        self._failing = False
+        for job_id, by, action in requests:
+            self._on_request(job_id, by, action)

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from transferqueue._log import log_in_queue_thread
+
+from ._daemon import DaemonLoop
 
 
 class Heartbeat:
@@ -21,51 +22,26 @@ class Heartbeat:
     """
 
     def __init__(self, interval: float, beat: Callable[[], None]) -> None:
-        self._interval = interval
-        self._beat = beat
-        # Guards _thread; held for nothing else.
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._stopped = threading.Event()
-        self._soon = threading.Event()
+        self._loop = DaemonLoop(
+            "transferqueue-heartbeat", beat, "a heartbeat failed", interval=interval, at_once=True
+        )
 
     def start(self) -> None:
         """Make sure the thread runs."""
-        with self._lock:
-            if self._thread is not None or self._stopped.is_set():
-                return
-            thread = threading.Thread(target=self._run, name="transferqueue-heartbeat", daemon=True)
-            try:
-                thread.start()
-            except RuntimeError as exc:
-                log_in_queue_thread(logging.ERROR, "no thread to send heartbeats: %s", exc)
-                return
-            self._thread = thread
+        try:
+            self._loop.wake()
+        except RuntimeError as exc:
+            log_in_queue_thread(logging.ERROR, "no thread to send heartbeats: %s", exc)
 
     @property
     def started(self) -> bool:
         """True once a thread has been started (in this process)."""
-        with self._lock:
-            return self._thread is not None
+        return self._loop.started
 
     def beat_soon(self) -> None:
         """Have the thread beat now rather than at the end of its interval."""
-        self._soon.set()
+        self._loop.soon()
 
     def stop(self) -> None:
         """End the thread (waiting for its beat going on, if any) and start no other."""
-        self._stopped.set()
-        self._soon.set()
-        with self._lock:
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
-
-    def _run(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                self._beat()
-            except Exception as exc:  # noqa: BLE001 - a bug: the beats must go on
-                log_in_queue_thread(logging.ERROR, "a heartbeat failed", exc_info=exc)
-            self._soon.wait(self._interval)
-            self._soon.clear()
+        self._loop.stop()

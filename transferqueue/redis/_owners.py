@@ -38,6 +38,7 @@ from transferqueue._records.enums import TransferFileStatus, TransferStatus
 from ._connection import RedisConnection
 from ._errors import OwnerLostError
 from ._keys import check_job_id
+from ._lua_checks import key_types_check
 from ._settings import MAX_LEASE
 
 if TYPE_CHECKING:
@@ -60,14 +61,8 @@ BEAT = r"""
 -- Returns {alive, epoch, {owner, its unfinished jobs, ...: each owner declared lost now},
 -- {owner, job id, owner, job id, ...}}:
 -- alive is 0 when the caller was declared lost (its lease is then not renewed).
-local KINDS = {'zset', 'zset', 'set', 'string', 'zset', 'string'}
-for i = 1, 6 do
-  local kind = redis.call('TYPE', KEYS[i])['ok']
-  if kind ~= 'none' and kind ~= KINDS[i] then
-    return redis.error_reply('transferqueue: the key ' .. KEYS[i] .. ' holds a ' .. kind
-      .. ', not a ' .. KINDS[i])
-  end
-end
+""" + key_types_check("zset", "zset", "set", "string", "zset", "string")
+BEAT += r"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local me, lease, prefix = ARGV[1], tonumber(ARGV[2]), ARGV[3]

@@ -11,15 +11,18 @@ job ended.
 Writes come from the owner's event thread, coalesced as its events are (one snapshot per
 job per ``update_interval`` at most) and pipelined: one round trip per batch of events.
 Each event writes the head and only the files that changed since the job's previous one.
+``queue_job`` writes a job's creation; the writes go out one at a time, so that a job is
+sent whole once, by whichever of the two threads gets to it first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any, cast
@@ -111,14 +114,20 @@ class JobRegistry:
         self._stream_ttl_ms = int(stream_ttl * 1000)
         self._publish = connection.pipeline_script(_registry_lua.PUBLISH)
         self._trim = connection.pipeline_script(_registry_lua.TRIM)
-        # Guards _unpublished and _failing. The event thread writes; readers never touch
-        # them.
+        # Held through each write, from its encoding to Redis's answer: queue_job's
+        # creation of a job and the event thread's later events of it reach Redis one
+        # after the other, never crossing. No log record is made under it.
+        self._write_lock = threading.Lock()
+        # Guards _unpublished, _whole and _failing. The writers change them; readers
+        # never touch them.
         self._lock = threading.Lock()
         # The newest event of each job whose write failed: the job is written whole with
         # the next batch.
         self._unpublished: dict[str, Published] = {}
         # The unfinished jobs whose every file is in Redis: the others' next event is
-        # written whole (an update may overtake the creation queue_job writes).
+        # written whole (the event thread may get to a job before queue_job wrote its
+        # creation), and a creation of one of them is not written (a later event of the
+        # job, written whole, is there already).
         self._whole: set[str] = set()
         self._failing = False
 
@@ -141,26 +150,66 @@ class JobRegistry:
         Returns True when ``owner`` has been declared lost: nothing was written, and the
         events are kept to be written (whole) with the next batch, under the name the
         process goes on with."""
+        notes: list[tuple[int, str]] = []
+        with self._write_lock:
+            declared = self._publish_locked(events, owner, retention, notes)
+        for level, message in notes:
+            log_in_queue_thread(level, message)
+        return declared
+
+    def write_again(self, events: Sequence[Published], owner: str, retention: Retention) -> None:
+        """Write the events whole after Redis lost its data: no job is whole in Redis
+        now, so none of them is left out as a creation already written."""
+        with self._write_lock, self._lock:
+            self._whole.clear()
+        self.publish(events, owner, retention)
+
+    def _publish_locked(
+        self,
+        events: Sequence[Published],
+        owner: str,
+        retention: Retention,
+        notes: list[tuple[int, str]],
+    ) -> bool:
         ids = _ids(events)
         with self._lock:
             retry, self._unpublished = self._unpublished, {}
-            partial_ones = {job_id for job_id in ids if job_id not in self._whole}
+            whole = {job_id for job_id in ids if job_id in self._whole}
         batch = [event for job_id, event in retry.items() if job_id not in ids]
+        partial_ones = ids - whole
         for event in events:
             job_id = event.job.id
             kept = retry.pop(job_id, None)
             if kept is not None and kept.seq > event.seq:
-                # Kept by another thread's batch (queue_job writes a creation while the
-                # event thread writes the job's later events): the newer one goes.
+                # Kept from an earlier batch that failed or was refused, and newer than
+                # this one (queue_job's creation, when the event thread's batch with the
+                # job's first events went first): the newer one goes.
                 event = kept
+            elif kept is None and event.seq == 0 and job_id in whole:
+                # A creation the event thread got ahead of: written whole already.
+                continue
             if kept is not None or job_id in partial_ones:
                 event = Published(event.job, event.seq, None)
                 partial_ones.discard(job_id)  # its later events in this batch need not be
             batch.append(event)
-        lost, declared = self._write(batch, owner, retention)
+        if not batch:
+            return False
+        lost, declared = self._write(batch, owner, retention, notes)
         if lost:
-            declared = self._write(lost, owner, retention)[1] or declared
+            declared = self._write(lost, owner, retention, notes)[1] or declared
         return declared
+
+    @contextlib.contextmanager
+    def writes_held(self) -> Iterator[None]:
+        """No write of this registry is in flight, nor starts, within the block."""
+        with self._write_lock:
+            yield
+
+    def in_redis(self, job_ids: Collection[str]) -> set[str]:
+        """Those of the unfinished ``job_ids`` that a write brought to Redis (each one
+        whole, then its changes); the others were refused, failed or not sent yet."""
+        with self._lock:
+            return {job_id for job_id in job_ids if job_id in self._whole}
 
     def has_unpublished(self) -> bool:
         """True while events whose write failed wait for the next batch."""
@@ -168,7 +217,11 @@ class JobRegistry:
             return bool(self._unpublished)
 
     def _write(
-        self, batch: Sequence[Published], owner: str, retention: Retention
+        self,
+        batch: Sequence[Published],
+        owner: str,
+        retention: Retention,
+        notes: list[tuple[int, str]],
     ) -> tuple[list[Published], bool]:
         """Write a batch; return the newest event, whole, of each job Redis had lost, and
         whether ``owner`` was declared lost (its events are then kept for later)."""
@@ -183,13 +236,13 @@ class JobRegistry:
         try:
             results = self._connection.pipelined("writing job events", build)
         except RedisBackendError as exc:
-            self._failed(batch, str(exc))
+            self._failed(batch, str(exc), notes)
             return [], False
         written = list(zip(batch, results, strict=False))
         failed = [event for event, result in written if isinstance(result, Exception)]
         if failed:
             error = next(result for _, result in written if isinstance(result, Exception))
-            self._failed(failed, str(error))
+            self._failed(failed, str(error), notes)
             return [], False
         refused = [event for event, result in written if result == -1]
         if refused:
@@ -205,7 +258,7 @@ class JobRegistry:
                 elif event.changed is None and result != 0:
                     self._whole.add(event.job.id)
         if recovered:
-            log_in_queue_thread(logging.INFO, "job events are written to Redis again")
+            notes.append((logging.INFO, "job events are written to Redis again"))
         newest = {event.job.id: event for event, _ in written if event.job.id in lost}
         return [Published(event.job, event.seq, None) for event in newest.values()], False
 
@@ -215,7 +268,6 @@ class JobRegistry:
         job = event.job
         indexes = range(len(job.files)) if event.changed is None else sorted(event.changed)
         encoded = [(index, _wire.encode_file(job.files[index])) for index in indexes]
-        pairs = [text for index, data in encoded for text in (f"{_wire.FILE_PREFIX}{index}", data)]
         ended = "" if job.completed_at is None else str(_ms(job.completed_at))
         keys = [
             self.job_key(job.id),
@@ -241,7 +293,7 @@ class JobRegistry:
             self._owner_lease_ms,
             self._owners.owned_prefix,
             "1" if reaping else "0",
-            *pairs,
+            _wire.hash_fields(encoded),
         ]
         self._publish.add(pipeline, keys, args)
 
@@ -288,16 +340,19 @@ class JobRegistry:
             if kept is None or kept.seq <= event.seq:
                 self._unpublished[event.job.id] = Published(event.job, event.seq, None)
 
-    def _failed(self, events: Sequence[Published], reason: str) -> None:
+    def _failed(
+        self, events: Sequence[Published], reason: str, notes: list[tuple[int, str]]
+    ) -> None:
         with self._lock:
             self._keep_locked(events)
             first, self._failing = not self._failing, True
         if first:
-            log_in_queue_thread(
-                logging.WARNING,
-                "could not write job events to Redis (each job is written whole with the "
-                "next events): %s",
-                reason,
+            notes.append(
+                (
+                    logging.WARNING,
+                    "could not write job events to Redis (each job is written whole with "
+                    f"the next events): {reason}",
+                )
             )
 
     # -- retention --------------------------------------------------------------------------

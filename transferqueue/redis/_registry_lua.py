@@ -10,15 +10,9 @@ ids name.
 
 from __future__ import annotations
 
+from ._lua_checks import key_types_check
+
 PUBLISH = r"""
-local KINDS = {'hash', 'zset', 'zset', 'zset', 'stream', 'stream', 'zset', 'zset'}
-for i = 1, 8 do
-  local kind = redis.call('TYPE', KEYS[i])['ok']
-  if kind ~= 'none' and kind ~= KINDS[i] then
-    return redis.error_reply('transferqueue: the key ' .. KEYS[i] .. ' holds a ' .. kind
-      .. ', not a ' .. KINDS[i])
-  end
-end
 -- KEYS: 1 the job's hash, 2 every job (zset by creation, ms), 3 the unfinished jobs
 -- (zset by creation), 4 the finished jobs (zset by end, ms), 5 the job's stream, 6 the
 -- namespace's stream (which job had which event, for whoever follows every job), 7 the
@@ -28,11 +22,14 @@ end
 -- 9 changed files JSON (for the stream entry), 10 '1' if every file follows, else '0',
 -- 11 the owner's lease (ms), 12 the prefix of the owners' sets of unfinished jobs,
 -- 13 '1' when another process fails the job of a lost owner (the event must follow the
--- one stored, and the job still be that owner's), else '0', 14.. hash field, value, ...
+-- one stored, and the job still be that owner's), else '0', 14 the files' hash fields
+-- and values, one a line ('' for none).
 -- Returns the stream entry's id; false for an event older than the one stored (a
 -- repeated call) or for a job that has ended (terminal is final); 0 when only some files
 -- follow but the job is missing (Redis lost it): nothing is written, the caller writes
 -- the job whole; -1 when the owner was declared lost: nothing is written.
+""" + key_types_check("hash", "zset", "zset", "zset", "stream", "stream", "zset", "zset")
+PUBLISH += r"""
 local seq, owner, owned = tonumber(ARGV[2]), ARGV[4], ARGV[12]
 local stored = redis.call('HGET', KEYS[1], 'seq')
 local lost = redis.call('ZSCORE', KEYS[8], owner)
@@ -53,10 +50,21 @@ if ARGV[13] ~= '1' then
   redis.call('ZADD', KEYS[7], now + tonumber(ARGV[11]), owner)
 end
 redis.call('HSET', KEYS[1], 'head', ARGV[3], 'owner', owner, 'seq', ARGV[2])
--- HSET in slices: unpack() cannot spread more than a few thousand values at once.
-for first = 14, #ARGV, 2000 do
-  redis.call('HSET', KEYS[1], unpack(ARGV, first, math.min(first + 1999, #ARGV)))
+-- The files' fields and values, one a line, in HSETs of 2,000 values at most (unpack()
+-- cannot spread more than a few thousand at once).
+local find, sub, blob = string.find, string.sub, ARGV[14]
+local lines, count, pos, size = {}, 0, 1, #blob
+while pos <= size do
+  local stop = find(blob, '\n', pos, true) or (size + 1)
+  count = count + 1
+  lines[count] = sub(blob, pos, stop - 1)
+  pos = stop + 1
+  if count == 2000 then
+    redis.call('HSET', KEYS[1], unpack(lines, 1, count))
+    count = 0
+  end
 end
+if count > 0 then redis.call('HSET', KEYS[1], unpack(lines, 1, count)) end
 local id = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*',
   'seq', ARGV[2], 'head', ARGV[3], 'files', ARGV[9])
 redis.call('XADD', KEYS[6], 'MAXLEN', '~', '10000', '*', 'job', ARGV[1], 'seq', ARGV[2])

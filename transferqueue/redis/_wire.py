@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from transferqueue._records import (
@@ -21,6 +22,7 @@ from transferqueue._records import (
     job_from_head,
     job_head_to_dict,
 )
+from transferqueue._records.enums import TransferFileStatus
 
 HEAD = b"head"
 OWNER = b"owner"
@@ -28,16 +30,41 @@ SEQ = b"seq"
 FILE_PREFIX = "f:"
 _FILE_PREFIX_BYTES = FILE_PREFIX.encode()
 _COMPACT = (",", ":")
+# Made once: json.dumps() with separators makes a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=_COMPACT)
+_STATUS_TEXT = {status: encode_basestring_ascii(status.value) for status in TransferFileStatus}
 
 
 def encode_head(job: TransferJob) -> str:
     """The JSON of the job without its files."""
-    return json.dumps(job_head_to_dict(job), separators=_COMPACT)
+    return _ENCODER.encode(job_head_to_dict(job))
 
 
 def encode_file(file: TransferFile) -> str:
-    """The JSON of one file."""
-    return json.dumps(file.to_dict(), separators=_COMPACT)
+    """The JSON of one file: the very text ``json.dumps(file.to_dict(), separators=(",",
+    ":"))`` gives, written field by field (a job's files are encoded on every change, and
+    the generic encoder took 5 us a file where this takes about 1)."""
+    if file.retry_at is not None:  # a file waiting for its retry: rare, and a datetime
+        return _ENCODER.encode(file.to_dict())
+    error, error_type = file.error, file.error_type
+    return (
+        f'{{"source_path":{encode_basestring_ascii(file.source_path)},'
+        f'"destination_path":{encode_basestring_ascii(file.destination_path)},'
+        f'"size":{int.__repr__(file.size)},"loaded":{int.__repr__(file.loaded)},'
+        f'"status":{_STATUS_TEXT[file.status]},'
+        f'"error":{"null" if error is None else encode_basestring_ascii(error)},'
+        f'"attempts":{int.__repr__(file.attempts)},"retry_at":null,'
+        f'"error_type":{"null" if error_type is None else encode_basestring_ascii(error_type)}}}'
+    )
+
+
+def hash_fields(encoded: Iterable[tuple[int, str]]) -> str:
+    """The files already encoded as the hash's fields and values, one a line:
+    ``f:<index>``, its JSON, the next field, and so on (:data:`._registry_lua.PUBLISH`
+    splits them). One argument rather than two per file: redis-py copies its buffer once
+    per argument of a command (1.2 ms for a job of 500 files). JSON as encoded here never
+    holds a line break (the encoder escapes every control character)."""
+    return "\n".join(f"{FILE_PREFIX}{index}\n{data}" for index, data in encoded)
 
 
 def stream_files(encoded: Iterable[tuple[int, str]]) -> str:

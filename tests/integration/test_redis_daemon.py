@@ -1,0 +1,57 @@
+"""The one shape of the Redis backend's threads (heartbeat, cancel listener, lease
+keeper): a daemon thread of steps, stopped for good by stop(), even from a step of its
+own; one that cannot start is started by the next wake()."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.conftest import WAIT
+from transferqueue.redis._daemon import DaemonLoop
+
+
+def _refuse(thread: threading.Thread) -> None:
+    raise RuntimeError("can't start new thread")
+
+
+def test_a_step_that_stops_its_loop_ends_the_thread_without_waiting_for_itself() -> None:
+    steps: list[int] = []
+    ended = threading.Event()
+    loop: DaemonLoop
+
+    def step() -> None:
+        steps.append(1)
+        loop.stop()
+        ended.set()
+
+    loop = DaemonLoop("test-daemon", step, "the step failed", interval=0.01, at_once=True)
+    loop.wake()
+    assert ended.wait(WAIT)
+    for thread in threading.enumerate():
+        if thread.name == "test-daemon":
+            thread.join(WAIT)
+    assert steps == [1]
+    assert not any(t.name == "test-daemon" for t in threading.enumerate())
+    loop.wake()  # stopped for good
+    assert not any(t.name == "test-daemon" for t in threading.enumerate())
+    assert loop.started
+
+
+def test_a_thread_that_cannot_start_raises_and_the_next_wake_starts_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stepped = threading.Event()
+    loop = DaemonLoop("test-daemon", stepped.set, "the step failed", interval=0.01)
+    with monkeypatch.context() as patched:
+        patched.setattr(threading.Thread, "start", _refuse)
+        with pytest.raises(RuntimeError, match="can't start new thread"):
+            loop.wake()
+    assert not loop.started
+    loop.wake()
+    try:
+        assert stepped.wait(WAIT)
+    finally:
+        loop.stop()
+    assert not any(t.name == "test-daemon" for t in threading.enumerate())
