@@ -14,9 +14,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import transferqueue as tq
-from tests.conftest import GatedExecutor, make_files, noop_executor
-from tests.functional.test_job import make_job
-from tests.unit.test_watch_unit import changes_of
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
+from tests.helpers.jobs import make_job
+from tests.helpers.watching import changes_of
 
 
 def assert_follows(

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from transferqueue.executors import (
     LocalCopy,
     list_local_files,

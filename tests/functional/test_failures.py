@@ -8,7 +8,10 @@ import threading
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, EventRecorder, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.event_recorder import EventRecorder
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
 from transferqueue._core.failure import Failure
 from transferqueue._core.job import Job
 

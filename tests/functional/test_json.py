@@ -18,7 +18,8 @@ import attrs
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files
+from tests.helpers.bounds import WAIT
+from tests.helpers.file_lists import make_files
 
 # -- The seed's types, copied from seed/phase-1.1-transfer-queue.md ("Step 1: Define
 # Transfer Queue Types", backend/src/utils/transferQueue.ts). Each field maps to

@@ -9,7 +9,9 @@ import attrs
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 

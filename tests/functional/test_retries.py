@@ -20,7 +20,10 @@ import pytest
 from freezegun import freeze_time
 
 import transferqueue as tq
-from tests.conftest import WAIT, EventRecorder, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.event_recorder import EventRecorder
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
 
 HOUR = 3600.0
 AT_ONCE = tq.RetryPolicy(max_attempts=3, initial_delay=0, jitter=0)

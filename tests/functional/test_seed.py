@@ -9,7 +9,10 @@ from __future__ import annotations
 import threading
 
 import transferqueue as tq
-from tests.conftest import WAIT, EventRecorder, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.event_recorder import EventRecorder
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
 
 
 def _one_file() -> list[dict[str, object]]:

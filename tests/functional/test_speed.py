@@ -25,7 +25,9 @@ import pytest
 from freezegun import freeze_time
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor
+from tests.helpers.file_lists import make_files
 from transferqueue._core.failure import Failure
 from transferqueue._core.job import Job
 

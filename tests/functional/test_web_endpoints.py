@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.sse_pictures import Pictures
 from transferqueue.web import END_EVENT_ID, EventStream, Reply, TransferEndpoints, sse_message
 from transferqueue.web._hidden_paths import file_name, folders, hidden_error

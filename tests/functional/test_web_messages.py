@@ -18,7 +18,9 @@ import attrs
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.sse_pictures import Pictures
 from transferqueue.web import EventStream, TransferEndpoints, _messages
 from transferqueue.web._messages import ChangeHistory, MessageCache, changed_between

@@ -33,7 +33,7 @@ from django.urls import include, path
 from werkzeug.test import TestResponse
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.django_project import configure
 from tests.helpers.sse_pictures import Pictures
 from transferqueue.web import transfer_blueprint

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import FullDisk, refuse_scandir
+from tests.helpers.disk_faults import FullDisk, refuse_scandir
 from transferqueue.executors._files import atomic as _atomic
 from transferqueue.executors._files import file_lock as _file_lock
 from transferqueue.executors._files import temporaries as _temporaries

@@ -29,9 +29,10 @@ if importlib.util.find_spec("celery") is None and not REQUIRED:
 
 import redis
 
+from tests.helpers.bounds import WAIT
+from tests.helpers.gunicorn_cluster import ClusterServer, data_events, gunicorn_cluster
+from tests.helpers.web_servers import STARTUP
 from tests.helpers.worker_process import ROOT
-from tests.integration.test_redis_web import ClusterServer, data_events, gunicorn_cluster
-from tests.integration.test_web_servers import STARTUP, WAIT
 
 SIZE = 100_000
 

@@ -20,13 +20,15 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import WAIT, refuse_scandir
+from tests.helpers.bounds import WAIT
+from tests.helpers.cp_json import rebuild
+from tests.helpers.disk_faults import refuse_scandir
 from tests.helpers.fake_hub import FakeHub, RunningHub, Stall, start_hub
 from tests.helpers.lock_holder import holding_lock
 from tests.helpers.pty_terminal import Terminal as PtyTerminal
 from tests.helpers.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
 from tests.helpers.stall_proxy import stalling_proxy
-from tests.integration.test_cli_output import Terminal, rebuild
+from tests.helpers.string_terminal import Terminal
 from transferqueue._cli.exit_status import _cancelling_signals, _interrupted_status, _Signalled
 from transferqueue._cli.main import main
 from transferqueue._cli.output import _skipped

@@ -21,7 +21,11 @@ import attrs
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files, refuse_scandir
+from tests.helpers.bounds import WAIT
+from tests.helpers.cp_json import rebuild
+from tests.helpers.disk_faults import refuse_scandir
+from tests.helpers.file_lists import make_files
+from tests.helpers.string_terminal import Terminal
 from transferqueue._cli import bars as _cli_rich
 from transferqueue._cli import main as _cli
 from transferqueue._cli import output as _cli_output
@@ -30,24 +34,6 @@ from transferqueue._core.clock import utc_now
 ROOT = Path(__file__).resolve().parents[2]
 ODD = os.fsdecode(b"\xff-data.bin")  # not valid UTF-8: held as a lone surrogate
 ACCENTED = "caf\u00e9.txt"  # valid UTF-8, not ASCII
-
-
-def rebuild(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The job as a consumer of ``cp --json`` rebuilds it, as README.rst says: the first
-    line's job, then each later line's job totals and changed files (the last line's
-    whole job is not used, so that it can be compared with the result)."""
-    created, *later = events
-    assert created["event"] == "created"
-    job: dict[str, Any] = created["job"]
-    for event in later:
-        assert event["event"] in ("updated", "ended")
-        files = job["files"]
-        if event["event"] == "updated":
-            assert "files" not in event["job"]
-        job = {**event["job"], "files": files}
-        for change in event["changed_files"]:
-            files[change["index"]] = change["file"]
-    return job
 
 
 def cp(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -179,13 +165,6 @@ def every_snapshot(count: int) -> list[tuple[tq.TransferJob, tuple[int, ...] | N
     ):
         queue.wait(queue.queue_job("local-upload", make_files(count), two_steps))
     return snapshots
-
-
-class Terminal(io.StringIO):
-    """A stream that says it is a terminal, so the rich progress is used."""
-
-    def isatty(self) -> bool:
-        return True
 
 
 @pytest.mark.parametrize("display", ["plain", "json", "rich"])

@@ -16,7 +16,7 @@ from typing import Any, cast
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.fake_hub import (
     CONFIG,
     SECRET,

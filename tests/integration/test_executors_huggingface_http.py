@@ -18,7 +18,7 @@ from typing import cast
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.fake_hub import (
     CONFIG,
     SUB_A,

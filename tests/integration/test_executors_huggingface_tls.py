@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.fake_hub import (
     CONFIG,
     SECRET,

@@ -26,7 +26,9 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
 from transferqueue._events import receivers as _receivers
 from transferqueue._events.receivers import _Decisions
 

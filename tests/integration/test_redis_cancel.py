@@ -17,7 +17,9 @@ from typing import Any, cast
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor, queue_threads
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,
@@ -25,6 +27,7 @@ from tests.helpers.redis_server import (  # noqa: F401
     redis_url,
     wait_until,
 )
+from tests.helpers.threads import queue_threads
 from tests.helpers.worker_process import Worker, workers  # noqa: F401
 
 if MISSING is not None and not REQUIRED:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,

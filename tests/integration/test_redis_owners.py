@@ -19,7 +19,7 @@ import attrs
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,

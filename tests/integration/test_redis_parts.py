@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from transferqueue.redis._cancels import CancelListener
 from transferqueue.redis._keeper import LeaseKeeper
 from transferqueue.redis._keys import SemaphoreKeys, new_holder_id

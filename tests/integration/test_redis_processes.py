@@ -17,7 +17,7 @@ from typing import cast
 
 import pytest
 
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,

@@ -12,7 +12,7 @@ import time
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.redis_server import (
     MISSING,
     REQUIRED,

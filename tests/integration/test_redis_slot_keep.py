@@ -14,7 +14,9 @@ from datetime import timedelta
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,

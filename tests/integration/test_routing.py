@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.fake_hub import FakeHub, RunningHub, start_hub
 from tests.helpers.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
 from transferqueue.executors._files.remote_names import UnsafeRemoteNameError

@@ -26,7 +26,7 @@ import pytest
 from werkzeug.serving import make_server
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.django_demo import django_demo_app
 from tests.helpers.web_apps import uvicorn_server
 from transferqueue.web._demo import demo_app

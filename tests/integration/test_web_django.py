@@ -25,8 +25,10 @@ from django.test import Client, RequestFactory, override_settings
 from django.urls import NoReverseMatch, include, path, resolve, reverse
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
 from tests.helpers.django_project import configure
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.web_clients import (
     KEEPALIVE,
     DjangoWebClient,

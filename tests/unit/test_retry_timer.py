@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import noop_executor
 from transferqueue._core import retry_timer as _retry_timer
 from transferqueue._core.clock import utc_now
 from transferqueue._core.job import Job
