@@ -1,4 +1,4 @@
-"""Issue 10, item 9: which files changed. ``job-updated`` carries ``changed_files`` (the
+"""Which files changed. ``job-updated`` carries ``changed_files`` (the
 files changed since the job's previous ``job-updated``) and a watch says, after each
 snapshot, which files changed since the one it yielded before, its skipped snapshots
 included; so a consumer can follow a job of many files by its changes alone.

@@ -1,4 +1,4 @@
-"""The local executor and listing (issue 4, Local): ``LocalCopy`` and ``list_local_files``.
+"""The local executor and listing: ``LocalCopy`` and ``list_local_files``.
 
 Real files in real temp folders; every test checks the bytes that arrived (size and
 sha256), called directly and through a real TransferQueue. Cancellation is synchronised
@@ -531,7 +531,7 @@ def test_no_kernel_copy_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert _sha(destination) == digest
 
 
-# --- the cost of each file (issue 12) ---------------------------------------------------
+# --- the cost of each file --------------------------------------------------------------
 
 
 def test_a_known_folder_is_not_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

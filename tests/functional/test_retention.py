@@ -1,4 +1,4 @@
-"""Retention of finished jobs (issue 3, part 5): ``max_finished_jobs`` and ``max_finished_age``.
+"""Retention of finished jobs: ``max_finished_jobs`` and ``max_finished_age``.
 
 Finished jobs beyond the newest ``max_finished_jobs`` (in the order they ended), or that
 ended ``max_finished_age`` ago or earlier, are forgotten, oldest first, as jobs are queued

@@ -139,7 +139,7 @@ def test_job_stream_messages_carry_the_jobs_event_numbers_and_resume_after_them(
     """Each message of a job's stream has ``id: <n>``, the job's last event it
     includes. A reconnect with the id of the job's current snapshot is not sent that
     snapshot again (the next update comes); with an older id it is sent what changed since
-    (issue 12) when the endpoints saw every event in between, else the job whole; with
+    when the endpoints saw every event in between, else the job whole; with
     the terminal snapshot's id it gets only the end."""
     job_id = queue.queue_job("local-upload", make_files(2), gate)
     gate.wait_running(2)

@@ -1,4 +1,4 @@
-"""Issue 11, part 8: ``transferqueue jobs``, ``watch`` and ``cancel`` from a shell, as real
+"""``transferqueue jobs``, ``watch`` and ``cancel`` from a shell, as real
 ``python -m transferqueue`` processes against a real redis-server, for jobs that another
 real process owns (tests/helpers/redis_queue_worker.py)."""
 

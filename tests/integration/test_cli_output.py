@@ -1,8 +1,8 @@
 """What ``transferqueue cp`` prints, for big jobs and odd names.
 
-Item 9: ``--json`` is linear in the job's size (the whole job in the first and last lines,
+``--json`` is linear in the job's size (the whole job in the first and last lines,
 in between only the files that changed, by index), and the displays look only at the
-files that changed. Item 6: names that are not valid UTF-8, or that the output's encoding
+files that changed. Names that are not valid UTF-8, or that the output's encoding
 cannot take, are printed escaped instead of crashing the copy.
 """
 
@@ -257,7 +257,7 @@ def odd_tree(root: Path) -> Path:
 def test_odd_names_are_printed_escaped(
     tmp_path: Path, env: dict[str, str | None], encoding: str, accented: str
 ) -> None:
-    """Issue 10 item 6: ``cp`` of a real file whose name holds the byte 0xff (and one
+    """``cp`` of a real file whose name holds the byte 0xff (and one
     named with an accent) prints every line with such names escaped as GNU tools do (the
     byte as ``\\xff``, a character the output cannot take as ``\\u00e9``): the plain
     lines, the summary, --dry-run, the failures and usage errors on stderr; the copy
@@ -297,7 +297,7 @@ def test_odd_names_are_printed_escaped(
 
 
 def test_odd_names_with_json_and_quiet(tmp_path: Path) -> None:
-    """Issue 10 item 6: --json and -q cope already, and still do: JSON escapes the
+    """--json and -q cope already, and still do: JSON escapes the
     name (``\\udcff``, which json.loads and os.fsencode turn back into the byte), and -q
     prints nothing; both under a strict UTF-8 and an ASCII output."""
     source = odd_tree(tmp_path)
@@ -329,7 +329,7 @@ class StrictTerminal(io.TextIOWrapper):
 
 
 def test_the_rich_display_escapes_odd_names() -> None:
-    """Issue 10 item 6: the rich display's line for a file in flight names it escaped;
+    """The rich display's line for a file in flight names it escaped;
     writing it to a UTF-8 terminal raised UnicodeEncodeError before."""
     terminal = StrictTerminal("utf-8")
     job = tq.TransferJob(
@@ -358,7 +358,7 @@ def test_the_rich_display_escapes_odd_names() -> None:
 def test_a_skipped_folder_with_an_odd_name_is_reported_escaped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 10 item 6: the "skipped" line for an unreadable folder whose name is not
+    """The "skipped" line for an unreadable folder whose name is not
     UTF-8 is printed escaped, even on a stderr that refuses what it cannot encode."""
     source = odd_tree(tmp_path)
     locked = source / os.fsdecode(b"locked-\xfe")
@@ -391,7 +391,7 @@ def test_a_skipped_folder_with_an_odd_name_is_reported_escaped(
     ],
 )
 def test_printable(text: str, encoding: str, shown: str) -> None:
-    """Issue 10 item 6: what the output's encoding cannot take is escaped, the rest
+    """What the output's encoding cannot take is escaped, the rest
     kept; a stream without an encoding counts as UTF-8."""
     stream = io.TextIOWrapper(io.BytesIO(), encoding=encoding)
     assert _cli_output._printable(text, stream) == shown
@@ -406,7 +406,7 @@ HOSTILE_SHOWN = "evil\\x1b[2J\\x1b]0;pwned\\x07\\x0adone forged -> line (1 B)\\u
 
 
 def test_control_characters_in_names_are_printed_escaped(tmp_path: Path) -> None:
-    """Issue 10 item 6 (review): a name holding control characters (a remote's choice,
+    """A name holding control characters (a remote's choice,
     or a local file's) is printed escaped in every line that shows it, the plain display,
     --dry-run, the failures and a usage error: no escape sequence reaches the terminal
     and no line is forged. Before, only what the encoding could not take was escaped."""
@@ -445,7 +445,7 @@ def test_control_characters_in_names_are_printed_escaped(tmp_path: Path) -> None
 
 
 def test_the_rich_display_shows_names_as_they_are_not_as_markup() -> None:
-    """Review of issue 10: rich reads "[...]" in a text as markup; a file's name on the
+    """Rich reads "[...]" in a text as markup; a file's name on the
     rich display is shown as it is (before, "[blink]" in a name made the rest blink and
     vanished from the line, and "[link=URL]" would have made it a hyperlink)."""
     terminal = StrictTerminal("utf-8")

@@ -1,7 +1,7 @@
 """The Hugging Face executor's partial file: owned by one download, never followed through a
 link, resumed only when the server proves it has the same file, checked on disk at the end.
 
-Issue 10: two downloads of one file into one destination corrupted it silently; a link
+Before, two downloads of one file into one destination corrupted it silently; a link
 planted as the partial file made the download write through it; a planted or stale partial
 was resumed as it was; an LFS file was checked over the bytes received, not over the file on
 disk; a destination name of 235-255 bytes always failed. Every test runs against the fake hub
@@ -520,7 +520,7 @@ def test_an_lfs_file_is_checked_as_it_is_on_disk(hub: RunningHub, tmp_path: Path
 
 
 def test_only_the_hub_vouches_for_an_lfs_files_sha256(hub: RunningHub, tmp_path: Path) -> None:
-    """Review of issue 10: the sha256 an LFS file is checked against is the one the hub
+    """The sha256 an LFS file is checked against is the one the hub
     announced (``X-Linked-Etag`` on its redirect), not one the CDN it redirects to sends
     with its reply: a CDN serving bytes of its own, with their sha256, fails the check
     and leaves nothing. Before, the CDN's header replaced the hub's."""

@@ -1,4 +1,4 @@
-"""Lifecycle logging on the ``transferqueue`` logger (issue 3, part 8), and nothing printed.
+"""Lifecycle logging on the ``transferqueue`` logger, and nothing printed.
 
 A job queued, completed or cancelled and a limit changed are INFO; a failed file (with its
 exception as ``exc_info``) and a failed job are WARNING; a failed attempt that will be

@@ -1,4 +1,4 @@
-"""Issue 11, part 4: ``cancel_job`` from any process. The owner (a real process,
+"""``cancel_job`` from any process. The owner (a real process,
 tests/helpers/redis_queue_worker.py) listens for requests in Redis; its executors see
 TransferCancelled within a second of the request, and its log names who asked."""
 

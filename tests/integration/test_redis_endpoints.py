@@ -1,4 +1,4 @@
-"""Issue 11, part 3: the web front's all-jobs stream on a Redis-backed queue follows every
+"""The web front's all-jobs stream on a Redis-backed queue follows every
 job of the cluster (news read from the namespace's stream in Redis), with the same rules
 as on one process: the list first, no news older than a finished job the list showed, the
 access hook asked for each job, keep-alives while quiet."""

@@ -1,4 +1,4 @@
-"""Issue 11, part 5: owner failure. An owner (a real process, tests/helpers/redis_queue_worker.py)
+"""Owner failure. An owner (a real process, tests/helpers/redis_queue_worker.py)
 killed with SIGKILL frees its slots within one lease, and its unfinished jobs become
 ``failed``, naming it, for every other process; one stopped past its lease (SIGSTOP) finds
 its jobs failed when it resumes, stops their executors and writes nothing over them."""

@@ -1,4 +1,4 @@
-"""Issue 11, part 1: the pieces of transferqueue.redis that need no server: URLs shown
+"""The pieces of transferqueue.redis that need no server: URLs shown
 without passwords, holder ids, the lease keeper thread, and the import without redis-py."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 11, part 2: the shared registry. Every job's snapshot is in Redis as JSON,
+"""The shared registry. Every job's snapshot is in Redis as JSON,
 written by its owner (coalesced like its events), read by every process of the cluster:
 ``get_job``, ``get_all_jobs``, ``get_active_job_ids`` and ``wait`` work for any job, ids
 stay unique across processes, retention applies to the registry, and what Redis holds is

@@ -1,4 +1,4 @@
-"""Issue 11, part 1: the Redis semaphore in one process, against a real redis-server.
+"""The Redis semaphore in one process, against a real redis-server.
 
 Several semaphore objects stand for several processes here (each has its own connection
 pool and holder ids); tests/integration/test_redis_processes.py runs real processes.

@@ -1,6 +1,6 @@
 """A worker of a Redis-backed queue keeps its cluster-wide slot for its process's next
-file within ``slot_keep`` of taking it (issue 11, "a no-op file costs at most 3 round
-trips"), against a real redis-server: how many slots were taken, that a kept slot goes
+file within ``slot_keep`` of taking it (so that a no-op file costs at most 3 round
+trips), against a real redis-server: how many slots were taken, that a kept slot goes
 back before its job's end is told, that a limit changed here or a lost slot is never
 reused."""
 

@@ -1,4 +1,4 @@
-"""Issue 11, part 3: ``watch()`` of another process's job reads the job's event stream in
+"""``watch()`` of another process's job reads the job's event stream in
 Redis and behaves as a local watch: the job at once, each newer snapshot (skipping to the
 latest when behind), ``changed_files``, ``event_id``, keep-alives, timeout, close; and it
 copes with what it cannot trust (entries trimmed away, malformed ones, a job that goes)."""

@@ -1,4 +1,4 @@
-"""Issue 11, parts 3 and 4 through the web front: four gunicorn (gthread) workers serve the
+"""A Redis-backed queue through the web front: four gunicorn (gthread) workers serve the
 transfer routes of a Redis-backed queue each (tests/helpers/web_cluster_app.py). A job queued
 through one worker is listed, streamed, resumed after a reconnect (``Last-Event-ID``) and
 cancelled through requests that land on the other workers; the all-jobs stream of one

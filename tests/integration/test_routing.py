@@ -145,8 +145,8 @@ def test_list_files_gives_on_error_to_the_s3_listing(
         list_files("s3://bucket/p", str(tmp_path))
 
 
-# list_hf_files takes on_error once the Hugging Face listing checks its names (issue 10,
-# another branch): list_files passes it on the same way; its test belongs there.
+# list_hf_files takes on_error once the Hugging Face listing checks its names:
+# list_files passes it on the same way; its test belongs there.
 
 
 def test_list_files_and_transfer_hf(

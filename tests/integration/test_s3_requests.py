@@ -1,4 +1,4 @@
-"""Requests per object (issue 12, part 3), counted in the real moto server's request log.
+"""Requests per object, counted in the real moto server's request log.
 
 An upload without overwrite is one conditional PUT (``If-None-Match: *``), refused by the
 server with 412 when the object exists; a download is one GET (no HEAD first); the command

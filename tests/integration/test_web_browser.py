@@ -1,8 +1,8 @@
 """The demo page in a real, headless Chromium driven by Playwright.
 
 Each test runs twice: with the demo app (Flask) in werkzeug's threaded server, and with
-the same page and routes in Django under ASGI (tests/helpers/django_demo.py) in uvicorn (issue
-13), both on 127.0.0.1 (a free port). Chromium is
+the same page and routes in Django under ASGI (tests/helpers/django_demo.py) in uvicorn,
+both on 127.0.0.1 (a free port). Chromium is
 Debian's ``/usr/bin/chromium`` (or the executable named by ``TRANSFERQUEUE_CHROMIUM``),
 which Playwright starts with a fresh temporary profile. Without it the module is
 skipped, unless ``TRANSFERQUEUE_REQUIRE_BROWSER=1`` (as in CI), which fails every test.

@@ -1,5 +1,5 @@
 """The Flask blueprint and the Django views behind werkzeug's threaded
-server and gunicorn (gthread), and (issue 13) the Django views under ASGI behind uvicorn,
+server and gunicorn (gthread), and the Django views under ASGI behind uvicorn,
 read by a real HTTP client over 127.0.0.1.
 
 Every test runs against each of the five ``server`` fixtures (werkzeug or gunicorn, Flask

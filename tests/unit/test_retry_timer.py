@@ -293,7 +293,7 @@ def test_due_entries_fire_while_the_clock_stands_still(
     _join(thread)
 
 
-# -- cancelling many jobs (issue 10, item 9): lazy discards -----------------------------
+# -- cancelling many jobs: lazy discards -------------------------------------------------
 
 
 def test_a_discarded_wait_never_fires_and_a_new_wait_of_the_job_does(
