@@ -47,7 +47,7 @@ def make_job(files: Any = None) -> tq.TransferJob:
     [
         (
             tq.TransferFile,
-            # The contract's fields, then the retry bookkeeping, then the error's kind.
+            # The documented fields, then the retry bookkeeping, then the error's kind.
             (
                 "source_path",
                 "destination_path",
@@ -90,7 +90,7 @@ def make_job(files: Any = None) -> tq.TransferJob:
     ],
 )
 def test_field_names_are_the_contracts(cls: type[Any], fields: tuple[str, ...]) -> None:
-    """Each record has exactly the contract's fields, in order."""
+    """Each record has exactly the documented fields, in order."""
     assert tuple(field.name for field in attrs.fields(cls)) == fields
 
 
