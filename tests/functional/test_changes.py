@@ -1,4 +1,4 @@
-"""Issue 10, item 9: which files changed. ``job-updated`` carries ``changed_files`` (the
+"""Which files changed. ``job-updated`` carries ``changed_files`` (the
 files changed since the job's previous ``job-updated``) and a watch says, after each
 snapshot, which files changed since the one it yielded before, its skipped snapshots
 included; so a consumer can follow a job of many files by its changes alone.
@@ -14,9 +14,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import transferqueue as tq
-from tests.conftest import GatedExecutor, make_files, noop_executor
-from tests.functional.test_job import make_job
-from tests.unit.test_watch_unit import changes_of
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
+from tests.helpers.jobs import make_job
+from tests.helpers.watching import changes_of
 
 
 def assert_follows(

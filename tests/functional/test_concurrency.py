@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor
+from tests.helpers.file_lists import make_files
 
 
 class JobWatch:

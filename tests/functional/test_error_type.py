@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files
+from tests.helpers.bounds import WAIT
+from tests.helpers.file_lists import make_files
 from transferqueue._core.failure import Failure, describe_error, error_type_name
 
 

@@ -1,4 +1,4 @@
-"""The exception hierarchy (contract "Names")."""
+"""The exception hierarchy."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import transferqueue as tq
     ],
 )
 def test_hierarchy(exc: type[Exception], bases: tuple[type[Exception], ...]) -> None:
-    """Each exception subclasses what the contract lists."""
+    """Each exception subclasses the bases it is documented with."""
     for base in bases:
         assert issubclass(exc, base)
 

@@ -1,4 +1,4 @@
-"""The local executor and listing (issue 4, Local): ``LocalCopy`` and ``list_local_files``.
+"""The local executor and listing: ``LocalCopy`` and ``list_local_files``.
 
 Real files in real temp folders; every test checks the bytes that arrived (size and
 sha256), called directly and through a real TransferQueue. Cancellation is synchronised
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from transferqueue.executors import (
     LocalCopy,
     list_local_files,
@@ -531,7 +531,7 @@ def test_no_kernel_copy_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert _sha(destination) == digest
 
 
-# --- the cost of each file (issue 12) ---------------------------------------------------
+# --- the cost of each file --------------------------------------------------------------
 
 
 def test_a_known_folder_is_not_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1187,7 +1187,7 @@ def test_pause_mid_copy_then_resume(
     """Paused mid-file, the copy keeps its temporary file (nothing at the destination);
     resumed, it goes on from the kept length: the result is byte-exact and no byte is
     written twice."""
-    from tests.functional.test_retries import wait_for_job
+    from tests.helpers.job_waits import wait_for_job
 
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
     size = 1 * MiB + 17

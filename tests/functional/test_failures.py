@@ -8,7 +8,11 @@ import threading
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, EventRecorder, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.event_recorder import EventRecorder
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
+from tests.helpers.hostile_errors import HostileClassError
 from transferqueue._core.failure import Failure
 from transferqueue._core.job import Job
 
@@ -181,15 +185,6 @@ class InterruptWithExitingStr(KeyboardInterrupt):
         raise SystemExit("from __str__")
 
 
-class HostileClassError(OSError):
-    """An error whose ``__class__`` raises: isinstance() against any class it is not an
-    instance of by its type (a retry policy's checks, a cancellation check) raises too."""
-
-    @property  # type: ignore[misc]
-    def __class__(self) -> type:
-        raise SystemExit("from __class__")
-
-
 def _run_limit_one(exc: BaseException, queue: tq.TransferQueue) -> tq.TransferJob:
     """On ``queue`` (limit 1), run a job whose first file raises ``exc``, and a job after
     it: return the first job's terminal snapshot once the second completed too."""
@@ -225,7 +220,7 @@ def test_an_error_that_breaks_isinstance_fails_its_file_and_frees_the_slot() -> 
         job = _run_limit_one(HostileClassError("flaky"), q)
     assert [f.status.value for f in job.files] == ["error", "completed"]
     assert job.files[0].error == "flaky"
-    assert job.files[0].error_type == "tests.functional.test_failures.HostileClassError"
+    assert job.files[0].error_type == "tests.helpers.hostile_errors.HostileClassError"
     assert job.files[0].attempts == 1
 
 

@@ -7,7 +7,9 @@ import threading
 from freezegun import freeze_time
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
 
 THREADS = 10
 JOBS_PER_THREAD = 20

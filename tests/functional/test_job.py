@@ -10,18 +10,13 @@ import pytest
 from freezegun import freeze_time
 
 import transferqueue as tq
-from tests.conftest import noop_executor
+from tests.helpers.executors import noop_executor
+from tests.helpers.jobs import NOW, make_job
 from transferqueue._core.failure import Failure
 from transferqueue._core.job import Job, new_job_id
 
 COMPLETED = tq.TransferFileStatus.COMPLETED
 ERROR = tq.TransferFileStatus.ERROR
-NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
-
-
-def make_job(*sizes: int) -> Job:
-    files = [tq.TransferFile(f"src/{i}", f"dst/{i}", size) for i, size in enumerate(sizes)]
-    return Job(tq.TransferType.S3_UPLOAD, files, noop_executor, NOW)
 
 
 def start(job: Job, count: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from transferqueue._core.job import NEVER_SENT
 
 

@@ -1,8 +1,9 @@
-"""JSON-ready dicts: ``to_dict()`` of the records, in snake_case and in the seed's camelCase.
+"""JSON-ready dicts: ``to_dict()`` of the records, in snake_case and in the camelCase of the
+original TypeScript module this library was ported from.
 
-The camelCase mode must produce what the seed's front end expects, i.e. what
-``JSON.stringify`` gives for the seed's TypeScript objects. CI runs on a clean clone
-without the seed, so its interfaces are copied below rather than read from the file.
+The camelCase mode must produce what that module's front end expects, i.e. what
+``JSON.stringify`` gives for its TypeScript objects. The TypeScript source is not part of
+this repository, so its interfaces are copied below.
 """
 
 from __future__ import annotations
@@ -18,22 +19,23 @@ import attrs
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files
+from tests.helpers.bounds import WAIT
+from tests.helpers.file_lists import make_files
 
-# -- The seed's types, copied from seed/phase-1.1-transfer-queue.md ("Step 1: Define
-# Transfer Queue Types", backend/src/utils/transferQueue.ts). Each field maps to
-# (TypeScript type, optional?); ``error?: string`` is optional, ``createdAt: Date`` not.
+# -- The types of the original TypeScript module (backend/src/utils/transferQueue.ts).
+# Each field maps to (TypeScript type, optional?); ``error?: string`` is optional,
+# ``createdAt: Date`` not.
 
 # export type TransferStatus = 'queued' | 'active' | 'completed' | 'failed' | 'cancelled';
-SEED_TRANSFER_STATUS = {"queued", "active", "completed", "failed", "cancelled"}
+TS_TRANSFER_STATUS = {"queued", "active", "completed", "failed", "cancelled"}
 # export type TransferFileStatus = 'queued' | 'transferring' | 'completed' | 'error';
-SEED_TRANSFER_FILE_STATUS = {"queued", "transferring", "completed", "error"}
+TS_TRANSFER_FILE_STATUS = {"queued", "transferring", "completed", "error"}
 # export type TransferType = 's3-upload' | 's3-download' | 'local-upload'
 #                          | 'cross-storage' | 'huggingface';
-SEED_TRANSFER_TYPE = {"s3-upload", "s3-download", "local-upload", "cross-storage", "huggingface"}
+TS_TRANSFER_TYPE = {"s3-upload", "s3-download", "local-upload", "cross-storage", "huggingface"}
 
 # export interface TransferFileJob { ... }
-SEED_TRANSFER_FILE_JOB: dict[str, tuple[str, bool]] = {
+TS_TRANSFER_FILE_JOB: dict[str, tuple[str, bool]] = {
     "sourcePath": ("string", False),
     "destinationPath": ("string", False),
     "size": ("number", False),
@@ -42,7 +44,7 @@ SEED_TRANSFER_FILE_JOB: dict[str, tuple[str, bool]] = {
     "error": ("string", True),
 }
 # export interface TransferProgress { ... }
-SEED_TRANSFER_PROGRESS: dict[str, tuple[str, bool]] = {
+TS_TRANSFER_PROGRESS: dict[str, tuple[str, bool]] = {
     "totalFiles": ("number", False),
     "completedFiles": ("number", False),
     "failedFiles": ("number", False),
@@ -51,7 +53,7 @@ SEED_TRANSFER_PROGRESS: dict[str, tuple[str, bool]] = {
     "percentage": ("number", False),
 }
 # export interface TransferJob { ... }
-SEED_TRANSFER_JOB: dict[str, tuple[str, bool]] = {
+TS_TRANSFER_JOB: dict[str, tuple[str, bool]] = {
     "id": ("string", False),
     "type": ("TransferType", False),
     "status": ("TransferStatus", False),
@@ -63,7 +65,7 @@ SEED_TRANSFER_JOB: dict[str, tuple[str, bool]] = {
     "error": ("string", True),
 }
 
-# This library's fields beyond the seed's, under the same naming rules.
+# This library's fields beyond the TypeScript ones, under the same naming rules.
 EXTRA_FILE: dict[str, tuple[str, bool]] = {
     "attempts": ("number", False),
     "retryAt": ("Date", True),
@@ -75,9 +77,9 @@ EXTRA_PROGRESS: dict[str, tuple[str, bool]] = {
 }
 
 INTERFACES: dict[type[Any], dict[str, tuple[str, bool]]] = {
-    tq.TransferFile: {**SEED_TRANSFER_FILE_JOB, **EXTRA_FILE},
-    tq.TransferProgress: {**SEED_TRANSFER_PROGRESS, **EXTRA_PROGRESS},
-    tq.TransferJob: SEED_TRANSFER_JOB,
+    tq.TransferFile: {**TS_TRANSFER_FILE_JOB, **EXTRA_FILE},
+    tq.TransferProgress: {**TS_TRANSFER_PROGRESS, **EXTRA_PROGRESS},
+    tq.TransferJob: TS_TRANSFER_JOB,
 }
 
 # Date.prototype.toISOString(): always UTC, always milliseconds.
@@ -171,24 +173,24 @@ def check_ts_value(value: Any, ts_type: str) -> None:
         parse_js_iso(value)
     elif ts_type == "TransferStatus":
         assert type(value) is str
-        assert value in SEED_TRANSFER_STATUS
+        assert value in TS_TRANSFER_STATUS
     elif ts_type == "TransferFileStatus":
         assert type(value) is str
-        assert value in SEED_TRANSFER_FILE_STATUS
+        assert value in TS_TRANSFER_FILE_STATUS
     elif ts_type == "TransferType":
         assert type(value) is str
-        assert value in SEED_TRANSFER_TYPE
+        assert value in TS_TRANSFER_TYPE
     elif ts_type == "TransferProgress":
-        check_seed_shape(value, INTERFACES[tq.TransferProgress])
+        check_ts_shape(value, INTERFACES[tq.TransferProgress])
     elif ts_type == "TransferFileJob[]":
         assert type(value) is list
         for item in value:
-            check_seed_shape(item, INTERFACES[tq.TransferFile])
+            check_ts_shape(item, INTERFACES[tq.TransferFile])
     else:  # pragma: no cover - a typo in the tables above
         raise AssertionError(f"unknown TypeScript type {ts_type}")
 
 
-def check_seed_shape(data: Any, interface: dict[str, tuple[str, bool]]) -> None:
+def check_ts_shape(data: Any, interface: dict[str, tuple[str, bool]]) -> None:
     """Assert that ``data`` has every required key of ``interface``, no unknown key, and
     the right JSON type under each."""
     assert type(data) is dict
@@ -250,20 +252,20 @@ def check_value(got: Any, value: Any, check_record: Any, time_matches: Any) -> N
 
 @pytest.mark.parametrize("cls", [tq.TransferFile, tq.TransferProgress, tq.TransferJob])
 def test_every_attrs_field_has_a_camel_case_name(cls: type[Any]) -> None:
-    """The seed's interface plus our extras name every attrs field, no more, no less,
+    """The TypeScript interface plus our extras name every attrs field, no more, no less,
     so a new field fails here until it gets a camelCase name and a place in the JSON."""
     assert [camel(field.name) for field in attrs.fields(cls)] == list(INTERFACES[cls])
 
 
-def test_camel_case_full_job_has_every_seed_field() -> None:
-    """With every optional field set, camel mode writes every field of the seed's
-    TransferJob, TransferProgress and TransferFileJob, with the seed's JSON types."""
+def test_camel_case_full_job_has_every_typescript_field() -> None:
+    """With every optional field set, camel mode writes every field of the TypeScript
+    TransferJob, TransferProgress and TransferFileJob, with their JSON types."""
     job = full_job()
     data = job.to_dict(camel_case=True)
-    assert data.keys() == SEED_TRANSFER_JOB.keys()
-    assert data["progress"].keys() == SEED_TRANSFER_PROGRESS.keys() | EXTRA_PROGRESS.keys()
-    assert data["files"][0].keys() == SEED_TRANSFER_FILE_JOB.keys() | EXTRA_FILE.keys()
-    check_seed_shape(data, SEED_TRANSFER_JOB)
+    assert data.keys() == TS_TRANSFER_JOB.keys()
+    assert data["progress"].keys() == TS_TRANSFER_PROGRESS.keys() | EXTRA_PROGRESS.keys()
+    assert data["files"][0].keys() == TS_TRANSFER_FILE_JOB.keys() | EXTRA_FILE.keys()
+    check_ts_shape(data, TS_TRANSFER_JOB)
     check_camel(data, job)
 
 
@@ -273,7 +275,7 @@ def test_camel_case_leaves_out_unset_optional_fields() -> None:
     job = bare_job()
     data = job.to_dict(camel_case=True)
     assert data.keys() == {"id", "type", "status", "files", "progress", "createdAt"}
-    assert data["progress"].keys() == SEED_TRANSFER_PROGRESS.keys()
+    assert data["progress"].keys() == TS_TRANSFER_PROGRESS.keys()
     assert data["files"][0].keys() == {
         "sourcePath",
         "destinationPath",
@@ -282,7 +284,7 @@ def test_camel_case_leaves_out_unset_optional_fields() -> None:
         "status",
         "attempts",
     }
-    check_seed_shape(data, SEED_TRANSFER_JOB)
+    check_ts_shape(data, TS_TRANSFER_JOB)
     check_camel(data, job)
 
 
@@ -324,13 +326,13 @@ def test_nested_records_convert_alone(cls: type[Any]) -> None:
     ],
 )
 @pytest.mark.parametrize("camel_case", [False, True], ids=["snake", "camel"])
-def test_every_enum_member_is_a_plain_seed_string(
+def test_every_enum_member_is_a_plain_typescript_string(
     status: tq.TransferStatus,
     transfer_type: tq.TransferType,
     file_status: tq.TransferFileStatus,
     camel_case: bool,
 ) -> None:
-    """Every enum member becomes a plain str (not the enum), one of the seed's values."""
+    """Every enum member becomes a plain str (not the enum), one of the TypeScript values."""
     job = attrs.evolve(
         bare_job(),
         status=status,
@@ -341,10 +343,10 @@ def test_every_enum_member_is_a_plain_seed_string(
     written = (data["status"], data["type"], data["files"][0]["status"])
     assert all(type(value) is str for value in written)
     assert written == (status.value, transfer_type.value, file_status.value)
-    # "paused" is ours, beyond the seed: pause_job (issue 14) added it.
-    assert data["status"] in SEED_TRANSFER_STATUS | {"paused"}
-    assert data["type"] in SEED_TRANSFER_TYPE
-    assert data["files"][0]["status"] in SEED_TRANSFER_FILE_STATUS
+    # "paused" is this library's own, beyond the original module's: pause_job added it.
+    assert data["status"] in TS_TRANSFER_STATUS | {"paused"}
+    assert data["type"] in TS_TRANSFER_TYPE
+    assert data["files"][0]["status"] in TS_TRANSFER_FILE_STATUS
 
 
 @pytest.mark.parametrize(
@@ -486,7 +488,7 @@ def test_real_queue_job_converts_in_both_modes(queue: tq.TransferQueue) -> None:
     assert json.loads(json.dumps(snake)) == snake
 
     camel_data = job.to_dict(camel_case=True)
-    check_seed_shape(camel_data, SEED_TRANSFER_JOB)
+    check_ts_shape(camel_data, TS_TRANSFER_JOB)
     check_camel(camel_data, job)
     assert camel_data["id"] == job_id
     assert camel_data["type"] == "s3-download"

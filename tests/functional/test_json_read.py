@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files
+from tests.helpers.bounds import WAIT
+from tests.helpers.file_lists import make_files
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
 

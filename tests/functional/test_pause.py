@@ -13,8 +13,11 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, EventRecorder, GatedExecutor, make_files, noop_executor
-from tests.functional.test_retries import wait_for_job
+from tests.helpers.bounds import WAIT
+from tests.helpers.event_recorder import EventRecorder
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
+from tests.helpers.job_waits import wait_for_job
 
 CHUNK = 10
 
@@ -460,7 +463,7 @@ def test_an_error_that_breaks_isinstance_while_paused_fails_its_file(
     """The executor, never told to pause (it reports nothing), raises an error whose
     type checks raise while its job is paused: no pause can be read in it, so it fails
     its file, and the slot comes back."""
-    from tests.functional.test_failures import HostileClassError
+    from tests.helpers.hostile_errors import HostileClassError
 
     started, go_on = threading.Event(), threading.Event()
 

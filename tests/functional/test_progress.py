@@ -10,7 +10,8 @@ from collections.abc import Callable
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files
+from tests.helpers.bounds import WAIT
+from tests.helpers.file_lists import make_files
 
 
 class ByteCount(int):

@@ -9,7 +9,9 @@ import attrs
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -45,7 +47,7 @@ def make_job(files: Any = None) -> tq.TransferJob:
     [
         (
             tq.TransferFile,
-            # The contract's fields, then the retry bookkeeping, then the error's kind.
+            # The documented fields, then the retry bookkeeping, then the error's kind.
             (
                 "source_path",
                 "destination_path",
@@ -88,7 +90,7 @@ def make_job(files: Any = None) -> tq.TransferJob:
     ],
 )
 def test_field_names_are_the_contracts(cls: type[Any], fields: tuple[str, ...]) -> None:
-    """Each record has exactly the contract's fields, in order."""
+    """Each record has exactly the documented fields, in order."""
     assert tuple(field.name for field in attrs.fields(cls)) == fields
 
 

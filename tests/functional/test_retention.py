@@ -1,4 +1,4 @@
-"""Retention of finished jobs (issue 3, part 5): ``max_finished_jobs`` and ``max_finished_age``.
+"""Retention of finished jobs: ``max_finished_jobs`` and ``max_finished_age``.
 
 Finished jobs beyond the newest ``max_finished_jobs`` (in the order they ended), or that
 ended ``max_finished_age`` ago or earlier, are forgotten, oldest first, as jobs are queued
@@ -20,14 +20,11 @@ import pytest
 from freezegun import freeze_time
 
 import transferqueue as tq
-from tests.conftest import (
-    WAIT,
-    EventRecorder,
-    GatedExecutor,
-    make_files,
-    noop_executor,
-    queue_threads,
-)
+from tests.helpers.bounds import WAIT
+from tests.helpers.event_recorder import EventRecorder
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
+from tests.helpers.threads import queue_threads
 from transferqueue._core.job import Job
 
 T = datetime(2026, 2, 1, 8, 0, tzinfo=timezone.utc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,7 +20,11 @@ import pytest
 from freezegun import freeze_time
 
 import transferqueue as tq
-from tests.conftest import WAIT, EventRecorder, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.event_recorder import EventRecorder
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
+from tests.helpers.job_waits import wait_for_job
 
 HOUR = 3600.0
 AT_ONCE = tq.RetryPolicy(max_attempts=3, initial_delay=0, jitter=0)
@@ -80,39 +84,6 @@ def released(gate: GatedExecutor) -> Iterator[GatedExecutor]:
         yield gate
     finally:
         gate.release_all()
-
-
-def wait_for_job(
-    queue: tq.TransferQueue, job_id: str, predicate: Callable[[tq.TransferJob], bool]
-) -> tq.TransferJob:
-    """Block (at most WAIT) until the job, as it stands now or as an event reports it,
-    satisfies ``predicate``; return that snapshot.
-
-    A state reached later must be announced by a job-updated event (coalesced or not)
-    to be seen here: so waiting on it also checks that the queue reports it."""
-    cond = threading.Condition()
-    seen: list[tq.TransferJob] = []
-
-    def receiver(sender: Any, *, job: tq.TransferJob, **extra: Any) -> None:
-        if job.id == job_id:
-            with cond:
-                seen.append(job)
-                cond.notify_all()
-
-    def found() -> tq.TransferJob | None:
-        return next((job for job in seen if predicate(job)), None)
-
-    with tq.job_updated.connected_to(receiver, sender=queue):
-        now = queue.get_job(job_id)
-        assert now is not None
-        with cond:
-            seen.insert(0, now)
-            assert cond.wait_for(lambda: found() is not None, WAIT), (
-                f"no snapshot of the job got there; the last: {seen[-1]}"
-            )
-            result = found()
-    assert result is not None
-    return result
 
 
 def waiting_to_retry(job: tq.TransferJob) -> bool:

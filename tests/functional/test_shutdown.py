@@ -9,14 +9,11 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import (
-    WAIT,
-    EventRecorder,
-    GatedExecutor,
-    make_files,
-    noop_executor,
-    queue_threads,
-)
+from tests.helpers.bounds import WAIT
+from tests.helpers.event_recorder import EventRecorder
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
+from tests.helpers.threads import queue_threads
 from transferqueue._events import delivery as _delivery
 
 

@@ -1,4 +1,4 @@
-"""Speed and ETA of a job (issue 3, part 4): ``bytes_per_second`` and ``eta_seconds``.
+"""Speed and ETA of a job: ``bytes_per_second`` and ``eta_seconds``.
 
 The rule under test (``Job._sample``/``Job._speed``, ``DEFAULT_SPEED_WINDOW``): a sample
 ``(time, loaded bytes)`` is taken when the job becomes active and at every change of its
@@ -25,7 +25,9 @@ import pytest
 from freezegun import freeze_time
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor
+from tests.helpers.file_lists import make_files
 from transferqueue._core.failure import Failure
 from transferqueue._core.job import Job
 

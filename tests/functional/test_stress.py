@@ -9,7 +9,9 @@ import attrs
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, EventRecorder, queue_threads
+from tests.helpers.bounds import WAIT
+from tests.helpers.event_recorder import EventRecorder
+from tests.helpers.threads import queue_threads
 
 LIMIT = 4
 CLIENTS = 20

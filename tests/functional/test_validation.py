@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, EventRecorder, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.event_recorder import EventRecorder
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
 
 GOOD_FILE: dict[str, Any] = {"source_path": "src/a", "destination_path": "dst/a", "size": 10}
 

@@ -20,14 +20,11 @@ import pytest
 from freezegun import freeze_time
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
-from tests.unit.test_watch_unit import (
-    FROZEN,
-    assert_clock_frozen,
-    closed_after,
-    drain_until_timeout,
-    in_thread,
-)
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
+from tests.helpers.threads import in_thread
+from tests.helpers.watching import FROZEN, assert_clock_frozen, closed_after, drain_until_timeout
 
 if TYPE_CHECKING:
     from typing_extensions import assert_type

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.sse_pictures import Pictures
 from transferqueue.web import END_EVENT_ID, EventStream, Reply, TransferEndpoints, sse_message
 from transferqueue.web._hidden_paths import file_name, folders, hidden_error
@@ -137,7 +139,7 @@ def test_job_stream_messages_carry_the_jobs_event_numbers_and_resume_after_them(
     """Each message of a job's stream has ``id: <n>``, the job's last event it
     includes. A reconnect with the id of the job's current snapshot is not sent that
     snapshot again (the next update comes); with an older id it is sent what changed since
-    (issue 12) when the endpoints saw every event in between, else the job whole; with
+    when the endpoints saw every event in between, else the job whole; with
     the terminal snapshot's id it gets only the end."""
     job_id = queue.queue_job("local-upload", make_files(2), gate)
     gate.wait_running(2)

@@ -18,7 +18,9 @@ import attrs
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.sse_pictures import Pictures
 from transferqueue.web import EventStream, TransferEndpoints, _messages
 from transferqueue.web._messages import ChangeHistory, MessageCache, changed_between
@@ -254,7 +256,7 @@ def finished_jobs(count: int) -> list[tq.TransferJob]:
 
 
 def test_message_cache_is_by_snapshot_and_changes_weak_and_bounded() -> None:
-    """Issue 5 and 12: a snapshot's data line is encoded once per set of changes (None: the
+    """A snapshot's data line is encoded once per set of changes (None: the
     whole job), whatever the event or id it goes out with; another snapshot object is
     encoded afresh; the cache keeps no snapshot alive and keeps its most recent jobs."""
     encoded: list[str] = []

@@ -22,8 +22,8 @@ from typing import Any
 import redis
 
 import transferqueue as tq
-from tests.conftest import WAIT
 from tests.helpers import celery_recipe
+from tests.helpers.bounds import WAIT
 from tests.helpers.celery_recipe import celery_app
 from tests.helpers.web_apps import WSGIApp
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 
 ROOT = Path(__file__).resolve().parents[2]
 

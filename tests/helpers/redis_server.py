@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.s3_server import free_port
 
 REQUIRED = os.environ.get("TRANSFERQUEUE_REQUIRE_REDIS") == "1"

@@ -15,7 +15,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 
 _CHUNK = 16 * 1024
 

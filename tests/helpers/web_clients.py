@@ -33,7 +33,7 @@ from django.urls import include, path
 from werkzeug.test import TestResponse
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.django_project import configure
 from tests.helpers.sse_pictures import Pictures
 from transferqueue.web import transfer_blueprint
@@ -326,3 +326,8 @@ def _checking_request_type(options: dict[str, Any], request_type: type) -> dict[
         return hook(request, job, action)
 
     return {**options, "can_access": checked}
+
+
+Serve = Callable[..., "WebClient"]
+"""``serve(queue, **options) -> WebClient``: what the ``serve`` fixture of the integration
+tests (tests/integration/conftest.py) gives."""

@@ -1,4 +1,4 @@
-"""Atomic destination files (issue 4, Local): ``transferqueue.executors._files.atomic``.
+"""Atomic destination files: ``transferqueue.executors._files.atomic``.
 
 Every local file an executor writes goes through ``atomic_destination``: the bytes land
 in a hidden temporary file beside the destination and are moved into place only when
@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import FullDisk, refuse_scandir
+from tests.helpers.disk_faults import FullDisk, refuse_scandir
 from transferqueue.executors._files import atomic as _atomic
 from transferqueue.executors._files import file_lock as _file_lock
 from transferqueue.executors._files import temporaries as _temporaries
@@ -299,7 +299,7 @@ def test_a_destination_name_of_255_bytes_can_be_written(tmp_path: Path) -> None:
         assert len(_atomic.temporary_path(destination).name.encode()) <= 255
 
 
-# -- the temporary's lock, and stale temporaries (issue 10) ------------------------------
+# -- the temporary's lock, and stale temporaries -----------------------------------------
 
 STALE = 3600.0  # seconds: far beyond the age guard
 
@@ -471,7 +471,7 @@ def test_a_temporary_locked_by_a_sweep_while_created_is_given_up(
     assert _entries(tmp_path) == []
 
 
-# -- fewer system calls per file (issue 12) ------------------------------------------------
+# -- fewer system calls per file -----------------------------------------------------------
 
 FORK_SCRIPT = """
 import os, sys

@@ -1,4 +1,4 @@
-"""Issue 11, part 7: the Celery recipe (tests/helpers/celery_recipe.py) end to end, with real
+"""The Celery recipe (tests/helpers/celery_recipe.py) end to end, with real
 processes on 127.0.0.1: a ``celery worker --pool threads`` (Redis broker) runs the copies
 that a Flask view, served by ``gunicorn -k gthread -w 2``, hands to it; the browser's
 stream, from another gunicorn worker than the one that took the copy, follows the job to
@@ -29,9 +29,10 @@ if importlib.util.find_spec("celery") is None and not REQUIRED:
 
 import redis
 
+from tests.helpers.bounds import WAIT
+from tests.helpers.gunicorn_cluster import ClusterServer, data_events, gunicorn_cluster
+from tests.helpers.web_servers import STARTUP
 from tests.helpers.worker_process import ROOT
-from tests.integration.test_redis_web import ClusterServer, data_events, gunicorn_cluster
-from tests.integration.test_web_servers import STARTUP, WAIT
 
 SIZE = 100_000
 

@@ -20,13 +20,15 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import WAIT, refuse_scandir
+from tests.helpers.bounds import WAIT
+from tests.helpers.cp_json import rebuild
+from tests.helpers.disk_faults import refuse_scandir
 from tests.helpers.fake_hub import FakeHub, RunningHub, Stall, start_hub
 from tests.helpers.lock_holder import holding_lock
 from tests.helpers.pty_terminal import Terminal as PtyTerminal
 from tests.helpers.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
 from tests.helpers.stall_proxy import stalling_proxy
-from tests.integration.test_cli_output import Terminal, rebuild
+from tests.helpers.string_terminal import Terminal
 from transferqueue._cli.exit_status import _cancelling_signals, _interrupted_status, _Signalled
 from transferqueue._cli.main import main
 from transferqueue._cli.output import _skipped
@@ -136,7 +138,7 @@ def test_existing_destination_fails_then_overwrite(
     out, err = capsys.readouterr()
     assert err == (
         f"failed {tmp_path / 'a'}: {tmp_path / 'b'} exists (use --overwrite to replace it)\n"
-    )  # one hint, the CLI's own (issue 10: the executor's named overwrite=True too)
+    )  # one hint, the CLI's own (before, the executor's named overwrite=True too)
     assert "0 of 1 files copied" in out
     assert (tmp_path / "b").read_bytes() == b"old"
     assert main(["cp", "--overwrite", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
@@ -464,7 +466,7 @@ def test_a_bucket_without_a_key_is_a_folder(tmp_path: Path) -> None:
 
 
 def test_a_name_that_is_not_utf8_is_copied(tmp_path: Path) -> None:
-    """Issue 4 CLI and Local: a file name that is not valid UTF-8 (bytes on Linux) is
+    """A file name that is not valid UTF-8 (bytes on Linux) is
     copied, its bytes intact, and no temporary file stays."""
     source = tmp_path / "weird"
     source.mkdir()
@@ -513,7 +515,7 @@ def test_an_error_while_showing_progress_cancels_the_job(
 def test_ctrl_c_while_the_job_is_being_queued_cancels_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Review of issue 10: a Ctrl-C (or SIGTERM, SIGHUP) that lands after the job was
+    """A Ctrl-C (or SIGTERM, SIGHUP) that lands after the job was
     queued but before the copy watches it, as ``queue_job`` of a big job returns, cancels
     the job too: "cancelled", exit 130, the executor told to stop. Before, leaving the
     queue's block waited for the whole copy to run to its end, unseen."""

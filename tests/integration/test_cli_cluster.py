@@ -1,4 +1,4 @@
-"""Issue 11, part 8: ``transferqueue jobs``, ``watch`` and ``cancel`` from a shell, as real
+"""``transferqueue jobs``, ``watch`` and ``cancel`` from a shell, as real
 ``python -m transferqueue`` processes against a real redis-server, for jobs that another
 real process owns (tests/helpers/redis_queue_worker.py)."""
 
@@ -15,7 +15,10 @@ from typing import Any, cast
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.cp_json import rebuild
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.pty_terminal import Terminal
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
@@ -27,7 +30,6 @@ from tests.helpers.redis_server import (  # noqa: F401
     wait_until,
 )
 from tests.helpers.worker_process import ROOT, Worker, workers  # noqa: F401
-from tests.integration.test_cli_output import rebuild
 from transferqueue._cli.main import main
 
 if MISSING is not None and not REQUIRED:

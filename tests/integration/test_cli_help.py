@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import transferqueue
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from transferqueue._cli.cluster import _check_job_id
 from transferqueue._cli.main import _parser, main
 

@@ -1,8 +1,8 @@
 """What ``transferqueue cp`` prints, for big jobs and odd names.
 
-Item 9: ``--json`` is linear in the job's size (the whole job in the first and last lines,
+``--json`` is linear in the job's size (the whole job in the first and last lines,
 in between only the files that changed, by index), and the displays look only at the
-files that changed. Item 6: names that are not valid UTF-8, or that the output's encoding
+files that changed. Names that are not valid UTF-8, or that the output's encoding
 cannot take, are printed escaped instead of crashing the copy.
 """
 
@@ -21,7 +21,11 @@ import attrs
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files, refuse_scandir
+from tests.helpers.bounds import WAIT
+from tests.helpers.cp_json import rebuild
+from tests.helpers.disk_faults import refuse_scandir
+from tests.helpers.file_lists import make_files
+from tests.helpers.string_terminal import Terminal
 from transferqueue._cli import bars as _cli_rich
 from transferqueue._cli import display as _cli_display
 from transferqueue._cli import main as _cli
@@ -31,24 +35,6 @@ from transferqueue._core.clock import utc_now
 ROOT = Path(__file__).resolve().parents[2]
 ODD = os.fsdecode(b"\xff-data.bin")  # not valid UTF-8: held as a lone surrogate
 ACCENTED = "caf\u00e9.txt"  # valid UTF-8, not ASCII
-
-
-def rebuild(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The job as a consumer of ``cp --json`` rebuilds it, as README.rst says: the first
-    line's job, then each later line's job totals and changed files (the last line's
-    whole job is not used, so that it can be compared with the result)."""
-    created, *later = events
-    assert created["event"] == "created"
-    job: dict[str, Any] = created["job"]
-    for event in later:
-        assert event["event"] in ("updated", "ended")
-        files = job["files"]
-        if event["event"] == "updated":
-            assert "files" not in event["job"]
-        job = {**event["job"], "files": files}
-        for change in event["changed_files"]:
-            files[change["index"]] = change["file"]
-    return job
 
 
 def cp(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -182,13 +168,6 @@ def every_snapshot(count: int) -> list[tuple[tq.TransferJob, tuple[int, ...] | N
     return snapshots
 
 
-class Terminal(io.StringIO):
-    """A stream that says it is a terminal, so the rich progress is used."""
-
-    def isatty(self) -> bool:
-        return True
-
-
 @pytest.mark.parametrize("display", ["plain", "json", "rich"])
 def test_the_displays_read_only_the_changed_files(display: str) -> None:
     """Fed the snapshots of a 300-file job, a display reads each file once
@@ -279,7 +258,7 @@ def odd_tree(root: Path) -> Path:
 def test_odd_names_are_printed_escaped(
     tmp_path: Path, env: dict[str, str | None], encoding: str, accented: str
 ) -> None:
-    """Issue 10 item 6: ``cp`` of a real file whose name holds the byte 0xff (and one
+    """``cp`` of a real file whose name holds the byte 0xff (and one
     named with an accent) prints every line with such names escaped as GNU tools do (the
     byte as ``\\xff``, a character the output cannot take as ``\\u00e9``): the plain
     lines, the summary, --dry-run, the failures and usage errors on stderr; the copy
@@ -319,7 +298,7 @@ def test_odd_names_are_printed_escaped(
 
 
 def test_odd_names_with_json_and_quiet(tmp_path: Path) -> None:
-    """Issue 10 item 6: --json and -q cope already, and still do: JSON escapes the
+    """--json and -q cope already, and still do: JSON escapes the
     name (``\\udcff``, which json.loads and os.fsencode turn back into the byte), and -q
     prints nothing; both under a strict UTF-8 and an ASCII output."""
     source = odd_tree(tmp_path)
@@ -351,7 +330,7 @@ class StrictTerminal(io.TextIOWrapper):
 
 
 def test_the_rich_display_escapes_odd_names() -> None:
-    """Issue 10 item 6: the rich display's line for a file in flight names it escaped;
+    """The rich display's line for a file in flight names it escaped;
     writing it to a UTF-8 terminal raised UnicodeEncodeError before."""
     terminal = StrictTerminal("utf-8")
     job = tq.TransferJob(
@@ -380,7 +359,7 @@ def test_the_rich_display_escapes_odd_names() -> None:
 def test_a_skipped_folder_with_an_odd_name_is_reported_escaped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 10 item 6: the "skipped" line for an unreadable folder whose name is not
+    """The "skipped" line for an unreadable folder whose name is not
     UTF-8 is printed escaped, even on a stderr that refuses what it cannot encode."""
     source = odd_tree(tmp_path)
     locked = source / os.fsdecode(b"locked-\xfe")
@@ -413,7 +392,7 @@ def test_a_skipped_folder_with_an_odd_name_is_reported_escaped(
     ],
 )
 def test_printable(text: str, encoding: str, shown: str) -> None:
-    """Issue 10 item 6: what the output's encoding cannot take is escaped, the rest
+    """What the output's encoding cannot take is escaped, the rest
     kept; a stream without an encoding counts as UTF-8."""
     stream = io.TextIOWrapper(io.BytesIO(), encoding=encoding)
     assert _cli_output._printable(text, stream) == shown
@@ -428,7 +407,7 @@ HOSTILE_SHOWN = "evil\\x1b[2J\\x1b]0;pwned\\x07\\x0adone forged -> line (1 B)\\u
 
 
 def test_control_characters_in_names_are_printed_escaped(tmp_path: Path) -> None:
-    """Issue 10 item 6 (review): a name holding control characters (a remote's choice,
+    """A name holding control characters (a remote's choice,
     or a local file's) is printed escaped in every line that shows it, the plain display,
     --dry-run, the failures and a usage error: no escape sequence reaches the terminal
     and no line is forged. Before, only what the encoding could not take was escaped."""
@@ -467,7 +446,7 @@ def test_control_characters_in_names_are_printed_escaped(tmp_path: Path) -> None
 
 
 def test_the_rich_display_shows_names_as_they_are_not_as_markup() -> None:
-    """Review of issue 10: rich reads "[...]" in a text as markup; a file's name on the
+    """Rich reads "[...]" in a text as markup; a file's name on the
     rich display is shown as it is (before, "[blink]" in a name made the rest blink and
     vanished from the line, and "[link=URL]" would have made it a hyperlink)."""
     terminal = StrictTerminal("utf-8")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from transferqueue._cli.exit_status import _uninterrupted
 from transferqueue._cli.main import main
 

@@ -18,15 +18,16 @@ import transferqueue
 import transferqueue.executors
 import transferqueue.redis
 import transferqueue.web
-from tests.conftest import WAIT, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.docs_samples import DOCS, docs_python_blocks, docs_sample
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.redis_server import redis_server, redis_url  # noqa: F401
 from tests.helpers.web_clients import django_urlconf, read_until_end
-from tests.integration.test_readme import docs_python_blocks, docs_sample
 
 pytest.importorskip("flask")
 pytest.importorskip("django")
 
-DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
 TESTS = pathlib.Path(__file__).resolve().parent
 
 # Every Python sample of the docs, by the caption of its code block, and the test that runs

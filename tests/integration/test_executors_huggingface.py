@@ -1,6 +1,6 @@
 """The Hugging Face executor and listing helper against a fake hub on 127.0.0.1.
 
-Issue 4 ("Hugging Face"): downloads of model and dataset files, redirects to a CDN that
+Downloads of model and dataset files, redirects to a CDN that
 must not see the token, private repositories, clear errors, resume by HTTP Range
 after a broken connection, cancellation and the hub's endpoint and token from the
 environment. Every download test checks the bytes that arrived (size and sha256).
@@ -16,7 +16,7 @@ from typing import Any, cast
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.fake_hub import (
     CONFIG,
     SECRET,
@@ -192,7 +192,7 @@ def test_resume_after_a_broken_connection(hub: RunningHub, tmp_path: Path) -> No
 
 
 def test_resume_through_a_queue_with_retry(hub: RunningHub, tmp_path: Path) -> None:
-    """Issue 4 with issue 3's retries: the broken attempt is retried and resumes by Range."""
+    """With the queue's retries: the broken attempt is retried and resumes by Range."""
     cut = 50_000
     hub.hub.break_after["weights.bin"] = cut
     dest = tmp_path / "deep" / "weights.bin"
@@ -463,7 +463,7 @@ def test_list_sub_path_and_single_file(hub: RunningHub, tmp_path: Path) -> None:
         ("hf://spaces/o/s", HuggingFaceLocation("space", "o/s", "main", "")),
         ("hf://o/r@refs/pr/3/w.bin", HuggingFaceLocation("model", "o/r", "refs/pr/3", "w.bin")),
         ("hf://o/r@refs%2Fpr%2F3/w.bin", HuggingFaceLocation("model", "o/r", "refs/pr/3", "w.bin")),
-        # A branch with a slash (review of issue 10: its canonical URL, which a listing
+        # A branch with a slash (its canonical URL, which a listing
         # gives each file, read back as branch "feature" and path "x/w.bin").
         ("hf://o/r@feature%2Fx/w.bin", HuggingFaceLocation("model", "o/r", "feature/x", "w.bin")),
         ("hf://o/r@a%252Fb/w.bin", HuggingFaceLocation("model", "o/r", "a%2Fb", "w.bin")),
@@ -477,7 +477,7 @@ def test_parse_hf_url_valid(url: str, expected: HuggingFaceLocation) -> None:
 
 
 def test_a_branch_with_a_slash_is_listed_and_downloaded(hub: RunningHub, tmp_path: Path) -> None:
-    """Review of issue 10: the files of branch ``feature/x`` (given as ``feature%2Fx``) are
+    """The files of branch ``feature/x`` (given as ``feature%2Fx``) are
     listed with URLs that name that branch, and downloaded from it: the hub is asked for
     ``resolve/feature%2Fx/config.json``, not for ``x/config.json`` of branch ``feature``."""
     (mapping,) = list_hf_files(

@@ -1,6 +1,6 @@
 """The Hugging Face executor's HTTP client against every way a server may frame a reply.
 
-Issue 10 ("Hugging Face downloads fail against servers that close the connection"): with an
+Before, downloads failed against servers that close the connection: with an
 HTTP/1.0 reply, ``Connection: close`` or a body without a length, ``http.client`` lets go of
 the socket when it hands the reply over, and a reader of its own on that socket waited on a
 dead descriptor. Every test here runs against the fake hub on 127.0.0.1, its bodies (files
@@ -18,7 +18,7 @@ from typing import cast
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.fake_hub import (
     CONFIG,
     SUB_A,
@@ -168,7 +168,7 @@ def test_a_link_to_another_scheme_is_refused(hub: RunningHub, tmp_path: Path) ->
 
 
 def test_a_password_in_a_url_is_never_shown(hub: RunningHub, tmp_path: Path) -> None:
-    """Review of issue 10: a user name and password in ``HF_ENDPOINT`` (which the client
+    """A user name and password in ``HF_ENDPOINT`` (which the client
     never sends: the token goes in a header) or in a link the server gives are shown as
     ``***`` in every message and field: a refusal's, a link's that is not followed, a bad
     endpoint's, and the executor's repr. The endpoint still works."""

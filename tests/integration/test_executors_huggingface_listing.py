@@ -1,7 +1,7 @@
 """``list_hf_files`` against a hostile hub: entry names and fields checked once before they
 become destinations, and pagination bounded.
 
-Issue 10: a tree entry ``/tmp/x`` or ``//tmp/x`` became the destination ``/tmp/x``; an entry
+Before, a tree entry ``/tmp/x`` or ``//tmp/x`` became the destination ``/tmp/x``; an entry
 with ``"size": true`` passed and made ``queue_job`` raise; a ``next`` link to the same page
 was followed for ever. Every test serves the hostile tree from the fake hub on 127.0.0.1.
 """

@@ -1,7 +1,7 @@
 """The Hugging Face executor's partial file: owned by one download, never followed through a
 link, resumed only when the server proves it has the same file, checked on disk at the end.
 
-Issue 10: two downloads of one file into one destination corrupted it silently; a link
+Before, two downloads of one file into one destination corrupted it silently; a link
 planted as the partial file made the download write through it; a planted or stale partial
 was resumed as it was; an LFS file was checked over the bytes received, not over the file on
 disk; a destination name of 235-255 bytes always failed. Every test runs against the fake hub
@@ -23,7 +23,7 @@ from typing import cast
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.fake_hub import (
     CONFIG,
     TRAIN,
@@ -520,7 +520,7 @@ def test_an_lfs_file_is_checked_as_it_is_on_disk(hub: RunningHub, tmp_path: Path
 
 
 def test_only_the_hub_vouches_for_an_lfs_files_sha256(hub: RunningHub, tmp_path: Path) -> None:
-    """Review of issue 10: the sha256 an LFS file is checked against is the one the hub
+    """The sha256 an LFS file is checked against is the one the hub
     announced (``X-Linked-Etag`` on its redirect), not one the CDN it redirects to sends
     with its reply: a CDN serving bytes of its own, with their sha256, fails the check
     and leaves nothing. Before, the CDN's header replaced the hub's."""
@@ -598,7 +598,7 @@ def test_a_paused_download_keeps_its_part_and_resumes_by_range(
     """Paused mid-file through a queue, the download keeps its partial file; resumed, it
     asks only for the bytes after it (Range, If-Range): the file arrives whole, and no
     byte the first attempt wrote is asked for again."""
-    from tests.functional.test_retries import wait_for_job
+    from tests.helpers.job_waits import wait_for_job
 
     chunk = 4096
     hub.hub.stall = Stall("train.csv", after=4 * chunk, resume=True)
@@ -636,7 +636,7 @@ def test_a_download_paused_while_the_hub_sends_nothing_stops_at_once(
     """The hub stalls mid-body; the job is paused: the download notices while it waits
     for bytes (not at its next chunk, which is not coming), keeps its part and gives its
     slot back; resumed, it asks for the rest."""
-    from tests.functional.test_retries import wait_for_job
+    from tests.helpers.job_waits import wait_for_job
 
     chunk = 4096
     hub.hub.stall = Stall("train.csv", after=4 * chunk)  # hangs up once released

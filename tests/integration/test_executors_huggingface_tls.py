@@ -1,6 +1,6 @@
 """The Hugging Face executor over real TLS, against the fake hub served by HTTPS on 127.0.0.1.
 
-Issue 4 ("Hugging Face"): the hub is an ``https://`` origin, yet the plain-HTTP tests never
+The hub is an ``https://`` origin, yet the plain-HTTP tests never
 exercise that path. Here a throwaway CA (made with ``cryptography``, a dependency of moto in
 the test extra) signs a certificate for 127.0.0.1/localhost, and the fake hub and its CDN
 serve it. The executor passes no ``ssl.SSLContext`` of its own: ``http.client`` builds one
@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.fake_hub import (
     CONFIG,
     SECRET,
@@ -555,7 +555,7 @@ def downgrading_hub(trust: Pki) -> Iterator[RunningHub]:
 def test_https_hub_redirecting_to_plain_http_cdn(
     downgrading_hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 4, documented behaviour: a redirect from the https hub to an ``http://`` CDN
+    """Documented behaviour: a redirect from the https hub to an ``http://`` CDN
     is followed (as ``curl -L`` and ``requests`` do); the token goes to the hub only, never
     over the plain connection (another scheme, so another origin); the bytes are checked
     against the sha256 the hub announced over TLS (X-Linked-Etag on the 302), so a CDN

@@ -23,8 +23,16 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 import transferqueue as tq
-from tests.conftest import WAIT
 from tests.helpers import s3_server
+from tests.helpers.bounds import WAIT
+from tests.helpers.direct_calls import FakeProgress, transfer_file
+from tests.helpers.s3_payloads import (
+    MiB,
+    multipart_config,
+    open_uploads,
+    payload,
+    read_object,
+)
 from tests.helpers.s3_server import MotoServer, free_port, s3_client
 from transferqueue.executors import S3Transfer, list_s3_objects, parse_s3_url
 from transferqueue.executors._files.file_lock import FileBusyError, open_locked
@@ -33,23 +41,13 @@ from transferqueue.executors._s3 import s3_error
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import MultipartUploadTypeDef
 
 # The moto server's fixtures, made visible to pytest in this module.
 moto_server = s3_server.moto_server
 moto_endpoint = s3_server.moto_endpoint
 s3_env = s3_server.s3_env
 
-MiB = 1 << 20
 BUCKET = "bucket"
-
-
-def multipart_config(max_concurrency: int = 10) -> TransferConfig:
-    """Multipart with small parts: above 8 MiB, in parts of 5 MiB (S3's smallest part
-    size), so 20 MiB go in 4 parts; 10 request threads is boto3's default."""
-    return TransferConfig(
-        multipart_threshold=8 * MiB, multipart_chunksize=5 * MiB, max_concurrency=max_concurrency
-    )
 
 
 def sha256(data: bytes) -> str:
@@ -60,69 +58,8 @@ def file_sha256(path: Path) -> str:
     return sha256(path.read_bytes())
 
 
-def payload(size: int, seed: int = 0) -> bytes:
-    """``size`` bytes that differ from part to part (so a misplaced part shows)."""
-    block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += counter.to_bytes(8, "big") + block[8:]
-        counter += 1
-    return bytes(out[:size])
-
-
-def read_object(client: S3Client, bucket: str, key: str) -> bytes:
-    return client.get_object(Bucket=bucket, Key=key)["Body"].read()
-
-
 def keys(client: S3Client, bucket: str) -> list[str]:
     return [entry["Key"] for entry in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
-
-
-def open_uploads(client: S3Client, bucket: str) -> list[MultipartUploadTypeDef]:
-    return client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
-
-
-class FakeProgress:
-    """Stands in for the queue's ProgressCallback in direct executor calls: records the
-    values, and raises TransferCancelled once ``cancel()`` was called."""
-
-    def __init__(self) -> None:
-        self.values: list[int] = []
-        self.threads: set[str] = set()
-        self.saw_cancel = threading.Event()  # set once the executor learnt of the cancel
-        self._cancel = threading.Event()
-
-    def __call__(self, loaded: int) -> None:
-        self.threads.add(threading.current_thread().name)
-        self.values.append(loaded)
-        self.raise_if_cancelled()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._seen(self._cancel.is_set())
-
-    def raise_if_cancelled(self) -> None:
-        if self._seen(self._cancel.is_set()):
-            raise tq.TransferCancelled("cancelled by the test")
-
-    def wait_cancelled(self, timeout: float | None = None) -> bool:
-        return self._seen(self._cancel.wait(timeout))
-
-    def _seen(self, cancelled: bool) -> bool:
-        if cancelled:
-            self.saw_cancel.set()
-        return cancelled
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def as_callback(self) -> tq.ProgressCallback:
-        return cast(tq.ProgressCallback, self)
-
-
-def transfer_file(source: str | Path, destination: str | Path, size: int) -> tq.TransferFile:
-    return tq.TransferFile(source_path=str(source), destination_path=str(destination), size=size)
 
 
 def run_job(executor: tq.Executor, type_: str, files: list[dict[str, Any]]) -> tq.TransferJob:
@@ -1163,7 +1100,7 @@ def test_pause_mid_multipart_upload_restarts_it_whole(client: S3Client, tmp_path
     """Paused after the first part, the upload is aborted (s3transfer cannot keep its
     parts for a later call): no open upload is left while paused; resumed, the file is
     uploaded again from byte 0, whole, and the job completes."""
-    from tests.functional.test_retries import wait_for_job
+    from tests.helpers.job_waits import wait_for_job
 
     data = payload(20 * MiB, seed=21)
     source = _write(tmp_path / "big.bin", data)

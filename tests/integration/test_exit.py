@@ -15,7 +15,8 @@ import threading
 import pytest
 
 import transferqueue as tq
-from tests.conftest import make_files, noop_executor
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
 
 SCRIPT = textwrap.dedent(
     """

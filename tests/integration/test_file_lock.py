@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.lock_holder import holding_lock
 from transferqueue.executors._files.file_lock import (
     FileBusyError,

@@ -35,7 +35,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-# The bounds: KeyboardInterrupt within 1 s of SIGINT, exit within 2 s after it.
+# The documented bounds: KeyboardInterrupt within 1 s of SIGINT, exit within 2 s after it.
 INTERRUPT_WITHIN = 1.0
 EXIT_WITHIN = 2.0
 # Generous bounds for everything else, so that a regression fails instead of hanging.

@@ -1,4 +1,4 @@
-"""Lifecycle logging on the ``transferqueue`` logger (issue 3, part 8), and nothing printed.
+"""Lifecycle logging on the ``transferqueue`` logger, and nothing printed.
 
 A job queued, completed or cancelled and a limit changed are INFO; a failed file (with its
 exception as ``exc_info``) and a failed job are WARNING; a failed attempt that will be
@@ -22,7 +22,9 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
 
 LOGGER = "transferqueue"
 REPO = Path(__file__).resolve().parents[2]

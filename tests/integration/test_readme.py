@@ -1,5 +1,5 @@
 """README.rst's samples run as written, and so do the samples the docs' how-to guides took
-over from it (``docs_sample`` finds one by its caption, for the tests of other modules too)."""
+over from it (``docs_sample``, of tests/helpers/docs_samples.py, finds one by its caption)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,18 @@ import asyncio
 import configparser
 import os
 import pathlib
-import re
 import subprocess
 import sys
-import textwrap
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import transferqueue as tq
-from tests.conftest import make_files, noop_executor
+from tests.helpers.docs_samples import docs_sample
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
 
 README = pathlib.Path(__file__).resolve().parents[2] / "README.rst"
-DOCS = README.parent / "docs"
 
 
 def _code_block_after(heading: str) -> str:
@@ -33,36 +31,6 @@ def _code_block_after(heading: str) -> str:
             break
         lines.append(line[4:])
     return "\n".join(lines)
-
-
-def docs_python_blocks() -> Iterator[tuple[pathlib.Path, str | None, str]]:
-    """Every ``.. code-block:: python`` in docs/: (file, its caption or None, its code)."""
-    for path in sorted(DOCS.rglob("*.rst")):
-        lines = path.read_text(encoding="utf-8").splitlines()
-        for number, line in enumerate(lines):
-            directive = re.fullmatch(r"(\s*)\.\. code-block:: python", line)
-            if directive is None:
-                continue
-            indent = len(directive.group(1))
-            caption = None
-            body = number + 1
-            while body < len(lines) and lines[body].strip().startswith(":"):
-                option, _, value = lines[body].strip()[1:].partition(":")
-                if option == "caption":
-                    caption = value.strip()
-                body += 1
-            code = []
-            for text in lines[body:]:
-                if text.strip() and len(text) - len(text.lstrip()) <= indent:
-                    break
-                code.append(text)
-            yield path, caption, textwrap.dedent("\n".join(code)).strip("\n") + "\n"
-
-
-def docs_sample(caption: str) -> str:
-    """The code of the one Python sample in docs/ captioned ``caption``."""
-    (code,) = [code for _, name, code in docs_python_blocks() if name == caption]
-    return code
 
 
 def test_the_first_command_runs_the_demo(tmp_path: pathlib.Path) -> None:

@@ -1,7 +1,7 @@
 """Receivers of ``job-updated`` written before ``changed_files`` existed keep working.
 
-Issue 10 added the keyword argument ``changed_files`` to ``job-updated``; a receiver
-written as ``def on_update(sender, job)`` then raised ``TypeError`` (logged) at every
+When ``job-updated`` gained the keyword argument ``changed_files``, a receiver written as
+``def on_update(sender, job)`` raised ``TypeError`` (logged) at every
 event and never saw a job again. It is now passed only to receivers that take it (a
 parameter of that name that may be passed by keyword, or ``**kwargs``), decided once per
 receiver. The shapes are tested through real queues; the remembering on its own.
@@ -26,7 +26,9 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
 from transferqueue._events import receivers as _receivers
 from transferqueue._events.receivers import _Decisions
 

@@ -1,4 +1,4 @@
-"""Issue 11, part 4: ``cancel_job`` from any process. The owner (a real process,
+"""``cancel_job`` from any process. The owner (a real process,
 tests/helpers/redis_queue_worker.py) listens for requests in Redis; its executors see
 TransferCancelled within a second of the request, and its log names who asked."""
 
@@ -17,7 +17,10 @@ from typing import Any, cast
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor, queue_threads
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
+from tests.helpers.redis_owners import owner, owner_of, running
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,
@@ -25,6 +28,7 @@ from tests.helpers.redis_server import (  # noqa: F401
     redis_url,
     wait_until,
 )
+from tests.helpers.threads import queue_threads
 from tests.helpers.worker_process import Worker, workers  # noqa: F401
 
 if MISSING is not None and not REQUIRED:
@@ -50,28 +54,6 @@ def canceller(redis_url: str) -> Iterator[tq.TransferQueue]:  # noqa: F811
         yield queue
     finally:
         queue.shutdown(cancel_jobs=True)
-
-
-def owner(redis_url: str, jobs: int, files: int) -> tuple[Worker, list[str]]:  # noqa: F811
-    worker = Worker("own", redis_url, "q", jobs, files, module="tests.helpers.redis_queue_worker")
-    ids = []
-    for _ in range(jobs):
-        kind, job_id = worker.read_line().split()
-        assert kind == "job"
-        ids.append(job_id)
-    return worker, ids
-
-
-def owner_of(queue: tq.TransferQueue) -> str:
-    """The name under which ``queue``'s process owns its jobs."""
-    backend = queue._backend
-    assert isinstance(backend, RedisBackend)
-    return backend.owner_id
-
-
-def running(queue: tq.TransferQueue, job_id: str, count: int) -> bool:
-    job = queue.get_job(job_id)
-    return job is not None and job.progress.loaded_bytes == 5 * count
 
 
 def test_a_cancel_from_another_process_reaches_the_executors_within_a_second(

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from transferqueue.redis._daemon import DaemonLoop
 
 

@@ -1,4 +1,4 @@
-"""Issue 11, part 1: what the semaphore reads from Redis is untrusted. Values written
+"""What the semaphore reads from Redis is untrusted. Values written
 straight into its keys (as a bug or a hostile client with access could) are refused with
 a RedisDataError naming the key, or dropped where they would block a slot for ever;
 set_limit() repairs the limit."""

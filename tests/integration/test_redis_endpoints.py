@@ -1,4 +1,4 @@
-"""Issue 11, part 3: the web front's all-jobs stream on a Redis-backed queue follows every
+"""The web front's all-jobs stream on a Redis-backed queue follows every
 job of the cluster (news read from the namespace's stream in Redis), with the same rules
 as on one process: the list first, no news older than a finished job the list showed, the
 access hook asked for each job, keep-alives while quiet."""
@@ -12,7 +12,9 @@ from typing import Any, cast
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,

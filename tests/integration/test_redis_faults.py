@@ -1,4 +1,4 @@
-"""Issue 11, part 1: the Redis semaphore when Redis cannot be used: an unreachable URL, a
+"""The Redis semaphore when Redis cannot be used: an unreachable URL, a
 wrong password, a server that goes away or restarts empty mid-run, one that refuses
 writes. Errors name the URL, never its password."""
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,

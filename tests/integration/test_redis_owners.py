@@ -1,4 +1,4 @@
-"""Issue 11, part 5: owner failure. An owner (a real process, tests/helpers/redis_queue_worker.py)
+"""Owner failure. An owner (a real process, tests/helpers/redis_queue_worker.py)
 killed with SIGKILL frees its slots within one lease, and its unfinished jobs become
 ``failed``, naming it, for every other process; one stopped past its lease (SIGSTOP) finds
 its jobs failed when it resumes, stops their executors and writes nothing over them."""
@@ -19,7 +19,9 @@ import attrs
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor
+from tests.helpers.file_lists import make_files
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,

@@ -1,4 +1,4 @@
-"""Issue 11, part 1: the pieces of transferqueue.redis that need no server: URLs shown
+"""The pieces of transferqueue.redis that need no server: URLs shown
 without passwords, holder ids, the lease keeper thread, and the import without redis-py."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from transferqueue.redis._cancels import CancelListener
 from transferqueue.redis._keeper import LeaseKeeper
 from transferqueue.redis._keys import SemaphoreKeys, new_holder_id

@@ -15,7 +15,10 @@ from collections.abc import Iterator
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
+from tests.helpers.redis_owners import owner, owner_of, running
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,
@@ -24,7 +27,6 @@ from tests.helpers.redis_server import (  # noqa: F401
     wait_until,
 )
 from tests.helpers.worker_process import Worker, workers  # noqa: F401
-from tests.integration.test_redis_cancel import owner, owner_of, running
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)

@@ -1,4 +1,4 @@
-"""Issue 11, part 1: the Redis semaphore across real processes (tests/helpers/redis_worker.py),
+"""The Redis semaphore across real processes (tests/helpers/redis_worker.py),
 against a real redis-server: the limit holds across processes, waiters are served in
 order of arrival, a killed holder's slot comes back within one lease, a paused one
 notices it lost its slot, and a semaphore refuses to be used after fork."""
@@ -17,7 +17,7 @@ from typing import cast
 
 import pytest
 
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,

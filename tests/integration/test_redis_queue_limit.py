@@ -1,4 +1,4 @@
-"""Issue 11, part 1 wired in: ``TransferQueue(limit, backend=RedisBackend(url))`` runs at
+"""``TransferQueue(limit, backend=RedisBackend(url))`` runs at
 most ``limit`` executors at once across every process of the cluster, against a real
 redis-server: real worker processes (tests/helpers/redis_queue_worker.py) record what runs in
 Redis; a file waiting for its cluster-wide slot can be cancelled, or shut down; the limit
@@ -19,7 +19,9 @@ from functools import partial
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,

@@ -1,4 +1,4 @@
-"""Issue 11, part 2: the shared registry. Every job's snapshot is in Redis as JSON,
+"""The shared registry. Every job's snapshot is in Redis as JSON,
 written by its owner (coalesced like its events), read by every process of the cluster:
 ``get_job``, ``get_all_jobs``, ``get_active_job_ids`` and ``wait`` work for any job, ids
 stay unique across processes, retention applies to the registry, and what Redis holds is
@@ -20,7 +20,9 @@ from functools import partial
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,

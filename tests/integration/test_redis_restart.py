@@ -1,4 +1,4 @@
-"""Issue 11, part 6: Redis faults of a Redis-backed queue. Redis stopped mid-run: the
+"""Redis faults of a Redis-backed queue. Redis stopped mid-run: the
 running file finishes, no new file starts, the queue reconnects; restarted without its
 data, the owner writes its jobs again within a heartbeat; restarted with its data after a
 long outage, nobody is declared lost for it. Nothing reads a job as finished that is not."""
@@ -12,7 +12,7 @@ import time
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.redis_server import (
     MISSING,
     REQUIRED,

@@ -1,4 +1,4 @@
-"""Issue 11, part 1: the Redis semaphore in one process, against a real redis-server.
+"""The Redis semaphore in one process, against a real redis-server.
 
 Several semaphore objects stand for several processes here (each has its own connection
 pool and holder ids); tests/integration/test_redis_processes.py runs real processes.
@@ -15,7 +15,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
+from tests.helpers.docs_samples import docs_sample
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,
@@ -23,7 +24,6 @@ from tests.helpers.redis_server import (  # noqa: F401
     redis_url,
     wait_until,
 )
-from tests.integration.test_readme import docs_sample
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)

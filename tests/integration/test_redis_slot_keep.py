@@ -1,6 +1,6 @@
 """A worker of a Redis-backed queue keeps its cluster-wide slot for its process's next
-file within ``slot_keep`` of taking it (issue 11, "a no-op file costs at most 3 round
-trips"), against a real redis-server: how many slots were taken, that a kept slot goes
+file within ``slot_keep`` of taking it (so that a no-op file costs at most 3 round
+trips), against a real redis-server: how many slots were taken, that a kept slot goes
 back before its job's end is told, that a limit changed here or a lost slot is never
 reused."""
 
@@ -14,7 +14,9 @@ from datetime import timedelta
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,

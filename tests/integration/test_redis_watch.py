@@ -1,4 +1,4 @@
-"""Issue 11, part 3: ``watch()`` of another process's job reads the job's event stream in
+"""``watch()`` of another process's job reads the job's event stream in
 Redis and behaves as a local watch: the job at once, each newer snapshot (skipping to the
 latest when behind), ``changed_files``, ``event_id``, keep-alives, timeout, close; and it
 copes with what it cannot trust (entries trimmed away, malformed ones, a job that goes)."""
@@ -14,7 +14,9 @@ from typing import cast
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.redis_server import (  # noqa: F401
     MISSING,
     REQUIRED,

@@ -18,7 +18,7 @@ import attrs
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 
 
 class TransientError(Exception):

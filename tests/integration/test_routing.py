@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.fake_hub import FakeHub, RunningHub, start_hub
 from tests.helpers.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
 from transferqueue.executors._files.remote_names import UnsafeRemoteNameError
@@ -145,8 +145,8 @@ def test_list_files_gives_on_error_to_the_s3_listing(
         list_files("s3://bucket/p", str(tmp_path))
 
 
-# list_hf_files takes on_error once the Hugging Face listing checks its names (issue 10,
-# another branch): list_files passes it on the same way; its test belongs there.
+# list_hf_files takes on_error once the Hugging Face listing checks its names:
+# list_files passes it on the same way; its test belongs there.
 
 
 def test_list_files_and_transfer_hf(

@@ -17,16 +17,10 @@ import pytest
 from botocore.config import Config
 
 from tests.helpers import s3_server
+from tests.helpers.direct_calls import FakeProgress, transfer_file
+from tests.helpers.s3_payloads import MiB, multipart_config, open_uploads, payload, read_object
 from tests.helpers.s3_server import MotoServer, s3_client
 from tests.helpers.stall_proxy import ReplyDroppingProxy, reply_dropping_proxy
-from tests.integration.test_executors_s3 import (
-    FakeProgress,
-    multipart_config,
-    open_uploads,
-    payload,
-    read_object,
-    transfer_file,
-)
 from transferqueue.executors import S3Transfer
 
 if TYPE_CHECKING:
@@ -36,7 +30,6 @@ moto_server = s3_server.moto_server
 moto_endpoint = s3_server.moto_endpoint
 s3_env = s3_server.s3_env
 
-MiB = 1 << 20
 BUCKET = "bucket"
 
 

@@ -1,4 +1,4 @@
-"""Requests per object (issue 12, part 3), counted in the real moto server's request log.
+"""Requests per object, counted in the real moto server's request log.
 
 An upload without overwrite is one conditional PUT (``If-None-Match: *``), refused by the
 server with 412 when the object exists; a download is one GET (no HEAD first); the command
@@ -18,8 +18,8 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 
 import transferqueue as tq
-from tests.conftest import WAIT
 from tests.helpers import s3_server
+from tests.helpers.bounds import WAIT
 from tests.helpers.s3_server import MotoServer, s3_client
 from transferqueue._cli import main as _cli
 from transferqueue.executors import S3Transfer, Transfer, _s3, list_s3_objects

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from transferqueue._core import singleton as _singleton
 
 ENV = "MAX_CONCURRENT_TRANSFERS"

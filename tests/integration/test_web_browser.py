@@ -1,8 +1,8 @@
 """The demo page in a real, headless Chromium driven by Playwright.
 
 Each test runs twice: with the demo app (Flask) in werkzeug's threaded server, and with
-the same page and routes in Django under ASGI (tests/helpers/django_demo.py) in uvicorn (issue
-13), both on 127.0.0.1 (a free port). Chromium is
+the same page and routes in Django under ASGI (tests/helpers/django_demo.py) in uvicorn,
+both on 127.0.0.1 (a free port). Chromium is
 Debian's ``/usr/bin/chromium`` (or the executable named by ``TRANSFERQUEUE_CHROMIUM``),
 which Playwright starts with a fresh temporary profile. Without it the module is
 skipped, unless ``TRANSFERQUEUE_REQUIRE_BROWSER=1`` (as in CI), which fails every test.
@@ -26,7 +26,7 @@ import pytest
 from werkzeug.serving import make_server
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from tests.helpers.django_demo import django_demo_app
 from tests.helpers.web_apps import uvicorn_server
 from transferqueue.web._demo import demo_app

@@ -24,7 +24,7 @@ from flask.testing import FlaskClient
 
 import transferqueue as tq
 import transferqueue.web
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from transferqueue.web._demo import DEMO_KINDS, demo_app
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """What only the views of transferqueue.web.django have, through Django's
 test client: 405s, CSRF, URL names and inclusion, urls.py and its TRANSFERQUEUE setting;
-issue 13: the app config, the setting's concurrency limit, the system checks, the trailing
+the app config, the setting's concurrency limit, the system checks, the trailing
 slash, and streams under ASGI (through Django's AsyncClient).
 
 The routes themselves are tested under both frameworks in test_web_routes.py. Each test
@@ -25,8 +25,10 @@ from django.test import Client, RequestFactory, override_settings
 from django.urls import NoReverseMatch, include, path, resolve, reverse
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
 from tests.helpers.django_project import configure
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.web_clients import (
     KEEPALIVE,
     DjangoWebClient,
@@ -133,7 +135,7 @@ def test_delete_needs_no_csrf_token(
 
 def test_url_names(queue: tq.TransferQueue, gate: GatedExecutor) -> None:
     """The documented URL names reverse to the routes, "events" is the all-jobs
-    stream (not a job called "events"); issue 13: the names are in the application
+    stream (not a job called "events"); the names are in the application
     namespace "transferqueue", and a second inclusion with an instance namespace works."""
     job_id = queue.queue_job("local-upload", make_files(1), gate)
     other = tq.TransferQueue(1)
@@ -177,7 +179,7 @@ def urls_built_with(setting: object) -> Iterator[None]:
 
 def test_include_urls_module() -> None:
     """``include("transferqueue.web.django.urls")`` serves the process-wide queue
-    under the project's prefix, with the documented names; issue 10: without
+    under the project's prefix, with the documented names; without
     TRANSFERQUEUE it refuses every request, with "PUBLIC": True it serves them."""
     job_id = tq.transfer_queue.queue_job("local-upload", make_files(1), noop_executor)
     done = tq.transfer_queue.wait(job_id, timeout=WAIT)
@@ -310,7 +312,7 @@ def test_settings_callable() -> None:
     ],
 )
 def test_settings_invalid(setting: object, message: str) -> None:
-    """Issue 5, 13: a bad TRANSFERQUEUE raises ImproperlyConfigured naming the key and
+    """A bad TRANSFERQUEUE raises ImproperlyConfigured naming the key and
     the problem."""
     with (
         override_settings(TRANSFERQUEUE=setting),

@@ -27,10 +27,12 @@ from django.test import AsyncClient, Client, override_settings
 from django.urls import include, path
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files
+from tests.helpers.bounds import WAIT
 from tests.helpers.django_project import configure
+from tests.helpers.docs_samples import docs_sample
+from tests.helpers.executors import GatedExecutor
+from tests.helpers.file_lists import make_files
 from tests.helpers.web_clients import django_urlconf, parse, subscribed_watches
-from tests.integration.test_readme import docs_sample
 from transferqueue._core import singleton as _singleton
 from transferqueue.web._endpoints import EventStream
 from transferqueue.web.django import transfer_urls

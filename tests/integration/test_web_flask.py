@@ -14,7 +14,10 @@ import flask
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.docs_samples import docs_sample
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.web_clients import (
     KEEPALIVE,
     FlaskWebClient,
@@ -24,7 +27,6 @@ from tests.helpers.web_clients import (
     read_until_comment,
     subscribed_watches,
 )
-from tests.integration.test_readme import docs_sample
 from transferqueue.web._endpoints import NOT_CONFIGURED
 
 

@@ -8,13 +8,11 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
-from tests.helpers.web_clients import DjangoWebClient, FlaskWebClient, deny_header
-from tests.integration import test_web_routes
-from tests.integration.test_web_routes import Serve
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
+from tests.helpers.web_clients import DjangoWebClient, FlaskWebClient, Serve, deny_header
 from transferqueue.web._endpoints import NOT_CONFIGURED
-
-serve = test_web_routes.serve  # the fixture, made visible to pytest in this module
 
 
 def test_pause_and_resume(queue: tq.TransferQueue, gate: GatedExecutor, serve: Serve) -> None:

@@ -9,49 +9,31 @@ test_web_django.py.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, GatedExecutor, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.file_lists import make_files
 from tests.helpers.web_clients import (
-    FRAMEWORKS,
     KEEPALIVE,
-    WebClient,
+    Serve,
     deny_header,
     keep_watches,
     read_events,
     read_until,
     read_until_comment,
     read_until_end,
-    serve_routes,
     subscribed_watches,
 )
 from transferqueue.executors import LocalCopy
 from transferqueue.web._endpoints import NOT_CONFIGURED
-
-Serve = Callable[..., WebClient]  # serve(queue, **options) -> WebClient
-
-
-@pytest.fixture(params=FRAMEWORKS)
-def serve(request: pytest.FixtureRequest) -> Iterator[Serve]:
-    """``serve(queue, **options)``: a client of the routes under ``/transfers/``, in the
-    framework the test is parametrised with."""
-    framework: str = request.param
-    with contextlib.ExitStack() as stack:
-
-        def serve(queue: tq.TransferQueue | None, **options: Any) -> WebClient:
-            return serve_routes(framework, stack, queue, **options)
-
-        yield serve
-
 
 # --- JSON routes ---------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from transferqueue._core.eager_lock import EagerLock
 
 

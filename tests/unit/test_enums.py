@@ -1,4 +1,4 @@
-"""The str-valued enumerations (contract "Names": members compare equal to their values)."""
+"""The str-valued enumerations: members compare equal to their values."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ ALL_MEMBERS: list[enum.Enum] = [member for cls, _ in CONTRACT_VALUES for member 
 
 @pytest.mark.parametrize(("cls", "values"), CONTRACT_VALUES)
 def test_every_contract_value_is_a_member(cls: type[enum.Enum], values: set[str]) -> None:
-    """Each enum has exactly the contract's values, looked up by value."""
+    """Each enum has exactly the documented values, looked up by value."""
     assert {member.value for member in cls} == values
     for value in values:
         assert cls(value).value == value
@@ -75,6 +75,6 @@ def test_is_terminal(status: tq.TransferStatus, terminal: bool) -> None:
 
 
 def test_unknown_value_is_rejected() -> None:
-    """A value outside the contract is not a member."""
+    """A value outside the documented ones is not a member."""
     with pytest.raises(ValueError, match="s3-sync"):
         tq.TransferType("s3-sync")

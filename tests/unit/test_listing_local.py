@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import refuse_scandir
+from tests.helpers.disk_faults import refuse_scandir
 from transferqueue.executors import list_local_files
 
 

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.executors import noop_executor
 from transferqueue._core import retry_timer as _retry_timer
 from transferqueue._core.clock import utc_now
 from transferqueue._core.job import Job
@@ -292,7 +293,7 @@ def test_due_entries_fire_while_the_clock_stands_still(
     _join(thread)
 
 
-# -- cancelling many jobs (issue 10, item 9): lazy discards -----------------------------
+# -- cancelling many jobs: lazy discards -------------------------------------------------
 
 
 def test_a_discarded_wait_never_fires_and_a_new_wait_of_the_job_does(

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 import transferqueue as tq
-from tests.conftest import noop_executor
+from tests.helpers.executors import noop_executor
 from transferqueue._core.job import Job
 from transferqueue._core.scheduler import RoundRobin
 

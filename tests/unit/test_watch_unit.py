@@ -6,11 +6,8 @@ The functional side, with a real queue, is in ``test_watch.py``.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import threading
-import time
-from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,7 +15,15 @@ import pytest
 from freezegun import freeze_time
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
+from tests.helpers.threads import in_thread
+from tests.helpers.watching import (
+    FROZEN,
+    assert_clock_frozen,
+    changes_of,
+    closed_after,
+    drain_until_timeout,
+)
 from transferqueue import JobWatch
 from transferqueue._events.watch import WatchFeed
 
@@ -89,69 +94,6 @@ def make_watch(
         keepalive=keepalive,
     )
     return watch, feed
-
-
-def changes_of(watch: JobWatch[Any]) -> tuple[int, ...] | None:
-    """``watch.changed_files``, read afresh (mypy would keep an earlier check's answer)."""
-    return watch.changed_files
-
-
-def in_thread(target: Callable[[], object]) -> list[object]:
-    """Run ``target`` in a thread, bounded by WAIT; return [its result or exception].
-
-    Not for code that must see freezegun's clock: freezegun gives real time to callers
-    within a few frames of ``threading``.
-    """
-    outcome: list[object] = []
-
-    def run() -> None:
-        try:
-            outcome.append(target())
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(WAIT)
-    assert not thread.is_alive(), "still blocked after WAIT seconds"
-    return outcome
-
-
-@contextlib.contextmanager
-def closed_after(watch: JobWatch[Any], seconds: float) -> Iterator[None]:
-    """Close ``watch`` from a timer thread if the block takes ``seconds``: a consumer
-    that would block forever gets StopIteration instead, and the test fails."""
-    timer = threading.Timer(seconds, watch.close)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-
-
-FROZEN = "2030-01-01T00:00:00Z"
-
-
-def assert_clock_frozen() -> None:
-    """The caller sees freezegun's clock (not the real one it gives near ``threading``)."""
-    assert time.time() == datetime(2030, 1, 1, tzinfo=timezone.utc).timestamp()
-    assert time.monotonic() == time.monotonic()
-
-
-def drain_until_timeout(watch: JobWatch[Any], limit: int = 10) -> list[object]:
-    """Iterate ``watch``: its items, then "timeout" if it raised TimeoutError; stop at
-    ``limit`` items (keep-alives that never end would mean the timeout was reset)."""
-    items: list[object] = []
-    with closed_after(watch, WAIT):
-        try:
-            for item in watch:
-                items.append(item)
-                if len(items) >= limit:
-                    return items
-        except TimeoutError:
-            items.append("timeout")
-    return items
 
 
 # -- what it yields ------------------------------------------------------------------------

@@ -1,6 +1,9 @@
-"""The seed's eight unit tests (phase-1.1, "Step 4"), ported to the Python contract.
+"""The queue's basic behaviour: a job is created and runs under the concurrency limit, a
+failing file fails its job, an active job is cancelled, both signals are sent, progress
+adds up, the active job ids are tracked and old finished jobs are cleaned up.
 
-Each test keeps the intent of its TypeScript original, but synchronises on the queue's own
+These are the eight unit tests of the original TypeScript module this library was ported
+from. Each keeps the intent of its TypeScript original, but synchronises on the queue's own
 ``wait()`` and on Events instead of fixed sleeps, and runs the real worker threads.
 """
 
@@ -9,7 +12,10 @@ from __future__ import annotations
 import threading
 
 import transferqueue as tq
-from tests.conftest import WAIT, EventRecorder, make_files, noop_executor
+from tests.helpers.bounds import WAIT
+from tests.helpers.event_recorder import EventRecorder
+from tests.helpers.executors import noop_executor
+from tests.helpers.file_lists import make_files
 
 
 def _one_file() -> list[dict[str, object]]:
@@ -90,7 +96,8 @@ def test_handle_transfer_errors(queue: tq.TransferQueue) -> None:
 def test_cancel_active_job(queue: tq.TransferQueue) -> None:
     """Right after cancel_job returns True the job is cancelled, and stays so.
 
-    The seed's direct port fails here (its updateJob turned the cancelled job into failed).
+    A direct port of the original TypeScript module fails here (its updateJob turned the
+    cancelled job into failed).
     """
     started = threading.Event()
     returned = threading.Event()
