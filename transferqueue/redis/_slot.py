@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from ._holdings import Holdings
+
+class _Holdings(Protocol):
+    """What a slot asks of the semaphore's holdings (``_holdings.Holdings``, which makes
+    the slots and so imports this module)."""
+
+    @property
+    def lock(self) -> threading.Lock:
+        """Guards every slot's state."""
+
+    def lost_reason_locked(self, slot: Slot) -> str | None:
+        """Why ``slot`` was lost, None while held; called with :attr:`lock` held."""
+
+    def refresh(self, slot: Slot) -> None:
+        """Renew ``slot``'s lease now."""
+
+    def release(self, slot: Slot) -> bool:
+        """Give ``slot`` back."""
 
 
 class Slot:
@@ -22,7 +38,7 @@ class Slot:
 
     __slots__ = ("_holdings", "_lost_reason", "_released", "_renewed_at", "holder_id")
 
-    def __init__(self, holdings: Holdings, holder_id: str, renewed_at: float) -> None:
+    def __init__(self, holdings: _Holdings, holder_id: str, renewed_at: float) -> None:
         self._holdings = holdings
         self.holder_id = holder_id
         """The slot's id in Redis, ``host:pid:random``: unique across hosts and processes."""
