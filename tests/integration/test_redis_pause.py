@@ -1,10 +1,11 @@
-"""Issue 14, part 5, across processes: ``pause_job`` and ``resume_job`` of another
+"""Across processes: ``pause_job`` and ``resume_job`` of another
 process's job ask its owner (a real process, tests/helpers/redis_queue_worker.py) through Redis,
 as ``cancel_job`` does; a paused job is ``paused`` in the shared registry; with a
 backend, a job paused while its file waits for a cluster-wide slot gives the wait up."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from tests.helpers.redis_server import (  # noqa: F401
     redis_url,
     wait_until,
 )
+from tests.helpers.web_clients import serve_routes
 from tests.helpers.worker_process import Worker, workers  # noqa: F401
 
 if MISSING is not None and not REQUIRED:
@@ -136,6 +138,38 @@ def test_an_owner_that_does_not_answer_makes_pause_raise_naming_it(
         worker.process.send_signal(signal.SIGCONT)
     wait_until(lambda: _status(asker, job_id).status is tq.TransferStatus.PAUSED, "paused")
     asker.cancel_job(job_id)
+    assert worker.read_line().startswith("ended ")
+    worker.finish()
+
+
+@pytest.mark.parametrize("framework", ["flask", "django"])
+def test_the_routes_answer_504_while_the_owner_does_not_confirm(
+    redis_url: str,  # noqa: F811
+    asker: tq.TransferQueue,
+    workers: list[Worker],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    framework: str,
+) -> None:
+    """Through the web routes of another process, a pause or a cancel that the job's
+    owner (stopped, SIGSTOP) does not confirm in time answers 504 naming the owner, not
+    a server error; the requests stay with the owner, which follows them once it runs."""
+    monkeypatch.setattr(backend_module, "CANCEL_TIMEOUT", 0.5)
+    worker, [job_id] = owner(redis_url, 1, 1)
+    workers.append(worker)
+    wait_until(lambda: running(asker, job_id, 1), "the file running")
+    with contextlib.ExitStack() as stack:
+        client = serve_routes(framework, stack, asker, public=True)
+        worker.process.send_signal(signal.SIGSTOP)
+        try:
+            paused = client.put(f"/transfers/{job_id}/pause")
+            cancelled = client.delete(f"/transfers/{job_id}")
+        finally:
+            worker.process.send_signal(signal.SIGCONT)
+    for status, body in (paused, cancelled):
+        assert status == 504, body
+        assert "the owner " in body["error"]
+        assert "did not confirm" in body["error"]
+    wait_until(lambda: _status(asker, job_id).status is tq.TransferStatus.CANCELLED, "ended")
     assert worker.read_line().startswith("ended ")
     worker.finish()
 

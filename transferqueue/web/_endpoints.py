@@ -237,7 +237,9 @@ class TransferEndpoints(Generic[RequestT]):
         return self._not_found(job_id) if job is None else Reply(200, self._as_dict(job))
 
     def cancel_job(self, request: RequestT, job_id: str) -> Reply:
-        """``DELETE /<id>``: cancel; 404 unknown or hidden, 403 denied, 409 finished."""
+        """``DELETE /<id>``: cancel; 404 unknown or hidden, 403 denied, 409 finished, 504
+        when the process that owns the job (on a Redis-backed queue) did not confirm in
+        time (the request stays with it)."""
         if self._closed:
             return _not_configured()
         queue = self.queue
@@ -246,7 +248,11 @@ class TransferEndpoints(Generic[RequestT]):
             return self._not_found(job_id)
         if not self._allowed(request, job, "cancel"):
             return self._error(403, f"not allowed to cancel transfer job {job_id}", job_id)
-        if job.status.is_terminal or not queue.cancel_job(job_id):
+        try:
+            cancelled_now = not job.status.is_terminal and queue.cancel_job(job_id)
+        except TimeoutError as exc:
+            return self._error(504, str(exc), job_id)
+        if not cancelled_now:
             return self._error(409, f"transfer job {job_id} has finished already", job_id)
         cancelled = queue.get_job(job_id)
         if cancelled is None:  # dropped by retention in between
@@ -255,8 +261,9 @@ class TransferEndpoints(Generic[RequestT]):
 
     def pause_job(self, request: RequestT, job_id: str) -> Reply:
         """``PUT /<id>/pause``: pause; 404 unknown or hidden, 403 denied, 409 finished
-        (or not this process's, or the queue shut down). A paused job answers 200 as it
-        is: the request asks for a state, which it has."""
+        (or the queue shut down), 504 when the job's owning process did not confirm in
+        time. A paused job answers 200 as it is: the request asks for a state, which it
+        has."""
         return self._pause_or_resume(request, job_id, "pause")
 
     def resume_job(self, request: RequestT, job_id: str) -> Reply:
@@ -284,6 +291,8 @@ class TransferEndpoints(Generic[RequestT]):
                     queue.resume_job(job_id)
             except JobNotFoundError:  # dropped by retention in between
                 return self._not_found(job_id)
+            except TimeoutError as exc:  # another process's job, its owner silent
+                return self._error(504, str(exc), job_id)
             except (JobStateError, QueueShutdownError) as exc:
                 # Finished meanwhile, another process's job, or the queue shut down; a
                 # job another request paused or resumed meanwhile is as asked.
