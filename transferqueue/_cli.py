@@ -27,6 +27,7 @@ import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import _cli_cluster, _demo
+from ._bandwidth import parse_bandwidth
 from ._cli_copy import copy
 from ._cli_exit import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _cancelling_signals, _interrupted_status
 from ._cli_output import _help_text, _printable, _say, _size, _skipped, _skipped_note
@@ -177,6 +178,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     cp.add_argument("--overwrite", action="store_true", help="replace existing destinations")
     cp.add_argument(
+        "--bwlimit",
+        type=_bandwidth,
+        default=None,
+        metavar="RATE",
+        help=(
+            "at most RATE bytes per second for all the files together, e.g. 20M (binary "
+            "units: K, M, G, T; 20M = 20MiB = 20MB = 20 x 1024 x 1024). S3-to-S3 copies "
+            "move no byte through this machine and are not held back (default: no limit)"
+        ),
+    )
+    cp.add_argument(
         "--dry-run",
         action="store_true",
         help="print what would be copied (one JSON object with --json), copy nothing",
@@ -231,6 +243,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _bandwidth(text: str) -> float:
+    try:
+        return parse_bandwidth(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _port(text: str) -> int:
     value = _non_negative_int(text)
     if value > 65535:
@@ -282,6 +301,7 @@ def _cp(args: argparse.Namespace) -> int:
         concurrency=concurrency,
         retries=args.retries,
         overwrite=args.overwrite,
+        bandwidth_limit=args.bwlimit,
         as_json=args.json,
         quiet=args.quiet,
         skipped=skipped,

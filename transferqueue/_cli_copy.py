@@ -29,15 +29,16 @@ _KEEPALIVE = 0.5
 
 
 @contextlib.contextmanager
-def _copy_queue(concurrency: int) -> Iterator[TransferQueue]:
-    """A queue of ``concurrency`` slots for one copy, shut down when the block ends.
+def _copy_queue(concurrency: int, bandwidth_limit: float | None = None) -> Iterator[TransferQueue]:
+    """A queue of ``concurrency`` slots (and ``bandwidth_limit`` bytes per second, if
+    given) for one copy, shut down when the block ends.
 
     When the block ends with an exception, wherever it was raised (a Ctrl-C or a
     cancelling signal while the job is being queued included), the queue's jobs are
     cancelled before it waits for them: a copy the command no longer watches must not
     run on to its end, as a plain shutdown would let it.
     """
-    queue = TransferQueue(concurrency)
+    queue = TransferQueue(concurrency, bandwidth_limit=bandwidth_limit)
     try:
         yield queue
     except BaseException:
@@ -52,6 +53,7 @@ def copy(
     concurrency: int,
     retries: int,
     overwrite: bool,
+    bandwidth_limit: float | None = None,
     as_json: bool = False,
     quiet: bool = False,
     out: TextIO | None = None,
@@ -64,8 +66,9 @@ def copy(
 
     ``skipped`` names what the listing left out (``{"path": ..., "error": ...}`` each,
     already reported on stderr): it goes into each JSON line and the summary, and makes
-    the exit status 1, though every listed file arrived. ``s3_client`` gives the client of
-    the S3 transfers (the listings', so that a copy makes one).
+    the exit status 1, though every listed file arrived. ``bandwidth_limit`` caps the
+    bytes per second of all the files together (None: no cap). ``s3_client`` gives the
+    client of the S3 transfers (the listings', so that a copy makes one).
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
@@ -73,7 +76,16 @@ def copy(
     with contextlib.ExitStack() as closing:
         transfer = closing.enter_context(_transfer(files, overwrite, s3_client, closing))
         return _copy_on_queue(
-            files, transfer, concurrency, policy, as_json, quiet, out, err, skipped
+            files,
+            transfer,
+            concurrency,
+            policy,
+            as_json,
+            quiet,
+            out,
+            err,
+            skipped,
+            bandwidth_limit,
         )
 
 
@@ -107,9 +119,10 @@ def _copy_on_queue(
     out: TextIO,
     err: TextIO,
     skipped: Sequence[dict[str, str]],
+    bandwidth_limit: float | None = None,
 ) -> int:
     """:func:`copy`'s work, on a queue of its own."""
-    with _copy_queue(concurrency) as queue:
+    with _copy_queue(concurrency, bandwidth_limit) as queue:
         display = _display(out, as_json=as_json, quiet=quiet, skipped=skipped)
         job_type = {
             transfer_type_for(file["source_path"], file["destination_path"]) for file in files

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ._errors import TransferCancelled
 
 if TYPE_CHECKING:
+    from ._bandwidth import TokenBucket
     from ._job import Job
 
 
@@ -20,6 +21,7 @@ class ProgressCallback:
     cancelled, the call raises :class:`TransferCancelled`. To check for cancellation
     without reporting progress, read :attr:`cancelled`, call :meth:`raise_if_cancelled`,
     or sleep with :meth:`wait_cancelled`, which returns early when the job is cancelled.
+    Under the queue's bandwidth cap, call :meth:`throttle` with the bytes of each chunk.
 
     It belongs to its attempt: once the executor it was given to has returned, a call
     (from a thread the executor left running, say) changes nothing and raises nothing,
@@ -28,7 +30,7 @@ class ProgressCallback:
     thread to stop.
     """
 
-    __slots__ = ("_attempt", "_cancel_event", "_index", "_job", "_report")
+    __slots__ = ("_attempt", "_bandwidth", "_cancel_event", "_index", "_job", "_report")
 
     def __init__(
         self,
@@ -37,12 +39,14 @@ class ProgressCallback:
         index: int,
         attempt: int,
         cancel_event: threading.Event,
+        bandwidth: TokenBucket | None = None,
     ) -> None:
         self._report = report
         self._job = job
         self._index = index
         self._attempt = attempt
         self._cancel_event = cancel_event
+        self._bandwidth = bandwidth  # the queue's cap, shared by all its executors
 
     def __call__(self, loaded: int) -> None:
         """Report ``loaded`` bytes done; values outside 0..size are clamped.
@@ -72,13 +76,38 @@ class ProgressCallback:
         """
         return self._cancel_event.wait(timeout)
 
+    @property
+    def bandwidth_limit(self) -> float | None:
+        """The queue's bandwidth cap in bytes per second now, or None when it has none
+        (it may change while the executor runs)."""
+        return None if self._bandwidth is None else self._bandwidth.rate
 
-def _as_int(loaded: object) -> int:
+    def throttle(self, amount: int) -> None:
+        """Wait until the queue's bandwidth cap allows ``amount`` more bytes; at once when
+        it has none.
+
+        Call it with the size of each chunk the executor moves, just before or just after
+        moving it, from any thread; the executors of a queue share its cap, first come
+        first served. Chunks of a twentieth of the cap's bytes per second or less keep the
+        rate smooth. A change of the cap applies to a waiting call within 0.2 s. Raises
+        :class:`TransferCancelled` as soon as the job is cancelled, waiting or not.
+        """
+        if type(amount) is not int:
+            amount = _as_int(amount, "throttle")
+        if amount < 0:
+            raise ValueError(f"throttle takes a number of bytes >= 0, not {amount}")
+        bandwidth = self._bandwidth
+        if bandwidth is not None and not bandwidth.take(amount, self._cancel_event):
+            raise TransferCancelled(f"transfer job {self._job.id} was cancelled")
+        self.raise_if_cancelled()
+
+
+def _as_int(loaded: object, what: str = "on_progress") -> int:
     """Accept an int subclass or a finite float (some libraries report floats)."""
     if isinstance(loaded, int) and not isinstance(loaded, bool):
         return int(loaded)
     if isinstance(loaded, float):
         if not math.isfinite(loaded):
-            raise ValueError(f"on_progress takes a finite number of bytes, not {loaded}")
+            raise ValueError(f"{what} takes a finite number of bytes, not {loaded}")
         return int(loaded)
-    raise TypeError(f"on_progress takes a number of bytes, not {type(loaded).__name__}")
+    raise TypeError(f"{what} takes a number of bytes, not {type(loaded).__name__}")

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 
+from ._bandwidth import TokenBucket
 from ._errors import TransferCancelled
 from ._failure import Failure, describe_error
 from ._job import Executor, Job, transferring_record
@@ -50,15 +51,18 @@ class FileTask:
         self.retry_policy = retry_policy
         self.abandoned = False  # set under the state lock when no worker could take it
 
-    def run(self, report: Callable[[Job, int, int, int], bool]) -> BaseException | None:
+    def run(
+        self, report: Callable[[Job, int, int, int], bool], bandwidth: TokenBucket | None = None
+    ) -> BaseException | None:
         """Run the executor (without the lock); return what it raised, None on success.
-        ``report`` records ``on_progress`` calls."""
+        ``report`` records ``on_progress`` calls; ``bandwidth`` is the queue's cap, which
+        ``on_progress.throttle`` draws from."""
         if self.cancel_event.is_set():
             # Cancelled between being picked and starting: the job is terminal already,
             # so this result is ignored; the executor never runs.
             return TransferCancelled(f"transfer job {self.job.id} was cancelled")
         on_progress = ProgressCallback(
-            report, self.job, self.file_index, self.attempt, self.cancel_event
+            report, self.job, self.file_index, self.attempt, self.cancel_event, bandwidth
         )
         try:
             self.executor(transferring_record(self.record, self.attempt), on_progress)

@@ -7,6 +7,8 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
+from transferqueue._bandwidth import Pace
+
 from ._atomic import atomic_file
 from ._kernel_copy import copy_in_kernel, fills_destination
 from ._known_folders import KnownFolders
@@ -39,7 +41,9 @@ class LocalCopy:
     ``executor(file, on_progress)`` copies ``file.source_path`` to ``file.destination_path``
     in chunks of ``chunk_size`` bytes and reports the absolute bytes copied after every
     chunk, so the job learns of a cancellation between two chunks at the latest (the copy
-    then stops and ``TransferCancelled`` propagates). The kernel moves the bytes
+    then stops and ``TransferCancelled`` propagates). Under the queue's bandwidth cap the
+    chunks are smaller (a twentieth of a second's worth, 16 KiB at least) and each waits
+    for the cap (``on_progress.throttle``). The kernel moves the bytes
     (``os.copy_file_range``, or ``os.sendfile`` between file systems it will not copy
     between), as ``cp`` does: they never pass through this process. Where the kernel
     refuses both (another operating system, an old kernel, a file system without
@@ -155,15 +159,16 @@ class LocalCopy:
                 ) as writer:
                     expected = info.st_size
                     copied = None
+                    pace = Pace(on_progress, chunk_size)
                     if expected:  # an empty file (or one of /proc) is read: one call
                         try:
-                            copied = copy_in_kernel(reader, writer, chunk_size, on_progress)
+                            copied = copy_in_kernel(reader, writer, pace, on_progress)
                         except OSError as exc:
                             if fills_destination(exc):
                                 raise
                             raise _SourceFailed(exc) from None
                     if copied is None:
-                        _copy_by_loop(reader, writer, chunk_size, expected, on_progress)
+                        _copy_by_loop(reader, writer, pace, chunk_size, expected, on_progress)
             finally:
                 os.close(reader)
         except _SourceFailed as failed:
@@ -183,13 +188,15 @@ class _SourceFailed(Exception):
 def _copy_by_loop(
     reader_fd: int,
     writer_fd: int,
+    pace: Pace,
     chunk_size: int,
     expected: int,
     on_progress: Callable[[int], object],
 ) -> None:
-    """Copy ``reader_fd`` to its end onto ``writer_fd`` through one reused
-    buffer, ``chunk_size`` bytes at a time, reporting the bytes copied after each chunk.
-    A read error is raised as :class:`_SourceFailed`.
+    """Copy ``reader_fd`` to its end onto ``writer_fd`` through one reused buffer, as many
+    bytes at a time as ``pace`` says (``chunk_size`` at most), waiting after each chunk for
+    the queue's bandwidth cap and then reporting the bytes copied. A read error is raised
+    as :class:`_SourceFailed`.
 
     The buffer is no larger than the file (``expected`` bytes), so that small files do not
     cost a ``chunk_size`` allocation each; it grows should the file have grown.
@@ -197,11 +204,12 @@ def _copy_by_loop(
     buffer = bytearray(max(1, min(chunk_size, expected)))
     view = memoryview(buffer)
     readv, write = os.readv, os.write
-    buffers = [buffer]
+    whole = [buffer]
     done = 0
     while True:
+        step = pace.step()
         try:
-            count = readv(reader_fd, buffers)
+            count = readv(reader_fd, whole if step >= len(buffer) else [view[:step]])
         except OSError as exc:
             raise _SourceFailed(exc) from None
         if not count:
@@ -210,11 +218,12 @@ def _copy_by_loop(
         while written < count:  # a write may take fewer bytes than given
             written += write(writer_fd, view[written:count])
         done += count
+        pace.moved(count)
         on_progress(done)
         if done > expected and len(buffer) < chunk_size:
             buffer = bytearray(chunk_size)
             view = memoryview(buffer)
-            buffers = [buffer]
+            whole = [buffer]
 
 
 def _explained(exc: OSError, role: str, path: str) -> OSError:

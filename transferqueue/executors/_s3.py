@@ -246,6 +246,27 @@ class _Progress(BaseSubscriber):
             return max(self._total, 0)
 
 
+class _Throttle(BaseSubscriber):
+    """Holds s3transfer's request threads to the queue's bandwidth cap: each increment of
+    bytes sent or received waits in the thread that moved it (``on_progress.throttle``)
+    before that thread reads or sends more. A cancelled job ends the wait at once; the
+    executor's own thread then cancels the transfer."""
+
+    def __init__(self, throttle: Callable[[int], None]) -> None:
+        self._throttle = throttle
+
+    def on_progress(self, future: TransferFuture, bytes_transferred: int, **kwargs: Any) -> None:
+        if bytes_transferred > 0:  # negative when a request is retried: nothing to give back
+            with contextlib.suppress(TransferCancelled):
+                self._throttle(bytes_transferred)
+
+
+def _subscribers(on_progress: ProgressCallback, *others: BaseSubscriber) -> list[BaseSubscriber]:
+    """``others``, with a :class:`_Throttle` when ``on_progress`` carries a queue's cap."""
+    throttle = getattr(on_progress, "throttle", None)
+    return [*others, _Throttle(throttle)] if throttle is not None else list(others)
+
+
 class _KnownSize(BaseSubscriber):
     """Tells s3transfer the size of the file to upload, as measured by the executor."""
 
@@ -264,7 +285,10 @@ class S3Transfer:
     Large files go in parts (multipart) as ``transfer_config`` says (boto3's
     :class:`~boto3.s3.transfer.TransferConfig`; default: parts of 8 MiB above 8 MiB, 10
     request threads). Progress is reported in absolute bytes, from the queue worker's
-    thread, after every MiB moved and at the end. Cancelling the job cancels the
+    thread, after every MiB moved and at the end. Uploads, downloads and streamed copies
+    keep to the queue's bandwidth cap (s3transfer's request threads wait for it as they
+    send or receive); a server-side copy moves no byte through this process and is not
+    held back. Cancelling the job cancels the
     transfer within about 0.05 s: a multipart upload is aborted (no orphaned parts stay
     in the bucket), a download leaves no file behind.
 
@@ -426,7 +450,7 @@ class S3Transfer:
             bucket,
             key,
             extra_args=extra_args,
-            subscribers=[_KnownSize(info.st_size), progress],
+            subscribers=_subscribers(on_progress, _KnownSize(info.st_size), progress),
         )
         fail = self._failure(destination, "upload to", refused_put=extra_args is not None)
         try:
@@ -473,7 +497,9 @@ class S3Transfer:
         try:
             with atomic_destination(target, overwrite=self.overwrite) as stream:
                 local = False
-                future = manager.download(bucket, key, stream, subscribers=[progress])
+                future = manager.download(
+                    bucket, key, stream, subscribers=_subscribers(on_progress, progress)
+                )
                 self._follow(future, progress, on_progress, source, fail)
                 local = True
         except OSError as exc:
@@ -501,7 +527,9 @@ class S3Transfer:
             raise s3_error(exc, source, "read", self._source_client) from exc
         try:
             # s3transfer uploads from any object with read(); its stubs name only IO.
-            future = manager.upload(cast(IO[bytes], body), bucket, key, subscribers=[progress])
+            future = manager.upload(
+                cast(IO[bytes], body), bucket, key, subscribers=_subscribers(on_progress, progress)
+            )
             self._follow(
                 future, progress, on_progress, destination, self._failure(destination, "copy to")
             )
