@@ -134,3 +134,23 @@ def test_a_hub_download_waiting_for_the_cap_is_cancelled_leaving_nothing(
         job = queue.wait(job_id, timeout=WAIT)
     assert job.status == "cancelled"
     assert list(destination.parent.iterdir()) == []  # no file, no partial, no record
+
+
+def test_the_s3_throttle_skips_retries_and_leaves_a_cancel_to_the_executor() -> None:
+    """s3transfer reports a retried request's bytes as negative: nothing is drawn for
+    them; a cancelled job's TransferCancelled does not escape into s3transfer's thread."""
+    from transferqueue.executors._s3 import _Throttle
+
+    asked: list[int] = []
+
+    def throttle(amount: int) -> None:
+        asked.append(amount)
+        if amount == 13:
+            raise tq.TransferCancelled("cancelled")
+
+    subscriber = _Throttle(throttle)
+    subscriber.on_progress(None, -100)  # type: ignore[arg-type]
+    subscriber.on_progress(None, 0)  # type: ignore[arg-type]
+    subscriber.on_progress(None, 5)  # type: ignore[arg-type]
+    subscriber.on_progress(None, 13)  # type: ignore[arg-type]
+    assert asked == [5, 13]

@@ -178,6 +178,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     cp.add_argument("--overwrite", action="store_true", help="replace existing destinations")
     cp.add_argument(
+        "--checksum",
+        action="store_true",
+        help=(
+            "check each copy against its source before it counts: a local copy by sha256, "
+            "S3 by the object's checksum or ETag (one HEAD request more a file); a "
+            "mismatch fails the file and removes the copy. Hugging Face LFS files are "
+            "always checked"
+        ),
+    )
+    cp.add_argument(
         "--bwlimit",
         type=_bandwidth,
         default=None,
@@ -302,6 +312,7 @@ def _cp(args: argparse.Namespace) -> int:
         retries=args.retries,
         overwrite=args.overwrite,
         bandwidth_limit=args.bwlimit,
+        checksum=args.checksum,
         as_json=args.json,
         quiet=args.quiet,
         skipped=skipped,

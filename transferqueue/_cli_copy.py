@@ -54,6 +54,7 @@ def copy(
     retries: int,
     overwrite: bool,
     bandwidth_limit: float | None = None,
+    checksum: bool = False,
     as_json: bool = False,
     quiet: bool = False,
     out: TextIO | None = None,
@@ -67,14 +68,15 @@ def copy(
     ``skipped`` names what the listing left out (``{"path": ..., "error": ...}`` each,
     already reported on stderr): it goes into each JSON line and the summary, and makes
     the exit status 1, though every listed file arrived. ``bandwidth_limit`` caps the
-    bytes per second of all the files together (None: no cap). ``s3_client`` gives the
+    bytes per second of all the files together (None: no cap); with ``checksum`` each
+    copy is checked against its source. ``s3_client`` gives the
     client of the S3 transfers (the listings', so that a copy makes one).
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     policy = RetryPolicy(max_attempts=retries + 1)
     with contextlib.ExitStack() as closing:
-        transfer = closing.enter_context(_transfer(files, overwrite, s3_client, closing))
+        transfer = closing.enter_context(_transfer(files, overwrite, s3_client, closing, checksum))
         return _copy_on_queue(
             files,
             transfer,
@@ -94,6 +96,7 @@ def _transfer(
     overwrite: bool,
     s3_client: Callable[[], Any] | None,
     closing: contextlib.ExitStack,
+    checksum: bool = False,
 ) -> Transfer:
     """The executor of a copy; its S3 executor, made here when S3 files come and a client
     was given, is closed with ``closing`` (after the queue, which the copy leaves first)."""
@@ -102,11 +105,13 @@ def _transfer(
         for file in files
         for side in ("source_path", "destination_path")
     ):
-        return Transfer(overwrite=overwrite)
+        return Transfer(overwrite=overwrite, checksum=checksum)
     from .executors._s3 import S3Transfer
 
-    s3 = closing.enter_context(S3Transfer(client=s3_client(), overwrite=overwrite))
-    return Transfer(overwrite=overwrite, s3=s3)
+    s3 = closing.enter_context(
+        S3Transfer(client=s3_client(), overwrite=overwrite, checksum=checksum)
+    )
+    return Transfer(overwrite=overwrite, s3=s3, checksum=checksum)
 
 
 def _copy_on_queue(

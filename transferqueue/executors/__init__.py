@@ -28,6 +28,7 @@ from ._listing_local import list_local_files
 from ._local import LocalCopy
 from ._remote_names import UnsafeRemoteNameError
 from ._routing import Transfer, list_files, location_kind, transfer_type_for
+from ._verify import ChecksumMismatchError
 
 if TYPE_CHECKING:
     from ._s3 import S3Transfer, is_s3_url, list_s3_objects, make_s3_client, parse_s3_url
@@ -53,6 +54,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "ChecksumMismatchError",
     "FileBusyError",
     "HubAuthError",
     "HubCertificateError",

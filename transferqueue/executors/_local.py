@@ -12,6 +12,7 @@ from transferqueue._bandwidth import Pace
 from ._atomic import atomic_file
 from ._kernel_copy import copy_in_kernel, fills_destination
 from ._known_folders import KnownFolders
+from ._verify import ChecksumMismatchError, file_sha256
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -55,7 +56,11 @@ class LocalCopy:
     created; an instance remembers the folders it made or found, so that its next files
     there cost no ``mkdir`` (a folder removed meanwhile is made again). An existing
     destination is refused with ``FileExistsError`` unless ``overwrite`` is true. With
-    ``preserve_mtime`` (the default) the copy gets the source's modification time.
+    ``preserve_mtime`` (the default) the copy gets the source's modification time. With
+    ``checksum`` the copy is read back before it is moved into place, and its sha256
+    compared with the source's, read again: a mismatch (a byte changed on the way, or a
+    source changed during the copy) raises
+    :class:`~transferqueue.executors.ChecksumMismatchError` and leaves no destination.
 
     The source is copied as it is when read: if it changed since it was listed, its
     current bytes are copied, whatever ``file.size`` says, and the true byte counts are
@@ -69,7 +74,7 @@ class LocalCopy:
     One instance may serve any number of files and threads at once.
     """
 
-    __slots__ = ("_chunk_size", "_folders", "_overwrite", "_preserve_mtime")
+    __slots__ = ("_checksum", "_chunk_size", "_folders", "_overwrite", "_preserve_mtime")
 
     def __init__(
         self,
@@ -77,9 +82,12 @@ class LocalCopy:
         overwrite: bool = False,
         chunk_size: int = 8 * _MiB,
         preserve_mtime: bool = True,
+        checksum: bool = False,
     ) -> None:
         if not isinstance(overwrite, bool):
             raise TypeError(f"overwrite must be a bool, not {type(overwrite).__name__}")
+        if not isinstance(checksum, bool):
+            raise TypeError(f"checksum must be a bool, not {type(checksum).__name__}")
         if not isinstance(preserve_mtime, bool):
             raise TypeError(f"preserve_mtime must be a bool, not {type(preserve_mtime).__name__}")
         if type(chunk_size) is not int:
@@ -89,6 +97,7 @@ class LocalCopy:
         self._overwrite = overwrite
         self._chunk_size = chunk_size
         self._preserve_mtime = preserve_mtime
+        self._checksum = checksum
         # The destination folders this instance made or found: its next file in one of
         # them goes without mkdir and sweep (one instance usually serves one job).
         self._folders = KnownFolders()
@@ -108,10 +117,16 @@ class LocalCopy:
         """Whether the copy gets the source's modification time."""
         return self._preserve_mtime
 
+    @property
+    def checksum(self) -> bool:
+        """Whether each copy is checked against its source (sha256) before it is moved
+        into place."""
+        return self._checksum
+
     def __repr__(self) -> str:
         return (
             f"LocalCopy(overwrite={self._overwrite}, chunk_size={self._chunk_size}, "
-            f"preserve_mtime={self._preserve_mtime})"
+            f"preserve_mtime={self._preserve_mtime}, checksum={self._checksum})"
         )
 
     def __call__(self, file: TransferFile, on_progress: Callable[[int], object]) -> None:
@@ -169,10 +184,14 @@ class LocalCopy:
                             raise _SourceFailed(exc) from None
                     if copied is None:
                         _copy_by_loop(reader, writer, pace, chunk_size, expected, on_progress)
+                    if self._checksum:
+                        _check_copy(reader, writer, destination, on_progress)
             finally:
                 os.close(reader)
         except _SourceFailed as failed:
             raise _explained(failed.error, "read source", source) from failed.error
+        except ChecksumMismatchError:
+            raise  # names the destination already
         except OSError as exc:
             raise _explained(exc, "write destination", destination) from exc
 
@@ -224,6 +243,29 @@ def _copy_by_loop(
             buffer = bytearray(chunk_size)
             view = memoryview(buffer)
             whole = [buffer]
+
+
+def _check_copy(
+    reader_fd: int, writer_fd: int, destination: str, on_progress: Callable[[int], object]
+) -> None:
+    """Compare the sha256 of the copy (the temporary file, not yet in place) with the
+    source's, read again from its start; :class:`ChecksumMismatchError` if they differ (the
+    temporary file is then removed by the caller's ``atomic_file``)."""
+    check = getattr(on_progress, "raise_if_cancelled", None)
+    check_cancelled: Callable[[], object] = check if check is not None else _never_cancelled
+    try:
+        sent = file_sha256(reader_fd, check_cancelled)
+    except OSError as exc:
+        raise _SourceFailed(exc) from None
+    arrived = file_sha256(writer_fd, check_cancelled)
+    if arrived != sent:
+        raise ChecksumMismatchError(
+            destination, "sha256", sent, arrived, removed="the copy was removed"
+        )
+
+
+def _never_cancelled() -> None:
+    """The cancellation check of a copy called without the queue's ``on_progress``."""
 
 
 def _explained(exc: OSError, role: str, path: str) -> OSError:

@@ -35,6 +35,11 @@ from transferqueue.executors._remote_names import (
     join_below,
     relative_parts,
 )
+from transferqueue.executors._verify import (
+    ChecksumMismatchError,
+    Expected,
+    expected_of_object,
+)
 
 if TYPE_CHECKING:  # types only: boto3-stubs[s3] and types-s3transfer, not needed to run
     from mypy_boto3_s3 import S3Client
@@ -267,6 +272,43 @@ def _subscribers(on_progress: ProgressCallback, *others: BaseSubscriber) -> list
     return [*others, _Throttle(throttle)] if throttle is not None else list(others)
 
 
+def _check_download(
+    stream: IO[bytes], expected: Expected, source: str, destination: str, on_progress: Any
+) -> None:
+    """Compare the downloaded temporary file with what the object holds; raise
+    :class:`ChecksumMismatchError` if they differ (the caller's ``atomic_destination``
+    then removes the file)."""
+    stream.flush()
+    try:
+        arrived = expected.of_file(stream.fileno(), None, on_progress.raise_if_cancelled)
+    except OSError as exc:
+        raise type(exc)(f"{destination}: cannot read the download to check it: {exc}") from exc
+    if arrived != expected.value:
+        raise ChecksumMismatchError(
+            destination,
+            expected.name,
+            expected.value,
+            arrived,
+            removed=f"the download of {source} was removed",
+        )
+
+
+class _KnownObject(BaseSubscriber):
+    """Tells s3transfer the size and ETag of the object to download, as a HEAD read them:
+    no HEAD of its own, and If-Match on every GET. A value that is not what it should be
+    (the reply is the server's) is left out."""
+
+    def __init__(self, size: object, etag: object) -> None:
+        self._size = size if type(size) is int and size >= 0 else None
+        self._etag = etag if isinstance(etag, str) and etag.isprintable() else None
+
+    def on_queued(self, future: TransferFuture, **kwargs: Any) -> None:
+        if self._size is not None:
+            future.meta.provide_transfer_size(self._size)
+        if self._etag is not None:
+            future.meta.provide_object_etag(self._etag)
+
+
 class _KnownSize(BaseSubscriber):
     """Tells s3transfer the size of the file to upload, as measured by the executor."""
 
@@ -313,6 +355,19 @@ class S3Transfer:
     meanwhile is sent as long as it was then). A source object replaced during a
     multipart download or copy fails it with an ``OSError`` naming the source.
 
+    **Checking what arrived.** With ``checksum=True`` each upload and download is
+    compared with what the object holds, read by a HEAD request with
+    ``ChecksumMode=ENABLED`` (see ``transferqueue/executors/_verify.py``): the ETag of
+    an object stored in one part (the MD5 of its bytes), else its SHA256, SHA1 or CRC32
+    checksum of the whole object, else the ETag of a multipart object (the MD5 of the
+    parts' MD5s; the part size read by a HEAD of part 1). A download is read first,
+    then fetched with ``If-Match`` on that ETag, and checked in its temporary file: a
+    mismatch leaves no file. An upload is checked once the object exists: a mismatch
+    deletes it. Either raises
+    :class:`~transferqueue.executors.ChecksumMismatchError`, naming the copy and both
+    values. An object with nothing usable (a CRC32C or CRC64NVME checksum alone, an
+    ETag of KMS encryption) is not checked. Copies between buckets are not checked.
+
     **Threads and connections.** One instance holds one s3transfer ``TransferManager``,
     whose ``max_concurrency`` request threads (``TransferConfig.max_concurrency``,
     default 10) are shared by every file this instance transfers at once, beside its
@@ -350,7 +405,10 @@ class S3Transfer:
         transfer_config: TransferConfig | None = None,
         overwrite: bool = False,
         source_client: S3Client | None = None,
+        checksum: bool = False,
     ) -> None:
+        if not isinstance(checksum, bool):
+            raise TypeError(f"checksum must be a bool, not {type(checksum).__name__}")
         config = transfer_config if transfer_config is not None else TransferConfig()
         if not isinstance(config, TransferConfig):
             raise TypeError(
@@ -363,6 +421,7 @@ class S3Transfer:
         self._client = client
         self._source_client = source_client
         self.overwrite = overwrite
+        self.checksum = checksum
         self._lock = threading.Lock()  # guards the lazy creation of client and manager
         self._manager: TransferManager | None = None
         self._closed = False
@@ -461,6 +520,50 @@ class S3Transfer:
             ):
                 raise
             on_progress(info.st_size)
+        if self.checksum:
+            self._check_upload(source, info.st_size, bucket, key, on_progress)
+
+    def _check_upload(
+        self, source: str, size: int, bucket: str, key: str, on_progress: ProgressCallback
+    ) -> None:
+        """Compare the uploaded object with the file's first ``size`` bytes (what was
+        sent); delete the object and raise :class:`ChecksumMismatchError` if they differ."""
+        url = _url(bucket, key)
+        expected = self._expected_of(self._head(bucket, key, url, "check"), bucket, key, url)
+        if expected is None:
+            return
+        try:
+            with open(source, "rb") as stream:
+                sent = expected.of_file(stream.fileno(), size, on_progress.raise_if_cancelled)
+        except OSError as exc:
+            raise type(exc)(f"{source}: cannot read the file to check its upload: {exc}") from exc
+        if sent == expected.value:
+            return
+        try:
+            self.client.delete_object(Bucket=bucket, Key=key)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            removed = f"the object could not be deleted: {s3_error(exc, url, 'delete', None)}"
+        else:
+            removed = "the object was deleted"
+        raise ChecksumMismatchError(url, expected.name, sent, expected.value, removed=removed)
+
+    def _expected_of(self, head: Any, bucket: str, key: str, url: str) -> Expected | None:
+        """What a copy of the object whose HEAD reply is ``head`` must come to (see
+        ``_verify``); a multipart ETag costs a HEAD of part 1. (Not made conditional on
+        the ETag: moto compares If-Match with the part's own ETag. An object replaced
+        between the two reads fails the check, and a retry reads it afresh.)"""
+
+        def part_size() -> object:
+            return self._head(bucket, key, url, "check", PartNumber=1).get("ContentLength")
+
+        return expected_of_object(cast(dict[str, Any], head), part_size)
+
+    def _head(self, bucket: str, key: str, url: str, action: str, **extra: Any) -> Any:
+        client = self.client
+        try:
+            return client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED", **extra)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise s3_error(exc, url, action, client) from exc
 
     def _is_own_retried_put(
         self, refusal: BaseException | None, source: str, size: int, bucket: str, key: str
@@ -490,6 +593,14 @@ class S3Transfer:
         manager = self._transfer_manager()
         fail = self._failure(source, "download", source_changed=True)
         progress = _Progress()
+        known: list[BaseSubscriber] = []
+        expected = None
+        if self.checksum:
+            # Read first, then downloaded with If-Match on its ETag: the bytes checked
+            # are the object's whose checksum this is, or the download fails as changed.
+            head = self._head(bucket, key, source, "download")
+            expected = self._expected_of(head, bucket, key, source)
+            known.append(_KnownObject(head.get("ContentLength"), head.get("ETag")))
         # Handed an open file rather than a name, s3transfer writes into our locked
         # temporary itself; given a name, it would write "<name>.<random>" of its own,
         # which a process killed mid-download would leave behind for good.
@@ -498,9 +609,11 @@ class S3Transfer:
             with atomic_destination(target, overwrite=self.overwrite) as stream:
                 local = False
                 future = manager.download(
-                    bucket, key, stream, subscribers=_subscribers(on_progress, progress)
+                    bucket, key, stream, subscribers=_subscribers(on_progress, *known, progress)
                 )
                 self._follow(future, progress, on_progress, source, fail)
+                if expected is not None:
+                    _check_download(stream, expected, source, destination, on_progress)
                 local = True
         except OSError as exc:
             if not local:
