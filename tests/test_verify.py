@@ -31,7 +31,12 @@ from tests.corrupting_proxy import ByteFlippingProxy, byte_flipping_proxy
 from tests.s3_server import s3_client
 from transferqueue import _cli
 from transferqueue.executors import ChecksumMismatchError, LocalCopy, S3Transfer, Transfer, _s3
-from transferqueue.executors._verify import Expected, expected_of_object, file_sha256
+from transferqueue.executors._verify import (
+    Expected,
+    compare_objects,
+    expected_of_object,
+    file_sha256,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -577,3 +582,84 @@ def test_transfer_hands_the_checksum_option_on() -> None:
         assert transfer._executor("s3").checksum  # type: ignore[attr-defined]
     with Transfer() as transfer:
         assert not transfer._executor("local").checksum  # type: ignore[attr-defined]
+
+
+# -- copies between buckets ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [SMALL, BIG])
+def test_a_checked_server_side_copy_passes(direct: S3Client, size: int) -> None:
+    data = os.urandom(size)
+    _upload_in_parts(direct, data) if size > SMALL else direct.put_object(
+        Bucket=BUCKET, Key="data", Body=data
+    )
+    config = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=5 * MiB)
+    with S3Transfer(client=direct, transfer_config=config, checksum=True) as s3:
+        files = _one_file(f"s3://{BUCKET}/data", f"s3://{BUCKET}/copy", size)
+        job = _run(s3, "cross-storage", files)
+        missing = _one_file(f"s3://{BUCKET}/gone", f"s3://{BUCKET}/copy2", 1)
+        gone = _run(s3, "cross-storage", missing)
+    assert job.status == "completed", job.files[0].error
+    assert direct.get_object(Bucket=BUCKET, Key="copy")["Body"].read() == data
+    assert gone.files[0].error == f"s3://{BUCKET}/gone: cannot copy: no such key 'gone'"
+
+
+@pytest.mark.parametrize("checksum", [True, False])
+def test_a_streamed_copy_corrupted_on_the_way_fails_and_is_deleted(
+    corrupt_get: ByteFlippingProxy, direct: S3Client, checksum: bool
+) -> None:
+    """The source is read through the proxy (another endpoint, as far as the executor
+    knows): its damage reaches the copy, which the check finds by the ETags."""
+    data = os.urandom(SMALL)
+    direct.put_object(Bucket=BUCKET, Key="data", Body=data)
+    reader = _proxied_s3(corrupt_get, checksum=False, calculation="when_supported")
+    files = _one_file(f"s3://{BUCKET}/data", f"s3://{BUCKET}/copy", SMALL)
+    with (
+        reader,
+        S3Transfer(client=direct, source_client=reader.client, checksum=checksum) as s3,
+    ):
+        job = _run(s3, "cross-storage", files)
+    assert corrupt_get.flipped.is_set()
+    keys = [entry["Key"] for entry in direct.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    if not checksum:
+        assert job.status == "completed"
+        assert direct.get_object(Bucket=BUCKET, Key="copy")["Body"].read() != data
+        return
+    (file,) = job.files
+    assert file.error_type == "transferqueue.executors.ChecksumMismatchError"
+    assert file.error is not None
+    assert re.fullmatch(
+        rf"s3://{BUCKET}/copy: the copy does not match its source: ETag \(MD5\) "
+        rf"([0-9a-f]{{32}}), expected (?!\1)[0-9a-f]{{32}}; the object was deleted "
+        rf"\(s3://{BUCKET}/data\)",
+        file.error,
+    ), file.error
+    assert keys == ["data"]
+
+
+@pytest.mark.parametrize(
+    ("source", "copy", "compared"),
+    [
+        ({"ETag": f'"{MD5}"'}, {"ETag": f'"{MD5}"'}, ("ETag (MD5)", MD5, MD5)),
+        (
+            {"ETag": f'"{MD5}"', "ChecksumCRC32": CRC32},
+            {"ETag": f'"{MD5}-2"', "ChecksumType": "FULL_OBJECT", "ChecksumCRC32": "AAAAAA=="},
+            ("CRC32", CRC32, "AAAAAA=="),
+        ),
+        (
+            {"ETag": '"x"', "ChecksumCRC64NVME": "AAAAAAAAAAA=", "ChecksumSHA256": SHA256},
+            {"ETag": '"y"', "ChecksumCRC64NVME": "AAAAAAAAAAE="},
+            ("CRC64NVME", "AAAAAAAAAAA=", "AAAAAAAAAAE="),
+        ),
+        ({"ETag": f'"{MD5}-2"', "ChecksumCRC32": CRC32}, {"ChecksumCRC32": CRC32}, None),
+        ({"ETag": f'"{MD5}"', "ServerSideEncryption": "aws:kms"}, {"ETag": f'"{MD5}"'}, None),
+        ({"ChecksumCRC32": "not base64!"}, {"ChecksumCRC32": CRC32}, None),
+        ({"ChecksumCRC32": 5}, {"ChecksumCRC32": CRC32}, None),
+        ({"ChecksumSHA1": SHA1}, {"ChecksumCRC32": CRC32}, None),
+        ({}, {}, None),
+    ],
+)
+def test_two_objects_are_compared_by_a_checksum_both_carry(
+    source: dict[str, Any], copy: dict[str, Any], compared: tuple[str, str, str] | None
+) -> None:
+    assert compare_objects(source, copy) == compared

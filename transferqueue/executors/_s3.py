@@ -38,6 +38,7 @@ from transferqueue.executors._remote_names import (
 from transferqueue.executors._verify import (
     ChecksumMismatchError,
     Expected,
+    compare_objects,
     expected_of_object,
 )
 
@@ -366,7 +367,11 @@ class S3Transfer:
     deletes it. Either raises
     :class:`~transferqueue.executors.ChecksumMismatchError`, naming the copy and both
     values. An object with nothing usable (a CRC32C or CRC64NVME checksum alone, an
-    ETag of KMS encryption) is not checked. Copies between buckets are not checked.
+    ETag of KMS encryption) is not checked. A copy between buckets is compared with its
+    source by a checksum both carry (the ETags of two objects stored in one part, or
+    whole-object checksums of one algorithm; a streamed copy compares the ETag of its
+    source's GET), and deleted if it differs; without one in common it is not
+    checked.
 
     **Threads and connections.** One instance holds one s3transfer ``TransferManager``,
     whose ``max_concurrency`` request threads (``TransferConfig.max_concurrency``,
@@ -537,15 +542,29 @@ class S3Transfer:
                 sent = expected.of_file(stream.fileno(), size, on_progress.raise_if_cancelled)
         except OSError as exc:
             raise type(exc)(f"{source}: cannot read the file to check its upload: {exc}") from exc
-        if sent == expected.value:
-            return
+        if sent != expected.value:
+            removed = self._delete_object(bucket, key, url)
+            raise ChecksumMismatchError(url, expected.name, sent, expected.value, removed=removed)
+
+    def _check_copy(self, source_head: Any, source: str, bucket: str, key: str) -> None:
+        """Compare the copy with its source by a checksum both carry (see
+        :func:`compare_objects`); delete the copy and raise :class:`ChecksumMismatchError`
+        if they differ."""
+        url = _url(bucket, key)
+        copy_head = self._head(bucket, key, url, "check")
+        compared = compare_objects(cast(dict[str, Any], source_head), copy_head)
+        if compared is not None and compared[1] != compared[2]:
+            name, sent, arrived = compared
+            removed = self._delete_object(bucket, key, url)
+            raise ChecksumMismatchError(url, name, sent, arrived, removed=f"{removed} ({source})")
+
+    def _delete_object(self, bucket: str, key: str, url: str) -> str:
+        """Delete a copy found wrong; what became of it, for the error's message."""
         try:
             self.client.delete_object(Bucket=bucket, Key=key)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            removed = f"the object could not be deleted: {s3_error(exc, url, 'delete', None)}"
-        else:
-            removed = "the object was deleted"
-        raise ChecksumMismatchError(url, expected.name, sent, expected.value, removed=removed)
+            return f"the object could not be deleted: {s3_error(exc, url, 'delete', None)}"
+        return "the object was deleted"
 
     def _expected_of(self, head: Any, bucket: str, key: str, url: str) -> Expected | None:
         """What a copy of the object whose HEAD reply is ``head`` must come to (see
@@ -625,22 +644,42 @@ class S3Transfer:
         bucket, key = _object_url(destination)
         manager = self._transfer_manager()
         self._refuse_existing_object(bucket, key, "copy to")
-        progress = _Progress()
+        source_head = None
         if self._source_client is None:
+            if self.checksum:
+                source_head = self._head(source_bucket, source_key, source, "copy")
+            progress = _Progress()
             future = manager.copy(
                 {"Bucket": source_bucket, "Key": source_key}, bucket, key, subscribers=[progress]
             )
             self._follow(
                 future, progress, on_progress, source, self._copy_failure(source, destination)
             )
-            return
+        else:
+            source_head = self._streamed_copy(source, bucket, key, destination, on_progress)
+        if source_head is not None:
+            self._check_copy(source_head, source, bucket, key)
+
+    def _streamed_copy(
+        self, source: str, bucket: str, key: str, destination: str, on_progress: ProgressCallback
+    ) -> Any:
+        """Copy ``source``, read with the source client, to ``bucket``/``key``; return
+        the source's reply when the copy is to be checked (its ETag, for free), else None.
+
+        The GET does not ask for the source's checksums (``ChecksumMode``): botocore would
+        then check the body itself and fail a mismatch with an error of its own, where
+        the ETags compared afterwards say which copy differs, and by what."""
+        assert self._source_client is not None
+        source_bucket, source_key = _object_url(source)
         try:
-            body = self._source_client.get_object(Bucket=source_bucket, Key=source_key)["Body"]
+            reply = self._source_client.get_object(Bucket=source_bucket, Key=source_key)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise s3_error(exc, source, "read", self._source_client) from exc
+        body = reply["Body"]
+        progress = _Progress()
         try:
             # s3transfer uploads from any object with read(); its stubs name only IO.
-            future = manager.upload(
+            future = self._transfer_manager().upload(
                 cast(IO[bytes], body), bucket, key, subscribers=_subscribers(on_progress, progress)
             )
             self._follow(
@@ -648,6 +687,7 @@ class S3Transfer:
             )
         finally:
             body.close()
+        return reply if self.checksum else None
 
     def _failure(
         self, url: str, action: str, *, refused_put: bool = False, source_changed: bool = False

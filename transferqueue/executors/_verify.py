@@ -34,13 +34,14 @@ import os
 import re
 import zlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 __all__ = [
     "ChecksumMismatchError",
     "Expected",
+    "compare_objects",
     "expected_of_object",
     "file_sha256",
 ]
@@ -55,6 +56,15 @@ _FULL_OBJECT = (
     ("ChecksumSHA1", "sha1", 20),
     ("ChecksumCRC32", "crc32", 4),
 )
+# Every whole-object checksum S3 keeps, for comparing two objects (nothing is computed).
+_COMPARABLE = (
+    ("ChecksumSHA256", "SHA256"),
+    ("ChecksumSHA1", "SHA1"),
+    ("ChecksumCRC64NVME", "CRC64NVME"),
+    ("ChecksumCRC32C", "CRC32C"),
+    ("ChecksumCRC32", "CRC32"),
+)
+_BASE64 = re.compile(r"[A-Za-z0-9+/]{4,88}={0,2}")
 _NOT_MD5_ENCRYPTION = frozenset({"aws:kms", "aws:kms:dsse"})
 
 
@@ -214,3 +224,41 @@ def _is_base64_of(value: str, length: int) -> bool:
         return len(base64.b64decode(value, validate=True)) == length
     except (binascii.Error, ValueError):
         return False
+
+
+def compare_objects(source: dict[str, Any], copy: dict[str, Any]) -> tuple[str, str, str] | None:
+    """A checksum that the HEAD (or GET) replies of two objects, an S3-to-S3 copy's
+    ``source`` and ``copy``, both carry: ``(name, source's value, copy's value)``, to be
+    compared as they are; None when they have none in common. The ETags of two objects
+    stored in one part first (the MD5s the server computed), then a checksum of the whole
+    object of the same algorithm on both (CRC64NVME and CRC32C included: nothing is
+    computed here)."""
+    source_md5, copy_md5 = _single_part_md5(source), _single_part_md5(copy)
+    if source_md5 is not None and copy_md5 is not None:
+        return "ETag (MD5)", source_md5, copy_md5
+    if _whole_object(source) and _whole_object(copy):
+        for field, name in _COMPARABLE:
+            first, second = source.get(field), copy.get(field)
+            if _is_base64(first) and _is_base64(second):
+                return name, cast(str, first), cast(str, second)
+    return None
+
+
+def _single_part_md5(head: dict[str, Any]) -> str | None:
+    etag = head.get("ETag")
+    etag = etag.strip().strip('"') if isinstance(etag, str) else ""
+    if head.get("ServerSideEncryption") in _NOT_MD5_ENCRYPTION or head.get("SSECustomerAlgorithm"):
+        return None
+    return etag if _MD5_HEX.fullmatch(etag) else None
+
+
+def _whole_object(head: dict[str, Any]) -> bool:
+    """Whether the object's checksums are of its whole bytes (not of its parts)."""
+    etag = head.get("ETag")
+    multipart = isinstance(etag, str) and _MULTIPART_ETAG.fullmatch(etag.strip().strip('"'))
+    checksum_type = head.get("ChecksumType")
+    return checksum_type == "FULL_OBJECT" or (checksum_type is None and not multipart)
+
+
+def _is_base64(value: object) -> bool:
+    return isinstance(value, str) and _BASE64.fullmatch(value) is not None
