@@ -16,6 +16,7 @@ import pytest
 
 import transferqueue as tq
 from tests.conftest import WAIT
+from tests.metered import Metered
 from transferqueue import _cli, _cli_copy
 from transferqueue._bandwidth import (
     WAIT_SLICE,
@@ -390,41 +391,6 @@ def test_a_forked_child_gets_a_bucket_of_its_own() -> None:
 
 
 # -- the local copy under the cap ------------------------------------------------------------
-
-
-class Metered:
-    """Runs ``executor`` with an ``on_progress`` that records every ``throttle`` call
-    (from any thread) and sets ``throttling`` at the first."""
-
-    def __init__(self, executor: tq.Executor) -> None:
-        self.executor = executor
-        self.amounts: list[int] = []
-        self.throttling = threading.Event()
-        self._lock = threading.Lock()
-
-    def __call__(self, file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
-        self.executor(file, cast(tq.ProgressCallback, _MeteredProgress(self, on_progress)))
-
-    def record(self, amount: int) -> None:
-        with self._lock:
-            self.amounts.append(amount)
-        self.throttling.set()
-
-
-class _MeteredProgress:
-    def __init__(self, meter: Metered, real: tq.ProgressCallback) -> None:
-        self._meter = meter
-        self._real = real
-
-    def __call__(self, loaded: int) -> None:
-        self._real(loaded)
-
-    def throttle(self, amount: int) -> None:
-        self._meter.record(amount)
-        self._real.throttle(amount)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
 
 
 def _local_job(

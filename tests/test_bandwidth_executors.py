@@ -18,8 +18,8 @@ import transferqueue as tq
 from tests import s3_server
 from tests.conftest import WAIT
 from tests.fake_hub import WEIGHTS, RunningHub, sample_hub, start_hub
+from tests.metered import Metered
 from tests.s3_server import s3_client
-from tests.test_bandwidth import Metered
 from transferqueue.executors import HuggingFaceDownload, S3Transfer
 
 if TYPE_CHECKING:
