@@ -96,7 +96,7 @@ def _local(root: Path, sources: list[Path]) -> tuple[float, float]:
 
 @contextmanager
 def _moto(root: Path) -> Iterator[Any]:
-    from tests.s3_server import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
+    from tests.helpers.s3_server import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
 
     server = MotoServer(root / "moto.log")
     try:

@@ -8,9 +8,11 @@ prefix or a Hugging Face repo into the file list ``queue_job`` takes. S3 needs t
 
 from typing import TYPE_CHECKING, Any
 
-from ._atomic import atomic_destination
-from ._file_lock import FileBusyError
-from ._hub_errors import (
+from ._files.atomic import atomic_destination
+from ._files.file_lock import FileBusyError
+from ._files.remote_names import UnsafeRemoteNameError
+from ._hub.download import HuggingFaceDownload
+from ._hub.errors import (
     HubAuthError,
     HubCertificateError,
     HubChecksumError,
@@ -21,12 +23,10 @@ from ._hub_errors import (
     HubSizeError,
     HubUnavailableError,
 )
-from ._hub_listing import list_hf_files
-from ._hub_location import HuggingFaceLocation, parse_hf_url
-from ._huggingface import HuggingFaceDownload
-from ._listing_local import list_local_files
-from ._local import LocalCopy
-from ._remote_names import UnsafeRemoteNameError
+from ._hub.listing import list_hf_files
+from ._hub.location import HuggingFaceLocation, parse_hf_url
+from ._local.executor import LocalCopy
+from ._local.listing import list_local_files
 from ._routing import Transfer, list_files, location_kind, transfer_type_for
 from ._verify import ChecksumMismatchError
 

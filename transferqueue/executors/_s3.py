@@ -27,10 +27,10 @@ from s3transfer.manager import TransferManager
 from s3transfer.subscribers import BaseSubscriber
 
 from transferqueue._errors import TransferCancelled
-from transferqueue._progress import ProgressCallback
-from transferqueue._records import TransferFile
-from transferqueue.executors._atomic import atomic_destination, check_destination
-from transferqueue.executors._remote_names import (
+from transferqueue._executor import ProgressCallback
+from transferqueue._records.records import TransferFile
+from transferqueue.executors._files.atomic import atomic_destination, check_destination
+from transferqueue.executors._files.remote_names import (
     UnsafeRemoteNameError,
     join_below,
     relative_parts,
