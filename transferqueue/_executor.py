@@ -1,15 +1,18 @@
 """What an executor is, and the ``on_progress`` callable handed to it with its
-cancellation and pause checks."""
+cancellation and pause checks and the queue's bandwidth cap."""
 
 from __future__ import annotations
 
 import math
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ._errors import TransferCancelled, TransferPaused
 from ._records import TransferFile, TransferStatus
+
+if TYPE_CHECKING:
+    from ._core.bandwidth import TokenBucket
 
 # What the queue's report of a progress call answers: go on, or stop and why.
 GO_ON = 0
@@ -39,6 +42,7 @@ class ProgressCallback:
     cancelled, the call raises :class:`TransferCancelled`. To check for cancellation
     without reporting progress, read :attr:`cancelled`, call :meth:`raise_if_cancelled`,
     or sleep with :meth:`wait_cancelled`, which returns early when the job is cancelled.
+    Under the queue's bandwidth cap, call :meth:`throttle` with the bytes of each chunk.
 
     It belongs to its attempt: once the executor it was given to has returned, a call
     (from a thread the executor left running, say) changes nothing and raises nothing,
@@ -54,6 +58,7 @@ class ProgressCallback:
 
     __slots__ = (
         "_attempt",
+        "_bandwidth",
         "_cancel_event",
         "_index",
         "_job",
@@ -70,6 +75,7 @@ class ProgressCallback:
         attempt: int,
         cancel_event: threading.Event,
         stop_event: Callable[[], threading.Event | None],
+        bandwidth: TokenBucket | None = None,
     ) -> None:
         # ``report(index, attempt, loaded)`` records progress for the job and answers
         # GO_ON, STOP_CANCELLED or STOP_PAUSED.
@@ -84,6 +90,7 @@ class ProgressCallback:
         # Set once this callback raised TransferPaused: whatever the executor raises
         # afterwards is read as the pause, not as a failure of the file.
         self.told_to_pause = False
+        self._bandwidth = bandwidth  # the queue's cap, shared by all its executors
 
     def __call__(self, loaded: int) -> None:
         """Report ``loaded`` bytes done; values outside 0..size are clamped.
@@ -148,16 +155,47 @@ class ProgressCallback:
         """
         return self._cancel_event.wait(timeout)
 
+    @property
+    def bandwidth_limit(self) -> float | None:
+        """The queue's bandwidth cap in bytes per second now, or None when it has none
+        (it may change while the executor runs)."""
+        return None if self._bandwidth is None else self._bandwidth.rate
 
-def _as_int(loaded: object) -> int:
+    def throttle(self, amount: int) -> None:
+        """Wait until the queue's bandwidth cap allows ``amount`` more bytes; at once when
+        it has none.
+
+        Call it with the size of each chunk the executor moves, just before or just after
+        moving it, from any thread; the executors of a queue share its cap, first come
+        first served. Chunks of a twentieth of the cap's bytes per second or less keep the
+        rate smooth. A change of the cap applies to a waiting call within 0.2 s. Raises
+        :class:`TransferCancelled` as soon as the job is cancelled, and
+        :class:`TransferPaused` as soon as it is paused, waiting or not.
+        """
+        if type(amount) is not int:
+            amount = _as_int(amount, "throttle")
+        if amount < 0:
+            raise ValueError(f"throttle takes a number of bytes >= 0, not {amount}")
+        bandwidth = self._bandwidth
+        if bandwidth is not None and bandwidth.rate is not None:
+            # The wait ends at a pause as at a cancel: both set the stop event. A finished
+            # job has none left; its cancel event is the one that can still be set.
+            while not bandwidth.take(amount, self._stop_event() or self._cancel_event):
+                self.raise_if_stopped()
+                # Set by a pause the job has left already: the bytes were given back, so
+                # they are asked for again.
+        self.raise_if_stopped()
+
+
+def _as_int(loaded: object, what: str = "on_progress") -> int:
     """Accept an int subclass or a finite float (some libraries report floats)."""
     if isinstance(loaded, int) and not isinstance(loaded, bool):
         return int(loaded)
     if isinstance(loaded, float):
         if not math.isfinite(loaded):
-            raise ValueError(f"on_progress takes a finite number of bytes, not {loaded}")
+            raise ValueError(f"{what} takes a finite number of bytes, not {loaded}")
         return int(loaded)
-    raise TypeError(f"on_progress takes a number of bytes, not {type(loaded).__name__}")
+    raise TypeError(f"{what} takes a number of bytes, not {type(loaded).__name__}")
 
 
 Executor = Callable[[TransferFile, ProgressCallback], object]

@@ -975,7 +975,9 @@ def test_constructor_settings() -> None:
     """The settings are readable and shown by repr."""
     copy = LocalCopy(overwrite=True, chunk_size=4096, preserve_mtime=False)
     assert (copy.overwrite, copy.chunk_size, copy.preserve_mtime) == (True, 4096, False)
-    assert repr(copy) == "LocalCopy(overwrite=True, chunk_size=4096, preserve_mtime=False)"
+    assert repr(copy) == (
+        "LocalCopy(overwrite=True, chunk_size=4096, preserve_mtime=False, checksum=False)"
+    )
     default = LocalCopy()
     assert (default.overwrite, default.chunk_size, default.preserve_mtime) == (
         False,

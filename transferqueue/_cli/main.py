@@ -26,6 +26,7 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from transferqueue._core.bandwidth import parse_bandwidth
 from transferqueue._core.config import get_max_concurrent_transfers
 from transferqueue.redis._url import redact_url
 
@@ -179,6 +180,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     cp.add_argument("--overwrite", action="store_true", help="replace existing destinations")
     cp.add_argument(
+        "--checksum",
+        action="store_true",
+        help=(
+            "check each copy against its source before it counts: a local copy by sha256, "
+            "S3 by the object's checksum or ETag (one HEAD request more a file); a "
+            "mismatch fails the file and removes the copy. Hugging Face LFS files are "
+            "always checked"
+        ),
+    )
+    cp.add_argument(
+        "--bwlimit",
+        type=_bandwidth,
+        default=None,
+        metavar="RATE",
+        help=(
+            "at most RATE bytes per second for all the files together, e.g. 20M (binary "
+            "units: K, M, G, T; 20M = 20MiB = 20MB = 20 x 1024 x 1024). S3-to-S3 copies "
+            "move no byte through this machine and are not held back (default: no limit)"
+        ),
+    )
+    cp.add_argument(
         "--dry-run",
         action="store_true",
         help="print what would be copied (one JSON object with --json), copy nothing",
@@ -233,6 +255,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _bandwidth(text: str) -> float:
+    try:
+        return parse_bandwidth(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _port(text: str) -> int:
     value = _non_negative_int(text)
     if value > 65535:
@@ -284,6 +313,8 @@ def _cp(args: argparse.Namespace) -> int:
         concurrency=concurrency,
         retries=args.retries,
         overwrite=args.overwrite,
+        bandwidth_limit=args.bwlimit,
+        checksum=args.checksum,
         as_json=args.json,
         quiet=args.quiet,
         skipped=skipped,

@@ -31,15 +31,16 @@ _KEEPALIVE = 0.5
 
 
 @contextlib.contextmanager
-def _copy_queue(concurrency: int) -> Iterator[TransferQueue]:
-    """A queue of ``concurrency`` slots for one copy, shut down when the block ends.
+def _copy_queue(concurrency: int, bandwidth_limit: float | None = None) -> Iterator[TransferQueue]:
+    """A queue of ``concurrency`` slots (and ``bandwidth_limit`` bytes per second, if
+    given) for one copy, shut down when the block ends.
 
     When the block ends with an exception, wherever it was raised (a Ctrl-C or a
     cancelling signal while the job is being queued included), the queue's jobs are
     cancelled before it waits for them: a copy the command no longer watches must not
     run on to its end, as a plain shutdown would let it.
     """
-    queue = TransferQueue(concurrency)
+    queue = TransferQueue(concurrency, bandwidth_limit=bandwidth_limit)
     try:
         yield queue
     except BaseException:
@@ -54,6 +55,8 @@ def copy(
     concurrency: int,
     retries: int,
     overwrite: bool,
+    bandwidth_limit: float | None = None,
+    checksum: bool = False,
     as_json: bool = False,
     quiet: bool = False,
     out: TextIO | None = None,
@@ -66,16 +69,27 @@ def copy(
 
     ``skipped`` names what the listing left out (``{"path": ..., "error": ...}`` each,
     already reported on stderr): it goes into each JSON line and the summary, and makes
-    the exit status 1, though every listed file arrived. ``s3_client`` gives the client of
-    the S3 transfers (the listings', so that a copy makes one).
+    the exit status 1, though every listed file arrived. ``bandwidth_limit`` caps the
+    bytes per second of all the files together (None: no cap); with ``checksum`` each
+    copy is checked against its source. ``s3_client`` gives the
+    client of the S3 transfers (the listings', so that a copy makes one).
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     policy = RetryPolicy(max_attempts=retries + 1)
     with contextlib.ExitStack() as closing:
-        transfer = closing.enter_context(_transfer(files, overwrite, s3_client, closing))
+        transfer = closing.enter_context(_transfer(files, overwrite, s3_client, closing, checksum))
         return _copy_on_queue(
-            files, transfer, concurrency, policy, as_json, quiet, out, err, skipped
+            files,
+            transfer,
+            concurrency,
+            policy,
+            as_json,
+            quiet,
+            out,
+            err,
+            skipped,
+            bandwidth_limit,
         )
 
 
@@ -84,6 +98,7 @@ def _transfer(
     overwrite: bool,
     s3_client: Callable[[], Any] | None,
     closing: contextlib.ExitStack,
+    checksum: bool = False,
 ) -> Transfer:
     """The executor of a copy; its S3 executor, made here when S3 files come and a client
     was given, is closed with ``closing`` (after the queue, which the copy leaves first)."""
@@ -92,11 +107,13 @@ def _transfer(
         for file in files
         for side in ("source_path", "destination_path")
     ):
-        return Transfer(overwrite=overwrite)
+        return Transfer(overwrite=overwrite, checksum=checksum)
     from transferqueue.executors._s3 import S3Transfer
 
-    s3 = closing.enter_context(S3Transfer(client=s3_client(), overwrite=overwrite))
-    return Transfer(overwrite=overwrite, s3=s3)
+    s3 = closing.enter_context(
+        S3Transfer(client=s3_client(), overwrite=overwrite, checksum=checksum)
+    )
+    return Transfer(overwrite=overwrite, s3=s3, checksum=checksum)
 
 
 def _copy_on_queue(
@@ -109,9 +126,10 @@ def _copy_on_queue(
     out: TextIO,
     err: TextIO,
     skipped: Sequence[dict[str, str]],
+    bandwidth_limit: float | None = None,
 ) -> int:
     """:func:`copy`'s work, on a queue of its own."""
-    with _copy_queue(concurrency) as queue:
+    with _copy_queue(concurrency, bandwidth_limit) as queue:
         display = _display(out, as_json=as_json, quiet=quiet, skipped=skipped)
         job_type = {
             transfer_type_for(file["source_path"], file["destination_path"]) for file in files

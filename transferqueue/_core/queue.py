@@ -27,6 +27,7 @@ from transferqueue._records import TransferJob
 from transferqueue._records.enums import TransferStatus, TransferType
 
 from . import process as _process
+from .bandwidth import TokenBucket, check_bandwidth_limit
 from .clock import utc_now
 from .eager_lock import EagerLock
 from .failure import Failure, error_type_name
@@ -83,6 +84,10 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _bytes_per_second(rate: float | None) -> str:
+    return "none" if rate is None else f"{rate:,.0f} B/s"
+
+
 def _check_speed_window(value: object) -> float:
     seconds = check_positive_seconds(value, "speed_window")
     if not _MIN_SPEED_WINDOW <= seconds <= _MAX_SPEED_WINDOW:
@@ -109,6 +114,11 @@ class TransferQueue:
       newest ``max_finished_jobs``, or that ended ``max_finished_age`` ago or earlier,
       are forgotten as new jobs come and go, oldest first (default: kept until
       :meth:`cleanup_old_jobs`);
+    - ``bandwidth_limit``: a cap in bytes per second on the bytes moved by all the
+      executors together (default None: no cap), which
+      :meth:`update_bandwidth_limit` changes while they run; executors draw from it
+      through ``on_progress.throttle`` (the built-in ones do). With a backend it caps
+      this process, not the cluster;
     - ``backend``: shared state for a queue that is one of several processes, such as a
       :class:`transferqueue.redis.RedisBackend` (see the guide "Queues across processes
       on Redis", docs/howto/redis.rst). The limit is then cluster-wide. Without it (the
@@ -126,9 +136,12 @@ class TransferQueue:
         speed_window: float | timedelta = DEFAULT_SPEED_WINDOW,
         max_finished_jobs: int | None = None,
         max_finished_age: float | timedelta | None = None,
+        bandwidth_limit: float | None = None,
         backend: Backend | None = None,
     ) -> None:
         limit = check_limit(concurrency_limit)
+        # Thread-safe on its own (its lock is never taken with the state lock held).
+        self._bandwidth = TokenBucket(check_bandwidth_limit(bandwidth_limit))
         interval = check_seconds(update_interval, "update_interval")
         self._retry_policy = check_retry_policy(retry)
         self._speed_window = timedelta(seconds=_check_speed_window(speed_window))
@@ -595,6 +608,29 @@ class TransferQueue:
         if limit != previous and backend is None:
             logger.info("concurrency limit changed from %d to %d", previous, limit)
 
+    # -- bandwidth ---------------------------------------------------------------------
+
+    @property
+    def bandwidth_limit(self) -> float | None:
+        """The cap in bytes per second on what all the executors move together, or None
+        when there is none."""
+        return self._bandwidth.rate
+
+    def update_bandwidth_limit(self, bytes_per_second: float | None) -> None:
+        """Change the bandwidth cap (a number of bytes per second > 0, or None to lift
+        it); ``TypeError`` / ``ValueError`` for anything else. Running executors follow
+        the new cap within 0.2 s, those waiting for the old one included; what the old
+        cap allowed already is not taken back."""
+        rate = check_bandwidth_limit(bytes_per_second, "bytes_per_second")
+        previous = self._bandwidth.rate
+        self._bandwidth.set_rate(rate)
+        if rate != previous:
+            logger.info(
+                "bandwidth limit changed from %s to %s",
+                _bytes_per_second(previous),
+                _bytes_per_second(rate),
+            )
+
     # -- shutting down -----------------------------------------------------------------
 
     def shutdown(self, wait: bool = True, *, cancel_jobs: bool = False) -> None:
@@ -674,6 +710,7 @@ class TransferQueue:
         self._lock = threading.Lock()
         self._lock_eagerly = EagerLock(self._lock)
         self._job_finished = threading.Condition(self._lock)
+        self._bandwidth = TokenBucket(self._bandwidth.rate)  # its lock may be held
         for job_id in self._unfinished:
             del self._jobs[job_id]
         self._unfinished = {}
@@ -853,7 +890,7 @@ class TransferQueue:
             next_task: FileTask | None = task
             while next_task is not None:
                 task = next_task
-                error = task.run(self._report_progress, self._stop_event)
+                error = task.run(self._report_progress, self._stop_event, self._bandwidth)
                 # From here to the slot's release no call may raise, or the slot and the
                 # file would be lost for ever: run() and judge_failure() catch whatever the
                 # executor's error, the retry policy or logging raise. What the policy says
@@ -917,7 +954,7 @@ class TransferQueue:
                         else:
                             task = self._start_reserved_locked(reservation)
                 if task is not None:
-                    error = task.run(self._report_progress, self._stop_event)
+                    error = task.run(self._report_progress, self._stop_event, self._bandwidth)
                     # As in _work: nothing from here to the seat's release may raise.
                     if error is not None and not task.paused:
                         failure, retry_delay = task.judge_failure(error)

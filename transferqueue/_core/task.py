@@ -14,6 +14,7 @@ from transferqueue._executor import Executor, ProgressCallback
 from transferqueue._log import log_in_queue_thread
 from transferqueue._records import TransferFile
 
+from .bandwidth import TokenBucket
 from .failure import Failure, describe_error
 from .job import Job, transferring_record
 from .retry import RetryPolicy
@@ -60,10 +61,12 @@ class FileTask:
         self,
         report: Callable[[Job, int, int, int], int],
         stop_event: Callable[[Job], threading.Event | None],
+        bandwidth: TokenBucket | None = None,
     ) -> BaseException | None:
         """Run the executor (without the lock); return what it raised, None on success.
         ``report`` records ``on_progress`` calls; ``stop_event`` gives the job's stop
-        event (see :meth:`ProgressCallback.wait_stopped`)."""
+        event (see :meth:`ProgressCallback.wait_stopped`); ``bandwidth`` is the queue's
+        cap, which ``on_progress.throttle`` draws from."""
         if self.cancel_event.is_set():
             # Cancelled between being picked and starting: the job is terminal already,
             # so this result is ignored; the executor never runs.
@@ -79,6 +82,7 @@ class FileTask:
             self.attempt,
             self.cancel_event,
             functools.partial(stop_event, self.job),
+            bandwidth,
         )
         try:
             self.executor(transferring_record(self.record, self.attempt), on_progress)

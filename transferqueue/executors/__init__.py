@@ -29,6 +29,7 @@ from ._local.executor import LocalCopy
 from ._local.listing import list_local_files
 from ._routing import Transfer, list_files, location_kind, transfer_type_for
 from ._s3_url import is_s3_url, parse_s3_url
+from ._verify import ChecksumMismatchError
 
 if TYPE_CHECKING:
     from ._s3 import S3Transfer, list_s3_objects, make_s3_client
@@ -52,6 +53,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "ChecksumMismatchError",
     "FileBusyError",
     "HubAuthError",
     "HubCertificateError",

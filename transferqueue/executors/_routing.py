@@ -110,7 +110,10 @@ class Transfer:
     an unsupported pair fails that file with ``ValueError``).
 
     Each executor is made on first use (so boto3 is imported only when an S3 file comes),
-    once, even when many worker threads need it at the same time, with ``overwrite``.
+    once, even when many worker threads need it at the same time, with ``overwrite`` and
+    ``checksum`` (each copy checked against its source, see
+    :class:`~transferqueue.executors.ChecksumMismatchError`; a Hugging Face download
+    always checks an LFS file's sha256).
     ``s3`` and ``huggingface`` replace the default S3 and Hugging Face executors (their
     own ``overwrite`` then applies). One instance serves any number of files and threads.
 
@@ -124,15 +127,19 @@ class Transfer:
         overwrite: bool = False,
         s3: Executor | None = None,
         huggingface: Executor | None = None,
+        checksum: bool = False,
     ) -> None:
         if not isinstance(overwrite, bool):
             raise TypeError(f"overwrite must be a bool, not {type(overwrite).__name__}")
+        if not isinstance(checksum, bool):
+            raise TypeError(f"checksum must be a bool, not {type(checksum).__name__}")
         for name, value in (("s3", s3), ("huggingface", huggingface)):
             if value is not None and not callable(value):
                 raise TypeError(
                     f"{name} must be an executor (callable), not {type(value).__name__}"
                 )
         self._overwrite = overwrite
+        self._checksum = checksum
         # Guards the making of executors, _made and _closed; never held while one runs.
         self._lock = threading.Lock()
         self._executors: dict[str, Executor] = {}
@@ -183,10 +190,10 @@ class Transfer:
         if name == "s3":
             from ._s3 import S3Transfer
 
-            return S3Transfer(overwrite=self._overwrite)
+            return S3Transfer(overwrite=self._overwrite, checksum=self._checksum)
         if name == "hf":
             return HuggingFaceDownload(overwrite=self._overwrite)
-        return LocalCopy(overwrite=self._overwrite)
+        return LocalCopy(overwrite=self._overwrite, checksum=self._checksum)
 
     def __call__(self, file: TransferFile, on_progress: ProgressCallback) -> None:
         """Transfer ``file`` with the executor its (source, destination) pair needs."""

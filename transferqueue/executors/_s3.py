@@ -26,7 +26,7 @@ from botocore.config import Config
 from s3transfer.manager import TransferManager
 from s3transfer.subscribers import BaseSubscriber
 
-from transferqueue._errors import TransferCancelled
+from transferqueue._errors import TransferCancelled, TransferPaused
 from transferqueue._executor import ProgressCallback
 from transferqueue._records import TransferFile
 from transferqueue.executors._files.atomic import atomic_destination, check_destination
@@ -36,6 +36,12 @@ from transferqueue.executors._files.remote_names import (
     relative_parts,
 )
 from transferqueue.executors._s3_url import is_s3_url, parse_s3_url, s3_url
+from transferqueue.executors._verify import (
+    ChecksumMismatchError,
+    Expected,
+    compare_objects,
+    expected_of_object,
+)
 
 if TYPE_CHECKING:  # types only: boto3-stubs[s3] and types-s3transfer, not needed to run
     from mypy_boto3_s3 import S3Client
@@ -207,6 +213,64 @@ class _Progress(BaseSubscriber):
             return max(self._total, 0)
 
 
+class _Throttle(BaseSubscriber):
+    """Holds s3transfer's request threads to the queue's bandwidth cap: each increment of
+    bytes sent or received waits in the thread that moved it (``on_progress.throttle``)
+    before that thread reads or sends more. A cancelled or paused job ends the wait at
+    once; the executor's own thread then cancels the transfer."""
+
+    def __init__(self, throttle: Callable[[int], None]) -> None:
+        self._throttle = throttle
+
+    def on_progress(self, future: TransferFuture, bytes_transferred: int, **kwargs: Any) -> None:
+        if bytes_transferred > 0:  # negative when a request is retried: nothing to give back
+            with contextlib.suppress(TransferCancelled, TransferPaused):
+                self._throttle(bytes_transferred)
+
+
+def _subscribers(on_progress: ProgressCallback, *others: BaseSubscriber) -> list[BaseSubscriber]:
+    """``others``, with a :class:`_Throttle` when ``on_progress`` carries a queue's cap."""
+    throttle = getattr(on_progress, "throttle", None)
+    return [*others, _Throttle(throttle)] if throttle is not None else list(others)
+
+
+def _check_download(
+    stream: IO[bytes], expected: Expected, source: str, destination: str, on_progress: Any
+) -> None:
+    """Compare the downloaded temporary file with what the object holds; raise
+    :class:`ChecksumMismatchError` if they differ (the caller's ``atomic_destination``
+    then removes the file)."""
+    stream.flush()
+    try:
+        arrived = expected.of_file(stream.fileno(), None, on_progress.raise_if_cancelled)
+    except OSError as exc:
+        raise type(exc)(f"{destination}: cannot read the download to check it: {exc}") from exc
+    if arrived != expected.value:
+        raise ChecksumMismatchError(
+            destination,
+            expected.name,
+            expected.value,
+            arrived,
+            removed=f"the download of {source} was removed",
+        )
+
+
+class _KnownObject(BaseSubscriber):
+    """Tells s3transfer the size and ETag of the object to download, as a HEAD read them:
+    no HEAD of its own, and If-Match on every GET. A value that is not what it should be
+    (the reply is the server's) is left out."""
+
+    def __init__(self, size: object, etag: object) -> None:
+        self._size = size if type(size) is int and size >= 0 else None
+        self._etag = etag if isinstance(etag, str) and etag.isprintable() else None
+
+    def on_queued(self, future: TransferFuture, **kwargs: Any) -> None:
+        if self._size is not None:
+            future.meta.provide_transfer_size(self._size)
+        if self._etag is not None:
+            future.meta.provide_object_etag(self._etag)
+
+
 class _KnownSize(BaseSubscriber):
     """Tells s3transfer the size of the file to upload, as measured by the executor."""
 
@@ -225,7 +289,10 @@ class S3Transfer:
     Large files go in parts (multipart) as ``transfer_config`` says (boto3's
     :class:`~boto3.s3.transfer.TransferConfig`; default: parts of 8 MiB above 8 MiB, 10
     request threads). Progress is reported in absolute bytes, from the queue worker's
-    thread, after every MiB moved and at the end. Cancelling the job cancels the
+    thread, after every MiB moved and at the end. Uploads, downloads and streamed copies
+    keep to the queue's bandwidth cap (s3transfer's request threads wait for it as they
+    send or receive); a server-side copy moves no byte through this process and is not
+    held back. Cancelling the job cancels the
     transfer within about 0.05 s: a multipart upload is aborted (no orphaned parts stay
     in the bucket), a download leaves no file behind. Pausing the job stops the transfer
     the same way (``TransferPaused``), and the resumed file starts again from byte 0:
@@ -252,6 +319,23 @@ class S3Transfer:
     upload follows the size the file had when its upload started (a file that grows
     meanwhile is sent as long as it was then). A source object replaced during a
     multipart download or copy fails it with an ``OSError`` naming the source.
+
+    **Checking what arrived.** With ``checksum=True`` each upload and download is
+    compared with what the object holds, read by a HEAD request with
+    ``ChecksumMode=ENABLED`` (see ``transferqueue/executors/_verify.py``): the ETag of
+    an object stored in one part (the MD5 of its bytes), else its SHA256, SHA1 or CRC32
+    checksum of the whole object, else the ETag of a multipart object (the MD5 of the
+    parts' MD5s; the part size read by a HEAD of part 1). A download is read first,
+    then fetched with ``If-Match`` on that ETag, and checked in its temporary file: a
+    mismatch leaves no file. An upload is checked once the object exists: a mismatch
+    deletes it. Either raises
+    :class:`~transferqueue.executors.ChecksumMismatchError`, naming the copy and both
+    values. An object with nothing usable (a CRC32C or CRC64NVME checksum alone, an
+    ETag of KMS encryption) is not checked. A copy between buckets is compared with its
+    source by a checksum both carry (the ETags of two objects stored in one part, or
+    whole-object checksums of one algorithm; a streamed copy compares the ETag of its
+    source's GET), and deleted if it differs; without one in common it is not
+    checked.
 
     **Threads and connections.** One instance holds one s3transfer ``TransferManager``,
     whose ``max_concurrency`` request threads (``TransferConfig.max_concurrency``,
@@ -290,7 +374,10 @@ class S3Transfer:
         transfer_config: TransferConfig | None = None,
         overwrite: bool = False,
         source_client: S3Client | None = None,
+        checksum: bool = False,
     ) -> None:
+        if not isinstance(checksum, bool):
+            raise TypeError(f"checksum must be a bool, not {type(checksum).__name__}")
         config = transfer_config if transfer_config is not None else TransferConfig()
         if not isinstance(config, TransferConfig):
             raise TypeError(
@@ -303,6 +390,7 @@ class S3Transfer:
         self._client = client
         self._source_client = source_client
         self.overwrite = overwrite
+        self.checksum = checksum
         self._lock = threading.Lock()  # guards the lazy creation of client and manager
         self._manager: TransferManager | None = None
         self._closed = False
@@ -390,7 +478,7 @@ class S3Transfer:
             bucket,
             key,
             extra_args=extra_args,
-            subscribers=[_KnownSize(info.st_size), progress],
+            subscribers=_subscribers(on_progress, _KnownSize(info.st_size), progress),
         )
         fail = self._failure(destination, "upload to", refused_put=extra_args is not None)
         try:
@@ -401,6 +489,64 @@ class S3Transfer:
             ):
                 raise
             on_progress(info.st_size)
+        if self.checksum:
+            self._check_upload(source, info.st_size, bucket, key, on_progress)
+
+    def _check_upload(
+        self, source: str, size: int, bucket: str, key: str, on_progress: ProgressCallback
+    ) -> None:
+        """Compare the uploaded object with the file's first ``size`` bytes (what was
+        sent); delete the object and raise :class:`ChecksumMismatchError` if they differ."""
+        url = s3_url(bucket, key)
+        expected = self._expected_of(self._head(bucket, key, url, "check"), bucket, key, url)
+        if expected is None:
+            return
+        try:
+            with open(source, "rb") as stream:
+                sent = expected.of_file(stream.fileno(), size, on_progress.raise_if_cancelled)
+        except OSError as exc:
+            raise type(exc)(f"{source}: cannot read the file to check its upload: {exc}") from exc
+        if sent != expected.value:
+            removed = self._delete_object(bucket, key, url)
+            raise ChecksumMismatchError(url, expected.name, sent, expected.value, removed=removed)
+
+    def _check_copy(self, source_head: Any, source: str, bucket: str, key: str) -> None:
+        """Compare the copy with its source by a checksum both carry (see
+        :func:`compare_objects`); delete the copy and raise :class:`ChecksumMismatchError`
+        if they differ."""
+        url = s3_url(bucket, key)
+        copy_head = self._head(bucket, key, url, "check")
+        compared = compare_objects(cast(dict[str, Any], source_head), copy_head)
+        if compared is not None and compared[1] != compared[2]:
+            name, sent, arrived = compared
+            removed = self._delete_object(bucket, key, url)
+            raise ChecksumMismatchError(url, name, sent, arrived, removed=f"{removed} ({source})")
+
+    def _delete_object(self, bucket: str, key: str, url: str) -> str:
+        """Delete a copy found wrong; what became of it, for the error's message."""
+        try:
+            self.client.delete_object(Bucket=bucket, Key=key)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            return f"the object could not be deleted: {s3_error(exc, url, 'delete', None)}"
+        return "the object was deleted"
+
+    def _expected_of(self, head: Any, bucket: str, key: str, url: str) -> Expected | None:
+        """What a copy of the object whose HEAD reply is ``head`` must come to (see
+        ``_verify``); a multipart ETag costs a HEAD of part 1. (Not made conditional on
+        the ETag: moto compares If-Match with the part's own ETag. An object replaced
+        between the two reads fails the check, and a retry reads it afresh.)"""
+
+        def part_size() -> object:
+            return self._head(bucket, key, url, "check", PartNumber=1).get("ContentLength")
+
+        return expected_of_object(cast(dict[str, Any], head), part_size)
+
+    def _head(self, bucket: str, key: str, url: str, action: str, **extra: Any) -> Any:
+        client = self.client
+        try:
+            return client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED", **extra)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise s3_error(exc, url, action, client) from exc
 
     def _is_own_retried_put(
         self, refusal: BaseException | None, source: str, size: int, bucket: str, key: str
@@ -430,6 +576,14 @@ class S3Transfer:
         manager = self._transfer_manager()
         fail = self._failure(source, "download", source_changed=True)
         progress = _Progress()
+        known: list[BaseSubscriber] = []
+        expected = None
+        if self.checksum:
+            # Read first, then downloaded with If-Match on its ETag: the bytes checked
+            # are the object's whose checksum this is, or the download fails as changed.
+            head = self._head(bucket, key, source, "download")
+            expected = self._expected_of(head, bucket, key, source)
+            known.append(_KnownObject(head.get("ContentLength"), head.get("ETag")))
         # Handed an open file rather than a name, s3transfer writes into our locked
         # temporary itself; given a name, it would write "<name>.<random>" of its own,
         # which a process killed mid-download would leave behind for good.
@@ -437,8 +591,12 @@ class S3Transfer:
         try:
             with atomic_destination(target, overwrite=self.overwrite) as stream:
                 local = False
-                future = manager.download(bucket, key, stream, subscribers=[progress])
+                future = manager.download(
+                    bucket, key, stream, subscribers=_subscribers(on_progress, *known, progress)
+                )
                 self._follow(future, progress, on_progress, source, fail)
+                if expected is not None:
+                    _check_download(stream, expected, source, destination, on_progress)
                 local = True
         except OSError as exc:
             if not local:
@@ -450,27 +608,50 @@ class S3Transfer:
         bucket, key = _object_url(destination)
         manager = self._transfer_manager()
         self._refuse_existing_object(bucket, key, "copy to")
-        progress = _Progress()
+        source_head = None
         if self._source_client is None:
+            if self.checksum:
+                source_head = self._head(source_bucket, source_key, source, "copy")
+            progress = _Progress()
             future = manager.copy(
                 {"Bucket": source_bucket, "Key": source_key}, bucket, key, subscribers=[progress]
             )
             self._follow(
                 future, progress, on_progress, source, self._copy_failure(source, destination)
             )
-            return
+        else:
+            source_head = self._streamed_copy(source, bucket, key, destination, on_progress)
+        if source_head is not None:
+            self._check_copy(source_head, source, bucket, key)
+
+    def _streamed_copy(
+        self, source: str, bucket: str, key: str, destination: str, on_progress: ProgressCallback
+    ) -> Any:
+        """Copy ``source``, read with the source client, to ``bucket``/``key``; return
+        the source's reply when the copy is to be checked (its ETag, for free), else None.
+
+        The GET does not ask for the source's checksums (``ChecksumMode``): botocore would
+        then check the body itself and fail a mismatch with an error of its own, where
+        the ETags compared afterwards say which copy differs, and by what."""
+        assert self._source_client is not None
+        source_bucket, source_key = _object_url(source)
         try:
-            body = self._source_client.get_object(Bucket=source_bucket, Key=source_key)["Body"]
+            reply = self._source_client.get_object(Bucket=source_bucket, Key=source_key)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise s3_error(exc, source, "read", self._source_client) from exc
+        body = reply["Body"]
+        progress = _Progress()
         try:
             # s3transfer uploads from any object with read(); its stubs name only IO.
-            future = manager.upload(cast(IO[bytes], body), bucket, key, subscribers=[progress])
+            future = self._transfer_manager().upload(
+                cast(IO[bytes], body), bucket, key, subscribers=_subscribers(on_progress, progress)
+            )
             self._follow(
                 future, progress, on_progress, destination, self._failure(destination, "copy to")
             )
         finally:
             body.close()
+        return reply if self.checksum else None
 
     def _failure(
         self, url: str, action: str, *, refused_put: bool = False, source_changed: bool = False

@@ -63,8 +63,9 @@ def try_lock(fd: int) -> bool:
 
 
 def create_locked(path: str | os.PathLike[str]) -> int:
-    """Create ``path``, a new file, and lock it: the descriptor (open for writing,
-    close-on-exec) of a file this caller owns.
+    """Create ``path``, a new file, and lock it: the descriptor (open for reading and
+    writing, so that a copy can be checked once written; close-on-exec) of a file this
+    caller owns.
 
     Cheaper than :func:`open_locked` with ``O_CREAT | O_EXCL``, to the same effect:
     ``O_EXCL`` refuses any existing name, a link included (``FileExistsError``), so what
@@ -72,7 +73,7 @@ def create_locked(path: str | os.PathLike[str]) -> int:
     someone lock it between its creation and ours (a sweep of a process whose clock runs
     far ahead), :class:`FileBusyError`; the file is left for the caller to remove.
     """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
     if not try_lock(fd):
         os.close(fd)
         raise FileBusyError(errno.EBUSY, "in use by another transfer", os.fspath(path))

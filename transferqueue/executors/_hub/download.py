@@ -44,6 +44,7 @@ from pathlib import Path
 
 import attrs
 
+from transferqueue._core.bandwidth import Pace
 from transferqueue._errors import TransferPaused
 from transferqueue._executor import ProgressCallback
 from transferqueue._records import TransferFile
@@ -96,8 +97,10 @@ class HuggingFaceDownload:
 
     Progress is reported after every ``chunk_size`` bytes written to the partial file
     (absolute, counting a resumed part), and cancellation is noticed within a few
-    hundredths of a second even while the server sends nothing. ``timeout`` bounds every
-    wait for the server: connecting, and each stretch without data.
+    hundredths of a second even while the server sends nothing. Under the queue's
+    bandwidth cap the body is read in smaller pieces, each waiting for the cap.
+    ``timeout`` bounds every wait for the server: connecting, and each stretch without
+    data.
     """
 
     def __init__(
@@ -284,9 +287,10 @@ class HuggingFaceDownload:
         on_progress: ProgressCallback,
     ) -> int:
         reported = offset
+        pace = Pace(on_progress, self.chunk_size)
         while True:
             try:
-                data = response.read1(self.chunk_size)
+                data = response.read1(pace.step())
             except http.client.HTTPException as exc:
                 raise ConnectionError(f"broken reply: {exc!r}") from exc
             if not data:
@@ -295,6 +299,7 @@ class HuggingFaceDownload:
                 raise bound.exceeded(what)
             part.stream.write(data)
             offset += len(data)
+            pace.moved(len(data))  # the queue's bandwidth cap: the socket waits meanwhile
             if offset - reported >= self.chunk_size:
                 part.stream.flush()  # what is reported is in the file
                 on_progress(offset)

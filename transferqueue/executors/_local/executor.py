@@ -7,7 +7,9 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
+from transferqueue._core.bandwidth import Pace
 from transferqueue.executors._files.known_folders import KnownFolders
+from transferqueue.executors._verify import ChecksumMismatchError, file_sha256
 
 from .kept_partials import KeptPartials, resumable_file
 from .kernel_copy import copy_in_kernel, fills_destination
@@ -40,7 +42,9 @@ class LocalCopy:
     ``executor(file, on_progress)`` copies ``file.source_path`` to ``file.destination_path``
     in chunks of ``chunk_size`` bytes and reports the absolute bytes copied after every
     chunk, so the job learns of a cancellation between two chunks at the latest (the copy
-    then stops and ``TransferCancelled`` propagates). The kernel moves the bytes
+    then stops and ``TransferCancelled`` propagates). Under the queue's bandwidth cap the
+    chunks are smaller (a twentieth of a second's worth, 16 KiB at least) and each waits
+    for the cap (``on_progress.throttle``). The kernel moves the bytes
     (``os.copy_file_range``, or ``os.sendfile`` between file systems it will not copy
     between), as ``cp`` does: they never pass through this process. Where the kernel
     refuses both (another operating system, an old kernel, a file system without
@@ -57,7 +61,11 @@ class LocalCopy:
     created; an instance remembers the folders it made or found, so that its next files
     there cost no ``mkdir`` (a folder removed meanwhile is made again). An existing
     destination is refused with ``FileExistsError`` unless ``overwrite`` is true. With
-    ``preserve_mtime`` (the default) the copy gets the source's modification time.
+    ``preserve_mtime`` (the default) the copy gets the source's modification time. With
+    ``checksum`` the copy is read back before it is moved into place, and its sha256
+    compared with the source's, read again: a mismatch (a byte changed on the way, or a
+    source changed during the copy) raises
+    :class:`~transferqueue.executors.ChecksumMismatchError` and leaves no destination.
 
     The source is copied as it is when read: if it changed since it was listed, its
     current bytes are copied, whatever ``file.size`` says, and the true byte counts are
@@ -71,7 +79,7 @@ class LocalCopy:
     One instance may serve any number of files and threads at once.
     """
 
-    __slots__ = ("_chunk_size", "_folders", "_kept", "_overwrite", "_preserve_mtime")
+    __slots__ = ("_checksum", "_chunk_size", "_folders", "_kept", "_overwrite", "_preserve_mtime")
 
     def __init__(
         self,
@@ -79,9 +87,12 @@ class LocalCopy:
         overwrite: bool = False,
         chunk_size: int = 8 * _MiB,
         preserve_mtime: bool = True,
+        checksum: bool = False,
     ) -> None:
         if not isinstance(overwrite, bool):
             raise TypeError(f"overwrite must be a bool, not {type(overwrite).__name__}")
+        if not isinstance(checksum, bool):
+            raise TypeError(f"checksum must be a bool, not {type(checksum).__name__}")
         if not isinstance(preserve_mtime, bool):
             raise TypeError(f"preserve_mtime must be a bool, not {type(preserve_mtime).__name__}")
         if type(chunk_size) is not int:
@@ -91,6 +102,7 @@ class LocalCopy:
         self._overwrite = overwrite
         self._chunk_size = chunk_size
         self._preserve_mtime = preserve_mtime
+        self._checksum = checksum
         # The destination folders this instance made or found: its next file in one of
         # them goes without mkdir and sweep (one instance usually serves one job).
         self._folders = KnownFolders()
@@ -111,10 +123,16 @@ class LocalCopy:
         """Whether the copy gets the source's modification time."""
         return self._preserve_mtime
 
+    @property
+    def checksum(self) -> bool:
+        """Whether each copy is checked against its source (sha256) before it is moved
+        into place."""
+        return self._checksum
+
     def __repr__(self) -> str:
         return (
             f"LocalCopy(overwrite={self._overwrite}, chunk_size={self._chunk_size}, "
-            f"preserve_mtime={self._preserve_mtime})"
+            f"preserve_mtime={self._preserve_mtime}, checksum={self._checksum})"
         )
 
     def __call__(self, file: TransferFile, on_progress: Callable[[int], object]) -> None:
@@ -168,21 +186,26 @@ class LocalCopy:
                         os.lseek(reader, offset, os.SEEK_SET)
                     expected = info.st_size
                     copied = None
+                    pace = Pace(on_progress, chunk_size)
                     if expected > offset:  # an empty file (or one of /proc) is read: one call
                         try:
-                            copied = copy_in_kernel(
-                                reader, writer, chunk_size, on_progress, start=offset
-                            )
+                            copied = copy_in_kernel(reader, writer, pace, on_progress, start=offset)
                         except OSError as exc:
                             if fills_destination(exc):
                                 raise
                             raise _SourceFailed(exc) from None
                     if copied is None:
-                        _copy_by_loop(reader, writer, chunk_size, expected, on_progress, offset)
+                        _copy_by_loop(
+                            reader, writer, pace, chunk_size, expected, on_progress, offset
+                        )
+                    if self._checksum:  # the whole copy, a resumed one's kept bytes included
+                        _check_copy(reader, writer, destination, on_progress)
             finally:
                 os.close(reader)
         except _SourceFailed as failed:
             raise _explained(failed.error, "read source", source) from failed.error
+        except ChecksumMismatchError:
+            raise  # names the destination already
         except OSError as exc:
             raise _explained(exc, "write destination", destination) from exc
 
@@ -198,14 +221,16 @@ class _SourceFailed(Exception):
 def _copy_by_loop(
     reader_fd: int,
     writer_fd: int,
+    pace: Pace,
     chunk_size: int,
     expected: int,
     on_progress: Callable[[int], object],
     start: int = 0,
 ) -> None:
     """Copy ``reader_fd`` from its position (``start`` bytes in) to its end onto
-    ``writer_fd`` through one reused buffer, ``chunk_size`` bytes at a time, reporting
-    the bytes of the file copied after each chunk. A read error is raised as
+    ``writer_fd`` through one reused buffer, as many bytes at a time as ``pace`` says
+    (``chunk_size`` at most), waiting after each chunk for the queue's bandwidth cap and
+    then reporting the bytes of the file copied. A read error is raised as
     :class:`_SourceFailed`.
 
     The buffer is no larger than what is left of the file (``expected`` bytes in all),
@@ -215,11 +240,12 @@ def _copy_by_loop(
     buffer = bytearray(max(1, min(chunk_size, expected - start)))
     view = memoryview(buffer)
     readv, write = os.readv, os.write
-    buffers = [buffer]
+    whole = [buffer]
     done = start
     while True:
+        step = pace.step()
         try:
-            count = readv(reader_fd, buffers)
+            count = readv(reader_fd, whole if step >= len(buffer) else [view[:step]])
         except OSError as exc:
             raise _SourceFailed(exc) from None
         if not count:
@@ -228,11 +254,43 @@ def _copy_by_loop(
         while written < count:  # a write may take fewer bytes than given
             written += write(writer_fd, view[written:count])
         done += count
+        pace.moved(count)
         on_progress(done)
         if done > expected and len(buffer) < chunk_size:
             buffer = bytearray(chunk_size)
             view = memoryview(buffer)
-            buffers = [buffer]
+            whole = [buffer]
+
+
+def _check_copy(
+    reader_fd: int, writer_fd: int, destination: str, on_progress: Callable[[int], object]
+) -> None:
+    """Compare the sha256 of the copy (the temporary file, not yet in place, read from
+    its start: a resumed copy's kept bytes too) with the source's, read again from its
+    start; :class:`ChecksumMismatchError` if they differ (the temporary file is then
+    removed by the caller's ``resumable_file``).
+
+    A cancel stops the reading, and so does a pause: the copy is then kept whole, and
+    its resumption copies nothing more and checks it again.
+    """
+    check_stopped: Callable[[], object] = (
+        getattr(on_progress, "raise_if_stopped", None)
+        or getattr(on_progress, "raise_if_cancelled", None)  # a stand-in may have only this
+        or _never_cancelled
+    )
+    try:
+        sent = file_sha256(reader_fd, check_stopped)
+    except OSError as exc:
+        raise _SourceFailed(exc) from None
+    arrived = file_sha256(writer_fd, check_stopped)
+    if arrived != sent:
+        raise ChecksumMismatchError(
+            destination, "sha256", sent, arrived, removed="the copy was removed"
+        )
+
+
+def _never_cancelled() -> None:
+    """The stop check of a copy called without the queue's ``on_progress``."""
 
 
 def _explained(exc: OSError, role: str, path: str) -> OSError:

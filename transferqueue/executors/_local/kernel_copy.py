@@ -4,8 +4,10 @@
 passing them through this process: no user buffer, no copy into Python, and on file
 systems that can share extents (Btrfs, XFS, NFS 4.2) no copy at all. ``os.sendfile``
 does the same across file systems where ``copy_file_range`` refuses that. Both are asked
-for ``chunk_size`` bytes at a time, so that the caller's ``on_progress`` runs between two
-steps (and a cancellation it raises stops the copy there), as the read/write loop does.
+for a chunk at a time (smaller under a bandwidth cap, see
+:class:`~transferqueue._core.bandwidth.Pace`), so that the caller's ``on_progress`` runs
+between two steps (and a cancellation or pause it raises stops the copy there), as the
+read/write loop does.
 
 The kernel may refuse: an old kernel (``ENOSYS``), two file systems it will not copy
 between (``EXDEV``), a file system without support (``EINVAL``, ``EOPNOTSUPP``), a
@@ -22,6 +24,8 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable
+
+from transferqueue._core.bandwidth import Pace
 
 __all__ = ["copy_in_kernel", "fills_destination"]
 
@@ -67,24 +71,25 @@ _WAYS = _ways()
 def copy_in_kernel(
     source_fd: int,
     destination_fd: int,
-    chunk_size: int,
+    pace: Pace,
     on_progress: Callable[[int], object],
     *,
     start: int = 0,
 ) -> int | None:
-    """Copy from ``source_fd``'s position to its end onto ``destination_fd``, ``chunk_size``
-    bytes a step, calling ``on_progress`` with the bytes copied so far (counted from
-    ``start``, the bytes a resumed copy had already) after each step; return that total,
+    """Copy from ``source_fd``'s position to its end onto ``destination_fd``, as many
+    bytes a step as ``pace`` says, waiting after each step for the queue's bandwidth cap
+    (``pace.moved``) and then calling ``on_progress`` with the bytes copied so far
+    (counted from ``start``, the bytes a resumed copy had already); return that total,
     or ``None`` when every kernel copy refused before moving a byte (nothing written,
     both positions unchanged).
 
     An ``OSError`` after the first step, or any other than a refusal at the first step,
     propagates (see :func:`fills_destination` for whose it is); so does anything
-    ``on_progress`` raises.
+    ``pace`` or ``on_progress`` raises.
     """
     for way in _WAYS:
         try:
-            count = way(source_fd, destination_fd, chunk_size)
+            count = way(source_fd, destination_fd, pace.step())
         except OSError as exc:
             if exc.errno in _REFUSALS:
                 continue
@@ -92,12 +97,14 @@ def copy_in_kernel(
         if not count:
             continue  # see the module's docstring: let read() say what the file holds
         done = start + count
+        pace.moved(count)
         on_progress(done)
         while True:
-            count = way(source_fd, destination_fd, chunk_size)
+            count = way(source_fd, destination_fd, pace.step())
             if not count:
                 return done
             done += count
+            pace.moved(count)
             on_progress(done)
     return None
 
