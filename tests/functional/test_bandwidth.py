@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
-from tests.functional.test_retries import wait_for_job
+from tests.helpers.bounds import WAIT
+from tests.helpers.job_waits import wait_for_job
 from tests.helpers.metered import Metered
 from transferqueue._cli import main as _cli
 from transferqueue._cli import run_copy as _cli_copy

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from transferqueue._cli import main as _cli
 from transferqueue.executors import ChecksumMismatchError, LocalCopy, S3Transfer, Transfer
 

@@ -16,10 +16,10 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 
 import transferqueue as tq
-from tests.conftest import WAIT
-from tests.functional.test_retries import wait_for_job
 from tests.helpers import s3_server
+from tests.helpers.bounds import WAIT
 from tests.helpers.fake_hub import WEIGHTS, RunningHub, sample_hub, start_hub
+from tests.helpers.job_waits import wait_for_job
 from tests.helpers.metered import Metered
 from tests.helpers.s3_server import s3_client
 from transferqueue.executors import HuggingFaceDownload, S3Transfer

@@ -23,8 +23,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 import transferqueue as tq
-from tests.conftest import WAIT
 from tests.helpers import s3_server
+from tests.helpers.bounds import WAIT
 from tests.helpers.corrupting_proxy import ByteFlippingProxy, byte_flipping_proxy
 from tests.helpers.s3_server import s3_client
 from transferqueue.executors import S3Transfer, Transfer, _s3

@@ -13,7 +13,7 @@ from typing import cast
 import pytest
 
 import transferqueue as tq
-from tests.conftest import WAIT
+from tests.helpers.bounds import WAIT
 from transferqueue._core.bandwidth import (
     WAIT_SLICE,
     Pace,
