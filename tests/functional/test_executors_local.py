@@ -1126,7 +1126,7 @@ def test_error_with_unusual_constructor_becomes_oserror(
     assert _entries(tmp_path) == ["src.bin"]
 
 
-# --- pausing (issue 14, part 5) --------------------------------------------------------
+# --- pausing ---------------- --------------------------------------------------------
 
 
 class MovedBytes:

@@ -1,4 +1,4 @@
-"""Pausing and resuming a job (issue 14, part 5): the queue's side.
+"""Pausing and resuming a job: the queue's side.
 
 A paused job starts no file, its running executors stop at their next ``on_progress``
 and give their slot back, events announce both transitions, and it is no finished job.

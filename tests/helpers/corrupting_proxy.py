@@ -1,5 +1,5 @@
 """A TCP proxy on 127.0.0.1 that corrupts one byte on the way, for the tests that prove a
-copy is checked against its source (issue 14 part 3): the server, or the network, changed
+copy is checked against its source: the server, or the network, changed
 a byte that nothing else notices (the length stays right).
 
 It forwards every connection both ways to ``upstream``, as

@@ -1,5 +1,5 @@
 """An executor wrapper that records what an executor draws from its queue's bandwidth cap
-(``on_progress.throttle``), for the tests of the cap (issue 14 part 4)."""
+(``on_progress.throttle``), for the tests of the cap."""
 
 from __future__ import annotations
 

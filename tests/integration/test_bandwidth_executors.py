@@ -1,4 +1,4 @@
-"""Issue 14 part 4: the S3 and Hugging Face executors draw every byte they move from
+"""The S3 and Hugging Face executors draw every byte they move from
 their queue's bandwidth cap, and a cancel or a pause reaches them while they wait for it
 (against the moto server and the fake hub on 127.0.0.1). Nothing here measures time: a
 cap of 1 byte per second holds a transfer for days unless the test lifts it, or pauses

@@ -589,7 +589,7 @@ def test_a_255_byte_name_downloads_and_resumes(hub: RunningHub, tmp_path: Path, 
     assert executor.partial_path(twin, TRAIN_URL) != part
 
 
-# --- pausing (issue 14, part 5) ----------------------------------------------------------
+# --- pausing ---------------- ----------------------------------------------------------
 
 
 def test_a_paused_download_keeps_its_part_and_resumes_by_range(

@@ -1077,7 +1077,7 @@ def attrs_dict(file: tq.TransferFile) -> dict[str, Any]:
     }
 
 
-# -- pausing (issue 14, part 5) --------------------------------------------------------------
+# -- pausing ---------------- --------------------------------------------------------------
 
 
 class PausedProgress(RecordingProgress):

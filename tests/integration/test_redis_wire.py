@@ -1,4 +1,4 @@
-"""Issue 11, part 2 and the coordination tax: how the registry encodes a job's files for
+"""The shared registry and its cost: how the registry encodes a job's files for
 Redis. Each file is written field by field (not through the generic JSON encoder), the
 text ``json.dumps(file.to_dict())`` gives; a write's files travel as one argument, a
 field and its JSON a line, which the PUBLISH script splits. Checked against hostile names

@@ -274,7 +274,7 @@ def test_slow_job_cancelled_with_its_button(demo_page: DemoPage) -> None:
 
 
 def test_slow_job_paused_and_resumed_with_its_button(demo_page: DemoPage) -> None:
-    """Issue 14: the slow job's Pause button pauses it in the queue: the card turns
+    """The slow job's Pause button pauses it in the queue: the card turns
     paused, its files queued with the bytes they had, the button says Resume. Resume
     makes it active again, and each file goes on from its kept copy (its next chunk,
     not its first again); Cancel still ends it."""

@@ -1,4 +1,4 @@
-"""Issue 14, part 5: ``PUT /<id>/pause`` and ``PUT /<id>/resume``, the same under Flask
+"""``PUT /<id>/pause`` and ``PUT /<id>/resume``, the same under Flask
 and under Django (each test runs once per framework, as in test_web_routes.py)."""
 
 from __future__ import annotations
