@@ -111,6 +111,8 @@ examples:
     transferqueue cp photos/ backup/            # into backup/photos/
     transferqueue cp a.bin b.bin notes/ out/    # several sources into out/
     transferqueue cp --dry-run photos/ backup/  # print the plan, copy nothing
+    transferqueue cp --exclude '*.tmp' --exclude '/cache/**' photos/ backup/
+    transferqueue cp --include '*.jpg' --include '*.png' photos/ backup/
 
   S3 (pip install 'transferqueue[s3]'; credentials, AWS_PROFILE and
   AWS_ENDPOINT_URL as boto3 reads them):
@@ -176,6 +178,23 @@ def _parser() -> argparse.ArgumentParser:
         help="times a file is tried again after a transient error (default: 2)",
     )
     cp.add_argument("--overwrite", action="store_true", help="replace existing destinations")
+    cp.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help=(
+            "copy only the files whose path below the source matches PATTERN (repeatable; "
+            "* within a folder, ** across folders, a leading / anchors at the source)"
+        ),
+    )
+    cp.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="leave out the files that match PATTERN (repeatable; wins over --include)",
+    )
     cp.add_argument(
         "--dry-run",
         action="store_true",
@@ -267,7 +286,14 @@ def _cp(args: argparse.Namespace) -> int:
         _say(f"skipped {entry['path']}: {entry['error']}", sys.stderr)
 
     s3_client = LazyS3Client()  # made once, when a listing or a transfer needs it
-    files = plan(sources, destination, on_error=report, s3_client=s3_client)
+    files = plan(
+        sources,
+        destination,
+        on_error=report,
+        s3_client=s3_client,
+        include=args.include,
+        exclude=args.exclude,
+    )
     if args.dry_run:
         _dry_run(files, skipped, as_json=args.json, quiet=args.quiet)
         return EXIT_FAILED if skipped else EXIT_OK

@@ -14,6 +14,7 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 from .executors._hub_errors import HubError
+from .executors._path_filter import PathFilter
 from .executors._remote_names import UnsafeRemoteNameError, relative_parts
 from .executors._routing import list_files, location_kind, transfer_type_for
 
@@ -100,6 +101,8 @@ def plan(
     *,
     on_error: Callable[[Exception], None] | None = None,
     s3_client: Callable[[], Any] | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """The files that ``cp sources destination`` copies, as ``queue_job`` takes them.
 
@@ -122,7 +125,16 @@ def plan(
 
     ``s3_client`` gives the client that S3 sources are listed with (a fresh one each
     otherwise).
+
+    ``include`` and ``exclude`` are the glob patterns of ``--include`` and ``--exclude``
+    (see :class:`~transferqueue.executors.PathFilter`), given to every listing; a bad
+    pattern is a ``_UsageError``. With patterns, an S3 source of which nothing is kept
+    copies nothing rather than being refused as missing.
     """
+    try:
+        PathFilter(include, exclude)
+    except ValueError as exc:
+        raise _UsageError(f"bad pattern: {exc}") from None
     into_folder = len(sources) > 1 or _is_folder(destination)
     files: list[dict[str, Any]] = []
     for source in sources:
@@ -138,7 +150,9 @@ def plan(
             raise _UsageError(f"cannot copy {source} into itself ({target})")
         try:
             options = {"client": s3_client()} if kind == "s3" and s3_client else {}
-            found = list_files(source, target, on_error=on_error, **options)
+            found = list_files(
+                source, target, on_error=on_error, include=include, exclude=exclude, **options
+            )
         except ImportError as exc:  # S3 without boto3
             raise _UsageError(f"{exc}; install it with: pip install 'transferqueue[s3]'") from None
         except OSError as exc:
@@ -148,7 +162,7 @@ def plan(
             raise _UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
         except (ValueError, HubError) as exc:
             raise _UsageError(f"cannot read {source}: {exc}") from None
-        if not found and kind == "s3":
+        if not found and kind == "s3" and not (include or exclude):
             raise _UsageError(f"no such S3 object or prefix: {source}")
         for file in found:
             if not _within(file["destination_path"], destination):

@@ -26,6 +26,7 @@ from ._hub_location import HuggingFaceLocation, parse_hf_url
 from ._huggingface import HuggingFaceDownload
 from ._listing_local import list_local_files
 from ._local import LocalCopy
+from ._path_filter import PathFilter
 from ._remote_names import UnsafeRemoteNameError
 from ._routing import Transfer, list_files, location_kind, transfer_type_for
 
@@ -66,6 +67,7 @@ __all__ = [
     "HuggingFaceDownload",
     "HuggingFaceLocation",
     "LocalCopy",
+    "PathFilter",
     "S3Transfer",
     "Transfer",
     "UnsafeRemoteNameError",

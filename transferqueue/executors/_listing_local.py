@@ -6,10 +6,11 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
+from ._path_filter import path_filter
 from ._temporaries import is_temporary_name
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
 
 def list_local_files(
@@ -17,6 +18,8 @@ def list_local_files(
     destination: str | os.PathLike[str],
     *,
     on_error: Callable[[OSError], object] | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
 ) -> list[dict[str, object]]:
     """Return the files to copy from ``source`` to ``destination``, for ``queue_job``.
 
@@ -56,11 +59,21 @@ def list_local_files(
     the listing goes on. A folder is left out whole, even if part of it was read. To stop
     the listing, raise from ``on_error``. ``source`` itself is never reported there: if it
     is missing or cannot be read, the listing raises.
+
+    ``include`` and ``exclude`` are glob patterns (see
+    :class:`~transferqueue.executors.PathFilter`) matched against each file's path
+    relative to ``source`` (``/``-separated; a ``source`` file's own name): a file is
+    listed when it matches no ``exclude`` and, if any ``include`` is given, one of them.
+    Folders are still read whole, so ``on_error`` hears of one that cannot be read even if
+    no file of it would have been kept.
     """
     source_path = os.fspath(source)
     destination_path = os.fspath(destination)
+    kept = path_filter(include, exclude)
     info = os.stat(source_path)  # FileNotFoundError names the missing path
     if stat.S_ISREG(info.st_mode):
+        if kept is not None and not kept.matches(os.path.basename(source_path)):
+            return []
         _check_readable(source_path)
         return [
             {"source_path": source_path, "destination_path": destination_path, "size": info.st_size}
@@ -70,6 +83,8 @@ def list_local_files(
     found: list[tuple[str, int]] = []
     # ``source`` itself unreadable raises, on_error or not: nothing of it could be copied.
     _add(_read(source_path), "", found, on_error)
+    if kept is not None:
+        found = [(relative, size) for relative, size in found if kept.matches(_slashed(relative))]
     found.sort()
     return [
         {
@@ -79,6 +94,12 @@ def list_local_files(
         }
         for relative, size in found
     ]
+
+
+def _slashed(relative: str) -> str:
+    """``relative`` with ``/`` between its parts, as the patterns of a
+    :class:`~._path_filter.PathFilter` name them on every system."""
+    return relative.replace(os.sep, "/")
 
 
 def _check_readable(path: str) -> None:

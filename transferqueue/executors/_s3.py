@@ -14,7 +14,7 @@ import hashlib
 import os
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -30,6 +30,7 @@ from transferqueue._errors import TransferCancelled
 from transferqueue._progress import ProgressCallback
 from transferqueue._records import TransferFile
 from transferqueue.executors._atomic import atomic_destination, check_destination
+from transferqueue.executors._path_filter import path_filter
 from transferqueue.executors._remote_names import (
     UnsafeRemoteNameError,
     join_below,
@@ -632,6 +633,8 @@ def list_s3_objects(
     client: S3Client | None = None,
     page_size: int | None = None,
     on_error: Callable[[UnsafeRemoteNameError], object] | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
 ) -> list[dict[str, Any]]:
     """List what ``source`` names, as the ``files`` that
     :meth:`transferqueue.TransferQueue.queue_job` takes:
@@ -655,8 +658,16 @@ def list_s3_objects(
 
     ``client`` defaults to a boto3 S3 client from a fresh session; ``page_size`` is
     the number of keys per ListObjectsV2 request (the server's default, 1,000, if None).
+
+    ``include`` and ``exclude`` are glob patterns (see
+    :class:`~transferqueue.executors.PathFilter`) matched against each key's part below
+    the prefix (the key's last segment for a ``source`` that names one object): a key is
+    listed when it matches no ``exclude`` and, if any ``include`` is given, one of them.
+    A key left out so is not checked either: an unsafe name that is excluded is not
+    reported to ``on_error``.
     """
     bucket, key = parse_s3_url(source)
+    kept = path_filter(include, exclude)
     if client is None:
         client = make_s3_client()
     pagination: PaginatorConfigTypeDef = {} if page_size is None else {"PageSize": page_size}
@@ -666,6 +677,8 @@ def list_s3_objects(
             first = client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
             found = first.get("Contents", [])
             if found and found[0]["Key"] == key:
+                if kept is not None and not kept.matches(key.rsplit("/", 1)[-1]):
+                    return []
                 return [
                     {
                         "source_path": source,
@@ -681,6 +694,8 @@ def list_s3_objects(
                 name, size = entry["Key"], int(entry["Size"])
                 if name.endswith("/") and size == 0:
                     continue  # a folder marker
+                if kept is not None and not kept.matches(name[len(key) :]):
+                    continue
                 try:
                     target = _destination_below(destination, name[len(key) :], size, where)
                 except UnsafeRemoteNameError as exc:
