@@ -26,7 +26,7 @@ pytest.importorskip("django")
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 
 # The tutorial's files, by the caption of their code block: each is run by a test below.
-RUN_BY_TESTS = {"backup.py", "slow_backup.py", "app.py"}
+RUN_BY_TESTS = {"backup.py", "slow_backup.py", "app.py", "sync_backup.py"}
 
 
 def _python_blocks() -> Iterator[tuple[pathlib.Path, str | None, str]]:
@@ -101,6 +101,20 @@ def test_backup_copies_the_photos_with_progress(tmp_path: pathlib.Path) -> None:
     )
     # It may run twice, as the tutorial says.
     assert _run(tmp_path / "backup.py")[-1] == "finished: completed"
+
+
+def test_sync_backup_copies_then_skips_what_is_up_to_date(tmp_path: pathlib.Path) -> None:
+    """sync_backup.py (docs/howto/sync.rst), run twice: the photos are copied, then all
+    of them are up to date and nothing moves; a .tmp file is left out both times."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for number in range(12):
+        (photos / f"photo-{number:02d}.jpg").write_bytes(bytes([number]) * 1000)
+    (photos / "edit.tmp").write_bytes(b"scratch")
+    script = _tutorial_file("sync_backup.py", tmp_path)
+    assert _run(script) == ["completed: 12 copied, 0 up to date, 12000 bytes moved"]
+    assert _run(script) == ["completed: 0 copied, 12 up to date, 0 bytes moved"]
+    assert not (tmp_path / "mirror" / "edit.tmp").exists()
 
 
 def test_slow_backup_is_cancelled_once_two_files_are_done(tmp_path: pathlib.Path) -> None:

@@ -10,7 +10,8 @@ import transferqueue as tq
 
 CONTRACT_VALUES: list[tuple[type[enum.Enum], set[str]]] = [
     (tq.TransferStatus, {"queued", "active", "completed", "failed", "cancelled"}),
-    (tq.TransferFileStatus, {"queued", "transferring", "completed", "error"}),
+    # "skipped": issue 14, a file whose destination was already up to date.
+    (tq.TransferFileStatus, {"queued", "transferring", "completed", "error", "skipped"}),
     (
         tq.TransferType,
         {"s3-upload", "s3-download", "local-upload", "cross-storage", "huggingface"},

@@ -28,6 +28,9 @@ from tests.conftest import WAIT, make_files
 SEED_TRANSFER_STATUS = {"queued", "active", "completed", "failed", "cancelled"}
 # export type TransferFileStatus = 'queued' | 'transferring' | 'completed' | 'error';
 SEED_TRANSFER_FILE_STATUS = {"queued", "transferring", "completed", "error"}
+# This library's file status beyond the seed's (issue 14: a file whose destination was
+# up to date), a plain string as well.
+EXTRA_FILE_STATUS = {"skipped"}
 # export type TransferType = 's3-upload' | 's3-download' | 'local-upload'
 #                          | 'cross-storage' | 'huggingface';
 SEED_TRANSFER_TYPE = {"s3-upload", "s3-download", "local-upload", "cross-storage", "huggingface"}
@@ -72,6 +75,7 @@ EXTRA_FILE: dict[str, tuple[str, bool]] = {
 EXTRA_PROGRESS: dict[str, tuple[str, bool]] = {
     "bytesPerSecond": ("number", True),
     "etaSeconds": ("number", True),
+    "skippedFiles": ("number", False),
 }
 
 INTERFACES: dict[type[Any], dict[str, tuple[str, bool]]] = {
@@ -174,7 +178,7 @@ def check_ts_value(value: Any, ts_type: str) -> None:
         assert value in SEED_TRANSFER_STATUS
     elif ts_type == "TransferFileStatus":
         assert type(value) is str
-        assert value in SEED_TRANSFER_FILE_STATUS
+        assert value in SEED_TRANSFER_FILE_STATUS | EXTRA_FILE_STATUS
     elif ts_type == "TransferType":
         assert type(value) is str
         assert value in SEED_TRANSFER_TYPE
@@ -273,7 +277,8 @@ def test_camel_case_leaves_out_unset_optional_fields() -> None:
     job = bare_job()
     data = job.to_dict(camel_case=True)
     assert data.keys() == {"id", "type", "status", "files", "progress", "createdAt"}
-    assert data["progress"].keys() == SEED_TRANSFER_PROGRESS.keys()
+    # skippedFiles is a count, never None: always written.
+    assert data["progress"].keys() == SEED_TRANSFER_PROGRESS.keys() | {"skippedFiles"}
     assert data["files"][0].keys() == {
         "sourcePath",
         "destinationPath",
@@ -343,7 +348,7 @@ def test_every_enum_member_is_a_plain_seed_string(
     assert written == (status.value, transfer_type.value, file_status.value)
     assert data["status"] in SEED_TRANSFER_STATUS
     assert data["type"] in SEED_TRANSFER_TYPE
-    assert data["files"][0]["status"] in SEED_TRANSFER_FILE_STATUS
+    assert data["files"][0]["status"] in SEED_TRANSFER_FILE_STATUS | EXTRA_FILE_STATUS
 
 
 @pytest.mark.parametrize(

@@ -321,6 +321,28 @@ def test_data_is_shown_as_text_never_as_html(demo_page: DemoPage) -> None:
     demo_page.check_clean()
 
 
+def test_skipped_files_show_as_up_to_date(demo_page: DemoPage) -> None:
+    """Issue 14: a file queued as skipped (its destination up to date) shows its status
+    "skipped" and its size "up to date", and the job's count says how many were."""
+    queue = demo_page.demo.queue
+    files = [
+        {"source_path": "/x/new.bin", "destination_path": "/y/new.bin", "size": 2048},
+        {"source_path": "/x/same.bin", "destination_path": "/y/same.bin", "size": 3 << 20},
+    ]
+    files[1]["skip"] = True
+    job = queue.queue_job("local-upload", files, lambda file, on_progress: None)
+    assert queue.wait(job, timeout=WAIT).status == tq.TransferStatus.COMPLETED
+    card = demo_page.page.locator(f"[data-job-id='{job}']")
+    expect_status(card, "completed")
+    expect(card.get_by_test_id("file-status")).to_have_text(["completed", "skipped"])
+    expect(card.get_by_test_id("file-bytes")).to_have_text(
+        ["2.0 KiB / 2.0 KiB", "3.0 MiB up to date"]
+    )
+    expect(card.get_by_test_id("job-files")).to_have_text("1 of 2 files, 1 up to date")
+    expect(card.get_by_test_id("job-bytes")).to_have_text("2.0 KiB of 2.0 KiB")
+    demo_page.check_clean()
+
+
 # One chunk a second per file: the slow job moves at a plausible speed for the
 # screenshot, and needs 48 s to finish, far more than this test takes.
 @pytest.mark.parametrize("slow_pause", [1.0])

@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._cli_exit import EXIT_FAILED, EXIT_OK, _interrupted_status
-from ._cli_output import _display, _say, _size, _skipped_note
+from ._cli_output import _display, _say, _size, _skipped_note, _up_to_date_note
 from ._enums import TransferFileStatus, TransferStatus
 from ._queue import TransferQueue
 from ._retry import RetryPolicy
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from ._records import TransferJob
 
 _KEEPALIVE = 0.5
+# A file is where it belongs once copied, or skipped as already up to date.
+_ARRIVED = (TransferFileStatus.COMPLETED, TransferFileStatus.SKIPPED)
 
 
 @contextlib.contextmanager
@@ -140,7 +142,7 @@ def _copy_on_queue(
         display.close()
     assert final is not None
     assert final.status.is_terminal
-    failed = [file for file in final.files if file.status is not TransferFileStatus.COMPLETED]
+    failed = [file for file in final.files if file.status not in _ARRIVED]
     for file in failed:
         if file.error_type == "FileExistsError":  # the executor's message names its option
             reason = f"{file.destination_path} exists (use --overwrite to replace it)"
@@ -152,7 +154,8 @@ def _copy_on_queue(
         copied = sum(file.size for file in final.files if file.status == "completed")
         _say(
             f"{progress.completed_files} of {progress.total_files} files copied "
-            f"({_size(copied)}), {progress.failed_files} failed{_skipped_note(skipped)}",
+            f"({_size(copied)}){_up_to_date_note(progress.skipped_files)}, "
+            f"{progress.failed_files} failed{_skipped_note(skipped)}",
             out,
         )
     arrived = final.status is TransferStatus.COMPLETED and not failed

@@ -103,6 +103,8 @@ def plan(
     s3_client: Callable[[], Any] | None = None,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    compare: str = "none",
+    update: bool = False,
 ) -> list[dict[str, Any]]:
     """The files that ``cp sources destination`` copies, as ``queue_job`` takes them.
 
@@ -130,6 +132,10 @@ def plan(
     (see :class:`~transferqueue.executors.PathFilter`), given to every listing; a bad
     pattern is a ``_UsageError``. With patterns, an S3 source of which nothing is kept
     copies nothing rather than being refused as missing.
+
+    ``compare`` and ``update`` are ``--compare`` and ``--update``, given to every
+    listing (see :func:`~transferqueue.executors.skip_up_to_date`): each file whose
+    destination is up to date is planned with ``"skip": True``.
     """
     try:
         PathFilter(include, exclude)
@@ -149,9 +155,19 @@ def plan(
         if kind == "local" and location_kind(target) == "local" and _inside(target, source):
             raise _UsageError(f"cannot copy {source} into itself ({target})")
         try:
-            options = {"client": s3_client()} if kind == "s3" and s3_client else {}
+            # The S3 client lists an S3 source, and an S3 destination to compare with.
+            comparing = compare != "none" or update
+            to_s3 = comparing and location_kind(destination) == "s3" and kind == "local"
+            options = {"client": s3_client()} if (kind == "s3" or to_s3) and s3_client else {}
             found = list_files(
-                source, target, on_error=on_error, include=include, exclude=exclude, **options
+                source,
+                target,
+                on_error=on_error,
+                include=include,
+                exclude=exclude,
+                compare=compare,
+                update=update,
+                **options,
             )
         except ImportError as exc:  # S3 without boto3
             raise _UsageError(f"{exc}; install it with: pip install 'transferqueue[s3]'") from None

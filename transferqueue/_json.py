@@ -113,6 +113,7 @@ def _progress_snake(progress: TransferProgress) -> dict[str, Any]:
         "percentage": progress.percentage,
         "bytes_per_second": progress.bytes_per_second,
         "eta_seconds": progress.eta_seconds,
+        "skipped_files": progress.skipped_files,
     }
 
 
@@ -170,6 +171,7 @@ def _progress_camel(progress: TransferProgress) -> dict[str, Any]:
         result["bytesPerSecond"] = progress.bytes_per_second
     if progress.eta_seconds is not None:
         result["etaSeconds"] = progress.eta_seconds
+    result["skippedFiles"] = progress.skipped_files
     return result
 
 

@@ -42,8 +42,12 @@ _PROGRESS_KEYS = frozenset(
         "percentage",
         "bytes_per_second",
         "eta_seconds",
+        "skipped_files",
     }
 )
+# Keys a record may lack: those of fields added after the first release's records, which
+# Redis may still hold (a cluster upgraded one process at a time), read as their default.
+_PROGRESS_OPTIONAL = frozenset({"skipped_files"})
 _HEAD_KEYS = frozenset(
     {"id", "type", "status", "progress", "created_at", "started_at", "completed_at", "error"}
 )
@@ -60,10 +64,12 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _fields(data: object, keys: frozenset[str], where: str) -> Mapping[str, Any]:
+def _fields(
+    data: object, keys: frozenset[str], where: str, optional: frozenset[str] = frozenset()
+) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise ValueError(f"{where} must be a JSON object, not {type(data).__name__}")
-    missing = sorted(keys - data.keys())
+    missing = sorted(keys - optional - data.keys())
     if missing:
         raise ValueError(f"{where} lacks {', '.join(missing)}")
     unknown = sorted(str(key) for key in data.keys() - keys)
@@ -131,12 +137,15 @@ def file_from_dict(data: object, where: str = "file") -> TransferFile:
     loaded = _count(fields["loaded"], f"{where}.loaded")
     if loaded > size:
         raise ValueError(f"{where}.loaded ({loaded}) exceeds its size ({size})")
+    status = _member(TransferFileStatus, fields["status"], f"{where}.status")
+    if status is TransferFileStatus.SKIPPED and loaded:
+        raise ValueError(f"{where} is skipped but has {loaded} bytes loaded")
     return TransferFile(
         source_path=_text(fields["source_path"], f"{where}.source_path"),
         destination_path=_text(fields["destination_path"], f"{where}.destination_path"),
         size=size,
         loaded=loaded,
-        status=_member(TransferFileStatus, fields["status"], f"{where}.status"),
+        status=status,
         error=_text(fields["error"], f"{where}.error", optional=True),
         attempts=_count(fields["attempts"], f"{where}.attempts"),
         retry_at=_moment(fields["retry_at"], f"{where}.retry_at"),
@@ -146,13 +155,16 @@ def file_from_dict(data: object, where: str = "file") -> TransferFile:
 
 def progress_from_dict(data: object, where: str = "progress") -> TransferProgress:
     """A :class:`TransferProgress` from ``TransferProgress.to_dict()``'s shape, checked."""
-    fields = _fields(data, _PROGRESS_KEYS, where)
+    fields = _fields(data, _PROGRESS_KEYS, where, _PROGRESS_OPTIONAL)
     total_files = _count(fields["total_files"], f"{where}.total_files")
     completed = _count(fields["completed_files"], f"{where}.completed_files")
     failed = _count(fields["failed_files"], f"{where}.failed_files")
-    if completed + failed > total_files:
+    # Absent from the records of versions that could not skip files: none skipped.
+    skipped = _count(fields.get("skipped_files", 0), f"{where}.skipped_files")
+    if completed + failed + skipped > total_files:
         raise ValueError(
-            f"{where} counts {completed} completed and {failed} failed of {total_files} files"
+            f"{where} counts {completed} completed, {failed} failed and {skipped} skipped "
+            f"of {total_files} files"
         )
     total_bytes = _count(fields["total_bytes"], f"{where}.total_bytes")
     loaded_bytes = _count(fields["loaded_bytes"], f"{where}.loaded_bytes")
@@ -170,6 +182,7 @@ def progress_from_dict(data: object, where: str = "progress") -> TransferProgres
         percentage=percentage,
         bytes_per_second=_rate(fields["bytes_per_second"], f"{where}.bytes_per_second"),
         eta_seconds=_rate(fields["eta_seconds"], f"{where}.eta_seconds"),
+        skipped_files=skipped,
     )
 
 
@@ -181,6 +194,11 @@ def job_from_head(head: object, files: Sequence[TransferFile], where: str = "job
     if len(files) != progress.total_files:
         raise ValueError(
             f"{where} has {len(files)} files but its progress counts {progress.total_files}"
+        )
+    skipped = sum(1 for file in files if file.status is TransferFileStatus.SKIPPED)
+    if skipped != progress.skipped_files:
+        raise ValueError(
+            f"{where} has {skipped} skipped files but its progress counts {progress.skipped_files}"
         )
     created_at = _moment(fields["created_at"], f"{where}.created_at", optional=False)
     assert created_at is not None

@@ -68,8 +68,13 @@ class TransferFile:
 class TransferProgress:
     """A job's totals.
 
-    ``percentage`` is an int from 0 to 100 that is 100 exactly when every file completed;
-    it is measured in bytes, or in files when the files total 0 bytes.
+    ``percentage`` is an int from 0 to 100 that is 100 exactly when every file completed
+    or was skipped; it is measured in bytes, or in files when the files total 0 bytes.
+
+    ``skipped_files`` counts the files queued as ``skipped`` (their destination was up to
+    date): they are not among ``completed_files``, and their bytes are not in
+    ``total_bytes`` nor ``loaded_bytes``, which count what the job moves. A job of
+    skipped files only moves 0 bytes and is at 100.
 
     ``bytes_per_second`` is the job's recent transfer rate (see
     :data:`~transferqueue.DEFAULT_SPEED_WINDOW` for how it is averaged) and
@@ -85,12 +90,15 @@ class TransferProgress:
     percentage: int
     bytes_per_second: float | None = None
     eta_seconds: float | None = None
+    # Last, so that records built by position before it existed still mean the same.
+    skipped_files: int = 0
 
     def to_dict(self, *, camel_case: bool = False) -> dict[str, Any]:
         """Return this progress as a new JSON-ready dict, which the caller may change.
 
         ``camel_case=True`` gives camelCase JSON for a JavaScript front end (``totalFiles``, …,
-        plus ``bytesPerSecond`` and ``etaSeconds``), leaving out fields that are ``None``.
+        plus ``bytesPerSecond``, ``etaSeconds`` and ``skippedFiles``), leaving out fields
+        that are ``None``.
         """
         return _json.progress_to_dict(self, camel_case=camel_case)
 

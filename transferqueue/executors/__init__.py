@@ -9,6 +9,7 @@ prefix or a Hugging Face repo into the file list ``queue_job`` takes. S3 needs t
 from typing import TYPE_CHECKING, Any
 
 from ._atomic import atomic_destination
+from ._compare import COMPARE_MODES, skip_up_to_date
 from ._file_lock import FileBusyError
 from ._hub_errors import (
     HubAuthError,
@@ -54,6 +55,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "COMPARE_MODES",
     "FileBusyError",
     "HubAuthError",
     "HubCertificateError",
@@ -81,5 +83,6 @@ __all__ = [
     "make_s3_client",
     "parse_hf_url",
     "parse_s3_url",
+    "skip_up_to_date",
     "transfer_type_for",
 ]

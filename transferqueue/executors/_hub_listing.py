@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from ._compare import FileFacts, check_comparison, hub_facts, mark_up_to_date
 from ._hub_errors import HubEntryError, HubError, HubNotFoundError
 from ._hub_http import public_url, raise_for_status, request
 from ._hub_location import (
@@ -196,6 +197,8 @@ def list_hf_files(
     on_error: Callable[[ValueError], None] | None = None,
     include: Iterable[str] = (),
     exclude: Iterable[str] = (),
+    compare: str = "none",
+    update: bool = False,
 ) -> list[dict[str, Any]]:
     """The files of a repository, a folder of it, or one file, as ``queue_job`` takes them.
 
@@ -224,15 +227,26 @@ def list_hf_files(
     of them. An entry left out so is not checked either. A listing that leaves out every
     file it found returns an empty list; :class:`HubNotFoundError` still means that
     nothing was at ``source``.
+
+    ``compare`` (one of :data:`~transferqueue.executors.COMPARE_MODES`) and ``update``
+    compare each file with its destination, as
+    :func:`~transferqueue.executors.skip_up_to_date` does: a file whose destination is
+    up to date gets ``"skip": True``, which ``queue_job`` records as ``skipped``. The hub
+    gives no modification time, so ``"size-mtime"`` compares sizes (as rclone does where
+    a side keeps no time) and ``update`` skips nothing; ``"checksum"`` compares an LFS
+    file's sha256, or the git blob id of a file kept in git, with a hash of the local
+    file.
     """
     location = parse_hf_url(source)
     kept = path_filter(include, exclude)
+    comparing = check_comparison(compare, update)
     base = endpoint_url(endpoint)
     secret = token_value(token)
     where = attrs.evolve(location, path="").url()
     prefix = tuple(location.path.split("/")) if location.path else ()
     scope = _Scope(location, prefix, os.fspath(destination), where, kept)
     found: dict[str, dict[str, Any]] = {}
+    facts: dict[str, FileFacts] = {}  # with a comparison: each file's, by source_path
     left_out = False  # whether a file at source was left out by the patterns
     for page in _pages(location, base, secret, timeout):
         for entry in page:
@@ -250,10 +264,16 @@ def list_hf_files(
                 continue
             if mapping is not None:
                 found[mapping["source_path"]] = mapping
+                if comparing:
+                    facts[mapping["source_path"]] = hub_facts(entry, mapping["size"])
     if not found and not left_out:
         raise HubNotFoundError(
             f"Hugging Face has no file at {location.describe()}",
             status=404,
             url=public_url(f"{base}/{URL_PREFIX[location.repo_type]}{location.repo_id}"),
         )
-    return [found[key] for key in sorted(found)]
+    files = [found[key] for key in sorted(found)]
+    if comparing:
+        sources = [facts[file["source_path"]] for file in files]
+        mark_up_to_date(files, sources, compare=compare, update=update)
+    return files

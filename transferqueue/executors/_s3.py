@@ -30,6 +30,12 @@ from transferqueue._errors import TransferCancelled
 from transferqueue._progress import ProgressCallback
 from transferqueue._records import TransferFile
 from transferqueue.executors._atomic import atomic_destination, check_destination
+from transferqueue.executors._compare import (
+    FileFacts,
+    check_comparison,
+    mark_up_to_date,
+    s3_facts,
+)
 from transferqueue.executors._path_filter import path_filter
 from transferqueue.executors._remote_names import (
     UnsafeRemoteNameError,
@@ -635,6 +641,8 @@ def list_s3_objects(
     on_error: Callable[[UnsafeRemoteNameError], object] | None = None,
     include: Iterable[str] = (),
     exclude: Iterable[str] = (),
+    compare: str = "none",
+    update: bool = False,
 ) -> list[dict[str, Any]]:
     """List what ``source`` names, as the ``files`` that
     :meth:`transferqueue.TransferQueue.queue_job` takes:
@@ -665,9 +673,16 @@ def list_s3_objects(
     listed when it matches no ``exclude`` and, if any ``include`` is given, one of them.
     A key left out so is not checked either: an unsafe name that is excluded is not
     reported to ``on_error``.
+
+    ``compare`` (one of :data:`~transferqueue.executors.COMPARE_MODES`) and ``update``
+    compare each object (its size, LastModified and ETag, as listed) with its
+    destination, listed through ``client`` too when it is on S3, as
+    :func:`~transferqueue.executors.skip_up_to_date` does: an object whose destination is
+    up to date gets ``"skip": True``, which ``queue_job`` records as ``skipped``.
     """
     bucket, key = parse_s3_url(source)
     kept = path_filter(include, exclude)
+    comparing = check_comparison(compare, update)
     if client is None:
         client = make_s3_client()
     pagination: PaginatorConfigTypeDef = {} if page_size is None else {"PageSize": page_size}
@@ -679,15 +694,21 @@ def list_s3_objects(
             if found and found[0]["Key"] == key:
                 if kept is not None and not kept.matches(key.rsplit("/", 1)[-1]):
                     return []
-                return [
+                files = [
                     {
                         "source_path": source,
                         "destination_path": os.fspath(destination),
                         "size": int(found[0]["Size"]),
                     }
                 ]
+                if comparing:
+                    mark_up_to_date(
+                        files, [s3_facts(found[0])], compare=compare, update=update, client=client
+                    )
+                return files
             key += "/"
         files = []
+        sources: list[FileFacts] = []
         where = _url(bucket, key)
         for page in paginator.paginate(Bucket=bucket, Prefix=key, PaginationConfig=pagination):
             for entry in page.get("Contents", []):
@@ -706,8 +727,12 @@ def list_s3_objects(
                 files.append(
                     {"source_path": _url(bucket, name), "destination_path": target, "size": size}
                 )
+                if comparing:
+                    sources.append(s3_facts(entry))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         raise s3_error(exc, _url(bucket, key), "list", client) from exc
+    if comparing:
+        mark_up_to_date(files, sources, compare=compare, update=update, client=client)
     return files
 
 
