@@ -20,10 +20,14 @@ from tests.redis_server import (  # noqa: F401
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
 
+from transferqueue._cli import main
 from transferqueue.redis import RedisBackend
 
 
-def test_skipped_files_in_a_cluster(redis_url: str) -> None:  # noqa: F811
+def test_skipped_files_in_a_cluster(
+    redis_url: str,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     started: list[str] = []
     lock = threading.Lock()
 
@@ -38,6 +42,11 @@ def test_skipped_files_in_a_cluster(redis_url: str) -> None:  # noqa: F811
         job = owner.wait(owner.queue_job("s3-upload", files, executor), WAIT)
         with tq.TransferQueue(1, backend=RedisBackend(redis_url, namespace="skip")) as other:
             seen = other.get_job(job.id)
+        where = ["--redis", redis_url, "--namespace", "skip"]
+        assert main(["watch", job.id, *where]) == 0
+        summary = capsys.readouterr().out
+        assert main(["jobs", *where]) == 0
+        table = capsys.readouterr().out
     assert sorted(started) == ["src/file-1", "src/file-3"]
     assert job.status is tq.TransferStatus.COMPLETED
     assert seen == job
@@ -49,3 +58,7 @@ def test_skipped_files_in_a_cluster(redis_url: str) -> None:  # noqa: F811
         "skipped",
     ]
     assert (seen.progress.skipped_files, seen.progress.total_bytes) == (3, 20)
+    assert summary.splitlines()[-1] == (
+        f"job {job.id} completed: 2 of 5 files transferred (20 B), 3 up to date, 0 failed"
+    )
+    assert " 5/5 " in table.splitlines()[1]

@@ -21,8 +21,9 @@ class TransferFile:
     """One file of a job, as it stood when this record was made.
 
     ``loaded`` is the number of bytes of this file transferred so far (its full ``size``
-    once completed). ``error`` is set when ``status`` is ``error``, and on a ``queued``
-    file that waits to be retried, where it is the error of its last attempt.
+    once completed; 0 for a file ``skipped`` because its destination was up to date).
+    ``error`` is set when ``status`` is ``error``, and on a ``queued`` file that waits to
+    be retried, where it is the error of its last attempt.
     ``error_type`` is set with it: the kind of that error, for code to test instead of
     the message. It is the exception's class, a built-in one named bare
     (``"FileExistsError"``), any other by module and qualified name
