@@ -432,6 +432,10 @@ def test_s3_destinations_with_a_default_client_and_a_failing_one(
         }
     ]
     assert skipped(skip_up_to_date(plain)) == ["b.txt"]
+    down = [{"source_path": "s3://bucket/d/b.txt", "destination_path": plain[0]["source_path"]}]
+    down[0]["size"] = 4
+    assert skipped(skip_up_to_date(down, compare="size")) == ["b.txt"]
+    assert skipped(skip_up_to_date(down)) == []  # the local copy is older than the object
     nowhere = boto3.session.Session().client(
         "s3",
         endpoint_url=f"http://127.0.0.1:{free_port()}",

@@ -150,6 +150,10 @@ def skip_up_to_date(
     listed = [dict(file) for file in files]
     urls = [file["source_path"] for file in listed]
     s3_urls = [url for url in urls if isinstance(url, str) and url.startswith("s3://")]
+    if s3_urls and client is None:
+        from ._s3 import make_s3_client
+
+        client = make_s3_client()  # one for the sources and the destinations
     objects = _s3_objects(s3_urls, client) if s3_urls else {}
     sources: list[FileFacts | None] = []
     for file, url in zip(listed, urls, strict=True):

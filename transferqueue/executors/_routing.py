@@ -94,6 +94,12 @@ def list_files(
     :class:`~transferqueue.executors.PathFilter`): what matches an ``exclude``, or no
     ``include`` when some are given, is not listed.
 
+    ``compare`` and ``update`` (``options`` every kind's helper takes) compare each file
+    with its destination: one whose destination is up to date comes with ``"skip":
+    True``, which ``queue_job`` records as ``skipped`` (see
+    :func:`~transferqueue.executors.skip_up_to_date`); an S3 destination is listed with
+    ``client`` when given.
+
     Raises ``ValueError`` for an unsupported pair (see :func:`transfer_type_for`) and
     whatever the helper raises (``FileNotFoundError`` for a missing source, ...).
     """
