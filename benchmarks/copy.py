@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import transferqueue as tq
-from transferqueue._config import get_max_concurrent_transfers
+from transferqueue._core.config import get_max_concurrent_transfers
 from transferqueue.executors import LocalCopy, list_local_files
 
 MiB = 1024 * 1024

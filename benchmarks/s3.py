@@ -40,7 +40,7 @@ from boto3.s3.transfer import TransferConfig
 from s3transfer.manager import TransferManager
 
 import transferqueue as tq
-from tests.s3_server import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
+from tests.helpers.s3_server import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
 from transferqueue.executors import S3Transfer, list_s3_objects, make_s3_client
 
 LIMIT = 8

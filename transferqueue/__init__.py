@@ -9,18 +9,18 @@ guarantees; README.rst is the manual.
 
 from typing import TYPE_CHECKING
 
-from . import _singleton
-from ._config import get_max_concurrent_transfers
-from ._enums import TransferFileStatus, TransferStatus, TransferType
+from ._core import singleton as _singleton
+from ._core.config import get_max_concurrent_transfers
+from ._core.job import Executor
+from ._core.queue import DEFAULT_SPEED_WINDOW, DEFAULT_UPDATE_INTERVAL, TransferQueue
+from ._core.retry import DEFAULT_NEVER_RETRY_ON, DEFAULT_RETRY_ON, NO_RETRY, RetryPolicy
+from ._core.singleton import update_transfer_queue_concurrency
 from ._errors import JobNotFoundError, QueueShutdownError, TransferCancelled, TransferQueueError
-from ._job import Executor
-from ._progress import ProgressCallback
-from ._queue import DEFAULT_SPEED_WINDOW, DEFAULT_UPDATE_INTERVAL, TransferQueue
-from ._records import TransferFile, TransferJob, TransferProgress
-from ._retry import DEFAULT_NEVER_RETRY_ON, DEFAULT_RETRY_ON, NO_RETRY, RetryPolicy
-from ._signals import job_created, job_updated
-from ._singleton import update_transfer_queue_concurrency
-from ._watch import JobWatch
+from ._events.signals import job_created, job_updated
+from ._events.watch import JobWatch
+from ._executor import ProgressCallback
+from ._records.enums import TransferFileStatus, TransferStatus, TransferType
+from ._records.records import TransferFile, TransferJob, TransferProgress
 
 if TYPE_CHECKING:
     from .redis import RedisBackend

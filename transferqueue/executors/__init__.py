@@ -8,10 +8,12 @@ prefix or a Hugging Face repo into the file list ``queue_job`` takes. S3 needs t
 
 from typing import TYPE_CHECKING, Any
 
-from ._atomic import atomic_destination
 from ._compare import COMPARE_MODES, skip_up_to_date
-from ._file_lock import FileBusyError
-from ._hub_errors import (
+from ._files.atomic import atomic_destination
+from ._files.file_lock import FileBusyError
+from ._files.remote_names import UnsafeRemoteNameError
+from ._hub.download import HuggingFaceDownload
+from ._hub.errors import (
     HubAuthError,
     HubCertificateError,
     HubChecksumError,
@@ -22,13 +24,11 @@ from ._hub_errors import (
     HubSizeError,
     HubUnavailableError,
 )
-from ._hub_listing import list_hf_files
-from ._hub_location import HuggingFaceLocation, parse_hf_url
-from ._huggingface import HuggingFaceDownload
-from ._listing_local import list_local_files
-from ._local import LocalCopy
+from ._hub.listing import list_hf_files
+from ._hub.location import HuggingFaceLocation, parse_hf_url
+from ._local.executor import LocalCopy
+from ._local.listing import list_local_files
 from ._path_filter import PathFilter
-from ._remote_names import UnsafeRemoteNameError
 from ._routing import Transfer, list_files, location_kind, transfer_type_for
 
 if TYPE_CHECKING:

@@ -7,19 +7,19 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Literal
 
-from transferqueue._enums import TransferType
+from transferqueue._records.enums import TransferType
 
-from ._hub_listing import list_hf_files
-from ._huggingface import HuggingFaceDownload
-from ._listing_local import list_local_files
-from ._local import LocalCopy
+from ._hub.download import HuggingFaceDownload
+from ._hub.listing import list_hf_files
+from ._local.executor import LocalCopy
+from ._local.listing import list_local_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from transferqueue._job import Executor
-    from transferqueue._progress import ProgressCallback
-    from transferqueue._records import TransferFile
+    from transferqueue._core.job import Executor
+    from transferqueue._executor import ProgressCallback
+    from transferqueue._records.records import TransferFile
 
 LocationKind = Literal["local", "s3", "hf"]
 

@@ -27,21 +27,21 @@ from s3transfer.manager import TransferManager
 from s3transfer.subscribers import BaseSubscriber
 
 from transferqueue._errors import TransferCancelled
-from transferqueue._progress import ProgressCallback
-from transferqueue._records import TransferFile
-from transferqueue.executors._atomic import atomic_destination, check_destination
+from transferqueue._executor import ProgressCallback
+from transferqueue._records.records import TransferFile
 from transferqueue.executors._compare import (
     FileFacts,
     check_comparison,
     mark_up_to_date,
     s3_facts,
 )
-from transferqueue.executors._path_filter import path_filter
-from transferqueue.executors._remote_names import (
+from transferqueue.executors._files.atomic import atomic_destination, check_destination
+from transferqueue.executors._files.remote_names import (
     UnsafeRemoteNameError,
     join_below,
     relative_parts,
 )
+from transferqueue.executors._path_filter import path_filter
 
 if TYPE_CHECKING:  # types only: boto3-stubs[s3] and types-s3transfer, not needed to run
     from mypy_boto3_s3 import S3Client

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from transferqueue._enums import TransferStatus
 from transferqueue._errors import JobNotFoundError
 from transferqueue._log import log_in_queue_thread, logger
-from transferqueue._records import TransferJob
+from transferqueue._records.enums import TransferStatus
+from transferqueue._records.records import TransferJob
 
 from ._cancels import CancelListener, CancelRequests, requester
 from ._connection import RedisConnection

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, NamedTuple, cast
 
 import attrs
 
-from transferqueue._clock import utc_now
-from transferqueue._enums import TransferFileStatus, TransferStatus
-from transferqueue._failure import error_type_name
+from transferqueue._core.clock import utc_now
+from transferqueue._core.failure import error_type_name
 from transferqueue._log import logger
-from transferqueue._records import TransferJob
+from transferqueue._records.enums import TransferFileStatus, TransferStatus
+from transferqueue._records.records import TransferJob
 
 from ._connection import RedisConnection
 from ._errors import OwnerLostError

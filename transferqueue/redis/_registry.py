@@ -28,11 +28,11 @@ import attrs
 import redis
 from redis.client import Pipeline
 
-from transferqueue._clock import utc_now
-from transferqueue._enums import TransferStatus
+from transferqueue._core.clock import utc_now
 from transferqueue._errors import JobNotFoundError
 from transferqueue._log import log_in_queue_thread, logger
-from transferqueue._records import TransferJob
+from transferqueue._records.enums import TransferStatus
+from transferqueue._records.records import TransferJob
 
 from . import _registry_lua, _wire
 from ._connection import RedisConnection

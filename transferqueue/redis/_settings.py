@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transferqueue._validation import check_limit, check_positive_seconds, check_seconds
+from transferqueue._core.validation import check_limit, check_positive_seconds, check_seconds
 
 DEFAULT_NAMESPACE = "transferqueue"
 DEFAULT_LEASE = 10.0

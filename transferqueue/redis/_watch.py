@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from transferqueue._json_read import file_from_dict, job_from_head
+from transferqueue._events.watch import JobWatch, WatchFeed
 from transferqueue._log import logger
-from transferqueue._records import TransferFile, TransferJob
-from transferqueue._watch import JobWatch, WatchFeed
+from transferqueue._records.from_json import file_from_dict, job_from_head
+from transferqueue._records.records import TransferFile, TransferJob
 
 from ._keys import check_job_id
 from ._registry import JobRegistry, event_number

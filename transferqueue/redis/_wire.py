@@ -4,7 +4,7 @@ untrusted data.
 A job is one hash (see :mod:`._registry`): ``head`` is the JSON of ``job.to_dict()``
 without its files, ``f:<index>`` the JSON of each file's ``to_dict()``, ``owner`` the
 process that owns it (``host:pid:token``) and ``seq`` the number of its last event.
-Reading checks every field (:mod:`transferqueue._json_read`) and that the hash holds
+Reading checks every field (:mod:`transferqueue._records.from_json`) and that the hash holds
 exactly the job's files: anything else raises ``ValueError``.
 """
 
@@ -14,9 +14,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from transferqueue._json import job_head_to_dict
-from transferqueue._json_read import file_from_dict, job_from_head
-from transferqueue._records import TransferFile, TransferJob
+from transferqueue._records.from_json import file_from_dict, job_from_head
+from transferqueue._records.records import TransferFile, TransferJob
+from transferqueue._records.to_json import job_head_to_dict
 
 HEAD = b"head"
 OWNER = b"owner"

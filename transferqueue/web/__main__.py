@@ -4,7 +4,7 @@ demo page by this command."""
 
 import sys
 
-from transferqueue._cli import main
+from transferqueue._cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(["demo", "--web", *sys.argv[1:]]))

@@ -5,7 +5,7 @@
 per sample job (see :data:`DEMO_KINDS`). Each sample job gets a fresh folder in
 ``workdir`` with generated source files, copied by :class:`LocalCopy` slowed down on
 purpose so that a person can watch the bars move and press Cancel in time.
-``transferqueue demo --web`` runs it (see :mod:`transferqueue._demo`).
+``transferqueue demo --web`` runs it (see :mod:`transferqueue._cli.demo`).
 
 The demo has no login: its transfer routes are public, for the one person at this
 machine, and the app answers only requests that name it by a local name (see
@@ -24,10 +24,10 @@ from typing import Any
 import attrs
 import flask
 
-from transferqueue._enums import TransferType
-from transferqueue._progress import ProgressCallback
-from transferqueue._queue import TransferQueue
-from transferqueue._records import TransferFile
+from transferqueue._core.queue import TransferQueue
+from transferqueue._executor import ProgressCallback
+from transferqueue._records.enums import TransferType
+from transferqueue._records.records import TransferFile
 from transferqueue.executors import LocalCopy
 
 from ._flask import transfer_blueprint

@@ -37,13 +37,13 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 import transferqueue
+from transferqueue._core.queue import TransferQueue
+from transferqueue._core.validation import check_positive_seconds
 from transferqueue._errors import JobNotFoundError
-from transferqueue._json import job_changes_to_dict
+from transferqueue._events.signals import job_created, job_updated
 from transferqueue._log import logger
-from transferqueue._queue import TransferQueue
-from transferqueue._records import TransferJob
-from transferqueue._signals import job_created, job_updated
-from transferqueue._validation import check_positive_seconds
+from transferqueue._records.records import TransferJob
+from transferqueue._records.to_json import job_changes_to_dict
 
 from ._hidden_paths import hide_file_paths, hide_paths
 from ._messages import ChangeHistory, MessageCache

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import flask
 
-from transferqueue._queue import TransferQueue
+from transferqueue._core.queue import TransferQueue
 
 from ._endpoints import SSE_HEADERS, AccessHook, EventStream, Reply, TransferEndpoints
 

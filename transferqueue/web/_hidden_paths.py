@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from transferqueue._records import TransferFile, TransferJob
+from transferqueue._records.records import TransferFile, TransferJob
 
 _SEPARATORS = "/\\"
 HIDDEN_FOLDER = "…"

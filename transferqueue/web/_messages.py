@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from transferqueue._records import TransferJob
+from transferqueue._records.records import TransferJob
 
 KeyT = TypeVar("KeyT")
 _Step = tuple[int, tuple[int, ...], "weakref.ref[TransferJob]"]

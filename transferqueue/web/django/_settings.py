@@ -26,7 +26,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-from transferqueue._validation import check_limit, check_positive_seconds
+from transferqueue._core.validation import check_limit, check_positive_seconds
 from transferqueue.web._endpoints import AccessHook
 
 SETTING = "TRANSFERQUEUE"

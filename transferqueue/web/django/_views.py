@@ -23,7 +23,7 @@ from django.http import (
 from django.urls import URLPattern, path
 from django.views.decorators.csrf import csrf_exempt
 
-from transferqueue._queue import TransferQueue
+from transferqueue._core.queue import TransferQueue
 from transferqueue.web._endpoints import (
     SSE_HEADERS,
     AccessHook,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.apps import AppConfig
 from django.core import checks
 
-from transferqueue._singleton import set_shared_limit
+from transferqueue._core.singleton import set_shared_limit
 
 from ._checks import check_asgi_disconnect, check_gzip_middleware
 from ._settings import read_settings

@@ -1,0 +1,279 @@
+"""Requests per object (issue 12, part 3), counted in the real moto server's request log.
+
+An upload without overwrite is one conditional PUT (``If-None-Match: *``), refused by the
+server with 412 when the object exists; a download is one GET (no HEAD first); the command
+line makes one boto3 client for its listings and its transfers; and an executor that
+``Transfer`` made is closed with it (its request threads end).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from boto3.s3.transfer import TransferConfig
+
+import transferqueue as tq
+from tests.conftest import WAIT
+from tests.helpers import s3_server
+from tests.helpers.s3_server import MotoServer, s3_client
+from transferqueue._cli import main as _cli
+from transferqueue.executors import S3Transfer, Transfer, _s3, list_s3_objects
+
+moto_server = s3_server.moto_server
+moto_endpoint = s3_server.moto_endpoint
+s3_env = s3_server.s3_env
+
+MiB = 1 << 20
+BUCKET = "bucket"
+
+
+def _multipart() -> TransferConfig:
+    """Parts of 5 MiB (S3's smallest) above 8 MiB."""
+    return TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=5 * MiB)
+
+
+@pytest.fixture
+def client(s3_env: str) -> Any:
+    """A boto3 client on the moto server, with the test bucket created."""
+    made = s3_client()
+    made.create_bucket(Bucket=BUCKET)
+    return made
+
+
+def _files(tmp_path: Path, count: int, size: int = 1000) -> list[dict[str, Any]]:
+    files = []
+    for index in range(count):
+        source = tmp_path / f"f{index}"
+        source.write_bytes(bytes([index]) * size)
+        files.append(
+            {
+                "source_path": str(source),
+                "destination_path": f"s3://{BUCKET}/f{index}",
+                "size": size,
+            }
+        )
+    return files
+
+
+class Uncancelled:
+    """``on_progress`` for a direct call: a job never cancelled."""
+
+    cancelled = False
+
+    def __call__(self, loaded: int) -> None:
+        pass
+
+    def raise_if_cancelled(self) -> None:
+        pass
+
+
+def _uncancelled() -> tq.ProgressCallback:
+    return cast(tq.ProgressCallback, Uncancelled())
+
+
+def _run(executor: tq.Executor, type_: str, files: list[dict[str, Any]]) -> tq.TransferJob:
+    with tq.TransferQueue(2) as queue:
+        return queue.wait(queue.queue_job(type_, files, executor), timeout=WAIT)
+
+
+def test_an_upload_without_overwrite_is_one_conditional_put(
+    moto_server: MotoServer, client: Any, tmp_path: Path
+) -> None:
+    """Issue 12: each small upload without overwrite is a single PUT; no HEAD of the
+    object (nor of the bucket) comes first."""
+    files = _files(tmp_path, 3)
+    jobs: list[tq.TransferJob] = []
+    with S3Transfer() as executor:
+        requests = moto_server.requests_during(
+            lambda: jobs.append(_run(executor, "s3-upload", files))
+        )
+    assert jobs[0].status == "completed", jobs[0].error
+    assert sorted(requests) == [f"PUT /{BUCKET}/f{index}" for index in range(3)]
+    for index in range(3):
+        body = client.get_object(Bucket=BUCKET, Key=f"f{index}")["Body"].read()
+        assert body == bytes([index]) * 1000
+
+
+def test_an_existing_object_is_refused_by_the_put_itself(
+    moto_server: MotoServer, client: Any, tmp_path: Path
+) -> None:
+    """Issue 12: the server refuses the conditional PUT onto an existing object (412),
+    which is a FileExistsError naming the URL and the way out; the object is kept. One
+    request; through the queue the file fails with error_type FileExistsError."""
+    client.put_object(Bucket=BUCKET, Key="f0", Body=b"old")
+    (file,) = _files(tmp_path, 1)
+    record = tq.TransferFile(file["source_path"], file["destination_path"], 1000)
+    raised: list[FileExistsError] = []
+
+    def upload() -> None:
+        try:
+            executor(record, _uncancelled())
+        except FileExistsError as exc:
+            raised.append(exc)
+
+    with S3Transfer() as executor:
+        requests = moto_server.requests_during(upload)
+        job = _run(executor, "s3-upload", [file])
+    (error,) = raised
+    assert error.errno == errno.EEXIST
+    assert str(error) == (
+        f"[Errno 17] destination object exists (pass overwrite=True to replace it): "
+        f"'s3://{BUCKET}/f0'"
+    )
+    assert requests == [f"PUT /{BUCKET}/f0"]
+    assert job.status == "failed"
+    assert job.files[0].error_type == "FileExistsError"
+    assert client.get_object(Bucket=BUCKET, Key="f0")["Body"].read() == b"old"
+
+
+def test_an_upload_with_overwrite_is_one_plain_put(
+    moto_server: MotoServer, client: Any, tmp_path: Path
+) -> None:
+    """Issue 12: with overwrite, one PUT replaces the object."""
+    client.put_object(Bucket=BUCKET, Key="f0", Body=b"old")
+    files = _files(tmp_path, 1)
+    with S3Transfer(overwrite=True) as executor:
+        requests = moto_server.requests_during(lambda: _run(executor, "s3-upload", files))
+    assert requests == [f"PUT /{BUCKET}/f0"]
+    assert client.get_object(Bucket=BUCKET, Key="f0")["Body"].read() == b"\0" * 1000
+
+
+def test_a_multipart_upload_without_overwrite_asks_first(
+    moto_server: MotoServer, client: Any, tmp_path: Path
+) -> None:
+    """Issue 12: a multipart upload cannot carry the condition through s3transfer (it
+    would give it to CreateMultipartUpload, which has none), so a HEAD asks first, and
+    an existing object is refused before any part is sent."""
+    source = tmp_path / "big"
+    source.write_bytes(b"x" * (12 * MiB))
+    file = {"source_path": str(source), "destination_path": f"s3://{BUCKET}/big", "size": 12 * MiB}
+    with S3Transfer(transfer_config=_multipart()) as executor:
+        requests = moto_server.requests_during(lambda: _run(executor, "s3-upload", [file]))
+        assert requests[0] == f"HEAD /{BUCKET}/big"
+        assert requests[1] == f"POST /{BUCKET}/big?uploads"
+        assert len(requests) == 2 + 3 + 1  # 3 parts of at most 5 MiB, then the completion
+        job = _run(executor, "s3-upload", [file])
+    assert job.status == "failed"
+    assert job.files[0].error_type == "FileExistsError"
+
+
+def test_a_download_is_one_get(
+    moto_server: MotoServer, client: Any, s3_env: str, tmp_path: Path
+) -> None:
+    """Issue 12: with the default client, each object listed is downloaded by one GET
+    (its first part's range tells s3transfer the size), with no HEAD first; an empty
+    object too."""
+    sizes = {"a": 1000, "b": 300_000, "empty": 0}
+    for key, size in sizes.items():
+        client.put_object(Bucket=BUCKET, Key=f"dir/{key}", Body=b"z" * size)
+    files = list_s3_objects(f"s3://{BUCKET}/dir", tmp_path / "out")
+    jobs: list[tq.TransferJob] = []
+    with S3Transfer() as executor:
+        requests = moto_server.requests_during(
+            lambda: jobs.append(_run(executor, "s3-download", files))
+        )
+    assert jobs[0].status == "completed", jobs[0].error
+    assert sorted(requests) == [f"GET /{BUCKET}/dir/{key}" for key in sorted(sizes)]
+    for key, size in sizes.items():
+        assert (tmp_path / "out" / key).read_bytes() == b"z" * size
+
+
+def test_a_multipart_download_needs_no_head(
+    moto_server: MotoServer, client: Any, s3_env: str, tmp_path: Path
+) -> None:
+    """Issue 12: a large object comes in ranged GETs, the first of which tells its size
+    and ETag (the others are made conditional on it); no HEAD."""
+    data = hashlib.sha256(b"seed").digest() * (12 * MiB // 32)
+    client.put_object(Bucket=BUCKET, Key="big", Body=data)
+    file: dict[str, Any] = {
+        "source_path": f"s3://{BUCKET}/big",
+        "destination_path": str(tmp_path / "big"),
+        "size": len(data),
+    }
+    with S3Transfer(transfer_config=_multipart()) as executor:
+        requests = moto_server.requests_during(lambda: _run(executor, "s3-download", [file]))
+    assert requests == [f"GET /{BUCKET}/big"] * 3
+    assert (tmp_path / "big").read_bytes() == data
+
+
+def test_transfer_closes_the_executor_it_made(client: Any, tmp_path: Path) -> None:
+    """Issue 12: Transfer.close() closes the S3 executor it made, whose request threads
+    then end (they were left running before); a later file fails with RuntimeError. An
+    executor given to it is the caller's, left open."""
+    before = set(threading.enumerate())
+    files = _files(tmp_path, 2)
+    with Transfer() as transfer:
+        assert _run(transfer, "s3-upload", files).status == "completed"
+        assert set(threading.enumerate()) - before  # s3transfer's request threads
+    assert set(threading.enumerate()) <= before
+    with pytest.raises(RuntimeError, match="this S3Transfer is closed"):
+        transfer(tq.TransferFile(files[0]["source_path"], "s3://bucket/x", 1000), _uncancelled())
+    with pytest.raises(RuntimeError, match="this Transfer is closed"):  # a local copy's
+        transfer(
+            tq.TransferFile(files[0]["source_path"], str(tmp_path / "x"), 1000), _uncancelled()
+        )
+    with S3Transfer(overwrite=True) as given:
+        with Transfer(s3=given) as other:
+            assert _run(other, "s3-upload", files).status == "completed"
+        assert _run(given, "s3-upload", files).status == "completed"
+
+
+def test_cp_makes_one_client_and_one_request_per_object(
+    moto_server: MotoServer,
+    client: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 12: ``cp`` makes one boto3 client for its listings and its transfers (it
+    made one per S3 source listed and one more for the transfers), and sends one request
+    per object each way beside the listing's."""
+    made: list[Any] = []
+    real = _s3.make_s3_client
+
+    def counted(*args: Any) -> Any:
+        made.append(real(*args))
+        return made[-1]
+
+    monkeypatch.setattr(_s3, "make_s3_client", counted)
+    source = tmp_path / "src"
+    source.mkdir()
+    for index in range(3):
+        (source / f"f{index}").write_bytes(b"u" * 100)
+    up = moto_server.requests_during(
+        lambda: _cli.main(["cp", "-q", str(source), f"s3://{BUCKET}/up"])
+    )
+    # Beside the PUTs, one listing of the destination, to skip what is there (issue 14).
+    puts = sorted(line for line in up if not line.startswith(f"GET /{BUCKET}?"))
+    assert puts == [f"PUT /{BUCKET}/up/f{index}" for index in range(3)]
+    assert len(up) == 4
+    assert len(made) == 1
+    made.clear()
+    moto_server.requests_during(
+        lambda: _cli.main(["cp", "-q", f"s3://{BUCKET}/up", f"s3://{BUCKET}/up", str(tmp_path)])
+    )
+    assert len(made) == 1  # a usage error (the source twice), found with the one client
+    made.clear()
+    down = moto_server.requests_during(
+        lambda: _cli.main(["cp", "-q", f"s3://{BUCKET}/up", str(tmp_path / "down")])
+    )
+    gets = sorted(line for line in down if not line.startswith(f"GET /{BUCKET}?"))
+    assert gets == [f"GET /{BUCKET}/up/f{index}" for index in range(3)]
+    assert len(made) == 1
+    assert sorted(p.name for p in (tmp_path / "down").iterdir()) == ["f0", "f1", "f2"]
+
+
+def test_local_cp_makes_no_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: a local copy makes no S3 client (boto3 is not even asked)."""
+
+    def refused(*args: Any) -> Any:
+        raise AssertionError("an S3 client was made")
+
+    monkeypatch.setattr(_s3, "make_s3_client", refused)
+    (tmp_path / "a").write_bytes(b"a")
+    assert _cli.main(["cp", "-q", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b").read_bytes() == b"a"

@@ -1,0 +1,1 @@
+"""The ``transferqueue`` command line."""

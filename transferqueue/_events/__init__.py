@@ -1,0 +1,1 @@
+"""Job events: the blinker signals, their delivery thread, receivers and watch()."""

@@ -1,0 +1,220 @@
+"""Watching one job from a blocking caller: an iterator of its snapshots.
+
+Two objects per watch: the :class:`WatchFeed`, which the event thread fills and the queue
+keeps subscribed, and the :class:`JobWatch` the caller iterates, which owns the feed. The
+queue never refers to the ``JobWatch``, so a caller that drops it (a WSGI server closing a
+streaming response, a generator left unfinished) lets it be collected, and its finaliser
+unsubscribes the feed.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import Generic, TypeVar
+
+from transferqueue._records.records import TransferJob
+
+SnapshotT = TypeVar("SnapshotT", TransferJob, "TransferJob | None")
+
+
+class WatchFeed:
+    """The newest snapshot of a job that its watch has not yielded yet, and which files
+    changed since the snapshot it yielded before."""
+
+    __slots__ = ("_last_offered", "_sequence", "changes", "closed", "latest", "ready")
+
+    def __init__(self, first: TransferJob, sequence: int, *, subscribed: bool) -> None:
+        # ready guards the fields below; the event thread offers under it, the consumer
+        # waits on it. Neither holds it while calling anything else. Reentrant: a JobWatch
+        # finaliser closing this feed may run in a thread that holds it already.
+        self.ready = threading.Condition(threading.RLock())
+        self.latest: TransferJob | None = first  # the newest snapshot not yet yielded
+        # The indexes of the files whose records in ``latest`` may differ from those of the
+        # snapshot yielded before it: an event's own tuple, the union of several events'
+        # once the consumer skipped some, or None for "every file" (the first snapshot).
+        self.changes: tuple[int, ...] | set[int] | None = None
+        self.closed = not subscribed  # no more snapshots will come
+        self._last_offered = first
+        self._sequence = sequence  # of the newest job-updated event taken into account
+
+    def offer(
+        self,
+        snapshot: TransferJob,
+        sequence: int,
+        changed_files: tuple[int, ...] | None = None,
+    ) -> None:
+        """Take a snapshot the event thread delivers; ignored if older than one seen.
+
+        ``changed_files`` are the files its event says changed since the job's previous
+        event (None: unknown, every file). Events are offered in order and each after the
+        ones before it, so when the consumer skips a snapshot its changes join the next
+        one's: what the consumer is told changed covers everything since it last looked.
+        """
+        with self.ready:
+            if self.closed or sequence <= self._sequence or snapshot is self._last_offered:
+                return
+            self._sequence = sequence
+            pending = self.changes
+            if self.latest is None:  # the consumer took the one before: this event's news
+                self.changes = changed_files
+            elif pending is not None:  # the one before is skipped: its changes stay due
+                if changed_files is None:
+                    self.changes = None
+                else:
+                    merged = pending if isinstance(pending, set) else set(pending)
+                    merged.update(changed_files)
+                    self.changes = merged
+            self.latest = self._last_offered = snapshot
+            if snapshot.status.is_terminal:
+                self.closed = True  # the event thread forgets this feed with the job
+            self.ready.notify()
+
+    def close(self) -> None:
+        """Stop the feed: nothing more is taken, nothing left is yielded."""
+        with self.ready:
+            self.closed = True
+            self.latest = None
+            self.ready.notify_all()
+
+    def end_after_fork(self) -> None:
+        """In a forked child: this job does not exist here; end once what is due is out."""
+        self.ready = threading.Condition(threading.RLock())
+        self.closed = True
+
+
+# unsubscribe(feed, blocking): takes the queue's lock (blocking or not) and removes the
+# feed from its job's feeds.
+Unsubscribe = Callable[[WatchFeed, bool], None]
+
+
+class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
+    """A blocking iterator over one job's snapshots, made by :meth:`TransferQueue.watch`.
+
+    It yields the job as it stands at once, then every newer snapshot as the queue's
+    events report it; when the consumer is slower than the events, it skips to the
+    latest, never past the terminal snapshot, after which it stops. With a ``keepalive``
+    it yields ``None`` whenever that many seconds passed without a new snapshot. After
+    each snapshot, :attr:`changed_files` says which files changed since the one before.
+
+    Close it (``close()``, a ``with`` block, or simply dropping it) to stop early: it
+    then unsubscribes at once, and leaves no receiver, thread or reference behind.
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        feed: WatchFeed,
+        unsubscribe: Unsubscribe | None,
+        *,
+        timeout: float | None,
+        keepalive: float | None,
+        in_feeding_thread: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.job_id = job_id
+        self._feed = feed
+        self._in_feeding_thread = in_feeding_thread
+        self._unsubscribe = unsubscribe  # None once unsubscribed (or never subscribed)
+        self._ended = False  # the terminal snapshot was yielded, or close() was called
+        self._remaining = math.inf if timeout is None else timeout  # only the consumer's
+        self._keepalive = keepalive
+        self._changed_files: tuple[int, ...] | None = None  # see changed_files
+        self._event: int | None = None  # see event_id
+
+    @property
+    def closed(self) -> bool:
+        """True once the watch was closed or has yielded the terminal snapshot."""
+        return self._ended
+
+    def __iter__(self) -> JobWatch[SnapshotT]:
+        return self
+
+    @property
+    def changed_files(self) -> tuple[int, ...] | None:
+        """Which files changed between the snapshot last yielded and the one yielded
+        before it: their indexes in ``job.files``, ascending.
+
+        Every file not listed has the very same record (``is``) in both snapshots, so a
+        consumer of a job of many files can follow it by these alone, even when it skipped
+        snapshots (the changes of those it skipped are included). A listed file may have
+        changed and changed back. ``None`` for the first snapshot (and before it): every
+        file is new to the consumer. ``()`` after a keep-alive ``None``.
+        """
+        return self._changed_files
+
+    @property
+    def event_id(self) -> str | None:
+        """The number, as text, of the job's last event that the snapshot last yielded
+        includes (``"0"``: its creation; None before the first snapshot): the same in
+        every process of a cluster, so that a stream can be resumed elsewhere (the SSE
+        ``id``)."""
+        return None if self._event is None else str(self._event)
+
+    def __next__(self) -> SnapshotT:
+        feed = self._feed
+        with feed.ready:
+            while True:
+                latest = feed.latest
+                if latest is not None:
+                    feed.latest = None
+                    self._event = feed._sequence
+                    changes, feed.changes = feed.changes, ()
+                    if latest.status.is_terminal:
+                        self._ended = True
+                    break
+                if feed.closed or self._ended:
+                    self._ended = True
+                    raise StopIteration
+                if self._remaining <= 0:
+                    raise TimeoutError(
+                        f"transfer job {self.job_id} did not finish within the watch's timeout"
+                    )
+                if self._in_feeding_thread():
+                    raise RuntimeError(
+                        "a watch cannot wait in a receiver of its queue: the event thread "
+                        "that would feed it is the one waiting; iterate it in another thread"
+                    )
+                wait = min(self._remaining, self._keepalive or math.inf)
+                started = time.monotonic()
+                woken = feed.ready.wait(None if wait == math.inf else wait)
+                # A wait that timed out used up its time even where the clock stands still
+                # (freezegun); an early wake-up used what the clock says.
+                self._remaining -= wait if not woken else max(0.0, time.monotonic() - started)
+                if not woken and self._keepalive is not None and self._remaining > 0:
+                    self._changed_files = ()
+                    return None  # type: ignore[return-value]
+        # Sorted here, in the consumer's thread, only when snapshots were skipped.
+        self._changed_files = tuple(sorted(changes)) if isinstance(changes, set) else changes
+        return latest
+
+    def close(self) -> None:
+        """Stop watching; the iterator ends. Idempotent, and safe from any thread."""
+        self._close(blocking=True)
+
+    def _close(self, *, blocking: bool) -> None:
+        self._ended = True
+        self._feed.close()
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is not None:
+            unsubscribe(self._feed, blocking)
+
+    def __enter__(self) -> JobWatch[SnapshotT]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # A finaliser may run in any thread, even one holding the queue's lock: never
+        # block on it. If the lock is busy, the event thread drops the closed feed with
+        # the job's next event.
+        if getattr(self, "_unsubscribe", None) is not None:
+            self._close(blocking=False)

@@ -1,0 +1,1 @@
+"""The records handed out (jobs, files, progress), their enums and their JSON."""

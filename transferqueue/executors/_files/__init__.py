@@ -1,0 +1,1 @@
+"""Destination files made safely: atomic placement, temporaries, locks, names."""

@@ -1,0 +1,1 @@
+"""The Hugging Face executor: hub URLs, its HTTP client, listings and partials."""

@@ -1,0 +1,1 @@
+"""The local-copy executor, its kernel copy and the local listing."""

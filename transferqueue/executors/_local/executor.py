@@ -1,0 +1,249 @@
+"""The local executor: a chunked, cancellable, atomic file copy."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import TYPE_CHECKING
+
+from transferqueue.executors._files.atomic import atomic_file
+from transferqueue.executors._files.known_folders import KnownFolders
+
+from .kernel_copy import copy_in_kernel, fills_destination
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from transferqueue import TransferFile
+
+_MiB = 1024 * 1024
+
+# Words added to the operating system's own text for the errors a user most often meets.
+_HINTS = {
+    getattr(errno, name): hint
+    for name, hint in (
+        ("ENOSPC", "the disk is full"),
+        ("EDQUOT", "the disk quota is exceeded"),
+        ("EPERM", "no permission"),
+        ("ENOTDIR", "a folder on the path is a file"),
+        ("EISDIR", "expected a file"),
+    )
+    if hasattr(errno, name)  # EDQUOT is missing on some platforms
+}
+
+
+class LocalCopy:
+    """Copy a local file to a local path: an executor for ``local-upload`` jobs and for
+    local-to-local ``cross-storage`` jobs.
+
+    ``executor(file, on_progress)`` copies ``file.source_path`` to ``file.destination_path``
+    in chunks of ``chunk_size`` bytes and reports the absolute bytes copied after every
+    chunk, so the job learns of a cancellation between two chunks at the latest (the copy
+    then stops and ``TransferCancelled`` propagates). The kernel moves the bytes
+    (``os.copy_file_range``, or ``os.sendfile`` between file systems it will not copy
+    between), as ``cp`` does: they never pass through this process. Where the kernel
+    refuses both (another operating system, an old kernel, a file system without
+    support, files of ``/proc``), they are read into one reused buffer and written.
+
+    The bytes go to a hidden temporary file beside the destination (see
+    :func:`~transferqueue.executors.atomic_destination`), moved into place once complete:
+    a failed or cancelled copy leaves no partial destination. Missing parent folders are
+    created; an instance remembers the folders it made or found, so that its next files
+    there cost no ``mkdir`` (a folder removed meanwhile is made again). An existing
+    destination is refused with ``FileExistsError`` unless ``overwrite`` is true. With
+    ``preserve_mtime`` (the default) the copy gets the source's modification time.
+
+    The source is copied as it is when read: if it changed since it was listed, its
+    current bytes are copied, whatever ``file.size`` says, and the true byte counts are
+    reported (the queue clamps them to the file's listed size).
+
+    Errors keep their type (``FileNotFoundError``, ``PermissionError``,
+    ``IsADirectoryError``, ``NotADirectoryError``, ``FileExistsError``, ``OSError`` with
+    ``errno.ENOSPC`` for a full disk, ...) and get a message that says what failed and
+    on which path, e.g. ``cannot write destination /data/out.bin: No space left on
+    device (the disk is full)``. Only regular files (or symlinks to them) are copied.
+    One instance may serve any number of files and threads at once.
+    """
+
+    __slots__ = ("_chunk_size", "_folders", "_overwrite", "_preserve_mtime")
+
+    def __init__(
+        self,
+        *,
+        overwrite: bool = False,
+        chunk_size: int = 8 * _MiB,
+        preserve_mtime: bool = True,
+    ) -> None:
+        if not isinstance(overwrite, bool):
+            raise TypeError(f"overwrite must be a bool, not {type(overwrite).__name__}")
+        if not isinstance(preserve_mtime, bool):
+            raise TypeError(f"preserve_mtime must be a bool, not {type(preserve_mtime).__name__}")
+        if type(chunk_size) is not int:
+            raise TypeError(f"chunk_size must be an int, not {type(chunk_size).__name__}")
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        self._overwrite = overwrite
+        self._chunk_size = chunk_size
+        self._preserve_mtime = preserve_mtime
+        # The destination folders this instance made or found: its next file in one of
+        # them goes without mkdir and sweep (one instance usually serves one job).
+        self._folders = KnownFolders()
+
+    @property
+    def overwrite(self) -> bool:
+        """Whether an existing destination file is replaced."""
+        return self._overwrite
+
+    @property
+    def chunk_size(self) -> int:
+        """Bytes read and written at a time; progress is reported after each chunk."""
+        return self._chunk_size
+
+    @property
+    def preserve_mtime(self) -> bool:
+        """Whether the copy gets the source's modification time."""
+        return self._preserve_mtime
+
+    def __repr__(self) -> str:
+        return (
+            f"LocalCopy(overwrite={self._overwrite}, chunk_size={self._chunk_size}, "
+            f"preserve_mtime={self._preserve_mtime})"
+        )
+
+    def __call__(self, file: TransferFile, on_progress: Callable[[int], object]) -> None:
+        """Copy ``file.source_path`` to ``file.destination_path``; see the class.
+
+        ``on_progress`` is the queue's :class:`~transferqueue.ProgressCallback`, or, when
+        the copy is called directly, any callable taking the bytes copied so far; an
+        exception it raises stops the copy, removes the temporary file and propagates.
+        """
+        source = os.fspath(file.source_path)
+        destination = os.fspath(file.destination_path)
+        chunk_size = self._chunk_size
+        # Raises TransferCancelled before anything is touched. The queue's on_progress
+        # checks without reporting (no trip through the queue's lock for a 0).
+        check = getattr(on_progress, "raise_if_cancelled", None)
+        if check is not None:
+            check()
+        else:
+            on_progress(0)
+        try:
+            try:
+                # Checked before opening: opening a FIFO would block, a device may act.
+                mode = os.stat(source).st_mode
+                if stat.S_ISDIR(mode):
+                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+                if not stat.S_ISREG(mode):
+                    raise OSError(errno.EINVAL, "the source is not a regular file")
+                reader = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    info = os.fstat(reader)  # of what was opened, not of what was checked
+                    if not stat.S_ISREG(info.st_mode):
+                        raise OSError(errno.EINVAL, "the source is not a regular file")
+                except BaseException:
+                    os.close(reader)
+                    raise
+            except OSError as exc:
+                raise _SourceFailed(exc) from None
+            try:
+                mtime_ns = info.st_mtime_ns if self._preserve_mtime else None
+                with atomic_file(
+                    destination,
+                    overwrite=self._overwrite,
+                    mtime_ns=mtime_ns,
+                    folders=self._folders,
+                ) as writer:
+                    expected = info.st_size
+                    copied = None
+                    if expected:  # an empty file (or one of /proc) is read: one call
+                        try:
+                            copied = copy_in_kernel(reader, writer, chunk_size, on_progress)
+                        except OSError as exc:
+                            if fills_destination(exc):
+                                raise
+                            raise _SourceFailed(exc) from None
+                    if copied is None:
+                        _copy_by_loop(reader, writer, chunk_size, expected, on_progress)
+            finally:
+                os.close(reader)
+        except _SourceFailed as failed:
+            raise _explained(failed.error, "read source", source) from failed.error
+        except OSError as exc:
+            raise _explained(exc, "write destination", destination) from exc
+
+
+class _SourceFailed(Exception):
+    """Carries an ``OSError`` of the source's out of the copy, to be explained as such."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _copy_by_loop(
+    reader_fd: int,
+    writer_fd: int,
+    chunk_size: int,
+    expected: int,
+    on_progress: Callable[[int], object],
+) -> None:
+    """Copy ``reader_fd`` to its end onto ``writer_fd`` through one reused
+    buffer, ``chunk_size`` bytes at a time, reporting the bytes copied after each chunk.
+    A read error is raised as :class:`_SourceFailed`.
+
+    The buffer is no larger than the file (``expected`` bytes), so that small files do not
+    cost a ``chunk_size`` allocation each; it grows should the file have grown.
+    """
+    buffer = bytearray(max(1, min(chunk_size, expected)))
+    view = memoryview(buffer)
+    readv, write = os.readv, os.write
+    buffers = [buffer]
+    done = 0
+    while True:
+        try:
+            count = readv(reader_fd, buffers)
+        except OSError as exc:
+            raise _SourceFailed(exc) from None
+        if not count:
+            return
+        written = 0
+        while written < count:  # a write may take fewer bytes than given
+            written += write(writer_fd, view[written:count])
+        done += count
+        on_progress(done)
+        if done > expected and len(buffer) < chunk_size:
+            buffer = bytearray(chunk_size)
+            view = memoryview(buffer)
+            buffers = [buffer]
+
+
+def _explained(exc: OSError, role: str, path: str) -> OSError:
+    """The same kind of error, with a message that says what failed and where.
+
+    ``role`` is ``"read source"`` or ``"write destination"``; the errno, when known, is
+    kept on the new exception, which is of the same type (the original is its cause).
+    """
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    hint = _HINTS.get(exc.errno) if exc.errno is not None else None
+    if hint is not None and hint.lower() not in reason.lower():
+        reason = f"{reason} ({hint})"
+    culprit = exc.filename
+    detail = ""
+    if culprit is not None:
+        culprit = os.fspath(culprit)
+        if culprit != path and not _is_temporary(culprit, path):
+            detail = f", at {culprit}"
+    message = f"cannot {role} {path}: {reason}{detail}"
+    try:
+        explained = type(exc)(message)
+    except Exception:  # noqa: BLE001 - an OSError subclass with another signature
+        explained = OSError(message)
+    explained.errno = exc.errno
+    return explained
+
+
+def _is_temporary(name: str, destination: str) -> bool:
+    """Whether ``name`` is the hidden temporary file of ``destination`` (not worth naming)."""
+    folder, base = os.path.split(destination)
+    return os.path.dirname(name) == folder and os.path.basename(name).startswith(f".{base}.")
