@@ -80,10 +80,12 @@ def shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def object_fields(data: object, keys: frozenset[str], where: str) -> Mapping[str, Any]:
+def object_fields(
+    data: object, keys: frozenset[str], where: str, optional: frozenset[str] = frozenset()
+) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise ValueError(f"{where} must be a JSON object, not {type(data).__name__}")
-    missing = sorted(keys - data.keys())
+    missing = sorted(keys - optional - data.keys())
     if missing:
         raise ValueError(f"{where} lacks {', '.join(missing)}")
     unknown = sorted(str(key) for key in data.keys() - keys)
