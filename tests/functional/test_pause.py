@@ -540,7 +540,8 @@ def test_a_paused_job_with_skipped_files(stepped: SteppedExecutor) -> None:
     with tq.TransferQueue(1, max_finished_jobs=0) as queue:
         job_id = queue.queue_job("local-upload", files, stepped)
         stepped.allow(1)
-        stepped.wait_written("src/file-1", 10)
+        # Its report of 10 bytes made, not only the bytes written: the next report raises.
+        wait_for_job(queue, job_id, lambda job: job.files[1].loaded == 10)
         queue.pause_job(job_id)
         stepped.allow(1)
         paused = wait_for_job(queue, job_id, _stopped)

@@ -96,7 +96,7 @@ def test_a_job_with_skipped_files_paused_and_resumed_from_another_queue(
                 "queued",
             ]
             assert (paused.progress.skipped_files, paused.progress.total_bytes) == (2, 20)
-            gate.release_all()  # the running file ends; the paused job starts no other
+            gate.release("src/file-1")  # it ends; the paused job starts no other
 
             def first_done() -> bool:
                 job = other.get_job(job_id)
@@ -114,7 +114,11 @@ def test_a_job_with_skipped_files_paused_and_resumed_from_another_queue(
             ]
             assert held.progress.percentage == 50
             assert gate.started == ["src/file-1"]
+            # Its last file held at its start: the registry shows the job running again
+            # (a job that ended before the asker saw it resumed would be refused).
             other.resume_job(job_id)
+            gate.wait_started(2)
+            gate.release_all()
             done = owner.wait(job_id, WAIT)
             assert other.wait(job_id, WAIT) == done
     finally:
