@@ -30,6 +30,9 @@ from tests.helpers.file_lists import make_files
 TS_TRANSFER_STATUS = {"queued", "active", "completed", "failed", "cancelled"}
 # export type TransferFileStatus = 'queued' | 'transferring' | 'completed' | 'error';
 TS_TRANSFER_FILE_STATUS = {"queued", "transferring", "completed", "error"}
+# This library's file status beyond the original module's (a file whose destination was
+# already up to date), a plain string as well.
+EXTRA_FILE_STATUS = {"skipped"}
 # export type TransferType = 's3-upload' | 's3-download' | 'local-upload'
 #                          | 'cross-storage' | 'huggingface';
 TS_TRANSFER_TYPE = {"s3-upload", "s3-download", "local-upload", "cross-storage", "huggingface"}
@@ -74,6 +77,7 @@ EXTRA_FILE: dict[str, tuple[str, bool]] = {
 EXTRA_PROGRESS: dict[str, tuple[str, bool]] = {
     "bytesPerSecond": ("number", True),
     "etaSeconds": ("number", True),
+    "skippedFiles": ("number", False),
 }
 
 INTERFACES: dict[type[Any], dict[str, tuple[str, bool]]] = {
@@ -176,7 +180,7 @@ def check_ts_value(value: Any, ts_type: str) -> None:
         assert value in TS_TRANSFER_STATUS
     elif ts_type == "TransferFileStatus":
         assert type(value) is str
-        assert value in TS_TRANSFER_FILE_STATUS
+        assert value in TS_TRANSFER_FILE_STATUS | EXTRA_FILE_STATUS
     elif ts_type == "TransferType":
         assert type(value) is str
         assert value in TS_TRANSFER_TYPE
@@ -275,7 +279,8 @@ def test_camel_case_leaves_out_unset_optional_fields() -> None:
     job = bare_job()
     data = job.to_dict(camel_case=True)
     assert data.keys() == {"id", "type", "status", "files", "progress", "createdAt"}
-    assert data["progress"].keys() == TS_TRANSFER_PROGRESS.keys()
+    # skippedFiles is a count, never None: always written.
+    assert data["progress"].keys() == TS_TRANSFER_PROGRESS.keys() | {"skippedFiles"}
     assert data["files"][0].keys() == {
         "sourcePath",
         "destinationPath",
@@ -346,7 +351,7 @@ def test_every_enum_member_is_a_plain_typescript_string(
     # "paused" is this library's own, beyond the original module's: pause_job added it.
     assert data["status"] in TS_TRANSFER_STATUS | {"paused"}
     assert data["type"] in TS_TRANSFER_TYPE
-    assert data["files"][0]["status"] in TS_TRANSFER_FILE_STATUS
+    assert data["files"][0]["status"] in TS_TRANSFER_FILE_STATUS | EXTRA_FILE_STATUS
 
 
 @pytest.mark.parametrize(

@@ -68,6 +68,18 @@ def test_an_offset_other_than_utc_is_read_as_the_same_moment_in_utc() -> None:
     assert tq.TransferJob.from_dict(data).created_at.tzinfo == timezone.utc
 
 
+def test_a_progress_without_skipped_files_has_none() -> None:
+    """``skipped_files`` came after the first records, which Redis may still
+    hold: a progress without the key reads as 0 skipped (and a job with a skipped file
+    but no count is refused, as any count that does not match)."""
+    data = a_job().to_dict()
+    del data["progress"]["skipped_files"]
+    assert tq.TransferJob.from_dict(data) == a_job()
+    data["files"][1]["status"] = "skipped"
+    with pytest.raises(ValueError, match="job has 1 skipped files but its progress counts 0"):
+        tq.TransferJob.from_dict(data)
+
+
 def spoil(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
     """Set the field at ``path`` (dots and list indexes) to ``value``."""
 
@@ -110,7 +122,11 @@ CASES = [
     (spoil("progress.total_files", 3), "job has 2 files but its progress counts 3"),
     (spoil("progress.total_files", True), "job.progress.total_files must be an int >= 0"),
     (spoil("progress.completed_files", -1), "completed_files must be an int >= 0, not -1"),
-    (spoil("progress.failed_files", 2), "counts 1 completed and 2 failed of 2 files"),
+    (spoil("progress.failed_files", 2), "counts 1 completed, 2 failed and 0 skipped of 2"),
+    (spoil("progress.skipped_files", 2), "counts 1 completed, 0 failed and 2 skipped of 2"),
+    (spoil("progress.skipped_files", 1), "job has 0 skipped files but its progress counts 1"),
+    (spoil("progress.skipped_files", None), "job.progress.skipped_files must be an int >= 0"),
+    (spoil("files.0.status", "skipped"), "job.files[0] is skipped but has 10 bytes loaded"),
     (spoil("progress.loaded_bytes", 31), "job.progress.loaded_bytes (31) exceeds total_bytes"),
     (spoil("progress.percentage", 101), "job.progress.percentage must be at most 100, not 101"),
     (spoil("progress.percentage", 33.0), "job.progress.percentage must be an int >= 0"),

@@ -7,6 +7,7 @@ The executors' side (keeping and resuming a partial) is in test_pause_executors.
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.helpers.event_recorder import EventRecorder
 from tests.helpers.executors import GatedExecutor, noop_executor
 from tests.helpers.file_lists import make_files
 from tests.helpers.job_waits import wait_for_job
+from transferqueue.redis import _wire
 
 CHUNK = 10
 
@@ -524,3 +526,73 @@ def test_a_retry_due_while_paused_waits_for_the_resume() -> None:
         queue.resume_job(job_id)
         assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
     assert attempts == [1, 2]
+
+
+def test_a_paused_job_with_skipped_files(stepped: SteppedExecutor) -> None:
+    """Files queued as skipped (their destination up to date) take no part in a pause:
+    they stay skipped while paused and after the resume, are never started, count in
+    ``skipped_files`` (not in the bytes to move), and come through JSON and Redis's
+    records with the paused status; retention keeps the paused job, and the resumed one
+    completes at 100%."""
+    files = make_files(4, size=30)
+    for index in (0, 2):
+        files[index]["skip"] = True
+    with tq.TransferQueue(1, max_finished_jobs=0) as queue:
+        job_id = queue.queue_job("local-upload", files, stepped)
+        stepped.allow(1)
+        # Its report of 10 bytes made, not only the bytes written: the next report raises.
+        wait_for_job(queue, job_id, lambda job: job.files[1].loaded == 10)
+        queue.pause_job(job_id)
+        stepped.allow(1)
+        paused = wait_for_job(queue, job_id, _stopped)
+        assert [str(file.status) for file in paused.files] == [
+            "skipped",
+            "queued",
+            "skipped",
+            "queued",
+        ]
+        assert [file.loaded for file in paused.files] == [0, 20, 0, 0]
+        progress = paused.progress
+        assert (progress.completed_files, progress.skipped_files, progress.failed_files) == (
+            0,
+            2,
+            0,
+        )
+        assert (progress.total_bytes, progress.loaded_bytes, progress.percentage) == (60, 20, 33)
+        # Through JSON both ways, and as the Redis registry stores and reads it.
+        assert tq.TransferJob.from_dict(json.loads(json.dumps(paused.to_dict()))) == paused
+        camel = paused.to_dict(camel_case=True)
+        assert (camel["status"], camel["progress"]["skippedFiles"]) == ("paused", 2)
+        fields = {_wire.HEAD: _wire.encode_head(paused).encode()}
+        for index, file in enumerate(paused.files):
+            fields[f"{_wire.FILE_PREFIX}{index}".encode()] = _wire.encode_file(file).encode()
+        assert _wire.decode_job(job_id, fields) == paused
+        # Retention keeps it while finished jobs are dropped at once.
+        queue.queue_job("local-upload", [], noop_executor)
+        assert queue.cleanup_old_jobs(0) == 0
+        assert job_id in queue.get_active_job_ids()
+        stepped.allow_all()
+        queue.resume_job(job_id)
+        done = queue.wait(job_id, timeout=WAIT)
+    assert done.status is tq.TransferStatus.COMPLETED
+    assert [str(file.status) for file in done.files] == [
+        "skipped",
+        "completed",
+        "skipped",
+        "completed",
+    ]
+    assert [file.attempts for file in done.files] == [0, 2, 0, 1]
+    assert sorted(stepped.written) == ["src/file-1", "src/file-3"]
+    assert stepped.moved == 60
+    assert (done.progress.completed_files, done.progress.skipped_files) == (2, 2)
+    assert (done.progress.loaded_bytes, done.progress.percentage) == (60, 100)
+
+
+def test_a_job_of_skipped_files_only_cannot_be_paused(queue: tq.TransferQueue) -> None:
+    """It completed when it was queued: there is nothing left to pause."""
+    files = make_files(2)
+    for file in files:
+        file["skip"] = True
+    job_id = queue.queue_job("local-upload", files, noop_executor)
+    with pytest.raises(tq.JobStateError):
+        queue.pause_job(job_id)

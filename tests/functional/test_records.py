@@ -71,6 +71,7 @@ def make_job(files: Any = None) -> tq.TransferJob:
                 "percentage",
                 "bytes_per_second",  # then speed and ETA
                 "eta_seconds",
+                "skipped_files",  # files whose destination was up to date
             ),
         ),
         (

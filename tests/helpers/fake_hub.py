@@ -299,7 +299,7 @@ class _Handler(BaseHTTPRequestHandler):
         if hub.tree_body is not None:
             self._send(200, headers, hub.tree_body)
             return
-        entries = tree_entries(files)
+        entries = tree_entries(files, hub.redirected)
         start = int(query.get("cursor", ["0"])[0])
         page = entries[start : start + hub.page_size]
         if start + hub.page_size < len(entries):
@@ -474,16 +474,32 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, headers, body, zeros)
 
 
-def tree_entries(files: dict[str, bytes]) -> list[object]:
-    """The tree API's entries for ``files``: their folders, then the files, by path."""
+def tree_entries(files: dict[str, bytes], lfs: Iterable[str] = ()) -> list[object]:
+    """The tree API's entries for ``files``: their folders, then the files, by path. Each
+    file has its git blob id as ``oid``, as the hub gives it; those named in ``lfs`` are
+    LFS files, with ``lfs.oid`` their sha256 (and ``oid`` their pointer's id)."""
     folders = sorted(
         {"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)}
     )
     entries: list[object] = [
         {"type": "directory", "path": folder, "oid": "0" * 40} for folder in folders
     ]
-    entries += [{"type": "file", "path": p, "size": len(c)} for p, c in sorted(files.items())]
+    stored = set(lfs)
+    for path, content in sorted(files.items()):
+        entry: dict[str, object] = {"type": "file", "path": path, "size": len(content)}
+        if path in stored:
+            pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha(content)}\n"
+            entry["oid"] = git_blob_id(pointer.encode())
+            entry["lfs"] = {"oid": sha(content), "size": len(content), "pointerSize": 100}
+        else:
+            entry["oid"] = git_blob_id(content)
+        entries.append(entry)
     return entries
+
+
+def git_blob_id(content: bytes) -> str:
+    """The git blob id of ``content`` (the hub's ``oid`` of a file kept in git)."""
+    return hashlib.sha1(b"blob %d\x00" % len(content) + content).hexdigest()
 
 
 def _endless_entries() -> Iterator[bytes]:

@@ -184,7 +184,10 @@ def test_subprocess_exit_codes_and_plain_log(tmp_path: Path) -> None:
     assert done.stdout.count("done ") == 3
     assert "\x1b[" not in done.stdout  # no terminal escapes
     assert (tmp_path / "out" / "a.bin").read_bytes() == BIG
-    again = run("cp", str(tmp_path / "src" / "b.txt"), str(tmp_path / "out" / "b.txt"))
+    # The copy is up to date (cp would skip it): --compare none copies it again.
+    again = run(
+        "cp", "--compare", "none", str(tmp_path / "src" / "b.txt"), str(tmp_path / "out" / "b.txt")
+    )
     assert again.returncode == 1
     assert "exists" in again.stderr
     usage = run("cp", str(tmp_path / "src"))
@@ -734,9 +737,10 @@ def test_dry_run_json_has_the_shape_of_a_job(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """--dry-run --json: one JSON object, ``{"event": "dry-run", "files": [{source_path,
-    destination_path, size}], "total_files", "total_bytes", "skipped": []}``, copying
-    nothing; its files and totals equal, key for key, what the real --json run's job
-    then reports (``job.files[i]`` and ``job.progress``)."""
+    destination_path, size, status}], "total_files", "total_bytes", "skipped_files",
+    "skipped": []}``, copying nothing; its files and totals equal, key for key, what the
+    real --json run's job then reports (``job.files[i]``, and ``job.progress``); each
+    file's status is the one it would be queued with, queued or skipped."""
     make_tree(tmp_path / "src")
     args = [str(tmp_path / "src"), str(tmp_path / "out")]
     assert main(["cp", "--dry-run", "--json", *args]) == 0
@@ -745,7 +749,14 @@ def test_dry_run_json_has_the_shape_of_a_job(
     assert not (tmp_path / "out").exists()
     [line] = out.splitlines()
     planned = json.loads(line)
-    assert sorted(planned) == ["event", "files", "skipped", "total_bytes", "total_files"]
+    assert sorted(planned) == [
+        "event",
+        "files",
+        "skipped",
+        "skipped_files",
+        "total_bytes",
+        "total_files",
+    ]
     assert planned["event"] == "dry-run"
     assert planned["skipped"] == []
     assert planned["total_files"] == 3
@@ -754,16 +765,22 @@ def test_dry_run_json_has_the_shape_of_a_job(
         "source_path": str(tmp_path / "src" / "a.bin"),
         "destination_path": str(tmp_path / "out" / "a.bin"),
         "size": len(BIG),
+        "status": "queued",
     }
+    assert planned["skipped_files"] == 0
     assert main(["cp", "--json", *args]) == 0
     job = json.loads(capsys.readouterr().out.splitlines()[-1])["job"]
-    assert planned["files"] == [
-        {key: file[key] for key in planned["files"][0]} for file in job["files"]
+    # Each file's status is the one it is queued with; the job's are where it ended.
+    keys = ["source_path", "destination_path", "size"]
+    assert [{key: file[key] for key in keys} for file in planned["files"]] == [
+        {key: file[key] for key in keys} for file in job["files"]
     ]
+    assert {file["status"] for file in planned["files"]} == {"queued"}
     progress = job["progress"]
-    assert (planned["total_files"], planned["total_bytes"]) == (
+    assert (planned["total_files"], planned["total_bytes"], planned["skipped_files"]) == (
         progress["total_files"],
         progress["total_bytes"],
+        progress["skipped_files"],
     )
 
 

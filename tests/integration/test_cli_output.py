@@ -283,7 +283,10 @@ def test_odd_names_are_printed_escaped(
     assert shown_odd in dry.stdout
     dry.stdout.decode(encoding)
 
-    again = cp(str(source / ODD), str(source / ACCENTED), str(out), env=environ)  # both exist
+    # Both exist (up to date: cp would skip them without --compare none).
+    again = cp(
+        "--compare", "none", str(source / ODD), str(source / ACCENTED), str(out), env=environ
+    )
     assert again.returncode == 1
     stderr = again.stderr.decode(encoding)
     assert f"failed {source}/\\xff-data.bin: " in stderr
@@ -432,7 +435,8 @@ def test_control_characters_in_names_are_printed_escaped(tmp_path: Path) -> None
     assert dry.returncode == 0, dry.stderr
     assert f"{source}/{HOSTILE_SHOWN} -> {tmp_path}/dry/{HOSTILE_SHOWN} (7 B)" in shown(dry)
 
-    again = cp(str(source / HOSTILE), str(out / HOSTILE), env=environ)  # it exists now
+    # It exists now (and is up to date: cp would skip it without --compare none).
+    again = cp("--compare", "none", str(source / HOSTILE), str(out / HOSTILE), env=environ)
     assert again.returncode == 1
     assert (
         f"failed {source}/{HOSTILE_SHOWN}: {out}/{HOSTILE_SHOWN} exists (use --overwrite "

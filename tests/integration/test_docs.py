@@ -45,6 +45,7 @@ RUN_BY_TESTS = {
     "Only the files that changed": "test_docs.py::test_watch_shows_only_changed_files",
     "A retry policy": "test_docs.py::test_the_retry_policy_retries_the_queue_not_the_job",
     "Copying a folder": "test_docs.py::test_copying_a_folder_mirrors_it",
+    "sync_backup.py": "test_docs.py::test_sync_backup_copies_then_skips_what_is_up_to_date",
     "Flask: the routes behind an access hook": (
         "test_web_flask.py::test_readme_flask_sketch_serves_through_its_hook"
     ),
@@ -123,6 +124,20 @@ def test_backup_copies_the_photos_with_progress(tmp_path: pathlib.Path) -> None:
     )
     # It may run twice, as the tutorial says.
     assert _run(tmp_path / "backup.py")[-1] == "finished: completed"
+
+
+def test_sync_backup_copies_then_skips_what_is_up_to_date(tmp_path: pathlib.Path) -> None:
+    """sync_backup.py (docs/howto/sync.rst), run twice: the photos are copied, then all
+    of them are up to date and nothing moves; a .tmp file is left out both times."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for number in range(12):
+        (photos / f"photo-{number:02d}.jpg").write_bytes(bytes([number]) * 1000)
+    (photos / "edit.tmp").write_bytes(b"scratch")
+    script = _tutorial_file("sync_backup.py", tmp_path)
+    assert _run(script) == ["completed: 12 copied, 0 up to date, 12000 bytes moved"]
+    assert _run(script) == ["completed: 0 copied, 12 up to date, 0 bytes moved"]
+    assert not (tmp_path / "mirror" / "edit.tmp").exists()
 
 
 def test_slow_backup_is_cancelled_once_two_files_are_done(tmp_path: pathlib.Path) -> None:

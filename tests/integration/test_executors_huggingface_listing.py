@@ -285,7 +285,7 @@ def test_bytes_are_capped_across_pages(
     (lowered here to a little more than two of the tree's pages) end the listing with
     HubError naming the limit, as soon as the page that passes it does."""
     hub.hub.page_size = 1
-    entries = tree_entries(hub.hub.repos[("model", "owner/model")])
+    entries = tree_entries(hub.hub.repos[("model", "owner/model")], hub.hub.redirected)
     pages = [len(json.dumps([entry]).encode()) for entry in entries]
     monkeypatch.setattr(_hub_listing, "MAX_TREE_BYTES", sum(pages))
     assert len(listed(hub, "hf://owner/model", tmp_path)) == 4

@@ -58,7 +58,7 @@ def hostile_files() -> list[TransferFile]:
                     source_path=text,
                     destination_path=text[::-1],
                     size=2**63 + number,
-                    loaded=number,
+                    loaded=0 if status is TransferFileStatus.SKIPPED else number,
                     status=status,
                     error=None if status is TransferFileStatus.QUEUED else text,
                     attempts=number,

@@ -78,8 +78,8 @@ def test_transfer_type_for_unsupported_pair(source: str, destination: str) -> No
 
 
 def test_list_files_local(tmp_path: Path) -> None:
-    """A local folder is listed by list_local_files, which takes on_error and no
-    other kind's options."""
+    """A local folder is listed by list_local_files, which takes on_error and no other
+    kind's options (and ``client``, for an S3 destination to compare with)."""
     (tmp_path / "src" / "d").mkdir(parents=True)
     (tmp_path / "src" / "d" / "f").write_bytes(b"12345")
     files = list_files(str(tmp_path / "src"), str(tmp_path / "out"))
@@ -90,8 +90,8 @@ def test_list_files_local(tmp_path: Path) -> None:
             "size": 5,
         }
     ]
-    with pytest.raises(TypeError, match="client"):
-        list_files(str(tmp_path / "src"), str(tmp_path / "out"), client=None)
+    with pytest.raises(TypeError, match="page_size"):
+        list_files(str(tmp_path / "src"), str(tmp_path / "out"), page_size=10)
     skipped: list[Exception] = []
     assert (
         list_files(str(tmp_path / "src"), str(tmp_path / "out"), on_error=skipped.append) == files

@@ -351,6 +351,73 @@ def test_data_is_shown_as_text_never_as_html(demo_page: DemoPage) -> None:
     demo_page.check_clean()
 
 
+def test_skipped_files_show_as_up_to_date(demo_page: DemoPage) -> None:
+    """A file queued as skipped (its destination up to date) shows its status
+    "skipped" and its size "up to date", and the job's count says how many were."""
+    queue = demo_page.demo.queue
+    files = [
+        {"source_path": "/x/new.bin", "destination_path": "/y/new.bin", "size": 2048},
+        {"source_path": "/x/same.bin", "destination_path": "/y/same.bin", "size": 3 << 20},
+    ]
+    files[1]["skip"] = True
+    job = queue.queue_job("local-upload", files, lambda file, on_progress: None)
+    assert queue.wait(job, timeout=WAIT).status == tq.TransferStatus.COMPLETED
+    card = demo_page.page.locator(f"[data-job-id='{job}']")
+    expect_status(card, "completed")
+    expect(card.get_by_test_id("file-status")).to_have_text(["completed", "skipped"])
+    expect(card.get_by_test_id("file-bytes")).to_have_text(
+        ["2.0 KiB / 2.0 KiB", "3.0 MiB up to date"]
+    )
+    expect(card.get_by_test_id("job-files")).to_have_text("1 of 2 files, 1 up to date")
+    expect(card.get_by_test_id("job-bytes")).to_have_text("2.0 KiB of 2.0 KiB")
+    demo_page.check_clean()
+
+
+def test_a_paused_job_keeps_its_skipped_file_up_to_date(demo_page: DemoPage) -> None:
+    """Paused with its Pause button, a job with a file queued as skipped shows that file
+    "skipped" and "up to date" on the paused card, its other file queued again with its
+    bytes; resumed with the same button, the job completes at 100%, the skipped file
+    still skipped."""
+    queue = demo_page.demo.queue
+
+    def stops_on_its_first_attempt(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        on_progress(1024)
+        if file.attempts == 1:
+            assert on_progress.wait_stopped(WAIT)
+            on_progress.raise_if_stopped()
+        on_progress(file.size)
+
+    files = [
+        {"source_path": "/x/new.bin", "destination_path": "/y/new.bin", "size": 2048},
+        {"source_path": "/x/same.bin", "destination_path": "/y/same.bin", "size": 3 << 20},
+    ]
+    files[1]["skip"] = True
+    job = queue.queue_job("local-upload", files, stops_on_its_first_attempt)
+    card = demo_page.page.locator(f"[data-job-id='{job}']")
+    expect_status(card, "active")
+    expect(card.get_by_test_id("file-bytes")).to_have_text(
+        ["1.0 KiB / 2.0 KiB", "3.0 MiB up to date"], timeout=TIMEOUT_MS
+    )
+    card.get_by_test_id("pause").click()
+    expect_status(card, "paused")
+    expect(card.get_by_test_id("file-status")).to_have_text(
+        ["queued", "skipped"], timeout=TIMEOUT_MS
+    )
+    expect(card.get_by_test_id("file-bytes")).to_have_text(
+        ["1.0 KiB / 2.0 KiB", "3.0 MiB up to date"]
+    )
+    expect(card.get_by_test_id("job-files")).to_have_text("0 of 2 files, 1 up to date")
+    expect(card.get_by_test_id("job-percent")).to_have_text("50%")
+    expect(card.get_by_test_id("pause")).to_have_text("Resume")
+    card.get_by_test_id("pause").click()
+    expect_status(card, "completed")
+    expect(card.get_by_test_id("file-status")).to_have_text(["completed", "skipped"])
+    expect(card.get_by_test_id("job-files")).to_have_text("1 of 2 files, 1 up to date")
+    expect(card.get_by_test_id("job-percent")).to_have_text("100%")
+    expect(card.get_by_test_id("pause")).to_be_hidden()
+    demo_page.check_clean()
+
+
 # One chunk a second per file: the slow job moves at a plausible speed for the
 # screenshot, and needs 48 s to finish, far more than this test takes.
 @pytest.mark.parametrize("slow_pause", [1.0])

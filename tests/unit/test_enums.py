@@ -10,7 +10,7 @@ import transferqueue as tq
 
 CONTRACT_VALUES: list[tuple[type[enum.Enum], set[str]]] = [
     (tq.TransferStatus, {"queued", "active", "paused", "completed", "failed", "cancelled"}),
-    (tq.TransferFileStatus, {"queued", "transferring", "completed", "error"}),
+    (tq.TransferFileStatus, {"queued", "transferring", "completed", "error", "skipped"}),
     (
         tq.TransferType,
         {"s3-upload", "s3-download", "local-upload", "cross-storage", "huggingface"},

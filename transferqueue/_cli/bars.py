@@ -79,7 +79,8 @@ class _Rich:
         None: every file): one for each file transferring."""
         progress = job.progress
         description = (
-            f"{progress.completed_files + progress.failed_files}/{progress.total_files} files"
+            f"{progress.completed_files + progress.failed_files + progress.skipped_files}"
+            f"/{progress.total_files} files"
         )
         if self._job_task is None:
             self._job_task = self._progress.add_task(description, total=progress.total_bytes)

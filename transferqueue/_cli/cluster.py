@@ -270,7 +270,8 @@ def _table(jobs: Sequence[TransferJob]) -> list[str]:
                 job.id,
                 str(job.status),
                 str(job.type),
-                f"{progress.completed_files + progress.failed_files}/{progress.total_files}",
+                f"{progress.completed_files + progress.failed_files + progress.skipped_files}"
+                f"/{progress.total_files}",
                 str(progress.failed_files),
                 f"{progress.percentage}%",
                 f"{_size(progress.loaded_bytes)} of {_size(progress.total_bytes)}",
@@ -318,7 +319,8 @@ def _watch(
         _say(
             f"job {job_id} {final.status}: {progress.completed_files} of "
             f"{progress.total_files} files transferred ({_size(done)}), "
-            f"{progress.failed_files} failed",
+            + (f"{progress.skipped_files} up to date, " if progress.skipped_files else "")
+            + f"{progress.failed_files} failed",
             out,
         )
     if final.status is TransferStatus.COMPLETED and progress.failed_files == 0:

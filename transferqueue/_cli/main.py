@@ -33,7 +33,15 @@ from transferqueue.redis._url import redact_url
 from . import cluster as _cli_cluster
 from . import demo as _demo
 from .exit_status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _cancelling_signals, _interrupted_status
-from .output import _help_text, _printable, _say, _size, _skipped, _skipped_note
+from .output import (
+    _help_text,
+    _printable,
+    _say,
+    _size,
+    _skipped,
+    _skipped_note,
+    _up_to_date_note,
+)
 from .plan import LazyS3Client, _UsageError, plan
 from .run_copy import copy
 
@@ -114,6 +122,10 @@ examples:
     transferqueue cp photos/ backup/            # into backup/photos/
     transferqueue cp a.bin b.bin notes/ out/    # several sources into out/
     transferqueue cp --dry-run photos/ backup/  # print the plan, copy nothing
+    transferqueue cp --exclude '*.tmp' --exclude '/cache/**' photos/ backup/
+    transferqueue cp --include '*.jpg' --include '*.png' photos/ backup/
+    transferqueue cp photos/ backup/            # again: only what changed
+    transferqueue cp --compare checksum photos/ backup/   # by content
 
   S3 (pip install 'transferqueue[s3]'; credentials, AWS_PROFILE and
   AWS_ENDPOINT_URL as boto3 reads them):
@@ -155,6 +167,9 @@ def _parser() -> argparse.ArgumentParser:
             "hf://[datasets/]owner/repo[@revision][/path]; folders, prefixes and "
             "repositories are copied recursively. With several sources DEST is a folder. "
             "Sizes and speeds are in binary units (1 MiB = 1024 KiB = 1,048,576 bytes).",
+            "A file whose destination is already up to date (by --compare) is skipped, "
+            "so running the same copy again moves nothing new; an existing destination "
+            "that differs fails its file unless --overwrite is given.",
             "A folder below a source that cannot be read is reported on stderr and "
             "skipped, the rest is copied, and the exit status is 1; so is an S3 key "
             "that cannot safely become a path below DEST. Ctrl-C, SIGTERM and SIGHUP "
@@ -199,6 +214,38 @@ def _parser() -> argparse.ArgumentParser:
             "units: K, M, G, T; 20M = 20MiB = 20MB = 20 x 1024 x 1024). S3-to-S3 copies "
             "move no byte through this machine and are not held back (default: no limit)"
         ),
+    )
+    cp.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help=(
+            "copy only the files whose path below the source matches PATTERN (repeatable; "
+            "* within a folder, ** across folders, a leading / anchors at the source)"
+        ),
+    )
+    cp.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="leave out the files that match PATTERN (repeatable; wins over --include)",
+    )
+    cp.add_argument(
+        "--compare",
+        choices=("size-mtime", "size", "checksum", "none"),
+        default="size-mtime",
+        help=(
+            "skip a file whose destination is up to date: same size and modified no "
+            "earlier (size-mtime, the default), same size (size), same content (checksum), "
+            "or copy every file (none)"
+        ),
+    )
+    cp.add_argument(
+        "--update",
+        action="store_true",
+        help="also skip a file whose destination was modified later than its source",
     )
     cp.add_argument(
         "--dry-run",
@@ -298,7 +345,16 @@ def _cp(args: argparse.Namespace) -> int:
         _say(f"skipped {entry['path']}: {entry['error']}", sys.stderr)
 
     s3_client = LazyS3Client()  # made once, when a listing or a transfer needs it
-    files = plan(sources, destination, on_error=report, s3_client=s3_client)
+    files = plan(
+        sources,
+        destination,
+        on_error=report,
+        s3_client=s3_client,
+        include=args.include,
+        exclude=args.exclude,
+        compare=args.compare,
+        update=args.update,
+    )
     if args.dry_run:
         _dry_run(files, skipped, as_json=args.json, quiet=args.quiet)
         return EXIT_FAILED if skipped else EXIT_OK
@@ -332,27 +388,32 @@ def _dry_run(
     """Print what ``files`` would copy: a line each and the totals, or one JSON object
     with the same keys as a job's ``files`` and ``progress`` (``source_path``, ...,
     ``total_files``, ``total_bytes``), or nothing when ``quiet``."""
-    total = sum(int(file["size"]) for file in files)
+    to_copy = [file for file in files if not file.get("skip")]
+    total = sum(int(file["size"]) for file in to_copy)
     if as_json:
         document = {
             "event": "dry-run",
             "files": [
-                {key: file[key] for key in ("source_path", "destination_path", "size")}
+                {
+                    **{key: file[key] for key in ("source_path", "destination_path", "size")},
+                    "status": "skipped" if file.get("skip") else "queued",
+                }
                 for file in files
             ],
             "total_files": len(files),
             "total_bytes": total,
+            "skipped_files": len(files) - len(to_copy),
             "skipped": list(skipped),
         }
         print(json.dumps(document, sort_keys=True), flush=True)
         return
     if quiet:
         return
-    for file in files:
+    for file in to_copy:
         line = f"{file['source_path']} -> {file['destination_path']} ({_size(file['size'])})"
         print(_printable(line, sys.stdout))
-    note = _skipped_note(skipped)
-    print(f"{len(files)} files, {_size(total)}{note} (dry run: nothing copied)", flush=True)
+    note = _up_to_date_note(len(files) - len(to_copy)) + _skipped_note(skipped)
+    print(f"{len(to_copy)} files, {_size(total)}{note} (dry run: nothing copied)", flush=True)
 
 
 def _run_demo(args: argparse.Namespace) -> int:

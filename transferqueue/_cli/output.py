@@ -147,6 +147,12 @@ def _skipped_note(skipped: Sequence[dict[str, str]]) -> str:
     return f", {len(skipped)} skipped" if skipped else ""
 
 
+def _up_to_date_note(count: int) -> str:
+    """The summary's count of the files skipped as up to date (``--compare``), if any:
+    said apart from ``skipped``, which counts what could not be read."""
+    return f", {count} up to date" if count else ""
+
+
 class _Json:
     """JSON lines, linear in the job's size: the whole job first and last, and in between
     only what changed (docs/howto/cli.rst describes the format)::

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from transferqueue.executors._files.remote_names import UnsafeRemoteNameError, relative_parts
 from transferqueue.executors._hub.errors import HubError
+from transferqueue.executors._path_filter import PathFilter
 from transferqueue.executors._routing import list_files, location_kind, transfer_type_for
 from transferqueue.executors._s3_url import S3_SCHEME
 
@@ -101,6 +102,10 @@ def plan(
     *,
     on_error: Callable[[Exception], None] | None = None,
     s3_client: Callable[[], Any] | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    compare: str = "none",
+    update: bool = False,
 ) -> list[dict[str, Any]]:
     """The files that ``cp sources destination`` copies, as ``queue_job`` takes them.
 
@@ -123,7 +128,20 @@ def plan(
 
     ``s3_client`` gives the client that S3 sources are listed with (a fresh one each
     otherwise).
+
+    ``include`` and ``exclude`` are the glob patterns of ``--include`` and ``--exclude``
+    (see :class:`~transferqueue.executors.PathFilter`), given to every listing; a bad
+    pattern is a ``_UsageError``. With patterns, an S3 source of which nothing is kept
+    copies nothing rather than being refused as missing.
+
+    ``compare`` and ``update`` are ``--compare`` and ``--update``, given to every
+    listing (see :func:`~transferqueue.executors.skip_up_to_date`): each file whose
+    destination is up to date is planned with ``"skip": True``.
     """
+    try:
+        PathFilter(include, exclude)
+    except ValueError as exc:
+        raise _UsageError(f"bad pattern: {exc}") from None
     into_folder = len(sources) > 1 or _is_folder(destination)
     files: list[dict[str, Any]] = []
     for source in sources:
@@ -138,8 +156,20 @@ def plan(
         if kind == "local" and location_kind(target) == "local" and _inside(target, source):
             raise _UsageError(f"cannot copy {source} into itself ({target})")
         try:
-            options = {"client": s3_client()} if kind == "s3" and s3_client else {}
-            found = list_files(source, target, on_error=on_error, **options)
+            # The S3 client lists an S3 source, and an S3 destination to compare with.
+            comparing = compare != "none" or update
+            to_s3 = comparing and location_kind(destination) == "s3" and kind == "local"
+            options = {"client": s3_client()} if (kind == "s3" or to_s3) and s3_client else {}
+            found = list_files(
+                source,
+                target,
+                on_error=on_error,
+                include=include,
+                exclude=exclude,
+                compare=compare,
+                update=update,
+                **options,
+            )
         except ImportError as exc:  # S3 without boto3
             raise _UsageError(f"{exc}; install it with: pip install 'transferqueue[s3]'") from None
         except OSError as exc:
@@ -149,7 +179,7 @@ def plan(
             raise _UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
         except (ValueError, HubError) as exc:
             raise _UsageError(f"cannot read {source}: {exc}") from None
-        if not found and kind == "s3":
+        if not found and kind == "s3" and not (include or exclude):
             raise _UsageError(f"no such S3 object or prefix: {source}")
         for file in found:
             if not _within(file["destination_path"], destination):

@@ -20,7 +20,7 @@ from transferqueue.executors._routing import Transfer, location_kind, transfer_t
 
 from .display import _display
 from .exit_status import EXIT_FAILED, EXIT_OK, _interrupted_status
-from .output import _say, _size, _skipped_note
+from .output import _say, _size, _skipped_note, _up_to_date_note
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from transferqueue._records import TransferJob
 
 _KEEPALIVE = 0.5
+# A file is where it belongs once copied, or skipped as already up to date.
+_ARRIVED = (TransferFileStatus.COMPLETED, TransferFileStatus.SKIPPED)
 
 
 @contextlib.contextmanager
@@ -160,7 +162,7 @@ def _copy_on_queue(
         display.close()
     assert final is not None
     assert final.status.is_terminal
-    failed = [file for file in final.files if file.status is not TransferFileStatus.COMPLETED]
+    failed = [file for file in final.files if file.status not in _ARRIVED]
     for file in failed:
         if file.error_type == "FileExistsError":  # the executor's message names its option
             reason = f"{file.destination_path} exists (use --overwrite to replace it)"
@@ -172,7 +174,8 @@ def _copy_on_queue(
         copied = sum(file.size for file in final.files if file.status == "completed")
         _say(
             f"{progress.completed_files} of {progress.total_files} files copied "
-            f"({_size(copied)}), {progress.failed_files} failed{_skipped_note(skipped)}",
+            f"({_size(copied)}){_up_to_date_note(progress.skipped_files)}, "
+            f"{progress.failed_files} failed{_skipped_note(skipped)}",
             out,
         )
     arrived = final.status is TransferStatus.COMPLETED and not failed

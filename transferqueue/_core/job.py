@@ -28,6 +28,7 @@ _QUEUED = TransferFileStatus.QUEUED
 _TRANSFERRING = TransferFileStatus.TRANSFERRING
 _COMPLETED = TransferFileStatus.COMPLETED
 _ERROR = TransferFileStatus.ERROR
+_SKIPPED = TransferFileStatus.SKIPPED
 
 # Ids must be unique across every queue of the process, hence one counter here.
 # itertools.count is not documented as thread-safe, so it gets a lock of its own.
@@ -80,6 +81,8 @@ class Job:
         "_retry_ready",
         "_sample_spacing",
         "_samples",
+        "_skipped_ahead",
+        "_skipped_files",
         "_snapshot",
         "_speed_window",
         "_total_bytes",
@@ -119,10 +122,18 @@ class Job:
         self.completed_at: datetime | None = None
         self.status = TransferStatus.QUEUED
         self.error: str | None = None
-        self._files: _FileTable | None = _FileTable(files)  # None once terminal
+        # Files queued as skipped (their destination up to date) are never started: they
+        # count as done from the start and their bytes are not the job's to move.
+        skipped = sum(1 for record in files if record.status is _SKIPPED)
+        self._skipped_files = skipped
+        self._skipped_ahead = skipped  # skipped files at or after _next_index
+        self._files: _FileTable | None = _FileTable(files, skipped)  # None once terminal
         self._next_index = 0  # files before this index have been started at least once
         self._retry_ready: deque[int] | None = deque()  # failed files due for another attempt
         self._total_bytes = sum(record.size for record in files)
+        if skipped:
+            self._total_bytes -= sum(r.size for r in files if r.status is _SKIPPED)
+            self._pass_skipped(self._files)
         self._loaded_bytes = 0
         self._completed_files = 0
         self._failed_files = 0
@@ -170,7 +181,8 @@ class Job:
         if self._files is None or self.status is TransferStatus.PAUSED:
             return 0
         assert self._retry_ready is not None
-        return len(self._retry_ready) + len(self._files.records) - self._next_index
+        unstarted = len(self._files.records) - self._next_index - self._skipped_ahead
+        return len(self._retry_ready) + unstarted
 
     @property
     def waiting_retries(self) -> int:
@@ -193,8 +205,7 @@ class Job:
             index = self._retry_ready.popleft()
             files.errors.pop(index, None)  # its last attempt's error: this one starts afresh
         else:
-            index = self._next_index
-            self._next_index += 1
+            index = self._take_next(files)
         return self._begin(files, index)
 
     def reserve_next_file(self) -> int:
@@ -205,9 +216,7 @@ class Job:
         assert self._retry_ready is not None
         if self._retry_ready:
             return self._retry_ready.popleft()
-        index = self._next_index
-        self._next_index += 1
-        return index
+        return self._take_next(self._require_live())
 
     def start_reserved_file(self, index: int) -> tuple[TransferFile, int, bool]:
         """Start a file taken by :meth:`reserve_next_file`, as :meth:`start_next_file`
@@ -217,6 +226,21 @@ class Job:
         files.errors.pop(index, None)  # a retried file's last error: this attempt starts afresh
         _, record, attempt, became_active = self._begin(files, index)
         return record, attempt, became_active
+
+    def _take_next(self, files: _FileTable) -> int:
+        """The index of the next file not started yet, taken out of the line."""
+        index = self._next_index
+        self._next_index = index + 1
+        if self._skipped_ahead:
+            self._pass_skipped(files)
+        return index
+
+    def _pass_skipped(self, files: _FileTable) -> None:
+        """Move ``_next_index`` past the skipped files it points at: they never start."""
+        statuses = files.statuses
+        while self._skipped_ahead and statuses[self._next_index] is _SKIPPED:
+            self._next_index += 1
+            self._skipped_ahead -= 1
 
     def _begin(self, files: _FileTable, index: int) -> tuple[int, TransferFile, int, bool]:
         attempt = files.attempts[index] = files.attempts[index] + 1
@@ -340,7 +364,7 @@ class Job:
     def finish_if_done(self) -> bool:
         """Enter ``completed`` or ``failed`` if every file finished; True if it did."""
         total = len(self._require_live().records)
-        if self._completed_files + self._failed_files < total:
+        if self._completed_files + self._failed_files + self._skipped_files < total:
             return False
         if self._failed_files:
             self._terminate(TransferStatus.FAILED, f"{self._failed_files} of {total} files failed")
@@ -509,13 +533,14 @@ class Job:
 
     def _progress(self, total_files: int) -> TransferProgress:
         completed = self._completed_files
-        if completed == total_files:
-            percentage = 100  # every file completed, an empty job included
+        skipped = self._skipped_files
+        if completed + skipped == total_files:
+            percentage = 100  # every file completed or skipped, an empty job included
         elif self._total_bytes:
             # Floor, capped at 99: 100 means "every file completed" and nothing less.
             percentage = min(99, self._loaded_bytes * 100 // self._total_bytes)
-        else:
-            percentage = completed * 100 // total_files
+        else:  # of the files to transfer, all empty: counted in files
+            percentage = completed * 100 // (total_files - skipped)
         speed = eta = None
         if self.status is TransferStatus.ACTIVE:
             speed = self._speed()
@@ -530,6 +555,7 @@ class Job:
             percentage=percentage,
             bytes_per_second=speed,
             eta_seconds=eta,
+            skipped_files=skipped,
         )
 
     def _speed(self) -> float | None:
@@ -563,9 +589,12 @@ class _FileTable:
 
     __slots__ = ("attempts", "dirty", "errors", "loaded", "records", "retry_at", "statuses")
 
-    def __init__(self, records: list[TransferFile]) -> None:
+    def __init__(self, records: list[TransferFile], skipped: int = 0) -> None:
         self.records = records
-        self.statuses = [_QUEUED] * len(records)
+        if skipped:
+            self.statuses = [record.status for record in records]
+        else:
+            self.statuses = [_QUEUED] * len(records)
         self.loaded = [0] * len(records)
         self.attempts = [0] * len(records)
         self.errors: dict[int, Failure] = {}

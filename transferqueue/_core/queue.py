@@ -211,7 +211,10 @@ class TransferQueue:
         """Register a job and start its files as slots allow; return its id.
 
         ``files`` is an iterable of mappings with the keys ``source_path``,
-        ``destination_path`` (str or ``os.PathLike``) and ``size`` (int ≥ 0).
+        ``destination_path`` (str or ``os.PathLike``) and ``size`` (int ≥ 0), and
+        optionally ``skip``: True for a file whose destination is already up to date
+        (as the listing helpers mark it when asked to compare), recorded as ``skipped``
+        and never handed to the executor. A job of skipped files only completes at once.
         ``executor(file, on_progress)`` is called in a worker thread once per file and
         attempt. ``retry`` overrides the queue's :class:`RetryPolicy` for this job
         (:data:`NO_RETRY` turns retries off).

@@ -14,12 +14,14 @@ from datetime import timedelta
 from typing import Any
 
 from transferqueue._records import TransferFile
-from transferqueue._records.enums import TransferType
+from transferqueue._records.enums import TransferFileStatus, TransferType
 
 from .retry import RetryPolicy
 
 _FILE_KEYS = ("source_path", "destination_path", "size")
 _FILE_KEY_SET = frozenset(_FILE_KEYS)
+# Optional: True for a file whose destination is up to date, queued as ``skipped``.
+_SKIP = "skip"
 
 
 def check_limit(value: object) -> int:
@@ -118,11 +120,15 @@ def _check_any_file(where: str, item: object) -> TransferFile:
     missing = [key for key in _FILE_KEYS if key not in item]
     if missing:
         raise ValueError(f"{where} is missing the key(s) {', '.join(missing)}")
-    unknown = sorted(str(key) for key in item if key not in _FILE_KEYS)
+    unknown = sorted(str(key) for key in item if key not in _FILE_KEYS and key != _SKIP)
     if unknown:
         raise ValueError(
-            f"{where} has unknown key(s) {', '.join(unknown)}; expected {', '.join(_FILE_KEYS)}"
+            f"{where} has unknown key(s) {', '.join(unknown)}; expected "
+            f"{', '.join(_FILE_KEYS)} and optionally {_SKIP}"
         )
+    skip = item.get(_SKIP, False)
+    if not isinstance(skip, bool):
+        raise TypeError(f"{where}[{_SKIP!r}] must be a bool, not {type(skip).__name__}")
     size = item["size"]
     if isinstance(size, bool) or not isinstance(size, int):
         raise TypeError(f"{where}['size'] must be an int, not {type(size).__name__}")
@@ -132,6 +138,7 @@ def _check_any_file(where: str, item: object) -> TransferFile:
         source_path=_check_path(item, "source_path", where),
         destination_path=_check_path(item, "destination_path", where),
         size=size,
+        status=TransferFileStatus.SKIPPED if skip else TransferFileStatus.QUEUED,
     )
 
 

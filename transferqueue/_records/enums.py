@@ -45,12 +45,20 @@ _TERMINAL_STATUSES = frozenset(
 
 
 class TransferFileStatus(_StrEnum):
-    """Where one file of a job stands."""
+    """Where one file of a job stands: ``queued`` → ``transferring`` → ``completed`` or
+    ``error`` (a file waiting to be retried is ``queued`` again).
+
+    ``skipped`` is a file that was never to be transferred: its destination was already
+    up to date when the job was queued (the ``"skip": True`` of the listing helpers'
+    comparison, see :func:`~transferqueue.executors.skip_up_to_date`). It stays
+    ``skipped``, counts as done, and moves no byte.
+    """
 
     QUEUED = "queued"
     TRANSFERRING = "transferring"
     COMPLETED = "completed"
     ERROR = "error"
+    SKIPPED = "skipped"
 
 
 class TransferType(_StrEnum):

@@ -21,8 +21,9 @@ Only the snake_case shape is read back (``from_dict``), for data that comes from
 elsewhere (another process, through Redis). Such data is untrusted: every field is
 checked, by type (``bool`` is no number here), range and, between fields, for what the
 queue never writes (more bytes loaded than a file has, a job whose progress counts other
-files than it lists). Keys missing or unknown are refused, and so are naive datetimes.
-Any problem raises ``ValueError`` that names the field (``files[3].size``) and what it
+files than it lists). Keys missing or unknown are refused (but for a field added since
+the first records, which a record may lack and is read as its default), and so are naive
+datetimes. Any problem raises ``ValueError`` that names the field (``files[3].size``) and what it
 held, shortened.
 """
 
@@ -80,10 +81,12 @@ def shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def object_fields(data: object, keys: frozenset[str], where: str) -> Mapping[str, Any]:
+def object_fields(
+    data: object, keys: frozenset[str], where: str, optional: frozenset[str] = frozenset()
+) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise ValueError(f"{where} must be a JSON object, not {type(data).__name__}")
-    missing = sorted(keys - data.keys())
+    missing = sorted(keys - optional - data.keys())
     if missing:
         raise ValueError(f"{where} lacks {', '.join(missing)}")
     unknown = sorted(str(key) for key in data.keys() - keys)

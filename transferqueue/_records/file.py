@@ -31,8 +31,9 @@ class TransferFile:
     """One file of a job, as it stood when this record was made.
 
     ``loaded`` is the number of bytes of this file transferred so far (its full ``size``
-    once completed). ``error`` is set when ``status`` is ``error``, and on a ``queued``
-    file that waits to be retried, where it is the error of its last attempt.
+    once completed; 0 for a file ``skipped`` because its destination was up to date).
+    ``error`` is set when ``status`` is ``error``, and on a ``queued`` file that waits to
+    be retried, where it is the error of its last attempt.
     ``error_type`` is set with it: the kind of that error, for code to test instead of
     the message. It is the exception's class, a built-in one named bare
     (``"FileExistsError"``), any other by module and qualified name
@@ -111,12 +112,15 @@ def file_from_dict(data: object, where: str = "file") -> TransferFile:
     loaded = count(fields["loaded"], f"{where}.loaded")
     if loaded > size:
         raise ValueError(f"{where}.loaded ({loaded}) exceeds its size ({size})")
+    status = member(TransferFileStatus, fields["status"], f"{where}.status")
+    if status is TransferFileStatus.SKIPPED and loaded:
+        raise ValueError(f"{where} is skipped but has {loaded} bytes loaded")
     return TransferFile(
         source_path=text(fields["source_path"], f"{where}.source_path"),
         destination_path=text(fields["destination_path"], f"{where}.destination_path"),
         size=size,
         loaded=loaded,
-        status=member(TransferFileStatus, fields["status"], f"{where}.status"),
+        status=status,
         error=text(fields["error"], f"{where}.error", optional=True),
         attempts=count(fields["attempts"], f"{where}.attempts"),
         retry_at=moment(fields["retry_at"], f"{where}.retry_at"),

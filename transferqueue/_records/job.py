@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from .enums import TransferStatus, TransferType
+from .enums import TransferFileStatus, TransferStatus, TransferType
 from .fields import js_iso, member, moment, object_fields, python_iso, text
 from .file import TransferFile, file_camel, file_from_dict, file_snake
 from .progress import TransferProgress, progress_camel, progress_from_dict, progress_snake
@@ -137,6 +137,11 @@ def job_from_head(head: object, files: Sequence[TransferFile], where: str = "job
     if len(files) != progress.total_files:
         raise ValueError(
             f"{where} has {len(files)} files but its progress counts {progress.total_files}"
+        )
+    skipped = sum(1 for file in files if file.status is TransferFileStatus.SKIPPED)
+    if skipped != progress.skipped_files:
+        raise ValueError(
+            f"{where} has {skipped} skipped files but its progress counts {progress.skipped_files}"
         )
     created_at = moment(fields["created_at"], f"{where}.created_at", optional=False)
     assert created_at is not None

@@ -19,16 +19,25 @@ _PROGRESS_KEYS = frozenset(
         "percentage",
         "bytes_per_second",
         "eta_seconds",
+        "skipped_files",
     }
 )
+# Keys a record may lack: those of fields added after the first release's records, which
+# Redis may still hold (a cluster upgraded one process at a time), read as their default.
+_PROGRESS_OPTIONAL = frozenset({"skipped_files"})
 
 
 @attrs.frozen
 class TransferProgress:
     """A job's totals.
 
-    ``percentage`` is an int from 0 to 100 that is 100 exactly when every file completed;
-    it is measured in bytes, or in files when the files total 0 bytes.
+    ``percentage`` is an int from 0 to 100 that is 100 exactly when every file completed
+    or was skipped; it is measured in bytes, or in files when the files total 0 bytes.
+
+    ``skipped_files`` counts the files queued as ``skipped`` (their destination was up to
+    date): they are not among ``completed_files``, and their bytes are not in
+    ``total_bytes`` nor ``loaded_bytes``, which count what the job moves. A job of
+    skipped files only moves 0 bytes and is at 100.
 
     ``bytes_per_second`` is the job's recent transfer rate (see
     :data:`~transferqueue.DEFAULT_SPEED_WINDOW` for how it is averaged) and
@@ -44,12 +53,15 @@ class TransferProgress:
     percentage: int
     bytes_per_second: float | None = None
     eta_seconds: float | None = None
+    # Last, so that records built by position before it existed still mean the same.
+    skipped_files: int = 0
 
     def to_dict(self, *, camel_case: bool = False) -> dict[str, Any]:
         """Return this progress as a new JSON-ready dict, which the caller may change.
 
         ``camel_case=True`` gives camelCase JSON for a JavaScript front end (``totalFiles``, …,
-        plus ``bytesPerSecond`` and ``etaSeconds``), leaving out fields that are ``None``.
+        plus ``bytesPerSecond``, ``etaSeconds`` and ``skippedFiles``), leaving out fields
+        that are ``None``.
         """
         return progress_camel(self) if camel_case else progress_snake(self)
 
@@ -70,6 +82,7 @@ def progress_snake(progress: TransferProgress) -> dict[str, Any]:
         "percentage": progress.percentage,
         "bytes_per_second": progress.bytes_per_second,
         "eta_seconds": progress.eta_seconds,
+        "skipped_files": progress.skipped_files,
     }
 
 
@@ -86,18 +99,22 @@ def progress_camel(progress: TransferProgress) -> dict[str, Any]:
         result["bytesPerSecond"] = progress.bytes_per_second
     if progress.eta_seconds is not None:
         result["etaSeconds"] = progress.eta_seconds
+    result["skippedFiles"] = progress.skipped_files
     return result
 
 
 def progress_from_dict(data: object, where: str = "progress") -> TransferProgress:
     """A :class:`TransferProgress` from ``TransferProgress.to_dict()``'s shape, checked."""
-    fields = object_fields(data, _PROGRESS_KEYS, where)
+    fields = object_fields(data, _PROGRESS_KEYS, where, _PROGRESS_OPTIONAL)
     total_files = count(fields["total_files"], f"{where}.total_files")
     completed = count(fields["completed_files"], f"{where}.completed_files")
     failed = count(fields["failed_files"], f"{where}.failed_files")
-    if completed + failed > total_files:
+    # Absent from the records of versions that could not skip files: none skipped.
+    skipped = count(fields.get("skipped_files", 0), f"{where}.skipped_files")
+    if completed + failed + skipped > total_files:
         raise ValueError(
-            f"{where} counts {completed} completed and {failed} failed of {total_files} files"
+            f"{where} counts {completed} completed, {failed} failed and {skipped} skipped "
+            f"of {total_files} files"
         )
     total_bytes = count(fields["total_bytes"], f"{where}.total_bytes")
     loaded_bytes = count(fields["loaded_bytes"], f"{where}.loaded_bytes")
@@ -115,4 +132,5 @@ def progress_from_dict(data: object, where: str = "progress") -> TransferProgres
         percentage=percentage,
         bytes_per_second=rate(fields["bytes_per_second"], f"{where}.bytes_per_second"),
         eta_seconds=rate(fields["eta_seconds"], f"{where}.eta_seconds"),
+        skipped_files=skipped,
     )

@@ -8,6 +8,7 @@ prefix or a Hugging Face repo into the file list ``queue_job`` takes. S3 needs t
 
 from typing import TYPE_CHECKING, Any
 
+from ._compare import COMPARE_MODES, skip_up_to_date
 from ._files.atomic import atomic_destination
 from ._files.file_lock import FileBusyError
 from ._files.remote_names import UnsafeRemoteNameError
@@ -27,6 +28,7 @@ from ._hub.listing import list_hf_files
 from ._hub.location import HuggingFaceLocation, parse_hf_url
 from ._local.executor import LocalCopy
 from ._local.listing import list_local_files
+from ._path_filter import PathFilter
 from ._routing import Transfer, list_files, location_kind, transfer_type_for
 from ._s3_url import is_s3_url, parse_s3_url
 from ._verify import ChecksumMismatchError
@@ -53,6 +55,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "COMPARE_MODES",
     "ChecksumMismatchError",
     "FileBusyError",
     "HubAuthError",
@@ -67,6 +70,7 @@ __all__ = [
     "HuggingFaceDownload",
     "HuggingFaceLocation",
     "LocalCopy",
+    "PathFilter",
     "S3Transfer",
     "Transfer",
     "UnsafeRemoteNameError",
@@ -80,5 +84,6 @@ __all__ = [
     "make_s3_client",
     "parse_hf_url",
     "parse_s3_url",
+    "skip_up_to_date",
     "transfer_type_for",
 ]

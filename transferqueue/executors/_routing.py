@@ -16,7 +16,7 @@ from ._local.listing import list_local_files
 from ._s3_url import is_s3_url
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from transferqueue._executor import Executor, ProgressCallback
     from transferqueue._records import TransferFile
@@ -71,6 +71,8 @@ def list_files(
     destination: str | os.PathLike[str],
     *,
     on_error: Callable[[Exception], object] | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
     **options: Any,
 ) -> list[dict[str, Any]]:
     """List what ``source`` names as the files ``queue_job`` takes, with destinations
@@ -87,12 +89,25 @@ def list_files(
     ``destination``, a :class:`~transferqueue.executors.HubEntryError` for a Hugging
     Face entry that is no usable file (a bad field, a path listed twice).
 
+    ``include`` and ``exclude``, given to every kind's helper, are glob patterns matched
+    against each file's path below ``source`` (see
+    :class:`~transferqueue.executors.PathFilter`): what matches an ``exclude``, or no
+    ``include`` when some are given, is not listed.
+
+    ``compare`` and ``update`` (``options`` every kind's helper takes) compare each file
+    with its destination: one whose destination is up to date comes with ``"skip":
+    True``, which ``queue_job`` records as ``skipped`` (see
+    :func:`~transferqueue.executors.skip_up_to_date`); an S3 destination is listed with
+    ``client`` when given.
+
     Raises ``ValueError`` for an unsupported pair (see :func:`transfer_type_for`) and
     whatever the helper raises (``FileNotFoundError`` for a missing source, ...).
     """
     transfer_type_for(source, destination)
     if on_error is not None:
         options["on_error"] = on_error
+    options["include"] = include
+    options["exclude"] = exclude
     kind = location_kind(source)
     if kind == "s3":
         from ._s3 import list_s3_objects

@@ -14,7 +14,7 @@ import hashlib
 import os
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -29,12 +29,19 @@ from s3transfer.subscribers import BaseSubscriber
 from transferqueue._errors import TransferCancelled, TransferPaused
 from transferqueue._executor import ProgressCallback
 from transferqueue._records import TransferFile
+from transferqueue.executors._compare import (
+    FileFacts,
+    check_comparison,
+    mark_up_to_date,
+    s3_facts,
+)
 from transferqueue.executors._files.atomic import atomic_destination, check_destination
 from transferqueue.executors._files.remote_names import (
     UnsafeRemoteNameError,
     join_below,
     relative_parts,
 )
+from transferqueue.executors._path_filter import path_filter
 from transferqueue.executors._s3_url import is_s3_url, parse_s3_url, s3_url
 from transferqueue.executors._verify import (
     ChecksumMismatchError,
@@ -785,6 +792,10 @@ def list_s3_objects(
     client: S3Client | None = None,
     page_size: int | None = None,
     on_error: Callable[[UnsafeRemoteNameError], object] | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    compare: str = "none",
+    update: bool = False,
 ) -> list[dict[str, Any]]:
     """List what ``source`` names, as the ``files`` that
     :meth:`transferqueue.TransferQueue.queue_job` takes:
@@ -808,8 +819,23 @@ def list_s3_objects(
 
     ``client`` defaults to a boto3 S3 client from a fresh session; ``page_size`` is
     the number of keys per ListObjectsV2 request (the server's default, 1,000, if None).
+
+    ``include`` and ``exclude`` are glob patterns (see
+    :class:`~transferqueue.executors.PathFilter`) matched against each key's part below
+    the prefix (the key's last segment for a ``source`` that names one object): a key is
+    listed when it matches no ``exclude`` and, if any ``include`` is given, one of them.
+    A key left out so is not checked either: an unsafe name that is excluded is not
+    reported to ``on_error``.
+
+    ``compare`` (one of :data:`~transferqueue.executors.COMPARE_MODES`) and ``update``
+    compare each object (its size, LastModified and ETag, as listed) with its
+    destination, listed through ``client`` too when it is on S3, as
+    :func:`~transferqueue.executors.skip_up_to_date` does: an object whose destination is
+    up to date gets ``"skip": True``, which ``queue_job`` records as ``skipped``.
     """
     bucket, key = parse_s3_url(source)
+    kept = path_filter(include, exclude)
+    comparing = check_comparison(compare, update)
     if client is None:
         client = make_s3_client()
     pagination: PaginatorConfigTypeDef = {} if page_size is None else {"PageSize": page_size}
@@ -819,21 +845,31 @@ def list_s3_objects(
             first = client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
             found = first.get("Contents", [])
             if found and found[0]["Key"] == key:
-                return [
+                if kept is not None and not kept.matches(key.rsplit("/", 1)[-1]):
+                    return []
+                files = [
                     {
                         "source_path": source,
                         "destination_path": os.fspath(destination),
                         "size": int(found[0]["Size"]),
                     }
                 ]
+                if comparing:
+                    mark_up_to_date(
+                        files, [s3_facts(found[0])], compare=compare, update=update, client=client
+                    )
+                return files
             key += "/"
         files = []
+        sources: list[FileFacts] = []
         where = s3_url(bucket, key)
         for page in paginator.paginate(Bucket=bucket, Prefix=key, PaginationConfig=pagination):
             for entry in page.get("Contents", []):
                 name, size = entry["Key"], int(entry["Size"])
                 if name.endswith("/") and size == 0:
                     continue  # a folder marker
+                if kept is not None and not kept.matches(name[len(key) :]):
+                    continue
                 try:
                     target = _destination_below(destination, name[len(key) :], size, where)
                 except UnsafeRemoteNameError as exc:
@@ -844,8 +880,12 @@ def list_s3_objects(
                 files.append(
                     {"source_path": s3_url(bucket, name), "destination_path": target, "size": size}
                 )
+                if comparing:
+                    sources.append(s3_facts(entry))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         raise s3_error(exc, s3_url(bucket, key), "list", client) from exc
+    if comparing:
+        mark_up_to_date(files, sources, compare=compare, update=update, client=client)
     return files
 
 

@@ -256,7 +256,7 @@ def lost_message(owner: str) -> str:
 LOST_TYPE = error_type_name(OwnerLostError)
 """The ``error_type`` of the files a lost owner left unfinished."""
 
-_ENDED_FILES = (TransferFileStatus.COMPLETED, TransferFileStatus.ERROR)
+_ENDED_FILES = (TransferFileStatus.COMPLETED, TransferFileStatus.ERROR, TransferFileStatus.SKIPPED)
 
 
 def fail_lost_job(job: TransferJob, message: str) -> tuple[TransferJob, list[int]]:

@@ -19,12 +19,19 @@ import json
 import os
 import re
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import attrs
 
+from transferqueue.executors._compare import (
+    FileFacts,
+    check_comparison,
+    hub_facts,
+    mark_up_to_date,
+)
 from transferqueue.executors._files.remote_names import join_below, relative_parts
+from transferqueue.executors._path_filter import PathFilter, path_filter
 
 from .errors import HubEntryError, HubError, HubNotFoundError
 from .http import public_url, raise_for_status, request
@@ -135,6 +142,11 @@ def _read_page(response: http.client.HTTPResponse, url: str, what: str, room: in
             )
 
 
+LEFT_OUT: dict[str, Any] = {}
+"""What :meth:`_Scope.mapping` gives for a file the include and exclude patterns leave
+out: one shared, empty mapping, compared by identity."""
+
+
 @attrs.frozen
 class _Scope:
     """What a listing keeps: files at or below ``prefix`` (segments), mapped below
@@ -144,10 +156,12 @@ class _Scope:
     prefix: tuple[str, ...]
     root: str
     where: str
+    kept: PathFilter | None = None  # None: every file in scope
 
     def mapping(self, entry: object) -> dict[str, Any] | None:
         """The mapping for a tree ``entry``, None for an entry out of scope or not a
-        file; raises ``ValueError`` (:class:`HubEntryError`,
+        file, :data:`LEFT_OUT` for a file in scope that the patterns leave out; raises
+        ``ValueError`` (:class:`HubEntryError`,
         :class:`~transferqueue.executors._files.remote_names.UnsafeRemoteNameError`) for an
         entry that cannot be used.
         """
@@ -161,8 +175,14 @@ class _Scope:
         path = entry.get("path")
         if not isinstance(path, str):
             raise HubEntryError(entry, "no path", where=self.where)
-        if tuple(path.split("/")[: len(self.prefix)]) != self.prefix:
+        segments = path.split("/")
+        if tuple(segments[: len(self.prefix)]) != self.prefix:
             return None  # elsewhere in the repository
+        if self.kept is not None:
+            # Matched as listed, before the name is checked: an excluded name is not used.
+            relative = "/".join(segments[len(self.prefix) :] or segments[-1:])
+            if not self.kept.matches(relative):
+                return LEFT_OUT
         parts = relative_parts(path, where=self.where)
         below = parts[len(self.prefix) :] or parts[-1:]  # the file the source names itself
         size = entry.get("size")
@@ -183,6 +203,10 @@ def list_hf_files(
     token: str | None = None,
     timeout: float = 30.0,
     on_error: Callable[[ValueError], None] | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    compare: str = "none",
+    update: bool = False,
 ) -> list[dict[str, Any]]:
     """The files of a repository, a folder of it, or one file, as ``queue_job`` takes them.
 
@@ -203,18 +227,42 @@ def list_hf_files(
     than ``MAX_TREE_PAGES`` pages, one of which exceeds ``MAX_TREE_PAGE_BYTES``, or
     that reads more than ``MAX_TREE_BYTES`` or ``MAX_TREE_ENTRIES`` entries in all
     raises :class:`HubError` naming the limit.
+
+    ``include`` and ``exclude`` are glob patterns (see
+    :class:`~transferqueue.executors.PathFilter`) matched against each file's path below
+    the folder ``source`` names (the file's name for a ``source`` that names one file): a
+    file is listed when it matches no ``exclude`` and, if any ``include`` is given, one
+    of them. An entry left out so is not checked either. A listing that leaves out every
+    file it found returns an empty list; :class:`HubNotFoundError` still means that
+    nothing was at ``source``.
+
+    ``compare`` (one of :data:`~transferqueue.executors.COMPARE_MODES`) and ``update``
+    compare each file with its destination, as
+    :func:`~transferqueue.executors.skip_up_to_date` does: a file whose destination is
+    up to date gets ``"skip": True``, which ``queue_job`` records as ``skipped``. The hub
+    gives no modification time, so ``"size-mtime"`` compares sizes (as rclone does where
+    a side keeps no time) and ``update`` skips nothing; ``"checksum"`` compares an LFS
+    file's sha256, or the git blob id of a file kept in git, with a hash of the local
+    file.
     """
     location = parse_hf_url(source)
+    kept = path_filter(include, exclude)
+    comparing = check_comparison(compare, update)
     base = endpoint_url(endpoint)
     secret = token_value(token)
     where = attrs.evolve(location, path="").url()
     prefix = tuple(location.path.split("/")) if location.path else ()
-    scope = _Scope(location, prefix, os.fspath(destination), where)
+    scope = _Scope(location, prefix, os.fspath(destination), where, kept)
     found: dict[str, dict[str, Any]] = {}
+    facts: dict[str, FileFacts] = {}  # with a comparison: each file's, by source_path
+    left_out = False  # whether a file at source was left out by the patterns
     for page in _pages(location, base, secret, timeout):
         for entry in page:
             try:
                 mapping = scope.mapping(entry)
+                if mapping is LEFT_OUT:
+                    left_out = True
+                    continue
                 if mapping is not None and mapping["source_path"] in found:
                     raise HubEntryError(entry, "listed twice", where=where)
             except ValueError as exc:
@@ -224,10 +272,16 @@ def list_hf_files(
                 continue
             if mapping is not None:
                 found[mapping["source_path"]] = mapping
-    if not found:
+                if comparing:
+                    facts[mapping["source_path"]] = hub_facts(entry, mapping["size"])
+    if not found and not left_out:
         raise HubNotFoundError(
             f"Hugging Face has no file at {location.describe()}",
             status=404,
             url=public_url(f"{base}/{URL_PREFIX[location.repo_type]}{location.repo_id}"),
         )
-    return [found[key] for key in sorted(found)]
+    files = [found[key] for key in sorted(found)]
+    if comparing:
+        sources = [facts[file["source_path"]] for file in files]
+        mark_up_to_date(files, sources, compare=compare, update=update)
+    return files

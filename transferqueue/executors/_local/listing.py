@@ -6,10 +6,14 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
+from transferqueue.executors._compare import check_comparison, local_facts, mark_up_to_date
 from transferqueue.executors._files.temporaries import is_temporary_name
+from transferqueue.executors._path_filter import path_filter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
+
+    from mypy_boto3_s3 import S3Client
 
 
 def list_local_files(
@@ -17,6 +21,11 @@ def list_local_files(
     destination: str | os.PathLike[str],
     *,
     on_error: Callable[[OSError], object] | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    compare: str = "none",
+    update: bool = False,
+    client: S3Client | None = None,
 ) -> list[dict[str, object]]:
     """Return the files to copy from ``source`` to ``destination``, for ``queue_job``.
 
@@ -56,29 +65,63 @@ def list_local_files(
     the listing goes on. A folder is left out whole, even if part of it was read. To stop
     the listing, raise from ``on_error``. ``source`` itself is never reported there: if it
     is missing or cannot be read, the listing raises.
+
+    ``include`` and ``exclude`` are glob patterns (see
+    :class:`~transferqueue.executors.PathFilter`) matched against each file's path
+    relative to ``source`` (``/``-separated; a ``source`` file's own name): a file is
+    listed when it matches no ``exclude`` and, if any ``include`` is given, one of them.
+    Folders are still read whole, so ``on_error`` hears of one that cannot be read even if
+    no file of it would have been kept.
+
+    ``compare`` (one of :data:`~transferqueue.executors.COMPARE_MODES`) and ``update``
+    compare each file with its destination, as
+    :func:`~transferqueue.executors.skip_up_to_date` does: a file whose destination is
+    up to date gets ``"skip": True``, which ``queue_job`` records as ``skipped``.
+    ``client`` is the S3 client that an ``s3://`` destination is listed with for that (a
+    new one if None).
     """
     source_path = os.fspath(source)
     destination_path = os.fspath(destination)
+    kept = path_filter(include, exclude)
+    comparing = check_comparison(compare, update)
     info = os.stat(source_path)  # FileNotFoundError names the missing path
     if stat.S_ISREG(info.st_mode):
+        if kept is not None and not kept.matches(os.path.basename(source_path)):
+            return []
         _check_readable(source_path)
-        return [
-            {"source_path": source_path, "destination_path": destination_path, "size": info.st_size}
-        ]
-    if not stat.S_ISDIR(info.st_mode):
+        found = [("", info)]
+    elif stat.S_ISDIR(info.st_mode):
+        found = []
+        # ``source`` itself unreadable raises, on_error or not: nothing of it could be copied.
+        _add(_read(source_path), "", found, on_error)
+        if kept is not None:
+            found = [item for item in found if kept.matches(_slashed(item[0]))]
+        found.sort(key=lambda item: item[0])
+    else:
         raise OSError(f"{source_path} is neither a regular file nor a folder")
-    found: list[tuple[str, int]] = []
-    # ``source`` itself unreadable raises, on_error or not: nothing of it could be copied.
-    _add(_read(source_path), "", found, on_error)
-    found.sort()
-    return [
+    files: list[dict[str, object]] = [
         {
-            "source_path": os.path.join(source_path, relative),
-            "destination_path": os.path.join(destination_path, relative),
-            "size": size,
+            "source_path": os.path.join(source_path, relative) if relative else source_path,
+            "destination_path": (
+                os.path.join(destination_path, relative) if relative else destination_path
+            ),
+            "size": facts.st_size,
         }
-        for relative, size in found
+        for relative, facts in found
     ]
+    if comparing:
+        sources = [
+            local_facts(str(file["source_path"]), info)
+            for file, (_, info) in zip(files, found, strict=True)
+        ]
+        mark_up_to_date(files, sources, compare=compare, update=update, client=client)
+    return files
+
+
+def _slashed(relative: str) -> str:
+    """``relative`` with ``/`` between its parts, as the patterns of a
+    :class:`~._path_filter.PathFilter` name them on every system."""
+    return relative.replace(os.sep, "/")
 
 
 def _check_readable(path: str) -> None:
@@ -98,10 +141,10 @@ def _read(folder: str) -> list[os.DirEntry[str]]:
 def _add(
     entries: list[os.DirEntry[str]],
     prefix: str,
-    found: list[tuple[str, int]],
+    found: list[tuple[str, os.stat_result]],
     on_error: Callable[[OSError], object] | None,
 ) -> None:
-    """Append ``(relative path, size)`` for each regular file in ``entries`` and below."""
+    """Append ``(relative path, stat)`` for each regular file in ``entries`` and below."""
     for entry in entries:
         relative = prefix + entry.name
         try:
@@ -120,7 +163,7 @@ def _add(
         if below is not None:
             _add(below, relative + os.sep, found, on_error)
         elif stat.S_ISREG(info.st_mode) and not is_temporary_name(entry.name):
-            found.append((relative, info.st_size))
+            found.append((relative, info))
 
 
 def _skip(error: OSError, on_error: Callable[[OSError], object] | None) -> None:

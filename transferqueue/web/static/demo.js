@@ -73,8 +73,10 @@
     const status = row.querySelector(".file-status");
     status.textContent = file.status;
     status.dataset.status = file.status;
-    row.querySelector(".file-bytes").textContent =
-      formatBytes(file.loaded) + " / " + formatBytes(file.size);
+    // A skipped file's destination was already up to date: nothing of it moves.
+    row.querySelector(".file-bytes").textContent = file.status === "skipped"
+      ? formatBytes(file.size) + " up to date"
+      : formatBytes(file.loaded) + " / " + formatBytes(file.size);
     setText(row.querySelector(".file-error"), file.error || "");
   }
 
@@ -159,7 +161,8 @@
     card.querySelector(".percent").textContent = progress.percentage + "%";
     card.querySelector(".files-count").textContent =
       progress.completedFiles + " of " + progress.totalFiles + " files" +
-      (progress.failedFiles ? ", " + progress.failedFiles + " failed" : "");
+      (progress.failedFiles ? ", " + progress.failedFiles + " failed" : "") +
+      (progress.skippedFiles ? ", " + progress.skippedFiles + " up to date" : "");
     const running = job.status === "active";
     setText(card.querySelector(".speed"),
       running && progress.bytesPerSecond != null ? formatBytes(progress.bytesPerSecond) + "/s" : "");
