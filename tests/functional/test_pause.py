@@ -418,12 +418,13 @@ def test_wait_stopped_wakes_at_a_pause_and_at_a_cancel(queue: tq.TransferQueue) 
     """An executor sleeping in wait_stopped wakes when its job is paused (and, resumed,
     sleeps again until the job is cancelled); without either, it times out."""
     woke: list[tuple[bool, bool]] = []
-    inside = threading.Event()
+    inside, woken = threading.Event(), threading.Event()
 
     def sleeper(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
         woke.append((on_progress.wait_stopped(0.01), on_progress.paused))
         inside.set()
         woke.append((on_progress.wait_stopped(WAIT), on_progress.paused))
+        woken.set()  # a cancelled job ends before its executor returns: wait() cannot tell
         on_progress.raise_if_stopped()
 
     job_id = queue.queue_job("local-upload", make_files(1), sleeper)
@@ -433,8 +434,10 @@ def test_wait_stopped_wakes_at_a_pause_and_at_a_cancel(queue: tq.TransferQueue) 
     inside.clear()
     queue.resume_job(job_id)
     assert inside.wait(WAIT)
+    woken.clear()
     queue.cancel_job(job_id)
     assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.CANCELLED
+    assert woken.wait(WAIT)
     assert woke == [(False, False), (True, True), (False, False), (True, False)]
 
 
@@ -524,3 +527,67 @@ def test_a_retry_due_while_paused_waits_for_the_resume() -> None:
         queue.resume_job(job_id)
         assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
     assert attempts == [1, 2]
+
+
+def test_the_worker_whose_executor_stopped_runs_the_resumed_file() -> None:
+    """Resumed before its executor stopped, the file goes back in line and the worker
+    that gave its seat back takes it: no second worker thread is started for it."""
+    started, told, go_on = (threading.Event() for _ in range(3))
+    threads: list[threading.Thread] = []
+
+    def slow_to_stop(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        threads.append(threading.current_thread())
+        if len(threads) == 1:
+            started.set()
+            try:
+                assert on_progress.wait_stopped(WAIT)
+                on_progress(1)
+            except tq.TransferPaused:
+                told.set()
+                assert go_on.wait(WAIT)
+                raise
+
+    with tq.TransferQueue(2) as queue:  # a free seat, where a second worker could start
+        job_id = queue.queue_job("local-upload", make_files(1), slow_to_stop)
+        assert started.wait(WAIT)
+        queue.pause_job(job_id)
+        assert told.wait(WAIT)
+        queue.resume_job(job_id)
+        go_on.set()
+        assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+    assert len(threads) == 2
+    assert threads[0] is threads[1]
+
+
+def test_a_job_resumed_while_its_executor_stops_still_runs_after_shutdown() -> None:
+    """As with a backend: shut down without waiting while the resumed file's executor
+    stops, the file still runs to the job's end."""
+    started, told, go_on = (threading.Event() for _ in range(3))
+    calls: list[int] = []
+
+    def slow_to_stop(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        calls.append(file.attempts)
+        if len(calls) == 1:
+            started.set()
+            try:
+                assert on_progress.wait_stopped(WAIT)
+                on_progress(1)
+            except tq.TransferPaused:
+                told.set()
+                assert go_on.wait(WAIT)
+                raise
+
+    queue = tq.TransferQueue(1)
+    try:
+        job_id = queue.queue_job("local-upload", make_files(1), slow_to_stop)
+        assert started.wait(WAIT)
+        queue.pause_job(job_id)
+        assert told.wait(WAIT)
+        queue.resume_job(job_id)
+        queue.shutdown(wait=False)
+        go_on.set()
+        assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+    finally:
+        go_on.set()
+        queue.shutdown()
+    assert calls == [1, 2]

@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -323,3 +324,41 @@ def test_a_backend_serving_a_queue_that_takes_no_pauses_logs_them(
         assert cancels == [("transfer-x", "h:1")]
     finally:
         backend.shutdown()
+
+
+def test_a_job_resumed_while_its_executor_stops_still_runs_after_shutdown(
+    redis_url: str,  # noqa: F811
+) -> None:
+    """Paused, the executor is slow to stop; the job is resumed meanwhile and the queue
+    shut down without waiting (queued files still run): the worker whose executor
+    stopped runs the file again, and the job completes."""
+    started, told, go_on = (threading.Event() for _ in range(3))
+    attempts: list[int] = []
+
+    def slow_to_stop(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        attempts.append(file.attempts)
+        if len(attempts) == 1:
+            started.set()
+            try:
+                assert on_progress.wait_stopped(WAIT)
+                on_progress(1)
+            except tq.TransferPaused:
+                told.set()
+                assert go_on.wait(WAIT)
+                raise
+        on_progress(file.size)
+
+    queue = tq.TransferQueue(1, backend=RedisBackend(redis_url, namespace="q"))
+    try:
+        job_id = queue.queue_job("s3-upload", make_files(1), slow_to_stop)
+        assert started.wait(WAIT)
+        queue.pause_job(job_id)
+        assert told.wait(WAIT)
+        queue.resume_job(job_id)
+        queue.shutdown(wait=False)
+        go_on.set()
+        assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+        assert attempts == [1, 2]
+    finally:
+        go_on.set()
+        queue.shutdown(cancel_jobs=True)

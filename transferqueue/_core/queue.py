@@ -967,6 +967,8 @@ class TransferQueue:
                         told = slot is None or next_reservation is not None
                         if told:  # else the kept slot goes back first
                             retrying = self._end_attempt_locked(task, failure, retry_delay)
+                            if next_reservation is None:  # the file may be back in line
+                                next_reservation = self._next_reservation_locked()
                         if slot is not None and next_reservation is not None:
                             # The kept slot serves it: started under this same hold of
                             # the lock, as an embedded queue's next file is (its job has
@@ -978,6 +980,7 @@ class TransferQueue:
                         slot = None
                         with self._lock_eagerly:
                             retrying = self._end_attempt_locked(task, failure, retry_delay)
+                            next_reservation = self._next_reservation_locked()
                 elif slot is not None and (
                     next_reservation is None or not backend.may_reuse(slot, taken_at)
                 ):
@@ -1051,7 +1054,13 @@ class TransferQueue:
     def _end_attempt_locked(
         self, task: FileTask, error: Failure | None, retry_delay: float | None
     ) -> bool:
-        """Record how a file's attempt ended; True if it now waits to be retried."""
+        """Record how a file's attempt ended; True if it now waits to be retried.
+
+        The caller gave the attempt's seat back and picks the next file after this:
+        a file stopped by a pause that was resumed meanwhile is back in line by then, and
+        may be that next file. No worker is started here: the seat is the caller's to
+        fill, and after ``shutdown(wait=False)`` nothing else would fill it.
+        """
         job = task.job
         if job.is_finished:  # cancelled meanwhile: terminal is final
             return False
@@ -1060,7 +1069,6 @@ class TransferQueue:
             self._delivery.mark_changed(job)
             if not job.is_paused:  # resumed before its executor stopped: it starts again
                 self._scheduler.add(job)
-                self._start_workers_locked()
             return False
         if error is not None and retry_delay is not None and not self._closed:
             try:
