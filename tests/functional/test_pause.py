@@ -227,8 +227,12 @@ def test_retention_keeps_a_paused_job(stepped: SteppedExecutor) -> None:
         assert queue.get_job(job_id) is not None
         assert job_id in queue.get_active_job_ids()
         stepped.allow_all()
-        queue.resume_job(job_id)
-        queue.wait(job_id, timeout=WAIT)
+        # Watched from before the resume: once completed, the job is dropped at once, so
+        # a wait() after it could find no such job.
+        with queue.watch(job_id, timeout=WAIT) as snapshots:
+            queue.resume_job(job_id)
+            *_, last = snapshots
+        assert last.status is tq.TransferStatus.COMPLETED
 
 
 @pytest.mark.parametrize("action", ["pause_job", "resume_job"])
@@ -591,3 +595,42 @@ def test_a_job_resumed_while_its_executor_stops_still_runs_after_shutdown() -> N
         go_on.set()
         queue.shutdown()
     assert calls == [1, 2]
+
+
+@pytest.mark.parametrize("max_attempts", [2, 3])
+def test_a_pause_uses_up_none_of_the_files_retries(max_attempts: int) -> None:
+    """A file's first attempt is ended by a pause; resumed, it fails once: a pause is no
+    failure, so the retry policy counts that failure as the file's first. With
+    max_attempts=2 the file is retried (were the pause counted, it would fail for good);
+    with 3 its retry waits initial_delay (were the pause counted, 100,000 times that)."""
+    started, told = threading.Event(), threading.Event()
+    attempts: list[int] = []
+
+    def paused_then_flaky(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        attempts.append(file.attempts)
+        if len(attempts) == 1:
+            started.set()
+            assert on_progress.wait_stopped(WAIT)
+            told.set()
+            on_progress.raise_if_stopped()
+        if len(attempts) == 2:
+            raise ConnectionError("dropped")
+
+    policy = tq.RetryPolicy(
+        max_attempts=max_attempts,
+        initial_delay=0.001,
+        multiplier=100_000,
+        max_delay=3600,
+        jitter=0,
+    )
+    with tq.TransferQueue(1, retry=policy) as queue:
+        job_id = queue.queue_job("local-upload", make_files(1), paused_then_flaky)
+        assert started.wait(WAIT)
+        queue.pause_job(job_id)
+        assert told.wait(WAIT)
+        wait_for_job(queue, job_id, _stopped)
+        queue.resume_job(job_id)
+        done = queue.wait(job_id, timeout=WAIT)
+    assert done.status is tq.TransferStatus.COMPLETED
+    assert attempts == [1, 2, 3]
+    assert done.files[0].attempts == 3  # every start, the paused one included

@@ -794,7 +794,14 @@ class TransferQueue:
         assert job.executor is not None
         assert job.cancel_event is not None
         return FileTask(
-            job, index, record, attempt, job.executor, job.cancel_event, job.retry_policy
+            job,
+            index,
+            record,
+            attempt,
+            job.executor,
+            job.cancel_event,
+            job.retry_policy,
+            try_number=job.counted_attempts(index),
         )
 
     def _worker_pool_locked(self) -> ThreadPoolExecutor:
@@ -1048,7 +1055,14 @@ class TransferQueue:
             self._delivery.mark_changed(job)
         assert job.executor is not None
         return FileTask(
-            job, index, record, attempt, job.executor, reservation.cancel_event, job.retry_policy
+            job,
+            index,
+            record,
+            attempt,
+            job.executor,
+            reservation.cancel_event,
+            job.retry_policy,
+            try_number=job.counted_attempts(index),
         )
 
     def _end_attempt_locked(
