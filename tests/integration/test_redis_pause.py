@@ -26,6 +26,7 @@ from tests.helpers.redis_server import (  # noqa: F401
     REQUIRED,
     redis_server,
     redis_url,
+    start_redis_server,
     wait_until,
 )
 from tests.helpers.web_clients import serve_routes
@@ -362,3 +363,36 @@ def test_a_job_resumed_while_its_executor_stops_still_runs_after_shutdown(
     finally:
         go_on.set()
         queue.shutdown(cancel_jobs=True)
+
+
+def test_a_file_waiting_out_a_redis_outage_gives_its_seat_back_when_paused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis is away: a file waits for its cluster-wide slot, asking again with backoff.
+    Paused, its job gives that wait up at once (the seat is free while Redis is still
+    away); once Redis is back and the job resumed, the file runs."""
+    server = start_redis_server()
+    port = server.port
+    try:
+        queue = tq.TransferQueue(1, backend=RedisBackend(server.url, namespace="q"))
+        with caplog.at_level(logging.INFO, logger="transferqueue"):
+            server.stop()
+            job_id = queue.queue_job("s3-upload", make_files(1), noop_executor)
+            wait_until(
+                lambda: any(
+                    "waits for a cluster-wide slot" in r.getMessage() for r in caplog.records
+                ),
+                "the fault was logged",
+            )
+            queue.pause_job(job_id)
+            wait_until(lambda: queue._running == 0, "the paused file gave its seat back")
+            paused = _status(queue, job_id)
+            assert paused.status is tq.TransferStatus.PAUSED
+            assert paused.files[0].status is tq.TransferFileStatus.QUEUED
+            assert paused.files[0].attempts == 0
+            server = start_redis_server(port)
+            queue.resume_job(job_id)
+            assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+        queue.shutdown()
+    finally:
+        server.stop()

@@ -1008,7 +1008,8 @@ class TransferQueue:
 
         While the backend cannot give one (its server unreachable), the file stays
         ``queued`` and this worker asks again, waiting 0.1 s, then twice as long each
-        time up to 5 s. Never raises.
+        time up to 5 s; a pause or a cancel ends that wait at once, so that a paused
+        job's file gives its seat back without waiting for the server. Never raises.
         """
         cancel = reservation.cancel_event
         job = reservation.job
@@ -1032,7 +1033,8 @@ class TransferQueue:
                         exc_info=None if isinstance(exc, TransferQueueError) else exc,
                     )
                 failed = True
-                if cancel.wait(delay):
+                stop = self._stop_event(job)  # set once paused or cancelled
+                if stop is None or stop.wait(delay):
                     return None
                 delay = min(delay * 2, _SLOT_RETRY_CAP)
                 continue

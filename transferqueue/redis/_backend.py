@@ -222,9 +222,10 @@ class RedisBackend:
 
     # -- slots -----------------------------------------------------------------------------
 
-    def acquire_slot(self, cancelled: Callable[[], bool]) -> Slot | None:
-        """Wait for a cluster-wide slot; None once ``cancelled()``."""
-        return self._in_this_process().acquire(cancel=cancelled)
+    def acquire_slot(self, stopped: Callable[[], bool]) -> Slot | None:
+        """Wait for a cluster-wide slot; None once ``stopped()`` (the file's job was
+        cancelled or paused)."""
+        return self._in_this_process().acquire(cancel=stopped)
 
     def may_reuse(self, slot: object, taken_at: float) -> bool:
         """Whether ``slot`` may serve this process's next file: taken less than
