@@ -497,12 +497,17 @@ class RedisBackend:
         resume it ("resume"), and wait (at most :data:`CANCEL_TIMEOUT`) until the
         registry shows it so.
 
+        Done means that an event of the job written after the request says so, even if
+        the job has moved on since (a resumed job that completed before this looked, a
+        paused one that another process resumed at once).
+
         Raises JobNotFoundError when the registry has no such job, JobStateError when
         its status does not allow it (it is finished, paused already, or not paused) or
-        it ends meanwhile, and TimeoutError, naming the owner, when the owner does not
+        it ends first, and TimeoutError, naming the owner, when the owner does not
         confirm in time.
         """
         self._sweep_if_due()
+        since = self._registry.stream_tail(job_id)  # first: no later event is missed
         state = self._registry.read_state(job_id)
         if state is None:
             raise JobNotFoundError(job_id)
@@ -518,16 +523,16 @@ class RedisBackend:
         logger.info("job %s %s requested from this process of its owner %s", job_id, action, owner)
         wanted = _PAUSED if pausing else _RUNNING
         try:
-            job = self._registry.wait(
-                job_id, CANCEL_TIMEOUT, self._sweep_if_due, wanted | TERMINAL_STATUSES
+            reached = self._registry.wait_for_status(
+                job_id, since, wanted, CANCEL_TIMEOUT, self._sweep_if_due
             )
         except TimeoutError:
             raise TimeoutError(
                 f"the owner {owner} of transfer job {job_id} did not confirm the {action} "
                 f"within {CANCEL_TIMEOUT:g} s (the request waits for it for a minute)"
             ) from None
-        if job.status.value not in wanted:  # it ended first
-            raise JobStateError(job_id, job.status.value, action)
+        if reached not in wanted:  # it ended first
+            raise JobStateError(job_id, reached, action)
 
     def forget_ended_before(self, cutoff: datetime | None) -> list[str]:
         """Forget the registry's jobs that ended at or before ``cutoff`` (None: all)."""
