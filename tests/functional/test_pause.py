@@ -7,6 +7,7 @@ The executors' side (keeping and resuming a partial) is in test_pause_executors.
 
 from __future__ import annotations
 
+import pickle
 import threading
 from typing import Any
 
@@ -251,7 +252,11 @@ def test_invalid_transitions(queue: tq.TransferQueue, gate: GatedExecutor) -> No
     assert raised.value.job_id == running
     assert raised.value.status == "active"
     assert str(raised.value) == f"cannot resume transfer job {running}: it is active"
+    assert raised.value.detail is None
     assert isinstance(raised.value, ValueError)
+    copy = pickle.loads(pickle.dumps(tq.JobStateError(running, "active", "pause", "but why")))
+    assert (copy.status, copy.detail) == ("active", "but why")
+    assert str(copy) == f"cannot pause transfer job {running}: it is active but why"
     queue.pause_job(running)
     with pytest.raises(tq.JobStateError, match="it is paused"):
         queue.pause_job(running)

@@ -215,8 +215,11 @@ def test_a_job_of_this_process_that_it_no_longer_runs_is_not_asked_for(
     assert asker.cleanup_old_jobs(0) == 1
     fields.update({b"head": json.dumps(head).encode(), b"owner": owner_of(asker).encode()})
     client.hset(f"q:job:{job_id}", mapping=fields)  # type: ignore[arg-type]
-    with pytest.raises(tq.JobStateError, match="no longer run by this process"):
+    with pytest.raises(
+        tq.JobStateError, match="it is active but no longer run by this process"
+    ) as raised:
         asker.pause_job(job_id)
+    assert raised.value.status == "active"
     client.hset(f"q:job:{job_id}", "owner", "two words")
     with pytest.raises(tq.JobStateError, match="it is active"):
         asker.pause_job(job_id)

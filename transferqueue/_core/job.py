@@ -32,7 +32,7 @@ _ERROR = TransferFileStatus.ERROR
 # Ids must be unique across every queue of the process, hence one counter here.
 # itertools.count is not documented as thread-safe, so it gets a lock of its own.
 _id_counter = itertools.count(1)
-id_lock = threading.Lock()  # renewed in a forked child (see _process.py)
+id_lock = threading.Lock()  # renewed in a forked child (see process.py)
 
 
 # What take_changed_files returns when no file changed: shared, never mutated.
@@ -146,7 +146,7 @@ class Job:
         self._speed_window = speed_window
         self._sample_spacing = _sample_spacing(speed_window)
         self._samples: deque[tuple[datetime, int]] | None = None  # None until active
-        # Event bookkeeping, owned by the event delivery (see _delivery.py).
+        # Event bookkeeping, owned by the event delivery (see transferqueue/_events/delivery.py).
         self.last_update_sent = NEVER_SENT
         self.terminal_delivered = False
         self.updates_posted = 0  # job-updated snapshots posted so far: their sequence
@@ -270,7 +270,7 @@ class Job:
         if self.stop_event is not None:
             self.stop_event.set()
 
-    def stop_event_locked(self) -> threading.Event:
+    def ensure_stop_event(self) -> threading.Event:
         """The job's stop event, made if it has none: set while the job is paused, and
         once it is halted."""
         if self.stop_event is None:

@@ -162,7 +162,7 @@ class TransferQueue:
         self._lock_eagerly = EagerLock(self._lock)  # the same lock, for the hot paths
         self._job_finished = threading.Condition(self._lock)  # notified as jobs finish
         self._jobs: dict[str, Job] = {}  # every registered job, oldest first
-        self._unfinished: dict[str, Job] = {}  # queued or active jobs, oldest first
+        self._unfinished: dict[str, Job] = {}  # queued, active or paused jobs, oldest first
         # The registered terminal jobs in the order they ended: what retention drops from.
         # Oldest first. An OrderedDict, not a dict: dropping a dict's first entry again and
         # again leaves holes that each next(iter()) walks over (60 us a drop, under the lock,
@@ -298,7 +298,7 @@ class TransferQueue:
         return [job_id for _, job_id in ordered]
 
     def cancel_job(self, job_id: str) -> bool:
-        """Cancel a queued or active job; False if unknown or already terminal.
+        """Cancel a queued, active or paused job; False if unknown or already terminal.
 
         The job is ``cancelled`` at once and its unfinished files become ``error``. Its
         waiting files never start; its running executors get ``TransferCancelled`` from
@@ -679,7 +679,7 @@ class TransferQueue:
                 given_up,
             )
 
-    # -- interpreter exit and fork (called by _process.py) -------------------------------
+    # -- interpreter exit and fork (called by process.py) --------------------------------
 
     def cancel_at_exit(self) -> None:
         """Cancel every unfinished job, so that exit need not wait for their files, and
@@ -883,7 +883,7 @@ class TransferQueue:
     def _stop_event(self, job: Job) -> threading.Event | None:
         """The job's stop event, made now if it has none; None once it is finished."""
         with self._lock:
-            return None if job.is_finished else job.stop_event_locked()
+            return None if job.is_finished else job.ensure_stop_event()
 
     # -- the worker threads -----------------------------------------------------------------
 

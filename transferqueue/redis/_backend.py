@@ -518,7 +518,7 @@ class RedisBackend:
         if status in TERMINAL_STATUSES or (status == "paused") is pausing or owner is None:
             raise JobStateError(job_id, status, action)
         if owner == self.owner_id:  # ours, yet not running here: nothing to ask
-            raise JobStateError(job_id, f"{status} but no longer run by this process", action)
+            raise JobStateError(job_id, status, action, "but no longer run by this process")
         self._cancels.send(owner, job_id, requester(), action)
         logger.info("job %s %s requested from this process of its owner %s", job_id, action, owner)
         wanted = _PAUSED if pausing else _RUNNING
