@@ -528,9 +528,18 @@ def test_waiting_for_a_status_reads_the_jobs_events(asker: tq.TransferQueue) -> 
     backend = asker._backend
     assert isinstance(backend, RedisBackend)
     registry = backend._registry
-    job_id = asker.queue_job("s3-upload", make_files(1), noop_executor)
-    asker.wait(job_id, timeout=WAIT)
+    gate = GatedExecutor()
+    job_id = asker.queue_job("s3-upload", make_files(1), gate)
+    gate.wait_running(1)
+    steps: list[int] = []
+
+    def step() -> None:  # the job goes on only once the wait has read its first events
+        steps.append(1)
+        if len(steps) == 2:
+            gate.release_all()
+
     paused = frozenset({"paused"})
-    assert registry.wait_for_status(job_id, b"0-0", paused, WAIT, lambda: None) == "completed"
+    assert registry.wait_for_status(job_id, b"0-0", paused, WAIT, step) == "completed"
+    assert len(steps) >= 2
     with pytest.raises(tq.JobNotFoundError):
         registry.wait_for_status("transfer-1-2-abcdefabcdef", b"0-0", paused, WAIT, lambda: None)
