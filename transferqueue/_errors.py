@@ -37,18 +37,25 @@ class TransferPaused(TransferQueueError):
 
 class JobStateError(TransferQueueError, ValueError):
     """The job's status does not allow what was asked: pausing a job that is paused or
-    finished, resuming one that is not paused."""
+    finished, resuming one that is not paused.
+
+    ``status`` is the job's status (a :class:`TransferStatus` value, such as
+    ``"paused"``), ``action`` what was asked (``"pause"`` or ``"resume"``) and ``detail``,
+    when not None, why that status does not allow it, which the message adds.
+    """
 
     __module__ = "transferqueue"
 
-    def __init__(self, job_id: str, status: str, action: str) -> None:
-        super().__init__(job_id, status, action)
+    def __init__(self, job_id: str, status: str, action: str, detail: str | None = None) -> None:
+        super().__init__(job_id, status, action, detail)
         self.job_id = job_id
         self.status = status  # the job's status when it was asked
         self.action = action  # "pause" or "resume"
+        self.detail = detail
 
     def __str__(self) -> str:
-        return f"cannot {self.action} transfer job {self.job_id}: it is {self.status}"
+        message = f"cannot {self.action} transfer job {self.job_id}: it is {self.status}"
+        return message if self.detail is None else f"{message} {self.detail}"
 
 
 class JobNotFoundError(TransferQueueError, KeyError):

@@ -8,6 +8,7 @@ The executors' side (keeping and resuming a partial) is in test_pause_executors.
 from __future__ import annotations
 
 import json
+import pickle
 import threading
 from typing import Any
 
@@ -229,8 +230,12 @@ def test_retention_keeps_a_paused_job(stepped: SteppedExecutor) -> None:
         assert queue.get_job(job_id) is not None
         assert job_id in queue.get_active_job_ids()
         stepped.allow_all()
-        queue.resume_job(job_id)
-        queue.wait(job_id, timeout=WAIT)
+        # Watched from before the resume: once completed, the job is dropped at once, so
+        # a wait() after it could find no such job.
+        with queue.watch(job_id, timeout=WAIT) as snapshots:
+            queue.resume_job(job_id)
+            *_, last = snapshots
+        assert last.status is tq.TransferStatus.COMPLETED
 
 
 @pytest.mark.parametrize("action", ["pause_job", "resume_job"])
@@ -249,7 +254,11 @@ def test_invalid_transitions(queue: tq.TransferQueue, gate: GatedExecutor) -> No
     assert raised.value.job_id == running
     assert raised.value.status == "active"
     assert str(raised.value) == f"cannot resume transfer job {running}: it is active"
+    assert raised.value.detail is None
     assert isinstance(raised.value, ValueError)
+    copy = pickle.loads(pickle.dumps(tq.JobStateError(running, "active", "pause", "but why")))
+    assert (copy.status, copy.detail) == ("active", "but why")
+    assert str(copy) == f"cannot pause transfer job {running}: it is active but why"
     queue.pause_job(running)
     with pytest.raises(tq.JobStateError, match="it is paused"):
         queue.pause_job(running)
@@ -420,12 +429,13 @@ def test_wait_stopped_wakes_at_a_pause_and_at_a_cancel(queue: tq.TransferQueue) 
     """An executor sleeping in wait_stopped wakes when its job is paused (and, resumed,
     sleeps again until the job is cancelled); without either, it times out."""
     woke: list[tuple[bool, bool]] = []
-    inside = threading.Event()
+    inside, woken = threading.Event(), threading.Event()
 
     def sleeper(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
         woke.append((on_progress.wait_stopped(0.01), on_progress.paused))
         inside.set()
         woke.append((on_progress.wait_stopped(WAIT), on_progress.paused))
+        woken.set()  # a cancelled job ends before its executor returns: wait() cannot tell
         on_progress.raise_if_stopped()
 
     job_id = queue.queue_job("local-upload", make_files(1), sleeper)
@@ -435,8 +445,10 @@ def test_wait_stopped_wakes_at_a_pause_and_at_a_cancel(queue: tq.TransferQueue) 
     inside.clear()
     queue.resume_job(job_id)
     assert inside.wait(WAIT)
+    woken.clear()
     queue.cancel_job(job_id)
     assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.CANCELLED
+    assert woken.wait(WAIT)
     assert woke == [(False, False), (True, True), (False, False), (True, False)]
 
 
@@ -572,8 +584,11 @@ def test_a_paused_job_with_skipped_files(stepped: SteppedExecutor) -> None:
         assert queue.cleanup_old_jobs(0) == 0
         assert job_id in queue.get_active_job_ids()
         stepped.allow_all()
-        queue.resume_job(job_id)
-        done = queue.wait(job_id, timeout=WAIT)
+        # Watched from before the resume: once completed, the job is dropped at once, so
+        # a wait() after it could find no such job.
+        with queue.watch(job_id, timeout=WAIT) as snapshots:
+            queue.resume_job(job_id)
+            *_, done = snapshots
     assert done.status is tq.TransferStatus.COMPLETED
     assert [str(file.status) for file in done.files] == [
         "skipped",
@@ -596,3 +611,106 @@ def test_a_job_of_skipped_files_only_cannot_be_paused(queue: tq.TransferQueue) -
     job_id = queue.queue_job("local-upload", files, noop_executor)
     with pytest.raises(tq.JobStateError):
         queue.pause_job(job_id)
+
+
+def test_the_worker_whose_executor_stopped_runs_the_resumed_file() -> None:
+    """Resumed before its executor stopped, the file goes back in line and the worker
+    that gave its seat back takes it: no second worker thread is started for it."""
+    started, told, go_on = (threading.Event() for _ in range(3))
+    threads: list[threading.Thread] = []
+
+    def slow_to_stop(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        threads.append(threading.current_thread())
+        if len(threads) == 1:
+            started.set()
+            try:
+                assert on_progress.wait_stopped(WAIT)
+                on_progress(1)
+            except tq.TransferPaused:
+                told.set()
+                assert go_on.wait(WAIT)
+                raise
+
+    with tq.TransferQueue(2) as queue:  # a free seat, where a second worker could start
+        job_id = queue.queue_job("local-upload", make_files(1), slow_to_stop)
+        assert started.wait(WAIT)
+        queue.pause_job(job_id)
+        assert told.wait(WAIT)
+        queue.resume_job(job_id)
+        go_on.set()
+        assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+    assert len(threads) == 2
+    assert threads[0] is threads[1]
+
+
+def test_a_job_resumed_while_its_executor_stops_still_runs_after_shutdown() -> None:
+    """As with a backend: shut down without waiting while the resumed file's executor
+    stops, the file still runs to the job's end."""
+    started, told, go_on = (threading.Event() for _ in range(3))
+    calls: list[int] = []
+
+    def slow_to_stop(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        calls.append(file.attempts)
+        if len(calls) == 1:
+            started.set()
+            try:
+                assert on_progress.wait_stopped(WAIT)
+                on_progress(1)
+            except tq.TransferPaused:
+                told.set()
+                assert go_on.wait(WAIT)
+                raise
+
+    queue = tq.TransferQueue(1)
+    try:
+        job_id = queue.queue_job("local-upload", make_files(1), slow_to_stop)
+        assert started.wait(WAIT)
+        queue.pause_job(job_id)
+        assert told.wait(WAIT)
+        queue.resume_job(job_id)
+        queue.shutdown(wait=False)
+        go_on.set()
+        assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+    finally:
+        go_on.set()
+        queue.shutdown()
+    assert calls == [1, 2]
+
+
+@pytest.mark.parametrize("max_attempts", [2, 3])
+def test_a_pause_uses_up_none_of_the_files_retries(max_attempts: int) -> None:
+    """A file's first attempt is ended by a pause; resumed, it fails once: a pause is no
+    failure, so the retry policy counts that failure as the file's first. With
+    max_attempts=2 the file is retried (were the pause counted, it would fail for good);
+    with 3 its retry waits initial_delay (were the pause counted, 100,000 times that)."""
+    started, told = threading.Event(), threading.Event()
+    attempts: list[int] = []
+
+    def paused_then_flaky(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        attempts.append(file.attempts)
+        if len(attempts) == 1:
+            started.set()
+            assert on_progress.wait_stopped(WAIT)
+            told.set()
+            on_progress.raise_if_stopped()
+        if len(attempts) == 2:
+            raise ConnectionError("dropped")
+
+    policy = tq.RetryPolicy(
+        max_attempts=max_attempts,
+        initial_delay=0.001,
+        multiplier=100_000,
+        max_delay=3600,
+        jitter=0,
+    )
+    with tq.TransferQueue(1, retry=policy) as queue:
+        job_id = queue.queue_job("local-upload", make_files(1), paused_then_flaky)
+        assert started.wait(WAIT)
+        queue.pause_job(job_id)
+        assert told.wait(WAIT)
+        wait_for_job(queue, job_id, _stopped)
+        queue.resume_job(job_id)
+        done = queue.wait(job_id, timeout=WAIT)
+    assert done.status is tq.TransferStatus.COMPLETED
+    assert attempts == [1, 2, 3]
+    assert done.files[0].attempts == 3  # every start, the paused one included

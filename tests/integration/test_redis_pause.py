@@ -11,7 +11,8 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -25,6 +26,7 @@ from tests.helpers.redis_server import (  # noqa: F401
     REQUIRED,
     redis_server,
     redis_url,
+    start_redis_server,
     wait_until,
 )
 from tests.helpers.web_clients import serve_routes
@@ -186,20 +188,18 @@ def test_a_job_that_ends_before_its_owner_pauses_it_is_a_state_error(
     def read_state(job: str) -> tuple[str, str]:
         return "active", "elsewhere:1:abcdefabcdef"
 
-    def ended(job: str, seconds: float, each_step: object, until: frozenset[str]) -> object:
-        waited.append(until)
-        done = asker.get_job(finished)
-        assert done is not None
-        return done
+    def ended(
+        job: str, since: bytes, wanted: frozenset[str], seconds: float, each_step: object
+    ) -> str:
+        waited.append(wanted)
+        return "completed"
 
-    finished = asker.queue_job("s3-upload", make_files(1), noop_executor)
-    asker.wait(finished, timeout=WAIT)
     monkeypatch.setattr(backend._registry, "read_state", read_state)
-    monkeypatch.setattr(backend._registry, "wait", ended)
-    with pytest.raises(tq.JobStateError, match=f"cannot pause transfer job {job_id}"):
+    monkeypatch.setattr(backend._registry, "wait_for_status", ended)
+    with pytest.raises(tq.JobStateError, match=f"cannot pause transfer job {job_id}") as raised:
         asker.pause_job(job_id)
-    assert "paused" in waited[0]
-    assert "completed" in waited[0]
+    assert raised.value.status == "completed"
+    assert waited == [frozenset({"paused"})]
 
 
 def test_a_job_of_this_process_that_it_no_longer_runs_is_not_asked_for(
@@ -215,8 +215,11 @@ def test_a_job_of_this_process_that_it_no_longer_runs_is_not_asked_for(
     assert asker.cleanup_old_jobs(0) == 1
     fields.update({b"head": json.dumps(head).encode(), b"owner": owner_of(asker).encode()})
     client.hset(f"q:job:{job_id}", mapping=fields)  # type: ignore[arg-type]
-    with pytest.raises(tq.JobStateError, match="no longer run by this process"):
+    with pytest.raises(
+        tq.JobStateError, match="it is active but no longer run by this process"
+    ) as raised:
         asker.pause_job(job_id)
+    assert raised.value.status == "active"
     client.hset(f"q:job:{job_id}", "owner", "two words")
     with pytest.raises(tq.JobStateError, match="it is active"):
         asker.pause_job(job_id)
@@ -323,3 +326,220 @@ def test_a_backend_serving_a_queue_that_takes_no_pauses_logs_them(
         assert cancels == [("transfer-x", "h:1")]
     finally:
         backend.shutdown()
+
+
+def test_a_job_resumed_while_its_executor_stops_still_runs_after_shutdown(
+    redis_url: str,  # noqa: F811
+) -> None:
+    """Paused, the executor is slow to stop; the job is resumed meanwhile and the queue
+    shut down without waiting (queued files still run): the worker whose executor
+    stopped runs the file again, and the job completes."""
+    started, told, go_on = (threading.Event() for _ in range(3))
+    attempts: list[int] = []
+
+    def slow_to_stop(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        attempts.append(file.attempts)
+        if len(attempts) == 1:
+            started.set()
+            try:
+                assert on_progress.wait_stopped(WAIT)
+                on_progress(1)
+            except tq.TransferPaused:
+                told.set()
+                assert go_on.wait(WAIT)
+                raise
+        on_progress(file.size)
+
+    queue = tq.TransferQueue(1, backend=RedisBackend(redis_url, namespace="q"))
+    try:
+        job_id = queue.queue_job("s3-upload", make_files(1), slow_to_stop)
+        assert started.wait(WAIT)
+        queue.pause_job(job_id)
+        assert told.wait(WAIT)
+        queue.resume_job(job_id)
+        queue.shutdown(wait=False)
+        go_on.set()
+        assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+        assert attempts == [1, 2]
+    finally:
+        go_on.set()
+        queue.shutdown(cancel_jobs=True)
+
+
+def test_a_file_waiting_out_a_redis_outage_gives_its_seat_back_when_paused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis is away: a file waits for its cluster-wide slot, asking again with backoff.
+    Paused, its job gives that wait up at once (the seat is free while Redis is still
+    away); once Redis is back and the job resumed, the file runs."""
+    server = start_redis_server()
+    port = server.port
+    try:
+        queue = tq.TransferQueue(1, backend=RedisBackend(server.url, namespace="q"))
+        with caplog.at_level(logging.INFO, logger="transferqueue"):
+            server.stop()
+            job_id = queue.queue_job("s3-upload", make_files(1), noop_executor)
+            wait_until(
+                lambda: any(
+                    "waits for a cluster-wide slot" in r.getMessage() for r in caplog.records
+                ),
+                "the fault was logged",
+            )
+            queue.pause_job(job_id)
+            wait_until(lambda: queue._running == 0, "the paused file gave its seat back")
+            paused = _status(queue, job_id)
+            assert paused.status is tq.TransferStatus.PAUSED
+            assert paused.files[0].status is tq.TransferFileStatus.QUEUED
+            assert paused.files[0].attempts == 0
+            server = start_redis_server(port)
+            queue.resume_job(job_id)
+            assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+        queue.shutdown()
+    finally:
+        server.stop()
+
+
+class _StopsAtThePause:
+    """An executor whose first call stops at its job's pause; later calls end once
+    ``go`` is set."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.go = threading.Event()
+        self.calls = 0
+
+    def __call__(self, file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            self.started.set()
+            assert on_progress.wait_stopped(WAIT)
+            on_progress.raise_if_stopped()
+        assert self.go.wait(WAIT)
+
+
+def _registry_status(reader: tq.TransferQueue, job_id: str) -> tq.TransferStatus:
+    return _status(reader, job_id).status
+
+
+def _paused_here(owner_queue: tq.TransferQueue, job_id: str) -> bool:
+    job = _status(owner_queue, job_id)
+    return job.status is tq.TransferStatus.PAUSED and all(
+        file.status is tq.TransferFileStatus.QUEUED for file in job.files
+    )
+
+
+def _before_the_second_step(
+    monkeypatch: pytest.MonkeyPatch, asker: tq.TransferQueue, meanwhile: Callable[[], None]
+) -> None:
+    """Run ``meanwhile`` once the asker has sent its request, before its wait first
+    looks (its first step: the sweep request_pause makes before it sends is the first)."""
+    backend = asker._backend
+    assert isinstance(backend, RedisBackend)
+    sweep = backend._sweep_if_due
+    steps: list[int] = []
+
+    def step() -> None:
+        steps.append(1)
+        if len(steps) == 2:
+            meanwhile()
+        sweep()
+
+    monkeypatch.setattr(backend, "_sweep_if_due", step)
+
+
+def test_a_resumed_job_that_completes_before_the_asker_looks_was_resumed(
+    redis_url: str,  # noqa: F811
+    asker: tq.TransferQueue,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """resume_job of another process's job returns although the job completed before
+    the asker looked at it: it was resumed first (its events say so)."""
+    executor = _StopsAtThePause()
+    executor.go.set()
+    with tq.TransferQueue(1, backend=RedisBackend(redis_url, namespace="q")) as owner_queue:
+        job_id = owner_queue.queue_job("s3-upload", make_files(1), executor)
+        assert executor.started.wait(WAIT)
+        owner_queue.pause_job(job_id)
+        wait_until(lambda: _paused_here(owner_queue, job_id), "the file stopped")
+        wait_until(lambda: _registry_status(asker, job_id) is tq.TransferStatus.PAUSED, "paused")
+
+        def completed() -> None:
+            assert owner_queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+
+        _before_the_second_step(monkeypatch, asker, completed)
+        asker.resume_job(job_id)
+    assert executor.calls == 2
+
+
+def test_a_pause_that_another_process_undid_at_once_was_done(
+    redis_url: str,  # noqa: F811
+    asker: tq.TransferQueue,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pause_job of another process's job returns although, by the time the asker
+    looked, a third party had resumed the job: it was paused (its events say so)."""
+    executor = _StopsAtThePause()
+    with tq.TransferQueue(1, backend=RedisBackend(redis_url, namespace="q")) as owner_queue:
+        job_id = owner_queue.queue_job("s3-upload", make_files(1), executor)
+        assert executor.started.wait(WAIT)
+
+        def resumed_at_once() -> None:
+            wait_until(lambda: _paused_here(owner_queue, job_id), "paused by the request")
+            owner_queue.resume_job(job_id)
+            wait_until(
+                lambda: _registry_status(asker, job_id) is tq.TransferStatus.ACTIVE,
+                "the registry says active again",
+            )
+
+        _before_the_second_step(monkeypatch, asker, resumed_at_once)
+        asker.pause_job(job_id)
+        executor.go.set()
+        assert owner_queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+
+
+def test_a_paused_job_cancelled_before_its_resume_is_a_state_error(
+    redis_url: str,  # noqa: F811
+    asker: tq.TransferQueue,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The job was cancelled, never resumed, before the asker looked: resume_job
+    raises JobStateError with the status it reached."""
+    executor = _StopsAtThePause()
+    with tq.TransferQueue(1, backend=RedisBackend(redis_url, namespace="q")) as owner_queue:
+        job_id = owner_queue.queue_job("s3-upload", make_files(1), executor)
+        assert executor.started.wait(WAIT)
+        owner_queue.pause_job(job_id)
+        wait_until(lambda: _paused_here(owner_queue, job_id), "the file stopped")
+        owner_backend = owner_queue._backend
+        assert isinstance(owner_backend, RedisBackend)
+        # The owner cancels instead of resuming: as if a cancel had come first.
+        monkeypatch.setattr(
+            owner_backend, "_on_pause_request", lambda job, by, action: owner_queue.cancel_job(job)
+        )
+        with pytest.raises(tq.JobStateError, match="it is cancelled") as raised:
+            asker.resume_job(job_id)
+        assert raised.value.status == "cancelled"
+
+
+def test_waiting_for_a_status_reads_the_jobs_events(asker: tq.TransferQueue) -> None:
+    """The wait reads the events after the entry given, past the statuses it does not
+    want, to the first it wants or a terminal one; a job the registry does not have is
+    no job."""
+    backend = asker._backend
+    assert isinstance(backend, RedisBackend)
+    registry = backend._registry
+    gate = GatedExecutor()
+    job_id = asker.queue_job("s3-upload", make_files(1), gate)
+    gate.wait_running(1)
+    steps: list[int] = []
+
+    def step() -> None:  # the job goes on only once the wait has read its first events
+        steps.append(1)
+        if len(steps) == 2:
+            gate.release_all()
+
+    paused = frozenset({"paused"})
+    assert registry.wait_for_status(job_id, b"0-0", paused, WAIT, step) == "completed"
+    assert len(steps) >= 2
+    with pytest.raises(tq.JobNotFoundError):
+        registry.wait_for_status("transfer-1-2-abcdefabcdef", b"0-0", paused, WAIT, lambda: None)

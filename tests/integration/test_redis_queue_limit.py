@@ -335,8 +335,8 @@ def test_a_slot_that_comes_as_its_job_is_cancelled_goes_back_unused(
     class CancelAsTheSlotComes(RedisBackend):
         queue: tq.TransferQueue
 
-        def acquire_slot(self, cancelled: Callable[[], bool]) -> Slot | None:
-            slot = super().acquire_slot(cancelled)
+        def acquire_slot(self, stopped: Callable[[], bool]) -> Slot | None:
+            slot = super().acquire_slot(stopped)
             for job_id in self.queue.get_active_job_ids():
                 self.queue.cancel_job(job_id)
             return slot

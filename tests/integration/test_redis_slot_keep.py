@@ -40,8 +40,8 @@ class CountingBackend(RedisBackend):
         self.taken = 0
         self._count_lock = threading.Lock()
 
-    def acquire_slot(self, cancelled: Callable[[], bool]) -> Slot | None:
-        slot = super().acquire_slot(cancelled)
+    def acquire_slot(self, stopped: Callable[[], bool]) -> Slot | None:
+        slot = super().acquire_slot(stopped)
         with self._count_lock:
             self.taken += 1
         return slot

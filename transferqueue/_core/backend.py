@@ -52,9 +52,9 @@ class SlotBackend(Protocol):
     def job_id_suffix(self) -> str:
         """What this process appends to its job ids to keep them unique in the cluster."""
 
-    def acquire_slot(self, cancelled: Callable[[], bool]) -> object | None:
+    def acquire_slot(self, stopped: Callable[[], bool]) -> object | None:
         """Wait for a slot and return it (to pass to :meth:`release_slot`), or None
-        once ``cancelled()`` returns True. Raises
+        once ``stopped()`` returns True (the file's job was cancelled or paused). Raises
         :class:`~transferqueue.TransferQueueError` when the slot cannot be had now (the
         server is unreachable): the queue waits and tries again."""
 

@@ -33,7 +33,7 @@ _SKIPPED = TransferFileStatus.SKIPPED
 # Ids must be unique across every queue of the process, hence one counter here.
 # itertools.count is not documented as thread-safe, so it gets a lock of its own.
 _id_counter = itertools.count(1)
-id_lock = threading.Lock()  # renewed in a forked child (see _process.py)
+id_lock = threading.Lock()  # renewed in a forked child (see process.py)
 
 
 # What take_changed_files returns when no file changed: shared, never mutated.
@@ -157,7 +157,7 @@ class Job:
         self._speed_window = speed_window
         self._sample_spacing = _sample_spacing(speed_window)
         self._samples: deque[tuple[datetime, int]] | None = None  # None until active
-        # Event bookkeeping, owned by the event delivery (see _delivery.py).
+        # Event bookkeeping, owned by the event delivery (see transferqueue/_events/delivery.py).
         self.last_update_sent = NEVER_SENT
         self.terminal_delivered = False
         self.updates_posted = 0  # job-updated snapshots posted so far: their sequence
@@ -294,7 +294,7 @@ class Job:
         if self.stop_event is not None:
             self.stop_event.set()
 
-    def stop_event_locked(self) -> threading.Event:
+    def ensure_stop_event(self) -> threading.Event:
         """The job's stop event, made if it has none: set while the job is paused, and
         once it is halted."""
         if self.stop_event is None:
@@ -319,11 +319,20 @@ class Job:
     def stopped_for_pause(self, index: int) -> None:
         """A file's executor stopped because the job was paused: the file is ``queued``
         again, first in line, keeping its bytes done (the executor resumes from what it
-        kept, or reports from 0 again)."""
+        kept, or reports from 0 again). The attempt stays counted in ``attempts`` (its
+        number stays that attempt's, so that its late reports are told apart), but not
+        by the retry policy (see :meth:`counted_attempts`)."""
         files = self._require_live()
         assert self._retry_ready is not None
         self._retry_ready.append(index)
+        files.paused[index] = files.paused.get(index, 0) + 1
         self._set(files, index, _QUEUED)
+
+    def counted_attempts(self, index: int) -> int:
+        """The file's attempts as its retry policy counts them: those a pause ended
+        are left out (a pause is no failure, and must not use up the file's retries)."""
+        files = self._require_live()
+        return files.attempts[index] - files.paused.get(index, 0)
 
     def unreserve(self, index: int) -> None:
         """Put back a file taken by :meth:`reserve_next_file` that did not start (its
@@ -580,14 +589,23 @@ class Job:
 class _FileTable:
     """The live state of an unfinished job's files.
 
-    Per file: its last built record, and its current status, bytes done, attempts and
-    error (message and kind).
+    Per file: its last built record, and its current status, bytes done, attempts (and
+    how many of them a pause ended) and error (message and kind).
     Records are rebuilt only for the files in ``dirty``, when a snapshot is asked for:
     building an attrs record on every change, under the lock, is what the hot path
     (every file start and end, every on_progress call) cannot afford.
     """
 
-    __slots__ = ("attempts", "dirty", "errors", "loaded", "records", "retry_at", "statuses")
+    __slots__ = (
+        "attempts",
+        "dirty",
+        "errors",
+        "loaded",
+        "paused",
+        "records",
+        "retry_at",
+        "statuses",
+    )
 
     def __init__(self, records: list[TransferFile], skipped: int = 0) -> None:
         self.records = records
@@ -599,6 +617,9 @@ class _FileTable:
         self.attempts = [0] * len(records)
         self.errors: dict[int, Failure] = {}
         self.retry_at: dict[int, datetime] = {}  # files waiting out a retry delay
+        # Per file, how many of its attempts a pause ended (absent: none; most jobs are
+        # never paused).
+        self.paused: dict[int, int] = {}
         self.dirty: set[int] = set()
 
     def updated_records(self) -> list[TransferFile]:

@@ -162,7 +162,7 @@ class TransferQueue:
         self._lock_eagerly = EagerLock(self._lock)  # the same lock, for the hot paths
         self._job_finished = threading.Condition(self._lock)  # notified as jobs finish
         self._jobs: dict[str, Job] = {}  # every registered job, oldest first
-        self._unfinished: dict[str, Job] = {}  # queued or active jobs, oldest first
+        self._unfinished: dict[str, Job] = {}  # queued, active or paused jobs, oldest first
         # The registered terminal jobs in the order they ended: what retention drops from.
         # Oldest first. An OrderedDict, not a dict: dropping a dict's first entry again and
         # again leaves holes that each next(iter()) walks over (60 us a drop, under the lock,
@@ -301,7 +301,7 @@ class TransferQueue:
         return [job_id for _, job_id in ordered]
 
     def cancel_job(self, job_id: str) -> bool:
-        """Cancel a queued or active job; False if unknown or already terminal.
+        """Cancel a queued, active or paused job; False if unknown or already terminal.
 
         The job is ``cancelled`` at once and its unfinished files become ``error``. Its
         waiting files never start; its running executors get ``TransferCancelled`` from
@@ -682,7 +682,7 @@ class TransferQueue:
                 given_up,
             )
 
-    # -- interpreter exit and fork (called by _process.py) -------------------------------
+    # -- interpreter exit and fork (called by process.py) --------------------------------
 
     def cancel_at_exit(self) -> None:
         """Cancel every unfinished job, so that exit need not wait for their files, and
@@ -797,7 +797,14 @@ class TransferQueue:
         assert job.executor is not None
         assert job.cancel_event is not None
         return FileTask(
-            job, index, record, attempt, job.executor, job.cancel_event, job.retry_policy
+            job,
+            index,
+            record,
+            attempt,
+            job.executor,
+            job.cancel_event,
+            job.retry_policy,
+            try_number=job.counted_attempts(index),
         )
 
     def _worker_pool_locked(self) -> ThreadPoolExecutor:
@@ -879,7 +886,7 @@ class TransferQueue:
     def _stop_event(self, job: Job) -> threading.Event | None:
         """The job's stop event, made now if it has none; None once it is finished."""
         with self._lock:
-            return None if job.is_finished else job.stop_event_locked()
+            return None if job.is_finished else job.ensure_stop_event()
 
     # -- the worker threads -----------------------------------------------------------------
 
@@ -970,6 +977,8 @@ class TransferQueue:
                         told = slot is None or next_reservation is not None
                         if told:  # else the kept slot goes back first
                             retrying = self._end_attempt_locked(task, failure, retry_delay)
+                            if next_reservation is None:  # the file may be back in line
+                                next_reservation = self._next_reservation_locked()
                         if slot is not None and next_reservation is not None:
                             # The kept slot serves it: started under this same hold of
                             # the lock, as an embedded queue's next file is (its job has
@@ -981,6 +990,7 @@ class TransferQueue:
                         slot = None
                         with self._lock_eagerly:
                             retrying = self._end_attempt_locked(task, failure, retry_delay)
+                            next_reservation = self._next_reservation_locked()
                 elif slot is not None and (
                     next_reservation is None or not backend.may_reuse(slot, taken_at)
                 ):
@@ -1001,7 +1011,8 @@ class TransferQueue:
 
         While the backend cannot give one (its server unreachable), the file stays
         ``queued`` and this worker asks again, waiting 0.1 s, then twice as long each
-        time up to 5 s. Never raises.
+        time up to 5 s; a pause or a cancel ends that wait at once, so that a paused
+        job's file gives its seat back without waiting for the server. Never raises.
         """
         cancel = reservation.cancel_event
         job = reservation.job
@@ -1025,7 +1036,8 @@ class TransferQueue:
                         exc_info=None if isinstance(exc, TransferQueueError) else exc,
                     )
                 failed = True
-                if cancel.wait(delay):
+                stop = self._stop_event(job)  # set once paused or cancelled
+                if stop is None or stop.wait(delay):
                     return None
                 delay = min(delay * 2, _SLOT_RETRY_CAP)
                 continue
@@ -1048,13 +1060,26 @@ class TransferQueue:
             self._delivery.mark_changed(job)
         assert job.executor is not None
         return FileTask(
-            job, index, record, attempt, job.executor, reservation.cancel_event, job.retry_policy
+            job,
+            index,
+            record,
+            attempt,
+            job.executor,
+            reservation.cancel_event,
+            job.retry_policy,
+            try_number=job.counted_attempts(index),
         )
 
     def _end_attempt_locked(
         self, task: FileTask, error: Failure | None, retry_delay: float | None
     ) -> bool:
-        """Record how a file's attempt ended; True if it now waits to be retried."""
+        """Record how a file's attempt ended; True if it now waits to be retried.
+
+        The caller gave the attempt's seat back and picks the next file after this:
+        a file stopped by a pause that was resumed meanwhile is back in line by then, and
+        may be that next file. No worker is started here: the seat is the caller's to
+        fill, and after ``shutdown(wait=False)`` nothing else would fill it.
+        """
         job = task.job
         if job.is_finished:  # cancelled meanwhile: terminal is final
             return False
@@ -1063,7 +1088,6 @@ class TransferQueue:
             self._delivery.mark_changed(job)
             if not job.is_paused:  # resumed before its executor stopped: it starts again
                 self._scheduler.add(job)
-                self._start_workers_locked()
             return False
         if error is not None and retry_delay is not None and not self._closed:
             try:

@@ -21,7 +21,7 @@ _shared: TransferQueue | None = None
 _configured_limit: int | None = None
 # Guards the making of _shared, so that threads that look it up at once get one queue.
 # Held only while the queue is made (which takes the process registry's lock inside, see
-# _process.py, never the other way round). Renewed in a forked child (see below).
+# process.py, never the other way round). Renewed in a forked child (see below).
 _shared_lock = threading.Lock()
 
 

@@ -33,6 +33,7 @@ class FileTask:
         "paused",
         "record",
         "retry_policy",
+        "try_number",
     )
 
     def __init__(
@@ -44,11 +45,18 @@ class FileTask:
         executor: Executor,
         cancel_event: threading.Event,
         retry_policy: RetryPolicy | None,
+        *,
+        try_number: int,
     ) -> None:
         self.job = job
         self.file_index = file_index
         self.record = record  # a record of the file (paths, size), to build the executor's from
-        self.attempt = attempt  # 1 for the file's first attempt
+        # 1 for the file's first attempt; the token that tells this attempt's progress
+        # reports from a later one's, so every attempt has its own, a paused one included.
+        self.attempt = attempt
+        # This attempt's number as the retry policy counts them: attempts that a pause
+        # ended are no failures, and are left out.
+        self.try_number = try_number
         self.executor = executor
         self.cancel_event = cancel_event
         self.retry_policy = retry_policy
@@ -115,9 +123,9 @@ class FileTask:
     def retry_delay(self, error: BaseException) -> float | None:
         """Seconds to wait before trying again after ``error``, or None for no retry."""
         policy = self.retry_policy
-        if policy is None or not policy.should_retry(error, self.attempt):
+        if policy is None or not policy.should_retry(error, self.try_number):
             return None
-        return policy.delay(self.attempt, random.random())  # jitter, not a secret
+        return policy.delay(self.try_number, random.random())  # jitter, not a secret
 
     def log_failure(self, error: BaseException, text: str, retry_delay: float | None) -> None:
         """Log a failed attempt, with its traceback; a cancellation is no failure.
@@ -144,7 +152,7 @@ class FileTask:
                 "file %s of job %s failed on attempt %d, retrying in %.3g s: %s",
                 file,
                 self.job.id,
-                self.attempt,
+                self.try_number,
                 retry_delay,
                 text,
                 exc_info=error,

@@ -39,8 +39,11 @@ class TransferFile:
     (``"FileExistsError"``), any other by module and qualified name
     (``"botocore.exceptions.ClientError"``); the files a cancelled job ended have
     ``"transferqueue.TransferCancelled"``.
-    ``attempts`` counts the executor calls started for this file (0 until it first
-    starts; the record an executor is given carries its own attempt's number).
+    ``attempts`` counts the times this file was started (0 until it first starts; the
+    record an executor is given carries its own attempt's number), those that a pause of
+    its job ended included. A pause is no failure: the retry policy (its
+    ``max_attempts`` and its backoff) counts only the attempts that no pause ended, so
+    ``attempts`` can exceed ``max_attempts``.
     ``retry_at`` is set while the file waits to be retried: when it will be tried again.
     """
 

@@ -222,9 +222,10 @@ class RedisBackend:
 
     # -- slots -----------------------------------------------------------------------------
 
-    def acquire_slot(self, cancelled: Callable[[], bool]) -> Slot | None:
-        """Wait for a cluster-wide slot; None once ``cancelled()``."""
-        return self._in_this_process().acquire(cancel=cancelled)
+    def acquire_slot(self, stopped: Callable[[], bool]) -> Slot | None:
+        """Wait for a cluster-wide slot; None once ``stopped()`` (the file's job was
+        cancelled or paused)."""
+        return self._in_this_process().acquire(cancel=stopped)
 
     def may_reuse(self, slot: object, taken_at: float) -> bool:
         """Whether ``slot`` may serve this process's next file: taken less than
@@ -496,12 +497,17 @@ class RedisBackend:
         resume it ("resume"), and wait (at most :data:`CANCEL_TIMEOUT`) until the
         registry shows it so.
 
+        Done means that an event of the job written after the request says so, even if
+        the job has moved on since (a resumed job that completed before this looked, a
+        paused one that another process resumed at once).
+
         Raises JobNotFoundError when the registry has no such job, JobStateError when
         its status does not allow it (it is finished, paused already, or not paused) or
-        it ends meanwhile, and TimeoutError, naming the owner, when the owner does not
+        it ends first, and TimeoutError, naming the owner, when the owner does not
         confirm in time.
         """
         self._sweep_if_due()
+        since = self._registry.stream_tail(job_id)  # first: no later event is missed
         state = self._registry.read_state(job_id)
         if state is None:
             raise JobNotFoundError(job_id)
@@ -512,21 +518,21 @@ class RedisBackend:
         if status in TERMINAL_STATUSES or (status == "paused") is pausing or owner is None:
             raise JobStateError(job_id, status, action)
         if owner == self.owner_id:  # ours, yet not running here: nothing to ask
-            raise JobStateError(job_id, f"{status} but no longer run by this process", action)
+            raise JobStateError(job_id, status, action, "but no longer run by this process")
         self._cancels.send(owner, job_id, requester(), action)
         logger.info("job %s %s requested from this process of its owner %s", job_id, action, owner)
         wanted = _PAUSED if pausing else _RUNNING
         try:
-            job = self._registry.wait(
-                job_id, CANCEL_TIMEOUT, self._sweep_if_due, wanted | TERMINAL_STATUSES
+            reached = self._registry.wait_for_status(
+                job_id, since, wanted, CANCEL_TIMEOUT, self._sweep_if_due
             )
         except TimeoutError:
             raise TimeoutError(
                 f"the owner {owner} of transfer job {job_id} did not confirm the {action} "
                 f"within {CANCEL_TIMEOUT:g} s (the request waits for it for a minute)"
             ) from None
-        if job.status.value not in wanted:  # it ended first
-            raise JobStateError(job_id, job.status.value, action)
+        if reached not in wanted:  # it ended first
+            raise JobStateError(job_id, reached, action)
 
     def forget_ended_before(self, cutoff: datetime | None) -> list[str]:
         """Forget the registry's jobs that ended at or before ``cutoff`` (None: all)."""

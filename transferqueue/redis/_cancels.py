@@ -190,7 +190,7 @@ class CancelListener:
                     logging.WARNING, "could not read cancel requests from Redis: %s", exc
                 )
             self._failing = True
-            self._loop.pause(RETRY_AFTER_FAILURE)
+            self._loop.rest(RETRY_AFTER_FAILURE)
             return
         self._failing = False
         for job_id, by, action in requests:

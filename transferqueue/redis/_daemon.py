@@ -23,8 +23,10 @@ class DaemonLoop:
     ``has_work`` the thread runs until :meth:`stop`.
 
     What ``step()`` raises is logged as ``failure`` (an ERROR with the traceback) and the
-    steps go on: a bug in one must not end the thread's work for good. A daemon thread: a
-    process may exit without stopping it.
+    steps go on: a bug in one must not end the thread's work for good. What
+    ``has_work()`` raises is logged so too, and ends the thread as if it had no work: the
+    next :meth:`wake` starts another. A daemon thread: a process may exit without
+    stopping it.
     """
 
     def __init__(
@@ -70,14 +72,18 @@ class DaemonLoop:
             self._thread, self._started = thread, True
 
     def soon(self) -> None:
-        """End the thread's current wait: its next step comes now."""
+        """End the thread's current wait (or its next one): its next step comes now."""
         self._soon.set()
 
-    def pause(self, seconds: float) -> None:
+    def rest(self, seconds: float) -> None:
         """Wait up to ``seconds``, less once :meth:`stop` or :meth:`soon` was called (for
-        a step that waits before trying again)."""
-        self._soon.wait(seconds)
-        self._soon.clear()
+        a step that waits before trying again).
+
+        Only a wait that a :meth:`soon` ended takes it back: one that comes as the wait
+        runs out is kept for the next wait, which then ends at once.
+        """
+        if self._soon.wait(seconds):
+            self._soon.clear()
 
     def stop(self, interrupt: Callable[[], None] | None = None) -> None:
         """End the thread and start no other: call ``interrupt()`` to end a step that
@@ -92,17 +98,31 @@ class DaemonLoop:
             thread.join()
 
     def _run(self) -> None:
+        try:
+            self._steps()
+        finally:
+            # However the thread ends, the next wake() must be free to start another.
+            with self._lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+
+    def _steps(self) -> None:
         wait = not self._at_once
         while not self._stopped.is_set():
             if wait and self._interval is not None:
-                self.pause(self._interval)
+                self.rest(self._interval)
                 if self._stopped.is_set():
-                    break
+                    return
             wait = True
             if self._has_work is not None:
                 with self._lock:
                     self._woken = False
-                if not self._has_work():
+                try:
+                    has_work = self._has_work()
+                except Exception as exc:  # noqa: BLE001 - a bug: logged, the next wake() retries
+                    log_in_queue_thread(logging.ERROR, self._failure, exc_info=exc)
+                    return
+                if not has_work:
                     with self._lock:
                         if not self._woken:
                             self._thread = None
@@ -113,5 +133,3 @@ class DaemonLoop:
                 self._step()
             except Exception as exc:  # noqa: BLE001 - a bug: the steps must go on
                 log_in_queue_thread(logging.ERROR, self._failure, exc_info=exc)
-        with self._lock:
-            self._thread = None

@@ -477,6 +477,55 @@ class JobRegistry:
             # (freezegun); one cut short by an event, what the clock says.
             remaining -= step if not reply else max(0.0, time.monotonic() - started)
 
+    def stream_tail(self, job_id: str) -> bytes:
+        """The id of the last entry of the job's stream ("0-0" with none): where
+        :meth:`wait_for_status` reads the job's later events from."""
+        return self._head_and_tail(job_id)[1]
+
+    def wait_for_status(
+        self,
+        job_id: str,
+        since: bytes,
+        wanted: frozenset[str],
+        seconds: float,
+        each_step: Callable[[], None],
+    ) -> str:
+        """Block until an event of the job written after the stream entry ``since``
+        says a status of ``wanted``, or a terminal one; return the first such status.
+
+        Its events, not its head: a status the job held only briefly (resumed, then
+        completed before anyone looked) is seen all the same. Calls ``each_step()``
+        before each step, as :meth:`wait`. Raises JobNotFoundError when the registry
+        forgets the job meanwhile, TimeoutError after ``seconds``.
+        """
+        remaining = seconds
+        stream = self.stream_key(job_id)
+        key = self.job_key(job_id)
+        client = self._client
+        cursor = since
+        while True:
+            each_step()
+            step = min(remaining, WAIT_STEP)
+            started = time.monotonic()
+            reply = self._connection.call(
+                "waiting for a job",
+                partial(client.xread, {stream: cursor}, count=100, block=max(1, int(step * 1000))),
+            )
+            for _, entries in cast(
+                list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], reply
+            ):
+                for entry_id, fields in entries:
+                    cursor = entry_id
+                    status = _head_status(fields.get(b"head", b""))
+                    if status is not None and (status in wanted or status in TERMINAL_STATUSES):
+                        return status
+            if not self._connection.call("reading a job", partial(client.exists, key)):
+                raise JobNotFoundError(job_id)
+            # As in wait(): a step that timed out used up its time.
+            remaining -= step if not reply else max(0.0, time.monotonic() - started)
+            if remaining <= 0:
+                raise TimeoutError(f"transfer job {job_id} did not reach {sorted(wanted)} in time")
+
     def read_state(self, job_id: str) -> tuple[str | None, str | None] | None:
         """The job's status and owner as the registry has them (each None where it holds
         no valid one); None if it has no such job."""

@@ -6,8 +6,8 @@ once complete. A failed or cancelled transfer removes the temporary file, so no 
 destination is ever left, and an existing destination is never clobbered unless asked.
 
 The temporary file is created exclusively, without following a link, and locked for its
-whole life (``_file_lock``), so that a later run can tell a file that a killed process
-left from one being written, and remove it (``_temporaries``).
+whole life (:mod:`.file_lock`), so that a later run can tell a file that a killed process
+left from one being written, and remove it (:mod:`.temporaries`).
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def atomic_destination(
 
     The temporary file, ``.NAME.<8 hex>.part``, is created exclusively (``O_EXCL``, no
     link followed) and holds an exclusive ``flock`` until its name is gone. The first call
-    for a folder in a while (see ``_temporaries``) first removes from it the temporaries
+    for a folder in a while (see :mod:`.temporaries`) first removes from it the temporaries
     that writers killed before they could clean up left behind.
     """
     # closefd=False: the descriptor, and with it the lock, outlives the stream until the
@@ -198,7 +198,7 @@ def atomic_file(
     on it (the local copy's kernel copy).
 
     ``folders``, shared by the writes of one copy, spares each write into a folder it
-    knows the folder's creation and sweep (see ``_known_folders``).
+    knows the folder's creation and sweep (see :mod:`.known_folders`).
     """
     path = os.fspath(destination)
     check_destination(path, overwrite=overwrite)

@@ -3,7 +3,7 @@ their names, how listings recognise them, and the removal of those a killed proc
 
 :func:`~transferqueue.executors.atomic_destination` writes to ``.NAME.<8 hex>.part``,
 created exclusively and held under an exclusive ``flock`` from creation to removal (see
-``_file_lock``). The kernel drops that lock when its holder dies, ``kill -9`` included,
+:mod:`.file_lock`). The kernel drops that lock when its holder dies, ``kill -9`` included,
 so a temporary nobody holds a lock on was left behind. :func:`sweep_stale_temporaries`
 removes such files from a folder, at most once per folder every :data:`_RESWEEP_SECONDS`
 in a process: one scan of the folder, not one per file written into it. The Hugging Face
