@@ -83,6 +83,7 @@ class FileTask:
             self.cancel_event,
             functools.partial(stop_event, self.job),
             bandwidth,
+            self.job.cancel_hooks.add,
         )
         try:
             self.executor(transferring_record(self.record, self.attempt), on_progress)
