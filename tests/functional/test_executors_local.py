@@ -1264,8 +1264,8 @@ def test_a_kept_copy_removed_meanwhile_is_started_again(tmp_path: Path) -> None:
 
 
 def test_a_kept_copy_goes_with_its_executor(tmp_path: Path) -> None:
-    """A paused job that is cancelled never resumes: its kept file is removed once the
-    executor is dropped (and at the interpreter's exit at the latest)."""
+    """Kept by a direct call (no queue, so no cancel to remove it): the kept file is
+    removed once the executor is dropped (and at the interpreter's exit at the latest)."""
     import gc
 
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
@@ -1277,6 +1277,41 @@ def test_a_kept_copy_goes_with_its_executor(tmp_path: Path) -> None:
     del copy
     gc.collect()
     assert _entries(tmp_path) == ["src.bin"]
+
+
+def test_a_stale_drop_leaves_the_copy_kept_since(tmp_path: Path) -> None:
+    """The cancel hook of a kept copy taken back (and kept again by a later pause) finds
+    another copy under its key: it leaves that one alone."""
+    from transferqueue.executors._local import kept_partials as _kept_partials
+
+    partials = _kept_partials.KeptPartials()
+    made = []
+    for name in ("one", "two"):
+        path = tmp_path / name
+        path.write_bytes(b"")
+        made.append(_kept_partials._Kept(str(path), os.open(path, os.O_RDONLY), (0,) * 5, 0))
+    partials.keep(("job", "s", "d"), made[0])
+    assert partials.take(("job", "s", "d")) is made[0]
+    partials.keep(("job", "s", "d"), made[1])
+    partials.drop(("job", "s", "d"), made[0])  # the first pause's hook, late
+    assert partials.take(("job", "s", "d")) is made[1]
+    assert _entries(tmp_path) == ["one", "two"]
+    for kept in made:
+        os.close(kept.fd)
+
+
+def test_a_kept_copy_of_another_process_is_closed_not_removed(tmp_path: Path) -> None:
+    """A kept copy made by another process (the parent of a fork) is never removed here,
+    only its descriptor closed."""
+    from transferqueue.executors._local import kept_partials as _kept_partials
+
+    path = tmp_path / "theirs"
+    path.write_bytes(b"")
+    fd = os.open(path, os.O_RDONLY)
+    theirs = _kept_partials._Kept(str(path), fd, (0,) * 5, 0, pid=os.getpid() + 1)
+    _kept_partials._discard(theirs)
+    assert _entries(tmp_path) == ["theirs"]
+    assert _closed(fd)
 
 
 def test_a_second_kept_copy_replaces_the_first(tmp_path: Path) -> None:
