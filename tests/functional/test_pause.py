@@ -558,7 +558,8 @@ def _paused_with_a_hook(queue: tq.TransferQueue, executor: DroppingOnCancel) -> 
     queue.pause_job(job_id)
     executor.allow(1)
     wait_for_job(queue, job_id, _stopped)
-    assert executor.written == {"src/file-0": bytearray(b"\x00" * 10 + b"\x0a" * 10)}
+    # 10 bytes, or 20 if the pause came after the first step's report
+    assert len(executor.written["src/file-0"]) in (10, 20)
     assert executor.seen == []
     return job_id
 

@@ -665,7 +665,7 @@ def test_a_forked_child_leaves_the_parents_kept_copies_alone() -> None:
     """A child forked while an executor keeps a paused copy forgets it (its inherited
     descriptor closed) and exits normally without removing it; a copy the child kept
     itself goes with the child. The parent's copy then resumes from where it stopped."""
-    parent, child = run_script(KEPT_COPY_SCRIPT, measured=False)
+    parent, child = run_script(KEPT_COPY_SCRIPT)
     assert parent["child_exit"] == 0, child
     assert child is not None
     assert child == {"inherited": False, "inherited_fd_open": False, "own": [child["own"][0]]}
