@@ -223,6 +223,24 @@ class ProgressCallback:
         self.raise_if_stopped()
 
 
+# The queue's on_progress of the attempt each worker thread runs (set by the worker
+# around the executor's call).
+_running = threading.local()
+
+
+def running_callback() -> ProgressCallback | None:
+    """The queue's :class:`ProgressCallback` of the attempt this thread runs, if it runs
+    one: what tells a ready-made executor its job when it was handed a wrapper of it (an
+    application's function that logs, say, and passes the bytes on)."""
+    callback: ProgressCallback | None = getattr(_running, "callback", None)
+    return callback
+
+
+def set_running_callback(callback: ProgressCallback | None) -> None:
+    """Record the attempt this thread runs from now on (None: none)."""
+    _running.callback = callback
+
+
 def _unregistered() -> None:
     """Unregisters a cancel hook that was never registered."""
 

@@ -1335,15 +1335,27 @@ class PausedBeforeCopy:
     the job before copying with the queue's own ``on_progress``: its first report then
     raises TransferPaused, and the copy keeps its first chunk."""
 
-    def __init__(self, copy: LocalCopy) -> None:
+    def __init__(self, copy: LocalCopy, *, wrapped: bool = False) -> None:
         self.copy = copy
+        self.wrapped = wrapped  # hand the copy a plain function around on_progress
         self.started, self.paused = threading.Event(), threading.Event()
 
     def __call__(self, file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
         if not self.started.is_set():
             self.started.set()
             assert self.paused.wait(WAIT)
-        self.copy(file, on_progress)
+        if self.wrapped:
+
+            class Wrapper:  # an application's: passes the bytes and the check on
+                def __call__(self, loaded: int) -> None:
+                    on_progress(loaded)
+
+                def raise_if_cancelled(self) -> None:
+                    on_progress.raise_if_cancelled()
+
+            self.copy(file, Wrapper())
+        else:
+            self.copy(file, on_progress)
 
 
 def _open_under(folder: Path) -> list[str]:
@@ -1377,10 +1389,14 @@ def _paused_with_a_kept_copy(
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
-def test_cancelling_a_paused_job_removes_its_kept_copy_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("wrapped", [False, True], ids=["on_progress", "wrapped"])
+def test_cancelling_a_paused_job_removes_its_kept_copy_at_once(
+    tmp_path: Path, wrapped: bool
+) -> None:
     """A paused job that is cancelled never resumes: the cancel removes its kept copy
-    and closes it, before cancel_job returns, while the executor lives on."""
-    executor = PausedBeforeCopy(LocalCopy(chunk_size=64 * KiB))
+    and closes it, before cancel_job returns, while the executor lives on; so too when
+    the copy was handed a function around the queue's on_progress."""
+    executor = PausedBeforeCopy(LocalCopy(chunk_size=64 * KiB), wrapped=wrapped)
     with tq.TransferQueue(1) as queue:
         job_id = _paused_with_a_kept_copy(queue, tmp_path, executor)
         assert queue.cancel_job(job_id)

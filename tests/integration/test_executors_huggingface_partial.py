@@ -18,7 +18,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -663,15 +663,24 @@ def test_a_download_paused_while_the_hub_sends_nothing_stops_at_once(
     assert hub.hub.seen()[1].range == f"bytes={kept}-"
 
 
-def _paused_download(queue: tq.TransferQueue, hub: RunningHub, tmp_path: Path) -> str:
+def _paused_download(
+    queue: tq.TransferQueue, hub: RunningHub, tmp_path: Path, *, wrapped: bool = False
+) -> str:
     """Queue train.csv, pause it mid-body; its job's id, once its partial file and
-    record are kept."""
+    record are kept. ``wrapped``: the download is handed a stand-in around the queue's
+    on_progress, which has its checks but no ``call_on_cancel``."""
     from tests.helpers.job_waits import wait_for_job
 
     chunk = 4096
     hub.hub.stall = Stall("train.csv", after=4 * chunk, resume=True)
     dest = tmp_path / "train.csv"
-    executor = HuggingFaceDownload(endpoint=hub.url, chunk_size=chunk)
+    download = HuggingFaceDownload(endpoint=hub.url, chunk_size=chunk)
+
+    def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        if wrapped:
+            on_progress = cast(tq.ProgressCallback, Wrapped(on_progress))
+        download(file, on_progress)
+
     files = [{"source_path": TRAIN_URL, "destination_path": str(dest), "size": len(TRAIN)}]
     job_id = queue.queue_job("huggingface", files, executor)
     assert hub.hub.stall.reached.wait(WAIT)
@@ -684,13 +693,30 @@ def _paused_download(queue: tq.TransferQueue, hub: RunningHub, tmp_path: Path) -
     return job_id
 
 
+class Wrapped:
+    """An application's wrapper of on_progress: the bytes and the checks passed on, but
+    not the job (no ``job_id``, no ``call_on_cancel``)."""
+
+    def __init__(self, on_progress: tq.ProgressCallback) -> None:
+        self.on_progress = on_progress
+
+    def __call__(self, loaded: int) -> None:
+        self.on_progress(loaded)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("job_id", "call_on_cancel"):
+            raise AttributeError(name)
+        return getattr(self.on_progress, name)
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["on_progress", "wrapped"])
 def test_cancelling_a_paused_download_removes_its_part_and_record(
-    hub: RunningHub, tmp_path: Path
+    hub: RunningHub, tmp_path: Path, wrapped: bool
 ) -> None:
     """A paused job that is cancelled never resumes: the cancel removes the partial file
-    and its record before cancel_job returns."""
+    and its record before cancel_job returns (handed a wrapper of on_progress too)."""
     with tq.TransferQueue(1) as queue:
-        job_id = _paused_download(queue, hub, tmp_path)
+        job_id = _paused_download(queue, hub, tmp_path, wrapped=wrapped)
         assert queue.cancel_job(job_id)
         assert list(tmp_path.iterdir()) == []
         assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.CANCELLED

@@ -47,7 +47,7 @@ import attrs
 
 from transferqueue._core.bandwidth import Pace
 from transferqueue._errors import TransferPaused
-from transferqueue._executor import ProgressCallback
+from transferqueue._executor import ProgressCallback, running_callback
 from transferqueue._records import TransferFile
 from transferqueue.executors._files.atomic import check_destination, make_parents
 from transferqueue.executors._files.file_lock import FileBusyError
@@ -170,7 +170,8 @@ class HuggingFaceDownload:
         finally:
             part.close()
             # Registered once unlocked: a job cancelled already runs the hook at once.
-            call_on_cancel = getattr(on_progress, "call_on_cancel", None)  # stand-ins lack it
+            # The queue's callback, even when on_progress wraps it (stand-ins lack it).
+            call_on_cancel = getattr(running_callback() or on_progress, "call_on_cancel", None)
             if paused and call_on_cancel is not None and os.path.lexists(part.path):
                 call_on_cancel(functools.partial(discard_partial, part.path))
 

@@ -8,6 +8,7 @@ import stat
 from typing import TYPE_CHECKING
 
 from transferqueue._core.bandwidth import Pace
+from transferqueue._executor import running_callback
 from transferqueue.executors._files.known_folders import KnownFolders
 from transferqueue.executors._verify import ChecksumMismatchError, file_sha256
 
@@ -180,14 +181,17 @@ class LocalCopy:
                     info.st_mtime_ns,
                     info.st_ctime_ns,  # changed by a rewrite whose mtime was set back
                 )
+                # The queue's callback names the job, even when on_progress wraps it;
+                # a direct call's stand-in may name one too.
+                owner = running_callback() or on_progress
                 with resumable_file(
                     self._kept,
-                    (getattr(on_progress, "job_id", None), source, destination),
+                    (getattr(owner, "job_id", None), source, destination),
                     identity,
                     overwrite=self._overwrite,
                     mtime_ns=mtime_ns,
                     folders=self._folders,
-                    call_on_cancel=getattr(on_progress, "call_on_cancel", None),
+                    call_on_cancel=getattr(owner, "call_on_cancel", None),
                 ) as (writer, offset):
                     if offset:  # a kept copy goes on where it stopped
                         os.lseek(reader, offset, os.SEEK_SET)
