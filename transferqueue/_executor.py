@@ -53,13 +53,17 @@ class ProgressCallback:
     Once the job is paused, the call raises :class:`TransferPaused` instead: the
     executor should stop there, keeping what it has if it can resume from it. Read
     :attr:`paused` or call :meth:`raise_if_paused` to check without reporting, and sleep
-    with :meth:`wait_stopped` to wake at a pause as well as at a cancel.
+    with :meth:`wait_stopped` to wake at a pause as well as at a cancel. An executor that
+    keeps something at a pause (a partial file to resume from) registers with
+    :meth:`call_on_cancel` what removes it, should the job be cancelled instead of
+    resumed; :attr:`job_id` tells the jobs apart.
     """
 
     __slots__ = (
         "_attempt",
         "_bandwidth",
         "_cancel_event",
+        "_cancel_hooks",
         "_index",
         "_job",
         "_report",
@@ -76,6 +80,9 @@ class ProgressCallback:
         cancel_event: threading.Event,
         stop_event: Callable[[], threading.Event | None],
         bandwidth: TokenBucket | None = None,
+        cancel_hooks: Callable[[Callable[[], object]], Callable[[], None]] = (
+            lambda hook: _unregistered
+        ),
     ) -> None:
         # ``report(index, attempt, loaded)`` records progress for the job and answers
         # GO_ON, STOP_CANCELLED or STOP_PAUSED.
@@ -91,6 +98,9 @@ class ProgressCallback:
         # afterwards is read as the pause, not as a failure of the file.
         self.told_to_pause = False
         self._bandwidth = bandwidth  # the queue's cap, shared by all its executors
+        # The queue's: registers a hook run once the job is cancelled (by default, for
+        # a callback made without a queue, none is ever run).
+        self._cancel_hooks = cancel_hooks
 
     def __call__(self, loaded: int) -> None:
         """Report ``loaded`` bytes done; values outside 0..size are clamped.
@@ -105,6 +115,32 @@ class ProgressCallback:
             if outcome == STOP_CANCELLED:
                 raise TransferCancelled(f"transfer job {self._job.id} was cancelled")
             self._pause()
+
+    @property
+    def job_id(self) -> str:
+        """The id of the job this file belongs to: what tells apart two jobs that
+        transfer the same file (to key what an executor keeps for a paused file by)."""
+        return self._job.id
+
+    def call_on_cancel(self, hook: Callable[[], object]) -> Callable[[], None]:
+        """Call ``hook()`` once the job is cancelled; return a function that unregisters
+        it.
+
+        For an executor that keeps something when its job is paused (a partial file to
+        resume from) and must remove it should the job be cancelled instead of resumed,
+        which no later attempt would then do: register the removal as it stops at the
+        pause, and unregister it when the resumed file takes the partial back. A hook
+        may be registered after the executor returned (the point of it) and from any
+        thread.
+
+        The hook runs once, in the thread that cancels the job (``cancel_job``,
+        ``shutdown``, ...), after the queue released its lock, so it may take its time
+        and call the queue; an exception it raises is logged and goes no further. It
+        runs as well when the whole job fails at once (its process declared lost by its
+        cluster), never when the job ends otherwise (its hooks are then dropped). A hook
+        registered once the job has ended runs at once, in the registering thread.
+        """
+        return self._cancel_hooks(hook)
 
     @property
     def cancelled(self) -> bool:
@@ -185,6 +221,28 @@ class ProgressCallback:
                 # Set by a pause the job has left already: the bytes were given back, so
                 # they are asked for again.
         self.raise_if_stopped()
+
+
+# The queue's on_progress of the attempt each worker thread runs (set by the worker
+# around the executor's call).
+_running = threading.local()
+
+
+def running_callback() -> ProgressCallback | None:
+    """The queue's :class:`ProgressCallback` of the attempt this thread runs, if it runs
+    one: what tells a ready-made executor its job when it was handed a wrapper of it (an
+    application's function that logs, say, and passes the bytes on)."""
+    callback: ProgressCallback | None = getattr(_running, "callback", None)
+    return callback
+
+
+def set_running_callback(callback: ProgressCallback | None) -> None:
+    """Record the attempt this thread runs from now on (None: none)."""
+    _running.callback = callback
+
+
+def _unregistered() -> None:
+    """Unregisters a cancel hook that was never registered."""
 
 
 def _as_int(loaded: object, what: str = "on_progress") -> int:

@@ -7,6 +7,7 @@ on Events, never on sleeps.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -1263,8 +1264,8 @@ def test_a_kept_copy_removed_meanwhile_is_started_again(tmp_path: Path) -> None:
 
 
 def test_a_kept_copy_goes_with_its_executor(tmp_path: Path) -> None:
-    """A paused job that is cancelled never resumes: its kept file is removed once the
-    executor is dropped (and at the interpreter's exit at the latest)."""
+    """Kept by a direct call (no queue, so no cancel to remove it): the kept file is
+    removed once the executor is dropped (and at the interpreter's exit at the latest)."""
     import gc
 
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
@@ -1278,6 +1279,41 @@ def test_a_kept_copy_goes_with_its_executor(tmp_path: Path) -> None:
     assert _entries(tmp_path) == ["src.bin"]
 
 
+def test_a_stale_drop_leaves_the_copy_kept_since(tmp_path: Path) -> None:
+    """The cancel hook of a kept copy taken back (and kept again by a later pause) finds
+    another copy under its key: it leaves that one alone."""
+    from transferqueue.executors._local import kept_partials as _kept_partials
+
+    partials = _kept_partials.KeptPartials()
+    made = []
+    for name in ("one", "two"):
+        path = tmp_path / name
+        path.write_bytes(b"")
+        made.append(_kept_partials._Kept(str(path), os.open(path, os.O_RDONLY), (0,) * 5, 0))
+    partials.keep(("job", "s", "d"), made[0])
+    assert partials.take(("job", "s", "d")) is made[0]
+    partials.keep(("job", "s", "d"), made[1])
+    partials.drop(("job", "s", "d"), made[0])  # the first pause's hook, late
+    assert partials.take(("job", "s", "d")) is made[1]
+    assert _entries(tmp_path) == ["one", "two"]
+    for kept in made:
+        os.close(kept.fd)
+
+
+def test_a_kept_copy_of_another_process_is_closed_not_removed(tmp_path: Path) -> None:
+    """A kept copy made by another process (the parent of a fork) is never removed here,
+    only its descriptor closed."""
+    from transferqueue.executors._local import kept_partials as _kept_partials
+
+    path = tmp_path / "theirs"
+    path.write_bytes(b"")
+    fd = os.open(path, os.O_RDONLY)
+    theirs = _kept_partials._Kept(str(path), fd, (0,) * 5, 0, pid=os.getpid() + 1)
+    _kept_partials._discard(theirs)
+    assert _entries(tmp_path) == ["theirs"]
+    assert _closed(fd)
+
+
 def test_a_second_kept_copy_replaces_the_first(tmp_path: Path) -> None:
     from transferqueue.executors._local import kept_partials as _kept_partials
 
@@ -1286,9 +1322,250 @@ def test_a_second_kept_copy_replaces_the_first(tmp_path: Path) -> None:
     for name in ("one", "two"):
         path = tmp_path / name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT)
-        made.append(_kept_partials._Kept(str(path), fd, (0, 0, 0, 0), 0))
-        partials.keep("s", "d", made[-1])
+        made.append(_kept_partials._Kept(str(path), fd, (0, 0, 0, 0, 0), 0))
+        partials.keep(("job", "s", "d"), made[-1])
     assert _entries(tmp_path) == ["two"]
-    assert partials.take("s", "d") == made[1]
+    assert partials.take(("job", "s", "d")) is made[1]
     assert not partials
     os.close(made[1].fd)
+
+
+class PausedBeforeCopy:
+    """An executor around ``copy`` that, on its first call, waits for the test to pause
+    the job before copying with the queue's own ``on_progress``: its first report then
+    raises TransferPaused, and the copy keeps its first chunk."""
+
+    def __init__(self, copy: LocalCopy, *, wrapped: bool = False) -> None:
+        self.copy = copy
+        self.wrapped = wrapped  # hand the copy a plain function around on_progress
+        self.started, self.paused = threading.Event(), threading.Event()
+
+    def __call__(self, file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        if not self.started.is_set():
+            self.started.set()
+            assert self.paused.wait(WAIT)
+        if self.wrapped:
+
+            class Wrapper:  # an application's: passes the bytes and the check on
+                def __call__(self, loaded: int) -> None:
+                    on_progress(loaded)
+
+                def raise_if_cancelled(self) -> None:
+                    on_progress.raise_if_cancelled()
+
+            self.copy(file, Wrapper())
+        else:
+            self.copy(file, on_progress)
+
+
+def _open_under(folder: Path) -> list[str]:
+    """The files under ``folder`` this process holds open (removed ones included)."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor, closed since
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(str(folder)):
+                held.append(target)
+    return held
+
+
+def _paused_with_a_kept_copy(
+    queue: tq.TransferQueue, tmp_path: Path, executor: PausedBeforeCopy
+) -> str:
+    """Queue a copy of a 200 KiB file with ``executor``, pause it mid-copy; its id."""
+    from tests.helpers.job_waits import wait_for_job
+
+    source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
+    _random_file(source, 200 * KiB)
+    job_id = queue.queue_job("local-upload", [_mapping(source, destination)], executor)
+    assert executor.started.wait(WAIT)
+    queue.pause_job(job_id)
+    executor.paused.set()
+    wait_for_job(queue, job_id, _paused_and_stopped)
+    (kept,) = _entries(destination.parent)
+    assert kept.startswith(".dst.bin.")
+    assert _open_under(tmp_path) == [str(destination.parent / kept)]
+    return job_id
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+@pytest.mark.parametrize("wrapped", [False, True], ids=["on_progress", "wrapped"])
+def test_cancelling_a_paused_job_removes_its_kept_copy_at_once(
+    tmp_path: Path, wrapped: bool
+) -> None:
+    """A paused job that is cancelled never resumes: the cancel removes its kept copy
+    and closes it, before cancel_job returns, while the executor lives on; so too when
+    the copy was handed a function around the queue's on_progress."""
+    executor = PausedBeforeCopy(LocalCopy(chunk_size=64 * KiB), wrapped=wrapped)
+    with tq.TransferQueue(1) as queue:
+        job_id = _paused_with_a_kept_copy(queue, tmp_path, executor)
+        assert queue.cancel_job(job_id)
+        assert _entries(tmp_path / "out") == []
+        assert _open_under(tmp_path) == []
+        assert not executor.copy._kept
+        assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.CANCELLED
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_a_shutdown_removes_the_kept_copy_of_a_paused_job(tmp_path: Path) -> None:
+    """shutdown() cancels a paused job (nothing could resume it): its kept copy goes."""
+    executor = PausedBeforeCopy(LocalCopy(chunk_size=64 * KiB))
+    queue = tq.TransferQueue(1)
+    try:
+        _paused_with_a_kept_copy(queue, tmp_path, executor)
+    finally:
+        queue.shutdown()
+    assert _entries(tmp_path / "out") == []
+    assert _open_under(tmp_path) == []
+
+
+def test_a_kept_copy_resumed_is_not_removed_by_a_later_cancel(tmp_path: Path) -> None:
+    """The kept copy taken back by the resumed file is no longer the cancel's to remove:
+    a cancel of the job after its resume leaves the copy it made in place."""
+    executor = PausedBeforeCopy(LocalCopy(chunk_size=64 * KiB))
+    with tq.TransferQueue(1) as queue:
+        job_id = _paused_with_a_kept_copy(queue, tmp_path, executor)
+        queue.resume_job(job_id)
+        assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+    assert _sha(tmp_path / "out" / "dst.bin") == _sha(tmp_path / "src.bin")
+    assert not executor.copy._kept
+
+
+def test_a_source_rewritten_in_place_with_its_mtime_restored_is_not_resumed(
+    tmp_path: Path,
+) -> None:
+    """The source is rewritten in place while paused (same inode, same size) and its
+    modification time set back, as ``cp -p`` or ``touch -r`` do: its change time tells,
+    so the copy starts again from byte 0 and holds only the new bytes."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    source.write_bytes(b"A" * 200 * KiB)
+    copy = LocalCopy(chunk_size=64 * KiB)
+    with pytest.raises(tq.TransferPaused):
+        copy(_file(source, destination), Progress(fail_at=64 * KiB, error=tq.TransferPaused("p")))
+    before = source.stat()
+    with source.open("r+b") as rewrite:
+        rewrite.write(b"B" * 200 * KiB)
+    os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = source.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        before.st_ino,
+        before.st_size,
+        before.st_mtime_ns,
+    )
+    progress = Progress()
+    copy(_file(source, destination), progress)
+    assert progress.values[:2] == [0, 64 * KiB]  # counted from 0 again
+    assert destination.read_bytes() == b"B" * 200 * KiB
+
+
+def _paused_direct(copy: LocalCopy, source: Path, destination: Path) -> int:
+    """Pause a direct copy after its first chunk; the descriptor of its kept copy."""
+    with pytest.raises(tq.TransferPaused):
+        copy(_file(source, destination), Progress(fail_at=64 * KiB, error=tq.TransferPaused("p")))
+    (fd,) = _temporary_descriptors(destination)
+    return fd
+
+
+def _temporary_descriptors(destination: Path) -> list[int]:
+    """This process's descriptors open on a hidden temporary file of ``destination``."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor, closed since
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(f"{destination.parent}{os.sep}.{destination.name}."):
+                held.append(int(fd))
+    return held
+
+
+def _closed(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError as exc:
+        return exc.errno == errno.EBADF
+    return False
+
+
+@pytest.mark.parametrize("failing", ["ftruncate", "lseek"])
+def test_a_resumed_copy_that_cannot_be_positioned_is_closed_and_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """Positioning the kept copy to go on fails (an I/O error): the copy fails with it,
+    its descriptor is closed and its file removed, nothing is kept."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    _random_file(source, 200 * KiB)
+    copy = LocalCopy(chunk_size=64 * KiB)
+    fd = _paused_direct(copy, source, destination)
+    real = getattr(os, failing)
+
+    def fails(target: int, *args: Any) -> Any:
+        if target == fd:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real(target, *args)
+
+    monkeypatch.setattr(os, failing, fails)
+    with pytest.raises(OSError, match="Input/output error") as raised:
+        copy(_file(source, destination), Progress())
+    assert raised.value.errno == errno.EIO
+    assert _closed(fd)
+    assert _entries(tmp_path) == ["src.bin"]
+    assert not copy._kept
+
+
+def test_a_pause_whose_copy_cannot_be_measured_is_still_a_pause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Measuring the copy at the pause fails: the pause is still what the copy raises,
+    and the copy, unusable, is closed and removed instead of kept."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    _random_file(source, 200 * KiB)
+    real_fstat = os.fstat
+    writers: list[int] = []
+
+    class PauseUnmeasured:
+        def __call__(self, loaded: int) -> None:
+            if loaded:
+                # From now on the temporary file cannot be measured.
+                writers.extend(_temporary_descriptors(destination))
+                monkeypatch.setattr(os, "fstat", fstat)
+                raise tq.TransferPaused("p")
+
+    def fstat(fd: int) -> os.stat_result:
+        if fd in writers:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real_fstat(fd)
+
+    copy = LocalCopy(chunk_size=64 * KiB)
+    with pytest.raises(tq.TransferPaused):
+        copy(_file(source, destination), PauseUnmeasured())
+    monkeypatch.setattr(os, "fstat", real_fstat)
+    assert len(writers) == 1
+    assert _closed(writers[0])
+    assert _entries(tmp_path) == ["src.bin"]
+    assert not copy._kept
+
+
+class JobProgress(Progress):
+    """A stand-in ``on_progress`` that names its job, as the queue's does."""
+
+    def __init__(self, job_id: str, fail_at: int | None = None) -> None:
+        super().__init__(fail_at, tq.TransferPaused("p") if fail_at is not None else None)
+        self.job_id = job_id
+
+
+def test_two_jobs_copying_the_same_file_keep_a_copy_each(tmp_path: Path) -> None:
+    """Two jobs copy the same source to the same destination with one executor, both
+    paused at different points: each resumes from its own kept copy."""
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    digest = _random_file(source, 300 * KiB)
+    copy = LocalCopy(chunk_size=64 * KiB, overwrite=True)
+    for job_id, at in (("a", 64 * KiB), ("b", 128 * KiB)):
+        with pytest.raises(tq.TransferPaused):
+            copy(_file(source, destination), JobProgress(job_id, fail_at=at))
+    assert len([name for name in _entries(tmp_path) if name.startswith(".dst.bin.")]) == 2
+    first = JobProgress("a")
+    copy(_file(source, destination), first)
+    assert first.values[:2] == [0, 128 * KiB]  # from a's 64 KiB, not b's 128 KiB
+    assert _sha(destination) == digest
+    second = JobProgress("b")
+    copy(_file(source, destination), second)
+    assert second.values[:2] == [0, 192 * KiB]

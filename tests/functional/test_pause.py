@@ -7,6 +7,7 @@ The executors' side (keeping and resuming a partial) is in test_pause_executors.
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 import threading
@@ -714,3 +715,81 @@ def test_a_pause_uses_up_none_of_the_files_retries(max_attempts: int) -> None:
     assert done.status is tq.TransferStatus.COMPLETED
     assert attempts == [1, 2, 3]
     assert done.files[0].attempts == 3  # every start, the paused one included
+
+
+class DroppingOnCancel(SteppedExecutor):
+    """A SteppedExecutor that, at a pause, registers with ``on_progress.call_on_cancel``
+    the removal of what it kept; the hook records what the queue says of the job when
+    it runs (which takes the queue's lock: it would wait for ever under it)."""
+
+    def __init__(self, queue: tq.TransferQueue) -> None:
+        super().__init__()
+        self.queue = queue
+        self.seen: list[tuple[str, tq.TransferStatus | None, int]] = []
+
+    def __call__(self, file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        try:
+            super().__call__(file, on_progress)
+        except tq.TransferPaused:
+            on_progress.call_on_cancel(functools.partial(self._drop, file, on_progress.job_id))
+            raise
+
+    def _drop(self, file: tq.TransferFile, job_id: str) -> None:
+        job = self.queue.get_job(job_id)
+        self.seen.append((job_id, None if job is None else job.status, threading.get_ident()))
+        with self._cond:
+            del self.written[file.source_path]
+
+
+def _paused_with_a_hook(queue: tq.TransferQueue, executor: DroppingOnCancel) -> str:
+    job_id = queue.queue_job("local-upload", make_files(1, size=30), executor)
+    executor.allow(1)
+    executor.wait_written("src/file-0", 10)
+    queue.pause_job(job_id)
+    executor.allow(1)
+    wait_for_job(queue, job_id, _stopped)
+    # 10 bytes, or 20 if the pause came after the first step's report
+    assert len(executor.written["src/file-0"]) in (10, 20)
+    assert executor.seen == []
+    return job_id
+
+
+def test_a_cancel_runs_the_hooks_of_a_paused_job_before_it_returns() -> None:
+    """cancel_job runs the hook the paused executor left, in the cancelling thread, after
+    the queue released its lock (the hook reads the job, cancelled already)."""
+    with tq.TransferQueue(1) as queue:
+        executor = DroppingOnCancel(queue)
+        job_id = _paused_with_a_hook(queue, executor)
+        assert queue.cancel_job(job_id)
+        assert executor.seen == [(job_id, tq.TransferStatus.CANCELLED, threading.get_ident())]
+        assert executor.written == {}
+        executor.allow_all()
+
+
+def test_a_shutdown_runs_the_hooks_of_the_paused_jobs_it_cancels() -> None:
+    queue = tq.TransferQueue(1)
+    executor = DroppingOnCancel(queue)
+    try:
+        job_id = _paused_with_a_hook(queue, executor)
+    finally:
+        executor.allow_all()
+        queue.shutdown()
+    assert executor.seen == [(job_id, tq.TransferStatus.CANCELLED, threading.get_ident())]
+    assert executor.written == {}
+
+
+def test_the_hooks_of_a_job_resumed_and_completed_never_run() -> None:
+    """Resumed, the file completes: the job ends without a cancel, its hooks are dropped
+    (the executor took back what it kept), and a shutdown afterwards runs nothing."""
+    queue = tq.TransferQueue(1)
+    executor = DroppingOnCancel(queue)
+    try:
+        job_id = _paused_with_a_hook(queue, executor)
+        executor.allow_all()
+        queue.resume_job(job_id)
+        assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
+    finally:
+        executor.allow_all()
+        queue.shutdown(cancel_jobs=True)
+    assert executor.seen == []
+    assert len(executor.written["src/file-0"]) == 30

@@ -18,7 +18,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -661,3 +661,113 @@ def test_a_download_paused_while_the_hub_sends_nothing_stops_at_once(
     assert done.status is tq.TransferStatus.COMPLETED
     assert_file(dest, TRAIN)
     assert hub.hub.seen()[1].range == f"bytes={kept}-"
+
+
+def _paused_download(
+    queue: tq.TransferQueue, hub: RunningHub, tmp_path: Path, *, wrapped: bool = False
+) -> str:
+    """Queue train.csv, pause it mid-body; its job's id, once its partial file and
+    record are kept. ``wrapped``: the download is handed a stand-in around the queue's
+    on_progress, which has its checks but no ``call_on_cancel``."""
+    from tests.helpers.job_waits import wait_for_job
+
+    chunk = 4096
+    hub.hub.stall = Stall("train.csv", after=4 * chunk, resume=True)
+    dest = tmp_path / "train.csv"
+    download = HuggingFaceDownload(endpoint=hub.url, chunk_size=chunk)
+
+    def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        if wrapped:
+            on_progress = cast(tq.ProgressCallback, Wrapped(on_progress))
+        download(file, on_progress)
+
+    files = [{"source_path": TRAIN_URL, "destination_path": str(dest), "size": len(TRAIN)}]
+    job_id = queue.queue_job("huggingface", files, executor)
+    assert hub.hub.stall.reached.wait(WAIT)
+    wait_for_job(queue, job_id, lambda job: job.files[0].loaded >= 2 * chunk)
+    queue.pause_job(job_id)
+    hub.hub.stall.release.set()  # the next chunk's report says: pause
+    wait_for_job(queue, job_id, lambda job: job.files[0].status is tq.TransferFileStatus.QUEUED)
+    (part,) = partials(tmp_path)
+    assert record_of(part).exists()
+    return job_id
+
+
+class Wrapped:
+    """An application's wrapper of on_progress: the bytes and the checks passed on, but
+    not the job (no ``job_id``, no ``call_on_cancel``)."""
+
+    def __init__(self, on_progress: tq.ProgressCallback) -> None:
+        self.on_progress = on_progress
+
+    def __call__(self, loaded: int) -> None:
+        self.on_progress(loaded)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("job_id", "call_on_cancel"):
+            raise AttributeError(name)
+        return getattr(self.on_progress, name)
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["on_progress", "wrapped"])
+def test_cancelling_a_paused_download_removes_its_part_and_record(
+    hub: RunningHub, tmp_path: Path, wrapped: bool
+) -> None:
+    """A paused job that is cancelled never resumes: the cancel removes the partial file
+    and its record before cancel_job returns (handed a wrapper of on_progress too)."""
+    with tq.TransferQueue(1) as queue:
+        job_id = _paused_download(queue, hub, tmp_path, wrapped=wrapped)
+        assert queue.cancel_job(job_id)
+        assert list(tmp_path.iterdir()) == []
+        assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.CANCELLED
+
+
+def test_a_shutdown_removes_the_part_of_a_paused_download(hub: RunningHub, tmp_path: Path) -> None:
+    queue = tq.TransferQueue(1)
+    try:
+        _paused_download(queue, hub, tmp_path)
+    finally:
+        queue.shutdown()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cancel_leaves_a_part_another_download_holds(tmp_path: Path) -> None:
+    """The cancel of a paused download finds its partial file held by another download
+    (of the same file into the same destination): that one owns it, nothing is removed;
+    nor is anything when the partial is gone, or another kind of file took its name."""
+    part = tmp_path / ".train.csv.tag.hfpart"
+    plant(part, b"abc", '"v"')
+    fd = open_locked(part, os.O_RDWR)
+    try:
+        _hub_partial.discard_partial(part)
+        assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+            [part.name, record_of(part).name]
+        )
+    finally:
+        os.close(fd)
+    _hub_partial.discard_partial(part)
+    assert list(tmp_path.iterdir()) == []
+    _hub_partial.discard_partial(part)  # gone already: nothing to do
+    part.mkdir()
+    _hub_partial.discard_partial(part)
+    assert part.is_dir()
+
+
+def test_a_cancel_leaves_a_part_moved_into_place_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partial file was moved into place by its owner between the cancel's open and
+    lock: the name leads elsewhere, and the file opened (now the destination) stays."""
+    part = tmp_path / f".x.abc{PARTIAL_SUFFIX}"
+    part.write_bytes(b"finished")
+    real = open_locked
+
+    def open_while_the_owner_finishes(target: Path, flags: int, mode: int = 0o666) -> int:
+        fd = real(target, flags, mode)
+        os.rename(target, tmp_path / "x")
+        return fd
+
+    monkeypatch.setattr(_hub_partial, "open_locked", open_while_the_owner_finishes)
+    _hub_partial.discard_partial(part)
+    assert [path.name for path in tmp_path.iterdir()] == ["x"]
+    assert (tmp_path / "x").read_bytes() == b"finished"

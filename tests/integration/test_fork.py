@@ -584,3 +584,92 @@ def test_multiprocessing_fork_child_runs_a_job_on_the_inherited_queue() -> None:
     assert all(name.startswith("transferqueue-worker") for name in child["workers"])
     assert parent["child_exit"] == 0
     assert parent["running_status"] == "completed"
+
+
+KEPT_COPY_SCRIPT = PREAMBLE + textwrap.dedent(
+    """
+    import tempfile
+
+    from transferqueue.executors import LocalCopy
+
+    folder = tempfile.mkdtemp()
+    source = os.path.join(folder, "src.bin")
+    with open(source, "wb") as out:
+        out.write(os.urandom(300 * 1024))
+
+
+    class Pausing:
+        # A direct call's on_progress: pauses the copy once it holds ``at`` bytes.
+        def __init__(self, at=None):
+            self.values, self.at = [], at
+
+        def __call__(self, loaded):
+            self.values.append(loaded)
+            if self.at is not None and loaded >= self.at:
+                raise tq.TransferPaused("paused")
+
+
+    def copy_of(name, progress):
+        record = tq.TransferFile(source, os.path.join(folder, name), 300 * 1024)
+        try:
+            copy(record, progress)
+        except tq.TransferPaused:
+            pass
+
+
+    def hidden():
+        return sorted(name for name in os.listdir(folder) if name.startswith("."))
+
+
+    copy = LocalCopy(chunk_size=64 * 1024)
+    copy_of("parent.bin", Pausing(at=64 * 1024))
+    (kept_fd,) = [
+        int(fd)
+        for fd in os.listdir("/proc/self/fd")
+        if os.path.realpath(f"/proc/self/fd/{fd}").startswith(os.path.join(folder, ".parent.bin."))
+    ]
+    before = hidden()
+    # Its thread is not the child's, whose normal exit would wait for it for ever.
+    faulthandler.cancel_dump_traceback_later()
+    pid = os.fork()
+    if pid == 0:
+        # The child: it holds none of the parent's kept copies (their descriptors are
+        # closed), keeps one of its own, then exits normally (atexit runs).
+        signal.alarm(20)
+        facts = {"inherited": bool(copy._kept)}
+        try:
+            os.fstat(kept_fd)
+            facts["inherited_fd_open"] = True
+        except OSError:
+            facts["inherited_fd_open"] = False
+        copy_of("child.bin", Pausing(at=64 * 1024))
+        facts["own"] = [name for name in hidden() if name.startswith(".child.bin.")]
+        report("child", facts)
+        sys.exit(0)
+    faulthandler.dump_traceback_later(40, exit=True)
+    _, status = os.waitpid(pid, 0)
+    facts = {"child_exit": os.waitstatus_to_exitcode(status), "before": before}
+    facts["after_child"] = hidden()
+    resumed = Pausing()
+    copy_of("parent.bin", resumed)
+    facts["resumed_from"] = resumed.values[:2]
+    with open(source, "rb") as one, open(os.path.join(folder, "parent.bin"), "rb") as two:
+        facts["same"] = one.read() == two.read()
+    facts["left"] = hidden()
+    report("parent", facts)
+    """
+)
+
+
+def test_a_forked_child_leaves_the_parents_kept_copies_alone() -> None:
+    """A child forked while an executor keeps a paused copy forgets it (its inherited
+    descriptor closed) and exits normally without removing it; a copy the child kept
+    itself goes with the child. The parent's copy then resumes from where it stopped."""
+    parent, child = run_script(KEPT_COPY_SCRIPT)
+    assert parent["child_exit"] == 0, child
+    assert child is not None
+    assert child == {"inherited": False, "inherited_fd_open": False, "own": [child["own"][0]]}
+    assert parent["after_child"] == parent["before"]  # the child's own copy went with it
+    assert parent["resumed_from"] == [0, 128 * 1024]
+    assert parent["same"] is True
+    assert parent["left"] == []

@@ -18,6 +18,7 @@ from transferqueue._executor import Executor
 from transferqueue._records import TransferFile, TransferJob, TransferProgress
 from transferqueue._records.enums import TransferFileStatus, TransferStatus, TransferType
 
+from .cancel_hooks import CancelHooks
 from .clock import utc_now
 from .failure import CANCELLED_TYPE, Failure
 
@@ -88,6 +89,7 @@ class Job:
         "_total_bytes",
         "_unreported",
         "cancel_event",
+        "cancel_hooks",
         "completed_at",
         "created_at",
         "error",
@@ -142,6 +144,9 @@ class Job:
         # True once ended by cancel() or fail_all(): its running executors are told to
         # stop (their on_progress raises TransferCancelled).
         self.halted = False
+        # What its executors left to undo should it be cancelled (a paused file's kept
+        # partial copy): run by the queue once it released its lock after the cancel.
+        self.cancel_hooks = CancelHooks()
         # Set while paused and once halted, for executors waiting in wait_stopped; made
         # on first use (most jobs are never paused nor waited so), dropped once terminal.
         self.stop_event: threading.Event | None = None
@@ -483,6 +488,8 @@ class Job:
         self._snapshot = None
 
     def _terminate(self, status: TransferStatus, error: str | None) -> None:
+        if not self.halted:  # ended by its files: nothing was left to undo
+            self.cancel_hooks.drop()
         self.status = status
         self.error = error
         self.completed_at = utc_now()

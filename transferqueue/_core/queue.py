@@ -317,6 +317,7 @@ class TransferQueue:
             if job is not None:
                 self._cancel_locked(job, _CANCELLED_BY_USER)
         if job is not None:
+            job.cancel_hooks.run()
             logger.info("job %s cancel requested", job_id)
             return True
         if known or self._backend is None:
@@ -429,6 +430,7 @@ class TransferQueue:
             if job is not None:
                 self._cancel_locked(job, _CANCELLED_BY_USER)
         if job is not None:
+            job.cancel_hooks.run()
             log_in_queue_thread(
                 logging.INFO, "job %s cancel requested by %s (another process)", job_id, requester
             )
@@ -455,6 +457,8 @@ class TransferQueue:
                 job.fail_all(failure)
                 self._retry_timer.discard(job)
                 self._job_ended_locked(job)
+        for job in ended:
+            job.cancel_hooks.run()
         if ended:
             log_in_queue_thread(
                 logging.ERROR,
@@ -652,10 +656,14 @@ class TransferQueue:
             )
         with self._lock:
             self._closed = True
-            for job in list(self._unfinished.values()):
+            cancelled = [
+                job
+                for job in self._unfinished.values()
                 # A paused job could never be resumed now (nothing may start): cancelled.
-                if cancel_jobs or job.is_paused:
-                    self._cancel_locked(job, _CANCELLED_BY_SHUTDOWN)
+                if cancel_jobs or job.is_paused
+            ]
+            for job in cancelled:
+                self._cancel_locked(job, _CANCELLED_BY_SHUTDOWN)
             # Files waiting to be retried give up now, with their last error.
             given_up = 0
             for job in self._retry_timer.clear():
@@ -668,6 +676,8 @@ class TransferQueue:
                     self._delivery.mark_changed(job)
             pools = [*self._retired_pools, *([self._pool] if self._pool else [])]
             timer_thread = self._retry_timer.thread()
+        for job in cancelled:
+            job.cancel_hooks.run()
         for pool in pools:
             pool.shutdown(wait=wait)
         if wait:
@@ -693,6 +703,8 @@ class TransferQueue:
             unfinished = list(self._unfinished.values())
             for job in unfinished:
                 self._cancel_locked(job, _CANCELLED_AT_EXIT)
+        for job in unfinished:
+            job.cancel_hooks.run()
         if unfinished:
             logger.warning("interpreter exit: cancelled %d unfinished jobs", len(unfinished))
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from transferqueue._errors import TransferCancelled, TransferPaused
-from transferqueue._executor import Executor, ProgressCallback
+from transferqueue._executor import Executor, ProgressCallback, set_running_callback
 from transferqueue._log import log_in_queue_thread
 from transferqueue._records import TransferFile
 
@@ -91,7 +91,9 @@ class FileTask:
             self.cancel_event,
             functools.partial(stop_event, self.job),
             bandwidth,
+            self.job.cancel_hooks.add,
         )
+        set_running_callback(on_progress)
         try:
             self.executor(transferring_record(self.record, self.attempt), on_progress)
         except BaseException as exc:  # noqa: BLE001 - a failing executor must not harm the worker
@@ -100,6 +102,8 @@ class FileTask:
             # A TransferPaused of its own making counts only while the job is paused.
             self.paused = on_progress.told_to_pause or _is_pause(exc, self.job)
             return exc
+        finally:
+            set_running_callback(None)
         return None
 
     def judge_failure(self, error: BaseException) -> tuple[Failure, float | None]:

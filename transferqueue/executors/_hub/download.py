@@ -37,6 +37,7 @@ mappings with a :class:`HuggingFaceDownload`.
 from __future__ import annotations
 
 import errno
+import functools
 import http.client
 import os
 import re
@@ -46,7 +47,7 @@ import attrs
 
 from transferqueue._core.bandwidth import Pace
 from transferqueue._errors import TransferPaused
-from transferqueue._executor import ProgressCallback
+from transferqueue._executor import ProgressCallback, running_callback
 from transferqueue._records import TransferFile
 from transferqueue.executors._files.atomic import check_destination, make_parents
 from transferqueue.executors._files.file_lock import FileBusyError
@@ -64,7 +65,7 @@ from .location import (
     parse_hf_url,
     token_value,
 )
-from .partial import OwnedPartial, ResumeRecord, partial_path
+from .partial import OwnedPartial, ResumeRecord, discard_partial, partial_path
 
 _CONTENT_RANGE = re.compile(r"bytes\s+([0-9]+)-([0-9]+)/([0-9]+|\*)")
 _SHA256 = re.compile(r'(?:W/)?"?([0-9a-f]{64})"?')
@@ -92,7 +93,9 @@ class HuggingFaceDownload:
     a file of ``size`` 0 (see the module's documentation: nothing is written without a
     bound). A paused job (``TransferPaused`` from ``on_progress``) keeps the partial
     file as a broken connection does, and the resumed file asks only for the rest. A
-    cancel or a refusal by the hub removes the partial file. An existing
+    cancel or a refusal by the hub removes the partial file (and its record), a cancel
+    of a paused job too, once the cancel released the queue's lock (see
+    :meth:`~transferqueue.ProgressCallback.call_on_cancel`). An existing
     destination is refused (``FileExistsError``) unless ``overwrite`` is true.
 
     Progress is reported after every ``chunk_size`` bytes written to the partial file
@@ -158,10 +161,19 @@ class HuggingFaceDownload:
                 f"partial file ({exc.strerror})",
                 exc.filename,
             ) from None
+        paused = False
         try:
             self._own(part, location, endpoint, token, destination, file.size, on_progress)
+        except TransferPaused:
+            paused = True
+            raise
         finally:
             part.close()
+            # Registered once unlocked: a job cancelled already runs the hook at once.
+            # The queue's callback, even when on_progress wraps it (stand-ins lack it).
+            call_on_cancel = getattr(running_callback() or on_progress, "call_on_cancel", None)
+            if paused and call_on_cancel is not None and os.path.lexists(part.path):
+                call_on_cancel(functools.partial(discard_partial, part.path))
 
     def _own(
         self,
@@ -179,7 +191,8 @@ class HuggingFaceDownload:
             part.move_into_place(destination, overwrite=self.overwrite)
             keep = True  # moved: nothing left to remove
         except TransferPaused:
-            # The job was paused: the resumed file goes on from here, as after a break.
+            # The job was paused: the resumed file goes on from here, as after a break;
+            # should the job be cancelled instead, the cancel removes it.
             keep = part.size() > 0 and part.record() is not None
             raise
         except (ConnectionError, TimeoutError) as exc:

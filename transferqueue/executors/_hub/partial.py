@@ -227,6 +227,24 @@ class OwnedPartial:
             os.unlink(self.record_path)
 
 
+def discard_partial(path: Path) -> None:
+    """Remove the partial file at ``path`` and its record, if they are there and no
+    download holds them (one that does owns them: it removes them or moves them into
+    place itself): for a paused download whose job was cancelled instead of resumed."""
+    try:
+        fd = open_locked(path, os.O_RDWR)
+    except OSError:  # missing, busy, or not a regular file we may take: not ours to remove
+        return
+    if not _names(path, fd):  # moved into place or removed between the open and the lock
+        os.close(fd)
+        return
+    part = OwnedPartial(path, fd)
+    try:
+        part.discard()
+    finally:
+        part.close()
+
+
 def _create(path: Path) -> int:
     """A new partial file at ``path``, created exclusively and locked."""
     try:

@@ -8,6 +8,7 @@ import stat
 from typing import TYPE_CHECKING
 
 from transferqueue._core.bandwidth import Pace
+from transferqueue._executor import running_callback
 from transferqueue.executors._files.known_folders import KnownFolders
 from transferqueue.executors._verify import ChecksumMismatchError, file_sha256
 
@@ -56,8 +57,9 @@ class LocalCopy:
     (``on_progress`` raises ``TransferPaused``), the copy keeps its temporary file, and
     the resumed file goes on from its length if the source is the same file, unchanged
     (else from byte 0): nothing already copied is copied again. Kept files are this
-    instance's, in memory; one whose job never resumes goes with the instance (see
-    ``_kept_partials``). Missing parent folders are
+    instance's, in memory, each for its job; one whose job is cancelled instead of
+    resumed is removed by the cancel (one kept by a direct call goes with the instance;
+    see ``kept_partials``). Missing parent folders are
     created; an instance remembers the folders it made or found, so that its next files
     there cost no ``mkdir`` (a folder removed meanwhile is made again). An existing
     destination is refused with ``FileExistsError`` unless ``overwrite`` is true. With
@@ -172,15 +174,24 @@ class LocalCopy:
                 raise _SourceFailed(exc) from None
             try:
                 mtime_ns = info.st_mtime_ns if self._preserve_mtime else None
-                identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+                identity = (
+                    info.st_dev,
+                    info.st_ino,
+                    info.st_size,
+                    info.st_mtime_ns,
+                    info.st_ctime_ns,  # changed by a rewrite whose mtime was set back
+                )
+                # The queue's callback names the job, even when on_progress wraps it;
+                # a direct call's stand-in may name one too.
+                owner = running_callback() or on_progress
                 with resumable_file(
                     self._kept,
-                    source,
-                    destination,
+                    (getattr(owner, "job_id", None), source, destination),
                     identity,
                     overwrite=self._overwrite,
                     mtime_ns=mtime_ns,
                     folders=self._folders,
+                    call_on_cancel=getattr(owner, "call_on_cancel", None),
                 ) as (writer, offset):
                     if offset:  # a kept copy goes on where it stopped
                         os.lseek(reader, offset, os.SEEK_SET)
