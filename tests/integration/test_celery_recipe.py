@@ -20,7 +20,13 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.redis_server import MISSING, REQUIRED, redis_server, redis_url  # noqa: F401
+from tests.helpers.redis_server import (  # noqa: F401
+    MISSING,
+    REQUIRED,
+    redis_server,
+    redis_url,
+    wait_until,
+)
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -151,7 +157,12 @@ def test_a_copy_handed_to_celery_is_followed_and_cancelled_through_gunicorn(
         stream.close()
         assert last[1]["files"][0]["errorType"] == "transferqueue.TransferCancelled"
         assert end == ("end", {"jobId": job_id, "status": "cancelled"})
-        assert client.lrange("transfers:test:cancelled", 0, -1) == [b"b.bin"]
+        # The job is cancelled at once; its executor, in the Celery worker, notices at its
+        # next report and notes it in Redis then.
+        wait_until(
+            lambda: client.lrange("transfers:test:cancelled", 0, -1) == [b"b.bin"],
+            "the Celery worker's executor noted the cancel",
+        )
         assert copy_state(web, made["task"], "status", celery_log)["status"] == "cancelled"
         assert os.listdir(published) == ["a.bin"]  # nothing of b.bin, not even a temporary
     assert worker.returncode == 0, celery_log.read_text()
