@@ -810,7 +810,7 @@ def list_s3_objects(
     ``FileNotFoundError``; a prefix with nothing under it gives an empty list.
 
     Keys are chosen by whoever writes to the bucket, so the part below the prefix must be
-    a safe relative name (see :mod:`._files.remote_names`): no leading ``/``, no empty,
+    a safe relative name (see ``executors._files.remote_names``): no leading ``/``, no empty,
     ``.`` or ``..`` segment, no NUL, no backslash; and a key ending in ``/`` that holds
     data cannot become a file. Such a key raises
     :class:`~transferqueue.executors.UnsafeRemoteNameError` (a ``ValueError``) naming

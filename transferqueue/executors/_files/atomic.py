@@ -173,7 +173,7 @@ def atomic_destination(
 
     The temporary file, ``.NAME.<8 hex>.part``, is created exclusively (``O_EXCL``, no
     link followed) and holds an exclusive ``flock`` until its name is gone. The first call
-    for a folder in a while (see :mod:`.temporaries`) first removes from it the temporaries
+    for a folder in a while (see the ``temporaries`` module) first removes from it the temporaries
     that writers killed before they could clean up left behind.
     """
     # closefd=False: the descriptor, and with it the lock, outlives the stream until the
