@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import TransferCancelled, TransferPaused
 from ._records import TransferFile, TransferStatus
@@ -234,6 +234,17 @@ def running_callback() -> ProgressCallback | None:
     application's function that logs, say, and passes the bytes on)."""
     callback: ProgressCallback | None = getattr(_running, "callback", None)
     return callback
+
+
+def cap_carrier(on_progress: object) -> Any:
+    """What carries the queue's bandwidth cap and stop checks for a ready-made executor
+    handed ``on_progress``: ``on_progress`` itself when it offers ``throttle`` (the
+    queue's callback, or a stand-in that wraps it whole), else the queue's callback of
+    the attempt this thread runs (``on_progress`` is then a plain function around it),
+    else ``on_progress`` (called directly, without a queue: no cap)."""
+    if hasattr(on_progress, "throttle"):
+        return on_progress
+    return running_callback() or on_progress
 
 
 def set_running_callback(callback: ProgressCallback | None) -> None:

@@ -11,7 +11,7 @@ import math
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -21,6 +21,7 @@ from tests.helpers.job_waits import wait_for_job
 from tests.helpers.metered import Metered
 from transferqueue._cli import main as _cli
 from transferqueue._cli import run_copy as _cli_copy
+from transferqueue._core.bandwidth import TokenBucket
 from transferqueue.executors import LocalCopy
 from transferqueue.executors._local import kernel_copy as _kernel_copy
 
@@ -197,6 +198,35 @@ def test_a_local_copy_draws_every_byte_from_the_cap(
     assert destination.read_bytes() == data
     assert sum(meter.amounts) == len(data)
     assert all(0 < amount <= 8 * MiB for amount in meter.amounts)
+
+
+@pytest.mark.parametrize("checksum", [False, True], ids=["copy", "copy-and-check"])
+def test_a_local_copy_handed_a_plain_wrapper_still_draws_from_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, checksum: bool
+) -> None:
+    """An application's function around ``on_progress`` (one that logs and passes the
+    bytes on, say) leaves the cap in force: every byte the copy moves is drawn from the
+    queue's bucket all the same."""
+    drawn: list[int] = []
+    take = TokenBucket.take
+
+    def counting(bucket: TokenBucket, amount: int, stop: threading.Event | None = None) -> bool:
+        drawn.append(amount)
+        return take(bucket, amount, stop)
+
+    monkeypatch.setattr(TokenBucket, "take", counting)
+    copy = LocalCopy(checksum=checksum)
+
+    def wrapped(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        copy(file, cast(tq.ProgressCallback, lambda loaded: on_progress(loaded)))
+
+    cap = 1 << 40  # high: nothing waits
+    queue, job_id, destination, data = _local_job(tmp_path, wrapped, cap, 3 * MiB + 5)
+    with queue:
+        job = queue.wait(job_id, timeout=WAIT)
+    assert job.status == "completed", job.files[0].error
+    assert destination.read_bytes() == data
+    assert sum(drawn) == len(data)
 
 
 @pytest.mark.parametrize("kernel", [True, False], ids=["kernel-copy", "read-write"])

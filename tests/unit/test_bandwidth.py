@@ -121,6 +121,19 @@ def test_a_refund_lets_those_behind_go_sooner() -> None:
     assert bucket.delay(behind) == pytest.approx(1.0)
 
 
+def test_a_refund_after_a_long_wait_lets_no_burst_through() -> None:
+    """A wait stopped when the cap had nearly allowed its bytes gives back only what is
+    left to allow: the next request still waits at the cap's rate."""
+    clock = Clock()
+    bucket = TokenBucket(1000, clock=clock)
+    waited = cast(float, bucket.reserve(10_000))
+    clock.advance(9.9)
+    assert bucket.delay(waited) == pytest.approx(0.05)  # 9,950 of its bytes allowed
+    bucket.refund(10_000)  # paused or cancelled then
+    after = cast(float, bucket.reserve(9000))
+    assert bucket.delay(after) == pytest.approx(8.95)
+
+
 def test_take_returns_false_at_once_when_cancelled_and_gives_the_bytes_back() -> None:
     clock = Clock()
     bucket = TokenBucket(100, clock=clock)

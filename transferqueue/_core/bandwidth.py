@@ -163,9 +163,13 @@ class TokenBucket:
 
     def refund(self, amount: int) -> None:
         """Give back ``amount`` bytes reserved but never moved (a wait stopped early), so
-        that those waiting behind them need not wait for them."""
+        that those waiting behind them need not wait for them.
+
+        Never beyond the burst ahead of what is granted: bytes the cap had allowed already
+        while the wait went on were spent by the wait, and giving them back as well would
+        let the next requests through at once, far above the cap."""
         with self._lock:
-            self._allowed += amount
+            self._allowed = min(self._allowed + amount, self._granted + self._burst())
 
     def take(self, amount: int, stop: threading.Event | None = None) -> bool:
         """Block until ``amount`` bytes may move; True then, False as soon as

@@ -27,7 +27,7 @@ from s3transfer.manager import TransferManager
 from s3transfer.subscribers import BaseSubscriber
 
 from transferqueue._errors import TransferCancelled, TransferPaused
-from transferqueue._executor import ProgressCallback
+from transferqueue._executor import ProgressCallback, cap_carrier
 from transferqueue._records import TransferFile
 from transferqueue.executors._compare import (
     FileFacts,
@@ -237,7 +237,7 @@ class _Throttle(BaseSubscriber):
 
 def _subscribers(on_progress: ProgressCallback, *others: BaseSubscriber) -> list[BaseSubscriber]:
     """``others``, with a :class:`_Throttle` when ``on_progress`` carries a queue's cap."""
-    throttle = getattr(on_progress, "throttle", None)
+    throttle = getattr(cap_carrier(on_progress), "throttle", None)
     return [*others, _Throttle(throttle)] if throttle is not None else list(others)
 
 

@@ -47,7 +47,7 @@ import attrs
 
 from transferqueue._core.bandwidth import Pace
 from transferqueue._errors import TransferPaused
-from transferqueue._executor import ProgressCallback, running_callback
+from transferqueue._executor import ProgressCallback, cap_carrier, running_callback
 from transferqueue._records import TransferFile
 from transferqueue.executors._files.atomic import check_destination, make_parents
 from transferqueue.executors._files.file_lock import FileBusyError
@@ -300,7 +300,7 @@ class HuggingFaceDownload:
         on_progress: ProgressCallback,
     ) -> int:
         reported = offset
-        pace = Pace(on_progress, self.chunk_size)
+        pace = Pace(cap_carrier(on_progress), self.chunk_size)
         while True:
             try:
                 data = response.read1(pace.step())

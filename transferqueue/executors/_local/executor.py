@@ -8,7 +8,7 @@ import stat
 from typing import TYPE_CHECKING
 
 from transferqueue._core.bandwidth import Pace
-from transferqueue._executor import running_callback
+from transferqueue._executor import cap_carrier, running_callback
 from transferqueue.executors._files.known_folders import KnownFolders
 from transferqueue.executors._verify import ChecksumMismatchError, file_sha256
 
@@ -197,7 +197,7 @@ class LocalCopy:
                         os.lseek(reader, offset, os.SEEK_SET)
                     expected = info.st_size
                     copied = None
-                    pace = Pace(on_progress, chunk_size)
+                    pace = Pace(cap_carrier(on_progress), chunk_size)
                     if expected > offset:  # an empty file (or one of /proc) is read: one call
                         try:
                             copied = copy_in_kernel(reader, writer, pace, on_progress, start=offset)
@@ -210,7 +210,7 @@ class LocalCopy:
                             reader, writer, pace, chunk_size, expected, on_progress, offset
                         )
                     if self._checksum:  # the whole copy, a resumed one's kept bytes included
-                        _check_copy(reader, writer, destination, on_progress)
+                        _check_copy(reader, writer, destination, cap_carrier(on_progress))
             finally:
                 os.close(reader)
         except _SourceFailed as failed:
