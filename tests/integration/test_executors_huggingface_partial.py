@@ -731,6 +731,50 @@ def test_a_shutdown_removes_the_part_of_a_paused_download(hub: RunningHub, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_resumed_download_takes_back_what_the_cancel_would_remove(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    """Paused, resumed and completed, a file's partial is no longer the job's: a later
+    cancel of the job (another of its files still running) leaves alone the partial
+    file that another download of the same file keeps there by then."""
+    from tests.helpers.job_waits import wait_for_job
+
+    chunk = 4096
+    hub.hub.stall = Stall("train.csv", after=4 * chunk, resume=True)
+    dest = tmp_path / "train.csv"
+    download = HuggingFaceDownload(endpoint=hub.url, chunk_size=chunk, overwrite=True)
+    blocking = threading.Event()
+
+    def executor(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        if file.source_path == TRAIN_URL:
+            download(file, on_progress)
+            return
+        blocking.set()
+        assert on_progress.wait_cancelled(WAIT)
+        on_progress(0)  # raises TransferCancelled
+
+    files = [
+        {"source_path": TRAIN_URL, "destination_path": str(dest), "size": len(TRAIN)},
+        {"source_path": "blocker", "destination_path": str(tmp_path / "b"), "size": 1},
+    ]
+    with tq.TransferQueue(1) as queue:
+        job_id = queue.queue_job("huggingface", files, executor)
+        assert hub.hub.stall.reached.wait(WAIT)
+        wait_for_job(queue, job_id, lambda job: job.files[0].loaded >= 2 * chunk)
+        queue.pause_job(job_id)
+        hub.hub.stall.release.set()  # the next chunk's report says: pause
+        wait_for_job(queue, job_id, lambda job: job.files[0].status is tq.TransferFileStatus.QUEUED)
+        queue.resume_job(job_id)
+        assert blocking.wait(WAIT)  # the first file is done, the second runs
+        assert_file(dest, TRAIN)
+        part = HuggingFaceDownload.partial_path(dest, TRAIN_URL)
+        plant(part, b"abc", '"v"')  # as another job's paused download of it keeps it
+        assert queue.cancel_job(job_id)
+        assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.CANCELLED
+    assert part.read_bytes() == b"abc"
+    assert record_of(part).exists()
+
+
 def test_a_cancel_leaves_a_part_another_download_holds(tmp_path: Path) -> None:
     """The cancel of a paused download finds its partial file held by another download
     (of the same file into the same destination): that one owns it, nothing is removed;

@@ -41,6 +41,8 @@ import functools
 import http.client
 import os
 import re
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -126,6 +128,12 @@ class HuggingFaceDownload:
         self.overwrite = overwrite
         self.chunk_size = chunk_size
         self.timeout = float(timeout)
+        # What removes each partial file kept by a pause, should its job be cancelled,
+        # by (job id, partial path): unregistered when the resumed file takes it back,
+        # so that a later cancel of the job leaves alone what another download keeps
+        # there by then. Rule of the lock: held only to read and change the dict.
+        self._kept_lock = threading.Lock()
+        self._kept: dict[tuple[str, Path], Callable[[], None]] = {}
 
     def __repr__(self) -> str:
         return (
@@ -161,6 +169,10 @@ class HuggingFaceDownload:
                 f"partial file ({exc.strerror})",
                 exc.filename,
             ) from None
+        # The queue's callback, even when on_progress wraps it (stand-ins lack it).
+        callback = running_callback() or on_progress
+        kept = (getattr(callback, "job_id", None), part.path)
+        self._take_back(kept)
         paused = False
         try:
             self._own(part, location, endpoint, token, destination, file.size, on_progress)
@@ -170,10 +182,48 @@ class HuggingFaceDownload:
         finally:
             part.close()
             # Registered once unlocked: a job cancelled already runs the hook at once.
-            # The queue's callback, even when on_progress wraps it (stand-ins lack it).
-            call_on_cancel = getattr(running_callback() or on_progress, "call_on_cancel", None)
+            call_on_cancel = getattr(callback, "call_on_cancel", None)
             if paused and call_on_cancel is not None and os.path.lexists(part.path):
-                call_on_cancel(functools.partial(discard_partial, part.path))
+                self._keep(kept, call_on_cancel)
+
+    def _keep(
+        self,
+        kept: tuple[str | None, Path],
+        call_on_cancel: Callable[[Callable[[], object]], Callable[[], None]],
+    ) -> None:
+        """Have a cancel of the paused job remove its kept partial file, until the
+        resumed file takes it back (:meth:`_take_back`)."""
+        job_id, path = kept
+        if job_id is None:  # no job to key it by: the hook stays until the job ends
+            call_on_cancel(functools.partial(discard_partial, path))
+            return
+        key = (job_id, path)
+        ran = False
+        unregister: Callable[[], None] | None = None
+
+        def discard() -> None:
+            nonlocal ran
+            with self._kept_lock:
+                ran = True
+                if unregister is not None and self._kept.get(key) is unregister:
+                    del self._kept[key]
+            discard_partial(path)
+
+        unregister = call_on_cancel(discard)  # runs it at once if the job ended
+        with self._kept_lock:
+            if not ran:
+                self._kept[key] = unregister
+
+    def _take_back(self, kept: tuple[str | None, Path]) -> None:
+        """The resumed file holds its partial file again: a cancel of its job no longer
+        removes it."""
+        job_id, path = kept
+        if job_id is None:
+            return
+        with self._kept_lock:
+            unregister = self._kept.pop((job_id, path), None)
+        if unregister is not None:
+            unregister()
 
     def _own(
         self,
