@@ -18,7 +18,7 @@ import pytest
 import transferqueue as tq
 from tests.helpers.bounds import WAIT
 from tests.helpers.event_recorder import EventRecorder
-from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.executors import GatedExecutor, SlowToStop, noop_executor
 from tests.helpers.file_lists import make_files
 from tests.helpers.job_waits import wait_for_job
 from transferqueue.redis import _wire
@@ -369,31 +369,15 @@ def test_a_transfer_paused_of_its_own_while_running_is_a_failure(queue: tq.Trans
 def test_resumed_before_the_executor_stopped(queue: tq.TransferQueue) -> None:
     """Told to pause, the executor is slow to stop; the job is resumed meanwhile: its
     file starts again as soon as the executor stopped."""
-    started, proceed, told, go_on = (threading.Event() for _ in range(4))
-    attempts: list[int] = []
-
-    def slow_to_stop(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
-        attempts.append(file.attempts)
-        if len(attempts) == 1:
-            started.set()
-            assert proceed.wait(WAIT)
-            try:
-                on_progress(1)
-            except tq.TransferPaused:
-                told.set()
-                assert go_on.wait(WAIT)
-                raise
-        on_progress(file.size)
-
-    job_id = queue.queue_job("local-upload", make_files(1), slow_to_stop)
-    assert started.wait(WAIT)
+    executor = SlowToStop()
+    job_id = queue.queue_job("local-upload", make_files(1), executor)
+    assert executor.started.wait(WAIT)
     queue.pause_job(job_id)
-    proceed.set()
-    assert told.wait(WAIT)
+    assert executor.told.wait(WAIT)
     queue.resume_job(job_id)
-    go_on.set()
+    executor.go_on.set()
     assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
-    assert attempts == [1, 2]
+    assert executor.attempts == [1, 2]
 
 
 def test_progress_callback_pause_checks(queue: tq.TransferQueue) -> None:
@@ -617,65 +601,37 @@ def test_a_job_of_skipped_files_only_cannot_be_paused(queue: tq.TransferQueue) -
 def test_the_worker_whose_executor_stopped_runs_the_resumed_file() -> None:
     """Resumed before its executor stopped, the file goes back in line and the worker
     that gave its seat back takes it: no second worker thread is started for it."""
-    started, told, go_on = (threading.Event() for _ in range(3))
-    threads: list[threading.Thread] = []
-
-    def slow_to_stop(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
-        threads.append(threading.current_thread())
-        if len(threads) == 1:
-            started.set()
-            try:
-                assert on_progress.wait_stopped(WAIT)
-                on_progress(1)
-            except tq.TransferPaused:
-                told.set()
-                assert go_on.wait(WAIT)
-                raise
-
+    executor = SlowToStop()
     with tq.TransferQueue(2) as queue:  # a free seat, where a second worker could start
-        job_id = queue.queue_job("local-upload", make_files(1), slow_to_stop)
-        assert started.wait(WAIT)
+        job_id = queue.queue_job("local-upload", make_files(1), executor)
+        assert executor.started.wait(WAIT)
         queue.pause_job(job_id)
-        assert told.wait(WAIT)
+        assert executor.told.wait(WAIT)
         queue.resume_job(job_id)
-        go_on.set()
+        executor.go_on.set()
         assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
-    assert len(threads) == 2
-    assert threads[0] is threads[1]
+    assert len(executor.threads) == 2
+    assert executor.threads[0] is executor.threads[1]
 
 
 def test_a_job_resumed_while_its_executor_stops_still_runs_after_shutdown() -> None:
     """As with a backend: shut down without waiting while the resumed file's executor
     stops, the file still runs to the job's end."""
-    started, told, go_on = (threading.Event() for _ in range(3))
-    calls: list[int] = []
-
-    def slow_to_stop(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
-        calls.append(file.attempts)
-        if len(calls) == 1:
-            started.set()
-            try:
-                assert on_progress.wait_stopped(WAIT)
-                on_progress(1)
-            except tq.TransferPaused:
-                told.set()
-                assert go_on.wait(WAIT)
-                raise
-
+    executor = SlowToStop()
     queue = tq.TransferQueue(1)
     try:
-        job_id = queue.queue_job("local-upload", make_files(1), slow_to_stop)
-        assert started.wait(WAIT)
+        job_id = queue.queue_job("local-upload", make_files(1), executor)
+        assert executor.started.wait(WAIT)
         queue.pause_job(job_id)
-        assert told.wait(WAIT)
+        assert executor.told.wait(WAIT)
         queue.resume_job(job_id)
         queue.shutdown(wait=False)
-        go_on.set()
+        executor.go_on.set()
         assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
     finally:
-        go_on.set()
+        executor.go_on.set()
         queue.shutdown()
-    assert calls == [1, 2]
+    assert executor.attempts == [1, 2]
 
 
 @pytest.mark.parametrize("max_attempts", [2, 3])

@@ -75,3 +75,31 @@ class GatedExecutor:
         """Wake blocked executors so they re-check cancellation."""
         with self._cond:
             self._cond.notify_all()
+
+
+class SlowToStop:
+    """An executor whose first call, told to pause, is slow to stop: it waits for the
+    pause (``started`` set once it runs), then on hearing it (``told``) waits for
+    ``go_on`` before it lets ``TransferPaused`` out. Every later call completes its file.
+    ``attempts`` and ``threads`` record each call's ``file.attempts`` and thread."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.told = threading.Event()
+        self.go_on = threading.Event()
+        self.attempts: list[int] = []
+        self.threads: list[threading.Thread] = []
+
+    def __call__(self, file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
+        self.attempts.append(file.attempts)
+        self.threads.append(threading.current_thread())
+        if len(self.attempts) == 1:
+            self.started.set()
+            try:
+                assert on_progress.wait_stopped(WAIT)
+                on_progress(1)
+            except tq.TransferPaused:
+                self.told.set()
+                assert self.go_on.wait(WAIT)
+                raise
+        on_progress(file.size)

@@ -16,7 +16,6 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 
 import transferqueue as tq
-from tests.helpers import s3_server
 from tests.helpers.bounds import WAIT
 from tests.helpers.fake_hub import WEIGHTS, RunningHub, sample_hub, start_hub
 from tests.helpers.job_waits import wait_for_job
@@ -27,9 +26,6 @@ from transferqueue.executors import HuggingFaceDownload, S3Transfer
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-moto_server = s3_server.moto_server
-moto_endpoint = s3_server.moto_endpoint
-s3_env = s3_server.s3_env
 
 MiB = 1 << 20
 BUCKET = "capped"

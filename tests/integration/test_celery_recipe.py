@@ -20,13 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.redis_server import (  # noqa: F401
-    MISSING,
-    REQUIRED,
-    redis_server,
-    redis_url,
-    wait_until,
-)
+from tests.helpers.redis_server import MISSING, REQUIRED, wait_until
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -95,7 +89,7 @@ def copy_state(web: ClusterServer, task: str, until: str, log: Path) -> dict[str
 
 
 def test_a_copy_handed_to_celery_is_followed_and_cancelled_through_gunicorn(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     tmp_path: Path,
 ) -> None:
     exports, published = tmp_path / "exports", tmp_path / "published"

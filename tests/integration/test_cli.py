@@ -26,7 +26,7 @@ from tests.helpers.disk_faults import refuse_scandir
 from tests.helpers.fake_hub import FakeHub, RunningHub, Stall, start_hub
 from tests.helpers.lock_holder import holding_lock
 from tests.helpers.pty_terminal import Terminal as PtyTerminal
-from tests.helpers.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
+from tests.helpers.s3_server import s3_client
 from tests.helpers.stall_proxy import stalling_proxy
 from tests.helpers.string_terminal import Terminal
 from transferqueue._cli.exit_status import _cancelling_signals, _interrupted_status, _Signalled
@@ -195,7 +195,7 @@ def test_subprocess_exit_codes_and_plain_log(tmp_path: Path) -> None:
     assert "usage" in usage.stderr or "error" in usage.stderr
 
 
-def test_s3_round_trip(s3_env: str, tmp_path: Path) -> None:  # noqa: F811
+def test_s3_round_trip(s3_env: str, tmp_path: Path) -> None:
     """Local -> s3:// -> local through the command line against a moto server
     (AWS_ENDPOINT_URL), checksums equal."""
     s3_client().create_bucket(Bucket="bucket")
@@ -822,7 +822,7 @@ def test_dry_run_reports_unreadable_folders(
 
 
 def test_cp_reports_and_skips_unsafe_s3_keys(
-    s3_env: str,  # noqa: F811
+    s3_env: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -864,7 +864,7 @@ def test_cp_reports_and_skips_unsafe_s3_keys(
 
 @pytest.mark.parametrize("source", ["s3://bucket/..", "s3://bucket/x/..", "s3://bucket/x/."])
 def test_an_s3_source_whose_name_leads_out_of_dest_is_refused(
-    s3_env: str,  # noqa: F811
+    s3_env: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     source: str,
@@ -1000,7 +1000,7 @@ def test_a_single_unreadable_file_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_a_killed_copy_leaves_a_temporary_that_is_skipped_then_removed(
-    s3_env: str,  # noqa: F811
+    s3_env: str,
     tmp_path: Path,
 ) -> None:
     """``cp`` killed with SIGKILL in the middle of a download (held half-way by

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
@@ -20,16 +19,13 @@ from tests.helpers.cp_json import rebuild
 from tests.helpers.executors import noop_executor
 from tests.helpers.file_lists import make_files
 from tests.helpers.pty_terminal import Terminal
-from tests.helpers.redis_server import (  # noqa: F401
+from tests.helpers.redis_server import (
     MISSING,
     REQUIRED,
-    RedisServer,
-    redis_server,
-    redis_url,
     start_redis_server,
     wait_until,
 )
-from tests.helpers.worker_process import ROOT, Worker, workers  # noqa: F401
+from tests.helpers.worker_process import ROOT, Worker
 from transferqueue._cli.main import main
 
 if MISSING is not None and not REQUIRED:
@@ -42,12 +38,6 @@ from transferqueue.redis import _backend as backend_module
 
 NAMESPACE = "q"
 SECRET = "s3cret-Pa55"
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:  # noqa: F811
-    with redis.Redis.from_url(redis_url) as plain:
-        yield plain
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -107,9 +97,9 @@ def ended(worker: Worker) -> dict[str, Any]:
     return job
 
 
-def loaded(client: redis.Redis, job_id: str, count: int) -> bool:
+def loaded(redis_client: redis.Redis, job_id: str, count: int) -> bool:
     """True once ``count`` files of the job report their first 5 bytes in the registry."""
-    head = client.hget(f"{NAMESPACE}:job:{job_id}", "head")
+    head = redis_client.hget(f"{NAMESPACE}:job:{job_id}", "head")
     return head is not None and json.loads(head)["progress"]["loaded_bytes"] == 5 * count
 
 
@@ -123,15 +113,15 @@ def read_lines(process: subprocess.Popen[str]) -> tuple[int, list[str], str]:
 
 
 def test_jobs_lists_the_jobs_of_another_process(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
-    workers: list[Worker],  # noqa: F811
+    redis_url: str,
+    redis_client: redis.Redis,
+    workers: list[Worker],
 ) -> None:
     """A table, oldest first, with each job's status and progress; --json the jobs as
     to_dict() gives them, equal to what the owner reports at their end."""
     worker, ids = owner(redis_url, 2, 2)
     workers.append(worker)
-    wait_until(lambda: loaded(client, ids[0], 2), "the first job's two files running")
+    wait_until(lambda: loaded(redis_client, ids[0], 2), "the first job's two files running")
     listed = command("jobs", "--redis", redis_url, "--namespace", NAMESPACE)
     assert listed.returncode == 0, listed.stderr
     heading, first, second = listed.stdout.splitlines()
@@ -143,7 +133,7 @@ def test_jobs_lists_the_jobs_of_another_process(
     assert heading.index("STATUS") == first.index("active") == second.index("queued")
     assert listed.stderr == ""
 
-    client.set(f"{NAMESPACE}:test:go", 1)
+    redis_client.set(f"{NAMESPACE}:test:go", 1)
     finals = [ended(worker), ended(worker)]
     worker.finish()
     as_json = command("jobs", "--json", "--namespace", NAMESPACE, env=environment(
@@ -154,8 +144,8 @@ def test_jobs_lists_the_jobs_of_another_process(
 
 
 def test_the_commands_change_nothing_in_the_cluster(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
 ) -> None:
     """jobs, watch and cancel of an empty namespace write nothing to Redis: no limit
     stored (a queue would store its own and so set the cluster's), no slot, no job."""
@@ -167,7 +157,7 @@ def test_the_commands_change_nothing_in_the_cluster(
         missing = command(name, unknown, "--redis", redis_url)
         assert missing.returncode == 3
         assert missing.stderr == f"transferqueue: error: no job {unknown} in the cluster\n"
-    assert client.keys("*") == []
+    assert redis_client.keys("*") == []
 
 
 # -- watch ---------------------------------------------------------------------------------
@@ -175,9 +165,9 @@ def test_the_commands_change_nothing_in_the_cluster(
 
 @pytest.mark.parametrize("display", ["plain", "quiet", "json"])
 def test_watch_shows_a_job_of_another_process_to_its_end(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
-    workers: list[Worker],  # noqa: F811
+    redis_url: str,
+    redis_client: redis.Redis,
+    workers: list[Worker],
     display: str,
 ) -> None:
     """The watch shows the job live (its first line before the files go on), and exits
@@ -185,13 +175,13 @@ def test_watch_shows_a_job_of_another_process_to_its_end(
     lines, which rebuild the owner's final job."""
     worker, [job_id] = owner(redis_url, 1, 2)
     workers.append(worker)
-    wait_until(lambda: loaded(client, job_id, 2), "both files running")
+    wait_until(lambda: loaded(redis_client, job_id, 2), "both files running")
     options = {"plain": [], "quiet": ["-q"], "json": ["--json"]}[display]
     watch = started("watch", job_id, "--redis", redis_url, "--namespace", NAMESPACE, *options)
     assert watch.stdout is not None
     # Only JSON prints at once (the job as it stands); plain lines come as files end.
     first = watch.stdout.readline() if display == "json" else ""
-    client.set(f"{NAMESPACE}:test:go", 1)
+    redis_client.set(f"{NAMESPACE}:test:go", 1)
     status, rest, err = read_lines(watch)
     final = ended(worker)
     worker.finish()
@@ -211,15 +201,15 @@ def test_watch_shows_a_job_of_another_process_to_its_end(
 
 
 def test_watch_of_a_failed_job_exits_1_naming_each_failure(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
-    workers: list[Worker],  # noqa: F811
+    redis_url: str,
+    redis_client: redis.Redis,
+    workers: list[Worker],
 ) -> None:
     worker, [job_id] = owner(redis_url, 1, 2)
     workers.append(worker)
-    wait_until(lambda: loaded(client, job_id, 2), "both files running")
+    wait_until(lambda: loaded(redis_client, job_id, 2), "both files running")
     watch = started("watch", job_id, "--redis", redis_url, "--namespace", NAMESPACE)
-    client.set(f"{NAMESPACE}:test:go", "fail")
+    redis_client.set(f"{NAMESPACE}:test:go", "fail")
     status, lines, err = read_lines(watch)
     assert ended(worker)["status"] == "failed"
     worker.finish()
@@ -232,16 +222,16 @@ def test_watch_of_a_failed_job_exits_1_naming_each_failure(
 
 
 def test_cancel_reaches_the_owner_and_ends_a_watch_from_a_third_process(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
-    workers: list[Worker],  # noqa: F811
+    redis_url: str,
+    redis_client: redis.Redis,
+    workers: list[Worker],
 ) -> None:
     """``cancel`` returns 0 once the owner cancelled the job (its running executors saw
     TransferCancelled); a watch in another process exits 1 saying so; a second cancel
     exits 1: the job has already ended."""
     worker, [job_id] = owner(redis_url, 1, 3)
     workers.append(worker)
-    wait_until(lambda: loaded(client, job_id, 2), "two files running")
+    wait_until(lambda: loaded(redis_client, job_id, 2), "two files running")
     watch = started("watch", job_id, "--redis", redis_url, "--namespace", NAMESPACE, "--json")
     assert watch.stdout is not None
     assert json.loads(watch.stdout.readline())["event"] == "created"
@@ -256,7 +246,7 @@ def test_cancel_reaches_the_owner_and_ends_a_watch_from_a_third_process(
     assert final["status"] == "cancelled"
     log = worker.finish()
     assert f"job {job_id} cancel requested by" in log
-    noted = cast(list[bytes], client.lrange(f"{NAMESPACE}:test:cancelled", 0, -1))
+    noted = cast(list[bytes], redis_client.lrange(f"{NAMESPACE}:test:cancelled", 0, -1))
     assert sorted(row.split()[0] for row in noted) == [b"src/0", b"src/1"]
 
     status, lines, err = read_lines(watch)
@@ -271,9 +261,9 @@ def test_cancel_reaches_the_owner_and_ends_a_watch_from_a_third_process(
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_an_interrupted_watch_leaves_the_job_running(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
-    workers: list[Worker],  # noqa: F811
+    redis_url: str,
+    redis_client: redis.Redis,
+    workers: list[Worker],
     signum: int,
     status: int,
 ) -> None:
@@ -289,25 +279,25 @@ def test_an_interrupted_watch_leaves_the_job_running(
     assert returned == status
     assert err == f"stopped watching: job {job_id} goes on\n"
     assert all(json.loads(line)["event"] == "updated" for line in lines)  # no "ended"
-    client.set(f"{NAMESPACE}:test:go", 1)
+    redis_client.set(f"{NAMESPACE}:test:go", 1)
     assert ended(worker)["status"] == "completed"
     worker.finish()
 
 
 def test_rich_bars_on_a_terminal(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
-    workers: list[Worker],  # noqa: F811
+    redis_url: str,
+    redis_client: redis.Redis,
+    workers: list[Worker],
 ) -> None:
     """On a terminal the watch draws cp's rich bars: the job's, then its end."""
     worker, [job_id] = owner(redis_url, 1, 2)
     workers.append(worker)
-    wait_until(lambda: loaded(client, job_id, 2), "both files running")
+    wait_until(lambda: loaded(redis_client, job_id, 2), "both files running")
     terminal = Terminal(
         "watch", job_id, "--redis", redis_url, "--namespace", NAMESPACE, env=on_a_terminal()
     )
     terminal.read_until(b"0/2 files")  # the bars, before the files go on
-    client.set(f"{NAMESPACE}:test:go", 1)
+    redis_client.set(f"{NAMESPACE}:test:go", 1)
     status, text = terminal.finish()
     assert status == 0
     assert "\x1b[" in text
@@ -318,9 +308,9 @@ def test_rich_bars_on_a_terminal(
 
 
 def test_a_job_that_leaves_the_registry_mid_watch_ends_it_with_3(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
-    workers: list[Worker],  # noqa: F811
+    redis_url: str,
+    redis_client: redis.Redis,
+    workers: list[Worker],
 ) -> None:
     """Forgotten under the watch (its hash gone, its stream holding what no owner
     writes): the watch ends, not found, instead of waiting for ever."""
@@ -329,8 +319,8 @@ def test_a_job_that_leaves_the_registry_mid_watch_ends_it_with_3(
     watch = started("watch", job_id, "--redis", redis_url, "--namespace", NAMESPACE, "--json")
     assert watch.stdout is not None
     watch.stdout.readline()
-    client.delete(f"{NAMESPACE}:job:{job_id}")
-    client.xadd(f"{NAMESPACE}:events:{job_id}", {"seq": "x", "head": "{"})
+    redis_client.delete(f"{NAMESPACE}:job:{job_id}")
+    redis_client.xadd(f"{NAMESPACE}:events:{job_id}", {"seq": "x", "head": "{"})
     status, _, err = read_lines(watch)
     assert status == 3
     assert f"job {job_id} left the cluster's registry before it ended" in err
@@ -341,9 +331,9 @@ def test_a_job_that_leaves_the_registry_mid_watch_ends_it_with_3(
 
 
 def test_cancel_exits_4_naming_an_owner_that_does_not_confirm(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
-    workers: list[Worker],  # noqa: F811
+    redis_url: str,
+    redis_client: redis.Redis,
+    workers: list[Worker],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -352,7 +342,7 @@ def test_cancel_exits_4_naming_an_owner_that_does_not_confirm(
     monkeypatch.setattr(backend_module, "CANCEL_TIMEOUT", 0.5)
     worker, [job_id] = owner(redis_url, 1, 1)
     workers.append(worker)
-    wait_until(lambda: loaded(client, job_id, 1), "the file running")
+    wait_until(lambda: loaded(redis_client, job_id, 1), "the file running")
     worker.process.send_signal(signal.SIGSTOP)
     try:
         assert main(["cancel", job_id, "--redis", redis_url, "--namespace", NAMESPACE]) == 4
@@ -367,21 +357,21 @@ def test_cancel_exits_4_naming_an_owner_that_does_not_confirm(
 
 
 def test_a_signal_during_a_cancel_ends_it_and_the_request_stays(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
-    workers: list[Worker],  # noqa: F811
+    redis_url: str,
+    redis_client: redis.Redis,
+    workers: list[Worker],
 ) -> None:
     """SIGTERM while cancel waits for a stopped owner: 143, and the request it sent is
     still answered once the owner runs again."""
     worker, [job_id] = owner(redis_url, 1, 1)
     workers.append(worker)
-    wait_until(lambda: loaded(client, job_id, 1), "the file running")
+    wait_until(lambda: loaded(redis_client, job_id, 1), "the file running")
     worker.process.send_signal(signal.SIGSTOP)
     cancel = started("cancel", job_id, "--redis", redis_url, "--namespace", NAMESPACE)
     try:
         # Sent, then waited for on the job's stream. (Not seen in the request list: a
         # stopped owner's BLPOP still takes it there, for the owner to read on SIGCONT.)
-        wait_until(lambda: reading_streams(client) >= 1, "the cancel waiting for the owner")
+        wait_until(lambda: reading_streams(redis_client) >= 1, "the cancel waiting for the owner")
         cancel.send_signal(signal.SIGTERM)
         status, lines, err = read_lines(cancel)
     finally:
@@ -403,8 +393,8 @@ def test_a_signal_during_a_cancel_ends_it_and_the_request_stays(
     ],
 )
 def test_an_unfinished_job_without_an_owner_to_ask(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     meanwhile: str | None,
@@ -419,22 +409,22 @@ def test_an_unfinished_job_without_an_owner_to_ask(
     queue.wait(job_id)
     queue.shutdown()
     key = f"{NAMESPACE}:job:{job_id}"
-    head = cast(bytes, client.hget(key, "head"))
+    head = cast(bytes, redis_client.hget(key, "head"))
     active = json.dumps({**json.loads(head), "status": "active"})
-    client.hset(key, mapping={"head": active, "owner": "a b"})
+    redis_client.hset(key, mapping={"head": active, "owner": "a b"})
     request_cancel = RedisBackend.request_cancel
 
     def racing(backend: RedisBackend, job_id: str) -> bool:
         if meanwhile == "ended":
-            client.hset(key, "head", head)
+            redis_client.hset(key, "head", head)
         elif meanwhile == "forgotten":
-            client.delete(key)
+            redis_client.delete(key)
         return request_cancel(backend, job_id)
 
     monkeypatch.setattr(RedisBackend, "request_cancel", racing)
     assert main(["cancel", job_id, "--redis", redis_url, "--namespace", NAMESPACE]) == status
     assert says in capsys.readouterr().err
-    assert not client.keys(f"{NAMESPACE}:cancel:*")
+    assert not redis_client.keys(f"{NAMESPACE}:cancel:*")
 
 
 # -- hostile and broken input ------------------------------------------------------------------
@@ -456,7 +446,7 @@ def test_an_unfinished_job_without_an_owner_to_ask(
 )
 def test_a_malformed_job_id_is_bad_usage(
     job_id: str,
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     for name in ("watch", "cancel"):
@@ -513,7 +503,7 @@ def test_no_url_at_all_is_bad_usage(
 @pytest.mark.parametrize("namespace", ["", "two words", "a\x1bb", "n" * 201])
 def test_a_bad_namespace_is_bad_usage(
     namespace: str,
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["jobs", "--redis", redis_url, "--namespace", namespace]) == 2
@@ -544,12 +534,12 @@ def test_a_password_protected_server_through_the_environment() -> None:
 
 
 def test_a_registry_that_is_not_one_exits_4(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """What Redis holds is not trusted: the list of jobs replaced by a string."""
-    client.set(f"{NAMESPACE}:jobs", "not a sorted set")
+    redis_client.set(f"{NAMESPACE}:jobs", "not a sorted set")
     assert main(["jobs", "--redis", redis_url, "--namespace", NAMESPACE]) == 4
     assert "refused listing jobs" in capsys.readouterr().err
 
@@ -593,7 +583,7 @@ def test_usage_errors_never_show_a_password(
     assert SECRET not in err
 
 
-def test_redis_lost_mid_watch_exits_4(workers: list[Worker]) -> None:  # noqa: F811
+def test_redis_lost_mid_watch_exits_4(workers: list[Worker]) -> None:
     """The server goes away under a watch on a terminal: once the reads sent again have
     failed too, it ends with 4 and says so, its bars stopped and the cursor shown again."""
     own_server = start_redis_server()
@@ -622,15 +612,15 @@ def test_redis_lost_mid_watch_exits_4(workers: list[Worker]) -> None:  # noqa: F
     worker.kill()
 
 
-def reading_streams(client: redis.Redis) -> int:
+def reading_streams(redis_client: redis.Redis) -> int:
     """How many clients of the server are blocked in XREAD (watching or waiting)."""
-    clients = cast(list[dict[str, Any]], client.client_list())
+    clients = cast(list[dict[str, Any]], redis_client.client_list())
     return sum(1 for one in clients if one.get("cmd") == "xread")
 
 
 def test_a_malformed_entry_is_skipped_with_a_warning_that_cannot_drive_the_terminal(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
 ) -> None:
     """What Redis holds is not trusted: a job whose entry was tampered with (its type
     made of terminal escapes) is left out of the list and is no job to watch; each
@@ -641,8 +631,8 @@ def test_a_malformed_entry_is_skipped_with_a_warning_that_cannot_drive_the_termi
     queue.wait(good)
     queue.shutdown()
     key = f"{NAMESPACE}:job:{bad}"
-    head = json.loads(cast(bytes, client.hget(key, "head")))
-    client.hset(key, "head", json.dumps({**head, "type": "\x1b]0;owned\x07\x1b[2J"}))
+    head = json.loads(cast(bytes, redis_client.hget(key, "head")))
+    redis_client.hset(key, "head", json.dumps({**head, "type": "\x1b]0;owned\x07\x1b[2J"}))
 
     listed = command("jobs", "--redis", redis_url, "--namespace", NAMESPACE)
     assert listed.returncode == 0

@@ -22,7 +22,6 @@ from tests.helpers.bounds import WAIT
 from tests.helpers.docs_samples import DOCS, docs_python_blocks, docs_sample
 from tests.helpers.executors import noop_executor
 from tests.helpers.file_lists import make_files
-from tests.helpers.redis_server import redis_server, redis_url  # noqa: F401
 from tests.helpers.web_clients import django_urlconf, read_until_end
 
 pytest.importorskip("flask")
@@ -338,7 +337,7 @@ def test_the_django_urlconf_serves_the_routes() -> None:
         assert client.get(f"/transfers/{job_id}").status_code == 404
 
 
-def test_a_queue_on_redis_runs_a_job(redis_url: str) -> None:  # noqa: F811
+def test_a_queue_on_redis_runs_a_job(redis_url: str) -> None:
     """The Redis guide's queue, as written (on the test's server), runs a job under the
     cluster's limit of 4."""
     namespace: dict[str, Any] = {}
@@ -354,7 +353,7 @@ def test_a_queue_on_redis_runs_a_job(redis_url: str) -> None:  # noqa: F811
         queue.shutdown(wait=True, cancel_jobs=True)
 
 
-def test_the_gunicorn_app_serves_its_queue(redis_url: str) -> None:  # noqa: F811
+def test_the_gunicorn_app_serves_its_queue(redis_url: str) -> None:
     """The deployment guide's app.py, as written (on the test's server, with an access
     hook for its may_access), serves the jobs of its Redis-backed queue."""
     code = docs_sample("app.py, on gunicorn with four workers")

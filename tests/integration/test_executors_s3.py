@@ -23,7 +23,6 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 import transferqueue as tq
-from tests.helpers import s3_server
 from tests.helpers.bounds import WAIT
 from tests.helpers.direct_calls import FakeProgress, transfer_file
 from tests.helpers.s3_payloads import (
@@ -43,9 +42,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 # The moto server's fixtures, made visible to pytest in this module.
-moto_server = s3_server.moto_server
-moto_endpoint = s3_server.moto_endpoint
-s3_env = s3_server.s3_env
 
 BUCKET = "bucket"
 

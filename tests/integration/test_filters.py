@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers.fake_hub import FakeHub, RunningHub, start_hub
 from tests.helpers.file_lists import PATTERN_PATHS as PATHS
-from tests.helpers.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
+from tests.helpers.s3_server import s3_client
 from transferqueue._cli.main import main
 from transferqueue.executors import (
     list_files,
@@ -48,7 +48,7 @@ def test_local_listing_filters(tmp_path: Path) -> None:
         list_local_files(tmp_path / "src", tmp_path / "out", include=["{a}"])
 
 
-def test_s3_listing_filters(s3_env: str, tmp_path: Path) -> None:  # noqa: F811
+def test_s3_listing_filters(s3_env: str, tmp_path: Path) -> None:
     client = s3_client()
     client.create_bucket(Bucket="bucket")
     for path in PATHS:
@@ -146,7 +146,7 @@ def test_cp_bad_pattern_is_a_usage_error(
 
 
 def test_cp_s3_prefix_of_which_nothing_is_kept_copies_nothing(
-    s3_env: str,  # noqa: F811
+    s3_env: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -21,15 +21,9 @@ from tests.helpers.bounds import WAIT
 from tests.helpers.executors import GatedExecutor, noop_executor
 from tests.helpers.file_lists import make_files
 from tests.helpers.redis_owners import owner, owner_of, running
-from tests.helpers.redis_server import (  # noqa: F401
-    MISSING,
-    REQUIRED,
-    redis_server,
-    redis_url,
-    wait_until,
-)
+from tests.helpers.redis_server import MISSING, REQUIRED, wait_until
 from tests.helpers.threads import queue_threads
-from tests.helpers.worker_process import Worker, workers  # noqa: F401
+from tests.helpers.worker_process import Worker
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -42,13 +36,7 @@ from transferqueue.redis._connection import RedisConnection
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:  # noqa: F811
-    with redis.Redis.from_url(redis_url) as plain:
-        yield plain
-
-
-@pytest.fixture
-def canceller(redis_url: str) -> Iterator[tq.TransferQueue]:  # noqa: F811
+def canceller(redis_url: str) -> Iterator[tq.TransferQueue]:
     queue = tq.TransferQueue(4, backend=RedisBackend(redis_url, namespace="q"))
     try:
         yield queue
@@ -57,10 +45,10 @@ def canceller(redis_url: str) -> Iterator[tq.TransferQueue]:  # noqa: F811
 
 
 def test_a_cancel_from_another_process_reaches_the_executors_within_a_second(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     canceller: tq.TransferQueue,
-    workers: list[Worker],  # noqa: F811
+    workers: list[Worker],
 ) -> None:
     """The owner runs two files of three; cancel_job here returns True once the owner
     confirmed, within a second; both running executors got TransferCancelled from their
@@ -82,7 +70,7 @@ def test_a_cancel_from_another_process_reaches_the_executors_within_a_second(
     assert [f.error_type for f in job.files] == ["transferqueue.TransferCancelled"] * 3
     assert job.files[2].attempts == 0
     assert canceller.get_job(job_id) == job
-    rows = cast(list[bytes], client.lrange("q:test:cancelled", 0, -1))
+    rows = cast(list[bytes], redis_client.lrange("q:test:cancelled", 0, -1))
     seen = [row.decode().split() for row in rows]
     assert sorted(path for path, _ in seen) == ["src/0", "src/1"]
     assert all(float(when) - asked < 1.0 for _, when in seen), seen
@@ -93,24 +81,24 @@ def test_a_cancel_from_another_process_reaches_the_executors_within_a_second(
 
 
 def test_cancelling_an_unknown_or_finished_job_of_another_process_is_false(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     canceller: tq.TransferQueue,
-    workers: list[Worker],  # noqa: F811
+    workers: list[Worker],
 ) -> None:
     worker, [job_id] = owner(redis_url, 1, 1)
     workers.append(worker)
-    client.set("q:test:go", 1)
+    redis_client.set("q:test:go", 1)
     assert canceller.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
     assert not canceller.cancel_job(job_id)
     assert not canceller.cancel_job("transfer-1-1-000000000000")
     worker.finish()
-    assert not client.keys("q:cancel:*")  # nothing was asked
+    assert not redis_client.keys("q:cancel:*")  # nothing was asked
 
 
 def test_a_job_of_this_process_that_it_no_longer_runs_is_not_asked_for(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     canceller: tq.TransferQueue,
 ) -> None:
     """Redis says an unfinished job belongs to this very process, which does not know it
@@ -118,23 +106,23 @@ def test_a_job_of_this_process_that_it_no_longer_runs_is_not_asked_for(
     nobody to ask."""
     job_id = canceller.queue_job("s3-upload", make_files(1), noop_executor)
     canceller.wait(job_id)
-    fields = client.hgetall(f"q:job:{job_id}")
+    fields = redis_client.hgetall(f"q:job:{job_id}")
     head = json.loads(fields[b"head"])
     head["status"] = "active"
     assert canceller.cleanup_old_jobs(0) == 1  # forgotten here and in Redis
     fields.update({b"head": json.dumps(head).encode(), b"owner": owner_of(canceller).encode()})
-    client.hset(f"q:job:{job_id}", mapping=fields)  # type: ignore[arg-type]
+    redis_client.hset(f"q:job:{job_id}", mapping=fields)  # type: ignore[arg-type]
     assert canceller.get_job(job_id) is not None
     assert not canceller.cancel_job(job_id)
-    client.hset(f"q:job:{job_id}", "owner", "two words")
+    redis_client.hset(f"q:job:{job_id}", "owner", "two words")
     assert not canceller.cancel_job(job_id)
-    assert not client.keys("q:cancel:*")
+    assert not redis_client.keys("q:cancel:*")
 
 
 def test_an_owner_that_does_not_answer_makes_cancel_raise_naming_it(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     canceller: tq.TransferQueue,
-    workers: list[Worker],  # noqa: F811
+    workers: list[Worker],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The owner is stopped (SIGSTOP): cancel_job raises TimeoutError naming it; the
@@ -175,8 +163,8 @@ def test_an_owner_that_does_not_answer_makes_cancel_raise_naming_it(
     ],
 )
 def test_malformed_cancel_requests_are_logged_and_dropped(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     canceller: tq.TransferQueue,
     caplog: pytest.LogCaptureFixture,
     request_text: bytes,
@@ -188,9 +176,9 @@ def test_malformed_cancel_requests_are_logged_and_dropped(
     gate.wait_running(1)
     key = f"q:cancel:{owner_of(canceller)}"
     with caplog.at_level(logging.INFO, logger="transferqueue"):
-        client.rpush(key, request_text)
-        client.rpush(key, json.dumps({"job": "transfer-unknown", "by": "h:1"}))
-        client.rpush(key, json.dumps({"job": job_id, "by": "elsewhere:42"}))
+        redis_client.rpush(key, request_text)
+        redis_client.rpush(key, json.dumps({"job": "transfer-unknown", "by": "h:1"}))
+        redis_client.rpush(key, json.dumps({"job": job_id, "by": "elsewhere:42"}))
         assert canceller.wait(job_id, timeout=WAIT).status is tq.TransferStatus.CANCELLED
     messages = [r.getMessage() for r in caplog.records]
     dropped = [m for m in messages if m.startswith(f"dropped a cancel request in {key}")]
@@ -201,7 +189,7 @@ def test_malformed_cancel_requests_are_logged_and_dropped(
 
 
 def test_the_listener_thread_lives_only_while_the_process_has_unfinished_jobs(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     gate = GatedExecutor()
     queue = tq.TransferQueue(1, backend=RedisBackend(redis_url, namespace="q"))
@@ -272,9 +260,9 @@ def test_a_redis_outage_is_logged_once_by_the_listener_which_then_listens_again(
 
 
 def test_another_processs_queued_job_is_cancelled_without_starting(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     canceller: tq.TransferQueue,
-    workers: list[Worker],  # noqa: F811
+    workers: list[Worker],
 ) -> None:
     """The owner's second job waits behind the first (its limit of 2 is taken):
     cancelling it from here ends it before any of its files started; the first runs on."""
@@ -294,7 +282,7 @@ def test_another_processs_queued_job_is_cancelled_without_starting(
 
 
 def test_a_listener_thread_that_cannot_start_is_logged_and_started_with_the_next_job(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -319,8 +307,8 @@ def test_a_listener_thread_that_cannot_start_is_logged_and_started_with_the_next
 
 
 def test_a_job_forgotten_while_its_cancel_waits_for_the_owner_is_not_cancelled(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     canceller: tq.TransferQueue,
 ) -> None:
     """An unfinished job whose owner never answers (written by hand: no such process) is
@@ -328,29 +316,29 @@ def test_a_job_forgotten_while_its_cancel_waits_for_the_owner_is_not_cancelled(
     itself waited in the owner's list, which expires within a minute."""
     job_id = canceller.queue_job("s3-upload", make_files(1), noop_executor)
     canceller.wait(job_id)
-    fields = client.hgetall(f"q:job:{job_id}")
+    fields = redis_client.hgetall(f"q:job:{job_id}")
     head = json.loads(fields[b"head"])
     head["status"] = "active"
     canceller.cleanup_old_jobs(0)
     fields.update({b"head": json.dumps(head).encode(), b"owner": b"elsewhere:1:feed"})
-    client.hset(f"q:job:{job_id}", mapping=fields)  # type: ignore[arg-type]
+    redis_client.hset(f"q:job:{job_id}", mapping=fields)  # type: ignore[arg-type]
 
     def forget_once_asked() -> None:
-        wait_until(lambda: client.llen("q:cancel:elsewhere:1:feed") == 1, "the request sent")
-        client.delete(f"q:job:{job_id}")
+        wait_until(lambda: redis_client.llen("q:cancel:elsewhere:1:feed") == 1, "the request sent")
+        redis_client.delete(f"q:job:{job_id}")
 
     forgetting = threading.Thread(target=forget_once_asked)
     forgetting.start()
     assert not canceller.cancel_job(job_id)
     forgetting.join(WAIT)
-    assert 0 < client.pttl("q:cancel:elsewhere:1:feed") <= 60_000
-    request = json.loads(cast(bytes, client.lpop("q:cancel:elsewhere:1:feed")))
+    assert 0 < redis_client.pttl("q:cancel:elsewhere:1:feed") <= 60_000
+    request = json.loads(cast(bytes, redis_client.lpop("q:cancel:elsewhere:1:feed")))
     assert request == {"job": job_id, "by": f"{socket.gethostname()}:{os.getpid()}"}
 
 
 def test_a_request_taken_from_redis_is_acted_on_when_reading_the_rest_fails(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -359,8 +347,8 @@ def test_a_request_taken_from_redis_is_acted_on_when_reading_the_rest_fails(
     connection = RedisConnection(redis_url)
     requests = _cancels.CancelRequests(connection, "q")
     key = requests.key("h:1:t")
-    client.rpush(key, json.dumps({"job": "transfer-a", "by": "h:2"}))
-    client.rpush(key, json.dumps({"job": "transfer-b", "by": "h:2"}))
+    redis_client.rpush(key, json.dumps({"job": "transfer-a", "by": "h:2"}))
+    redis_client.rpush(key, json.dumps({"job": "transfer-b", "by": "h:2"}))
     real_call = RedisConnection.call
 
     def lpop_fails(self: RedisConnection, action: str, command: Any) -> Any:
@@ -371,7 +359,9 @@ def test_a_request_taken_from_redis_is_acted_on_when_reading_the_rest_fails(
     monkeypatch.setattr(RedisConnection, "call", lpop_fails)
     with caplog.at_level(logging.WARNING, logger="transferqueue"):
         assert requests.receive("h:1:t", 1) == [("transfer-a", "h:2", "cancel")]
-    assert client.lrange(key, 0, -1) == [json.dumps({"job": "transfer-b", "by": "h:2"}).encode()]
+    assert redis_client.lrange(key, 0, -1) == [
+        json.dumps({"job": "transfer-b", "by": "h:2"}).encode()
+    ]
     assert any(
         "could not read more cancel requests: gone" in r.getMessage() for r in caplog.records
     )

@@ -15,13 +15,7 @@ import transferqueue as tq
 from tests.helpers.bounds import WAIT
 from tests.helpers.executors import GatedExecutor, noop_executor
 from tests.helpers.file_lists import make_files
-from tests.helpers.redis_server import (  # noqa: F401
-    MISSING,
-    REQUIRED,
-    redis_server,
-    redis_url,
-    wait_until,
-)
+from tests.helpers.redis_server import MISSING, REQUIRED, wait_until
 from tests.helpers.sse_pictures import Pictures
 
 if MISSING is not None and not REQUIRED:
@@ -34,7 +28,7 @@ REQUEST = object()
 
 
 @pytest.fixture
-def two(redis_url: str) -> Iterator[tuple[tq.TransferQueue, tq.TransferQueue]]:  # noqa: F811
+def two(redis_url: str) -> Iterator[tuple[tq.TransferQueue, tq.TransferQueue]]:
     """An owner and a reader of the cluster "q", each with its backend."""
     owner = tq.TransferQueue(4, backend=RedisBackend(redis_url, namespace="q"))
     reader = tq.TransferQueue(4, backend=RedisBackend(redis_url, namespace="q"))
@@ -107,7 +101,7 @@ END = '"status":"completed"'
 
 def test_a_job_stream_sends_the_job_whole_after_a_gap_in_its_events(
     two: tuple[tq.TransferQueue, tq.TransferQueue],
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     """When an event of another process's job is gone from Redis before the
     stream read it (trimmed), the watch reads the job whole again, and the stream sends

@@ -11,14 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.helpers.bounds import WAIT
-from tests.helpers.redis_server import (  # noqa: F401
-    MISSING,
-    REQUIRED,
-    RedisServer,
-    redis_server,
-    redis_url,
-    start_redis_server,
-)
+from tests.helpers.redis_server import MISSING, REQUIRED, RedisServer, start_redis_server
 from tests.helpers.s3_server import free_port
 
 if MISSING is not None and not REQUIRED:
@@ -186,7 +179,7 @@ def test_a_server_that_refuses_writes() -> None:
         replica.stop()
 
 
-def test_other_redis_py_errors_are_backend_errors(redis_url: str) -> None:  # noqa: F811
+def test_other_redis_py_errors_are_backend_errors(redis_url: str) -> None:
     """A client-side failure of redis-py (here: a value it cannot encode) is wrapped too."""
     connection = RedisConnection(redis_url)
     try:

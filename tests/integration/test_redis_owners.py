@@ -22,14 +22,8 @@ import transferqueue as tq
 from tests.helpers.bounds import WAIT
 from tests.helpers.executors import GatedExecutor
 from tests.helpers.file_lists import make_files
-from tests.helpers.redis_server import (  # noqa: F401
-    MISSING,
-    REQUIRED,
-    redis_server,
-    redis_url,
-    wait_until,
-)
-from tests.helpers.worker_process import Worker, workers  # noqa: F401
+from tests.helpers.redis_server import MISSING, REQUIRED, wait_until
+from tests.helpers.worker_process import Worker
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -47,13 +41,7 @@ LOST_TYPE = "transferqueue.redis.OwnerLostError"
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:  # noqa: F811
-    with redis.Redis.from_url(redis_url) as plain:
-        yield plain
-
-
-@pytest.fixture
-def reader(redis_url: str) -> Iterator[tq.TransferQueue]:  # noqa: F811
+def reader(redis_url: str) -> Iterator[tq.TransferQueue]:
     """A queue of this process, which owns nothing: it only reads the cluster."""
     queue = tq.TransferQueue(4, backend=RedisBackend(redis_url, namespace="q", lease=LEASE))
     try:
@@ -62,7 +50,7 @@ def reader(redis_url: str) -> Iterator[tq.TransferQueue]:  # noqa: F811
         queue.shutdown()
 
 
-def start_owner(redis_url: str, jobs: int, files: int) -> tuple[Worker, list[str]]:  # noqa: F811
+def start_owner(redis_url: str, jobs: int, files: int) -> tuple[Worker, list[str]]:
     """An owner process with a lease of LEASE, whose running files report 5 bytes each
     and hold their slots (two at once, the owner's limit)."""
     worker = Worker(
@@ -76,13 +64,13 @@ def start_owner(redis_url: str, jobs: int, files: int) -> tuple[Worker, list[str
     return worker, ids
 
 
-def holders(redis_url: str) -> int:  # noqa: F811
+def holders(redis_url: str) -> int:
     with RedisSemaphore(redis_url, 1, namespace="q") as semaphore:
         return semaphore.state().holders
 
 
-def owner_of(client: redis.Redis, job_id: str) -> str:
-    raw = client.hget(f"q:job:{job_id}", "owner")
+def owner_of(redis_client: redis.Redis, job_id: str) -> str:
+    raw = redis_client.hget(f"q:job:{job_id}", "owner")
     assert raw is not None
     return cast(bytes, raw).decode()
 
@@ -92,9 +80,11 @@ def loaded(queue: tq.TransferQueue, job_id: str) -> int:
     return -1 if job is None else job.progress.loaded_bytes
 
 
-def failed_events(client: redis.Redis, job_id: str) -> int:
+def failed_events(redis_client: redis.Redis, job_id: str) -> int:
     """How many entries of the job's stream say it failed."""
-    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(f"q:events:{job_id}"))
+    entries = cast(
+        list[tuple[bytes, dict[bytes, bytes]]], redis_client.xrange(f"q:events:{job_id}")
+    )
     return sum(json.loads(fields[b"head"])["status"] == "failed" for _, fields in entries)
 
 
@@ -113,10 +103,10 @@ def assert_failed_naming(job: tq.TransferJob, owner: str) -> None:
 
 
 def test_a_killed_owner_frees_its_slots_within_a_lease_and_its_jobs_fail_naming_it(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     reader: tq.TransferQueue,
-    workers: list[Worker],  # noqa: F811
+    workers: list[Worker],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     worker, ids = start_owner(redis_url, 2, 2)
@@ -124,7 +114,7 @@ def test_a_killed_owner_frees_its_slots_within_a_lease_and_its_jobs_fail_naming_
     # The first job's two files run (the owner's limit of 2); the second job waits.
     wait_until(lambda: loaded(reader, ids[0]) == 10, "both files run")
     assert holders(redis_url) == 2
-    owner = owner_of(client, ids[0])
+    owner = owner_of(redis_client, ids[0])
     assert owner.split(":")[1] == str(worker.process.pid)
     watch = reader.watch(ids[1], timeout=WAIT)
     assert next(watch).status is tq.TransferStatus.QUEUED
@@ -151,26 +141,26 @@ def test_a_killed_owner_frees_its_slots_within_a_lease_and_its_jobs_fail_naming_
     assert [listed.status for listed in reader.get_all_jobs()] == [tq.TransferStatus.FAILED] * 2
     assert reader.get_active_job_ids() == []
     for job_id in ids:
-        assert failed_events(client, job_id) == 1
+        assert failed_events(redis_client, job_id) == 1
     declared = [r for r in caplog.records if r.getMessage().startswith(f"owner {owner} was lost")]
     assert len(declared) == 1
     assert declared[0].levelno == logging.WARNING
     assert "2 unfinished jobs" in declared[0].getMessage()
-    assert not client.smembers(f"q:owned:{owner}")
-    assert not client.zscore("q:owners", owner)
-    assert client.zscore("q:lost", owner) is not None
+    assert not redis_client.smembers(f"q:owned:{owner}")
+    assert not redis_client.zscore("q:owners", owner)
+    assert redis_client.zscore("q:lost", owner) is not None
 
 
 def test_an_owner_stopped_past_its_lease_finds_its_jobs_failed_and_writes_nothing_over_them(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     reader: tq.TransferQueue,
-    workers: list[Worker],  # noqa: F811
+    workers: list[Worker],
 ) -> None:
     worker, (job_id,) = start_owner(redis_url, 1, 2)
     workers.append(worker)
     wait_until(lambda: loaded(reader, job_id) == 10, "both files run")
-    owner = owner_of(client, job_id)
+    owner = owner_of(redis_client, job_id)
     pid = worker.process.pid
     os.kill(pid, signal.SIGSTOP)
     try:
@@ -188,11 +178,11 @@ def test_an_owner_stopped_past_its_lease_finds_its_jobs_failed_and_writes_nothin
     stderr = worker.finish()
     assert f"this process, {owner}, was declared lost by its cluster" in stderr
     assert "fails the 1 unfinished jobs it owned" in stderr
-    stopped = cast(list[bytes], client.lrange("q:test:cancelled", 0, -1))
+    stopped = cast(list[bytes], redis_client.lrange("q:test:cancelled", 0, -1))
     assert sorted(entry.split()[0] for entry in stopped) == [b"src/0", b"src/1"]
     # Nothing it wrote after it resumed went over the failure another process wrote.
     assert reader.get_job(job_id) == failed
-    assert failed_events(client, job_id) == 1
+    assert failed_events(redis_client, job_id) == 1
 
 
 def test_owner_lost_error_is_exported() -> None:
@@ -203,7 +193,7 @@ def test_owner_lost_error_is_exported() -> None:
 # -- in one process: the settings, the decisions written straight into Redis --------------
 
 
-def test_the_heartbeat_is_a_third_of_the_lease_unless_given(redis_url: str) -> None:  # noqa: F811
+def test_the_heartbeat_is_a_third_of_the_lease_unless_given(redis_url: str) -> None:
     assert RedisBackend(redis_url, lease=3).heartbeat == 1.0
     assert RedisBackend(redis_url, lease=0.1).heartbeat == 0.05  # the shortest
     assert RedisBackend(redis_url, lease=4, heartbeat=timedelta(seconds=2)).heartbeat == 2.0
@@ -220,7 +210,7 @@ def test_the_heartbeat_is_a_third_of_the_lease_unless_given(redis_url: str) -> N
     ],
 )
 def test_a_heartbeat_that_makes_no_sense_is_refused(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     heartbeat: object,
     error: type[Exception],
     message: str,
@@ -247,12 +237,12 @@ class StoppableExecutor:
             raise
 
 
-def declare_lost(client: redis.Redis, owner: str) -> None:
+def declare_lost(redis_client: redis.Redis, owner: str) -> None:
     """Do what a process that found ``owner`` silent does: declare it lost."""
-    seconds, micros = client.time()
-    client.zrem("q:owners", owner)
-    client.zadd("q:lost", {owner: seconds * 1000 + micros // 1000})
-    client.sadd("q:orphans", owner)
+    seconds, micros = redis_client.time()
+    redis_client.zrem("q:owners", owner)
+    redis_client.zadd("q:lost", {owner: seconds * 1000 + micros // 1000})
+    redis_client.sadd("q:orphans", owner)
 
 
 def owner_id(queue: tq.TransferQueue) -> str:
@@ -263,8 +253,8 @@ def owner_id(queue: tq.TransferQueue) -> str:
 
 @pytest.mark.parametrize("noticed_by", ["heartbeat", "write"])
 def test_a_process_declared_lost_fails_its_jobs_and_goes_on_under_a_new_name(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     reader: tq.TransferQueue,
     noticed_by: str,
     caplog: pytest.LogCaptureFixture,
@@ -282,7 +272,7 @@ def test_a_process_declared_lost_fails_its_jobs_and_goes_on_under_a_new_name(
         )
         assert executor.started.wait(WAIT)
         lost_name = owner_id(queue)
-        declare_lost(client, lost_name)
+        declare_lost(redis_client, lost_name)
         new = None
         if noticed_by == "write":
             # Its creation is refused under the lost name: it is not failed, but
@@ -296,15 +286,15 @@ def test_a_process_declared_lost_fails_its_jobs_and_goes_on_under_a_new_name(
         assert reader.wait(old, WAIT).status is tq.TransferStatus.FAILED
         if new is not None:
             assert reader.wait(new, WAIT).status is tq.TransferStatus.COMPLETED
-            assert owner_of(client, new) == owner_id(queue)
+            assert owner_of(redis_client, new) == owner_id(queue)
     messages = [record.getMessage() for record in caplog.records]
     assert any(f"this process, {lost_name}, was declared lost" in m for m in messages)
-    assert not client.zscore("q:owners", owner_id(queue))  # left the cluster at shutdown
+    assert not redis_client.zscore("q:owners", owner_id(queue))  # left the cluster at shutdown
 
 
 def test_what_a_lost_owner_left_that_is_not_its_unfinished_job_is_skipped(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     reader: tq.TransferQueue,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -319,10 +309,10 @@ def test_what_a_lost_owner_left_that_is_not_its_unfinished_job_is_skipped(
         keeper.wait(ended)
         running = keeper.queue_job("s3-upload", files, executor)
         assert executor.started.wait(WAIT)
-        client.hset("q:job:transfer-1-1-bad", "head", "{")
+        redis_client.hset("q:job:transfer-1-1-bad", "head", "{")
         ghost = "host:1:ghost"
-        client.zadd("q:owners", {ghost: 1, "a name": 1})  # leases long ended
-        client.sadd(
+        redis_client.zadd("q:owners", {ghost: 1, "a name": 1})  # leases long ended
+        redis_client.sadd(
             f"q:owned:{ghost}",
             "transfer-1-1-gone",
             ended,
@@ -333,15 +323,16 @@ def test_what_a_lost_owner_left_that_is_not_its_unfinished_job_is_skipped(
         # Reads look for lost owners: the ghost is suspected, then declared lost.
         wait_until(
             lambda: (
-                reader.get_job(running) is not None and client.zscore("q:lost", ghost) is not None
+                reader.get_job(running) is not None
+                and redis_client.zscore("q:lost", ghost) is not None
             ),
             "the ghost is declared lost",
         )
-        wait_until(lambda: not client.smembers(f"q:owned:{ghost}"), "its jobs seen to")
+        wait_until(lambda: not redis_client.smembers(f"q:owned:{ghost}"), "its jobs seen to")
         assert keeper.get_job(running).status is tq.TransferStatus.ACTIVE  # type: ignore[union-attr]
         assert reader.get_job(ended).status is tq.TransferStatus.COMPLETED  # type: ignore[union-attr]
-        assert client.zscore("q:lost", ghost) is not None
-        assert client.smembers(f"q:owned:{ghost}") == set()
+        assert redis_client.zscore("q:lost", ghost) is not None
+        assert redis_client.smembers(f"q:owned:{ghost}") == set()
         keeper.cancel_job(running)
     messages = [record.getMessage() for record in caplog.records]
     assert any("an owner name in Redis that no queue makes was dropped" in m for m in messages)
@@ -350,25 +341,25 @@ def test_what_a_lost_owner_left_that_is_not_its_unfinished_job_is_skipped(
 
 
 def test_an_owner_whose_lease_ended_is_suspected_first_and_cleared_by_a_heartbeat(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     reader: tq.TransferQueue,
 ) -> None:
     """As after an outage of Redis that everyone sat through: the owner's lease has
     ended, but it is only suspected; its next heartbeat clears it, and it is never
     declared lost."""
-    seconds, _ = client.time()
+    seconds, _ = redis_client.time()
     now = seconds * 1000
-    client.zadd("q:owners", {"host:1:quiet": now - 5000})
+    redis_client.zadd("q:owners", {"host:1:quiet": now - 5000})
     reader.get_all_jobs()  # a read looks for lost owners
-    assert client.zscore("q:suspects", "host:1:quiet") is not None
-    assert client.zscore("q:lost", "host:1:quiet") is None
-    client.zadd("q:owners", {"host:1:quiet": now + 60_000})  # its heartbeat, come back
+    assert redis_client.zscore("q:suspects", "host:1:quiet") is not None
+    assert redis_client.zscore("q:lost", "host:1:quiet") is None
+    redis_client.zadd("q:owners", {"host:1:quiet": now + 60_000})  # its heartbeat, come back
     wait_until(
-        lambda: not reader.get_all_jobs() and not client.zscore("q:suspects", "host:1:quiet"),
+        lambda: not reader.get_all_jobs() and not redis_client.zscore("q:suspects", "host:1:quiet"),
         "the owner is cleared",
     )
-    assert client.zscore("q:lost", "host:1:quiet") is None
+    assert redis_client.zscore("q:lost", "host:1:quiet") is None
 
 
 def test_the_heartbeat_thread_outlives_a_beat_that_raises(
@@ -416,8 +407,8 @@ def _refuse(thread: threading.Thread) -> None:
 
 
 def test_an_event_kept_for_later_is_not_overtaken_by_an_older_one(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
 ) -> None:
     """A write refused under a lost name is kept; should another thread then write an
     older event of the same job (queue_job writing a creation while the event thread
@@ -426,7 +417,7 @@ def test_an_event_kept_for_later_is_not_overtaken_by_an_older_one(
     registry = JobRegistry(connection, "q", 100, 60.0, Owners(connection, "q"), LEASE)
     created, ended = empty_job()
     try:
-        declare_lost(client, "host:1:old")
+        declare_lost(redis_client, "host:1:old")
         assert registry.publish([Published(ended, 1, ())], "host:1:old", NO_RETENTION)
         assert registry.has_unpublished()
         assert not registry.publish([Published(created, 0, None)], "host:1:new", NO_RETENTION)
@@ -437,8 +428,8 @@ def test_an_event_kept_for_later_is_not_overtaken_by_an_older_one(
 
 
 def test_an_older_event_refused_later_does_not_replace_a_newer_one_kept(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
 ) -> None:
     """Two threads' writes refused under a lost name, the newer event first: the newer
     is kept, and written under the new name."""
@@ -446,7 +437,7 @@ def test_an_older_event_refused_later_does_not_replace_a_newer_one_kept(
     registry = JobRegistry(connection, "q", 100, 60.0, Owners(connection, "q"), LEASE)
     created, ended = empty_job()
     try:
-        declare_lost(client, "host:1:old")
+        declare_lost(redis_client, "host:1:old")
         assert registry.publish([Published(ended, 1, ())], "host:1:old", NO_RETENTION)
         # The write of the other thread, which had taken what was kept before the newer
         # event was: refused too, it comes back after it.
@@ -491,8 +482,8 @@ def empty_job() -> tuple[tq.TransferJob, tq.TransferJob]:
 
 
 def test_a_process_declared_lost_while_idle_only_takes_a_new_name(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     backend = RedisBackend(redis_url, namespace="q", lease=0.6)
@@ -500,7 +491,7 @@ def test_a_process_declared_lost_while_idle_only_takes_a_new_name(
         job_id = queue.queue_job("s3-upload", [], StoppableExecutor())
         assert queue.wait(job_id, WAIT).status is tq.TransferStatus.COMPLETED
         lost_name = backend.owner_id
-        declare_lost(client, lost_name)
+        declare_lost(redis_client, lost_name)
         wait_until(lambda: backend.owner_id != lost_name, "a new name")
         assert queue.get_job(job_id).status is tq.TransferStatus.COMPLETED  # type: ignore[union-attr]
     messages = [record.getMessage() for record in caplog.records]
@@ -536,7 +527,7 @@ def test_a_lost_owners_job_keeps_the_files_that_had_ended() -> None:
 
 
 def test_redis_gone_while_failing_a_lost_owners_jobs_is_one_warning(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -561,8 +552,8 @@ def test_redis_gone_while_failing_a_lost_owners_jobs_is_one_warning(
 
 
 def test_a_job_queued_as_its_process_is_declared_lost_goes_on_under_the_new_name(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """queue_job has counted its new job as the process's but not yet written it when
@@ -598,7 +589,7 @@ def test_a_job_queued_as_its_process_is_declared_lost_goes_on_under_the_new_name
             assert held.wait(WAIT)
             gate.wait_running(1)
             lost_name = backend.owner_id
-            declare_lost(client, lost_name)
+            declare_lost(redis_client, lost_name)
             wait_until(lambda: backend.owner_id != lost_name, "a new name")
         finally:
             go_on.set()

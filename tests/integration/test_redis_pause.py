@@ -18,19 +18,12 @@ import pytest
 
 import transferqueue as tq
 from tests.helpers.bounds import WAIT
-from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.executors import GatedExecutor, SlowToStop, noop_executor
 from tests.helpers.file_lists import make_files
 from tests.helpers.redis_owners import owner, owner_of, running
-from tests.helpers.redis_server import (  # noqa: F401
-    MISSING,
-    REQUIRED,
-    redis_server,
-    redis_url,
-    start_redis_server,
-    wait_until,
-)
+from tests.helpers.redis_server import MISSING, REQUIRED, start_redis_server, wait_until
 from tests.helpers.web_clients import serve_routes
-from tests.helpers.worker_process import Worker, workers  # noqa: F401
+from tests.helpers.worker_process import Worker
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -42,13 +35,7 @@ from transferqueue.redis import _backend as backend_module
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:  # noqa: F811
-    with redis.Redis.from_url(redis_url) as plain:
-        yield plain
-
-
-@pytest.fixture
-def asker(redis_url: str) -> Iterator[tq.TransferQueue]:  # noqa: F811
+def asker(redis_url: str) -> Iterator[tq.TransferQueue]:
     """A queue of this process, in the owner's namespace: it asks, it owns nothing."""
     queue = tq.TransferQueue(4, backend=RedisBackend(redis_url, namespace="q"))
     try:
@@ -64,10 +51,10 @@ def _status(queue: tq.TransferQueue, job_id: str) -> tq.TransferJob:
 
 
 def test_pause_and_resume_another_processs_job(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     asker: tq.TransferQueue,
-    workers: list[Worker],  # noqa: F811
+    workers: list[Worker],
 ) -> None:
     """pause_job here returns once the owner paused the job (the registry says so); its
     executor stops at its next report; resume_job here has the owner resume it, and the
@@ -79,7 +66,7 @@ def test_pause_and_resume_another_processs_job(
     assert _status(asker, job_id).status is tq.TransferStatus.PAUSED
     with pytest.raises(tq.JobStateError, match="it is paused"):
         asker.pause_job(job_id)
-    client.set("q:test:go", 1)  # the executor's next report raises TransferPaused
+    redis_client.set("q:test:go", 1)  # the executor's next report raises TransferPaused
     wait_until(
         lambda: _status(asker, job_id).files[0].status is tq.TransferFileStatus.QUEUED,
         "the file stopped",
@@ -103,27 +90,27 @@ def test_pause_and_resume_another_processs_job(
 
 
 def test_resume_of_another_processs_running_job_is_refused(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     asker: tq.TransferQueue,
-    workers: list[Worker],  # noqa: F811
+    workers: list[Worker],
 ) -> None:
     worker, [job_id] = owner(redis_url, 1, 1)
     workers.append(worker)
     wait_until(lambda: running(asker, job_id, 1), "the file running")
     with pytest.raises(tq.JobStateError, match=r"cannot resume .* it is active"):
         asker.resume_job(job_id)
-    client.set("q:test:go", 1)
+    redis_client.set("q:test:go", 1)
     assert worker.read_line().startswith("ended ")
     worker.finish()
-    assert not client.keys("q:cancel:*")  # nothing was asked
+    assert not redis_client.keys("q:cancel:*")  # nothing was asked
 
 
 def test_an_owner_that_does_not_answer_makes_pause_raise_naming_it(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     asker: tq.TransferQueue,
-    client: redis.Redis,
-    workers: list[Worker],  # noqa: F811
+    redis_client: redis.Redis,
+    workers: list[Worker],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The owner is stopped (SIGSTOP): pause_job raises TimeoutError naming it; the
@@ -146,9 +133,9 @@ def test_an_owner_that_does_not_answer_makes_pause_raise_naming_it(
 
 @pytest.mark.parametrize("framework", ["flask", "django"])
 def test_the_routes_answer_504_while_the_owner_does_not_confirm(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     asker: tq.TransferQueue,
-    workers: list[Worker],  # noqa: F811
+    workers: list[Worker],
     monkeypatch: pytest.MonkeyPatch,
     framework: str,
 ) -> None:
@@ -160,11 +147,11 @@ def test_the_routes_answer_504_while_the_owner_does_not_confirm(
     workers.append(worker)
     wait_until(lambda: running(asker, job_id, 1), "the file running")
     with contextlib.ExitStack() as stack:
-        client = serve_routes(framework, stack, asker, public=True)
+        redis_client = serve_routes(framework, stack, asker, public=True)
         worker.process.send_signal(signal.SIGSTOP)
         try:
-            paused = client.put(f"/transfers/{job_id}/pause")
-            cancelled = client.delete(f"/transfers/{job_id}")
+            paused = redis_client.put(f"/transfers/{job_id}/pause")
+            cancelled = redis_client.delete(f"/transfers/{job_id}")
         finally:
             worker.process.send_signal(signal.SIGCONT)
     for status, body in (paused, cancelled):
@@ -177,7 +164,7 @@ def test_the_routes_answer_504_while_the_owner_does_not_confirm(
 
 
 def test_a_job_that_ends_before_its_owner_pauses_it_is_a_state_error(
-    asker: tq.TransferQueue, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+    asker: tq.TransferQueue, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The owner ended the job before it read the request: pause_job says so."""
     job_id = "transfer-1-2-abcdefabcdef"
@@ -203,34 +190,34 @@ def test_a_job_that_ends_before_its_owner_pauses_it_is_a_state_error(
 
 
 def test_a_job_of_this_process_that_it_no_longer_runs_is_not_asked_for(
-    asker: tq.TransferQueue, client: redis.Redis
+    asker: tq.TransferQueue, redis_client: redis.Redis
 ) -> None:
     """Redis says an unfinished job belongs to this process, which does not know it: a
     JobStateError, nobody asked; a malformed entry is no job."""
     job_id = asker.queue_job("s3-upload", make_files(1), noop_executor)
     asker.wait(job_id)
-    fields = client.hgetall(f"q:job:{job_id}")
+    fields = redis_client.hgetall(f"q:job:{job_id}")
     head = json.loads(fields[b"head"])
     head["status"] = "active"
     assert asker.cleanup_old_jobs(0) == 1
     fields.update({b"head": json.dumps(head).encode(), b"owner": owner_of(asker).encode()})
-    client.hset(f"q:job:{job_id}", mapping=fields)  # type: ignore[arg-type]
+    redis_client.hset(f"q:job:{job_id}", mapping=fields)  # type: ignore[arg-type]
     with pytest.raises(
         tq.JobStateError, match="it is active but no longer run by this process"
     ) as raised:
         asker.pause_job(job_id)
     assert raised.value.status == "active"
-    client.hset(f"q:job:{job_id}", "owner", "two words")
+    redis_client.hset(f"q:job:{job_id}", "owner", "two words")
     with pytest.raises(tq.JobStateError, match="it is active"):
         asker.pause_job(job_id)
-    client.hset(f"q:job:{job_id}", "head", b"{}")
+    redis_client.hset(f"q:job:{job_id}", "head", b"{}")
     with pytest.raises(tq.JobNotFoundError):
         asker.pause_job(job_id)
-    assert not client.keys("q:cancel:*")
+    assert not redis_client.keys("q:cancel:*")
 
 
 def test_requests_this_process_cannot_follow_are_logged(
-    asker: tq.TransferQueue, client: redis.Redis, caplog: pytest.LogCaptureFixture
+    asker: tq.TransferQueue, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A pause of an unknown job, a resume of a running one, sent by hand: logged and
     left; a well-formed pause after them pauses."""
@@ -239,9 +226,9 @@ def test_requests_this_process_cannot_follow_are_logged(
     gate.wait_running(1)
     key = f"q:cancel:{owner_of(asker)}"
     with caplog.at_level(logging.INFO, logger="transferqueue"):
-        client.rpush(key, json.dumps({"job": "transfer-unknown", "by": "h:1", "do": "pause"}))
-        client.rpush(key, json.dumps({"job": job_id, "by": "h:1", "do": "resume"}))
-        client.rpush(key, json.dumps({"job": job_id, "by": "h:1", "do": "pause"}))
+        redis_client.rpush(key, json.dumps({"job": "transfer-unknown", "by": "h:1", "do": "pause"}))
+        redis_client.rpush(key, json.dumps({"job": job_id, "by": "h:1", "do": "resume"}))
+        redis_client.rpush(key, json.dumps({"job": job_id, "by": "h:1", "do": "pause"}))
         wait_until(lambda: _status(asker, job_id).status is tq.TransferStatus.PAUSED, "paused")
     messages = [r.getMessage() for r in caplog.records]
     assert any(
@@ -254,7 +241,7 @@ def test_requests_this_process_cannot_follow_are_logged(
     assert asker.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
 
 
-def test_the_registry_says_paused(redis_url: str, asker: tq.TransferQueue) -> None:  # noqa: F811
+def test_the_registry_says_paused(redis_url: str, asker: tq.TransferQueue) -> None:
     """Another queue of the cluster reads the paused job from Redis (checked on the way
     in, as everything from Redis): paused, and still among the active ids."""
     gate = GatedExecutor()
@@ -270,7 +257,7 @@ def test_the_registry_says_paused(redis_url: str, asker: tq.TransferQueue) -> No
 
 
 def test_a_file_waiting_for_its_cluster_slot_gives_it_up_when_paused(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     """The cluster's one slot is taken; the second job's file waits for it. Paused, the
     job gives the wait up (its file never started, none of its attempts counted); the
@@ -300,7 +287,7 @@ def test_a_file_waiting_for_its_cluster_slot_gives_it_up_when_paused(
 
 
 def test_a_backend_serving_a_queue_that_takes_no_pauses_logs_them(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A queue made before pausing existed attaches without on_pause_request: a pause
@@ -329,40 +316,25 @@ def test_a_backend_serving_a_queue_that_takes_no_pauses_logs_them(
 
 
 def test_a_job_resumed_while_its_executor_stops_still_runs_after_shutdown(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     """Paused, the executor is slow to stop; the job is resumed meanwhile and the queue
     shut down without waiting (queued files still run): the worker whose executor
     stopped runs the file again, and the job completes."""
-    started, told, go_on = (threading.Event() for _ in range(3))
-    attempts: list[int] = []
-
-    def slow_to_stop(file: tq.TransferFile, on_progress: tq.ProgressCallback) -> None:
-        attempts.append(file.attempts)
-        if len(attempts) == 1:
-            started.set()
-            try:
-                assert on_progress.wait_stopped(WAIT)
-                on_progress(1)
-            except tq.TransferPaused:
-                told.set()
-                assert go_on.wait(WAIT)
-                raise
-        on_progress(file.size)
-
+    executor = SlowToStop()
     queue = tq.TransferQueue(1, backend=RedisBackend(redis_url, namespace="q"))
     try:
-        job_id = queue.queue_job("s3-upload", make_files(1), slow_to_stop)
-        assert started.wait(WAIT)
+        job_id = queue.queue_job("s3-upload", make_files(1), executor)
+        assert executor.started.wait(WAIT)
         queue.pause_job(job_id)
-        assert told.wait(WAIT)
+        assert executor.told.wait(WAIT)
         queue.resume_job(job_id)
         queue.shutdown(wait=False)
-        go_on.set()
+        executor.go_on.set()
         assert queue.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
-        assert attempts == [1, 2]
+        assert executor.attempts == [1, 2]
     finally:
-        go_on.set()
+        executor.go_on.set()
         queue.shutdown(cancel_jobs=True)
 
 
@@ -448,7 +420,7 @@ def _before_the_second_step(
 
 
 def test_a_resumed_job_that_completes_before_the_asker_looks_was_resumed(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     asker: tq.TransferQueue,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -472,7 +444,7 @@ def test_a_resumed_job_that_completes_before_the_asker_looks_was_resumed(
 
 
 def test_a_pause_that_another_process_undid_at_once_was_done(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     asker: tq.TransferQueue,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -498,7 +470,7 @@ def test_a_pause_that_another_process_undid_at_once_was_done(
 
 
 def test_a_paused_job_cancelled_before_its_resume_is_a_state_error(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     asker: tq.TransferQueue,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -11,21 +11,14 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from functools import partial
 from typing import cast
 
 import pytest
 
 from tests.helpers.bounds import WAIT
-from tests.helpers.redis_server import (  # noqa: F401
-    MISSING,
-    REQUIRED,
-    redis_server,
-    redis_url,
-    wait_until,
-)
-from tests.helpers.worker_process import PROCESS_TIMEOUT, ROOT, Worker, workers  # noqa: F401
+from tests.helpers.redis_server import MISSING, REQUIRED, wait_until
+from tests.helpers.worker_process import PROCESS_TIMEOUT, ROOT, Worker
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -39,16 +32,10 @@ def waiting_is(semaphore: RedisSemaphore, count: int) -> bool:
     return semaphore.state().waiting == count
 
 
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:  # noqa: F811
-    with redis.Redis.from_url(redis_url) as plain:
-        yield plain
-
-
 def test_three_processes_never_exceed_the_limit_and_use_all_of_it(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
-    workers: list[Worker],  # noqa: F811
+    redis_url: str,
+    redis_client: redis.Redis,
+    workers: list[Worker],
 ) -> None:
     """3 processes x 3 threads x 30 acquisitions at a limit of 4: the holders, counting
     themselves in Redis, were never more than 4 at once, and were 4 at some point."""
@@ -58,17 +45,17 @@ def test_three_processes_never_exceed_the_limit_and_use_all_of_it(
     for worker in workers:
         assert worker.read_line() == "done"
         worker.finish()
-    assert client.get("tq:test:max") == str(limit).encode()
-    assert client.get("tq:test:acquired") == str(3 * threads * rounds).encode()
-    assert client.get("tq:test:running") == b"0"
+    assert redis_client.get("tq:test:max") == str(limit).encode()
+    assert redis_client.get("tq:test:acquired") == str(3 * threads * rounds).encode()
+    assert redis_client.get("tq:test:running") == b"0"
     with RedisSemaphore(redis_url, limit, namespace="tq") as semaphore:
         assert semaphore.state() == SemaphoreState(limit=limit, holders=0, waiting=0)
 
 
 def test_a_process_that_keeps_re_acquiring_does_not_starve_the_others(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
-    workers: list[Worker],  # noqa: F811
+    redis_url: str,
+    redis_client: redis.Redis,
+    workers: list[Worker],
 ) -> None:
     """Three processes take and release one slot as fast as they can. Whoever holds it
     notes the first waiter in the queue: that process, and not the one that just
@@ -81,12 +68,13 @@ def test_a_process_that_keeps_re_acquiring_does_not_starve_the_others(
             assert workers[-1].read_line() == "ready"
             wait_until(partial(waiting_is, semaphore, count), f"{name} queued")
         slot.release()
-        wait_until(lambda: client.llen("fair:test:order") >= 150, "150 acquisitions")
-        client.set("fair:test:stop", 1)
+        wait_until(lambda: redis_client.llen("fair:test:order") >= 150, "150 acquisitions")
+        redis_client.set("fair:test:stop", 1)
         for worker in workers:
             worker.finish()
     rows = [
-        row.decode().split() for row in cast(list[bytes], client.lrange("fair:test:order", 0, -1))
+        row.decode().split()
+        for row in cast(list[bytes], redis_client.lrange("fair:test:order", 0, -1))
     ]
     names = {pid: name for name, pid, _ in rows}
     order = "".join(name for name, _, _ in rows)
@@ -99,8 +87,8 @@ def test_a_process_that_keeps_re_acquiring_does_not_starve_the_others(
 
 
 def test_a_killed_holder_frees_its_slot_within_one_lease(
-    redis_url: str,  # noqa: F811
-    workers: list[Worker],  # noqa: F811
+    redis_url: str,
+    workers: list[Worker],
 ) -> None:
     lease = 1.0
     workers.append(Worker("hold", redis_url, "kill", 1, lease))
@@ -119,8 +107,8 @@ def test_a_killed_holder_frees_its_slot_within_one_lease(
 
 
 def test_a_holder_paused_past_its_lease_notices_it_lost_the_slot(
-    redis_url: str,  # noqa: F811
-    workers: list[Worker],  # noqa: F811
+    redis_url: str,
+    workers: list[Worker],
 ) -> None:
     """SIGSTOP past the lease: another process gets the slot; on SIGCONT the paused
     holder's keeper reports the loss (on_lost) without waiting for Redis to say so."""
@@ -171,7 +159,7 @@ FORK_SCRIPT = textwrap.dedent(
 )
 
 
-def test_a_semaphore_is_refused_in_a_forked_child(redis_url: str) -> None:  # noqa: F811
+def test_a_semaphore_is_refused_in_a_forked_child(redis_url: str) -> None:
     """The parent's slots stay the parent's: the child can neither take new ones through
     the inherited object nor release or renew the parent's."""
     done = subprocess.run(

@@ -22,16 +22,13 @@ import transferqueue as tq
 from tests.helpers.bounds import WAIT
 from tests.helpers.executors import GatedExecutor, noop_executor
 from tests.helpers.file_lists import make_files
-from tests.helpers.redis_server import (  # noqa: F401
+from tests.helpers.redis_server import (
     MISSING,
     REQUIRED,
-    RedisServer,
-    redis_server,
-    redis_url,
     start_redis_server,
     wait_until,
 )
-from tests.helpers.worker_process import PROCESS_TIMEOUT, ROOT, Worker, workers  # noqa: F401
+from tests.helpers.worker_process import PROCESS_TIMEOUT, ROOT, Worker
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -52,22 +49,16 @@ def state_is(semaphore: RedisSemaphore, state: SemaphoreState) -> bool:
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:  # noqa: F811
-    with redis.Redis.from_url(redis_url) as plain:
-        yield plain
-
-
-@pytest.fixture
-def holder(redis_url: str) -> Iterator[RedisSemaphore]:  # noqa: F811
+def holder(redis_url: str) -> Iterator[RedisSemaphore]:
     """The only slot of the namespace "q" (limit 1), held by the test itself."""
     with RedisSemaphore(redis_url, 1, namespace="q") as semaphore:
         yield semaphore
 
 
 def test_three_processes_never_run_more_than_the_cluster_limit_and_use_all_of_it(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
-    workers: list[Worker],  # noqa: F811
+    redis_url: str,
+    redis_client: redis.Redis,
+    workers: list[Worker],
 ) -> None:
     """3 processes x 50 jobs, each process allowed 2 at once (6 in all) under a cluster
     limit of 4: the executors, counting themselves in Redis, were never more than 4 at
@@ -80,17 +71,17 @@ def test_three_processes_never_run_more_than_the_cluster_limit_and_use_all_of_it
     for worker in workers:
         assert worker.read_line() == "done"
         worker.finish()
-    assert client.get("tq:test:max") == str(limit).encode()
-    assert client.get("tq:test:ran") == str(3 * jobs).encode()
-    assert client.get("tq:test:running") == b"0"
+    assert redis_client.get("tq:test:max") == str(limit).encode()
+    assert redis_client.get("tq:test:ran") == str(3 * jobs).encode()
+    assert redis_client.get("tq:test:running") == b"0"
     for worker in workers:
-        assert client.get(f"tq:test:max:{worker.process.pid}") in (b"1", b"2")
+        assert redis_client.get(f"tq:test:max:{worker.process.pid}") in (b"1", b"2")
     with RedisSemaphore(redis_url, 1, namespace="tq") as semaphore:
         assert semaphore.state() == SemaphoreState(limit=limit, holders=0, waiting=0)
 
 
 def test_cancelling_a_job_whose_file_waits_for_a_cluster_slot_ends_the_wait(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     holder: RedisSemaphore,
 ) -> None:
     """The only slot is held elsewhere: the job's file waits in Redis's queue, still
@@ -123,7 +114,7 @@ def test_cancelling_a_job_whose_file_waits_for_a_cluster_slot_ends_the_wait(
 
 
 def test_shutdown_with_cancel_ends_a_wait_for_a_cluster_slot(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     holder: RedisSemaphore,
 ) -> None:
     slot = holder.acquire()
@@ -141,7 +132,7 @@ def test_shutdown_with_cancel_ends_a_wait_for_a_cluster_slot(
 
 
 def test_shutdown_without_cancel_runs_the_waiting_file_once_a_slot_frees(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     holder: RedisSemaphore,
 ) -> None:
     """As without a backend, shutdown() lets queued files run: it returns once the
@@ -165,7 +156,7 @@ def test_shutdown_without_cancel_runs_the_waiting_file_once_a_slot_frees(
 
 
 def test_the_limit_is_the_clusters_and_update_changes_it_for_every_process(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     """Two queues with backends of their own share the namespace: the limit stored
     first wins; raising it in one starts the file waiting in the other; lowering it
@@ -203,7 +194,7 @@ def test_the_limit_is_the_clusters_and_update_changes_it_for_every_process(
         second.shutdown()
 
 
-def test_local_limit_caps_what_one_process_runs(redis_url: str) -> None:  # noqa: F811
+def test_local_limit_caps_what_one_process_runs(redis_url: str) -> None:
     """Cluster limit 4, this process at most 2: only 2 run; the other queue of the
     cluster gets the other 2 slots; changing the limit leaves the local cap alone."""
     gate = GatedExecutor()
@@ -227,7 +218,7 @@ def test_local_limit_caps_what_one_process_runs(redis_url: str) -> None:  # noqa
     assert len(gate.started) == 6
 
 
-def test_retries_and_failures_give_their_slots_back(redis_url: str) -> None:  # noqa: F811
+def test_retries_and_failures_give_their_slots_back(redis_url: str) -> None:
     """A file that fails and is retried, and one that fails for good, each held a slot
     per attempt and gave it back: the job ends failed with one file retried, and no
     slot is left held."""
@@ -252,7 +243,7 @@ def test_retries_and_failures_give_their_slots_back(redis_url: str) -> None:  # 
 
 
 def test_a_worker_thread_that_cannot_start_fails_its_reserved_file(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """As without a backend: the file whose worker could not start fails with the
@@ -327,7 +318,7 @@ def test_files_wait_queued_while_redis_is_away_and_run_once_it_is_back(
 
 
 def test_a_slot_that_comes_as_its_job_is_cancelled_goes_back_unused(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     """The job is cancelled between the slot's grant and the worker's look at the job:
     the executor never runs and the slot goes back at once."""
@@ -366,7 +357,7 @@ def test_an_unreachable_server_refuses_the_queue_naming_the_url_without_password
     assert backend.url == url.replace("hunter2", "***")
 
 
-def test_one_backend_serves_one_queue(redis_url: str) -> None:  # noqa: F811
+def test_one_backend_serves_one_queue(redis_url: str) -> None:
     backend = RedisBackend(redis_url, namespace="q")
     with (
         tq.TransferQueue(2, backend=backend),
@@ -379,14 +370,14 @@ def test_one_backend_serves_one_queue(redis_url: str) -> None:  # noqa: F811
 
 
 def test_a_backend_refused_by_the_server_can_serve_a_queue_later(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
 ) -> None:
     """A limit key Redis holds that is no limit refuses the first queue (RedisDataError,
     naming the key); once repaired, the same backend serves a new queue."""
     from transferqueue.redis import RedisDataError
 
-    client.set("q:semaphore:limit", "many")
+    redis_client.set("q:semaphore:limit", "many")
     backend = RedisBackend(redis_url, namespace="q")
     queue = tq.TransferQueue(2, backend=backend)  # the limit is stored only if missing
     with pytest.raises(RedisDataError, match="q:semaphore:limit"):
@@ -483,7 +474,7 @@ FORK_SCRIPT = textwrap.dedent(
 
 
 def test_a_forked_child_runs_its_files_under_slots_of_its_own(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     """The child of a process whose queue has a backend takes its own slots (the
     parent's semaphore is refused in a child) and gives them back."""
@@ -534,7 +525,7 @@ FORK_SHUTDOWN_SCRIPT = textwrap.dedent(
 
 
 def test_shutting_down_in_a_forked_child_leaves_the_parents_slots_alone(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     done = subprocess.run(
         [sys.executable, "-c", FORK_SHUTDOWN_SCRIPT, redis_url],

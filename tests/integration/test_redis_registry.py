@@ -23,15 +23,8 @@ import transferqueue as tq
 from tests.helpers.bounds import WAIT
 from tests.helpers.executors import GatedExecutor, noop_executor
 from tests.helpers.file_lists import make_files
-from tests.helpers.redis_server import (  # noqa: F401
-    MISSING,
-    REQUIRED,
-    redis_server,
-    redis_url,
-    start_redis_server,
-    wait_until,
-)
-from tests.helpers.worker_process import PROCESS_TIMEOUT, ROOT, Worker, workers  # noqa: F401
+from tests.helpers.redis_server import MISSING, REQUIRED, start_redis_server, wait_until
+from tests.helpers.worker_process import PROCESS_TIMEOUT, ROOT, Worker
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -44,13 +37,7 @@ ID_PATTERN = re.compile(r"transfer-\d+-\d+-[0-9a-f]{12}")
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:  # noqa: F811
-    with redis.Redis.from_url(redis_url) as plain:
-        yield plain
-
-
-@pytest.fixture
-def reader(redis_url: str) -> Iterator[tq.TransferQueue]:  # noqa: F811
+def reader(redis_url: str) -> Iterator[tq.TransferQueue]:
     """A queue of the cluster "q" that queues nothing itself: it reads the others' jobs."""
     queue = tq.TransferQueue(2, backend=RedisBackend(redis_url, namespace="q"))
     try:
@@ -59,7 +46,7 @@ def reader(redis_url: str) -> Iterator[tq.TransferQueue]:  # noqa: F811
         queue.shutdown(cancel_jobs=True)
 
 
-def owner(redis_url: str, jobs: int, files: int) -> tuple[Worker, list[str]]:  # noqa: F811
+def owner(redis_url: str, jobs: int, files: int) -> tuple[Worker, list[str]]:
     """A process that owns ``jobs`` jobs of ``files`` files, held until ``q:test:go``."""
     worker = Worker("own", redis_url, "q", jobs, files, module="tests.helpers.redis_queue_worker")
     ids = []
@@ -78,10 +65,10 @@ def ended(worker: Worker) -> tq.TransferJob:
 
 
 def test_another_processs_job_is_seen_waited_for_and_equal_to_the_owners(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     reader: tq.TransferQueue,
-    workers: list[Worker],  # noqa: F811
+    workers: list[Worker],
 ) -> None:
     """A job queued by another process is known here the moment its id is handed out,
     follows its progress (each file half done, then complete), is listed among the
@@ -107,7 +94,7 @@ def test_another_processs_job_is_seen_waited_for_and_equal_to_the_owners(
 
     with pytest.raises(TimeoutError, match=f"transfer job {job_id} did not finish within 0.2 s"):
         reader.wait(job_id, timeout=0.2)
-    client.set("q:test:go", 1)
+    redis_client.set("q:test:go", 1)
     waited = reader.wait(job_id, timeout=WAIT)
     assert waited == ended(worker)
     assert isinstance(waited, tq.TransferJob)
@@ -123,10 +110,10 @@ def test_another_processs_job_is_seen_waited_for_and_equal_to_the_owners(
 
 
 def test_the_cluster_lists_every_job_oldest_first_this_processs_own_as_they_stand(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     reader: tq.TransferQueue,
-    workers: list[Worker],  # noqa: F811
+    workers: list[Worker],
 ) -> None:
     gate = GatedExecutor()
     reader.update_concurrency_limit(4)  # room for all four
@@ -141,7 +128,7 @@ def test_the_cluster_lists_every_job_oldest_first_this_processs_own_as_they_stan
     mine = reader.get_job(mine_first)
     assert mine is not None
     assert mine.files[0].status is tq.TransferFileStatus.TRANSFERRING  # as it stands here
-    client.set("q:test:go", 1)
+    redis_client.set("q:test:go", 1)
     gate.release_all()
     for job_id in order:
         assert reader.wait(job_id, timeout=WAIT).status is tq.TransferStatus.COMPLETED
@@ -153,8 +140,8 @@ def test_the_cluster_lists_every_job_oldest_first_this_processs_own_as_they_stan
 
 
 def test_progress_writes_are_coalesced_not_one_per_on_progress_call(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
 ) -> None:
     """2,000 files x 25 on_progress calls each (50,000 calls) at an update interval of
     0.1 s: the registry gets one write per interval (plus the status changes), counted
@@ -165,15 +152,15 @@ def test_progress_writes_are_coalesced_not_one_per_on_progress_call(
         for step in range(1, calls + 1):
             on_progress(file.size * step // calls)
 
-    client.config_resetstat()
+    redis_client.config_resetstat()
     backend = RedisBackend(redis_url, namespace="q", local_limit=8)
     with tq.TransferQueue(8, backend=backend) as queue:
         started = time.monotonic()
         job = queue.wait(queue.queue_job("s3-upload", make_files(2000, size=1000), executor))
         elapsed = time.monotonic() - started
     assert job.status is tq.TransferStatus.COMPLETED
-    stats = client.info("commandstats")
-    stored = client.hget(f"q:job:{job.id}", "seq")
+    stats = redis_client.info("commandstats")
+    stored = redis_client.hget(f"q:job:{job.id}", "seq")
     assert stored is not None
     events = int(stored)  # the number of the last event written
     assert events <= elapsed / 0.1 * 1.5 + 5, (events, elapsed)
@@ -186,8 +173,8 @@ def test_progress_writes_are_coalesced_not_one_per_on_progress_call(
 
 
 def test_a_job_stream_is_trimmed_and_expires_after_the_job_ended(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
 ) -> None:
     """At update interval 0 every change is an event: 1,500 of them leave the stream at
     about its length of 1,000 entries; once the job ended it expires (in 300 s)."""
@@ -200,14 +187,14 @@ def test_a_job_stream_is_trimmed_and_expires_after_the_job_ended(
     with tq.TransferQueue(1, update_interval=0, backend=backend) as queue:
         job = queue.wait(queue.queue_job("s3-upload", make_files(1, size=1500), executor))
     stream = f"q:events:{job.id}"
-    assert 1000 <= client.xlen(stream) < 1200
-    assert 0 < client.pttl(stream) <= 300_000
-    assert client.ttl(f"q:job:{job.id}") == -1  # the job itself stays (retention decides)
+    assert 1000 <= redis_client.xlen(stream) < 1200
+    assert 0 < redis_client.pttl(stream) <= 300_000
+    assert redis_client.ttl(f"q:job:{job.id}") == -1  # the job itself stays (retention decides)
 
 
 def test_retention_applies_to_the_registry(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     reader: tq.TransferQueue,
 ) -> None:
     """An owner that keeps 2 finished jobs trims the registry to the cluster's newest 2
@@ -225,15 +212,15 @@ def test_retention_applies_to_the_registry(
         running = keeper.queue_job("s3-upload", make_files(1), gate)
         gate.wait_running(1)
         # Both kept ran at once (limit 2): which ended first is not the point.
-        assert set(client.zrange("q:finished", 0, -1)) == {job_id.encode() for job_id in kept}
+        assert set(redis_client.zrange("q:finished", 0, -1)) == {job_id.encode() for job_id in kept}
         for job_id in early:
-            assert not client.exists(f"q:job:{job_id}", f"q:events:{job_id}")
+            assert not redis_client.exists(f"q:job:{job_id}", f"q:events:{job_id}")
         # This process still has its own two: local retention is its own.
         assert [job.id for job in reader.get_all_jobs()] == [*early, *kept, running]
 
         assert reader.cleanup_old_jobs(0) == 4  # its own two and the keeper's two
         assert [job.id for job in reader.get_all_jobs()] == [running]
-        assert client.zrange("q:jobs", 0, -1) == [running.encode()]
+        assert redis_client.zrange("q:jobs", 0, -1) == [running.encode()]
         # The keeper still knows its own finished jobs, as any process does.
         assert [job.id for job in keeper.get_all_jobs()] == [*kept, running]
         assert reader.cleanup_old_jobs(3600) == 0
@@ -241,8 +228,8 @@ def test_retention_applies_to_the_registry(
 
 
 def test_a_reader_with_max_finished_age_trims_on_read(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
 ) -> None:
     backend = RedisBackend(redis_url, namespace="q")
     with tq.TransferQueue(2, backend=backend) as owner_queue:
@@ -250,7 +237,7 @@ def test_a_reader_with_max_finished_age_trims_on_read(
         owner_queue.wait(job_id)
     reader = tq.TransferQueue(2, max_finished_age=0, backend=RedisBackend(redis_url, namespace="q"))
     assert reader.get_job(job_id) is None
-    assert not client.exists(f"q:job:{job_id}")
+    assert not redis_client.exists(f"q:job:{job_id}")
     reader.shutdown()
 
 
@@ -328,8 +315,8 @@ def hostile_fields(job_id: str, fields: dict[str, object]) -> dict[str, object]:
 
 
 def test_hostile_entries_in_redis_are_skipped_with_a_warning(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     reader: tq.TransferQueue,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -340,13 +327,13 @@ def test_hostile_entries_in_redis_are_skipped_with_a_warning(
     reader.wait(good)
     for number, (name, fields, _) in enumerate(HOSTILE):
         job_id = f"transfer-{name}"
-        client.zadd("q:jobs", {job_id: number})
-        client.zadd("q:active", {job_id: number})
-        client.hset(f"q:job:{job_id}", mapping=hostile_fields(job_id, fields))  # type: ignore[arg-type]
-    client.zadd("q:jobs", {"transfer-a-string": 90, "two words": 92})
-    client.zadd("q:jobs", {b"\xff\xfe": 91})
-    client.set("q:job:transfer-a-string", "not a hash")
-    client.zadd("q:active", {b"\xff\xfe": 93})
+        redis_client.zadd("q:jobs", {job_id: number})
+        redis_client.zadd("q:active", {job_id: number})
+        redis_client.hset(f"q:job:{job_id}", mapping=hostile_fields(job_id, fields))  # type: ignore[arg-type]
+    redis_client.zadd("q:jobs", {"transfer-a-string": 90, "two words": 92})
+    redis_client.zadd("q:jobs", {b"\xff\xfe": 91})
+    redis_client.set("q:job:transfer-a-string", "not a hash")
+    redis_client.zadd("q:active", {b"\xff\xfe": 93})
 
     with caplog.at_level(logging.WARNING, logger="transferqueue"):
         assert [job.id for job in reader.get_all_jobs()] == [good]
@@ -394,7 +381,7 @@ FORK_IDS = textwrap.dedent(
 
 
 def test_job_ids_stay_unique_across_processes_even_after_fork_at_a_frozen_clock(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     """Parent and forked child make their first job after the fork at the same (frozen)
     millisecond with the same counter: the ids still differ (each process has a token
@@ -458,10 +445,10 @@ def test_events_written_while_redis_is_away_are_written_whole_once_it_is_back(
 
 
 def test_a_wait_whose_job_is_forgotten_meanwhile_raises_job_not_found(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     reader: tq.TransferQueue,
-    workers: list[Worker],  # noqa: F811
-    client: redis.Redis,
+    workers: list[Worker],
+    redis_client: redis.Redis,
 ) -> None:
     worker, [job_id] = owner(redis_url, 1, 1)
     workers.append(worker)
@@ -484,14 +471,14 @@ def test_a_wait_whose_job_is_forgotten_meanwhile_raises_job_not_found(
     waiter = threading.Thread(target=wait)
     waiter.start()
     assert waiting.wait(WAIT)
-    client.delete(f"q:job:{job_id}")
+    redis_client.delete(f"q:job:{job_id}")
     waiter.join(WAIT)
     assert [type(exc) for exc in failures] == [tq.JobNotFoundError]
 
 
 def test_a_job_that_redis_lost_is_written_whole_with_its_next_event(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     reader: tq.TransferQueue,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -510,7 +497,7 @@ def test_a_job_that_redis_lost_is_written_whole_with_its_next_event(
             return job is not None and job.files[-1].status.value == "transferring"
 
         wait_until(partial(transferring, 3), "the job written, every file transferring")
-        client.flushall()
+        redis_client.flushall()
         gate.release("src/file-0")
 
         def file_0_completed() -> bool:
@@ -527,8 +514,8 @@ def test_a_job_that_redis_lost_is_written_whole_with_its_next_event(
 
 
 def test_a_key_of_another_type_refuses_the_write_until_it_is_gone(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     reader: tq.TransferQueue,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -537,13 +524,13 @@ def test_a_key_of_another_type_refuses_the_write_until_it_is_gone(
     written whole once the key is gone; scripts the server forgot (SCRIPT FLUSH) are
     loaded again."""
     gate = GatedExecutor()
-    client.set("q:jobs", "not a sorted set")
+    redis_client.set("q:jobs", "not a sorted set")
     with caplog.at_level(logging.INFO, logger="transferqueue"):
         job_id = reader.queue_job("s3-upload", make_files(2), gate)
         gate.wait_running(2)
-        assert not client.exists(f"q:job:{job_id}")
-        client.delete("q:jobs")
-        client.script_flush()
+        assert not redis_client.exists(f"q:job:{job_id}")
+        redis_client.delete("q:jobs")
+        redis_client.script_flush()
         gate.release("src/file-0")
 
         def written() -> bool:
@@ -561,15 +548,15 @@ def test_a_key_of_another_type_refuses_the_write_until_it_is_gone(
 
 @pytest.mark.parametrize("key", ["q:jobs", "q:finished"])
 def test_an_index_key_of_another_type_fails_reads_with_a_clear_error(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
+    redis_url: str,
+    redis_client: redis.Redis,
     key: str,
 ) -> None:
     """The registry's lists themselves are not entries to skip: reading them fails with
     RedisBackendError naming the server and the problem."""
     from transferqueue.redis import RedisBackendError
 
-    client.set(key, "not a sorted set")
+    redis_client.set(key, "not a sorted set")
     queue = tq.TransferQueue(1, max_finished_jobs=5, backend=RedisBackend(redis_url, namespace="q"))
     with pytest.raises(RedisBackendError, match=f"Redis at {re.escape(redis_url)} refused"):
         queue.get_all_jobs()

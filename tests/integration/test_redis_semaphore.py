@@ -17,13 +17,7 @@ import pytest
 
 from tests.helpers.bounds import WAIT
 from tests.helpers.docs_samples import docs_sample
-from tests.helpers.redis_server import (  # noqa: F401
-    MISSING,
-    REQUIRED,
-    redis_server,
-    redis_url,
-    wait_until,
-)
+from tests.helpers.redis_server import MISSING, REQUIRED, wait_until
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -43,14 +37,7 @@ HOLDERS = "transferqueue:semaphore:holders"
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:  # noqa: F811
-    """A plain redis-py client on the test's server, to look at and change the keys."""
-    with redis.Redis.from_url(redis_url) as plain:
-        yield plain
-
-
-@pytest.fixture
-def semaphores(redis_url: str) -> Iterator[Callable[..., RedisSemaphore]]:  # noqa: F811
+def semaphores(redis_url: str) -> Iterator[Callable[..., RedisSemaphore]]:
     """Make semaphores on the test's server (limit 1 unless given); all closed after."""
     made: list[RedisSemaphore] = []
 
@@ -238,7 +225,7 @@ def test_waiters_are_admitted_in_order_of_arrival(
 
 
 def test_a_newcomer_queues_behind_waiters_even_when_a_slot_is_free(
-    semaphores: Callable[..., RedisSemaphore], client: redis.Redis
+    semaphores: Callable[..., RedisSemaphore], redis_client: redis.Redis
 ) -> None:
     """Fairness inside Redis: a slot freed by an expired lease (nobody pushed a wake-up)
     belongs to the first waiter; a newcomer's try is refused and wakes that waiter."""
@@ -248,7 +235,7 @@ def test_a_newcomer_queues_behind_waiters_even_when_a_slot_is_free(
     waiter = Waiter(other, timeout=WAIT)
     wait_waiting(holder, 1)
     holder._holdings._keeper.stop()  # nobody renews it now
-    client.zadd(HOLDERS, {slot.holder_id: 1}, xx=True)  # its lease ended long ago
+    redis_client.zadd(HOLDERS, {slot.holder_id: 1}, xx=True)  # its lease ended long ago
     assert newcomer.try_acquire() is None
     assert waiter.join() is not None
 
@@ -257,15 +244,15 @@ def test_a_newcomer_queues_behind_waiters_even_when_a_slot_is_free(
 
 
 def test_the_keeper_renews_held_slots(
-    semaphores: Callable[..., RedisSemaphore], client: redis.Redis
+    semaphores: Callable[..., RedisSemaphore], redis_client: redis.Redis
 ) -> None:
     semaphore = semaphores(lease=0.3)
     slot = semaphore.acquire()
     assert slot is not None
-    first_end = client.zscore(HOLDERS, slot.holder_id)
+    first_end = redis_client.zscore(HOLDERS, slot.holder_id)
     assert first_end is not None
     wait_until(
-        lambda: (client.zscore(HOLDERS, slot.holder_id) or 0) > first_end + 300,
+        lambda: (redis_client.zscore(HOLDERS, slot.holder_id) or 0) > first_end + 300,
         "renewed past the first lease",
     )
     assert not slot.lost
@@ -279,16 +266,16 @@ def test_the_keeper_renews_held_slots(
     )
     again = semaphore.acquire()
     assert again is not None
-    second_end = client.zscore(HOLDERS, again.holder_id)
+    second_end = redis_client.zscore(HOLDERS, again.holder_id)
     assert second_end is not None
     wait_until(
-        lambda: (client.zscore(HOLDERS, again.holder_id) or 0) > second_end,
+        lambda: (redis_client.zscore(HOLDERS, again.holder_id) or 0) > second_end,
         "the new slot renewed",
     )
 
 
 def test_refresh_after_expiry_reports_the_loss(
-    semaphores: Callable[..., RedisSemaphore], client: redis.Redis
+    semaphores: Callable[..., RedisSemaphore], redis_client: redis.Redis
 ) -> None:
     """A lease that ended in Redis is never renewed: refresh raises, the slot reads lost,
     on_lost is called once, and the slot no longer counts anywhere."""
@@ -297,7 +284,7 @@ def test_refresh_after_expiry_reports_the_loss(
     slot = semaphore.acquire()
     assert slot is not None
     semaphore._holdings._keeper.stop()
-    client.zadd(HOLDERS, {slot.holder_id: 1}, xx=True)
+    redis_client.zadd(HOLDERS, {slot.holder_id: 1}, xx=True)
     with pytest.raises(SlotLostError, match="its lease had ended in Redis") as caught:
         slot.refresh()
     assert caught.value.holder_id == slot.holder_id
@@ -305,7 +292,7 @@ def test_refresh_after_expiry_reports_the_loss(
     assert slot.lost_reason == "its lease had ended in Redis"
     assert reports == [(slot, "its lease had ended in Redis")]
     assert semaphore.held() == ()
-    assert client.zscore(HOLDERS, slot.holder_id) is None
+    assert redis_client.zscore(HOLDERS, slot.holder_id) is None
     with pytest.raises(SlotLostError, match="its lease had ended in Redis"):
         slot.refresh()
     assert len(reports) == 1
@@ -315,7 +302,7 @@ def test_refresh_after_expiry_reports_the_loss(
 
 
 def test_the_keeper_reports_a_slot_gone_from_redis(
-    semaphores: Callable[..., RedisSemaphore], client: redis.Redis
+    semaphores: Callable[..., RedisSemaphore], redis_client: redis.Redis
 ) -> None:
     lost = threading.Event()
     reasons: list[str] = []
@@ -327,7 +314,7 @@ def test_the_keeper_reports_a_slot_gone_from_redis(
     semaphore = semaphores(lease=0.3, on_lost=on_lost)
     slot = semaphore.acquire()
     assert slot is not None
-    client.zrem(HOLDERS, slot.holder_id)
+    redis_client.zrem(HOLDERS, slot.holder_id)
     assert lost.wait(WAIT)
     assert reasons == ["its lease had ended in Redis"]
     assert slot.lost
@@ -352,7 +339,7 @@ def test_a_lease_that_ran_out_here_is_lost_without_asking_redis(
 
 def test_on_lost_may_raise_or_close_the_semaphore(
     semaphores: Callable[..., RedisSemaphore],
-    client: redis.Redis,
+    redis_client: redis.Redis,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A raising callback is logged and the others still run; a callback may close the
@@ -369,7 +356,7 @@ def test_on_lost_may_raise_or_close_the_semaphore(
     assert a is not None
     assert c is not None
     with caplog.at_level(logging.ERROR, logger="transferqueue"):
-        client.zrem(HOLDERS, a.holder_id, c.holder_id)
+        redis_client.zrem(HOLDERS, a.holder_id, c.holder_id)
         assert closed.wait(WAIT)
         wait_until(lambda: "on_lost callback" in caplog.text, "the raise was logged")
     assert "ZeroDivisionError" in caplog.text
@@ -381,20 +368,20 @@ def test_on_lost_may_raise_or_close_the_semaphore(
 
 
 def test_the_stored_limit_wins_and_comes_back_if_lost(
-    semaphores: Callable[..., RedisSemaphore], client: redis.Redis
+    semaphores: Callable[..., RedisSemaphore], redis_client: redis.Redis
 ) -> None:
     first = semaphores(2)
     second = semaphores(5)
     assert first.limit == second.limit == 2
     second.set_limit(3)
     assert first.limit == 3
-    client.delete("transferqueue:semaphore:limit")
+    redis_client.delete("transferqueue:semaphore:limit")
     assert first.state().limit == 2  # what it would store
     assert first.acquire() is not None
-    assert client.get("transferqueue:semaphore:limit") == b"2"
-    client.delete("transferqueue:semaphore:limit")
+    assert redis_client.get("transferqueue:semaphore:limit") == b"2"
+    redis_client.delete("transferqueue:semaphore:limit")
     assert second.acquire() is not None
-    assert client.get("transferqueue:semaphore:limit") == b"3"  # its last known limit
+    assert redis_client.get("transferqueue:semaphore:limit") == b"3"  # its last known limit
 
 
 def test_lowering_the_limit_admits_nobody_until_below_it(
@@ -455,7 +442,7 @@ def test_raising_the_limit_wakes_waiters_at_once(
 )
 def test_a_bad_limit_is_refused(
     semaphores: Callable[..., RedisSemaphore],
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     value: object,
     error: type[Exception],
     message: str,
@@ -494,7 +481,7 @@ def test_the_largest_limit_is_stored_and_read_back(
     ],
 )
 def test_bad_settings_are_refused(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     kwargs: dict[str, object],
     error: type[Exception],
     message: str,
@@ -504,14 +491,14 @@ def test_bad_settings_are_refused(
 
 
 def test_namespaces_are_separate_semaphores(
-    semaphores: Callable[..., RedisSemaphore], client: redis.Redis
+    semaphores: Callable[..., RedisSemaphore], redis_client: redis.Redis
 ) -> None:
     exports, imports = semaphores(namespace="exports"), semaphores(namespace="app:imports")
     assert exports.acquire() is not None
     assert imports.acquire() is not None
     assert exports.try_acquire() is None
-    assert client.zcard("exports:semaphore:holders") == 1
-    assert client.zcard("app:imports:semaphore:holders") == 1
+    assert redis_client.zcard("exports:semaphore:holders") == 1
+    assert redis_client.zcard("app:imports:semaphore:holders") == 1
     assert repr(exports) == f"<RedisSemaphore 'exports' at {exports.url}>"
     assert exports.lease == 10.0
 
@@ -553,7 +540,7 @@ def test_close_ends_a_wait_in_another_thread(
 
 def test_close_releases_every_slot_and_ends_the_object(
     semaphores: Callable[..., RedisSemaphore],
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     observer = semaphores(3)
     with RedisSemaphore(redis_url, 3) as semaphore:
@@ -566,7 +553,7 @@ def test_close_releases_every_slot_and_ends_the_object(
         semaphore.acquire()
 
 
-def test_the_readme_example_runs(redis_url: str) -> None:  # noqa: F811
+def test_the_readme_example_runs(redis_url: str) -> None:
     """The Redis guide's semaphore example runs as written (on the test's server)."""
     code = docs_sample("A semaphore across processes")
     assert "redis://localhost:6379/0" in code

@@ -13,13 +13,7 @@ import transferqueue as tq
 from tests.helpers.bounds import WAIT
 from tests.helpers.executors import GatedExecutor
 from tests.helpers.file_lists import make_files
-from tests.helpers.redis_server import (  # noqa: F401
-    MISSING,
-    REQUIRED,
-    redis_server,
-    redis_url,
-    wait_until,
-)
+from tests.helpers.redis_server import MISSING, REQUIRED, wait_until
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -29,7 +23,7 @@ from transferqueue.redis import RedisBackend
 
 
 def test_skipped_files_in_a_cluster(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     started: list[str] = []
@@ -69,7 +63,7 @@ def test_skipped_files_in_a_cluster(
 
 
 def test_a_job_with_skipped_files_paused_and_resumed_from_another_queue(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     """Another queue of the cluster pauses the job through Redis: the registry shows it
     paused with its skipped files and their count; the file that was running ends, no

@@ -17,12 +17,7 @@ import transferqueue as tq
 from tests.helpers.bounds import WAIT
 from tests.helpers.executors import noop_executor
 from tests.helpers.file_lists import make_files
-from tests.helpers.redis_server import (  # noqa: F401
-    MISSING,
-    REQUIRED,
-    redis_server,
-    redis_url,
-)
+from tests.helpers.redis_server import MISSING, REQUIRED
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -53,7 +48,7 @@ def holders(url: str) -> int:
 
 
 def test_a_kept_slot_serves_the_next_files_and_goes_back_before_the_job_ends(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     """slot_keep as long as the lease: 30 files of one worker take one slot in all, and
     once wait() returns the slot is back in Redis (not given back after the end is
@@ -66,7 +61,7 @@ def test_a_kept_slot_serves_the_next_files_and_goes_back_before_the_job_ends(
     assert backend.taken == 1
 
 
-def test_slot_keep_zero_takes_a_slot_per_file(redis_url: str) -> None:  # noqa: F811
+def test_slot_keep_zero_takes_a_slot_per_file(redis_url: str) -> None:
     backend = CountingBackend(redis_url, slot_keep=0)
     with tq.TransferQueue(1, backend=backend) as queue:
         job = queue.wait(queue.queue_job("s3-upload", make_files(30), noop_executor), WAIT)
@@ -76,7 +71,7 @@ def test_slot_keep_zero_takes_a_slot_per_file(redis_url: str) -> None:  # noqa: 
 
 
 def test_a_limit_set_by_this_process_sends_kept_slots_back(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     """The first file sets the limit (a lower one would do the same): the next file takes
     a slot under the limit as it is now (a second slot taken), the third reuses it."""
@@ -92,7 +87,7 @@ def test_a_limit_set_by_this_process_sends_kept_slots_back(
     assert backend.taken == 2
 
 
-def test_a_lost_slot_is_not_reused(redis_url: str) -> None:  # noqa: F811
+def test_a_lost_slot_is_not_reused(redis_url: str) -> None:
     """A slot Redis no longer counts (its holder removed, as when its lease ran out) is
     never kept for another file; a held one within slot_keep is."""
     backend = RedisBackend(redis_url, namespace="q", slot_keep=10.0)
@@ -111,7 +106,7 @@ def test_a_lost_slot_is_not_reused(redis_url: str) -> None:  # noqa: F811
         backend.release_slot(slot)
 
 
-def test_a_slot_taken_longer_ago_than_slot_keep_goes_back(redis_url: str) -> None:  # noqa: F811
+def test_a_slot_taken_longer_ago_than_slot_keep_goes_back(redis_url: str) -> None:
     backend = RedisBackend(redis_url, namespace="q", slot_keep=0.05)
     with tq.TransferQueue(1, backend=backend):
         slot = backend.acquire_slot(lambda: False)

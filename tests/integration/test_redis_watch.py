@@ -17,14 +17,8 @@ import transferqueue as tq
 from tests.helpers.bounds import WAIT
 from tests.helpers.executors import GatedExecutor, noop_executor
 from tests.helpers.file_lists import make_files
-from tests.helpers.redis_server import (  # noqa: F401
-    MISSING,
-    REQUIRED,
-    redis_server,
-    redis_url,
-    wait_until,
-)
-from tests.helpers.worker_process import Worker, workers  # noqa: F401
+from tests.helpers.redis_server import MISSING, REQUIRED, wait_until
+from tests.helpers.worker_process import Worker
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -35,13 +29,7 @@ from transferqueue.redis import RedisBackend
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:  # noqa: F811
-    with redis.Redis.from_url(redis_url) as plain:
-        yield plain
-
-
-@pytest.fixture
-def two(redis_url: str) -> Iterator[tuple[tq.TransferQueue, tq.TransferQueue]]:  # noqa: F811
+def two(redis_url: str) -> Iterator[tuple[tq.TransferQueue, tq.TransferQueue]]:
     """Two members of the cluster "q": an owner and a watcher, each with its backend."""
     owner = tq.TransferQueue(4, backend=RedisBackend(redis_url, namespace="q"))
     watcher = tq.TransferQueue(4, backend=RedisBackend(redis_url, namespace="q"))
@@ -68,12 +56,12 @@ def settled(watcher: tq.TransferQueue, job_id: str) -> None:
     wait_until(all_transferring, "every file transferring in Redis")
 
 
-def stored_seq(client: redis.Redis, job_id: str) -> int:
-    return int(cast(bytes, client.hget(f"q:job:{job_id}", "seq")))
+def stored_seq(redis_client: redis.Redis, job_id: str) -> int:
+    return int(cast(bytes, redis_client.hget(f"q:job:{job_id}", "seq")))
 
 
 def test_a_watch_of_another_processs_job_behaves_as_a_local_one(
-    two: tuple[tq.TransferQueue, tq.TransferQueue], client: redis.Redis
+    two: tuple[tq.TransferQueue, tq.TransferQueue], redis_client: redis.Redis
 ) -> None:
     owner, watcher = two
     gate = GatedExecutor()
@@ -86,7 +74,7 @@ def test_a_watch_of_another_processs_job_behaves_as_a_local_one(
         assert first.status is tq.TransferStatus.ACTIVE
         assert changed(watch) is None
         first_id = watch.event_id
-        assert first_id == str(stored_seq(client, job_id))
+        assert first_id == str(stored_seq(redis_client, job_id))
         assert next(watch) is None  # quiet: a keep-alive
         assert changed(watch) == ()
 
@@ -102,7 +90,7 @@ def test_a_watch_of_another_processs_job_behaves_as_a_local_one(
         last = [job for job in watch if job is not None][-1]
         assert watch.closed
         assert last == owner.wait(job_id)
-        assert watch.event_id == str(stored_seq(client, job_id))
+        assert watch.event_id == str(stored_seq(redis_client, job_id))
     with pytest.raises(StopIteration):
         next(watch)
 
@@ -150,7 +138,7 @@ def test_a_watch_times_out_and_can_be_closed_from_another_thread(
 
 def test_entries_trimmed_away_make_the_watch_read_the_job_again(
     two: tuple[tq.TransferQueue, tq.TransferQueue],
-    client: redis.Redis,
+    redis_client: redis.Redis,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An event the watch never read is gone from the stream: the next one does not
@@ -164,14 +152,14 @@ def test_entries_trimmed_away_make_the_watch_read_the_job_again(
     watch = watcher.watch(job_id)
     first = next(watch)
     assert first is not None
-    seq = stored_seq(client, job_id)
+    seq = stored_seq(redis_client, job_id)
     gate.release("src/file-0")
-    wait_until(lambda: stored_seq(client, job_id) > seq, "the next event written")
+    wait_until(lambda: stored_seq(redis_client, job_id) > seq, "the next event written")
     gate.release("src/file-1")
-    wait_until(lambda: stored_seq(client, job_id) > seq + 1, "one more")
-    entries = cast(list[tuple[bytes, object]], client.xrange(f"q:events:{job_id}", "-", "+"))
+    wait_until(lambda: stored_seq(redis_client, job_id) > seq + 1, "one more")
+    entries = cast(list[tuple[bytes, object]], redis_client.xrange(f"q:events:{job_id}", "-", "+"))
     missed = entries[-2][0]  # the one after the first snapshot's
-    client.xdel(f"q:events:{job_id}", missed)
+    redis_client.xdel(f"q:events:{job_id}", missed)
     with caplog.at_level(logging.WARNING, logger="transferqueue"):
         again = next(watch)
     assert again is not None
@@ -196,7 +184,7 @@ def test_entries_trimmed_away_make_the_watch_read_the_job_again(
 )
 def test_a_malformed_entry_makes_the_watch_read_the_job_again(
     two: tuple[tq.TransferQueue, tq.TransferQueue],
-    client: redis.Redis,
+    redis_client: redis.Redis,
     caplog: pytest.LogCaptureFixture,
     fields: dict[str, str],
 ) -> None:
@@ -210,13 +198,13 @@ def test_a_malformed_entry_makes_the_watch_read_the_job_again(
     watch = watcher.watch(job_id, keepalive=0.05)
     first = next(watch)
     assert first is not None
-    seq = stored_seq(client, job_id)
-    head = cast(bytes, client.hget(f"q:job:{job_id}", "head")).decode()
+    seq = stored_seq(redis_client, job_id)
+    head = cast(bytes, redis_client.hget(f"q:job:{job_id}", "head")).decode()
     entry = {
         name: value.replace("SEQ", str(seq + 1)).replace("HEAD", head)
         for name, value in fields.items()
     }
-    client.xadd(f"q:events:{job_id}", entry)  # type: ignore[arg-type]
+    redis_client.xadd(f"q:events:{job_id}", entry)  # type: ignore[arg-type]
     with caplog.at_level(logging.WARNING, logger="transferqueue"):
         assert next(watch) is None  # nothing newer in the registry: a keep-alive
     assert any("read again from the registry" in m for m in caplog.messages), caplog.messages
@@ -226,7 +214,7 @@ def test_a_malformed_entry_makes_the_watch_read_the_job_again(
 
 def test_a_watch_whose_job_goes_from_the_registry_ends(
     two: tuple[tq.TransferQueue, tq.TransferQueue],
-    client: redis.Redis,
+    redis_client: redis.Redis,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     owner, watcher = two
@@ -235,8 +223,8 @@ def test_a_watch_whose_job_goes_from_the_registry_ends(
     gate.wait_running(1)
     watch = watcher.watch(job_id)
     next(watch)
-    client.delete(f"q:job:{job_id}")
-    client.xadd(f"q:events:{job_id}", {"seq": "999", "head": "{}", "files": "{}"})
+    redis_client.delete(f"q:job:{job_id}")
+    redis_client.xadd(f"q:events:{job_id}", {"seq": "999", "head": "{}", "files": "{}"})
     with caplog.at_level(logging.WARNING, logger="transferqueue"), pytest.raises(StopIteration):
         next(watch)
     assert f"job {job_id} is not in the registry any more: its watch ends" in caplog.messages
@@ -246,13 +234,13 @@ def test_a_watch_whose_job_goes_from_the_registry_ends(
 
 def test_a_job_whose_event_number_is_malformed_cannot_be_watched(
     two: tuple[tq.TransferQueue, tq.TransferQueue],
-    client: redis.Redis,
+    redis_client: redis.Redis,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     owner, watcher = two
     job_id = owner.queue_job("s3-upload", make_files(1), noop_executor)
     owner.wait(job_id)
-    client.hset(f"q:job:{job_id}", "seq", "many")
+    redis_client.hset(f"q:job:{job_id}", "seq", "many")
     with (
         caplog.at_level(logging.WARNING, logger="transferqueue"),
         pytest.raises(tq.JobNotFoundError),
@@ -262,9 +250,9 @@ def test_a_job_whose_event_number_is_malformed_cannot_be_watched(
 
 
 def test_a_watch_follows_a_job_of_another_real_process_to_its_end(
-    redis_url: str,  # noqa: F811
-    client: redis.Redis,
-    workers: list[Worker],  # noqa: F811
+    redis_url: str,
+    redis_client: redis.Redis,
+    workers: list[Worker],
 ) -> None:
     """The owner is another process (tests/helpers/redis_queue_worker.py): the watch here yields
     its job as it moves, and the end equals the owner's own terminal snapshot."""
@@ -277,7 +265,7 @@ def test_a_watch_follows_a_job_of_another_real_process_to_its_end(
     for job in watcher.watch(job_id, timeout=WAIT):
         seen.append(job)
         if job.progress.loaded_bytes == 10:  # both files half done: let them end
-            client.set("q:test:go", 1)
+            redis_client.set("q:test:go", 1)
     kind, _, data = worker.read_line().partition(" ")
     assert seen[-1] == tq.TransferJob.from_dict(json.loads(data))
     assert seen[-1].status is tq.TransferStatus.COMPLETED
@@ -287,7 +275,7 @@ def test_a_watch_follows_a_job_of_another_real_process_to_its_end(
 
 def test_an_entry_already_taken_in_is_skipped_quietly(
     two: tuple[tq.TransferQueue, tq.TransferQueue],
-    client: redis.Redis,
+    redis_client: redis.Redis,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An entry whose event the watch has (written again, say) changes nothing: no
@@ -299,9 +287,9 @@ def test_an_entry_already_taken_in_is_skipped_quietly(
     settled(watcher, job_id)
     watch = watcher.watch(job_id, keepalive=0.05)
     next(watch)
-    client.xadd(
+    redis_client.xadd(
         f"q:events:{job_id}",
-        {"seq": str(stored_seq(client, job_id)), "head": "{}", "files": "{}"},
+        {"seq": str(stored_seq(redis_client, job_id)), "head": "{}", "files": "{}"},
     )
     with caplog.at_level(logging.WARNING, logger="transferqueue"):
         assert next(watch) is None
@@ -312,7 +300,7 @@ def test_an_entry_already_taken_in_is_skipped_quietly(
 
 def test_following_every_job_of_the_cluster(
     two: tuple[tq.TransferQueue, tq.TransferQueue],
-    client: redis.Redis,
+    redis_client: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The news of every job (what the all-jobs web stream reads): keep-alives while
@@ -326,8 +314,8 @@ def test_following_every_job_of_the_cluster(
     assert watcher._backend is not None
     news = watcher._backend.follow_all(0.05, set())
     assert next(news) is None
-    client.xadd("q:events", {"seq": "1"})  # no job: skipped
-    client.xadd("q:events", {"job": "two words", "seq": "1"})
+    redis_client.xadd("q:events", {"seq": "1"})  # no job: skipped
+    redis_client.xadd("q:events", {"job": "two words", "seq": "1"})
     gate = GatedExecutor()
     job_id = owner.queue_job("s3-upload", make_files(1), gate)
     item = next(news)

@@ -13,13 +13,7 @@ from typing import Any, cast
 import pytest
 
 from tests.helpers.gunicorn_cluster import TRIES, ClusterServer, data_events, gunicorn_cluster
-from tests.helpers.redis_server import (  # noqa: F401
-    MISSING,
-    REQUIRED,
-    RedisServer,
-    redis_server,
-    wait_until,
-)
+from tests.helpers.redis_server import MISSING, REQUIRED, RedisServer, wait_until
 
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
@@ -30,7 +24,7 @@ import redis
 @pytest.fixture(scope="module", params=["flask", "django"])
 def cluster(
     request: pytest.FixtureRequest,
-    redis_server: RedisServer,  # noqa: F811
+    redis_server: RedisServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ClusterServer]:
     """``gunicorn -k gthread -w 4`` serving the cluster app of one framework."""
@@ -43,7 +37,7 @@ def cluster(
 
 
 @pytest.fixture
-def client(redis_server: RedisServer) -> Iterator[redis.Redis]:  # noqa: F811
+def client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     with redis.Redis.from_url(redis_server.url) as plain:
         yield plain
 

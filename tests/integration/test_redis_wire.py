@@ -18,13 +18,7 @@ import transferqueue as tq
 from tests.helpers.bounds import WAIT
 from tests.helpers.executors import GatedExecutor, noop_executor
 from tests.helpers.file_lists import make_files
-from tests.helpers.redis_server import (  # noqa: F401
-    MISSING,
-    REQUIRED,
-    redis_server,
-    redis_url,
-    wait_until,
-)
+from tests.helpers.redis_server import MISSING, REQUIRED, wait_until
 from transferqueue._records import TransferFile
 from transferqueue._records.enums import TransferFileStatus
 
@@ -92,7 +86,7 @@ def test_the_files_of_a_write_are_a_field_and_its_json_a_line() -> None:
 
 
 @pytest.fixture
-def owner(redis_url: str) -> Iterator[tq.TransferQueue]:  # noqa: F811
+def owner(redis_url: str) -> Iterator[tq.TransferQueue]:
     queue = tq.TransferQueue(4, backend=RedisBackend(redis_url, namespace="w"))
     try:
         yield queue
@@ -101,7 +95,7 @@ def owner(redis_url: str) -> Iterator[tq.TransferQueue]:  # noqa: F811
 
 
 @pytest.fixture
-def reader(redis_url: str) -> Iterator[tq.TransferQueue]:  # noqa: F811
+def reader(redis_url: str) -> Iterator[tq.TransferQueue]:
     queue = tq.TransferQueue(1, backend=RedisBackend(redis_url, namespace="w"))
     try:
         yield queue
@@ -150,7 +144,7 @@ def test_a_job_of_more_files_than_one_hset_takes_reads_back_whole(
 
 @pytest.mark.parametrize("first", ["event thread", "queue_job"])
 def test_a_job_is_sent_whole_once_whichever_thread_writes_it_first(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     reader: tq.TransferQueue,
     monkeypatch: pytest.MonkeyPatch,
     first: str,
@@ -206,7 +200,7 @@ def test_a_job_is_sent_whole_once_whichever_thread_writes_it_first(
 
 
 def test_a_job_with_no_event_since_its_creation_is_written_again_after_redis_lost_it(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     reader: tq.TransferQueue,
 ) -> None:
     """Redis forgets everything: the owner's next heartbeat writes each of its jobs

@@ -15,7 +15,7 @@ import pytest
 import transferqueue as tq
 from tests.helpers.bounds import WAIT
 from tests.helpers.fake_hub import FakeHub, RunningHub, start_hub
-from tests.helpers.s3_server import moto_endpoint, moto_server, s3_client, s3_env  # noqa: F401
+from tests.helpers.s3_server import s3_client
 from transferqueue.executors._files.remote_names import UnsafeRemoteNameError
 from transferqueue.executors._routing import (
     Transfer,
@@ -101,7 +101,7 @@ def test_list_files_local(tmp_path: Path) -> None:
         list_files(str(tmp_path / "src"), "hf://owner/repo")
 
 
-def test_list_files_and_transfer_s3_round_trip(s3_env: str, tmp_path: Path) -> None:  # noqa: F811
+def test_list_files_and_transfer_s3_round_trip(s3_env: str, tmp_path: Path) -> None:
     """Local -> s3 -> s3 -> local through one Transfer executor and a real queue;
     S3 prefixes are listed by list_s3_objects."""
     s3_client().create_bucket(Bucket="bucket")
@@ -123,7 +123,7 @@ def test_list_files_and_transfer_s3_round_trip(s3_env: str, tmp_path: Path) -> N
 
 
 def test_list_files_gives_on_error_to_the_s3_listing(
-    s3_env: str,  # noqa: F811
+    s3_env: str,
     tmp_path: Path,
 ) -> None:
     """``on_error`` reaches the S3 listing too: a key that cannot become a path

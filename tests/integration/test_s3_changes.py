@@ -16,7 +16,6 @@ import botocore.exceptions
 import pytest
 from botocore.config import Config
 
-from tests.helpers import s3_server
 from tests.helpers.direct_calls import FakeProgress, transfer_file
 from tests.helpers.s3_payloads import MiB, multipart_config, open_uploads, payload, read_object
 from tests.helpers.s3_server import MotoServer, s3_client
@@ -26,9 +25,6 @@ from transferqueue.executors import S3Transfer
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-moto_server = s3_server.moto_server
-moto_endpoint = s3_server.moto_endpoint
-s3_env = s3_server.s3_env
 
 BUCKET = "bucket"
 

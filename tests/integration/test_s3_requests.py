@@ -18,15 +18,10 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 
 import transferqueue as tq
-from tests.helpers import s3_server
 from tests.helpers.bounds import WAIT
 from tests.helpers.s3_server import MotoServer, s3_client
 from transferqueue._cli import main as _cli
 from transferqueue.executors import S3Transfer, Transfer, _s3, list_s3_objects
-
-moto_server = s3_server.moto_server
-moto_endpoint = s3_server.moto_endpoint
-s3_env = s3_server.s3_env
 
 MiB = 1 << 20
 BUCKET = "bucket"

@@ -16,14 +16,7 @@ import pytest
 from botocore.config import Config
 
 from tests.helpers.fake_hub import FakeHub, RunningHub, start_hub
-from tests.helpers.s3_server import (  # noqa: F401
-    MotoServer,
-    free_port,
-    moto_endpoint,
-    moto_server,
-    s3_client,
-    s3_env,
-)
+from tests.helpers.s3_server import MotoServer, free_port, s3_client
 from transferqueue._cli.main import main
 from transferqueue.executors import (
     list_files,
@@ -98,7 +91,7 @@ def test_local_listing_marks_what_is_up_to_date(tmp_path: Path) -> None:
     assert skipped(skip_up_to_date(plain)) == []
 
 
-def test_s3_listings_compare_with_s3_and_local(s3_env: str, tmp_path: Path) -> None:  # noqa: F811
+def test_s3_listings_compare_with_s3_and_local(s3_env: str, tmp_path: Path) -> None:
     """local -> S3 (the destination listed once), S3 -> local and S3 -> S3, by the
     listing's size, LastModified and ETag; a missing bucket is nothing there yet."""
     client = s3_client()
@@ -258,8 +251,8 @@ def test_update_and_compare_on_the_command_line(
 
 
 def test_second_s3_cp_moves_nothing(
-    s3_env: str,  # noqa: F811
-    moto_server: MotoServer,  # noqa: F811
+    s3_env: str,
+    moto_server: MotoServer,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -314,7 +307,7 @@ def test_second_hub_cp_moves_nothing(
 
 
 def test_s3_destinations_with_a_default_client_and_a_failing_one(
-    s3_env: str,  # noqa: F811
+    s3_env: str,
     tmp_path: Path,
 ) -> None:
     """Without a client, one is made from the environment; a listing that fails for

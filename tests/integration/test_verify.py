@@ -23,7 +23,6 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 import transferqueue as tq
-from tests.helpers import s3_server
 from tests.helpers.bounds import WAIT
 from tests.helpers.corrupting_proxy import ByteFlippingProxy, byte_flipping_proxy
 from tests.helpers.s3_server import s3_client
@@ -33,9 +32,6 @@ from transferqueue.executors._verify import Expected
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-moto_server = s3_server.moto_server
-moto_endpoint = s3_server.moto_endpoint
-s3_env = s3_server.s3_env
 
 MiB = 1 << 20
 BUCKET = "checked"
