@@ -9,6 +9,9 @@ that is not installed (``rsync``, ``rclone``) is skipped, and the script says so
 - one 1 GiB file of random bytes: :class:`~transferqueue.executors.LocalCopy` through a
   TransferQueue against ``cp`` and ``shutil.copyfile``; target: at least 90% of
   ``cp``'s throughput;
+- 1,000 files of 1 MiB, folder to folder: ``transferqueue cp --quiet`` at its default
+  concurrency against ``cp -r``, ``rsync -a`` and ``rclone copy``; target: faster than
+  each of them;
 - 10,000 files of 4 KiB, folder to folder: ``transferqueue cp --quiet`` (a new
   interpreter: start-up, listing and all) at its default concurrency, ``-j 1`` and
   ``-j 8``, against ``cp -r``, ``rsync -a``, ``rclone copy``, ``shutil.copytree`` and a
@@ -19,8 +22,9 @@ that is not installed (``rsync``, ``rclone``) is skipped, and the script says so
 Each runs on tmpfs (``/dev/shm``, when there is one) and on the repository's file system
 (about 2.2 GiB free needed there; a hidden temporary folder, removed at the end). The
 sources are read from the page cache, as in any repeated copy. The exit status is 1 if a
-target is missed. ``--only big`` or ``--only small`` runs one part, ``--on tmpfs`` or
-``--on disk`` one place, ``--rounds N`` another number of rounds (default 5).
+target is missed. ``--only big``, ``--only medium`` or ``--only small`` runs one part,
+``--on tmpfs`` or ``--on disk`` one place, ``--rounds N`` another number of rounds
+(default 5).
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ from transferqueue.executors import LocalCopy, list_local_files
 
 MiB = 1024 * 1024
 BIG_SIZE = 1024 * MiB
+MEDIUM_COUNT = 1_000
+MEDIUM_SIZE = MiB
 SMALL_COUNT = 10_000
 SMALL_SIZE = 4096
 POOL_THREADS = 8
@@ -128,19 +134,61 @@ def big_file(work: Path, place: str, rounds: int) -> list[Row]:
     return [(name, f"{ratio:.0%}", ">= 90%", ratio >= 0.9)]
 
 
+def _folder_of_files(source: Path, count: int, size: int) -> None:
+    """``count`` files of ``size`` random bytes in the new folder ``source``."""
+    source.mkdir()
+    data = os.urandom(size * min(count, 64))  # distinct enough, without count x size of it
+    for i in range(count):
+        start = (i % 64) * size
+        (source / f"file-{i:05d}.bin").write_bytes(data[start : start + size])
+
+
+def _cli(*options: str) -> list[str]:
+    """The command line of ``transferqueue cp --quiet`` with ``options``, in a new
+    interpreter: start-up, listing and all."""
+    return [sys.executable, "-m", "transferqueue", "cp", "--quiet", *options]
+
+
+def medium_files(work: Path, place: str, rounds: int) -> list[Row]:
+    """1,000 files of 1 MiB: ``transferqueue cp`` against ``cp -r``, rsync and rclone."""
+    source, destination = work / "medium", work / "medium.copy"
+    _folder_of_files(source, MEDIUM_COUNT, MEDIUM_SIZE)
+    default = get_max_concurrent_transfers()
+    ours = f"transferqueue cp (default -j {default})"
+    runs: dict[str, Callable[[], None]] = {
+        ours: _command(*_cli(str(source), str(destination))),
+        "cp -r": _command("cp", "-r", str(source), str(destination)),
+    }
+    tools = _installed(["rsync", "rclone"])
+    if "rsync" in tools:
+        runs["rsync -a"] = _command("rsync", "-a", f"{source}/", f"{destination}/")
+    if "rclone" in tools:
+        runs["rclone copy"] = _command("rclone", "copy", "-q", str(source), str(destination))
+    seconds = _medians(runs, destination, rounds)
+    shutil.rmtree(source)
+    for name, value in seconds.items():
+        print(f"  1,000 x 1 MiB on {place}: {name:<36} {value:6.3f} s")
+    fastest = min((name for name in seconds if name != ours), key=seconds.__getitem__)
+    ratio = seconds[ours] / seconds[fastest]
+    return [
+        (
+            f"1,000 x 1 MiB on {place}: cp (-j {default}) / {fastest}",
+            f"{ratio:.2f}x",
+            "< 1x",
+            ratio < 1,
+        )
+    ]
+
+
 def many_files(work: Path, place: str, rounds: int) -> list[Row]:
     """10,000 files of 4 KiB: every contender, in seconds."""
     source, destination = work / "small", work / "small.copy"
-    source.mkdir()
-    data = os.urandom(SMALL_SIZE * SMALL_COUNT)
-    for i in range(SMALL_COUNT):
-        (source / f"file-{i:05d}.bin").write_bytes(data[i * SMALL_SIZE : (i + 1) * SMALL_SIZE])
+    _folder_of_files(source, SMALL_COUNT, SMALL_SIZE)
     default = get_max_concurrent_transfers()
-    cli = [sys.executable, "-m", "transferqueue", "cp", "--quiet"]
     runs: dict[str, Callable[[], None]] = {
-        f"transferqueue cp (default -j {default})": _command(*cli, str(source), str(destination)),
-        "transferqueue cp -j 1": _command(*cli, "-j", "1", str(source), str(destination)),
-        "transferqueue cp -j 8": _command(*cli, "-j", "8", str(source), str(destination)),
+        f"transferqueue cp (default -j {default})": _command(*_cli(str(source), str(destination))),
+        "transferqueue cp -j 1": _command(*_cli("-j", "1", str(source), str(destination))),
+        "transferqueue cp -j 8": _command(*_cli("-j", "8", str(source), str(destination))),
         "cp -r": _command("cp", "-r", str(source), str(destination)),
     }
     tools = _installed(["rsync", "rclone"])
@@ -191,7 +239,7 @@ def many_files(work: Path, place: str, rounds: int) -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen parts on the chosen places and print each figure beside its target."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.copy")
-    parser.add_argument("--only", choices=["big", "small"])
+    parser.add_argument("--only", choices=["big", "medium", "small"])
     parser.add_argument("--on", choices=["tmpfs", "disk"])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
@@ -213,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.only in (None, "big"):
                 rows += big_file(work, place, args.rounds)
+            if args.only in (None, "medium"):
+                rows += medium_files(work, place, args.rounds)
             if args.only in (None, "small"):
                 rows += many_files(work, place, args.rounds)
         finally:
