@@ -8,12 +8,14 @@ they were before (every update sent the job whole), run in the same script:
 * bytes of one update message in which one file moved, for jobs of 100, 1,000 and 10,000
   files, on a job's stream and on the all-jobs stream (read from
   :class:`~transferqueue.web.TransferEndpoints` directly);
-* ``CLIENTS`` browsers (a subprocess of this module, one thread and one HTTP connection
-  each) on the job stream of a 1,000-file job served by werkzeug's threaded server and the
-  Flask blueprint in this process, while one file reports progress ``STEPS`` times, every
-  ``STEP_SECONDS``, at the default ``update_interval``: the server process's CPU seconds
-  per second of the job, and the delay from an ``on_progress`` call to each client's
-  reading a message that shows it (p50, p99), on one machine's monotonic clock.
+* ``CLIENTS`` browsers (threads of this process, one HTTP connection each) on the job
+  stream of a 1,000-file job served by the Flask blueprint under gunicorn ``-k gthread``
+  (a thread per stream) in a server process, while one file reports progress ``STEPS``
+  times, every ``STEP_SECONDS``, at the default ``update_interval``: the server process's
+  CPU seconds per second of the job, and the delay from an ``on_progress`` call to each client's
+  reading a message that shows it (p50, p99), on one machine's monotonic clock; beside
+  them, the same figures for a sketch of the streams on one event loop, under uvicorn
+  (:mod:`benchmarks.web_asgi`, not part of the library).
 
 The exit status is 1 if a target is missed.
 """
@@ -186,16 +188,37 @@ def _cpu() -> dict[str, float]:
     return {"user": times.user, "system": times.system}
 
 
-@contextlib.contextmanager
-def _gunicorn(whole: bool) -> Iterator[int]:
+def _gunicorn(whole: bool) -> contextlib.AbstractContextManager[int]:
     """A gunicorn server of :func:`bench_app` (one process, a thread per stream, as
     README.rst recommends); its port."""
+    command = [
+        sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "1",
+        "--threads", str(CLIENTS + 16), "--no-control-socket", "-b", "127.0.0.1:0",
+        "--graceful-timeout", "2", f'benchmarks.web:bench_app("{"yes" if whole else "no"}")',
+    ]  # fmt: skip
+    return _server(
+        command,
+        rb"Listening at: http://127\.0\.0\.1:(\d+)",
+    )
+
+
+def _uvicorn() -> contextlib.AbstractContextManager[int]:
+    """A uvicorn server of the sketch :func:`benchmarks.web_asgi.bench_asgi` (one
+    process, one event loop for every stream); its port."""
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "benchmarks.web_asgi:bench_asgi",
+        "--host", "127.0.0.1", "--port", "0", "--no-access-log",
+    ]  # fmt: skip
+    return _server(
+        command,
+        rb"Uvicorn running on http://127\.0\.0\.1:(\d+)",
+    )
+
+
+@contextlib.contextmanager
+def _server(command: list[str], listening: bytes) -> Iterator[int]:
+    """A server process started with ``command``; its port, read from its log."""
     with tempfile.TemporaryFile() as log:
-        command = [
-            sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "1",
-            "--threads", str(CLIENTS + 16), "--no-control-socket", "-b", "127.0.0.1:0",
-            "--graceful-timeout", "2", f'benchmarks.web:bench_app("{"yes" if whole else "no"}")',
-        ]  # fmt: skip
         process = subprocess.Popen(
             command,
             stdout=log,
@@ -205,12 +228,12 @@ def _gunicorn(whole: bool) -> Iterator[int]:
             deadline = time.monotonic() + 30
             while True:
                 log.seek(0)
-                found = re.search(rb"Listening at: http://127\.0\.0\.1:(\d+)", log.read())
+                found = re.search(listening, log.read())
                 if found is not None:
                     break
                 if process.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
-                    raise RuntimeError(f"gunicorn did not start: {log.read().decode()}")
+                    raise RuntimeError(f"the server did not start: {log.read().decode()}")
                 time.sleep(0.05)
             yield int(found[1])
         finally:
@@ -231,10 +254,11 @@ def _call(port: int, method: str, path: str) -> Any:
         conn.close()
 
 
-def many_clients(*, whole: bool) -> tuple[float, float, float, float, int]:
+def many_clients(*, whole: bool, asgi: bool = False) -> tuple[float, float, float, float, int]:
     """CPU seconds of the server per second of job (and of them in the kernel), p50 and
-    p99 delay from on_progress to a client, and the bytes the clients read."""
-    with _gunicorn(whole) as port:
+    p99 delay from on_progress to a client, and the bytes the clients read; with
+    ``asgi``, of the sketch of streams on one event loop (:mod:`benchmarks.web_asgi`)."""
+    with _uvicorn() if asgi else _gunicorn(whole) as port:
         job_id = _call(port, "POST", "/bench/job")["id"]
         seen: list[list[tuple[float, int]]] = [[] for _ in range(CLIENTS)]
         read = [0] * CLIENTS
@@ -310,19 +334,24 @@ def main() -> int:
         f"{CLIENTS} clients of a {FILES:,}-file job's stream over HTTP, {STEPS} steps of "
         f"{STEP_SECONDS * 1000:.0f} ms, medians of {ROUNDS} (interleaved):"
     )
-    runs: dict[bool, list[tuple[float, float, float, float, int]]] = {False: [], True: []}
+    contenders = {
+        "now": {"whole": False},
+        "before (whole job per update)": {"whole": True},
+        "sketch: one event loop (ASGI)": {"whole": False, "asgi": True},
+    }
+    runs: dict[str, list[tuple[float, float, float, float, int]]] = {c: [] for c in contenders}
     for _ in range(ROUNDS):
-        for whole in (False, True):
-            runs[whole].append(many_clients(whole=whole))
-    for whole, label in ((False, "now"), (True, "before (whole job per update)")):
+        for label, options in contenders.items():
+            runs[label].append(many_clients(**options))
+    for label in contenders:
         cpu, system, p50, p99, sent = (
-            statistics.median(run[i] for run in runs[whole]) for i in range(5)
+            statistics.median(run[i] for run in runs[label]) for i in range(5)
         )
         print(
             f"  {label:<30} CPU {cpu:.3f} s/s (kernel {system:.3f})   delay p50"
             f" {p50 * 1000:6.1f} ms  p99 {p99 * 1000:7.1f} ms   {sent / 1e6:6.1f} MB read"
         )
-        if not whole:
+        if label == "now":
             met = cpu < CPU_TARGET and p99 < P99_TARGET
             ok &= met
             print(

@@ -635,6 +635,115 @@ def test_fifty_consumers_each_see_ordered_snapshots_ending_with_terminal(
     assert queue0._delivery.watch_count() == 0
 
 
+class _NotedCondition(threading.Condition):
+    """A watch's condition that notes which thread notifies it, each time."""
+
+    def __init__(self, notifiers: list[threading.Thread]) -> None:
+        super().__init__(threading.RLock())
+        self._notifiers = notifiers
+
+    def notify(self, n: int = 1) -> None:
+        self._notifiers.append(threading.current_thread())
+        super().notify(n)
+
+
+def test_an_event_wakes_its_watches_in_turn(
+    queue0: tq.TransferQueue, stepper: SteppingExecutor
+) -> None:
+    """The event thread wakes one watch of a job per event, and each consumer woken
+    wakes the next: not twenty threads at once, all wanting the GIL. Every consumer
+    still gets the snapshots in order, up to the terminal one."""
+    job_id = queue0.queue_job("s3-upload", make_files(1, 5), stepper)
+    consumers = 20
+    notifiers: list[threading.Thread] = []
+    watches = [queue0.watch(job_id, timeout=WAIT) for _ in range(consumers)]
+    for watch in watches:  # before any event can reach them: the job waits for go
+        watch._feed.ready = _NotedCondition(notifiers)
+    barrier = threading.Barrier(consumers + 1)
+    seen: dict[int, list[tq.TransferJob]] = {}
+    errors: list[BaseException] = []
+    events: list[threading.Thread] = []
+
+    def consume(number: int) -> None:
+        try:
+            with watches[number] as watch:
+                items = [next(watch)]
+                barrier.wait(WAIT)
+                items.extend(watch)
+            seen[number] = items
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    def counting(sender: object, *, job: tq.TransferJob) -> None:
+        events.append(threading.current_thread())
+
+    threads = [threading.Thread(target=consume, args=(n,)) for n in range(consumers)]
+    with tq.job_updated.connected_to(counting, sender=queue0):
+        for thread in threads:
+            thread.start()
+        barrier.wait(WAIT)  # every consumer has its first snapshot
+        stepper.open()
+        for thread in threads:
+            thread.join(WAIT)
+    assert not [t for t in threads if t.is_alive()]
+    assert errors == []
+    final = queue0.wait(job_id, timeout=WAIT)
+    for items in seen.values():
+        assert items[-1] == final
+        assert_ends_with_terminal(items)
+        assert_each_newer(items)
+    assert len(seen) == consumers
+    (event_thread,) = set(events)
+    # At most one wake-up per event from the event thread (none when no consumer was
+    # waiting); without the relay, one per watch and event.
+    assert 0 < len(events) < consumers
+    assert len([t for t in notifiers if t is event_thread]) <= len(events)
+
+
+def test_a_busy_consumer_does_not_hold_up_the_other_watches(
+    queue0: tq.TransferQueue, stepper: SteppingExecutor
+) -> None:
+    """Watches are woken in turn, but one whose consumer is not waiting (busy elsewhere,
+    here never iterating again) is passed over: the watches after it still get every
+    snapshot, and it gets the latest when it looks."""
+    job_id = queue0.queue_job("s3-upload", make_files(1, 5), stepper)
+    busy = queue0.watch(job_id, timeout=WAIT)  # first in turn
+    assert next(busy) is not None
+    consumers = 5
+    barrier = threading.Barrier(consumers + 1)
+    seen: dict[int, list[tq.TransferJob]] = {}
+    errors: list[BaseException] = []
+
+    def consume(number: int) -> None:
+        try:
+            # No timeout: a wake-up that never came would leave it waiting, to be
+            # closed after WAIT, and its snapshots would then end without the terminal.
+            with queue0.watch(job_id) as watch, closed_after(watch, WAIT):
+                items = [next(watch)]
+                barrier.wait(WAIT)
+                items.extend(watch)
+            seen[number] = items
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=consume, args=(n,)) for n in range(consumers)]
+    for thread in threads:
+        thread.start()
+    barrier.wait(WAIT)
+    stepper.open()
+    for thread in threads:
+        thread.join(2 * WAIT)
+    assert not [t for t in threads if t.is_alive()]
+    assert errors == []
+    final = queue0.wait(job_id, timeout=WAIT)
+    assert len(seen) == consumers
+    for items in seen.values():
+        assert items[-1] == final
+        assert_ends_with_terminal(items)
+    with busy:
+        assert list(busy) == [final]
+
+
 def test_close_from_another_thread_wakes_the_consumer(
     queue: tq.TransferQueue, gate: GatedExecutor
 ) -> None:

@@ -45,7 +45,7 @@ from transferqueue._records.enums import TransferStatus
 
 from .receivers import COROUTINE, WITH_CHANGED_FILES, decisions
 from .signals import job_created, job_updated
-from .watch import JobWatch, Unsubscribe, WatchFeed
+from .watch import JobWatch, Unsubscribe, WatchFeed, wake_in_turn
 
 # How long the delivery thread lingers once no job is open and nothing is left to send;
 # the next job starts a new one. Ending it lets an unused queue be garbage-collected.
@@ -366,7 +366,10 @@ class EventDelivery:
                         )
             if changed is not None:  # a job-updated, sorted for the feeds if it has any
                 for feed in job_feeds:
-                    feed.offer(snapshot, sequence, changed)
+                    feed.offer(snapshot, sequence, changed, notify=False)
+                # One consumer woken here, each woken one waking the next: not all of
+                # them at once, contending for the GIL (wake_in_turn).
+                wake_in_turn(job_feeds)
 
 
 def _coroutine_refused(signal: NamedSignal) -> RuntimeError:

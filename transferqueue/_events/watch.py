@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Generic, TypeVar
 
@@ -20,12 +20,24 @@ from transferqueue._records import TransferJob
 
 SnapshotT = TypeVar("SnapshotT", TransferJob, "TransferJob | None")
 
+# What JobWatch._take answers when it was woken only to pass other watches' wake-ups on.
+_LOOK_AGAIN = object()
+
 
 class WatchFeed:
     """The newest snapshot of a job that its watch has not yielded yet, and which files
     changed since the snapshot it yielded before."""
 
-    __slots__ = ("_last_offered", "_sequence", "changes", "closed", "latest", "ready")
+    __slots__ = (
+        "_last_offered",
+        "_relays",
+        "_sequence",
+        "changes",
+        "closed",
+        "latest",
+        "ready",
+        "waiting",
+    )
 
     def __init__(self, first: TransferJob, sequence: int, *, subscribed: bool) -> None:
         # ready guards the fields below; the event thread offers under it, the consumer
@@ -40,14 +52,23 @@ class WatchFeed:
         self.closed = not subscribed  # no more snapshots will come
         self._last_offered = first
         self._sequence = sequence  # of the newest job-updated event taken into account
+        # The consumer is in ready.wait(): set and cleared by it, under ready.
+        self.waiting = False
+        # The wake-ups this feed's consumer passes on once woken (see wake_in_turn).
+        self._relays: list[_Relay] = []
 
     def offer(
         self,
         snapshot: TransferJob,
         sequence: int,
         changed_files: tuple[int, ...] | None = None,
+        *,
+        notify: bool = True,
     ) -> None:
         """Take a snapshot the event thread delivers; ignored if older than one seen.
+
+        With ``notify=False`` the consumer is not woken: the caller wakes the feeds of
+        the event afterwards, with :func:`wake_in_turn`.
 
         ``changed_files`` are the files its event says changed since the job's previous
         event (None: unknown, every file). Events are offered in order and each after the
@@ -71,7 +92,14 @@ class WatchFeed:
             self.latest = self._last_offered = snapshot
             if snapshot.status.is_terminal:
                 self.closed = True  # the event thread forgets this feed with the job
-            self.ready.notify()
+            if notify:
+                self.ready.notify()
+
+    def take_relays(self) -> list[_Relay]:
+        """The wake-ups to pass on, taken by the consumer once out of its wait (under
+        ready)."""
+        relays, self._relays = self._relays, []
+        return relays
 
     def close(self) -> None:
         """Stop the feed: nothing more is taken, nothing left is yielded."""
@@ -84,6 +112,32 @@ class WatchFeed:
         """In a forked child: this job does not exist here; end once what is due is out."""
         self.ready = threading.Condition(threading.RLock())
         self.closed = True
+        self.waiting = False
+        self._relays = []
+
+
+# The feeds of one event and the position from which those still to wake start.
+_Relay = tuple[Sequence[WatchFeed], int]
+
+
+def wake_in_turn(feeds: Sequence[WatchFeed], start: int = 0) -> None:
+    """Wake the consumers of ``feeds[start:]``, one after the other: the first one
+    waiting is woken here, and passes the rest on as soon as it is out of its wait.
+
+    Many watches of one job (a web page's viewers, a stream each) each have a thread;
+    woken all at once by an event, those threads would all contend for the GIL at once,
+    and that contention, more than the work each does, is what a message cost them.
+    Woken in turn, about one thread at a time wants the GIL. A consumer that is not
+    waiting is skipped: it is busy, and takes the snapshot at its next ``next()``.
+    Call it holding no feed's lock.
+    """
+    for index in range(start, len(feeds)):
+        feed = feeds[index]
+        with feed.ready:
+            if feed.waiting and feed.latest is not None:
+                feed._relays.append((feeds, index + 1))
+                feed.ready.notify()
+                return
 
 
 # unsubscribe(feed, blocking): takes the queue's lock (blocking or not) and removes the
@@ -154,6 +208,22 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
         return None if self._event is None else str(self._event)
 
     def __next__(self) -> SnapshotT:
+        while True:
+            relays: list[_Relay] = []
+            try:
+                taken = self._take(relays)
+            finally:
+                # The other watches' turn (see wake_in_turn), this feed's lock released,
+                # before any work of this consumer's.
+                for feeds, start in relays:
+                    wake_in_turn(feeds, start)
+            if taken is not _LOOK_AGAIN:
+                return taken  # type: ignore[return-value]
+
+    def _take(self, relays: list[_Relay]) -> SnapshotT | object:
+        """The next snapshot (or keep-alive None), or :data:`_LOOK_AGAIN` after a wait
+        that brought wake-ups to pass on and nothing to take; those wake-ups go into
+        ``relays``, for the caller to pass on once this feed's lock is released."""
         feed = self._feed
         with feed.ready:
             while True:
@@ -168,6 +238,8 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
                 if feed.closed or self._ended:
                     self._ended = True
                     raise StopIteration
+                if relays:  # never wait holding them: pass them on first
+                    return _LOOK_AGAIN
                 if self._remaining <= 0:
                     raise TimeoutError(
                         f"transfer job {self.job_id} did not finish within the watch's timeout"
@@ -179,13 +251,18 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
                     )
                 wait = min(self._remaining, self._keepalive or math.inf)
                 started = time.monotonic()
-                woken = feed.ready.wait(None if wait == math.inf else wait)
+                feed.waiting = True
+                try:
+                    woken = feed.ready.wait(None if wait == math.inf else wait)
+                finally:
+                    feed.waiting = False
+                    relays.extend(feed.take_relays())
                 # A wait that timed out used up its time even where the clock stands still
                 # (freezegun); an early wake-up used what the clock says.
                 self._remaining -= wait if not woken else max(0.0, time.monotonic() - started)
                 if not woken and self._keepalive is not None and self._remaining > 0:
                     self._changed_files = ()
-                    return None  # type: ignore[return-value]
+                    return None
         # Sorted here, in the consumer's thread, only when snapshots were skipped.
         self._changed_files = tuple(sorted(changes)) if isinstance(changes, set) else changes
         return latest
