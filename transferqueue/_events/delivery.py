@@ -144,11 +144,16 @@ class EventDelivery:
     # -- watches (state lock held) -----------------------------------------------------
 
     def watch(
-        self, job: Job, unsubscribe: Unsubscribe, **options: float | None
+        self,
+        job: Job,
+        first: TransferJob,
+        unsubscribe: Unsubscribe | None,
+        **options: float | None,
     ) -> JobWatch[TransferJob | None]:
-        """Return a watch of the job that starts with its snapshot of now."""
+        """Return a watch of the job that starts with ``first``, its snapshot of now;
+        ``unsubscribe`` may be None for a finished job (nothing is subscribed then)."""
         subscribed = not job.is_finished  # else nothing more will come
-        feed = WatchFeed(job.snapshot(), job.updates_posted, subscribed=subscribed)
+        feed = WatchFeed(first, job.updates_posted, subscribed=subscribed)
         if subscribed:
             self._feeds.setdefault(job, []).append(feed)
         return JobWatch(
@@ -230,6 +235,9 @@ class EventDelivery:
                 feeds = self._feeds_of(batch)
             self._send(batch, feeds)
             finished = [job for event in batch if (job := _finished_job(event))]
+            # Not kept while waiting for the next batch: a finished job's final snapshot
+            # lives only as long as someone outside the queue holds it.
+            del batch, feeds
             if finished:
                 with self._wakeup:
                     for job in finished:
