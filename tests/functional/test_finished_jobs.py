@@ -17,6 +17,7 @@ import transferqueue as tq
 from tests.helpers.bounds import WAIT
 from tests.helpers.event_recorder import EventRecorder
 from tests.helpers.executors import GatedExecutor, noop_executor
+from tests.helpers.jobs import make_job
 from transferqueue._core.failure import CANCELLED_TYPE, Failure
 from transferqueue._core.job import Job, _FileTable, _FinalFiles
 
@@ -240,11 +241,20 @@ def test_a_completed_job_keeps_four_objects_for_its_files() -> None:
 # -- one snapshot while held, none kept by the queue ------------------------------------
 
 
+def let_go(queue: tq.TransferQueue, job_id: str) -> None:
+    """Wait for the job's end and for the event thread to let go of its final snapshot
+    (it ends with the shutdown: the queue still answers about its finished jobs)."""
+    queue.wait(job_id, timeout=WAIT)
+    queue.shutdown(wait=True)
+    gc.collect()
+
+
 def test_the_queue_holds_no_snapshot_of_a_finished_job(queue: tq.TransferQueue) -> None:
     """Once nobody holds a finished job's snapshot, it and its records are gone; the
     queue answers with an equal one."""
     job_id = queue.queue_job("local-upload", files(3), chunked)
     final = queue.wait(job_id, timeout=WAIT)
+    queue.shutdown(wait=True)  # its event thread, which let go of it, has ended
     expected = final.to_dict()
     snapshot_ref, record_ref = weakref.ref(final), weakref.ref(final.files[0])
     del final
@@ -276,8 +286,7 @@ def test_a_snapshot_built_again_is_shared_while_held(queue: tq.TransferQueue) ->
     """Built again once nobody held the final one, a snapshot is then handed out
     itself while held."""
     job_id = queue.queue_job("local-upload", files(2), chunked)
-    queue.wait(job_id, timeout=WAIT)
-    gc.collect()
+    let_go(queue, job_id)
     first = queue.get_job(job_id)
     assert first is not None
     assert queue.get_job(job_id) is first
@@ -290,8 +299,7 @@ def test_two_threads_building_at_once_get_one_snapshot(
     """Two get_job calls that both build the snapshot (nobody held it) hand out one
     of the two: the first shared wins."""
     job_id = queue.queue_job("local-upload", files(2), chunked)
-    queue.wait(job_id, timeout=WAIT)
-    gc.collect()
+    let_go(queue, job_id)
     both_building = threading.Barrier(2, timeout=WAIT)
     real_build = Job.build_final_snapshot
 
@@ -317,7 +325,7 @@ def test_snapshots_of_finished_jobs_are_built_without_the_lock(
     """get_job, get_all_jobs, wait and watch build a finished job's snapshot (a record
     per file) with the state lock released: the build can take it."""
     job_id = queue.queue_job("local-upload", files(2), chunked)
-    queue.wait(job_id, timeout=WAIT)
+    let_go(queue, job_id)
     real_build = Job.build_final_snapshot
     builds: list[str] = []
 
@@ -340,6 +348,37 @@ def test_snapshots_of_finished_jobs_are_built_without_the_lock(
         gc.collect()  # nothing holds the last one built
         assert call()
     assert builds == [job_id] * len(calls)
+
+
+def test_a_finished_job_holds_its_final_snapshot_until_released() -> None:
+    """From its end until the event thread releases it (once the threads that its end
+    woke had their turn), the job holds its final snapshot: wait() takes that one
+    rather than building it again. Then it is held only by whoever else holds it."""
+    job = make_job(1000, 2000)
+    for _ in range(2):
+        index, _, _, _ = job.start_next_file()
+        job.finish_file(index, None)
+    assert job.is_finished
+    final_ref = weakref.ref(job.snapshot())
+    gc.collect()
+    final = final_ref()
+    assert final is not None
+    assert job.snapshot_at_hand() is final
+    job.release_final_snapshot()
+    assert job.snapshot_at_hand() is final  # held here, so handed out again
+    del final
+    gc.collect()
+    assert final_ref() is None
+    assert job.snapshot_at_hand() is None  # to be built again, without the lock
+
+
+def test_release_leaves_an_unfinished_job_alone() -> None:
+    """Only a finished job lets go of its snapshot: a live one keeps the one it reuses
+    until something changes."""
+    job = make_job(1000)
+    first = job.snapshot()
+    job.release_final_snapshot()
+    assert job.snapshot() is first
 
 
 # -- what else a finished job lets go -----------------------------------------------------

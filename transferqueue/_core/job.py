@@ -5,11 +5,12 @@ Every method here is called with the queue's state lock held, but
 again. Progress is accounted incrementally (O(1) per change), and a snapshot is built only
 when someone asks for one and the job changed since the last.
 
-A finished job keeps no snapshot: once its terminal event has taken its final one, it
-keeps its files in a compact form (:class:`_FinalFiles`: their names and sizes in one
-tuple, what they share stored once) and builds its snapshot again when asked, equal to the
-final one. While anyone holds a finished job's snapshot it is handed out again, the same
-object (see ``_final_snapshots``); the queue itself holds none.
+A finished job keeps no snapshot: once its terminal event is delivered (see
+:meth:`Job.release_final_snapshot`), it keeps its files in a compact form
+(:class:`_FinalFiles`: their names and sizes in one tuple, what they share stored once)
+and builds its snapshot again when asked, equal to the final one. While anyone holds a
+finished job's snapshot it is handed out again, the same object (see
+``_final_snapshots``); the queue itself holds none.
 """
 
 from __future__ import annotations
@@ -529,8 +530,9 @@ class Job:
             self._loaded_bytes = self._total_bytes
         # Terminal is final: freeze the snapshot now and drop everything mutable, so
         # late executor calls find nothing to change. The snapshot is held until the
-        # terminal event takes it (take_changed_files), then only weakly; the files are
-        # kept in their compact form, which builds it again when it is gone.
+        # terminal event was delivered and its waiters had time to take it (see
+        # release_final_snapshot), then only weakly; the files are kept in their compact
+        # form, which builds it again once it is gone.
         files = self._require_live()
         snapshot = self._snapshot = self._build_snapshot()
         self._final = _FinalFiles(files)
@@ -569,6 +571,13 @@ class Job:
             snapshot = self._snapshot = self._build_snapshot()
             return snapshot
         return _final_snapshots.get(self.id)
+
+    def release_final_snapshot(self) -> None:
+        """Hold a finished job's final snapshot no longer: the event delivery calls it
+        once the terminal event went out and the threads waiting for it had their turn.
+        From then on it lives as long as someone else holds it (see snapshot())."""
+        if self._files is None:
+            self._snapshot = None
 
     def build_final_snapshot(self) -> TransferJob:
         """Build a finished job's snapshot from what it keeps: equal to its final one.
@@ -610,10 +619,6 @@ class Job:
         after building it: so every file of the job not among them has the same record in
         that snapshot as in the previous event's. Nothing is sorted here, under the lock.
         """
-        if self._files is None:
-            # Taken for the terminal event, which holds the final snapshot from now on:
-            # the job keeps it only weakly (see snapshot()).
-            self._snapshot = None
         changed = self._unreported
         if not changed:
             if self._files is None:

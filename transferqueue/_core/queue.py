@@ -777,6 +777,7 @@ class TransferQueue:
         self._unfinished = {}
         for job in self._finished.values():
             job.terminal_delivered = True  # the parent delivers its events, not this child
+            job.release_final_snapshot()
         self._scheduler = RoundRobin()
         self._running = 0
         self._pool = None

@@ -91,6 +91,10 @@ class EventDelivery:
         self._threads: list[threading.Thread] = []  # every thread that may still be alive
         self._open_jobs = 0  # jobs created whose terminal event is not posted yet
         self._draining = False
+        # Jobs whose terminal event went out: each holds its final snapshot until this
+        # thread next wakes from a wait (or ends), so that the threads its end woke (in
+        # wait()) take that very snapshot rather than build it again; then it lets go.
+        self._ended: list[Job] = []
 
     # -- posting (state lock held) ---------------------------------------------------
 
@@ -210,6 +214,7 @@ class EventDelivery:
         self._threads = []
         self._open_jobs = 0
         self._draining = False
+        self._let_go_of_ends()
 
     # -- shutting down (state lock not held) -------------------------------------------
 
@@ -230,20 +235,29 @@ class EventDelivery:
             with self._wakeup:
                 batch = self._take_batch()
                 if not batch:
+                    self._let_go_of_ends()
                     self._thread = None
                     return
                 feeds = self._feeds_of(batch)
             self._send(batch, feeds)
             finished = [job for event in batch if (job := _finished_job(event))]
             # Not kept while waiting for the next batch: a finished job's final snapshot
-            # lives only as long as someone outside the queue holds it.
+            # is let go of by its job at this thread's next wake-up (see _ended).
             del batch, feeds
             if finished:
                 with self._wakeup:
                     for job in finished:
                         job.terminal_delivered = True
                         job.last_update_sent = NEVER_SENT  # nothing more: its time goes
+                    self._ended.extend(finished)
                     self._job_finished.notify_all()
+
+    def _let_go_of_ends(self) -> None:
+        """The jobs whose end went out before this thread's last wait hold their final
+        snapshots no longer (state lock held)."""
+        for job in self._ended:
+            job.release_final_snapshot()
+        self._ended = []
 
     def _take_batch(self) -> list[_Event]:
         """Wait for events and return them in order; empty when the thread should end."""
@@ -271,6 +285,7 @@ class EventDelivery:
                 if self._draining or (idle and not self._open_jobs):
                     return batch
                 idle = not self._wakeup.wait(_IDLE_SECONDS)
+                self._let_go_of_ends()
                 reached = None
             else:
                 due, timeout = math.inf, math.inf
@@ -280,6 +295,7 @@ class EventDelivery:
                 if check_due is not None and check_due - now < timeout:
                     due, timeout = check_due, check_due - now
                 timed_out = not self._wakeup.wait(min(timeout, threading.TIMEOUT_MAX))
+                self._let_go_of_ends()
                 reached = due if timed_out else None
                 idle = False
 
