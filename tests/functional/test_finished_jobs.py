@@ -381,6 +381,27 @@ def test_release_leaves_an_unfinished_job_alone() -> None:
     assert job.snapshot() is first
 
 
+def test_the_event_thread_compacts_the_files_without_the_lock(
+    queue: tq.TransferQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job's files are made compact (O(files)) by the event thread as it delivers the
+    job's end, with the state lock released, not by whoever ended the job under it."""
+    real_compact = Job.compact_files
+    compacted: list[str] = []
+
+    def compact_unlocked(self: Job) -> Any:
+        assert queue._lock.acquire(timeout=WAIT), "compacted under the state lock"
+        queue._lock.release()
+        compacted.append(threading.current_thread().name)
+        return real_compact(self)
+
+    monkeypatch.setattr(Job, "compact_files", compact_unlocked)
+    job_id = queue.queue_job("local-upload", files(3), chunked)
+    queue.wait(job_id, timeout=WAIT)
+    assert compacted == ["transferqueue-events"]
+    assert isinstance(kept(queue, job_id)._final, _FinalFiles)
+
+
 # -- what else a finished job lets go -----------------------------------------------------
 
 

@@ -1,9 +1,9 @@
 """The mutable state of one job, kept by the queue and never handed out.
 
 Every method here is called with the queue's state lock held, but
-:meth:`Job.build_final_snapshot`, which reads only what a finished job never changes
-again. Progress is accounted incrementally (O(1) per change), and a snapshot is built only
-when someone asks for one and the job changed since the last.
+:meth:`Job.compact_files` and :meth:`Job.build_final_snapshot`, which read only what a
+finished job never changes again. Progress is accounted incrementally (O(1) per change),
+and a snapshot is built only when someone asks for one and the job changed since the last.
 
 A finished job keeps no snapshot: once its terminal event is delivered (see
 :meth:`Job.release_final_snapshot`), it keeps its files in a compact form
@@ -174,7 +174,9 @@ class Job:
         # None: changed since the last snapshot; once finished, None as soon as the
         # terminal event has taken the final one (see snapshot()).
         self._snapshot: TransferJob | None = None
-        self._final: _FinalFiles | None = None  # the files, once finished
+        # The files once finished: their table, until the event thread has made their
+        # compact form (outside the lock: O(files)) as it delivers the job's end.
+        self._final: _FinalFiles | _FileTable | None = None
         # The files changed since the job's last job-updated event: each snapshot built
         # adds the files it rebuilt (so a snapshot between two events, for get_job, loses
         # none), and the next event takes them (see take_changed_files). None once taken
@@ -532,10 +534,10 @@ class Job:
         # late executor calls find nothing to change. The snapshot is held until the
         # terminal event was delivered and its waiters had time to take it (see
         # release_final_snapshot), then only weakly; the files are kept in their compact
-        # form, which builds it again once it is gone.
+        # form (see compact_files), which builds it again once it is gone.
         files = self._require_live()
         snapshot = self._snapshot = self._build_snapshot()
-        self._final = _FinalFiles(files)
+        self._final = files
         _final_snapshots[self.id] = snapshot
         self._files = None
         self._retry_ready = None
@@ -577,7 +579,23 @@ class Job:
         once the terminal event went out and the threads waiting for it had their turn.
         From then on it lives as long as someone else holds it (see snapshot())."""
         if self._files is None:
+            if isinstance(self._final, _FileTable):  # not compacted (in a forked child)
+                self._final = _FinalFiles(self._final)
             self._snapshot = None
+
+    def compact_files(self) -> _FinalFiles:
+        """Return a finished job's files in their compact form, made from its file table
+        if need be. Called without the lock, by the event thread once it delivered the
+        job's end (a finished job's table never changes again); the thread then gives
+        the result to :meth:`keep_compact_files` under the lock."""
+        final = self._final
+        if final is None:
+            raise RuntimeError(f"job {self.id} is not finished")
+        return final if isinstance(final, _FinalFiles) else _FinalFiles(final)
+
+    def keep_compact_files(self, files: _FinalFiles) -> None:
+        """Keep ``files`` (from :meth:`compact_files`) instead of the file table."""
+        self._final = files
 
     def build_final_snapshot(self) -> TransferJob:
         """Build a finished job's snapshot from what it keeps: equal to its final one.
@@ -585,10 +603,7 @@ class Job:
         Called with or without the lock: it reads only what never changes once the job is
         finished (its fields, its counts and its compact files).
         """
-        final = self._final
-        if final is None:
-            raise RuntimeError(f"job {self.id} is not finished")
-        files = final.records()
+        files = self.compact_files().records()
         return TransferJob(
             id=self.id,
             type=self.type,

@@ -245,8 +245,11 @@ class EventDelivery:
             # is let go of by its job at this thread's next wake-up (see _ended).
             del batch, feeds
             if finished:
+                # O(files) each: without the lock (a finished job's table never changes).
+                compact = [job.compact_files() for job in finished]
                 with self._wakeup:
-                    for job in finished:
+                    for job, files in zip(finished, compact, strict=True):
+                        job.keep_compact_files(files)
                         job.terminal_delivered = True
                         job.last_update_sent = NEVER_SENT  # nothing more: its time goes
                     self._ended.extend(finished)
