@@ -300,7 +300,11 @@ class TransferQueue:
 
     def get_all_jobs(self) -> list[TransferJob]:
         """Return a snapshot of every registered job, oldest first (with a backend, every
-        job of the cluster: this process's as they stand, the others' from the registry)."""
+        job of the cluster: this process's as they stand, the others' from the registry).
+
+        The finished jobs' snapshots that nobody holds are built, without the lock, from
+        what the queue keeps of them (see :meth:`get_job`): a record per file.
+        """
         with self._lock:
             self._drop_expired_locked()
             kept = list(self._jobs.values())
@@ -512,10 +516,12 @@ class TransferQueue:
         A paused job is not terminal: ``wait`` goes on blocking until it is resumed and
         finishes (or is cancelled), or ``timeout`` passes.
 
-        Returns the terminal snapshot. Raises :class:`JobNotFoundError` for an unknown
-        id (or one that retention or cleanup has dropped already: with a small
-        ``max_finished_jobs``, a job can end and be dropped before ``wait`` is called)
-        and ``TimeoutError`` if the job has not finished within ``timeout`` seconds.
+        Returns the terminal snapshot (the terminal event's very object while anyone
+        holds it, else an equal one, see :meth:`get_job`). Raises
+        :class:`JobNotFoundError` for an unknown id (or one that retention or cleanup has
+        dropped already: with a small ``max_finished_jobs``, a job can end and be dropped
+        before ``wait`` is called) and ``TimeoutError`` if the job has not finished
+        within ``timeout`` seconds.
         Called from a receiver, it returns once the job is terminal, since that job's
         terminal event cannot be delivered before the receiver returns.
 
