@@ -89,7 +89,7 @@ def new_job_id(created_at: datetime) -> str:
 
 
 class Job:
-    """One job's live state, then, once terminal, only its final snapshot."""
+    """One job's live state, then, once terminal, its fields and its files' compact form."""
 
     __slots__ = (
         "_completed_files",
@@ -171,8 +171,8 @@ class Job:
         # on first use (most jobs are never paused nor waited so), dropped once terminal.
         self.stop_event: threading.Event | None = None
         self.retry_policy = retry_policy  # None: failed files are not retried
-        # None: changed since the last snapshot; once finished, None as soon as the
-        # terminal event has taken the final one (see snapshot()).
+        # None: changed since the last snapshot; once finished, None as soon as the event
+        # thread let go of the final one (see release_final_snapshot).
         self._snapshot: TransferJob | None = None
         # The files once finished: their table, until the event thread has made their
         # compact form (outside the lock: O(files)) as it delivers the job's end.

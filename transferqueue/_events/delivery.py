@@ -92,8 +92,9 @@ class EventDelivery:
         self._open_jobs = 0  # jobs created whose terminal event is not posted yet
         self._draining = False
         # Jobs whose terminal event went out: each holds its final snapshot until this
-        # thread next wakes from a wait (or ends), so that the threads its end woke (in
-        # wait()) take that very snapshot rather than build it again; then it lets go.
+        # thread next wakes from a wait, has delivered one more batch, or ends, so that
+        # the threads its end woke (in wait()) take that very snapshot rather than build
+        # it again; then it lets go. Changed by this thread only (and after a fork).
         self._ended: list[Job] = []
 
     # -- posting (state lock held) ---------------------------------------------------
@@ -244,20 +245,22 @@ class EventDelivery:
             # Not kept while waiting for the next batch: a finished job's final snapshot
             # is let go of by its job at this thread's next wake-up (see _ended).
             del batch, feeds
-            if finished:
+            if finished or self._ended:
                 # O(files) each: without the lock (a finished job's table never changes).
                 compact = [job.compact_files() for job in finished]
                 with self._wakeup:
+                    self._let_go_of_ends()  # a batch went out since: they had their turn
                     for job, files in zip(finished, compact, strict=True):
                         job.keep_compact_files(files)
                         job.terminal_delivered = True
                         job.last_update_sent = NEVER_SENT  # nothing more: its time goes
-                    self._ended.extend(finished)
-                    self._job_finished.notify_all()
+                    if finished:
+                        self._ended.extend(finished)
+                        self._job_finished.notify_all()
 
     def _let_go_of_ends(self) -> None:
-        """The jobs whose end went out before this thread's last wait hold their final
-        snapshots no longer (state lock held)."""
+        """The jobs whose end went out before this thread's last wait (or last batch)
+        hold their final snapshots no longer (state lock held)."""
         for job in self._ended:
             job.release_final_snapshot()
         self._ended = []
