@@ -266,6 +266,22 @@ def test_the_queue_holds_no_snapshot_of_a_finished_job(queue: tq.TransferQueue) 
     assert again.to_dict() == expected
 
 
+def test_the_event_thread_lets_go_of_a_final_snapshot_while_the_queue_runs(
+    queue: tq.TransferQueue,
+) -> None:
+    """Without a shutdown: once another job's end went out after it (the event thread
+    has delivered a batch or waited since), a finished job's final snapshot is held by
+    the queue no longer."""
+    first = queue.queue_job("local-upload", files(2), chunked)
+    final = queue.wait(first, timeout=WAIT)
+    final_ref = weakref.ref(final)
+    del final
+    queue.wait(queue.queue_job("local-upload", files(1), chunked), timeout=WAIT)
+    gc.collect()
+    assert final_ref() is None
+    assert kept(queue, first)._snapshot is None
+
+
 def test_a_finished_job_is_one_snapshot_while_held(
     queue: tq.TransferQueue, recorder: EventRecorder
 ) -> None:
