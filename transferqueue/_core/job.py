@@ -1,16 +1,27 @@
 """The mutable state of one job, kept by the queue and never handed out.
 
-Every method here is called with the queue's state lock held. Progress is accounted
-incrementally (O(1) per change), and a snapshot is built only when someone asks for one
-and the job changed since the last.
+Every method here is called with the queue's state lock held, but
+:meth:`Job.compact_files` and :meth:`Job.build_final_snapshot`, which read only what a
+finished job never changes again. Progress is accounted incrementally (O(1) per change),
+and a snapshot is built only when someone asks for one and the job changed since the last.
+
+A finished job keeps no snapshot: once its terminal event is delivered (see
+:meth:`Job.release_final_snapshot`), it keeps its files in a compact form
+(:class:`_FinalFiles`: their names and sizes in one tuple, what they share stored once)
+and builds its snapshot again when asked, equal to the final one. While anyone holds a
+finished job's snapshot it is handed out again, the same object (see
+``_final_snapshots``); the queue itself holds none.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import operator
 import threading
+import weakref
 from collections import deque
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -36,6 +47,13 @@ _SKIPPED = TransferFileStatus.SKIPPED
 _id_counter = itertools.count(1)
 id_lock = threading.Lock()  # renewed in a forked child (see process.py)
 
+
+# The snapshots of finished jobs that someone still holds, by job id (unique in the
+# process), held weakly: a finished job hands out the one alive rather than an equal copy,
+# and keeps none itself. An entry goes when its snapshot does. Rule: a job's entry is read
+# and written only under the state lock of the job's queue (dict operations are atomic
+# under the GIL, so jobs of other queues may be looked up at the same time).
+_final_snapshots: weakref.WeakValueDictionary[str, TransferJob] = weakref.WeakValueDictionary()
 
 # What take_changed_files returns when no file changed: shared, never mutated.
 _NOTHING_CHANGED: frozenset[int] = frozenset()
@@ -71,12 +89,13 @@ def new_job_id(created_at: datetime) -> str:
 
 
 class Job:
-    """One job's live state, then, once terminal, only its final snapshot."""
+    """One job's live state, then, once terminal, its fields and its files' compact form."""
 
     __slots__ = (
         "_completed_files",
         "_failed_files",
         "_files",
+        "_final",
         "_loaded_bytes",
         "_next_index",
         "_retry_ready",
@@ -145,13 +164,19 @@ class Job:
         # stop (their on_progress raises TransferCancelled).
         self.halted = False
         # What its executors left to undo should it be cancelled (a paused file's kept
-        # partial copy): run by the queue once it released its lock after the cancel.
-        self.cancel_hooks = CancelHooks()
+        # partial copy): run by the queue once it released its lock after the cancel (the
+        # job hands them over as it ends, and keeps none once finished).
+        self.cancel_hooks: CancelHooks | None = CancelHooks()
         # Set while paused and once halted, for executors waiting in wait_stopped; made
         # on first use (most jobs are never paused nor waited so), dropped once terminal.
         self.stop_event: threading.Event | None = None
         self.retry_policy = retry_policy  # None: failed files are not retried
-        self._snapshot: TransferJob | None = None  # None: changed since the last snapshot
+        # None: changed since the last snapshot; once finished, None as soon as the event
+        # thread let go of the final one (see release_final_snapshot).
+        self._snapshot: TransferJob | None = None
+        # The files once finished: their table, until the event thread has made their
+        # compact form (outside the lock: O(files)) as it delivers the job's end.
+        self._final: _FinalFiles | _FileTable | None = None
         # The files changed since the job's last job-updated event: each snapshot built
         # adds the files it rebuilt (so a snapshot between two events, for get_job, loses
         # none), and the next event takes them (see take_changed_files). None once taken
@@ -388,23 +413,29 @@ class Job:
             self._terminate(TransferStatus.COMPLETED, None)
         return True
 
-    def cancel(self, reason: str) -> None:
+    def cancel(self, reason: str) -> CancelHooks:
         """Enter ``cancelled``: every file not completed becomes ``error`` with ``reason``
-        (of the kind :class:`TransferCancelled`)."""
+        (of the kind :class:`TransferCancelled`).
+
+        Returns the job's cancel hooks, for the caller to run once it released the lock.
+        """
         files = self._require_live()
         files.retry_at.clear()
         failure = Failure(reason, CANCELLED_TYPE)  # one, shared by every file it ends
         self._halt(failure)
-        self._terminate(TransferStatus.CANCELLED, reason)
+        return self._terminate(TransferStatus.CANCELLED, reason)
 
-    def fail_all(self, failure: Failure) -> None:
+    def fail_all(self, failure: Failure) -> CancelHooks:
         """Enter ``failed`` at once, as :meth:`cancel` enters ``cancelled``: every file not
         completed becomes ``error`` with ``failure``, and its running executors are told
-        to stop (with a backend: this process was declared lost by its cluster)."""
+        to stop (with a backend: this process was declared lost by its cluster).
+
+        Returns the job's cancel hooks, as :meth:`cancel` does.
+        """
         files = self._require_live()
         files.retry_at.clear()
         self._halt(failure)
-        self._terminate(TransferStatus.FAILED, failure.message)
+        return self._terminate(TransferStatus.FAILED, failure.message)
 
     def _halt(self, failure: Failure) -> None:
         """End every file that has not ended with ``failure``; stop the executors."""
@@ -487,17 +518,27 @@ class Job:
         files.dirty.add(index)
         self._snapshot = None
 
-    def _terminate(self, status: TransferStatus, error: str | None) -> None:
+    def _terminate(self, status: TransferStatus, error: str | None) -> CancelHooks:
+        """End the job; return its cancel hooks (dropped unrun unless it was halted)."""
+        hooks = self.cancel_hooks
+        assert hooks is not None
+        self.cancel_hooks = None  # the tasks that run its files hold them while they need
         if not self.halted:  # ended by its files: nothing was left to undo
-            self.cancel_hooks.drop()
+            hooks.drop()
         self.status = status
         self.error = error
         self.completed_at = utc_now()
         if self._loaded_bytes == self._total_bytes:  # one int object for both, kept
             self._loaded_bytes = self._total_bytes
         # Terminal is final: freeze the snapshot now and drop everything mutable, so
-        # late executor calls find nothing to change and the job keeps only its record.
-        self._snapshot = self._build_snapshot()
+        # late executor calls find nothing to change. The snapshot is held until the
+        # terminal event was delivered and its waiters had time to take it (see
+        # release_final_snapshot), then only weakly; the files are kept in their compact
+        # form (see compact_files), which builds it again once it is gone.
+        files = self._require_live()
+        snapshot = self._snapshot = self._build_snapshot()
+        self._final = files
+        _final_snapshots[self.id] = snapshot
         self._files = None
         self._retry_ready = None
         self._samples = None
@@ -505,14 +546,85 @@ class Job:
         self.cancel_event = None
         self.stop_event = None
         self.retry_policy = None
+        return hooks
 
     # -- snapshots ------------------------------------------------------------------
 
     def snapshot(self) -> TransferJob:
-        """Return the job as it stands now, reusing the last snapshot when unchanged."""
-        if self._snapshot is None:
-            self._snapshot = self._build_snapshot()
-        return self._snapshot
+        """Return the job as it stands now, reusing the last snapshot when unchanged.
+
+        A finished job's snapshot is the final one while anyone holds it, else built
+        again (equal to it); the queue builds that without its lock, see
+        :meth:`snapshot_at_hand`.
+        """
+        snapshot = self.snapshot_at_hand()
+        if snapshot is None:
+            snapshot = self.share_snapshot(self.build_final_snapshot())
+        return snapshot
+
+    def snapshot_at_hand(self) -> TransferJob | None:
+        """Return the job's snapshot, or None for a finished job whose snapshot nobody
+        holds any longer: :meth:`build_final_snapshot` builds that one, without the lock
+        (it costs a record per file), then :meth:`share_snapshot` hands it out."""
+        snapshot = self._snapshot
+        if snapshot is not None:
+            return snapshot
+        if self._files is not None:
+            snapshot = self._snapshot = self._build_snapshot()
+            return snapshot
+        return _final_snapshots.get(self.id)
+
+    def release_final_snapshot(self) -> None:
+        """Hold a finished job's final snapshot no longer: the event delivery calls it
+        once the terminal event went out and the threads waiting for it had their turn.
+        From then on it lives as long as someone else holds it (see snapshot())."""
+        if self._files is None:
+            if isinstance(self._final, _FileTable):  # not compacted (in a forked child)
+                self._final = _FinalFiles(self._final)
+            self._snapshot = None
+
+    def compact_files(self) -> _FinalFiles:
+        """Return a finished job's files in their compact form, made from its file table
+        if need be. Called without the lock, by the event thread once it delivered the
+        job's end (a finished job's table never changes again); the thread then gives
+        the result to :meth:`keep_compact_files` under the lock."""
+        final = self._final
+        if final is None:
+            raise RuntimeError(f"job {self.id} is not finished")
+        return final if isinstance(final, _FinalFiles) else _FinalFiles(final)
+
+    def keep_compact_files(self, files: _FinalFiles) -> None:
+        """Keep ``files`` (from :meth:`compact_files`) instead of the file table."""
+        self._final = files
+
+    def build_final_snapshot(self) -> TransferJob:
+        """Build a finished job's snapshot from what it keeps: equal to its final one.
+
+        Called with or without the lock: it reads only what never changes once the job is
+        finished (its fields, its counts and its compact files).
+        """
+        files = self.compact_files().records()
+        return TransferJob(
+            id=self.id,
+            type=self.type,
+            status=self.status,
+            files=files,
+            progress=self._progress(len(files)),
+            created_at=self.created_at,
+            started_at=self.started_at,
+            completed_at=self.completed_at,
+            error=self.error,
+        )
+
+    def share_snapshot(self, built: TransferJob) -> TransferJob:
+        """Return the finished job's snapshot that someone holds, if any (another thread
+        may have built one meanwhile), else ``built``, which is handed out from now on
+        for as long as anyone holds it."""
+        alive = _final_snapshots.get(self.id)
+        if alive is not None:
+            return alive
+        _final_snapshots[self.id] = built
+        return built
 
     def take_changed_files(self) -> set[int] | frozenset[int]:
         """Return the indexes of the files changed since the last call (or since the job
@@ -651,3 +763,112 @@ class _FileTable:
             )
         self.dirty.clear()
         return records
+
+
+# A finished job's file statuses, one byte each, are indexes in this tuple.
+_FILE_STATUSES = tuple(TransferFileStatus)
+_NAMES_AND_SIZE = operator.attrgetter("source_path", "destination_path", "size")
+
+
+class _FinalFiles:
+    """The files of a finished job, without their records: what the records held, in
+    the fewest objects. Never changes once made, so it is read without the lock.
+
+    - ``paths``: each file's source path, destination path and size, one after another
+      in one tuple (the very objects its records held);
+    - ``statuses``: one status for every file (a job that completed), or one byte per
+      file, an index in ``_FILE_STATUSES``;
+    - ``attempts``: one count for every file, or one per file (bytes, a tuple beyond 255);
+    - ``loaded``: the bytes done of the files where they are not what their status
+      implies (a completed file's size, 0 for the others), else None;
+    - ``errors``, ``retry_at``: by file index, the files that have one (else None).
+
+    A job of 10 completed files keeps 4 objects here instead of 12 (the records and their
+    tuple): ~370 bytes instead of ~1,240, their names aside.
+    """
+
+    __slots__ = ("attempts", "errors", "loaded", "paths", "retry_at", "statuses")
+
+    def __init__(self, files: _FileTable) -> None:
+        """Take the compact form of a finished job's file table, whose records were
+        just rebuilt: O(files), at C speed for a job whose files all completed."""
+        records = files.records
+        count = len(records)
+        self.paths: tuple[str | int, ...] = tuple(
+            itertools.chain.from_iterable(map(_NAMES_AND_SIZE, records))
+        )
+        statuses = files.statuses
+        status = statuses[0] if count else _COMPLETED
+        self.statuses: TransferFileStatus | bytes = (
+            status
+            if statuses.count(status) == count
+            else bytes(map(_FILE_STATUSES.index, statuses))
+        )
+        attempts = files.attempts
+        attempt = attempts[0] if count else 0
+        self.attempts: int | bytes | tuple[int, ...]
+        if attempts.count(attempt) == count:
+            self.attempts = attempt
+        else:
+            try:
+                self.attempts = bytes(attempts)
+            except ValueError:  # more than 255 attempts of a file
+                self.attempts = tuple(attempts)
+        self.loaded: dict[int, int] | None = None
+        sizes = self.paths[2::3]
+        if not (self.statuses is _COMPLETED and tuple(files.loaded) == sizes):
+            loaded = {
+                index: done
+                for index, (done, state, size) in enumerate(
+                    zip(files.loaded, statuses, sizes, strict=True)
+                )
+                if done != (size if state is _COMPLETED else 0)
+            }
+            self.loaded = loaded or None
+        # The table's own dicts: it is dropped with the job's end, so nothing changes them.
+        self.errors: dict[int, Failure] | None = files.errors or None
+        self.retry_at: dict[int, datetime] | None = files.retry_at or None
+
+    def records(self) -> tuple[TransferFile, ...]:
+        """Build the files' records again, equal to the ones the job's files last had."""
+        parts = iter(self.paths)
+        rows: Iterator[tuple[str, str, int]] = zip(parts, parts, parts, strict=True)  # type: ignore[arg-type]
+        statuses, attempts = self.statuses, self.attempts
+        loaded, errors, retry_at = self.loaded, self.errors, self.retry_at
+        if (
+            statuses is _COMPLETED
+            and isinstance(attempts, int)
+            and loaded is None
+            and errors is None
+            and retry_at is None
+        ):
+            # Every file completed alike (a job that completed): the quick way.
+            return tuple(
+                [
+                    TransferFile(source, destination, size, size, _COMPLETED, None, attempts)
+                    for source, destination, size in rows
+                ]
+            )
+        records = []
+        for index, (source, destination, size) in enumerate(rows):
+            status = _FILE_STATUSES[statuses[index]] if isinstance(statuses, bytes) else statuses
+            done = size if status is _COMPLETED else 0
+            if loaded is not None:
+                done = loaded.get(index, done)
+                if done == size:  # the size's int object, as the live records share it
+                    done = size
+            error = None if errors is None else errors.get(index)
+            records.append(
+                TransferFile(
+                    source,
+                    destination,
+                    size,
+                    done,
+                    status,
+                    None if error is None else error.message,
+                    attempts if isinstance(attempts, int) else attempts[index],
+                    None if retry_at is None else retry_at.get(index),
+                    None if error is None else error.error_type,
+                )
+            )
+        return tuple(records)

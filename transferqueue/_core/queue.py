@@ -28,6 +28,7 @@ from transferqueue._records.enums import TransferStatus, TransferType
 
 from . import process as _process
 from .bandwidth import TokenBucket, check_bandwidth_limit
+from .cancel_hooks import CancelHooks
 from .clock import utc_now
 from .eager_lock import EagerLock
 from .failure import Failure, error_type_name
@@ -261,6 +262,10 @@ class TransferQueue:
     def get_job(self, job_id: str) -> TransferJob | None:
         """Return a snapshot of the job, or None if no such job is registered.
 
+        A finished job's snapshot is the one its terminal event carried for as long as
+        anyone holds it; the queue itself keeps its files in a compact form and builds an
+        equal snapshot again when none is held.
+
         With a backend, a job of another process is read from the shared registry (as
         its owner last wrote it: at most ``update_interval`` behind).
         """
@@ -268,15 +273,43 @@ class TransferQueue:
             self._drop_expired_locked()
             job = self._jobs.get(job_id)
             if job is not None:
-                return job.snapshot()
+                snapshot = job.snapshot_at_hand()
+                if snapshot is not None:
+                    return snapshot
+        if job is not None:  # finished, its snapshot held by nobody: built without the lock
+            return self._rebuilt(job)
         return None if self._backend is None else self._backend.read_job(job_id)
+
+    def _rebuilt(self, job: Job) -> TransferJob:
+        """A finished job's snapshot, built without the lock; the one another thread
+        built meanwhile if it did (a snapshot stays one object while it is held)."""
+        built = job.build_final_snapshot()
+        with self._lock:
+            return job.share_snapshot(built)
+
+    def _snapshots(self, jobs: list[Job], found: list[TransferJob | None]) -> list[TransferJob]:
+        """The snapshots of ``jobs``, given the ones ``snapshot_at_hand`` gave under the
+        lock (``found``): the finished jobs' others are built without the lock."""
+        missing = [index for index, snapshot in enumerate(found) if snapshot is None]
+        if missing:
+            built = [jobs[index].build_final_snapshot() for index in missing]
+            with self._lock:
+                for index, snapshot in zip(missing, built, strict=True):
+                    found[index] = jobs[index].share_snapshot(snapshot)
+        return found  # type: ignore[return-value]  # no None is left
 
     def get_all_jobs(self) -> list[TransferJob]:
         """Return a snapshot of every registered job, oldest first (with a backend, every
-        job of the cluster: this process's as they stand, the others' from the registry)."""
+        job of the cluster: this process's as they stand, the others' from the registry).
+
+        The finished jobs' snapshots that nobody holds are built, without the lock, from
+        what the queue keeps of them (see :meth:`get_job`): a record per file.
+        """
         with self._lock:
             self._drop_expired_locked()
-            local = [job.snapshot() for job in self._jobs.values()]
+            kept = list(self._jobs.values())
+            found = [job.snapshot_at_hand() for job in kept]
+        local = self._snapshots(kept, found)
         if self._backend is None:
             return local
         jobs = local + self._backend.read_jobs({job.id for job in local})
@@ -315,9 +348,9 @@ class TransferQueue:
             job = self._unfinished.get(job_id)
             known = job is not None or job_id in self._jobs
             if job is not None:
-                self._cancel_locked(job, _CANCELLED_BY_USER)
+                hooks = self._cancel_locked(job, _CANCELLED_BY_USER)
         if job is not None:
-            job.cancel_hooks.run()
+            hooks.run()
             logger.info("job %s cancel requested", job_id)
             return True
         if known or self._backend is None:
@@ -428,9 +461,9 @@ class TransferQueue:
         with self._lock:
             job = self._unfinished.get(job_id)
             if job is not None:
-                self._cancel_locked(job, _CANCELLED_BY_USER)
+                hooks = self._cancel_locked(job, _CANCELLED_BY_USER)
         if job is not None:
-            job.cancel_hooks.run()
+            hooks.run()
             log_in_queue_thread(
                 logging.INFO, "job %s cancel requested by %s (another process)", job_id, requester
             )
@@ -453,12 +486,13 @@ class TransferQueue:
         failure = Failure(message, error_type)
         with self._lock:
             ended = [self._unfinished[job_id] for job_id in job_ids if job_id in self._unfinished]
+            hooks = []
             for job in ended:
-                job.fail_all(failure)
+                hooks.append(job.fail_all(failure))
                 self._retry_timer.discard(job)
                 self._job_ended_locked(job)
-        for job in ended:
-            job.cancel_hooks.run()
+        for job_hooks in hooks:
+            job_hooks.run()
         if ended:
             log_in_queue_thread(
                 logging.ERROR,
@@ -471,17 +505,23 @@ class TransferQueue:
         """Every job this process keeps, as it stands, with the number of its last
         event (for the backend to write again after its server lost its data)."""
         with self._lock:
-            return [(job.snapshot(), job.updates_posted) for job in self._jobs.values()]
+            jobs = list(self._jobs.values())
+            found = [job.snapshot_at_hand() for job in jobs]
+            # A finished job's number is final: its terminal event was posted as it ended.
+            numbers = [job.updates_posted for job in jobs]
+        return list(zip(self._snapshots(jobs, found), numbers, strict=True))
 
     def wait(self, job_id: str, timeout: float | timedelta | None = None) -> TransferJob:
         """Block until the job is terminal and its terminal event was delivered.
         A paused job is not terminal: ``wait`` goes on blocking until it is resumed and
         finishes (or is cancelled), or ``timeout`` passes.
 
-        Returns the terminal snapshot. Raises :class:`JobNotFoundError` for an unknown
-        id (or one that retention or cleanup has dropped already: with a small
-        ``max_finished_jobs``, a job can end and be dropped before ``wait`` is called)
-        and ``TimeoutError`` if the job has not finished within ``timeout`` seconds.
+        Returns the terminal snapshot (the terminal event's very object while anyone
+        holds it, else an equal one, see :meth:`get_job`). Raises
+        :class:`JobNotFoundError` for an unknown id (or one that retention or cleanup has
+        dropped already: with a small ``max_finished_jobs``, a job can end and be dropped
+        before ``wait`` is called) and ``TimeoutError`` if the job has not finished
+        within ``timeout`` seconds.
         Called from a receiver, it returns once the job is terminal, since that job's
         terminal event cannot be delivered before the receiver returns.
 
@@ -500,9 +540,14 @@ class TransferQueue:
                     finished = self._job_finished.wait_for(lambda: job.terminal_delivered, seconds)
                 if not finished:
                     raise TimeoutError(f"transfer job {job_id} did not finish within {seconds} s")
-                return job.snapshot()
-            if self._backend is None:
+                snapshot = job.snapshot_at_hand()
+                if snapshot is not None:
+                    return snapshot
+            elif self._backend is None:
                 raise JobNotFoundError(job_id)
+        if job is not None:  # its terminal snapshot held by nobody: built without the lock
+            return self._rebuilt(job)
+        assert self._backend is not None
         return self._backend.wait(job_id, seconds)  # another process's job
 
     @overload
@@ -549,10 +594,19 @@ class TransferQueue:
         with self._lock:
             job = self._jobs.get(job_id)
             if job is not None:
-                unsubscribe = functools.partial(self._forget_feed, job)
-                return self._delivery.watch(job, unsubscribe, timeout=seconds, keepalive=quiet)
-            if self._backend is None:
+                first = job.snapshot_at_hand()
+                if first is not None:
+                    unsubscribe = functools.partial(self._forget_feed, job)
+                    return self._delivery.watch(
+                        job, first, unsubscribe, timeout=seconds, keepalive=quiet
+                    )
+            elif self._backend is None:
                 raise JobNotFoundError(job_id)
+        if job is not None:  # finished, its snapshot held by nobody: built without the lock
+            first = self._rebuilt(job)
+            with self._lock:  # a finished job's watch subscribes nothing: never unsubscribed
+                return self._delivery.watch(job, first, None, timeout=seconds, keepalive=quiet)
+        assert self._backend is not None
         return self._backend.watch(job_id, seconds, quiet)  # another process's job
 
     def _forget_feed(self, job: Job, feed: WatchFeed, blocking: bool) -> None:
@@ -662,8 +716,7 @@ class TransferQueue:
                 # A paused job could never be resumed now (nothing may start): cancelled.
                 if cancel_jobs or job.is_paused
             ]
-            for job in cancelled:
-                self._cancel_locked(job, _CANCELLED_BY_SHUTDOWN)
+            hooks = [self._cancel_locked(job, _CANCELLED_BY_SHUTDOWN) for job in cancelled]
             # Files waiting to be retried give up now, with their last error.
             given_up = 0
             for job in self._retry_timer.clear():
@@ -676,8 +729,8 @@ class TransferQueue:
                     self._delivery.mark_changed(job)
             pools = [*self._retired_pools, *([self._pool] if self._pool else [])]
             timer_thread = self._retry_timer.thread()
-        for job in cancelled:
-            job.cancel_hooks.run()
+        for job_hooks in hooks:
+            job_hooks.run()
         for pool in pools:
             pool.shutdown(wait=wait)
         if wait:
@@ -701,10 +754,9 @@ class TransferQueue:
         with self._lock:
             self._closed = True
             unfinished = list(self._unfinished.values())
-            for job in unfinished:
-                self._cancel_locked(job, _CANCELLED_AT_EXIT)
-        for job in unfinished:
-            job.cancel_hooks.run()
+            hooks = [self._cancel_locked(job, _CANCELLED_AT_EXIT) for job in unfinished]
+        for job_hooks in hooks:
+            job_hooks.run()
         if unfinished:
             logger.warning("interpreter exit: cancelled %d unfinished jobs", len(unfinished))
 
@@ -731,6 +783,7 @@ class TransferQueue:
         self._unfinished = {}
         for job in self._finished.values():
             job.terminal_delivered = True  # the parent delivers its events, not this child
+            job.release_final_snapshot()
         self._scheduler = RoundRobin()
         self._running = 0
         self._pool = None
@@ -808,6 +861,7 @@ class TransferQueue:
             self._delivery.mark_changed(job)
         assert job.executor is not None
         assert job.cancel_event is not None
+        assert job.cancel_hooks is not None
         return FileTask(
             job,
             index,
@@ -816,6 +870,7 @@ class TransferQueue:
             job.executor,
             job.cancel_event,
             job.retry_policy,
+            job.cancel_hooks,
             try_number=job.counted_attempts(index),
         )
 
@@ -847,10 +902,12 @@ class TransferQueue:
         else:
             self._delivery.mark_changed(job)
 
-    def _cancel_locked(self, job: Job, reason: str) -> None:
-        job.cancel(reason)
+    def _cancel_locked(self, job: Job, reason: str) -> CancelHooks:
+        """Cancel the job; return its cancel hooks, to run once the lock is released."""
+        hooks = job.cancel(reason)
         self._retry_timer.discard(job)
         self._job_ended_locked(job)
+        return hooks
 
     def _job_ended_locked(self, job: Job) -> None:
         self._unfinished.pop(job.id, None)
@@ -1071,6 +1128,7 @@ class TransferQueue:
         else:
             self._delivery.mark_changed(job)
         assert job.executor is not None
+        assert job.cancel_hooks is not None
         return FileTask(
             job,
             index,
@@ -1079,6 +1137,7 @@ class TransferQueue:
             job.executor,
             reservation.cancel_event,
             job.retry_policy,
+            job.cancel_hooks,
             try_number=job.counted_attempts(index),
         )
 

@@ -15,6 +15,7 @@ from transferqueue._log import log_in_queue_thread
 from transferqueue._records import TransferFile
 
 from .bandwidth import TokenBucket
+from .cancel_hooks import CancelHooks
 from .failure import Failure, describe_error
 from .job import Job, transferring_record
 from .retry import RetryPolicy
@@ -27,6 +28,7 @@ class FileTask:
         "abandoned",
         "attempt",
         "cancel_event",
+        "cancel_hooks",
         "executor",
         "file_index",
         "job",
@@ -45,6 +47,7 @@ class FileTask:
         executor: Executor,
         cancel_event: threading.Event,
         retry_policy: RetryPolicy | None,
+        cancel_hooks: CancelHooks,
         *,
         try_number: int,
     ) -> None:
@@ -60,6 +63,9 @@ class FileTask:
         self.executor = executor
         self.cancel_event = cancel_event
         self.retry_policy = retry_policy
+        # The job's, taken while it runs: the job hands them over as it ends, and a hook
+        # the executor adds after that runs at once.
+        self.cancel_hooks = cancel_hooks
         self.abandoned = False  # set under the state lock when no worker could take it
         # Set by run(): the attempt ended because its job was paused (an error it raised
         # is then no failure of the file).
@@ -91,7 +97,7 @@ class FileTask:
             self.cancel_event,
             functools.partial(stop_event, self.job),
             bandwidth,
-            self.job.cancel_hooks.add,
+            self.cancel_hooks.add,
         )
         set_running_callback(on_progress)
         try:

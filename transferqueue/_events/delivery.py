@@ -91,6 +91,11 @@ class EventDelivery:
         self._threads: list[threading.Thread] = []  # every thread that may still be alive
         self._open_jobs = 0  # jobs created whose terminal event is not posted yet
         self._draining = False
+        # Jobs whose terminal event went out: each holds its final snapshot until this
+        # thread next wakes from a wait, has delivered one more batch, or ends, so that
+        # the threads its end woke (in wait()) take that very snapshot rather than build
+        # it again; then it lets go. Changed by this thread only (and after a fork).
+        self._ended: list[Job] = []
 
     # -- posting (state lock held) ---------------------------------------------------
 
@@ -144,11 +149,16 @@ class EventDelivery:
     # -- watches (state lock held) -----------------------------------------------------
 
     def watch(
-        self, job: Job, unsubscribe: Unsubscribe, **options: float | None
+        self,
+        job: Job,
+        first: TransferJob,
+        unsubscribe: Unsubscribe | None,
+        **options: float | None,
     ) -> JobWatch[TransferJob | None]:
-        """Return a watch of the job that starts with its snapshot of now."""
+        """Return a watch of the job that starts with ``first``, its snapshot of now;
+        ``unsubscribe`` may be None for a finished job (nothing is subscribed then)."""
         subscribed = not job.is_finished  # else nothing more will come
-        feed = WatchFeed(job.snapshot(), job.updates_posted, subscribed=subscribed)
+        feed = WatchFeed(first, job.updates_posted, subscribed=subscribed)
         if subscribed:
             self._feeds.setdefault(job, []).append(feed)
         return JobWatch(
@@ -205,6 +215,7 @@ class EventDelivery:
         self._threads = []
         self._open_jobs = 0
         self._draining = False
+        self._let_go_of_ends()
 
     # -- shutting down (state lock not held) -------------------------------------------
 
@@ -225,17 +236,34 @@ class EventDelivery:
             with self._wakeup:
                 batch = self._take_batch()
                 if not batch:
+                    self._let_go_of_ends()
                     self._thread = None
                     return
                 feeds = self._feeds_of(batch)
             self._send(batch, feeds)
             finished = [job for event in batch if (job := _finished_job(event))]
-            if finished:
+            # Not kept while waiting for the next batch: a finished job's final snapshot
+            # is let go of by its job at this thread's next wake-up (see _ended).
+            del batch, feeds
+            if finished or self._ended:
+                # O(files) each: without the lock (a finished job's table never changes).
+                compact = [job.compact_files() for job in finished]
                 with self._wakeup:
-                    for job in finished:
+                    self._let_go_of_ends()  # a batch went out since: they had their turn
+                    for job, files in zip(finished, compact, strict=True):
+                        job.keep_compact_files(files)
                         job.terminal_delivered = True
                         job.last_update_sent = NEVER_SENT  # nothing more: its time goes
-                    self._job_finished.notify_all()
+                    if finished:
+                        self._ended.extend(finished)
+                        self._job_finished.notify_all()
+
+    def _let_go_of_ends(self) -> None:
+        """The jobs whose end went out before this thread's last wait (or last batch)
+        hold their final snapshots no longer (state lock held)."""
+        for job in self._ended:
+            job.release_final_snapshot()
+        self._ended = []
 
     def _take_batch(self) -> list[_Event]:
         """Wait for events and return them in order; empty when the thread should end."""
@@ -263,6 +291,7 @@ class EventDelivery:
                 if self._draining or (idle and not self._open_jobs):
                     return batch
                 idle = not self._wakeup.wait(_IDLE_SECONDS)
+                self._let_go_of_ends()
                 reached = None
             else:
                 due, timeout = math.inf, math.inf
@@ -272,6 +301,7 @@ class EventDelivery:
                 if check_due is not None and check_due - now < timeout:
                     due, timeout = check_due, check_due - now
                 timed_out = not self._wakeup.wait(min(timeout, threading.TIMEOUT_MAX))
+                self._let_go_of_ends()
                 reached = due if timed_out else None
                 idle = False
 
