@@ -153,6 +153,28 @@ def copy_way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     return str(request.param)
 
 
+@pytest.fixture(params=["unnamed", "named"])
+def temporaries(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the copy's bytes going to an unnamed file (O_TMPFILE, where the
+    system has it), then again to a named hidden temporary (as where it has not)."""
+    if request.param == "named":
+        _named_temporaries(monkeypatch)
+    elif not _atomic._can_name_unnamed():
+        pytest.skip("no O_TMPFILE here")
+    return str(request.param)
+
+
+def _named_temporaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the copies write to named temporaries, as where O_TMPFILE is missing."""
+    monkeypatch.setattr(_atomic, "_unnamed_possible", False)
+
+
+@pytest.fixture
+def named_temporaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests of the named temporary file's own failures."""
+    _named_temporaries(monkeypatch)
+
+
 def _run(
     limit: int,
     files: list[dict[str, Any]],
@@ -680,10 +702,11 @@ def test_cancel_before_start_touches_nothing(tmp_path: Path) -> None:
     assert not destination.parent.exists()
 
 
-def test_cancel_through_queue_mid_copy(tmp_path: Path, copy_way: str) -> None:
+def test_cancel_through_queue_mid_copy(tmp_path: Path, copy_way: str, temporaries: str) -> None:
     """``cancel_job`` while the copy is half done (its temporary file
-    exists) ends the copy: the job is cancelled, the file "Cancelled by user", and once
-    the executor returned neither the destination nor a temporary file is left."""
+    exists, unnamed or hidden) ends the copy: the job is cancelled, the file "Cancelled
+    by user", and once the executor returned neither the destination nor a temporary
+    file is left."""
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
     _random_file(source, 2 * MiB)
     copy = LocalCopy(chunk_size=64 * KiB)
@@ -713,8 +736,13 @@ def test_cancel_through_queue_mid_copy(tmp_path: Path, copy_way: str) -> None:
     with tq.TransferQueue(1) as queue:
         job_id = queue.queue_job("local-upload", [_mapping(source, destination)], executor)
         assert halfway.wait(WAIT)
-        (temporary,) = _entries(destination.parent)  # mid-copy: only the hidden temp
-        assert temporary.startswith(".dst.bin.")
+        (writer,) = _temporary_descriptors(destination)
+        if temporaries == "named":  # mid-copy: only the hidden temp
+            (temporary,) = _entries(destination.parent)
+            assert temporary.startswith(".dst.bin.")
+        else:  # an unnamed file: nothing to see
+            assert _entries(destination.parent) == []
+            assert os.fstat(writer).st_nlink == 0
         assert queue.cancel_job(job_id)
         job = queue.wait(job_id, timeout=WAIT)
         assert returned.wait(WAIT)
@@ -786,9 +814,11 @@ def test_disk_full_through_queue(
     assert _entries(destination.parent) == []
 
 
-def test_disk_full_when_moving_into_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_when_moving_into_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temporaries: str
+) -> None:
     """ENOSPC at the final link names the destination, not the hidden
-    temporary file, and leaves nothing."""
+    temporary file (nor the unnamed file's /proc/self/fd link), and leaves nothing."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     _random_file(source, 1000)
 
@@ -907,6 +937,7 @@ def test_unreadable_source(tmp_path: Path) -> None:
         source.chmod(0o600)
 
 
+@pytest.mark.usefixtures("named_temporaries")
 def test_permission_error_keeps_type_and_names_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1105,6 +1136,7 @@ class PickyError(OSError):
         super().__init__(code, os.strerror(code), where)
 
 
+@pytest.mark.usefixtures("named_temporaries")
 def test_error_with_unusual_constructor_becomes_oserror(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1363,10 +1395,26 @@ def _open_under(folder: Path) -> list[str]:
     held = []
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(OSError):  # the listing's own descriptor, closed since
-            target = os.readlink(f"/proc/self/fd/{fd}")
+            target = _held_name(int(fd))
             if target.startswith(str(folder)):
                 held.append(target)
     return held
+
+
+def _held_name(fd: int) -> str:
+    """The path the descriptor ``fd`` is open on. An unnamed file (O_TMPFILE) reads
+    ``FOLDER/#INODE (deleted)`` in /proc even once a link named it: its name is then
+    found by its inode in its folder."""
+    target = os.readlink(f"/proc/self/fd/{fd}")
+    folder, base = os.path.split(target)
+    if base.startswith("#") and base.endswith(" (deleted)"):
+        held = os.fstat(fd)
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            for entry in entries:
+                named = entry.stat(follow_symlinks=False)
+                if (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino):
+                    return entry.path
+    return target
 
 
 def _paused_with_a_kept_copy(
@@ -1467,12 +1515,17 @@ def _paused_direct(copy: LocalCopy, source: Path, destination: Path) -> int:
 
 
 def _temporary_descriptors(destination: Path) -> list[int]:
-    """This process's descriptors open on a hidden temporary file of ``destination``."""
+    """This process's descriptors open on a hidden temporary file of ``destination``, or
+    on an unnamed file (O_TMPFILE) in its folder."""
     held = []
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(OSError):  # the listing's own descriptor, closed since
-            target = os.readlink(f"/proc/self/fd/{fd}")
-            if target.startswith(f"{destination.parent}{os.sep}.{destination.name}."):
+            target = _held_name(int(fd))
+            hidden = target.startswith(f"{destination.parent}{os.sep}.{destination.name}.")
+            unnamed = target.startswith(f"{destination.parent}{os.sep}#") and (
+                os.fstat(int(fd)).st_nlink == 0
+            )
+            if hidden or unnamed:
                 held.append(int(fd))
     return held
 
