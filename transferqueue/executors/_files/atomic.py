@@ -86,7 +86,8 @@ def move_into_place(
     Without ``overwrite`` the name is made only if it is free, so a file that appeared
     meanwhile is not clobbered either: by Linux's ``renameat2(RENAME_NOREPLACE)`` (one
     folder operation), else by a hard link and the removal of the temporary name (two);
-    where links are not supported either, the name is checked, then replaced.
+    where links are not supported either, the name is checked, then replaced. A name
+    found taken raises ``FileExistsError``, or ``IsADirectoryError`` for a folder.
     """
     if overwrite:
         os.replace(temporary, destination)
@@ -96,11 +97,7 @@ def move_into_place(
             return
         os.link(temporary, destination)
     except FileExistsError:
-        raise FileExistsError(
-            errno.EEXIST,
-            "destination exists (pass overwrite=True to replace it)",
-            os.fspath(destination),
-        ) from None
+        raise _taken(destination) from None
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
             raise
@@ -108,6 +105,21 @@ def move_into_place(
         os.replace(temporary, destination)
     else:
         os.unlink(temporary)
+
+
+def _taken(destination: str | os.PathLike[str]) -> OSError:
+    """The error for a destination name found taken at the end of a write: what
+    :func:`check_destination` would have said up front (``IsADirectoryError`` for a
+    folder), else ``FileExistsError`` (also when it is gone again meanwhile)."""
+    try:
+        check_destination(destination, overwrite=False)
+    except OSError as exc:
+        return exc
+    return FileExistsError(
+        errno.EEXIST,
+        "destination exists (pass overwrite=True to replace it)",
+        os.fspath(destination),
+    )
 
 
 def _rename_without_replacing(
@@ -375,12 +387,7 @@ def link_into_place(fd: int, destination: str) -> None:
     try:
         _link(fd, destination)
     except FileExistsError:
-        check_destination(destination, overwrite=False)  # a folder: IsADirectoryError
-        raise FileExistsError(  # gone again meanwhile: it existed all the same
-            errno.EEXIST,
-            "destination exists (pass overwrite=True to replace it)",
-            destination,
-        ) from None
+        raise _taken(destination) from None
 
 
 def name_unnamed(fd: int, destination: str) -> str:
