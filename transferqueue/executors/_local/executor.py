@@ -55,10 +55,14 @@ class LocalCopy:
     refuses both (another operating system, an old kernel, a file system without
     support, files of ``/proc``), they are read into one reused buffer and written.
 
-    The bytes go to a hidden temporary file beside the destination (see
-    :func:`~transferqueue.executors.atomic_destination`), moved into place once complete:
-    a failed or cancelled copy leaves no partial destination. When the job is paused
-    (``on_progress`` raises ``TransferPaused``), the copy keeps its temporary file, and
+    The bytes go to a temporary file in the destination's folder, moved into place once
+    complete: a failed or cancelled copy leaves no partial destination. On Linux, without
+    ``overwrite``, it is an unnamed file (``O_TMPFILE``) that a link names once complete,
+    if the name is free: nothing shows meanwhile, and a killed process leaves nothing
+    behind; elsewhere, or with ``overwrite``, a hidden file (see
+    :func:`~transferqueue.executors.atomic_destination`). When the job is paused
+    (``on_progress`` raises ``TransferPaused``), the copy keeps its temporary file (an
+    unnamed one gets a hidden name then), and
     the resumed file goes on from its length if the source is the same file, unchanged
     (else from byte 0): nothing already copied is copied again. Kept files are this
     instance's, in memory, each for its job; one whose job is cancelled instead of
@@ -82,7 +86,12 @@ class LocalCopy:
     ``errno.ENOSPC`` for a full disk, ...) and get a message that says what failed and
     on which path, e.g. ``cannot write destination /data/out.bin: No space left on
     device (the disk is full)``. Only regular files (or symlinks to them) are copied.
-    One instance may serve any number of files and threads at once.
+    One instance may serve any number of files and threads at once. Small files (64 KiB
+    at most) between local file systems, reported to the queue's own ``on_progress``
+    without a bandwidth cap, are copied one at a time in the process (see
+    ``transferqueue.executors._local.lane``): their system calls take a microsecond each,
+    and copying several at once only made the worker threads hand the GIL to each other
+    at every call.
     """
 
     __slots__ = (
