@@ -29,6 +29,8 @@ from transferqueue.executors import (
 from transferqueue.executors._files import atomic as _atomic
 from transferqueue.executors._files import known_folders as _known_folders
 from transferqueue.executors._files import temporaries as _temporaries
+from transferqueue.executors._files.file_lock import FileBusyError, create_locked, open_locked
+from transferqueue.executors._local import kept_partials as _kept_partials
 from transferqueue.executors._local import kernel_copy as _kernel_copy
 
 KiB = 1024
@@ -151,6 +153,28 @@ def copy_way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     if request.param == "loop":
         _refuse_kernel_copy(monkeypatch)
     return str(request.param)
+
+
+@pytest.fixture(params=["unnamed", "named"])
+def temporaries(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the copy's bytes going to an unnamed file (O_TMPFILE, where the
+    system has it), then again to a named hidden temporary (as where it has not)."""
+    if request.param == "named":
+        _named_temporaries(monkeypatch)
+    elif not _atomic._can_name_unnamed():
+        pytest.skip("no O_TMPFILE here")
+    return str(request.param)
+
+
+def _named_temporaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the copies write to named temporaries, as where O_TMPFILE is missing."""
+    monkeypatch.setattr(_atomic, "_unnamed_possible", False)
+
+
+@pytest.fixture
+def named_temporaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests of the named temporary file's own failures."""
+    _named_temporaries(monkeypatch)
 
 
 def _run(
@@ -680,10 +704,11 @@ def test_cancel_before_start_touches_nothing(tmp_path: Path) -> None:
     assert not destination.parent.exists()
 
 
-def test_cancel_through_queue_mid_copy(tmp_path: Path, copy_way: str) -> None:
+def test_cancel_through_queue_mid_copy(tmp_path: Path, copy_way: str, temporaries: str) -> None:
     """``cancel_job`` while the copy is half done (its temporary file
-    exists) ends the copy: the job is cancelled, the file "Cancelled by user", and once
-    the executor returned neither the destination nor a temporary file is left."""
+    exists, unnamed or hidden) ends the copy: the job is cancelled, the file "Cancelled
+    by user", and once the executor returned neither the destination nor a temporary
+    file is left."""
     source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
     _random_file(source, 2 * MiB)
     copy = LocalCopy(chunk_size=64 * KiB)
@@ -713,8 +738,13 @@ def test_cancel_through_queue_mid_copy(tmp_path: Path, copy_way: str) -> None:
     with tq.TransferQueue(1) as queue:
         job_id = queue.queue_job("local-upload", [_mapping(source, destination)], executor)
         assert halfway.wait(WAIT)
-        (temporary,) = _entries(destination.parent)  # mid-copy: only the hidden temp
-        assert temporary.startswith(".dst.bin.")
+        (writer,) = _temporary_descriptors(destination)
+        if temporaries == "named":  # mid-copy: only the hidden temp
+            (temporary,) = _entries(destination.parent)
+            assert temporary.startswith(".dst.bin.")
+        else:  # an unnamed file: nothing to see
+            assert _entries(destination.parent) == []
+            assert os.fstat(writer).st_nlink == 0
         assert queue.cancel_job(job_id)
         job = queue.wait(job_id, timeout=WAIT)
         assert returned.wait(WAIT)
@@ -786,9 +816,11 @@ def test_disk_full_through_queue(
     assert _entries(destination.parent) == []
 
 
-def test_disk_full_when_moving_into_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_when_moving_into_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temporaries: str
+) -> None:
     """ENOSPC at the final link names the destination, not the hidden
-    temporary file, and leaves nothing."""
+    temporary file (nor the unnamed file's /proc/self/fd link), and leaves nothing."""
     source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
     _random_file(source, 1000)
 
@@ -907,6 +939,7 @@ def test_unreadable_source(tmp_path: Path) -> None:
         source.chmod(0o600)
 
 
+@pytest.mark.usefixtures("named_temporaries")
 def test_permission_error_keeps_type_and_names_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1105,6 +1138,7 @@ class PickyError(OSError):
         super().__init__(code, os.strerror(code), where)
 
 
+@pytest.mark.usefixtures("named_temporaries")
 def test_error_with_unusual_constructor_becomes_oserror(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1363,10 +1397,26 @@ def _open_under(folder: Path) -> list[str]:
     held = []
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(OSError):  # the listing's own descriptor, closed since
-            target = os.readlink(f"/proc/self/fd/{fd}")
+            target = _held_name(int(fd))
             if target.startswith(str(folder)):
                 held.append(target)
     return held
+
+
+def _held_name(fd: int) -> str:
+    """The path the descriptor ``fd`` is open on. An unnamed file (O_TMPFILE) reads
+    ``FOLDER/#INODE (deleted)`` in /proc even once a link named it: its name is then
+    found by its inode in its folder."""
+    target = os.readlink(f"/proc/self/fd/{fd}")
+    folder, base = os.path.split(target)
+    if base.startswith("#") and base.endswith(" (deleted)"):
+        held = os.fstat(fd)
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            for entry in entries:
+                named = entry.stat(follow_symlinks=False)
+                if (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino):
+                    return entry.path
+    return target
 
 
 def _paused_with_a_kept_copy(
@@ -1467,12 +1517,17 @@ def _paused_direct(copy: LocalCopy, source: Path, destination: Path) -> int:
 
 
 def _temporary_descriptors(destination: Path) -> list[int]:
-    """This process's descriptors open on a hidden temporary file of ``destination``."""
+    """This process's descriptors open on a hidden temporary file of ``destination``, or
+    on an unnamed file (O_TMPFILE) in its folder."""
     held = []
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(OSError):  # the listing's own descriptor, closed since
-            target = os.readlink(f"/proc/self/fd/{fd}")
-            if target.startswith(f"{destination.parent}{os.sep}.{destination.name}."):
+            target = _held_name(int(fd))
+            hidden = target.startswith(f"{destination.parent}{os.sep}.{destination.name}.")
+            unnamed = target.startswith(f"{destination.parent}{os.sep}#") and (
+                os.fstat(int(fd)).st_nlink == 0
+            )
+            if hidden or unnamed:
                 held.append(int(fd))
     return held
 
@@ -1569,3 +1624,148 @@ def test_two_jobs_copying_the_same_file_keep_a_copy_each(tmp_path: Path) -> None
     second = JobProgress("b")
     copy(_file(source, destination), second)
     assert second.values[:2] == [0, 192 * KiB]
+
+
+# --- unnamed temporary files (O_TMPFILE) ----------------------------------------------
+
+
+@pytest.mark.parametrize("refusal", ["EOPNOTSUPP", "EISDIR", "EINVAL"])
+def test_a_refused_unnamed_file_falls_back_to_a_hidden_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusal: str
+) -> None:
+    """Where the kernel or the file system refuses O_TMPFILE (a file system without
+    it: EOPNOTSUPP; a kernel that reads the flag as O_DIRECTORY: EISDIR), the copy
+    writes to a hidden temporary file as before; the folder is remembered, so that its
+    next files do not ask again."""
+    if not _atomic._can_name_unnamed():
+        pytest.skip("no O_TMPFILE here")
+    asked: list[str] = []
+    created: list[str] = []
+    code = getattr(errno, refusal)
+
+    def refused(folder: str) -> int:
+        asked.append(folder)
+        raise OSError(code, os.strerror(code), folder)
+
+    real_create_locked = create_locked
+
+    def counted(path: str) -> int:
+        created.append(os.path.basename(path))
+        return real_create_locked(path)
+
+    monkeypatch.setattr(_atomic, "_open_unnamed", refused)
+    monkeypatch.setattr(_atomic, "create_locked", counted)
+    monkeypatch.setattr(_atomic, "_refused_folders", set())
+    source = tmp_path / "src.bin"
+    digest = _random_file(source, 10 * KiB)
+    copy = LocalCopy()
+    for name in ("a", "b", "c"):
+        copy(_file(source, tmp_path / "out" / name), Progress())
+        assert _sha(tmp_path / "out" / name) == digest
+    assert asked == [str(tmp_path / "out")]
+    assert [name.split(".")[1] for name in created] == ["a", "b", "c"]
+    assert _entries(tmp_path / "out") == ["a", "b", "c"]
+
+
+def test_an_unnamed_file_is_used_where_the_system_has_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without overwrite the copy writes to an unnamed file, linked into place at the
+    end: no temporary name is ever made; with overwrite, a hidden temporary replaces
+    the destination as before."""
+    if not _atomic._can_name_unnamed():
+        pytest.skip("no O_TMPFILE here")
+    made: list[str] = []
+    real_create_locked = create_locked
+
+    def counted(path: str) -> int:
+        made.append(path)
+        return real_create_locked(path)
+
+    monkeypatch.setattr(_atomic, "create_locked", counted)
+    source = tmp_path / "src.bin"
+    digest = _random_file(source, 100 * KiB)
+    LocalCopy(chunk_size=16 * KiB)(_file(source, tmp_path / "dst.bin"), Progress())
+    assert made == []
+    assert _sha(tmp_path / "dst.bin") == digest
+    LocalCopy(overwrite=True)(_file(source, tmp_path / "dst.bin"), Progress())
+    assert len(made) == 1
+    assert _entries(tmp_path) == ["dst.bin", "src.bin"]
+
+
+@pytest.mark.parametrize("appears", ["file", "folder"])
+def test_a_destination_appearing_during_the_copy_is_not_clobbered(
+    tmp_path: Path, temporaries: str, appears: str
+) -> None:
+    """A destination made by someone else while the copy runs is left as it is: the
+    copy fails as if it had been there at the start (FileExistsError, or
+    IsADirectoryError for a folder), naming the destination, and leaves nothing."""
+    source, destination = tmp_path / "src.bin", tmp_path / "out" / "dst.bin"
+    _random_file(source, 10 * KiB)
+
+    class Intruder(Progress):
+        def __call__(self, loaded: int) -> None:
+            if loaded and not destination.exists():
+                if appears == "file":
+                    destination.write_bytes(b"theirs")
+                else:
+                    destination.mkdir()
+            super().__call__(loaded)
+
+    expected = FileExistsError if appears == "file" else IsADirectoryError
+    with pytest.raises(expected) as info:
+        LocalCopy()(_file(source, destination), Intruder())
+    reason = (
+        "destination exists (pass overwrite=True to replace it)"
+        if appears == "file"
+        else "destination is a folder (expected a file)"
+    )
+    assert str(info.value) == f"cannot write destination {destination}: {reason}"
+    assert _entries(destination.parent) == ["dst.bin"]
+    if appears == "file":
+        assert destination.read_bytes() == b"theirs"
+
+
+def test_an_unnamed_copy_kept_at_a_pause_gets_a_hidden_locked_name(tmp_path: Path) -> None:
+    """Paused, an unnamed copy is kept under a hidden temporary name, locked (no sweep
+    takes it for a dead writer's), and its resumption goes on from it."""
+    if not _atomic._can_name_unnamed():
+        pytest.skip("no O_TMPFILE here")
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    digest = _random_file(source, 200 * KiB)
+    copy = LocalCopy(chunk_size=64 * KiB)
+    with pytest.raises(tq.TransferPaused):
+        copy(_file(source, destination), Progress(fail_at=64 * KiB, error=tq.TransferPaused("p")))
+    (kept,) = [name for name in _entries(tmp_path) if name != "src.bin"]
+    assert _temporaries.is_temporary_name(kept)
+    assert kept.startswith(".dst.bin.")
+    assert (tmp_path / kept).stat().st_size == 64 * KiB
+    with pytest.raises(FileBusyError):
+        os.close(open_locked(tmp_path / kept, os.O_RDONLY))
+    progress = Progress()
+    copy(_file(source, destination), progress)
+    assert progress.values[:2] == [0, 128 * KiB]  # went on from the kept bytes
+    assert _sha(destination) == digest
+    assert _entries(tmp_path) == ["dst.bin", "src.bin"]
+
+
+def test_an_unnamed_copy_that_cannot_be_named_at_a_pause_is_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Naming the paused copy fails (a full folder, say): the pause still stands, and
+    nothing is kept or left (the resumed file starts over)."""
+    if not _atomic._can_name_unnamed():
+        pytest.skip("no O_TMPFILE here")
+
+    def full(fd: int, destination: str) -> str:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(_kept_partials, "name_unnamed", full)
+    source, destination = tmp_path / "src.bin", tmp_path / "dst.bin"
+    _random_file(source, 200 * KiB)
+    copy = LocalCopy(chunk_size=64 * KiB)
+    with pytest.raises(tq.TransferPaused):
+        copy(_file(source, destination), Progress(fail_at=64 * KiB, error=tq.TransferPaused("p")))
+    assert not copy._kept
+    assert _entries(tmp_path) == ["src.bin"]
+    assert _temporary_descriptors(destination) == []

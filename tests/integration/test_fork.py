@@ -623,11 +623,20 @@ KEPT_COPY_SCRIPT = PREAMBLE + textwrap.dedent(
 
     copy = LocalCopy(chunk_size=64 * 1024)
     copy_of("parent.bin", Pausing(at=64 * 1024))
-    (kept_fd,) = [
-        int(fd)
-        for fd in os.listdir("/proc/self/fd")
-        if os.path.realpath(f"/proc/self/fd/{fd}").startswith(os.path.join(folder, ".parent.bin."))
-    ]
+    # Found by its inode: an unnamed file (O_TMPFILE) named at the pause reads
+    # "#INODE (deleted)" in /proc/self/fd, not its name.
+    (kept_name,) = [name for name in hidden() if name.startswith(".parent.bin.")]
+    kept_inode = os.stat(os.path.join(folder, kept_name)).st_ino
+
+
+    def inode(fd):
+        try:
+            return os.fstat(int(fd)).st_ino
+        except OSError:  # the listing's own descriptor, closed since
+            return None
+
+
+    (kept_fd,) = [int(fd) for fd in os.listdir("/proc/self/fd") if inode(fd) == kept_inode]
     before = hidden()
     # Its thread is not the child's, whose normal exit would wait for it for ever.
     faulthandler.cancel_dump_traceback_later()

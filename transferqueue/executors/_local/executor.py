@@ -5,15 +5,17 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import threading
 from typing import TYPE_CHECKING
 
 from transferqueue._core.bandwidth import Pace
-from transferqueue._executor import cap_carrier, running_callback
+from transferqueue._executor import ProgressCallback, cap_carrier, running_callback
 from transferqueue.executors._files.known_folders import KnownFolders
 from transferqueue.executors._verify import ChecksumMismatchError, file_sha256
 
 from .kept_partials import KeptPartials, resumable_file
 from .kernel_copy import copy_in_kernel, fills_destination
+from .lane import SMALL_FILE, is_local_device, lane
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
     from transferqueue import TransferFile
 
 _MiB = 1024 * 1024
+# Beyond this many destination folders the memory of their file systems starts afresh.
+_REMEMBERED_FOLDERS = 4096
 
 # Words added to the operating system's own text for the errors a user most often meets.
 _HINTS = {
@@ -51,10 +55,14 @@ class LocalCopy:
     refuses both (another operating system, an old kernel, a file system without
     support, files of ``/proc``), they are read into one reused buffer and written.
 
-    The bytes go to a hidden temporary file beside the destination (see
-    :func:`~transferqueue.executors.atomic_destination`), moved into place once complete:
-    a failed or cancelled copy leaves no partial destination. When the job is paused
-    (``on_progress`` raises ``TransferPaused``), the copy keeps its temporary file, and
+    The bytes go to a temporary file in the destination's folder, moved into place once
+    complete: a failed or cancelled copy leaves no partial destination. On Linux, without
+    ``overwrite``, it is an unnamed file (``O_TMPFILE``) that a link names once complete,
+    if the name is free: nothing shows meanwhile, and a killed process leaves nothing
+    behind; elsewhere, or with ``overwrite``, a hidden file (see
+    :func:`~transferqueue.executors.atomic_destination`). When the job is paused
+    (``on_progress`` raises ``TransferPaused``), the copy keeps its temporary file (an
+    unnamed one gets a hidden name then), and
     the resumed file goes on from its length if the source is the same file, unchanged
     (else from byte 0): nothing already copied is copied again. Kept files are this
     instance's, in memory, each for its job; one whose job is cancelled instead of
@@ -78,10 +86,23 @@ class LocalCopy:
     ``errno.ENOSPC`` for a full disk, ...) and get a message that says what failed and
     on which path, e.g. ``cannot write destination /data/out.bin: No space left on
     device (the disk is full)``. Only regular files (or symlinks to them) are copied.
-    One instance may serve any number of files and threads at once.
+    One instance may serve any number of files and threads at once. Small files (64 KiB
+    at most) between local file systems, reported to the queue's own ``on_progress``
+    without a bandwidth cap, are copied one at a time in the process (see
+    ``transferqueue.executors._local.lane``): their system calls take a microsecond each,
+    and copying several at once only made the worker threads hand the GIL to each other
+    at every call.
     """
 
-    __slots__ = ("_checksum", "_chunk_size", "_folders", "_kept", "_overwrite", "_preserve_mtime")
+    __slots__ = (
+        "_checksum",
+        "_chunk_size",
+        "_folders",
+        "_kept",
+        "_local_folders",
+        "_overwrite",
+        "_preserve_mtime",
+    )
 
     def __init__(
         self,
@@ -109,6 +130,11 @@ class LocalCopy:
         # them goes without mkdir and sweep (one instance usually serves one job).
         self._folders = KnownFolders()
         self._kept = KeptPartials()  # the copies kept by a pause, until resumed
+        # Destination folder -> whether it is on a local file system (see .lane), learnt
+        # after the first file copied into it. One dict operation per use, no lock, as
+        # for _folders. A folder that becomes a mount point later keeps its verdict: the
+        # lane only makes a copy faster or slower, never different.
+        self._local_folders: dict[str, bool] = {}
 
     @property
     def overwrite(self) -> bool:
@@ -146,7 +172,6 @@ class LocalCopy:
         """
         source = os.fspath(file.source_path)
         destination = os.fspath(file.destination_path)
-        chunk_size = self._chunk_size
         # Raises TransferCancelled before anything is touched. The queue's on_progress
         # checks without reporting (no trip through the queue's lock for a 0).
         check = getattr(on_progress, "raise_if_cancelled", None)
@@ -154,71 +179,143 @@ class LocalCopy:
             check()
         else:
             on_progress(0)
+        lane = self._lane_for(file, destination, on_progress)
         try:
-            try:
-                # Checked before opening: opening a FIFO would block, a device may act.
-                mode = os.stat(source).st_mode
-                if stat.S_ISDIR(mode):
-                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
-                if not stat.S_ISREG(mode):
-                    raise OSError(errno.EINVAL, "the source is not a regular file")
-                reader = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    info = os.fstat(reader)  # of what was opened, not of what was checked
-                    if not stat.S_ISREG(info.st_mode):
-                        raise OSError(errno.EINVAL, "the source is not a regular file")
-                except BaseException:
-                    os.close(reader)
-                    raise
-            except OSError as exc:
-                raise _SourceFailed(exc) from None
-            try:
-                mtime_ns = info.st_mtime_ns if self._preserve_mtime else None
-                identity = (
-                    info.st_dev,
-                    info.st_ino,
-                    info.st_size,
-                    info.st_mtime_ns,
-                    info.st_ctime_ns,  # changed by a rewrite whose mtime was set back
-                )
-                # The queue's callback names the job, even when on_progress wraps it;
-                # a direct call's stand-in may name one too.
-                owner = running_callback() or on_progress
-                with resumable_file(
-                    self._kept,
-                    (getattr(owner, "job_id", None), source, destination),
-                    identity,
-                    overwrite=self._overwrite,
-                    mtime_ns=mtime_ns,
-                    folders=self._folders,
-                    call_on_cancel=getattr(owner, "call_on_cancel", None),
-                ) as (writer, offset):
-                    if offset:  # a kept copy goes on where it stopped
-                        os.lseek(reader, offset, os.SEEK_SET)
-                    expected = info.st_size
-                    copied = None
-                    pace = Pace(cap_carrier(on_progress), chunk_size)
-                    if expected > offset:  # an empty file (or one of /proc) is read: one call
-                        try:
-                            copied = copy_in_kernel(reader, writer, pace, on_progress, start=offset)
-                        except OSError as exc:
-                            if fills_destination(exc):
-                                raise
-                            raise _SourceFailed(exc) from None
-                    if copied is None:
-                        _copy_by_loop(
-                            reader, writer, pace, chunk_size, expected, on_progress, offset
-                        )
-                    if self._checksum:  # the whole copy, a resumed one's kept bytes included
-                        _check_copy(reader, writer, destination, cap_carrier(on_progress))
-            finally:
-                os.close(reader)
+            self._copy(source, destination, on_progress, lane)
         except _SourceFailed as failed:
             raise _explained(failed.error, "read source", source) from failed.error
         except ChecksumMismatchError:
             raise  # names the destination already
         except OSError as exc:
             raise _explained(exc, "write destination", destination) from exc
+
+    def _lane_for(
+        self, file: TransferFile, destination: str, on_progress: Callable[[int], object]
+    ) -> threading.Lock | None:
+        """The lane (see :mod:`.lane`) if this file may be copied in it as far as can be
+        told before touching it: listed as small, into a folder known to be on a local
+        file system, reported to the queue's own callback, no bandwidth cap. The source's
+        size and file system are checked once it is open."""
+        if file.size > SMALL_FILE or type(on_progress) is not ProgressCallback:
+            return None
+        if on_progress.bandwidth_limit is not None:
+            return None
+        if not self._local_folders.get(os.path.dirname(destination), False):
+            return None
+        return lane()
+
+    def _copy(
+        self,
+        source: str,
+        destination: str,
+        on_progress: Callable[[int], object],
+        lane: threading.Lock | None,
+    ) -> None:
+        """Open the source and copy it; in ``lane`` (acquired here) if it is given and the
+        source turns out small and local, else without it."""
+        held = lane is not None and lane.acquire()
+        try:
+            reader, info = _open_source(source)
+            try:
+                if held and (info.st_size > SMALL_FILE or not is_local_device(info.st_dev)):
+                    assert lane is not None
+                    lane.release()
+                    held = False
+                self._copy_opened(reader, info, source, destination, on_progress, held)
+            finally:
+                os.close(reader)
+        finally:
+            if held:
+                assert lane is not None
+                lane.release()
+        folder = os.path.dirname(destination)
+        if folder not in self._local_folders:
+            self._learn_folder(folder)
+
+    def _learn_folder(self, folder: str) -> None:
+        """Remember whether ``folder`` (a destination's, which exists now) is on a local
+        file system; a folder that cannot be stat'ed is left for the next file."""
+        try:
+            device = os.stat(folder or os.curdir).st_dev
+        except OSError:
+            return
+        if len(self._local_folders) >= _REMEMBERED_FOLDERS:
+            self._local_folders.clear()
+        self._local_folders[folder] = is_local_device(device)
+
+    def _copy_opened(
+        self,
+        reader: int,
+        info: os.stat_result,
+        source: str,
+        destination: str,
+        on_progress: Callable[[int], object],
+        in_lane: bool,
+    ) -> None:
+        """Copy the open source ``reader`` (``info`` its fstat) to ``destination``. In the
+        lane (``in_lane``), the bandwidth cap is not consulted (the queue had none when
+        the file started; one set meanwhile applies from the next file on): its wait
+        could block the lane."""
+        mtime_ns = info.st_mtime_ns if self._preserve_mtime else None
+        identity = (
+            info.st_dev,
+            info.st_ino,
+            info.st_size,
+            info.st_mtime_ns,
+            info.st_ctime_ns,  # changed by a rewrite whose mtime was set back
+        )
+        chunk_size = self._chunk_size
+        # The queue's callback names the job, even when on_progress wraps it;
+        # a direct call's stand-in may name one too.
+        owner = running_callback() or on_progress
+        with resumable_file(
+            self._kept,
+            (getattr(owner, "job_id", None), source, destination),
+            identity,
+            overwrite=self._overwrite,
+            mtime_ns=mtime_ns,
+            folders=self._folders,
+            call_on_cancel=getattr(owner, "call_on_cancel", None),
+        ) as (writer, offset):
+            if offset:  # a kept copy goes on where it stopped
+                os.lseek(reader, offset, os.SEEK_SET)
+            expected = info.st_size
+            copied = None
+            pace = Pace(None if in_lane else cap_carrier(on_progress), chunk_size)
+            if expected > offset:  # an empty file (or one of /proc) is read: one call
+                try:
+                    copied = copy_in_kernel(reader, writer, pace, on_progress, start=offset)
+                except OSError as exc:
+                    if fills_destination(exc):
+                        raise
+                    raise _SourceFailed(exc) from None
+            if copied is None:
+                _copy_by_loop(reader, writer, pace, chunk_size, expected, on_progress, offset)
+            if self._checksum:  # the whole copy, a resumed one's kept bytes included
+                _check_copy(reader, writer, destination, cap_carrier(on_progress))
+
+
+def _open_source(source: str) -> tuple[int, os.stat_result]:
+    """Open ``source`` for reading; its descriptor and fstat. Anything but a regular file
+    (or a link to one) is refused; errors come as :class:`_SourceFailed`."""
+    try:
+        # Checked before opening: opening a FIFO would block, a device may act.
+        mode = os.stat(source).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "the source is not a regular file")
+        reader = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            info = os.fstat(reader)  # of what was opened, not of what was checked
+            if not stat.S_ISREG(info.st_mode):
+                raise OSError(errno.EINVAL, "the source is not a regular file")
+        except BaseException:
+            os.close(reader)
+            raise
+    except OSError as exc:
+        raise _SourceFailed(exc) from None
+    return reader, info
 
 
 class _SourceFailed(Exception):

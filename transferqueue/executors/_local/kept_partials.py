@@ -33,7 +33,14 @@ from collections.abc import Callable, Iterator
 import attrs
 
 from transferqueue._errors import TransferPaused
-from transferqueue.executors._files.atomic import check_destination, create_beside, move_into_place
+from transferqueue.executors._files.atomic import (
+    check_destination,
+    create_beside,
+    create_unnamed,
+    link_into_place,
+    move_into_place,
+    name_unnamed,
+)
 from transferqueue.executors._files.known_folders import KnownFolders
 
 __all__ = ["KeptPartials", "SourceIdentity", "resumable_file"]
@@ -200,11 +207,18 @@ def resumable_file(
     destination = key[2]
     check_destination(destination, overwrite=overwrite)
     kept = _resumable(partials.take(key) if partials else None, source=identity)
-    if kept is None:
-        temporary, fd = create_beside(destination, folders)
-        offset = 0
-    else:
+    temporary: str | None
+    if kept is not None:
         temporary, fd, offset = kept.temporary, kept.fd, kept.length
+    else:
+        offset = 0
+        # Without overwrite, an unnamed file where the system makes one (see
+        # create_unnamed): named only at the end, or at a pause.
+        unnamed = None if overwrite else create_unnamed(destination, folders)
+        if unnamed is None:
+            temporary, fd = create_beside(destination, folders)
+        else:
+            temporary, fd = None, unnamed
     kept_again = False
     try:
         if kept is not None:  # drop whatever was written after its last report
@@ -213,16 +227,23 @@ def resumable_file(
         yield fd, offset
         if mtime_ns is not None:
             os.utime(fd, ns=(mtime_ns, mtime_ns))
-        move_into_place(temporary, destination, overwrite=overwrite)
+        if temporary is None:
+            link_into_place(fd, destination)
+        else:
+            move_into_place(temporary, destination, overwrite=overwrite)
     except TransferPaused as paused:
         # Every byte reported was written before the report that raised: the file's
         # length is what was copied.
         try:
             length = os.fstat(fd).st_size
+            if temporary is None:  # kept, it needs a name (and a lock, for the sweeps)
+                temporary = name_unnamed(fd, destination)
         except OSError:
-            # Its length unknown, the copy cannot go on from it: the pause still stands.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
+            # Its length unknown, or no name to keep it under, the copy cannot go on
+            # from it: the pause still stands.
+            if temporary is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary)
             raise paused from None
         again = _Kept(temporary, fd, identity, length)
         partials.keep(key, again)
@@ -231,8 +252,9 @@ def resumable_file(
             again.unregister = call_on_cancel(lambda: partials.drop(key, again))
         raise
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+        if temporary is not None:  # an unnamed file goes with its descriptor
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
         raise
     finally:
         if not kept_again:
