@@ -22,6 +22,7 @@ from tests.helpers import s3_server
 from tests.helpers.bounds import WAIT
 from tests.helpers.direct_calls import FakeProgress
 from tests.helpers.s3_server import MotoServer, s3_client
+from tests.helpers.stall_proxy import body_cutting_proxy
 from transferqueue._cli import main as _cli
 from transferqueue.executors import S3Transfer, Transfer, _s3, list_s3_objects
 
@@ -242,6 +243,77 @@ def test_a_download_is_one_get(
     assert sorted(requests) == [f"GET /{BUCKET}/dir/{key}" for key in sorted(sizes)]
     for key, size in sizes.items():
         assert (tmp_path / "out" / key).read_bytes() == b"z" * size
+
+
+def test_a_small_download_is_one_get_from_the_worker_thread(
+    moto_server: MotoServer, client: Any, tmp_path: Path
+) -> None:
+    """An object listed below the multipart threshold comes in one GET made by the
+    thread that called the executor, written by that thread: no s3transfer thread
+    starts. Under a cap, the bytes received are throttled once; progress comes each MiB
+    from the calling thread."""
+    size = 3 * MiB + 5
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    client.put_object(Bucket=BUCKET, Key="f", Body=data)
+    before = set(threading.enumerate())
+    progress = _Throttled()
+    with S3Transfer() as executor:
+        requests = moto_server.requests_during(
+            lambda: executor(
+                tq.TransferFile(f"s3://{BUCKET}/f", str(tmp_path / "f"), size),
+                progress.as_callback(),
+            )
+        )
+        assert set(threading.enumerate()) == before
+    assert requests == [f"GET /{BUCKET}/f"]
+    assert (tmp_path / "f").read_bytes() == data
+    assert sum(progress.throttled) == size
+    assert progress.values == [0, MiB, 2 * MiB, 3 * MiB, size]
+    assert progress.threads == {threading.current_thread().name}
+
+
+def test_a_cancel_while_a_small_get_reads_stops_it(client: Any, tmp_path: Path) -> None:
+    """A job cancelled while its single GET's body arrives stops at the next chunk:
+    TransferCancelled naming the URL, and neither the file nor a temporary is left."""
+    client.put_object(Bucket=BUCKET, Key="f", Body=b"z" * (2 * MiB))
+    progress = _Throttled(cancel_at_first=True)
+    out = tmp_path / "out"
+    with S3Transfer() as executor, pytest.raises(tq.TransferCancelled) as info:
+        executor(
+            tq.TransferFile(f"s3://{BUCKET}/f", str(out / "f"), 2 * MiB), progress.as_callback()
+        )
+    assert str(info.value) == f"s3://{BUCKET}/f: transfer cancelled"
+    assert len(progress.throttled) == 1
+    assert list(out.iterdir()) == []
+
+
+def test_a_small_get_cut_short_is_read_again_if_unchanged(
+    moto_endpoint: str, client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection lost while a small object's body arrives starts the GET again,
+    with If-Match on the ETag the first reply carried: the file arrives whole."""
+    data = bytes(range(256)) * 4096  # 1 MiB
+    etag = client.put_object(Bucket=BUCKET, Key="f", Body=data)["ETag"]
+    proxy_runs = body_cutting_proxy(moto_endpoint, 300_000)
+    proxy = next(proxy_runs)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        proxied = s3_client()
+        sent: list[dict[str, Any]] = []
+        proxied.meta.events.register(
+            "before-parameter-build.s3.GetObject",
+            lambda params, **kwargs: sent.append(dict(params)),
+        )
+        with S3Transfer(client=proxied) as executor:
+            executor(
+                tq.TransferFile(f"s3://{BUCKET}/f", str(tmp_path / "f"), len(data)),
+                _uncancelled(),
+            )
+    finally:
+        next(proxy_runs, None)
+    assert proxy.cut.is_set()
+    assert (tmp_path / "f").read_bytes() == data
+    assert [params.get("IfMatch") for params in sent] == [None, etag]
 
 
 def test_a_multipart_download_needs_no_head(

@@ -25,6 +25,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from s3transfer.manager import TransferManager
 from s3transfer.subscribers import BaseSubscriber
+from s3transfer.utils import S3_RETRYABLE_DOWNLOAD_ERRORS
 
 from transferqueue._errors import TransferCancelled, TransferPaused
 from transferqueue._executor import ProgressCallback, cap_carrier
@@ -357,14 +358,14 @@ class _KnownObject(BaseSubscriber):
     (the reply is the server's) is left out."""
 
     def __init__(self, size: object, etag: object) -> None:
-        self._size = size if type(size) is int and size >= 0 else None
-        self._etag = etag if isinstance(etag, str) and etag.isprintable() else None
+        self.size = size if type(size) is int and size >= 0 else None
+        self.etag = etag if isinstance(etag, str) and etag.isprintable() else None
 
     def on_queued(self, future: TransferFuture, **kwargs: Any) -> None:
-        if self._size is not None:
-            future.meta.provide_transfer_size(self._size)
-        if self._etag is not None:
-            future.meta.provide_object_etag(self._etag)
+        if self.size is not None:
+            future.meta.provide_transfer_size(self.size)
+        if self.etag is not None:
+            future.meta.provide_object_etag(self.etag)
 
 
 class _KnownSize(BaseSubscriber):
@@ -434,10 +435,14 @@ class S3Transfer:
     checked.
 
     **Threads and connections.** An upload below ``multipart_threshold`` is one
-    PutObject made by the queue worker's thread itself (no s3transfer thread: on small
-    files the hand-offs between threads cost as much CPU as the request); it stops
-    between two chunks of the body sent when the job is cancelled or paused, or, once
-    the body is sent, when the server replies. Everything else goes through s3transfer:
+    PutObject made by the queue worker's thread itself, and so is the GetObject of a
+    download whose size (the file's ``size``, or the HEAD's with ``checksum=True``) is
+    above 0 and below it (no s3transfer thread: on small files the hand-offs between
+    threads cost as much CPU as the request). Such a transfer stops between two chunks
+    of the body when the job is cancelled or paused (or, once a PUT's body is sent, when
+    the server replies); a GET whose body is cut short is made again, up to
+    ``num_download_attempts`` times, with If-Match on the ETag first seen. Everything
+    else goes through s3transfer:
     one instance holds one ``TransferManager``,
     whose ``max_concurrency`` request threads (``TransferConfig.max_concurrency``,
     default 10) are shared by every file this instance transfers at once, beside its
@@ -540,7 +545,7 @@ class S3Transfer:
         if is_s3_url(source) and is_s3_url(destination):
             self._copy(source, destination, on_progress)
         elif is_s3_url(source):
-            self._download(source, destination, on_progress)
+            self._download(source, destination, file.size, on_progress)
         elif is_s3_url(destination):
             self._upload(source, destination, on_progress)
         else:
@@ -695,7 +700,9 @@ class S3Transfer:
             return False  # cannot tell: the refusal stands
         return etag == f'"{digest.hexdigest()}"'
 
-    def _download(self, source: str, destination: str, on_progress: ProgressCallback) -> None:
+    def _download(
+        self, source: str, destination: str, size: object, on_progress: ProgressCallback
+    ) -> None:
         bucket, key = _object_url(source)
         target = Path(destination)
         check_destination(target, overwrite=self.overwrite)
@@ -704,12 +711,18 @@ class S3Transfer:
         progress = _Progress()
         known: list[BaseSubscriber] = []
         expected = None
+        etag = None
         if self.checksum:
             # Read first, then downloaded with If-Match on its ETag: the bytes checked
             # are the object's whose checksum this is, or the download fails as changed.
             head = self._head(bucket, key, source, "download")
             expected = self._expected_of(head, bucket, key, source)
-            known.append(_KnownObject(head.get("ContentLength"), head.get("ETag")))
+            read = _KnownObject(head.get("ContentLength"), head.get("ETag"))
+            known.append(read)
+            size, etag = read.size, read.etag
+        # An object known to be small (by the listing, or by the HEAD above) comes in one
+        # GET made here; a size of 0 may mean "unknown", and s3transfer finds out.
+        single = type(size) is int and 0 < size < self._config.multipart_threshold
         # Handed an open file rather than a name, s3transfer writes into our locked
         # temporary itself; given a name, it would write "<name>.<random>" of its own,
         # which a process killed mid-download would leave behind for good.
@@ -717,17 +730,86 @@ class S3Transfer:
         try:
             with atomic_destination(target, overwrite=self.overwrite) as stream:
                 local = False
-                future = manager.download(
-                    bucket, key, stream, subscribers=_subscribers(on_progress, *known, progress)
-                )
-                self._follow(future, progress, on_progress, source, fail)
+                if single:
+                    self._get(bucket, key, etag, stream, source, on_progress, fail)
+                else:
+                    future = manager.download(
+                        bucket, key, stream, subscribers=_subscribers(on_progress, *known, progress)
+                    )
+                    self._follow(future, progress, on_progress, source, fail)
                 if expected is not None:
                     _check_download(stream, expected, source, destination, on_progress)
                 local = True
         except OSError as exc:
             if not local:
-                raise  # raised by _follow, already naming the URL
+                raise  # raised by _follow or _get, already naming the URL
             raise fail(exc) from exc
+
+    def _get(
+        self,
+        bucket: str,
+        key: str,
+        etag: str | None,
+        stream: IO[bytes],
+        url: str,
+        on_progress: ProgressCallback,
+        fail: Callable[[BaseException], OSError],
+    ) -> None:
+        """Download the object into ``stream`` by one GetObject made here, in the queue
+        worker's thread, as :meth:`_put` uploads (s3transfer would hand the request to
+        a submission thread, the writes to an IO thread). Between two chunks read, the
+        bytes wait for the queue's cap, progress is reported each MiB, and a cancel or
+        pause stops the download. A connection lost while the body streams starts the
+        GET again, up to ``num_download_attempts`` times in all (as s3transfer does),
+        with If-Match on the ETag first seen, so that a replaced object fails as changed
+        rather than mixing two versions. Every OSError raised names ``url``."""
+        client = self.client
+        throttle = getattr(cap_carrier(on_progress), "throttle", None)
+        raise_if_paused = getattr(on_progress, "raise_if_paused", None)
+        on_progress(0)
+        received = 0
+        for attempt in range(1, self._config.num_download_attempts + 1):
+            condition: dict[str, Any] = {} if etag is None else {"IfMatch": etag}
+            try:
+                reply = client.get_object(Bucket=bucket, Key=key, **condition)
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                raise fail(exc) from exc
+            if etag is None and isinstance(reply.get("ETag"), str):
+                etag = reply["ETag"]
+            body = reply["Body"]
+            received = reported = 0
+            try:
+                stream.seek(0)
+                stream.truncate()
+                chunks = body.iter_chunks(self._config.io_chunksize)
+                while True:
+                    if on_progress.cancelled:
+                        raise TransferCancelled(f"{url}: transfer cancelled")
+                    if raise_if_paused is not None:
+                        raise_if_paused()
+                    try:
+                        chunk = next(chunks, b"")
+                    except S3_RETRYABLE_DOWNLOAD_ERRORS:
+                        if attempt == self._config.num_download_attempts:
+                            raise
+                        break  # and read the object again
+                    if not chunk:
+                        on_progress.raise_if_cancelled()
+                        on_progress(received)
+                        return
+                    stream.write(chunk)
+                    received += len(chunk)
+                    if throttle is not None:
+                        throttle(len(chunk))
+                    if received - reported >= _REPORT_STEP:
+                        reported = received
+                        on_progress(received)
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                raise fail(exc) from exc
+            except OSError as exc:
+                raise fail(exc) from exc
+            finally:
+                body.close()
 
     def _copy(self, source: str, destination: str, on_progress: ProgressCallback) -> None:
         source_bucket, source_key = _object_url(source)
