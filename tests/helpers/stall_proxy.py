@@ -165,3 +165,52 @@ def reply_dropping_proxy(upstream_url: str, method: str) -> Iterator[ReplyDroppi
         yield proxy
     finally:
         proxy.stop()
+
+
+class BodyCuttingProxy(StallingProxy):
+    """Forwards like :class:`StallingProxy` (without holding anything back), except that
+    the first connection to carry more than ``after`` bytes from the upstream is closed
+    once it has passed ``after`` of them: a reply cut short, as by a lost connection.
+    ``cut`` is set once that happened; later connections pass whole."""
+
+    def __init__(self, upstream: tuple[str, int], after: int) -> None:
+        self.cut = threading.Event()
+        super().__init__(upstream, after)
+
+    def _pump(self, source: socket.socket, target: socket.socket, from_upstream: bool) -> None:
+        carried = 0
+        try:
+            while True:
+                data = source.recv(_CHUNK)
+                if not data:
+                    break
+                with self._lock:
+                    cutting = (
+                        from_upstream and carried + len(data) > self.after and not self.cut.is_set()
+                    )
+                    if cutting:
+                        self.cut.set()
+                if cutting:
+                    target.sendall(data[: self.after - carried])
+                    for side in (target, source):
+                        with contextlib.suppress(OSError):
+                            side.shutdown(socket.SHUT_RDWR)
+                    return
+                target.sendall(data)
+                carried += len(data)
+        except OSError:
+            pass  # a side went away (a killed client, stop())
+        finally:
+            with contextlib.suppress(OSError):
+                target.shutdown(socket.SHUT_WR)
+
+
+def body_cutting_proxy(upstream_url: str, after: int) -> Iterator[BodyCuttingProxy]:
+    """A :class:`BodyCuttingProxy` in front of ``http://127.0.0.1:PORT`` for the duration
+    of a fixture (use with ``yield from``)."""
+    host, _, port = upstream_url.removeprefix("http://").partition(":")
+    proxy = BodyCuttingProxy((host, int(port)), after)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()

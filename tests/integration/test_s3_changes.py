@@ -249,3 +249,33 @@ def test_a_retried_put_that_meets_another_object_is_refused(
     assert len(attempts) == 2
     expected = b"theirs" if meanwhile == "replaced" else b"mine"
     assert read_object(client, BUCKET, "f") == expected
+
+
+def test_a_file_that_shrinks_before_its_put_fails_it_at_once(
+    client: S3Client,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A file cut short after the executor measured it fails its single PUT with an
+    OSError naming the URL and where the file ended, without retries and without
+    waiting on a server that expects the measured length; no object appears."""
+    source = tmp_path / "shrinks"
+    source.write_bytes(b"a" * 1000)
+    real_stat = os.stat
+    cut = threading.Event()
+
+    def stat_then_cut(name: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        info = real_stat(name, *args, **kwargs)
+        if os.fspath(name) == str(source) and not cut.is_set():
+            cut.set()
+            os.truncate(source, 400)
+        return info
+
+    monkeypatch.setattr(os, "stat", stat_then_cut)
+    with S3Transfer() as executor, pytest.raises(OSError, match="ended at byte 400") as info:
+        executor(
+            transfer_file(source, f"s3://{BUCKET}/shrinks", 1000), FakeProgress().as_callback()
+        )
+    assert cut.is_set()
+    assert f"s3://{BUCKET}/shrinks: cannot upload to" in str(info.value)
+    assert "Contents" not in client.list_objects_v2(Bucket=BUCKET)

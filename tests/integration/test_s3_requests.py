@@ -19,7 +19,9 @@ from boto3.s3.transfer import TransferConfig
 
 import transferqueue as tq
 from tests.helpers.bounds import WAIT
+from tests.helpers.direct_calls import FakeProgress
 from tests.helpers.s3_server import MotoServer, s3_client
+from tests.helpers.stall_proxy import body_cutting_proxy
 from transferqueue._cli import main as _cli
 from transferqueue.executors import S3Transfer, Transfer, _s3, list_s3_objects
 
@@ -92,6 +94,66 @@ def test_an_upload_without_overwrite_is_one_conditional_put(
     for index in range(3):
         body = client.get_object(Bucket=BUCKET, Key=f"f{index}")["Body"].read()
         assert body == bytes([index]) * 1000
+
+
+class _Throttled(FakeProgress):
+    """``on_progress`` under a bandwidth cap: records what each ``throttle`` call let
+    through, and cancels the job at the first one when ``cancel_at_first`` (a cancel
+    that lands while the bytes are on their way)."""
+
+    def __init__(self, cancel_at_first: bool = False) -> None:
+        super().__init__()
+        self.throttled: list[int] = []
+        self.cancel_at_first = cancel_at_first
+
+    def throttle(self, amount: int) -> None:
+        self.throttled.append(amount)
+        if self.cancel_at_first:
+            self.cancel()
+
+
+def test_a_small_upload_is_one_put_from_the_worker_thread(
+    moto_server: MotoServer, client: Any, tmp_path: Path
+) -> None:
+    """A file below the multipart threshold goes in one PUT made by the thread that
+    called the executor: no s3transfer thread starts (each file used to pass through a
+    submission thread and a request thread). Under a cap, the bytes sent are throttled
+    once (not those botocore reads for its checksum and signature), and progress comes
+    each MiB, from the calling thread."""
+    size = 3 * MiB + 5
+    source = tmp_path / "f"
+    source.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+    before = set(threading.enumerate())
+    progress = _Throttled()
+    with S3Transfer() as executor:
+        requests = moto_server.requests_during(
+            lambda: executor(
+                tq.TransferFile(str(source), f"s3://{BUCKET}/f", size), progress.as_callback()
+            )
+        )
+        assert set(threading.enumerate()) == before
+    assert requests == [f"PUT /{BUCKET}/f"]
+    assert client.get_object(Bucket=BUCKET, Key="f")["Body"].read() == source.read_bytes()
+    assert sum(progress.throttled) == size
+    assert progress.values == [0, MiB, 2 * MiB, 3 * MiB, size]
+    assert progress.threads == {threading.current_thread().name}
+
+
+def test_a_cancel_while_a_small_put_sends_stops_it(
+    moto_server: MotoServer, client: Any, tmp_path: Path
+) -> None:
+    """A job cancelled while its single PUT sends stops the request at the next chunk:
+    TransferCancelled naming the URL, raised once (no retry of the PUT), no object."""
+    (file,) = _files(tmp_path, 1, 2 * MiB)
+    progress = _Throttled(cancel_at_first=True)
+    with S3Transfer() as executor, pytest.raises(tq.TransferCancelled) as info:
+        executor(
+            tq.TransferFile(file["source_path"], file["destination_path"], 2 * MiB),
+            progress.as_callback(),
+        )
+    assert str(info.value) == f"s3://{BUCKET}/f0: transfer cancelled"
+    assert len(progress.throttled) == 1
+    assert "Contents" not in client.list_objects_v2(Bucket=BUCKET)
 
 
 def test_an_existing_object_is_refused_by_the_put_itself(
@@ -178,6 +240,77 @@ def test_a_download_is_one_get(
         assert (tmp_path / "out" / key).read_bytes() == b"z" * size
 
 
+def test_a_small_download_is_one_get_from_the_worker_thread(
+    moto_server: MotoServer, client: Any, tmp_path: Path
+) -> None:
+    """An object listed below the multipart threshold comes in one GET made by the
+    thread that called the executor, written by that thread: no s3transfer thread
+    starts. Under a cap, the bytes received are throttled once; progress comes each MiB
+    from the calling thread."""
+    size = 3 * MiB + 5
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    client.put_object(Bucket=BUCKET, Key="f", Body=data)
+    before = set(threading.enumerate())
+    progress = _Throttled()
+    with S3Transfer() as executor:
+        requests = moto_server.requests_during(
+            lambda: executor(
+                tq.TransferFile(f"s3://{BUCKET}/f", str(tmp_path / "f"), size),
+                progress.as_callback(),
+            )
+        )
+        assert set(threading.enumerate()) == before
+    assert requests == [f"GET /{BUCKET}/f"]
+    assert (tmp_path / "f").read_bytes() == data
+    assert sum(progress.throttled) == size
+    assert progress.values == [0, MiB, 2 * MiB, 3 * MiB, size]
+    assert progress.threads == {threading.current_thread().name}
+
+
+def test_a_cancel_while_a_small_get_reads_stops_it(client: Any, tmp_path: Path) -> None:
+    """A job cancelled while its single GET's body arrives stops at the next chunk:
+    TransferCancelled naming the URL, and neither the file nor a temporary is left."""
+    client.put_object(Bucket=BUCKET, Key="f", Body=b"z" * (2 * MiB))
+    progress = _Throttled(cancel_at_first=True)
+    out = tmp_path / "out"
+    with S3Transfer() as executor, pytest.raises(tq.TransferCancelled) as info:
+        executor(
+            tq.TransferFile(f"s3://{BUCKET}/f", str(out / "f"), 2 * MiB), progress.as_callback()
+        )
+    assert str(info.value) == f"s3://{BUCKET}/f: transfer cancelled"
+    assert len(progress.throttled) == 1
+    assert list(out.iterdir()) == []
+
+
+def test_a_small_get_cut_short_is_read_again_if_unchanged(
+    moto_endpoint: str, client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection lost while a small object's body arrives starts the GET again,
+    with If-Match on the ETag the first reply carried: the file arrives whole."""
+    data = bytes(range(256)) * 4096  # 1 MiB
+    etag = client.put_object(Bucket=BUCKET, Key="f", Body=data)["ETag"]
+    proxy_runs = body_cutting_proxy(moto_endpoint, 300_000)
+    proxy = next(proxy_runs)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        proxied = s3_client()
+        sent: list[dict[str, Any]] = []
+        proxied.meta.events.register(
+            "before-parameter-build.s3.GetObject",
+            lambda params, **kwargs: sent.append(dict(params)),
+        )
+        with S3Transfer(client=proxied) as executor:
+            executor(
+                tq.TransferFile(f"s3://{BUCKET}/f", str(tmp_path / "f"), len(data)),
+                _uncancelled(),
+            )
+    finally:
+        next(proxy_runs, None)
+    assert proxy.cut.is_set()
+    assert (tmp_path / "f").read_bytes() == data
+    assert [params.get("IfMatch") for params in sent] == [None, etag]
+
+
 def test_a_multipart_download_needs_no_head(
     moto_server: MotoServer, client: Any, s3_env: str, tmp_path: Path
 ) -> None:
@@ -202,8 +335,13 @@ def test_transfer_closes_the_executor_it_made(client: Any, tmp_path: Path) -> No
     executor given to it is the caller's, left open."""
     before = set(threading.enumerate())
     files = _files(tmp_path, 2)
+    # A file above the multipart threshold goes through s3transfer's request threads (a
+    # smaller one goes in one PUT from the queue's worker thread).
+    (tmp_path / "big").write_bytes(b"b" * (9 * MiB))
+    big: dict[str, Any] = {"source_path": str(tmp_path / "big"), "size": 9 * MiB}
+    big["destination_path"] = f"s3://{BUCKET}/big"
     with Transfer() as transfer:
-        assert _run(transfer, "s3-upload", files).status == "completed"
+        assert _run(transfer, "s3-upload", [*files, big]).status == "completed"
         assert set(threading.enumerate()) - before  # s3transfer's request threads
     assert set(threading.enumerate()) <= before
     with pytest.raises(RuntimeError, match="this S3Transfer is closed"):

@@ -25,6 +25,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from s3transfer.manager import TransferManager
 from s3transfer.subscribers import BaseSubscriber
+from s3transfer.utils import S3_RETRYABLE_DOWNLOAD_ERRORS
 
 from transferqueue._errors import TransferCancelled, TransferPaused
 from transferqueue._executor import ProgressCallback, cap_carrier
@@ -262,20 +263,109 @@ def _check_download(
         )
 
 
+class _Stopped(CancelledError):
+    """Carries why a single PUT stopped (``reason``: the job's cancel or pause, or the
+    source file ending early) out of botocore: a ``CancelledError`` is the one exception
+    that botocore passes through unchanged and never retries (s3transfer stops its own
+    requests the same way)."""
+
+    def __init__(self, reason: BaseException) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
+
+
+class _SentFile:
+    """The first ``size`` bytes of an open file, as the body of a PutObject made in the
+    queue worker's thread (see ``S3Transfer._put``): every read of the bytes being sent
+    reports progress each :data:`_REPORT_STEP`, waits for the queue's bandwidth cap, and
+    stops the request (:class:`_Stopped`) once the job is cancelled or paused.
+
+    botocore reads the body before it sends it, for its CRC32 and, over plain HTTP, for
+    the signature's payload hash; those reads neither count nor wait. s3transfer's
+    handlers on ``request-created.s3``, which its ``TransferManager`` registers on the
+    client, mark the body not sending before the signature and sending once it is made,
+    as they do for s3transfer's own bodies (methods ``signal_not_transferring`` and
+    ``signal_transferring``).
+    """
+
+    def __init__(
+        self, stream: IO[bytes], size: int, url: str, on_progress: ProgressCallback
+    ) -> None:
+        self._stream = stream
+        self._size = size
+        self._url = url
+        self._on_progress = on_progress
+        self._throttle = getattr(cap_carrier(on_progress), "throttle", None)
+        self._raise_if_paused = getattr(on_progress, "raise_if_paused", None)
+        self._position = 0
+        self._sending = False
+        self._reported = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def signal_transferring(self) -> None:
+        """From now on, what is read is sent."""
+        self._sending = True
+
+    def signal_not_transferring(self) -> None:
+        """From now on, what is read is not sent (botocore hashing the body)."""
+        self._sending = False
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self._size}[whence]
+        position = min(max(base + offset, 0), self._size)
+        self._stream.seek(position)
+        self._position = position
+        return position
+
+    def read(self, amount: int | None = -1) -> bytes:
+        try:
+            self._check()
+            left = self._size - self._position
+            wanted = left if amount is None or amount < 0 else min(amount, left)
+            data = self._stream.read(wanted)
+            if len(data) < wanted:
+                raise OSError(
+                    errno.EIO,
+                    f"the file ended at byte {self._position + len(data)}, before the "
+                    f"{self._size} bytes it had when its upload started",
+                )
+            self._position += len(data)
+            if self._sending and data:
+                if self._throttle is not None:
+                    self._throttle(len(data))
+                if abs(self._position - self._reported) >= _REPORT_STEP:
+                    self._reported = self._position
+                    self._on_progress(self._position)
+        except (TransferCancelled, TransferPaused, OSError) as exc:
+            raise _Stopped(exc) from exc
+        return data
+
+    def _check(self) -> None:
+        if self._on_progress.cancelled:
+            raise TransferCancelled(f"{self._url}: transfer cancelled")
+        if self._raise_if_paused is not None:
+            self._raise_if_paused()
+
+
 class _KnownObject(BaseSubscriber):
     """Tells s3transfer the size and ETag of the object to download, as a HEAD read them:
     no HEAD of its own, and If-Match on every GET. A value that is not what it should be
     (the reply is the server's) is left out."""
 
     def __init__(self, size: object, etag: object) -> None:
-        self._size = size if type(size) is int and size >= 0 else None
-        self._etag = etag if isinstance(etag, str) and etag.isprintable() else None
+        self.size = size if type(size) is int and size >= 0 else None
+        self.etag = etag if isinstance(etag, str) and etag.isprintable() else None
 
     def on_queued(self, future: TransferFuture, **kwargs: Any) -> None:
-        if self._size is not None:
-            future.meta.provide_transfer_size(self._size)
-        if self._etag is not None:
-            future.meta.provide_object_etag(self._etag)
+        if self.size is not None:
+            future.meta.provide_transfer_size(self.size)
+        if self.etag is not None:
+            future.meta.provide_object_etag(self.etag)
 
 
 class _KnownSize(BaseSubscriber):
@@ -297,8 +387,8 @@ class S3Transfer:
     :class:`~boto3.s3.transfer.TransferConfig`; default: parts of 8 MiB above 8 MiB, 10
     request threads). Progress is reported in absolute bytes, from the queue worker's
     thread, after every MiB moved and at the end. Uploads, downloads and streamed copies
-    keep to the queue's bandwidth cap (s3transfer's request threads wait for it as they
-    send or receive); a server-side copy moves no byte through this process and is not
+    keep to the queue's bandwidth cap (the thread that sends or receives the bytes waits
+    for it); a server-side copy moves no byte through this process and is not
     held back. Cancelling the job cancels the
     transfer within about 0.05 s: a multipart upload is aborted (no orphaned parts stay
     in the bucket), a download leaves no file behind. Pausing the job stops the transfer
@@ -344,14 +434,24 @@ class S3Transfer:
     source's GET), and deleted if it differs; without one in common it is not
     checked.
 
-    **Threads and connections.** One instance holds one s3transfer ``TransferManager``,
+    **Threads and connections.** An upload below ``multipart_threshold`` is one
+    PutObject made by the queue worker's thread itself, and so is the GetObject of a
+    download whose size (the file's ``size``, or the HEAD's with ``checksum=True``) is
+    above 0 and below it (no s3transfer thread: on small files the hand-offs between
+    threads cost as much CPU as the request). Such a transfer stops between two chunks
+    of the body when the job is cancelled or paused (or, once a PUT's body is sent, when
+    the server replies); a GET whose body is cut short is made again, up to
+    ``num_download_attempts`` times, with If-Match on the ETag first seen. Everything
+    else goes through s3transfer:
+    one instance holds one ``TransferManager``,
     whose ``max_concurrency`` request threads (``TransferConfig.max_concurrency``,
     default 10) are shared by every file this instance transfers at once, beside its
     ``max_submission_concurrency`` threads (default 5) that make each file's first
     request (HEAD, CreateMultipartUpload). The queue's limit ``N`` caps how many files are
     in flight; each in-flight file waits in its queue worker thread (which also makes the
-    HEAD request of ``overwrite=False``) while its parts go through the shared request
-    threads. So the limits do not multiply within one instance: it makes at most about
+    HEAD request of ``overwrite=False`` and the single PUT of a small upload) while its
+    parts go through the shared request threads. So the limits do not multiply within
+    one instance: it makes at most about
     ``max_concurrency + max_submission_concurrency + N`` requests at a time, and its
     data moves over at most ``max_concurrency`` (use ``max_concurrency >= N`` so that ``N``
     small files really move together). They multiply across instances: ``K`` instances
@@ -419,11 +519,7 @@ class S3Transfer:
                 raise RuntimeError("this S3Transfer is closed")
             if self._manager is None:
                 # Always the classic (threaded, cancellable) manager, never the CRT one.
-                manager = TransferManager(client, self._config)
-                # The condition of a single PUT (see _upload); s3transfer passes extra
-                # arguments on to PutObject unchanged, but lists the ones it accepts.
-                manager.ALLOWED_UPLOAD_ARGS = [*manager.ALLOWED_UPLOAD_ARGS, "IfNoneMatch"]
-                self._manager = manager
+                self._manager = TransferManager(client, self._config)
             return self._manager
 
     def close(self) -> None:
@@ -449,7 +545,7 @@ class S3Transfer:
         if is_s3_url(source) and is_s3_url(destination):
             self._copy(source, destination, on_progress)
         elif is_s3_url(source):
-            self._download(source, destination, on_progress)
+            self._download(source, destination, file.size, on_progress)
         elif is_s3_url(destination):
             self._upload(source, destination, on_progress)
         else:
@@ -466,38 +562,66 @@ class S3Transfer:
             raise FileNotFoundError(errno.ENOENT, "source file does not exist", source) from None
         if stat.S_ISDIR(info.st_mode):
             raise IsADirectoryError(errno.EISDIR, "source is a folder, not a file", source)
+        # Made first in any case: its handlers on the client count what _put sends.
         manager = self._transfer_manager()
-        extra_args = None
-        if not self.overwrite:
-            if info.st_size < self._config.multipart_threshold:
-                # One request: the PUT itself refuses an existing object, atomically.
-                extra_args = {"IfNoneMatch": "*"}
-            else:
+        if info.st_size < self._config.multipart_threshold:
+            self._put(source, info.st_size, destination, on_progress)
+        else:
+            if not self.overwrite:
                 # s3transfer would hand the condition to CreateMultipartUpload, which has
                 # none: a HEAD first (one request more, beside the file's many parts).
                 self._refuse_existing_object(bucket, key, "upload to")
-        progress = _Progress()
-        # s3transfer measures the file again to choose between one PUT and a multipart
-        # upload: told the size measured here, it chooses as above even if the file grew
-        # meanwhile (it then sends the file's first st_size bytes).
-        future = manager.upload(
-            source,
-            bucket,
-            key,
-            extra_args=extra_args,
-            subscribers=_subscribers(on_progress, _KnownSize(info.st_size), progress),
-        )
-        fail = self._failure(destination, "upload to", refused_put=extra_args is not None)
-        try:
-            self._follow(future, progress, on_progress, destination, fail)
-        except FileExistsError as exc:
-            if extra_args is None or not self._is_own_retried_put(
-                exc.__cause__, source, info.st_size, bucket, key
-            ):
-                raise
-            on_progress(info.st_size)
+            progress = _Progress()
+            # s3transfer measures the file again: told the size measured here, it goes
+            # multipart as chosen here even if the file shrank meanwhile.
+            future = manager.upload(
+                source,
+                bucket,
+                key,
+                subscribers=_subscribers(on_progress, _KnownSize(info.st_size), progress),
+            )
+            self._follow(
+                future, progress, on_progress, destination, self._failure(destination, "upload to")
+            )
         if self.checksum:
             self._check_upload(source, info.st_size, bucket, key, on_progress)
+
+    def _put(self, source: str, size: int, url: str, on_progress: ProgressCallback) -> None:
+        """Upload the first ``size`` bytes of ``source`` in one PutObject, made here in
+        the queue worker's thread (s3transfer would hand it to a submission thread, then
+        to a request thread, which this thread would wait for: two hand-offs of the GIL
+        and s3transfer's bookkeeping per file, which on a small file cost as much CPU as
+        the request itself). Without ``overwrite`` the PUT carries ``If-None-Match: *``:
+        one request, which refuses an existing object atomically."""
+        bucket, key = _object_url(url)
+        client = self.client
+        condition: dict[str, Any] = {} if self.overwrite else {"IfNoneMatch": "*"}
+        fail = self._failure(url, "upload to", refused_put=not self.overwrite)
+        on_progress(0)
+        try:
+            stream = open(source, "rb")  # noqa: SIM115 - closed below, whatever happens
+        except OSError as exc:
+            raise fail(exc) from exc
+        try:
+            body = _SentFile(stream, size, url, on_progress)
+            client.put_object(
+                Bucket=bucket, Key=key, Body=cast(IO[bytes], body), ContentLength=size, **condition
+            )
+        except _Stopped as stop:
+            if isinstance(stop.reason, OSError):  # reading the source failed
+                raise fail(stop.reason) from stop.reason
+            raise stop.reason from None
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            error = fail(exc)
+            if not (
+                isinstance(error, FileExistsError)
+                and self._is_own_retried_put(exc, source, size, bucket, key)
+            ):
+                raise error from exc
+        finally:
+            stream.close()
+        on_progress.raise_if_cancelled()
+        on_progress(size)
 
     def _check_upload(
         self, source: str, size: int, bucket: str, key: str, on_progress: ProgressCallback
@@ -576,7 +700,9 @@ class S3Transfer:
             return False  # cannot tell: the refusal stands
         return etag == f'"{digest.hexdigest()}"'
 
-    def _download(self, source: str, destination: str, on_progress: ProgressCallback) -> None:
+    def _download(
+        self, source: str, destination: str, size: object, on_progress: ProgressCallback
+    ) -> None:
         bucket, key = _object_url(source)
         target = Path(destination)
         check_destination(target, overwrite=self.overwrite)
@@ -585,12 +711,18 @@ class S3Transfer:
         progress = _Progress()
         known: list[BaseSubscriber] = []
         expected = None
+        etag = None
         if self.checksum:
             # Read first, then downloaded with If-Match on its ETag: the bytes checked
             # are the object's whose checksum this is, or the download fails as changed.
             head = self._head(bucket, key, source, "download")
             expected = self._expected_of(head, bucket, key, source)
-            known.append(_KnownObject(head.get("ContentLength"), head.get("ETag")))
+            read = _KnownObject(head.get("ContentLength"), head.get("ETag"))
+            known.append(read)
+            size, etag = read.size, read.etag
+        # An object known to be small (by the listing, or by the HEAD above) comes in one
+        # GET made here; a size of 0 may mean "unknown", and s3transfer finds out.
+        single = type(size) is int and 0 < size < self._config.multipart_threshold
         # Handed an open file rather than a name, s3transfer writes into our locked
         # temporary itself; given a name, it would write "<name>.<random>" of its own,
         # which a process killed mid-download would leave behind for good.
@@ -598,17 +730,86 @@ class S3Transfer:
         try:
             with atomic_destination(target, overwrite=self.overwrite) as stream:
                 local = False
-                future = manager.download(
-                    bucket, key, stream, subscribers=_subscribers(on_progress, *known, progress)
-                )
-                self._follow(future, progress, on_progress, source, fail)
+                if single:
+                    self._get(bucket, key, etag, stream, source, on_progress, fail)
+                else:
+                    future = manager.download(
+                        bucket, key, stream, subscribers=_subscribers(on_progress, *known, progress)
+                    )
+                    self._follow(future, progress, on_progress, source, fail)
                 if expected is not None:
                     _check_download(stream, expected, source, destination, on_progress)
                 local = True
         except OSError as exc:
             if not local:
-                raise  # raised by _follow, already naming the URL
+                raise  # raised by _follow or _get, already naming the URL
             raise fail(exc) from exc
+
+    def _get(
+        self,
+        bucket: str,
+        key: str,
+        etag: str | None,
+        stream: IO[bytes],
+        url: str,
+        on_progress: ProgressCallback,
+        fail: Callable[[BaseException], OSError],
+    ) -> None:
+        """Download the object into ``stream`` by one GetObject made here, in the queue
+        worker's thread, as :meth:`_put` uploads (s3transfer would hand the request to
+        a submission thread, the writes to an IO thread). Between two chunks read, the
+        bytes wait for the queue's cap, progress is reported each MiB, and a cancel or
+        pause stops the download. A connection lost while the body streams starts the
+        GET again, up to ``num_download_attempts`` times in all (as s3transfer does),
+        with If-Match on the ETag first seen, so that a replaced object fails as changed
+        rather than mixing two versions. Every OSError raised names ``url``."""
+        client = self.client
+        throttle = getattr(cap_carrier(on_progress), "throttle", None)
+        raise_if_paused = getattr(on_progress, "raise_if_paused", None)
+        on_progress(0)
+        received = 0
+        for attempt in range(1, self._config.num_download_attempts + 1):
+            condition: dict[str, Any] = {} if etag is None else {"IfMatch": etag}
+            try:
+                reply = client.get_object(Bucket=bucket, Key=key, **condition)
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                raise fail(exc) from exc
+            if etag is None and isinstance(reply.get("ETag"), str):
+                etag = reply["ETag"]
+            body = reply["Body"]
+            received = reported = 0
+            try:
+                stream.seek(0)
+                stream.truncate()
+                chunks = body.iter_chunks(self._config.io_chunksize)
+                while True:
+                    if on_progress.cancelled:
+                        raise TransferCancelled(f"{url}: transfer cancelled")
+                    if raise_if_paused is not None:
+                        raise_if_paused()
+                    try:
+                        chunk = next(chunks, b"")
+                    except S3_RETRYABLE_DOWNLOAD_ERRORS:
+                        if attempt == self._config.num_download_attempts:
+                            raise
+                        break  # and read the object again
+                    if not chunk:
+                        on_progress.raise_if_cancelled()
+                        on_progress(received)
+                        return
+                    stream.write(chunk)
+                    received += len(chunk)
+                    if throttle is not None:
+                        throttle(len(chunk))
+                    if received - reported >= _REPORT_STEP:
+                        reported = received
+                        on_progress(received)
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                raise fail(exc) from exc
+            except OSError as exc:
+                raise fail(exc) from exc
+            finally:
+                body.close()
 
     def _copy(self, source: str, destination: str, on_progress: ProgressCallback) -> None:
         source_bucket, source_key = _object_url(source)
