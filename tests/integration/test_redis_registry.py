@@ -587,20 +587,20 @@ def test_queue_job_writes_its_job_while_the_event_thread_writes_another(
     backend = RedisBackend(redis_url, namespace="q")
     queue = tq.TransferQueue(2, backend=backend)
     connection = backend._registry._connection
-    real_pipelined = connection.pipelined
+    real_run_scripts = connection.run_scripts
     in_write, go_on = threading.Event(), threading.Event()
     event_thread_writes: list[str] = []
     gate = GatedExecutor()
 
-    def pipelined(what: str, build: Any) -> list[Any]:
+    def run_scripts(what: str, calls: Any) -> list[Any]:
         if threading.current_thread() is not threading.main_thread() and what.startswith("writing"):
             event_thread_writes.append(what)
             if len(event_thread_writes) == 1:
                 in_write.set()  # the first write of the event thread waits, in flight
                 go_on.wait(WAIT)
-        return real_pipelined(what, build)
+        return real_run_scripts(what, calls)
 
-    connection.pipelined = pipelined  # type: ignore[method-assign]
+    connection.run_scripts = run_scripts  # type: ignore[method-assign]
     first = queue.queue_job("s3-upload", make_files(2), gate)
     try:
         gate.wait_running(2)  # the files' starts are events: the event thread writes them

@@ -40,7 +40,7 @@ from transferqueue._records import TransferJob
 from transferqueue._records.enums import TransferStatus
 
 from . import _registry_lua, _wire
-from ._connection import RedisConnection
+from ._connection import PipelineScript, RedisConnection
 from ._errors import RedisBackendError
 from ._keys import check_job_id
 from ._owners import Owners, fail_lost_job, lost_message
@@ -267,15 +267,11 @@ class JobRegistry:
         """Write a batch; return the newest event, whole, of each job Redis had lost, and
         whether ``owner`` was declared lost (its events are then kept for later)."""
         terminal = any(event.job.status.is_terminal for event in batch)
-
-        def build(pipeline: Pipeline) -> None:
-            for event in batch:
-                self._add_publish(pipeline, event, owner)
-            if retention.applies and terminal:
-                self._add_trim(pipeline, *retention.trim_args())
-
+        calls = [self._publish_call(event, owner) for event in batch]
+        if retention.applies and terminal:
+            calls.append(self._trim_call(*retention.trim_args()))
         try:
-            results = self._connection.pipelined("writing job events", build)
+            results = self._connection.run_scripts("writing job events", calls)
         except RedisBackendError as exc:
             self._failed(batch, str(exc), notes)
             return [], False
@@ -306,6 +302,12 @@ class JobRegistry:
     def _add_publish(
         self, pipeline: Pipeline, event: Published, owner: str, reaping: bool = False
     ) -> None:
+        self._publish.add(pipeline, *self._publish_call(event, owner, reaping)[1:])
+
+    def _publish_call(
+        self, event: Published, owner: str, reaping: bool = False
+    ) -> tuple[PipelineScript, list[str], list[str | int]]:
+        """The PUBLISH script's call that writes ``event``."""
         job = event.job
         indexes = range(len(job.files)) if event.changed is None else sorted(event.changed)
         encoded = [(index, _wire.encode_file(job.files[index])) for index in indexes]
@@ -336,7 +338,7 @@ class JobRegistry:
             "1" if reaping else "0",
             _wire.hash_fields(encoded),
         ]
-        self._publish.add(pipeline, keys, args)
+        return self._publish, keys, args
 
     # -- the jobs of lost owners (any process) ---------------------------------------------
 
@@ -399,8 +401,14 @@ class JobRegistry:
     # -- retention --------------------------------------------------------------------------
 
     def _add_trim(self, pipeline: Pipeline, count: str, cutoff: str) -> None:
+        self._trim.add(pipeline, *self._trim_call(count, cutoff)[1:])
+
+    def _trim_call(
+        self, count: str, cutoff: str
+    ) -> tuple[PipelineScript, list[str], list[str | int]]:
+        """The TRIM script's call (see :data:`._registry_lua.TRIM`)."""
         keys = [self._finished, self._jobs, self._active]
-        self._trim.add(pipeline, keys, [self._job_prefix, self._stream_prefix, count, cutoff])
+        return self._trim, keys, [self._job_prefix, self._stream_prefix, count, cutoff]
 
     def forget_ended_before(self, cutoff_ms: int | None) -> list[str]:
         """Forget the finished jobs that ended at or before ``cutoff_ms`` (None: every
