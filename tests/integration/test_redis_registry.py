@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from functools import partial
+from typing import Any
 
 import pytest
 
@@ -560,4 +561,52 @@ def test_an_index_key_of_another_type_fails_reads_with_a_clear_error(
     queue = tq.TransferQueue(1, max_finished_jobs=5, backend=RedisBackend(redis_url, namespace="q"))
     with pytest.raises(RedisBackendError, match=f"Redis at {re.escape(redis_url)} refused"):
         queue.get_all_jobs()
+    queue.shutdown()
+
+
+def test_queue_job_writes_its_job_while_the_event_thread_writes_another(
+    redis_url: str,  # noqa: F811
+    reader: tq.TransferQueue,
+) -> None:
+    """Writes of different jobs do not wait for each other: a ``queue_job`` writes its
+    job (and returns, the job readable by the cluster) while the event thread's write of
+    another job's events is still on its way to Redis."""
+    backend = RedisBackend(redis_url, namespace="q")
+    queue = tq.TransferQueue(2, backend=backend)
+    connection = backend._registry._connection
+    real_run_scripts = connection.run_scripts
+    in_write, go_on = threading.Event(), threading.Event()
+    event_thread_writes: list[str] = []
+    gate = GatedExecutor()
+
+    def run_scripts(what: str, calls: Any) -> list[Any]:
+        if threading.current_thread() is not threading.main_thread() and what.startswith("writing"):
+            event_thread_writes.append(what)
+            if len(event_thread_writes) == 1:
+                in_write.set()  # the first write of the event thread waits, in flight
+                go_on.wait(WAIT)
+        return real_run_scripts(what, calls)
+
+    connection.run_scripts = run_scripts  # type: ignore[method-assign]
+    first = queue.queue_job("s3-upload", make_files(2), gate)
+    try:
+        gate.wait_running(2)  # the files' starts are events: the event thread writes them
+        assert in_write.wait(WAIT)
+        queued = threading.Event()
+        second_id: list[str] = []
+
+        def queue_second() -> None:
+            second_id.append(queue.queue_job("s3-upload", make_files(1), noop_executor))
+            queued.set()
+
+        threading.Thread(target=queue_second, daemon=True).start()
+        assert queued.wait(WAIT), "queue_job waited for the event thread's write of another job"
+        second = reader.get_job(second_id[0])  # in Redis: written before queue_job returned
+        assert second is not None
+        assert second.id == second_id[0]
+    finally:
+        go_on.set()
+        gate.release_all()
+    assert queue.wait(first, WAIT).status is tq.TransferStatus.COMPLETED
+    assert reader.wait(second_id[0], WAIT).status is tq.TransferStatus.COMPLETED
     queue.shutdown()

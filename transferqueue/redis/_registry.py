@@ -11,8 +11,10 @@ job ended.
 Writes come from the owner's event thread, coalesced as its events are (one snapshot per
 job per ``update_interval`` at most) and pipelined: one round trip per batch of events.
 Each event writes the head and only the files that changed since the job's previous one.
-``queue_job`` writes a job's creation; the writes go out one at a time, so that a job is
-sent whole once, by whichever of the two threads gets to it first.
+``queue_job`` writes a job's creation; two writes of the same job never cross, so that a
+job is sent whole once, by whichever of the two threads gets to it first. Writes of
+different jobs do: a ``queue_job`` does not wait for the event thread's batch of other
+jobs' events.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from transferqueue._records import TransferJob
 from transferqueue._records.enums import TransferStatus
 
 from . import _registry_lua, _wire
-from ._connection import RedisConnection
+from ._connection import PipelineScript, RedisConnection
 from ._errors import RedisBackendError
 from ._keys import check_job_id
 from ._owners import Owners, fail_lost_job, lost_message
@@ -114,13 +116,19 @@ class JobRegistry:
         self._stream_ttl_ms = int(stream_ttl * 1000)
         self._publish = connection.pipeline_script(_registry_lua.PUBLISH)
         self._trim = connection.pipeline_script(_registry_lua.TRIM)
-        # Held through each write, from its encoding to Redis's answer: queue_job's
-        # creation of a job and the event thread's later events of it reach Redis one
-        # after the other, never crossing. No log record is made under it.
-        self._write_lock = threading.Lock()
-        # Guards _unpublished, _whole and _failing. The writers change them; readers
-        # never touch them.
+        # Guards _unpublished, _whole, _failing, _in_flight, _writers and _held. The
+        # writers change them; readers never touch them. No Redis call and no log record
+        # is made under it.
         self._lock = threading.Lock()
+        # Notified whenever a write ends or writes_held() lets go.
+        self._write_ended = threading.Condition(self._lock)
+        # The jobs a write is in flight for, from its encoding to Redis's answer: a write
+        # waits until none of its jobs is in another one, so that queue_job's creation of
+        # a job and the event thread's later events of it reach Redis one after the
+        # other, never crossing, while writes of other jobs go on meanwhile.
+        self._in_flight: set[str] = set()
+        self._writers = 0  # writes in flight
+        self._held = False  # writes_held() keeps new writes out
         # The newest event of each job whose write failed: the job is written whole with
         # the next batch.
         self._unpublished: dict[str, Published] = {}
@@ -151,8 +159,30 @@ class JobRegistry:
         events are kept to be written (whole) with the next batch, under the name the
         process goes on with."""
         notes: list[tuple[int, str]] = []
-        with self._write_lock:
-            declared = self._publish_locked(events, owner, retention, notes)
+        ids = _ids(events)
+        with self._lock:
+            while self._held or not self._in_flight.isdisjoint(ids):
+                self._write_ended.wait()
+            # The events kept from failed writes go with this batch, but for those of jobs
+            # another write is in flight for (they go with that job's next write).
+            retry = {
+                job_id: event
+                for job_id, event in self._unpublished.items()
+                if job_id in ids or job_id not in self._in_flight
+            }
+            for job_id in retry:
+                del self._unpublished[job_id]
+            claimed = ids | retry.keys()
+            self._in_flight |= claimed
+            self._writers += 1
+            whole = {job_id for job_id in ids if job_id in self._whole}
+        try:
+            declared = self._publish_claimed(events, retry, whole, owner, retention, notes)
+        finally:
+            with self._lock:
+                self._in_flight -= claimed
+                self._writers -= 1
+                self._write_ended.notify_all()
         for level, message in notes:
             log_in_queue_thread(level, message)
         return declared
@@ -160,21 +190,22 @@ class JobRegistry:
     def write_again(self, events: Sequence[Published], owner: str, retention: Retention) -> None:
         """Write the events whole after Redis lost its data: no job is whole in Redis
         now, so none of them is left out as a creation already written."""
-        with self._write_lock, self._lock:
+        with self.writes_held(), self._lock:
             self._whole.clear()
         self.publish(events, owner, retention)
 
-    def _publish_locked(
+    def _publish_claimed(
         self,
         events: Sequence[Published],
+        retry: dict[str, Published],
+        whole: set[str],
         owner: str,
         retention: Retention,
         notes: list[tuple[int, str]],
     ) -> bool:
+        """Write ``events`` and the kept ``retry`` ones, whose jobs this write holds in
+        :attr:`_in_flight`; ``whole``: those of the events' jobs that are whole in Redis."""
         ids = _ids(events)
-        with self._lock:
-            retry, self._unpublished = self._unpublished, {}
-            whole = {job_id for job_id in ids if job_id in self._whole}
         batch = [event for job_id, event in retry.items() if job_id not in ids]
         partial_ones = ids - whole
         for event in events:
@@ -202,8 +233,18 @@ class JobRegistry:
     @contextlib.contextmanager
     def writes_held(self) -> Iterator[None]:
         """No write of this registry is in flight, nor starts, within the block."""
-        with self._write_lock:
+        with self._lock:
+            while self._held:
+                self._write_ended.wait()
+            self._held = True
+            while self._writers:
+                self._write_ended.wait()
+        try:
             yield
+        finally:
+            with self._lock:
+                self._held = False
+                self._write_ended.notify_all()
 
     def in_redis(self, job_ids: Collection[str]) -> set[str]:
         """Those of the unfinished ``job_ids`` that a write brought to Redis (each one
@@ -226,15 +267,11 @@ class JobRegistry:
         """Write a batch; return the newest event, whole, of each job Redis had lost, and
         whether ``owner`` was declared lost (its events are then kept for later)."""
         terminal = any(event.job.status.is_terminal for event in batch)
-
-        def build(pipeline: Pipeline) -> None:
-            for event in batch:
-                self._add_publish(pipeline, event, owner)
-            if retention.applies and terminal:
-                self._add_trim(pipeline, *retention.trim_args())
-
+        calls = [self._publish_call(event, owner) for event in batch]
+        if retention.applies and terminal:
+            calls.append(self._trim_call(*retention.trim_args()))
         try:
-            results = self._connection.pipelined("writing job events", build)
+            results = self._connection.run_scripts("writing job events", calls)
         except RedisBackendError as exc:
             self._failed(batch, str(exc), notes)
             return [], False
@@ -265,6 +302,12 @@ class JobRegistry:
     def _add_publish(
         self, pipeline: Pipeline, event: Published, owner: str, reaping: bool = False
     ) -> None:
+        self._publish.add(pipeline, *self._publish_call(event, owner, reaping)[1:])
+
+    def _publish_call(
+        self, event: Published, owner: str, reaping: bool = False
+    ) -> tuple[PipelineScript, list[str], list[str | int]]:
+        """The PUBLISH script's call that writes ``event``."""
         job = event.job
         indexes = range(len(job.files)) if event.changed is None else sorted(event.changed)
         encoded = [(index, _wire.encode_file(job.files[index])) for index in indexes]
@@ -295,7 +338,7 @@ class JobRegistry:
             "1" if reaping else "0",
             _wire.hash_fields(encoded),
         ]
-        self._publish.add(pipeline, keys, args)
+        return self._publish, keys, args
 
     # -- the jobs of lost owners (any process) ---------------------------------------------
 
@@ -358,8 +401,14 @@ class JobRegistry:
     # -- retention --------------------------------------------------------------------------
 
     def _add_trim(self, pipeline: Pipeline, count: str, cutoff: str) -> None:
+        self._trim.add(pipeline, *self._trim_call(count, cutoff)[1:])
+
+    def _trim_call(
+        self, count: str, cutoff: str
+    ) -> tuple[PipelineScript, list[str], list[str | int]]:
+        """The TRIM script's call (see :data:`._registry_lua.TRIM`)."""
         keys = [self._finished, self._jobs, self._active]
-        self._trim.add(pipeline, keys, [self._job_prefix, self._stream_prefix, count, cutoff])
+        return self._trim, keys, [self._job_prefix, self._stream_prefix, count, cutoff]
 
     def forget_ended_before(self, cutoff_ms: int | None) -> list[str]:
         """Forget the finished jobs that ended at or before ``cutoff_ms`` (None: every
