@@ -27,12 +27,13 @@ of its own with their sha256 (``cdn_swap``). Each is bounded here (``ENDLESS_BYT
 
 What ``huggingface_hub`` needs besides: ``HEAD`` on a file (the reply of a ``GET``
 without its body; the one-shot hooks, ``break_after``, ``fail_once`` and ``stall``, wait
-for a ``GET``), the repository's
-info (``/api/{models|datasets|spaces}/owner/repo/revision/{rev}``: its ``sha``, the
-commit ``FakeHub.commit``, and its ``siblings``), ``X-Repo-Commit`` on every reply for
-a file, and ``X-Linked-Size`` on the hub's 302. The digests of the files (their sha256
-and the ``ETag``'s sha1) are worked out once per ``bytes`` object, so that a benchmark's
-big file is not hashed on every request.
+for a ``GET``), the repository's info (``/api/{models|datasets|spaces}/owner/repo/
+revision/{rev}``: its ``sha``, the commit ``FakeHub.commit``, and its ``siblings``),
+``X-Repo-Commit`` on every reply for a file, and ``X-Linked-Size`` on the hub's 302.
+``FakeHub.connections`` counts the connections each server accepted (a client that
+reuses its connections opens fewer). The digests of the files (their sha256 and the
+``ETag``'s sha1) are worked out once per ``bytes`` object, so that a benchmark's big
+file is not hashed on every request.
 
 Either server may speak TLS instead of plain HTTP: pass an ``ssl.SSLContext`` holding its
 certificate to :func:`start_hub` (``hub_tls=``, ``cdn_tls=``); its URL then starts with
@@ -141,6 +142,7 @@ class FakeHub:
     tls_failures: list[tuple[str, str]] = field(default_factory=list)  # (server, error)
     tls_failed: threading.Event = field(default_factory=threading.Event)
     commit: str = COMMIT
+    connections: dict[str, int] = field(default_factory=dict)  # accepted, by server
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The digests of each file's bytes, by the id of the bytes object (kept here, so that
     # the id is not reused): (the bytes, their sha256, their sha1). Rule of the lock:
@@ -152,6 +154,10 @@ class FakeHub:
     def log(self, request: Request) -> None:
         with self.lock:
             self.requests.append(request)
+
+    def connected(self, server: str) -> None:
+        with self.lock:
+            self.connections[server] = self.connections.get(server, 0) + 1
 
     def tls_failure(self, server: str, error: str) -> None:
         with self.lock:
@@ -206,6 +212,7 @@ class _Server(ThreadingHTTPServer):
         return f"{scheme}://127.0.0.1:{self.server_address[1]}"
 
     def finish_request(self, request: Any, client_address: Any) -> None:
+        self.hub.connected(self.name)
         if self.tls is None:
             super().finish_request(request, client_address)
             return
