@@ -65,6 +65,7 @@ import transferqueue as tq
 from transferqueue.executors import HuggingFaceDownload
 
 WAIT = 10.0
+WRITE_SLICE = 1 << 20  # the most bytes of a body written in one call
 ENDLESS_BYTES = 64 << 20  # where an "endless" body or tree page stops after all
 ENDLESS_PAGES = 200  # where an endless chain of tree pages stops after all
 
@@ -471,7 +472,11 @@ class _Handler(BaseHTTPRequestHandler):
             size = b"zz" if self.server.hub.break_chunks else b"%x" % len(piece)
             self.wfile.write(size + b"\r\n" + piece + b"\r\n")
         else:
-            self.wfile.write(piece)
+            # In slices: a TLS socket's timeout (WAIT) bounds each whole write, which a
+            # big body sent at once to a slow reader would exceed.
+            view = memoryview(piece)
+            for start in range(0, len(view), WRITE_SLICE):
+                self.wfile.write(view[start : start + WRITE_SLICE])
         self.wfile.flush()
 
     def _validators(self, content: bytes) -> dict[str, str]:
