@@ -492,12 +492,17 @@ def _measure(server: _HubProcess, root: Path, args: argparse.Namespace) -> int:
         workload, scheme = cell
         medians[cell] = {name: _median(values) for name, values in samples[cell].items()}
         heading = f"{titles[workload]} over {scheme}"
-        print(f"  {heading:<40} wall s   MB/s  CPU: client server  connections requests")
+        print(
+            f"  {heading:<40} wall s (min-max)      MB/s  CPU: client server  connections requests"
+        )
         for name, median in medians[cell].items():
             speed = sizes[workload] / median.wall / 1e6
+            walls = [sample.wall for sample in samples[cell][name]]
+            spread = f"({min(walls):.2f}-{max(walls):.2f})"
             print(
-                f"    {name:<38} {median.wall:6.2f} {speed:6.1f} {median.client_cpu:12.2f}"
-                f" {median.server_cpu:6.2f} {median.connections:12d} {median.requests:8d}"
+                f"    {name:<38} {median.wall:6.2f} {spread:<13} {speed:6.1f}"
+                f" {median.client_cpu:12.2f} {median.server_cpu:6.2f}"
+                f" {median.connections:12d} {median.requests:8d}"
             )
     rows: list[tuple[str, str, bool, str]] = []
     for cell in cells:
