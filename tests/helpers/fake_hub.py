@@ -25,6 +25,16 @@ or whose page never ends (``endless_tree``), and a chunked body that breaks
 of its own with their sha256 (``cdn_swap``). Each is bounded here (``ENDLESS_BYTES``,
 ``ENDLESS_PAGES``), so that a client without limits ends too, in failure.
 
+What ``huggingface_hub`` needs besides: ``HEAD`` on a file (the reply of a ``GET``
+without its body; the one-shot hooks, ``break_after``, ``fail_once`` and ``stall``, wait
+for a ``GET``), the repository's info (``/api/{models|datasets|spaces}/owner/repo/
+revision/{rev}``: its ``sha``, the commit ``FakeHub.commit``, and its ``siblings``),
+``X-Repo-Commit`` on every reply for a file, and ``X-Linked-Size`` on the hub's 302.
+``FakeHub.connections`` counts the connections each server accepted (a client that
+reuses its connections opens fewer). The digests of the files (their sha256 and the
+``ETag``'s sha1) are worked out once per ``bytes`` object, so that a benchmark's big
+file is not hashed on every request.
+
 Either server may speak TLS instead of plain HTTP: pass an ``ssl.SSLContext`` holding its
 certificate to :func:`start_hub` (``hub_tls=``, ``cdn_tls=``); its URL then starts with
 ``https://``. The handshake runs in the request's own thread, bounded by ``WAIT``, and a
@@ -55,6 +65,7 @@ import transferqueue as tq
 from transferqueue.executors import HuggingFaceDownload
 
 WAIT = 10.0
+WRITE_SLICE = 1 << 20  # the most bytes of a body written in one call
 ENDLESS_BYTES = 64 << 20  # where an "endless" body or tree page stops after all
 ENDLESS_PAGES = 200  # where an endless chain of tree pages stops after all
 
@@ -71,6 +82,7 @@ SECRET = os.urandom(70_000)
 SUB_A = b"alpha\n" * 100
 SUB_B = b"beta\n" * 200
 TOKEN = "hf_SeCrEt-token-1234"  # the private model's token in sample_hub()
+COMMIT = "c0ffee" + "0" * 34  # the revision every repository is at (X-Repo-Commit, "sha")
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,7 @@ class Request:
     range: str | None
     authorization: str | None
     if_range: str | None = None
+    method: str = "GET"
 
 
 @dataclass
@@ -129,11 +142,23 @@ class FakeHub:
     cdn_url: str = ""
     tls_failures: list[tuple[str, str]] = field(default_factory=list)  # (server, error)
     tls_failed: threading.Event = field(default_factory=threading.Event)
+    commit: str = COMMIT
+    connections: dict[str, int] = field(default_factory=dict)  # accepted, by server
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The digests of each file's bytes, by the id of the bytes object (kept here, so that
+    # the id is not reused): (the bytes, their sha256, their sha1). Rule of the lock:
+    # held only to read and change the dict, never while hashing.
+    _digests: dict[int, tuple[bytes, str, str]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def log(self, request: Request) -> None:
         with self.lock:
             self.requests.append(request)
+
+    def connected(self, server: str) -> None:
+        with self.lock:
+            self.connections[server] = self.connections.get(server, 0) + 1
 
     def tls_failure(self, server: str, error: str) -> None:
         with self.lock:
@@ -147,9 +172,30 @@ class FakeHub:
     def blob(self, digest: str) -> tuple[str, bytes] | None:
         for files in self.repos.values():
             for path, content in files.items():
-                if hashlib.sha256(content).hexdigest() == digest:
+                if self.sha256(content) == digest:
                     return path, content
         return None
+
+    def sha256(self, content: bytes) -> str:
+        """The sha256 of ``content``, hashed once per bytes object."""
+        return self._digests_of(content)[0]
+
+    def sha1(self, content: bytes) -> str:
+        """The sha1 of ``content`` (the files' ``ETag``), hashed once per bytes object."""
+        return self._digests_of(content)[1]
+
+    def _digests_of(self, content: bytes) -> tuple[str, str]:
+        with self.lock:
+            known = self._digests.get(id(content))
+        if known is None or known[0] is not content:
+            known = (
+                content,
+                hashlib.sha256(content).hexdigest(),
+                hashlib.sha1(content).hexdigest(),
+            )
+            with self.lock:
+                self._digests[id(content)] = known
+        return known[1], known[2]
 
 
 class _Server(ThreadingHTTPServer):
@@ -167,6 +213,7 @@ class _Server(ThreadingHTTPServer):
         return f"{scheme}://127.0.0.1:{self.server_address[1]}"
 
     def finish_request(self, request: Any, client_address: Any) -> None:
+        self.hub.connected(self.name)
         if self.tls is None:
             super().finish_request(request, client_address)
             return
@@ -191,12 +238,14 @@ class _Server(ThreadingHTTPServer):
 
 _RESOLVE = re.compile(r"/(?:(datasets|spaces)/)?([^/]+/[^/]+)/resolve/([^/]+)/(.+)")
 _TREE = re.compile(r"/api/(models|datasets|spaces)/([^/]+/[^/]+)/tree/([^/]+)")
+_INFO = re.compile(r"/api/(models|datasets|spaces)/([^/]+/[^/]+)/revision/([^/]+)")
 _BLOB = re.compile(r"/blobs/([0-9a-f]{64})")
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    head_only = False  # a HEAD request: headers as a GET's, no body
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -207,7 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if not self.head_only:
+            self.wfile.write(body)
 
     def _allowed(self, repo: str) -> bool:
         need = self.server.hub.private.get(repo)
@@ -215,6 +265,13 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         self._reply(401, b'{"error":"Invalid credentials"}', {"X-Error-Code": "RepoNotFound"})
         return False
+
+    def do_HEAD(self) -> None:
+        self.head_only = True
+        try:
+            self.do_GET()
+        finally:
+            self.head_only = False
 
     def do_GET(self) -> None:
         hub = self.server.hub
@@ -225,6 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.headers.get("Range"),
                 self.headers.get("Authorization"),
                 self.headers.get("If-Range"),
+                "HEAD" if self.head_only else "GET",
             )
         )
         parts = urllib.parse.urlsplit(self.path)
@@ -241,6 +299,23 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(200, hub.cdn_swap, own)
                 return
             self._serve(*found)
+            return
+        match = _INFO.fullmatch(path)
+        if match:
+            kind, repo, _rev = match.groups()
+            files = hub.repos.get((kind[:-1], repo))
+            if files is None:
+                self._reply(404, b"{}", {"X-Error-Code": "RepoNotFound"})
+                return
+            if not self._allowed(repo):
+                return
+            info = {
+                "id": repo,
+                "sha": hub.commit,
+                "private": repo in hub.private,
+                "siblings": [{"rfilename": name} for name in sorted(files)],
+            }
+            self._reply(200, json.dumps(info).encode(), {"Content-Type": "application/json"})
             return
         match = _TREE.fullmatch(path)
         if match:
@@ -267,22 +342,25 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(404, b"", {"X-Error-Code": "EntryNotFound"})
                 return
             content = files[name]
+            commit = {"X-Repo-Commit": hub.commit}
             if name in hub.garbage:
                 self.wfile.write(b"NOT HTTP AT ALL\r\n\r\n")
                 self.close_connection = True
                 return
             if name in hub.redirect_loop:
-                self._reply(302, b"", {"Location": self.path})
+                self._reply(302, b"", {"Location": self.path, **commit})
                 return
             if name in hub.redirected:
-                digest = hashlib.sha256(content).hexdigest()
+                digest = hub.sha256(content)
                 redirect = {
                     "Location": f"{hub.cdn_url}/blobs/{digest}",
                     "X-Linked-Etag": f'"{digest}"',
+                    "X-Linked-Size": str(len(content)),
+                    **commit,
                 }
                 self._reply(302, b"", redirect)
                 return
-            self._serve(name, content)
+            self._serve(name, content, commit)
             return
         self._reply(404)
         return
@@ -349,6 +427,8 @@ class _Handler(BaseHTTPRequestHandler):
         if endless is not None and framing != "http10":
             framing = "chunked"
         self._head(status, headers, len(body), framing)
+        if self.head_only:
+            return
         size = max(1, -(-len(body) // hub.pieces))
         pieces = [body[i : i + size] for i in range(0, len(body), size)]
         try:
@@ -392,11 +472,15 @@ class _Handler(BaseHTTPRequestHandler):
             size = b"zz" if self.server.hub.break_chunks else b"%x" % len(piece)
             self.wfile.write(size + b"\r\n" + piece + b"\r\n")
         else:
-            self.wfile.write(piece)
+            # In slices: a TLS socket's timeout (WAIT) bounds each whole write, which a
+            # big body sent at once to a slow reader would exceed.
+            view = memoryview(piece)
+            for start in range(0, len(view), WRITE_SLICE):
+                self.wfile.write(view[start : start + WRITE_SLICE])
         self.wfile.flush()
 
     def _validators(self, content: bytes) -> dict[str, str]:
-        digest = hashlib.sha1(content).hexdigest()
+        digest = self.server.hub.sha1(content)
         kind = self.server.hub.validators
         if kind == "etag":
             return {"ETag": f'"{digest}"'}
@@ -418,11 +502,11 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return condition in (etag, validators.get("Last-Modified"))
 
-    def _serve(self, name: str, content: bytes) -> None:
+    def _serve(self, name: str, content: bytes, extra: dict[str, str] | None = None) -> None:
         hub = self.server.hub
         start = 0
         validators = self._validators(content)
-        headers = {"Accept-Ranges": "bytes", **validators}
+        headers = {"Accept-Ranges": "bytes", **validators, **(extra or {})}
         rng = self.headers.get("Range")
         status = 200
         if rng and not hub.ignore_range and self._range_applies(validators):
@@ -436,6 +520,9 @@ class _Handler(BaseHTTPRequestHandler):
             first = start + hub.shift_range
             headers["Content-Range"] = f"bytes {first}-{len(content) - 1}/{len(content)}"
         body = content[start:]
+        if self.head_only:  # the hooks below are for GET: a HEAD leaves them armed
+            self._head(status, headers, len(body), hub.framing)
+            return
         with hub.lock:
             cut = hub.break_after.pop(name, None)
             fail = hub.fail_once.pop(name, None)
