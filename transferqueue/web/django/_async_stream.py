@@ -46,7 +46,8 @@ class LoopHub:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        # Weak: _HUBS keeps the hub as long as the loop lives, and no longer.
+        self._loop = weakref.ref(loop)
         # _lock guards _due and _scheduled: notify() (the event thread) adds, _dispatch
         # (the loop) takes. Held only to touch them; nothing is called under it.
         self._lock = threading.Lock()
@@ -71,8 +72,11 @@ class LoopHub:
                 return
             self._scheduled = True
             self.wakeups += 1
+        loop = self._loop()
         try:
-            self._loop.call_soon_threadsafe(self._dispatch)
+            if loop is None:
+                raise RuntimeError("the event loop is gone")
+            loop.call_soon_threadsafe(self._dispatch)
         except RuntimeError:  # the loop is closed: its streams are gone with it
             with self._lock:
                 self._due.clear()
