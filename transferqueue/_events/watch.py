@@ -145,11 +145,14 @@ def wake_in_turn(feeds: Sequence[WatchFeed], start: int = 0) -> None:
     woken all at once by an event, those threads would all contend for the GIL at once,
     and that contention, more than the work each does, is what a message cost them.
     Woken in turn, about one thread at a time wants the GIL. A consumer that is not
-    waiting is skipped: it is busy, and takes the snapshot at its next ``next()``.
+    waiting is skipped: it is busy, and takes the snapshot at its next ``next()``; so is
+    one with a listener (a polled watch, which its listener told already).
     Call it holding no feed's lock.
     """
     for index in range(start, len(feeds)):
         feed = feeds[index]
+        if feed.listener is not None:  # told by its listener; it never waits on ready
+            continue
         with feed.ready:
             if feed.waiting and feed.latest is not None:
                 feed._relays.append((feeds, index + 1))

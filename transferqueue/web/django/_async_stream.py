@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from transferqueue.web._endpoints import KEEPALIVE, EventStream
 
 
-def async_event_stream(stream: EventStream) -> AsyncIterator[str]:
+def async_event_stream(stream: EventStream) -> AsyncIterator[str] | AsyncIterator[bytes]:
     """``stream``'s chunks for ``async for``: driven by the running event loop where the
     stream can be polled, else read in a thread of its own."""
     if stream.can_poll:
@@ -90,17 +90,22 @@ class LoopHub:
             ready.set()
 
 
+_KEEPALIVE_BYTES = KEEPALIVE.encode()
+
 # The hub of each loop, forgotten with it. Touched only from the loops' own threads.
 _HUBS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopHub] = weakref.WeakKeyDictionary()
 
 
-class LoopEventStream(AsyncIterator[str]):
+class LoopEventStream(AsyncIterator[bytes]):
     """``stream``'s chunks for ``async for``, polled in the event loop: no thread.
 
     Its first ``__anext__`` (in the loop) makes the stream's listener wake this stream's
     ``asyncio.Event`` through the loop's :class:`LoopHub`. Each ``__anext__`` polls the
-    stream; when nothing is due it waits for that event, at most ``stream.keepalive``
-    seconds (a timer of the loop), after which it answers a keep-alive comment.
+    stream; when nothing is due it waits for that event. A keep-alive comment goes out
+    once ``stream.keepalive`` seconds passed without a chunk: one timer of the loop per
+    stream, armed when it waits and none is, and left to run out (not one armed and
+    cancelled per chunk, which cost more than the rest of the wait). Chunks are bytes,
+    encoded once here, which Django sends as they are.
 
     :meth:`close` (Django calls it when the response is done with, client gone or not,
     from a thread of its own) closes the stream at once, which unsubscribes its watch: a
@@ -114,11 +119,15 @@ class LoopEventStream(AsyncIterator[str]):
         self._ready: asyncio.Event | None = None
         self._hub: LoopHub | None = None
         self._closed = False  # set once, by close(), in whatever thread
+        # Only touched in the loop: when the last chunk went out (loop time), and the
+        # keep-alive timer if one is armed.
+        self._since = 0.0
+        self._timer: asyncio.TimerHandle | None = None
 
     def __aiter__(self) -> LoopEventStream:
         return self
 
-    async def __anext__(self) -> str:
+    async def __anext__(self) -> bytes:
         loop = asyncio.get_running_loop()
         ready = self._ready
         if ready is None:
@@ -127,32 +136,42 @@ class LoopEventStream(AsyncIterator[str]):
             # Strong references from the watch's feed to the event and hub only: the
             # feed drops its listener when closed.
             self._stream.listen(lambda: hub.notify(ready))
+            self._since = loop.time()
         keepalive = self._stream.keepalive
-        deadline = None if keepalive is None else loop.time() + keepalive
         while True:
             if self._closed:
+                self._disarm()
                 raise StopAsyncIteration
             ready.clear()  # before the poll: a snapshot taken after it sets it again
             try:
                 chunk = self._stream.poll()
             except StopIteration:
                 self.close()
+                self._disarm()
                 raise StopAsyncIteration from None
             if chunk is not None:
-                return chunk
-            if deadline is None:
-                await ready.wait()
-                continue
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return KEEPALIVE
-            # A timer handle of the loop rather than asyncio.wait_for, which would make a
-            # task per wait.
-            timer = loop.call_later(remaining, ready.set)
-            try:
-                await ready.wait()
-            finally:
-                timer.cancel()
+                self._since = loop.time()
+                return chunk.encode()
+            if keepalive is not None:
+                now = loop.time()
+                if now >= self._since + keepalive:
+                    self._since = now
+                    return _KEEPALIVE_BYTES
+                if self._timer is None:
+                    self._timer = loop.call_later(self._since + keepalive - now, self._ring)
+            await ready.wait()
+
+    def _ring(self) -> None:
+        # The keep-alive timer ran out: __anext__ sees whether one is due (a chunk sent
+        # since moved the time on; it then arms a timer for the rest).
+        self._timer = None
+        if self._ready is not None:
+            self._ready.set()
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def close(self) -> None:
         """Close the stream, which unsubscribes it at once; idempotent."""
