@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from transferqueue.web._endpoints import KEEPALIVE, EventStream
@@ -46,8 +46,12 @@ class LoopHub:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        # Weak: _HUBS keeps the hub as long as the loop lives, and no longer.
-        self._loop = weakref.ref(loop)
+        # Weak where it can be: _HUBS keeps the hub as long as the loop lives, no longer.
+        self._loop: Callable[[], asyncio.AbstractEventLoop | None]
+        try:
+            self._loop = weakref.ref(loop)
+        except TypeError:
+            self._loop = lambda: loop
         # _lock guards _due and _scheduled: notify() (the event thread) adds, _dispatch
         # (the loop) takes. Held only to touch them; nothing is called under it.
         self._lock = threading.Lock()
@@ -59,9 +63,14 @@ class LoopHub:
     def of_running_loop(cls) -> LoopHub:
         """The hub of the running loop, made at its first stream."""
         loop = asyncio.get_running_loop()
-        hub = _HUBS.get(loop)
-        if hub is None:
-            hub = _HUBS[loop] = cls(loop)
+        try:
+            hub = _HUBS.get(loop)
+            if hub is None:
+                hub = _HUBS[loop] = cls(loop)
+        except TypeError:  # a loop that cannot be referred to weakly: kept for good
+            hub = _LASTING_HUBS.get(loop)
+            if hub is None:
+                hub = _LASTING_HUBS[loop] = cls(loop)
         return hub
 
     def notify(self, ready: asyncio.Event) -> None:
@@ -94,6 +103,7 @@ _KEEPALIVE_BYTES = KEEPALIVE.encode()
 
 # The hub of each loop, forgotten with it. Touched only from the loops' own threads.
 _HUBS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopHub] = weakref.WeakKeyDictionary()
+_LASTING_HUBS: dict[asyncio.AbstractEventLoop, LoopHub] = {}  # loops without weak references
 
 
 class LoopEventStream(AsyncIterator[bytes]):
