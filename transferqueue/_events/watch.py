@@ -254,7 +254,7 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
     def listen(self, callback: Callable[[], None] | None) -> None:
         """Have the event thread call ``callback()`` after each snapshot it gives this
         watch (None: no more). ``callback`` must be cheap and never block nor raise; it
-        is called with no lock held (see :meth:`WatchFeed.offer`). Call :meth:`poll`
+        is called with no lock held (see ``WatchFeed.offer``). Call :meth:`poll`
         after setting it: a snapshot given before was not announced."""
         self._feed.listener = callback
 

@@ -154,7 +154,7 @@ class EventStream(Iterator[str]):
         self._poll = poll
         self._listen = listen
         self.keepalive = keepalive
-        """Seconds without a chunk after which a poller sends :data:`KEEPALIVE`."""
+        """Seconds without a chunk after which a poller sends a keep-alive comment."""
 
     def __next__(self) -> str:
         return next(self._chunks)
