@@ -1,7 +1,10 @@
 """A sketch, for measurement only, of job streams on one event loop (an ASGI app under
-uvicorn) rather than a thread per stream: what ``python -m benchmarks.web`` compares with
-the WSGI streams (issue 12). It is not part of the library, and not complete: it serves
-only the job stream, to clients that keep up (see :class:`_Hub`).
+uvicorn) rather than a thread per stream, which ``python -m benchmarks.web`` measures
+beside the library's streams (issue 12). It is not part of the library, and not complete:
+it serves only the job stream, to clients that keep up (see :class:`_Hub`). The library's
+own event-loop streams are Django's under ASGI (``transferqueue/web/django/_async_stream.py``,
+the "Django ASGI" row); this sketch stays as the lower bound of what such a design costs
+when it writes one shared message per stream with nothing else per chunk.
 
 The design measured: one :class:`~transferqueue.JobWatch` per job, in one thread (not one
 per client), turns each snapshot into its message once (the code of

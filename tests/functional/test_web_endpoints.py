@@ -8,6 +8,7 @@ the 204 after a job stream's end).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -432,3 +433,53 @@ def test_hiding_and_plain_endpoints_never_share_a_message(
     assert any('"sourcePath":"secret-0"' in chunk for chunk in sent["hiding"])
     for name in sent:  # both job streams went to their end
         assert any(chunk.startswith("id: end\nevent: end\n") for chunk in sent[name])
+
+
+def test_job_stream_polled_gives_the_chunks_of_next(
+    queue: tq.TransferQueue, gate: GatedExecutor
+) -> None:
+    """A job's stream of this process's queue can be polled (what the event-loop
+    streams do): the job whole at once, then None while nothing is due, the listener
+    called when an update comes, its changes, and after the terminal one the end, then
+    StopIteration; the all-jobs stream cannot be polled."""
+    job_id = queue.queue_job("local-upload", make_files(2), gate)
+    gate.wait_running(2)
+    endpoints = TransferEndpoints[object](queue, public=True, keepalive=60)
+    stream = endpoints.job_events(REQUEST, job_id)
+    assert isinstance(stream, EventStream)
+    assert stream.can_poll
+    assert stream.keepalive == 60
+    announced = threading.Semaphore(0)
+    stream.listen(announced.release)
+    first = stream.poll()
+    assert first is not None
+    pictures = Pictures()
+    pictures.apply(split_message(first)[1])
+    assert stream.poll() is None
+    gate.release("src/file-0")
+    assert announced.acquire(timeout=WAIT)
+    while (chunk := stream.poll()) is None:  # the announced snapshot may be the start's
+        assert announced.acquire(timeout=WAIT)
+    assert pictures.apply(split_message(chunk)[1])["files"][0]["status"] == "completed"
+    gate.release_all()
+    queue.wait(job_id, timeout=WAIT)
+    chunks: list[str] = []
+    while not chunks or "event: end" not in chunks[-1]:
+        chunk = stream.poll()
+        if chunk is None:
+            assert announced.acquire(timeout=WAIT)
+        else:
+            chunks.append(chunk)
+    data, _, end = chunks[-1].partition("\n\nid: end")
+    assert pictures.apply(split_message(data)[1]) == queue_dict(queue, job_id)
+    assert end.startswith("\nevent: end\n")
+    with pytest.raises(StopIteration):
+        stream.poll()
+    stream.close()
+    assert subscribed(queue) == 0
+    all_jobs = endpoints.all_events(REQUEST)
+    assert isinstance(all_jobs, EventStream)
+    assert not all_jobs.can_poll
+    with pytest.raises(TypeError):
+        all_jobs.poll()
+    all_jobs.close()

@@ -69,11 +69,11 @@ class Server:
         counts: dict[str, int] = self.json("GET", "/test/counts")
         return counts
 
-    def stream(self, path: str) -> Stream:
-        """An open SSE stream; the caller closes it."""
+    def stream(self, path: str, headers: dict[str, str] | None = None) -> Stream:
+        """An open SSE stream (more request ``headers`` if given); the caller closes it."""
         conn = self.connect()
         try:
-            conn.request("GET", path, headers={"Accept": "text/event-stream"})
+            conn.request("GET", path, headers={"Accept": "text/event-stream", **(headers or {})})
             response = conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()

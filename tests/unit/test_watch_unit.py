@@ -463,3 +463,54 @@ def test_concurrent_offers_are_consumed_in_order_ending_with_terminal() -> None:
     assert items[-1] is terminal
     loaded = [job.progress.loaded_bytes for job in items[:-1]]
     assert loaded == sorted(set(loaded)), "older after newer, or the same one twice"
+
+
+# -- polled, with a listener (the event-loop streams) -------------------------------------
+
+
+def test_poll_answers_at_once_and_ends_like_next() -> None:
+    """poll() gives the next snapshot if one is due, None at once otherwise (never a
+    keep-alive, never a wait: timeout=0 would raise), and StopIteration after the
+    terminal snapshot, with the changes a next() would have given."""
+    first = snapshot(0)
+    watch, feed = make_watch(first, sequence=1, timeout=0, keepalive=0.01)
+    assert watch.poll() is first
+    assert [watch.changed_files] == [None]  # (a list: mypy would narrow the property)
+    assert watch.poll() is None
+    assert watch.poll() is None
+    feed.offer(snapshot(10), 2, (0,))
+    last = snapshot(SIZE, "completed")
+    feed.offer(last, 3, (0,))
+    assert watch.poll() is last  # skipped to the latest, the changes of both merged
+    assert watch.changed_files == (0,)
+    assert watch.event_id == "3"
+    with pytest.raises(StopIteration):
+        watch.poll()
+
+
+def test_listener_called_after_each_offer_taken_without_the_feeds_lock() -> None:
+    """The feed's listener is called once for each snapshot the feed takes (not for one
+    it ignores as old), after its lock is released: another thread can take that lock
+    from within the listener; after close() it is not called again."""
+    watch, feed = make_watch(snapshot(0), sequence=1)
+    calls: list[object] = []
+
+    def take_and_release() -> bool:
+        if not feed.ready.acquire(timeout=WAIT):
+            return False
+        feed.ready.release()
+        return True
+
+    def listener() -> None:
+        # Taken by another thread: it could not be while this thread held it.
+        calls.extend(in_thread(take_and_release))
+
+    watch.listen(listener)
+    feed.offer(snapshot(10), 2, (0,), notify=False)
+    feed.offer(snapshot(5), 2, (0,), notify=False)  # not newer: ignored, no call
+    feed.offer(snapshot(20), 3, (0,))
+    assert calls == [True, True]
+    watch.close()
+    feed.offer(snapshot(30), 4, (0,))
+    assert calls == [True, True]
+    assert feed.listener is None

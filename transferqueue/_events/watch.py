@@ -22,6 +22,8 @@ SnapshotT = TypeVar("SnapshotT", TransferJob, "TransferJob | None")
 
 # What JobWatch._take answers when it was woken only to pass other watches' wake-ups on.
 _LOOK_AGAIN = object()
+# What it answers to JobWatch.poll when no snapshot is due.
+_NOTHING_DUE = object()
 
 
 class WatchFeed:
@@ -35,6 +37,7 @@ class WatchFeed:
         "changes",
         "closed",
         "latest",
+        "listener",
         "ready",
         "waiting",
     )
@@ -56,6 +59,10 @@ class WatchFeed:
         self.waiting = False
         # The wake-ups this feed's consumer passes on once woken (see wake_in_turn).
         self._relays: list[_Relay] = []
+        # Called by the event thread after each snapshot this feed took (see offer), for a
+        # consumer that does not wait on ``ready`` (a stream of an event loop). Set by the
+        # consumer before it first looks at ``latest``; a plain attribute, read once.
+        self.listener: Callable[[], None] | None = None
 
     def offer(
         self,
@@ -74,6 +81,11 @@ class WatchFeed:
         event (None: unknown, every file). Events are offered in order and each after the
         ones before it, so when the consumer skips a snapshot its changes join the next
         one's: what the consumer is told changed covers everything since it last looked.
+
+        Then, the feed's lock released, its :attr:`listener` (if any) is called. The rule
+        for a listener: it is our own code, cheap, and never blocks nor raises, since it
+        runs in the event thread, between the feeds of an event; it is never called
+        holding the queue's lock or this feed's.
         """
         with self.ready:
             if self.closed or sequence <= self._sequence or snapshot is self._last_offered:
@@ -94,6 +106,9 @@ class WatchFeed:
                 self.closed = True  # the event thread forgets this feed with the job
             if notify:
                 self.ready.notify()
+        listener = self.listener
+        if listener is not None:
+            listener()
 
     def take_relays(self) -> list[_Relay]:
         """The wake-ups to pass on, taken by the consumer once out of its wait (under
@@ -106,6 +121,7 @@ class WatchFeed:
         with self.ready:
             self.closed = True
             self.latest = None
+            self.listener = None  # nothing more to tell; drop what it refers to
             self.ready.notify_all()
 
     def end_after_fork(self) -> None:
@@ -114,6 +130,7 @@ class WatchFeed:
         self.closed = True
         self.waiting = False
         self._relays = []
+        self.listener = None  # its event loop is the parent's
 
 
 # The feeds of one event and the position from which those still to wake start.
@@ -128,11 +145,14 @@ def wake_in_turn(feeds: Sequence[WatchFeed], start: int = 0) -> None:
     woken all at once by an event, those threads would all contend for the GIL at once,
     and that contention, more than the work each does, is what a message cost them.
     Woken in turn, about one thread at a time wants the GIL. A consumer that is not
-    waiting is skipped: it is busy, and takes the snapshot at its next ``next()``.
+    waiting is skipped: it is busy, and takes the snapshot at its next ``next()``; so is
+    one with a listener (a polled watch, which its listener told already).
     Call it holding no feed's lock.
     """
     for index in range(start, len(feeds)):
         feed = feeds[index]
+        if feed.listener is not None:  # told by its listener; it never waits on ready
+            continue
         with feed.ready:
             if feed.waiting and feed.latest is not None:
                 feed._relays.append((feeds, index + 1))
@@ -220,10 +240,29 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
             if taken is not _LOOK_AGAIN:
                 return taken  # type: ignore[return-value]
 
-    def _take(self, relays: list[_Relay]) -> SnapshotT | object:
+    def poll(self) -> TransferJob | None:
+        """The next snapshot if one is due, else None at once: ``next()`` without the
+        wait, for a consumer that learns of new snapshots from :meth:`listen`'s callback
+        (and keeps its own keep-alive timer: ``poll()`` never answers a keep-alive).
+
+        Raises ``StopIteration`` once the watch has ended, as ``next()`` does. Call it
+        from one thread at a time, and not beside ``next()``.
+        """
+        taken = self._take([], block=False)
+        return None if taken is _NOTHING_DUE else taken  # type: ignore[return-value]
+
+    def listen(self, callback: Callable[[], None] | None) -> None:
+        """Have the event thread call ``callback()`` after each snapshot it gives this
+        watch (None: no more). ``callback`` must be cheap and never block nor raise; it
+        is called with no lock held (see ``WatchFeed.offer``). Call :meth:`poll`
+        after setting it: a snapshot given before was not announced."""
+        self._feed.listener = callback
+
+    def _take(self, relays: list[_Relay], *, block: bool = True) -> SnapshotT | object:
         """The next snapshot (or keep-alive None), or :data:`_LOOK_AGAIN` after a wait
         that brought wake-ups to pass on and nothing to take; those wake-ups go into
-        ``relays``, for the caller to pass on once this feed's lock is released."""
+        ``relays``, for the caller to pass on once this feed's lock is released. Without
+        ``block``, :data:`_NOTHING_DUE` rather than a wait."""
         feed = self._feed
         with feed.ready:
             while True:
@@ -238,6 +277,8 @@ class JobWatch(Generic[SnapshotT], Iterator[SnapshotT]):
                 if feed.closed or self._ended:
                     self._ended = True
                     raise StopIteration
+                if not block:
+                    return _NOTHING_DUE
                 if relays:  # never wait holding them: pass them on first
                     return _LOOK_AGAIN
                 if self._remaining <= 0:

@@ -41,6 +41,7 @@ from transferqueue._core.queue import TransferQueue
 from transferqueue._core.validation import check_positive_seconds
 from transferqueue._errors import JobNotFoundError, JobStateError, QueueShutdownError
 from transferqueue._events.signals import job_created, job_updated
+from transferqueue._events.watch import JobWatch
 from transferqueue._log import logger
 from transferqueue._records import TransferJob, job_changes_to_dict
 from transferqueue._records.enums import TransferStatus
@@ -133,16 +134,53 @@ class EventStream(Iterator[str]):
     Servers close a response's iterable when they stop sending it (PEP 3333). Closing this
     one releases what the stream holds at once, even before its first chunk was taken (a
     generator closed before it started would not run its cleanup).
+
+    A stream that :attr:`can_poll` can also be driven without blocking, by an event loop:
+    :meth:`listen` for a callback at each new snapshot, :meth:`poll` for the chunk then
+    due, and :attr:`keepalive` chunks on the caller's own timer. Iterate it one way only.
     """
 
     def __init__(
-        self, chunks: Generator[str, None, None], release: Callable[[], None] | None = None
+        self,
+        chunks: Generator[str, None, None],
+        release: Callable[[], None] | None = None,
+        *,
+        poll: Callable[[], str | None] | None = None,
+        listen: Callable[[Callable[[], None] | None], None] | None = None,
+        keepalive: float | None = None,
     ) -> None:
         self._chunks = chunks
         self._release = release
+        self._poll = poll
+        self._listen = listen
+        self.keepalive = keepalive
+        """Seconds without a chunk after which a poller sends a keep-alive comment."""
 
     def __next__(self) -> str:
         return next(self._chunks)
+
+    @property
+    def can_poll(self) -> bool:
+        """True if :meth:`poll` and :meth:`listen` work: the stream of a job of this
+        process's queue, fed by its event thread. Others (a job of another process
+        read from Redis, the all-jobs stream) block in ``next()``."""
+        return self._poll is not None and self._listen is not None
+
+    def poll(self) -> str | None:
+        """The next chunk if one is due, else None at once; ``StopIteration`` once the
+        stream has ended (after its end event). The same chunks as ``next()``, without
+        keep-alives. Only where :attr:`can_poll`."""
+        if self._poll is None:
+            raise TypeError("this stream cannot be polled: iterate it")
+        return self._poll()
+
+    def listen(self, callback: Callable[[], None] | None) -> None:
+        """Have ``callback()`` called, from the queue's event thread and with no lock held,
+        whenever a chunk may have become due: it must be cheap, and never block nor raise.
+        :meth:`poll` after setting it. Only where :attr:`can_poll`."""
+        if self._listen is None:
+            raise TypeError("this stream cannot be polled: iterate it")
+        self._listen(callback)
 
     def close(self) -> None:
         """End the stream and release its subscription.
@@ -153,6 +191,10 @@ class EventStream(Iterator[str]):
         if self._release is not None:
             self._release()
         self._chunks.close()
+
+
+KEEPALIVE = _KEEPALIVE
+"""The keep-alive comment, for a caller that polls an :class:`EventStream`."""
 
 
 class TransferEndpoints(Generic[RequestT]):
@@ -329,39 +371,73 @@ class TransferEndpoints(Generic[RequestT]):
         except JobNotFoundError:  # dropped by retention in between
             return self._not_found(job_id)
 
-        resumed_at = _event_number(last_event_id)  # the client has that event's picture
+        step = self._job_stream_step(watch, _event_number(last_event_id))
 
         def stream() -> Generator[str, None, None]:
-            sent: int | None = None  # the number of the event the client's picture is at
-            # The snapshot the client's picture is, exactly; None while it is one this
-            # stream did not send (resumed with the picture the client has).
-            picture: TransferJob | None = None
             for job in watch:
                 if job is None:
                     yield _KEEPALIVE
-                    continue
-                event_id = watch.event_id
-                assert event_id is not None  # a snapshot was yielded
-                number = int(event_id)
-                changes = watch.changed_files
-                if sent is not None:
-                    if changes is not None:
-                        self._history.record(sent, number, changes, job)
-                        if picture is not None:  # less those the client has as they are
-                            changes = _differing(picture, job, changes)
-                    yield self._message(job, changes=changes, event_id=event_id)
-                    picture = job
-                elif resumed_at != number:  # else the client has this very event's picture
-                    if resumed_at is not None and resumed_at < number:
-                        changes = self._history.changes(resumed_at, number, job)
-                    yield self._message(job, changes=changes, event_id=event_id)
-                    picture = job
-                sent = number
-                if job.status.is_terminal:
-                    end = {self._id_key: job.id, "status": job.status.value}
-                    yield sse_message(end, "end", END_EVENT_ID)
+                else:
+                    yield from step(job)
 
-        return EventStream(stream(), watch.close)
+        def poll() -> str | None:
+            while True:
+                job = watch.poll()  # StopIteration once the watch ended
+                if job is None:
+                    return None
+                chunks = step(job)
+                if chunks:  # else nothing to send for it (resumed at that very event)
+                    return "".join(chunks)
+
+        # Only a watch fed by this process's event thread can be polled (not one of
+        # another process's job, read from Redis in the iterating thread).
+        local = type(watch) is JobWatch
+        return EventStream(
+            stream(),
+            watch.close,
+            poll=poll if local else None,
+            listen=watch.listen if local else None,
+            keepalive=self.keepalive,
+        )
+
+    def _job_stream_step(
+        self, watch: JobWatch[TransferJob | None], resumed_at: int | None
+    ) -> Callable[[TransferJob], list[str]]:
+        """What a job's stream sends for each snapshot its watch yields, whether it is
+        iterated or polled: the job whole first (or, resumed from ``Last-Event-ID``
+        ``resumed_at``, the changes since, or nothing if it is that very event's
+        picture), then its changes, and after the terminal one the end event."""
+        sent: int | None = None  # the number of the event the client's picture is at
+        # The snapshot the client's picture is, exactly; None while it is one this
+        # stream did not send (resumed with the picture the client has).
+        picture: TransferJob | None = None
+
+        def step(job: TransferJob) -> list[str]:
+            nonlocal sent, picture
+            chunks: list[str] = []
+            event_id = watch.event_id
+            assert event_id is not None  # a snapshot was yielded
+            number = int(event_id)
+            changes = watch.changed_files
+            if sent is not None:
+                if changes is not None:
+                    self._history.record(sent, number, changes, job)
+                    if picture is not None:  # less those the client has as they are
+                        changes = _differing(picture, job, changes)
+                chunks.append(self._message(job, changes=changes, event_id=event_id))
+                picture = job
+            elif resumed_at != number:  # else the client has this very event's picture
+                if resumed_at is not None and resumed_at < number:
+                    changes = self._history.changes(resumed_at, number, job)
+                chunks.append(self._message(job, changes=changes, event_id=event_id))
+                picture = job
+            sent = number
+            if job.status.is_terminal:
+                end = {self._id_key: job.id, "status": job.status.value}
+                chunks.append(sse_message(end, "end", END_EVENT_ID))
+            return chunks
+
+        return step
 
     def all_events(self, request: RequestT) -> Reply | EventStream:
         """``GET /events``: every viewable job's stream (never ends), or a 403 Reply.

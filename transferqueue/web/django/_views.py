@@ -3,7 +3,8 @@
 Each view only converts: the Django request into a
 :class:`~transferqueue.web.TransferEndpoints` call, and its :class:`Reply` or SSE
 stream into a Django response, whose content is the stream itself under WSGI and an
-:class:`AsyncEventStream` of it under ASGI. They are ``csrf_exempt``, for the reason the
+:func:`async_event_stream` of it under ASGI (polled by the event loop where it can be, a
+thread per stream otherwise). They are ``csrf_exempt``, for the reason the
 package's docstring gives.
 """
 
@@ -32,7 +33,7 @@ from transferqueue.web._endpoints import (
     TransferEndpoints,
 )
 
-from ._async_stream import AsyncEventStream
+from ._async_stream import async_event_stream
 
 _View = Callable[..., HttpResponseBase]
 
@@ -128,5 +129,5 @@ def _respond(request: HttpRequest, answer: Reply | EventStream) -> HttpResponseB
         return JsonResponse(answer.body, safe=False, status=answer.status)
     # Each handler streams only its own kind of iterator chunk by chunk: WSGI a plain one,
     # ASGI an asynchronous one (either reads the other kind whole before sending it).
-    content = AsyncEventStream(answer) if isinstance(request, ASGIRequest) else answer
+    content = async_event_stream(answer) if isinstance(request, ASGIRequest) else answer
     return StreamingHttpResponse(content, content_type="text/event-stream", headers=SSE_HEADERS)
