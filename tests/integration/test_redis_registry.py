@@ -565,7 +565,7 @@ def test_an_index_key_of_another_type_fails_reads_with_a_clear_error(
 
 
 def test_queue_job_writes_its_job_while_the_event_thread_writes_another(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     reader: tq.TransferQueue,
 ) -> None:
     """Writes of different jobs do not wait for each other: a ``queue_job`` writes its
