@@ -3,22 +3,23 @@
 The hub is an ``https://`` origin, yet the plain-HTTP tests never
 exercise that path. Here a throwaway CA (made with ``cryptography``, a dependency of moto in
 the test extra) signs a certificate for 127.0.0.1/localhost, and the fake hub and its CDN
-serve it. The executor passes no ``ssl.SSLContext`` of its own: ``http.client`` builds one
-with ``ssl.create_default_context()`` for every connection, which trusts what OpenSSL's
-``SSL_CERT_FILE`` names, so a user trusts a private CA by setting that variable, and the
-tests do the same with ``monkeypatch``.
+serve it. The executor's connections share one ``ssl.create_default_context()`` per trust
+store, which trusts what OpenSSL's ``SSL_CERT_FILE`` names, so a user trusts a private CA
+by setting that variable, and the tests do the same with ``monkeypatch``.
 """
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import ssl
 import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -49,7 +50,8 @@ from transferqueue.executors import (
     HuggingFaceDownload,
     list_hf_files,
 )
-from transferqueue.executors._hub.http import POLL_INTERVAL
+from transferqueue.executors._hub import http as hub_http
+from transferqueue.executors._hub.http import POLL_INTERVAL, tls_context
 
 TOKEN = "hf_TlS-SeCrEt-5678"
 
@@ -586,3 +588,50 @@ def test_https_hub_redirecting_to_plain_http_cdn(
         run(executor, source, again)
     assert list(tmp_path.iterdir()) == [dest]
     assert all(r.authorization is None for r in fake.seen("cdn"))
+
+
+def test_one_tls_context_serves_every_connection_of_a_trust_store(
+    pki: Pki, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Loading the CAs costs more than a small file's download: the context is made once
+    per trust store, and made again when the store changes (another SSL_CERT_FILE, or
+    the same file replaced)."""
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_file))
+    first = tls_context()
+    assert tls_context() is first
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.other_ca_file))
+    other = tls_context()
+    assert other is not first
+    assert tls_context() is other
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(pki.ca_file.read_bytes())
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    before = tls_context()
+    replaced = tmp_path / "new.pem"
+    replaced.write_bytes(pki.other_ca_file.read_bytes())
+    os.replace(replaced, bundle)
+    assert tls_context() is not before
+
+
+def test_downloads_over_tls_share_one_context(
+    https_hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job's files over TLS (hub and CDN, several connections) make one context."""
+    made: list[ssl.SSLContext] = []
+    real = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    monkeypatch.setattr(hub_http, "_tls_context", None)  # none made before this test
+    monkeypatch.setenv("HF_ENDPOINT", https_hub.url)
+    files = list_hf_files("hf://owner/model", tmp_path / "out")
+    with tq.TransferQueue(2) as queue:
+        job = queue.wait(queue.queue_job("huggingface", files, HuggingFaceDownload()), WAIT)
+    assert job.status is tq.TransferStatus.COMPLETED
+    assert len(files) == 3  # and the listing: 4 or more connections to the hub, 1 the CDN
+    assert len(https_hub.hub.seen("cdn")) == 1
+    assert len(made) == 1

@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import socket
 import ssl
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -136,15 +138,50 @@ class _Connection(http.client.HTTPConnection):
         self.sock = _watched(patient, self._watch)
 
 
+# The TLS context of the trust store in use, made once: loading the CAs costs ~30 ms of
+# CPU a context (the system's bundle), more than a small file's whole download. Rule of
+# the lock: held only to read or replace _tls_context, never while a context is made.
+_tls_lock = threading.Lock()
+_tls_context: tuple[tuple[object, ...], ssl.SSLContext] | None = None
+
+
+def _trust_store() -> tuple[object, ...]:
+    """What a new default context would trust: the CA file and folder OpenSSL reads
+    (``SSL_CERT_FILE``, ``SSL_CERT_DIR`` or its built-in ones), with the file's identity
+    and modification time, so that a changed setting or a replaced bundle is seen."""
+    paths = ssl.get_default_verify_paths()
+    try:
+        info = os.stat(paths.cafile) if paths.cafile else None
+    except OSError:
+        info = None
+    stamp = None if info is None else (info.st_ino, info.st_size, info.st_mtime_ns)
+    return (paths.cafile, paths.capath, stamp)
+
+
+def tls_context() -> ssl.SSLContext:
+    """The context of every HTTPS connection to the hub: ``ssl.create_default_context()``
+    (the system's CAs, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), made once per trust
+    store and shared by every connection and thread."""
+    global _tls_context
+    store = _trust_store()
+    with _tls_lock:
+        cached = _tls_context
+    if cached is not None and cached[0] == store:
+        return cached[1]
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(["http/1.1"])
+    context.sslsocket_class = _PatientTLSSocket
+    with _tls_lock:
+        _tls_context = (store, context)
+    return context
+
+
 class _TLSConnection(http.client.HTTPSConnection):
     """HTTPS over a :class:`_PatientTLSSocket`, verified as ``http.client`` verifies
-    (``ssl.create_default_context()``: the system's CAs, or ``SSL_CERT_FILE``)."""
+    (:func:`tls_context`: the system's CAs, or ``SSL_CERT_FILE``)."""
 
     def __init__(self, host: str, port: int | None, watch: _Watch) -> None:
-        context = ssl.create_default_context()
-        context.set_alpn_protocols(["http/1.1"])
-        context.sslsocket_class = _PatientTLSSocket
-        super().__init__(host, port, timeout=watch.timeout, context=context)
+        super().__init__(host, port, timeout=watch.timeout, context=tls_context())
         self._watch = watch
 
     def connect(self) -> None:
