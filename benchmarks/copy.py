@@ -176,6 +176,18 @@ def _cli(*options: str) -> list[str]:
     return [sys.executable, "-m", "transferqueue", "cp", "--quiet", *options]
 
 
+def _folder_tools(source: Path, destination: Path) -> dict[str, Callable[[], None]]:
+    """``cp -r``, and ``rsync -a`` and ``rclone copy`` where installed, copying the folder
+    ``source`` to ``destination``."""
+    runs = {"cp -r": _command("cp", "-r", str(source), str(destination))}
+    tools = _installed(["rsync", "rclone"])
+    if "rsync" in tools:
+        runs["rsync -a"] = _command("rsync", "-a", f"{source}/", f"{destination}/")
+    if "rclone" in tools:
+        runs["rclone copy"] = _command("rclone", "copy", "-q", str(source), str(destination))
+    return runs
+
+
 def medium_files(work: Path, place: str, rounds: int) -> list[Row]:
     """1,000 files of 1 MiB: ``transferqueue cp`` against ``cp -r``, rsync and rclone."""
     source, destination = work / "medium", work / "medium.copy"
@@ -184,13 +196,8 @@ def medium_files(work: Path, place: str, rounds: int) -> list[Row]:
     ours = f"transferqueue cp (default -j {default})"
     runs: dict[str, Callable[[], None]] = {
         ours: _command(*_cli(str(source), str(destination))),
-        "cp -r": _command("cp", "-r", str(source), str(destination)),
+        **_folder_tools(source, destination),
     }
-    tools = _installed(["rsync", "rclone"])
-    if "rsync" in tools:
-        runs["rsync -a"] = _command("rsync", "-a", f"{source}/", f"{destination}/")
-    if "rclone" in tools:
-        runs["rclone copy"] = _command("rclone", "copy", "-q", str(source), str(destination))
     seconds = _medians(runs, destination, rounds)
     shutil.rmtree(source)
     for name, value in seconds.items():
@@ -216,13 +223,8 @@ def many_files(work: Path, place: str, rounds: int) -> list[Row]:
         f"transferqueue cp (default -j {default})": _command(*_cli(str(source), str(destination))),
         "transferqueue cp -j 1": _command(*_cli("-j", "1", str(source), str(destination))),
         "transferqueue cp -j 8": _command(*_cli("-j", "8", str(source), str(destination))),
-        "cp -r": _command("cp", "-r", str(source), str(destination)),
+        **_folder_tools(source, destination),
     }
-    tools = _installed(["rsync", "rclone"])
-    if "rsync" in tools:
-        runs["rsync -a"] = _command("rsync", "-a", f"{source}/", f"{destination}/")
-    if "rclone" in tools:
-        runs["rclone copy"] = _command("rclone", "copy", "-q", str(source), str(destination))
 
     def tree() -> None:
         shutil.copytree(source, destination)
